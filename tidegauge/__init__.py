@@ -1,0 +1,1 @@
+"""tidegauge: open-source data observability."""
