@@ -213,3 +213,46 @@ class Alert:
             self.data_time.isoformat(),
         ]
         return "|".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    """Who and what is hit downstream of an incident's root table."""
+
+    tables: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    exposures: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {
+            "tables": list(self.tables),
+            "columns": list(self.columns),
+            "exposures": list(self.exposures),
+            "owners": list(self.owners),
+        }
+
+
+@dataclass(slots=True)
+class Incident:
+    """One real problem: a root alert plus the downstream symptoms grouped under it."""
+
+    kind: AlertKind
+    table: TableRef
+    title: str
+    data_time: datetime
+    detected_at: datetime
+    status: IncidentStatus = IncidentStatus.OPEN
+    severity: Severity = Severity.MEDIUM
+    column: str | None = None
+    summary: str = ""
+    owner: str | None = None
+    alert_ids: list[int] = field(default_factory=list)
+    impact: Impact = field(default_factory=Impact)
+    root_cause: list[dict[str, Any]] = field(default_factory=list)
+    observed: float | None = None
+    expected: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    tags: tuple[str, ...] = ()
+    id: int | None = None

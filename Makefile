@@ -1,0 +1,65 @@
+# tidegauge — `make help` lists the targets.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+NAB_OUT ?= bench/out/nab
+
+.DEFAULT_GOAL := help
+.PHONY: help install browser demo test check lint types format bench-collect bench-detect \
+        bench-nab bench-detect-speed bench-lineage bench-metadata bench-web clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install tidegauge with every extra the tests need
+
+browser: ## install Debian's chromium for the browser tests (needs root or sudo)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium
+
+demo: $(STAMP) ## build the demo warehouse, run tidegauge over it and serve the UI
+	$(BIN)/tidegauge demo $(DEMO_ARGS)
+
+test: $(STAMP) browser ## run the test suite (servers: PostgreSQL, MariaDB on localhost)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check tidegauge tests bench
+
+types: $(STAMP) ## mypy (strict on core/)
+	$(BIN)/mypy tidegauge
+
+format: $(STAMP) ## ruff format
+	$(BIN)/ruff format tidegauge tests bench
+
+check: lint types test ## lint, types and tests
+
+bench-collect: $(STAMP) ## field-health profile vs a hand-written scan, Soda Core and GX (JSON)
+	$(BIN)/python bench/collect.py $(BENCH_ARGS)
+
+bench-detect: $(STAMP) ## warehouse incident-injection suite: recall, false alarms, delay (JSON)
+	$(BIN)/python bench/detect.py $(BENCH_ARGS)
+
+bench-detect-speed: $(STAMP) ## scoring speed on 100,000 hourly series (JSON)
+	$(BIN)/python bench/detect_speed.py $(BENCH_ARGS)
+
+bench-nab: $(STAMP) ## Numenta Anomaly Benchmark, results written to NAB_OUT (JSON)
+	$(BIN)/python bench/nab.py --out $(NAB_OUT) $(BENCH_ARGS)
+
+bench-lineage: $(STAMP) ## 5,000-model dbt project: parse + column lineage, impact query (JSON)
+	$(BIN)/python bench/lineage.py $(BENCH_ARGS)
+
+bench-metadata: $(STAMP) ## metadata-only path over 1,000 tables per engine (JSON)
+	$(BIN)/python bench/metadata_path.py $(BENCH_ARGS)
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

@@ -1,0 +1,126 @@
+"""``demo``: build the livestream-marketplace warehouse, monitor it, show what was found."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from tidegauge.cli.common import console, print_json
+from tidegauge.config import load_project
+from tidegauge.core.clock import Clock
+from tidegauge.runner import run as run_once
+from tidegauge.store.store import Store
+
+#: the demo monitors from 30 hours before its last hour, then every 6 hours
+FIRST_RUN_BEFORE_END = timedelta(hours=30)
+STEP = timedelta(hours=6)
+
+
+def demo_project_file(folder: Path, *, port: int) -> Path:
+    doc: dict[str, Any] = {
+        "name": "livestream-marketplace",
+        "warehouses": [{"name": "main", "type": "duckdb", "path": "warehouse.duckdb"}],
+        "store": {"url": "sqlite:///state.db"},
+        "defaults": {"bucket": "hour", "history_days": 30},
+        "tables": [
+            {"match": "raw.*", "owner": "data-platform@example.com", "tags": ["raw"]},
+            {"match": "analytics.*", "owner": "analytics@example.com", "tags": ["marts"]},
+        ],
+        "web": {"base_url": f"http://127.0.0.1:{port}"},
+    }
+    path = folder / "tidegauge.yml"
+    path.write_text(
+        "# The demo's project file: a DuckDB warehouse and a SQLite store.\n"
+        + yaml.safe_dump(doc, sort_keys=False),
+        encoding="utf-8",
+    )
+    return path
+
+
+def run_demo(folder: Path, *, port: int = 8765, quiet: bool = False) -> dict[str, Any]:
+    """Build the warehouse in ``folder``, replay runs over its last 30 hours, report findings."""
+    from tidegauge.demo.warehouse import apply_schema_change, build_demo_warehouse, demo_end
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in ("state.db", "state.db-wal", "state.db-shm"):
+        (folder / stale).unlink(missing_ok=True)
+    end = demo_end(Clock().now())
+    scenario = build_demo_warehouse(folder / "warehouse.duckdb", end=end)
+    project = load_project(demo_project_file(folder, port=port))
+    store = Store.open(project.store_url())
+    at = end - FIRST_RUN_BEFORE_END
+    runs = []
+    while at <= end:
+        if at + STEP > end:
+            apply_schema_change(folder / "warehouse.duckdb")
+        report = run_once(project, store, Clock.fixed(at), notify=True)
+        runs.append(report.as_dict())
+        if not quiet:
+            console.print(
+                f"  run as of {at:%Y-%m-%d %H:%M} UTC: {report.tables} tables, "
+                f"{report.points:,} points, {len(report.alerts)} alerts, "
+                f"{len(report.incidents_opened)} new incidents"
+            )
+        at += STEP
+    incidents = store.incidents.list()
+    found = []
+    for inj in scenario.incidents:
+        match = [
+            i for i in incidents
+            if i["table"] and i["table"].lower() == inj.table.lower()
+            and (inj.expected_alert_kind in (i["kind"],) or _has_alert_kind(
+                store, i["id"], inj.expected_alert_kind))
+        ]
+        found.append({"injected": inj.description, "table": inj.table,
+                      "kind": inj.expected_alert_kind, "incident": match[0]["id"] if match else None})
+    return {
+        "folder": str(folder),
+        "end": end,
+        "runs": runs,
+        "incidents": [{"id": i["id"], "title": i["title"], "severity": i["severity"],
+                       "alerts": len(i["alerts"]), "table": i["table"]} for i in incidents],
+        "injected": found,
+    }
+
+
+def _has_alert_kind(store: Store, incident_id: int, kind: str) -> bool:
+    return any(a["kind"] == kind for a in store.alerts.list(incident_id=incident_id))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        folder: Path = typer.Option(Path("demo"), "--dir", help="where the demo lives"),
+        port: int = typer.Option(8765, "--port", help="port of the web UI"),
+        host: str = typer.Option("127.0.0.1", "--host"),
+        serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the UI at the end"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable summary"),
+    ) -> None:
+        """Build a demo warehouse with injected incidents, monitor it, and open the UI."""
+        if not as_json:
+            console.print("[bold]Building the livestream-marketplace warehouse…[/]")
+        summary = run_demo(folder.resolve(), port=port, quiet=as_json)
+        if as_json:
+            print_json(summary)
+        else:
+            t = Table("injected incident", "table", "found as")
+            for f in summary["injected"]:
+                t.add_row(f["injected"], f["table"],
+                          f"incident #{f['incident']}" if f["incident"] else "[red]missed[/]")
+            console.print(t)
+            it = Table("#", "severity", "incident", "alerts")
+            for i in summary["incidents"]:
+                it.add_row(str(i["id"]), i["severity"], i["title"], str(i["alerts"]))
+            console.print(it)
+        if serve:
+            from tidegauge.web.server import serve_blocking
+
+            project = load_project(folder.resolve() / "tidegauge.yml")
+            store = Store.open(project.store_url())
+            console.print(f"\n[bold green]tidegauge UI:[/] http://{host}:{port}/  (Ctrl-C stops)")
+            serve_blocking(project, store, host, port, scheduler=False)

@@ -1,0 +1,51 @@
+"""The ``tidegauge`` command: one module per command group, registered here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from tidegauge.cli import alerts, demo, incidents, lineage, project, run
+from tidegauge.cli.common import CliState, fail
+from tidegauge.warehouses.base import WarehouseError
+from tidegauge.yamlsource import ConfigError
+
+app = typer.Typer(
+    name="tidegauge",
+    help="Data observability: learn normal from history, group what breaks, tell the owner once.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    config: Path = typer.Option(
+        Path("tidegauge.yml"), "--config", "-c", help="project file", envvar="TIDEGAUGE_CONFIG"
+    ),
+) -> None:
+    ctx.obj = CliState(config_path=config)
+
+
+for module in (project, run, alerts, incidents, lineage, demo):
+    module.register(app)
+
+
+def main() -> None:
+    """Entry point: clean messages for expected errors, never a traceback."""
+    try:
+        app(standalone_mode=True)
+    except ConfigError as e:
+        fail(str(e))
+    except WarehouseError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

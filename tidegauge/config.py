@@ -1,0 +1,323 @@
+"""The project file ``tidegauge.yml`` as pydantic models.
+
+Every extension point is one discriminated union on ``type:``. Errors name the file,
+the line and the key, and suggest the closest valid key for a typo.
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import timedelta
+from enum import StrEnum
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from tidegauge.notifiers.config import (
+    Channel,
+    NotificationsConfig,
+    RouteConfig,
+    check_references,
+)
+from tidegauge.warehouses.duckdb import DuckDBWarehouseConfig
+from tidegauge.warehouses.mysql import MySQLWarehouseConfig
+from tidegauge.warehouses.postgres import PostgresWarehouseConfig
+from tidegauge.warehouses.snowflake import SnowflakeWarehouseConfig
+from tidegauge.yamlsource import ConfigError, SourceMap, load_yaml
+
+__all__ = [
+    "ConfigError",
+    "Project",
+    "TableSettings",
+    "load_project",
+]
+
+DEFAULT_STORE_URL = "sqlite:///.tidegauge/state.db"
+
+WarehouseConfig = Annotated[
+    DuckDBWarehouseConfig
+    | PostgresWarehouseConfig
+    | MySQLWarehouseConfig
+    | SnowflakeWarehouseConfig,
+    Field(discriminator="type"),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Bucket(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+
+    @property
+    def seconds(self) -> int:
+        return 3600 if self is Bucket.HOUR else 86400
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``90s``, ``15m``, ``6h``, ``2d``, ``1w`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=float(value))
+    text = str(value).strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    if text and text[-1] in units:
+        try:
+            return timedelta(seconds=float(text[:-1]) * units[text[-1]])
+        except ValueError:
+            pass
+    raise ValueError(f"'{value}' is not a duration (use e.g. 30m, 6h, 2d)")
+
+
+Duration = Annotated[timedelta, Field(json_schema_extra={"examples": ["30m", "6h", "2d"]})]
+
+
+class StoreConfig(Strict):
+    url: str = Field(DEFAULT_STORE_URL, description="SQLAlchemy URL of the metadata store")
+
+
+class CustomMetric(Strict):
+    """A SELECT returning one number, or one per bucket (``bucket`` column) or segment."""
+
+    name: str
+    sql: str
+    table: str | None = Field(None, description="schema.table the metric belongs to")
+    warehouse: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class TableSettings(Strict):
+    """Per-table settings; ``match`` is a ``schema.table`` glob. Later entries win."""
+
+    match: str = "*"
+    timestamp_column: str | None = None
+    bucket: Bucket | None = None
+    history_days: int | None = Field(None, ge=1, le=3650)
+    field_health: bool | None = None
+    categorical: bool | None = None
+    categorical_columns: list[str] | None = None
+    exclude_columns: list[str] = Field(default_factory=list)
+    pii_columns: list[str] = Field(default_factory=list, description="values never stored")
+    segments: list[list[str]] = Field(default_factory=list, description="up to 2 columns each")
+    max_segments: int | None = None
+    sample_percent: float | None = Field(None, gt=0, le=100)
+    freshness_sla: Duration | None = None
+    row_count_min: int | None = None
+    owner: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    sensitivity: Literal["low", "medium", "high"] | None = None
+
+    @field_validator("freshness_sla", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return None if v is None else parse_duration(v)
+
+    @field_validator("segments")
+    @classmethod
+    def _two_columns(cls, v: list[list[str]]) -> list[list[str]]:
+        for seg in v:
+            if not 1 <= len(seg) <= 2:
+                raise ValueError("a segment groups by one or two columns")
+        return v
+
+
+class Defaults(Strict):
+    """Settings that apply to every table unless a ``tables:`` entry overrides them."""
+
+    bucket: Bucket = Bucket.HOUR
+    history_days: int = Field(30, ge=1, le=3650, description="backfill on a table's first run")
+    recheck_buckets: int = Field(3, ge=0, description="recent buckets re-collected for late rows")
+    field_health_max_rows: int = Field(
+        50_000_000, description="field health and categorical metrics only below this size"
+    )
+    categorical_max_distinct: int = Field(100, ge=1, le=10_000)
+    categorical_top_k: int = Field(50, ge=1, le=1000)
+    max_segments: int = Field(50, ge=1)
+    sensitivity: Literal["low", "medium", "high"] = "medium"
+    time_budget_seconds: float | None = Field(None, description="per-table collection budget")
+
+
+class DbtConfig(Strict):
+    manifest: str = Field(..., description="path to manifest.json; artefacts beside it are read")
+
+
+class OpenLineageConfig(Strict):
+    url: str | None = Field(None, description="emit tidegauge runs as OpenLineage events here")
+    namespace: str = "tidegauge"
+    api_key: str | None = None
+
+
+class WebConfig(Strict):
+    base_url: str = Field("http://127.0.0.1:8765", description="used in links in notifications")
+    read_tokens: list[str] = Field(default_factory=list)
+    admin_tokens: list[str] = Field(default_factory=list)
+
+
+class Project(Strict):
+    """The whole project file."""
+
+    name: str = "tidegauge"
+    warehouses: list[WarehouseConfig] = Field(default_factory=list)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    defaults: Defaults = Field(default_factory=Defaults)
+    tables: list[TableSettings] = Field(default_factory=list)
+    metrics: list[CustomMetric] = Field(default_factory=list)
+    dbt: DbtConfig | None = None
+    openlineage: OpenLineageConfig = Field(default_factory=OpenLineageConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    channels: list[Channel] = Field(default_factory=list)
+    routes: list[RouteConfig] = Field(default_factory=list)
+    default_channel: str | None = Field(None, description="where unrouted incidents go")
+
+    #: folder of the project file; relative paths are resolved against it
+    root: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    @model_validator(mode="after")
+    def _channel_references(self) -> Project:
+        check_references(list(self.channels), self.routes, self.default_channel)
+        return self
+
+    def notifications(self) -> NotificationsConfig:
+        return NotificationsConfig.model_construct(
+            channels=self.channels, routes=self.routes, default_channel=self.default_channel
+        )
+
+    @field_validator("warehouses")
+    @classmethod
+    def _unique_names(cls, v: list[Any]) -> list[Any]:
+        names = [w.name for w in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate warehouse name(s): {', '.join(dupes)}")
+        return v
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.root / p
+
+    def settings_for(self, fqn: str) -> TableSettings:
+        """Merge every ``tables:`` entry whose glob matches ``schema.table``."""
+        merged: dict[str, Any] = {}
+        for entry in self.tables:
+            if fnmatchcase(fqn.lower(), entry.match.lower()):
+                merged.update(entry.model_dump(exclude_unset=True))
+        merged["match"] = fqn
+        return TableSettings.model_validate(merged)
+
+    def warehouse(self, name: str) -> Any:
+        for w in self.warehouses:
+            if w.name == name:
+                return w
+        raise ConfigError(f"no warehouse named '{name}'")
+
+    def store_url(self) -> str:
+        """The store URL with a relative SQLite path resolved against the project folder."""
+        url = self.store.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.root / url[len(prefix) :])
+        return url
+
+
+def _format_errors(err: ValidationError, smap: SourceMap, model: type[BaseModel]) -> str:
+    lines = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        # pydantic puts the union tag into the loc; drop it for the source map lookup
+        clean: list[str | int] = [p for p in loc if not (isinstance(p, str) and p in _TAGS)]
+        key = ".".join(str(p) for p in clean) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            bad = str(clean[-1])
+            options = _valid_keys(model, clean[:-1], smap)
+            close = difflib.get_close_matches(bad, options, n=1)
+            msg = f"unknown key '{bad}'" + (f"; did you mean '{close[0]}'?" if close else "")
+        elif e["type"] == "union_tag_invalid":
+            msg = f"unknown type; {msg}"
+        lines.append(f"{smap.where(tuple(clean))}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+_TAGS = {
+    "duckdb", "postgres", "mysql", "snowflake",
+    "slack", "teams", "pagerduty", "opsgenie", "email", "webhook",
+}
+
+
+def _valid_keys(model: type[BaseModel], loc: list[str | int], smap: SourceMap) -> list[str]:
+    """The field names valid at ``loc`` (best effort: follows nested models and lists)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = _inner_model(field.annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", None)
+    if fields is None and isinstance(current, list):
+        return sorted({k for m in current for k in m.model_fields})
+    return sorted(fields or [])
+
+
+def _inner_model(annotation: Any) -> Any:
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = []
+    stack = list(get_args(annotation))
+    while stack:
+        a = stack.pop()
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            models.append(a)
+        else:
+            stack.extend(get_args(a))
+    if len(models) == 1:
+        return models[0]
+    return models or None
+
+
+def parse_project(data: Any, smap: SourceMap) -> Project:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{smap.path}:1: the project file must be a mapping of keys")
+    try:
+        project = Project.model_validate({**data, "root": smap.path.parent.resolve()})
+    except ValidationError as e:
+        raise ConfigError(_format_errors(e, smap, Project)) from None
+    for w in project.warehouses:
+        if isinstance(w, DuckDBWarehouseConfig) and w.path != ":memory:":
+            w.path = str(project.resolve(w.path))
+    return project
+
+
+def load_project(path: str | Path | None = None) -> Project:
+    """Load and validate a project file (default: ``./tidegauge.yml``).
+
+    >>> from pathlib import Path
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "tidegauge.yml").write_text("warehouses:\\n  - type: duckdb\\n    path: w.duckdb\\n")
+    >>> load_project(d / "tidegauge.yml").warehouses[0].name
+    'main'
+    """
+    p = Path(path) if path is not None else Path("tidegauge.yml")
+    if p.is_dir():
+        p = p / "tidegauge.yml"
+    data, smap = load_yaml(p)
+    return parse_project(data, smap)

@@ -1,0 +1,206 @@
+"""Grouping alerts into incidents along lineage and time.
+
+One upstream failure fires on every layer below it. Alerts whose tables are connected
+in lineage (or are the same table), with data times inside a window, become one
+incident rooted at the most upstream alert. The result is deterministic for the same
+input and every grouping decision carries a sentence saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tidegauge.core.model import AlertKind, Severity
+
+#: Kinds that describe the same sort of breakage; alerts of one family group more readily.
+FAMILIES: dict[AlertKind, str] = {
+    AlertKind.VOLUME: "arrival",
+    AlertKind.FRESHNESS: "arrival",
+    AlertKind.DUPLICATES: "arrival",
+    AlertKind.CATEGORY_NEW_VALUE: "values",
+    AlertKind.CATEGORY_VANISHED: "values",
+    AlertKind.CATEGORY_SHIFT: "values",
+    AlertKind.NULL_RATE: "quality",
+    AlertKind.DISTINCT: "quality",
+    AlertKind.DISTRIBUTION: "quality",
+    AlertKind.SCHEMA_CHANGE: "schema",
+    AlertKind.RULE: "rule",
+    AlertKind.CUSTOM: "custom",
+}
+
+#: ``path(a, b)`` → the chain of tables from ``a`` down to ``b`` if ``b`` reads ``a``.
+PathFinder = Callable[[str, str], list[str] | None]
+
+
+@dataclass(frozen=True)
+class AlertRef:
+    """What grouping needs to know about an alert."""
+
+    id: int
+    table: str  # lowercase schema.table (lineage key)
+    kind: AlertKind
+    data_time: datetime
+    severity: Severity = Severity.MEDIUM
+
+
+@dataclass
+class OpenIncident:
+    id: int
+    root_table: str
+    kind: AlertKind
+    data_time: datetime
+    tables: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Group:
+    """A set of alerts that form one incident (new, or joining ``incident_id``)."""
+
+    root: AlertRef
+    members: list[AlertRef]
+    reasons: dict[int, str]
+    incident_id: int | None = None
+
+
+@dataclass(frozen=True)
+class GroupingPolicy:
+    #: alerts on connected tables whose data times differ by at most this join
+    window: timedelta = timedelta(hours=12)
+    #: alerts of different families on the same table join only this close in time
+    tight_window: timedelta = timedelta(hours=1)
+
+
+def _relation(a: str, b: str, path: PathFinder) -> tuple[int, str] | None:
+    """How ``b`` relates to ``a``: (0 same table | 1 b downstream | -1 b upstream, reason)."""
+    if a == b:
+        return 0, f"same table `{a}`"
+    down = path(a, b)
+    if down:
+        return 1, _reads(down)
+    up = path(b, a)
+    if up:
+        return -1, _reads(up)
+    return None
+
+
+def _reads(chain: list[str]) -> str:
+    """``['raw.orders', 'stg.orders', 'fct.orders']`` → "`fct.orders` reads `stg.orders`…"."""
+    pairs = [f"`{chain[i + 1]}` reads `{chain[i]}`" for i in range(len(chain) - 1)]
+    return "grouped because " + ", which ".join(reversed(pairs)) if pairs else ""
+
+
+def _compatible(a: AlertRef, kind: AlertKind, data_time: datetime, rel: int,
+                policy: GroupingPolicy) -> bool:
+    dt = abs(a.data_time - data_time)
+    if dt > policy.window:
+        return False
+    if FAMILIES.get(a.kind) == FAMILIES.get(kind):
+        return True
+    if rel == 0:
+        return dt <= policy.tight_window
+    # a downstream symptom of another family (a schema change upstream breaks a model,
+    # a volume drop upstream moves a downstream null rate) still belongs to the cause
+    return True
+
+
+def group_alerts(
+    alerts: Sequence[AlertRef],
+    open_incidents: Sequence[OpenIncident],
+    path: PathFinder,
+    policy: GroupingPolicy | None = None,
+) -> list[Group]:
+    """Attach new alerts to open incidents or group them into new ones.
+
+    Alerts are considered oldest first, upstream before downstream (ties by id) so the
+    outcome does not depend on input order.
+    """
+    policy = policy or GroupingPolicy()
+    ordered = sorted(alerts, key=lambda a: (a.data_time, a.id))
+    # upstream first: an alert whose table another alert's table reads goes earlier
+    ordered = _upstream_first(ordered, path)
+
+    groups: list[Group] = []
+    existing: dict[int, Group] = {}
+    for alert in ordered:
+        best: tuple[tuple[int, int, float, int], Group | OpenIncident, str] | None = None
+        for inc in open_incidents:
+            for t in sorted(inc.tables | {inc.root_table}):
+                rel = _relation(t, alert.table, path)
+                if rel is None:
+                    continue
+                if not _compatible(alert, inc.kind, inc.data_time, rel[0], policy):
+                    continue
+                same_family = FAMILIES.get(alert.kind) == FAMILIES.get(inc.kind)
+                score = (
+                    0 if same_family else 1,
+                    abs(rel[0]),
+                    abs((alert.data_time - inc.data_time).total_seconds()),
+                    inc.id,
+                )
+                if best is None or score < best[0]:
+                    best = (score, inc, rel[1])
+        for g in groups:
+            rel = _relation(g.root.table, alert.table, path)
+            if rel is None or rel[0] < 0:
+                continue
+            if not _compatible(alert, g.root.kind, g.root.data_time, rel[0], policy):
+                continue
+            same_family = FAMILIES.get(alert.kind) == FAMILIES.get(g.root.kind)
+            score = (
+                0 if same_family else 1,
+                rel[0],
+                abs((alert.data_time - g.root.data_time).total_seconds()),
+                -1,
+            )
+            if best is None or score < best[0]:
+                best = (score, g, rel[1])
+        if best is None:
+            groups.append(Group(root=alert, members=[alert], reasons={}))
+            continue
+        _, target, reason = best
+        if isinstance(target, OpenIncident):
+            joined = existing.get(target.id)
+            if joined is None:
+                joined = Group(root=alert, members=[], reasons={}, incident_id=target.id)
+                existing[target.id] = joined
+                groups.append(joined)
+            joined.members.append(alert)
+            joined.reasons[alert.id] = f"joined incident #{target.id}: {reason}"
+        else:
+            target.members.append(alert)
+            target.reasons[alert.id] = reason
+    return groups
+
+
+def _upstream_first(alerts: list[AlertRef], path: PathFinder) -> list[AlertRef]:
+    """Stable order where an alert never comes after an alert on a table downstream of it."""
+    tables = sorted({a.table for a in alerts})
+    depth: dict[str, int] = {}
+    for t in tables:
+        depth[t] = sum(1 for u in tables if u != t and path(u, t))
+    return sorted(alerts, key=lambda a: (depth[a.table], a.data_time, a.id))
+
+
+def severity_for(
+    kind: AlertKind,
+    base: Severity,
+    *,
+    exposures: int,
+    owners: int,
+    downstream_tables: int,
+) -> Severity:
+    """Severity from the kind and the blast radius: dashboards and people hit raise it."""
+    rank = base.rank
+    if kind in (AlertKind.SCHEMA_CHANGE, AlertKind.FRESHNESS) and rank < Severity.MEDIUM.rank:
+        rank = Severity.MEDIUM.rank
+    if exposures > 0:
+        rank = max(rank, Severity.HIGH.rank)
+    if exposures >= 3 or (exposures > 0 and owners >= 3):
+        rank = max(rank, Severity.CRITICAL.rank)
+    elif downstream_tables >= 5:
+        rank = max(rank, Severity.HIGH.rank)
+    elif downstream_tables >= 1:
+        rank = max(rank, Severity.MEDIUM.rank)
+    return list(Severity)[min(rank, Severity.CRITICAL.rank)]

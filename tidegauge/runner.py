@@ -1,0 +1,155 @@
+"""One monitoring run: discover → collect → store → detect → group → notify.
+
+Per-table work is independent and idempotent: a table that fails is recorded and the
+run goes on; re-running the same ``--now`` recomputes the same buckets and stores no
+duplicate points, alerts or incidents.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from tidegauge.config import Project
+from tidegauge.core.clock import Clock
+from tidegauge.core.model import TableInfo
+from tidegauge.store.store import Store
+from tidegauge.warehouses.base import Warehouse, WarehouseError
+from tidegauge.warehouses.registry import driver_hint, open_warehouse
+
+log = logging.getLogger("tidegauge.run")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class DiscoverResult:
+    tables: dict[str, list[TableInfo]] = field(default_factory=dict)
+    table_ids: dict[str, int] = field(default_factory=dict)  # TableRef.key → store id
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunReport:
+    run_id: int
+    as_of: datetime
+    tables: int = 0
+    failed_tables: dict[str, str] = field(default_factory=dict)
+    warehouse_errors: dict[str, str] = field(default_factory=dict)
+    points: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    incidents_opened: list[int] = field(default_factory=list)
+    incidents_updated: list[int] = field(default_factory=list)
+    notifications: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "as_of": self.as_of,
+            "tables": self.tables,
+            "failed_tables": self.failed_tables,
+            "warehouse_errors": self.warehouse_errors,
+            "points": self.points,
+            "alerts": len(self.alerts),
+            "incidents_opened": self.incidents_opened,
+            "incidents_updated": self.incidents_updated,
+            "notifications": self.notifications,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def connect(config: Any) -> Warehouse:
+    """Open a warehouse with a clear message when its driver is missing."""
+    wh = open_warehouse(config)
+    try:
+        wh.connect()
+    except ImportError as e:
+        hint = driver_hint(config.type)
+        raise WarehouseError(
+            f"warehouse '{config.name}': driver for {config.type} is not installed "
+            f"({e.name}); {hint}"
+        ) from None
+    return wh
+
+
+def discover(project: Project, store: Store, now: datetime) -> DiscoverResult:
+    """List every warehouse's tables and record them; one failing warehouse never stops others."""
+    result = DiscoverResult()
+    for cfg in project.warehouses:
+        try:
+            wh = connect(cfg)
+            try:
+                infos = wh.list_tables()
+            finally:
+                wh.close()
+        except WarehouseError as e:
+            result.errors[cfg.name] = str(e)
+            log.error("%s", e)
+            continue
+        result.tables[cfg.name] = infos
+        seen: set[int] = set()
+        for info in infos:
+            tid = store.upsert_table(info, now)
+            seen.add(tid)
+            result.table_ids[info.ref.key] = tid
+        store.mark_dropped(cfg.name, seen, now)
+    return result
+
+
+def holder_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run(
+    project: Project,
+    store: Store,
+    clock: Clock,
+    *,
+    only: list[str] | None = None,
+    progress: Progress | None = None,
+    notify: bool = True,
+) -> RunReport:
+    """One run as of ``clock.now()``; see the module docstring."""
+    from tidegauge.steps.collect import collect_tables
+    from tidegauge.steps.detect import detect_tables
+    from tidegauge.steps.group import group_alerts
+    from tidegauge.steps.lineage import refresh_lineage
+    from tidegauge.steps.notify import notify_incidents
+
+    started = time.perf_counter()
+    now = clock.now()
+    run_id = store.start_run(as_of=now, now=now, holder=holder_name())
+    report = RunReport(run_id=run_id, as_of=now)
+    status, error = "success", None
+    try:
+        found = discover(project, store, now)
+        report.warehouse_errors = dict(found.errors)
+        graph = refresh_lineage(project, store, found, now)
+        collected = collect_tables(project, store, found, now, run_id, report, only, progress)
+        alerts = detect_tables(project, store, collected, now, run_id, report)
+        report.alerts = alerts
+        group_alerts(project, store, graph, alerts, now, report)
+        if notify:
+            notify_incidents(project, store, now, report)
+        if report.failed_tables or report.warehouse_errors:
+            status = "partial"
+    except Exception as e:  # the run is recorded as failed, then the error propagates
+        status, error = "failed", f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        report.seconds = time.perf_counter() - started
+        stats = json.loads(json.dumps(report.as_dict(), default=str))
+        store.finish_run(run_id, status, stats, clock.now(), error)
+    return report
+
+
+def lookback(project: Project) -> timedelta:
+    return timedelta(days=project.defaults.history_days)

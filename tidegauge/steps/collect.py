@@ -1,0 +1,168 @@
+"""Collect: for each table, metrics pushed down to the warehouse and a schema snapshot."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tidegauge.config import Project, TableSettings
+from tidegauge.core.detectors.schema import diff_schemas
+from tidegauge.core.model import ColumnInfo, TableInfo
+from tidegauge.store.store import Store
+from tidegauge.warehouses.base import WarehouseError
+
+if TYPE_CHECKING:
+    from tidegauge.runner import DiscoverResult, Progress, RunReport
+
+log = logging.getLogger("tidegauge.collect")
+
+
+@dataclass
+class CollectedTable:
+    table_id: int
+    info: TableInfo
+    settings: TableSettings
+    schema_changes: list[Any] = field(default_factory=list)
+    points: int = 0
+    first_run: bool = False
+    error: str | None = None
+
+
+def _matches_only(info: TableInfo, only: list[str] | None) -> bool:
+    if not only:
+        return True
+    names = {info.ref.fqn.lower(), info.ref.name.lower(), info.ref.key.lower()}
+    return any(o.lower() in names for o in only)
+
+
+def collect_tables(
+    project: Project,
+    store: Store,
+    found: DiscoverResult,
+    now: datetime,
+    run_id: int,
+    report: RunReport,
+    only: list[str] | None,
+    progress: Progress | None,
+) -> list[CollectedTable]:
+    from tidegauge.collector import collect_table
+    from tidegauge.runner import connect
+
+    todo = [
+        (name, info)
+        for name, infos in found.tables.items()
+        for info in infos
+        if _matches_only(info, only)
+    ]
+    out: list[CollectedTable] = []
+    done = 0
+    by_warehouse: dict[str, list[TableInfo]] = {}
+    for name, info in todo:
+        by_warehouse.setdefault(name, []).append(info)
+    for name, infos in by_warehouse.items():
+        try:
+            wh = connect(project.warehouse(name))
+        except WarehouseError as e:
+            report.warehouse_errors[name] = str(e)
+            continue
+        try:
+            for info in infos:
+                tid = found.table_ids[info.ref.key]
+                settings = project.settings_for(info.ref.fqn)
+                entry = CollectedTable(tid, info, settings)
+                started = time.perf_counter()
+                last = store.last_bucket(tid)
+                entry.first_run = last is None
+                try:
+                    result = collect_table(
+                        wh,
+                        info,
+                        settings,
+                        project.defaults,
+                        now=now,
+                        last_bucket=last,
+                        custom_metrics=[
+                            m for m in project.metrics
+                            if m.table and m.table.lower() == info.ref.fqn.lower()
+                            and (m.warehouse in (None, name))
+                        ],
+                    )
+                except WarehouseError as e:  # the collector records most errors itself
+                    result = None
+                    entry.error = str(e)
+                if result is not None:
+                    entry.points = store.upsert_points(tid, result.points, run_id=run_id, now=now)
+                    store.add_ledger(
+                        [
+                            {
+                                "run_id": run_id,
+                                "table_id": tid,
+                                "monitor": getattr(le, "monitor", "collect"),
+                                "at": now,
+                                "seconds": float(getattr(le, "seconds", 0.0)),
+                                "rows": getattr(le, "rows", None),
+                                "bytes": getattr(le, "bytes_scanned", None),
+                                "sql": getattr(le, "sql", None),
+                            }
+                            for le in result.ledger
+                        ]
+                    )
+                    if result.errors:
+                        entry.error = "; ".join(result.errors)
+                    schema = list(result.schema) or list(info.columns)
+                    entry.schema_changes = snapshot_schema(store, tid, schema, now)
+                report.points += entry.points
+                if entry.error:
+                    report.failed_tables[info.ref.fqn] = entry.error
+                    log.warning("%s: %s", info.ref.fqn, entry.error)
+                store.record_run_table(
+                    run_id,
+                    tid,
+                    "failed" if entry.error and not entry.points else "ok",
+                    error=entry.error,
+                    seconds=time.perf_counter() - started,
+                    points=entry.points,
+                )
+                out.append(entry)
+                done += 1
+                if progress:
+                    progress(info.ref.fqn, done, len(todo))
+        finally:
+            wh.close()
+    report.tables = len(out)
+    return out
+
+
+def snapshot_schema(
+    store: Store, table_id: int, cols: list[ColumnInfo], now: datetime
+) -> list[Any]:
+    """Store a snapshot when the schema changed and return the changes (none on first sight)."""
+    previous = store.latest_snapshot(table_id)
+    store.add_snapshot(table_id, cols, now)
+    if previous is None:
+        return []
+    changes = diff_schemas(previous, cols)
+    store.add_schema_events(
+        table_id,
+        [
+            {
+                "change": str(getattr(ch, "change", getattr(ch, "kind", "changed"))),
+                "column_name": getattr(ch, "column", None),
+                "old_value": _text(getattr(ch, "old", None)),
+                "new_value": _text(getattr(ch, "new", None)),
+                "details": {"description": str(getattr(ch, "description", ch))},
+            }
+            for ch in changes
+        ],
+        now,
+    )
+    return changes
+
+
+def _text(v: Any) -> str | None:
+    if v is None:
+        return None
+    return str(getattr(v, "data_type", v))

@@ -1,0 +1,254 @@
+"""Detect: test the new buckets of every stored series against its learned baseline.
+
+Each series is tested only on complete buckets collected since the table's previous
+run (plus the re-check window); on a table's first run the most recent day is tested,
+so a backfilled table can alert on day one. Points already alerted on leave training
+unless a user said they were expected or a false positive.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from tidegauge.config import Project, TableSettings
+from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction, Sensitivity
+from tidegauge.core.detectors.fdr import fdr_reject
+from tidegauge.core.detectors.seasonal import SeasonalDetector
+from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableRef
+from tidegauge.steps.detect_other import (
+    categorical_alerts,
+    freshness_alert,
+    rule_alerts,
+    schema_alerts,
+)
+from tidegauge.steps.window import test_from
+from tidegauge.store.alerts import series_key
+from tidegauge.store.store import Store
+
+if TYPE_CHECKING:
+    from tidegauge.runner import RunReport
+    from tidegauge.steps.collect import CollectedTable
+
+log = logging.getLogger("tidegauge.detect")
+
+#: metric → alert kind, and which way is bad by default
+SERIES_KINDS: dict[str, tuple[AlertKind, Direction]] = {
+    "bucket_row_count": (AlertKind.VOLUME, Direction.BOTH),
+    "row_count": (AlertKind.VOLUME, Direction.BOTH),
+    "null_rate": (AlertKind.NULL_RATE, Direction.UP),
+    "distinct_count": (AlertKind.DISTINCT, Direction.BOTH),
+    "mean": (AlertKind.DISTRIBUTION, Direction.BOTH),
+    "p50": (AlertKind.DISTRIBUTION, Direction.BOTH),
+    "max": (AlertKind.DISTRIBUTION, Direction.BOTH),
+    "min": (AlertKind.DISTRIBUTION, Direction.BOTH),
+    "stddev": (AlertKind.DISTRIBUTION, Direction.BOTH),
+    "empty_rate": (AlertKind.NULL_RATE, Direction.UP),
+    "zero_rate": (AlertKind.DISTRIBUTION, Direction.BOTH),
+    "negative_rate": (AlertKind.DISTRIBUTION, Direction.UP),
+    "true_rate": (AlertKind.DISTRIBUTION, Direction.BOTH),
+    "future_rate": (AlertKind.DISTRIBUTION, Direction.UP),
+    "len_mean": (AlertKind.DISTRIBUTION, Direction.BOTH),
+    "duplicate_count": (AlertKind.DUPLICATES, Direction.UP),
+    "custom": (AlertKind.CUSTOM, Direction.BOTH),
+}
+
+#: proportions need an absolute floor: a null rate going 0.0001 → 0.0003 is not news
+RATE_FLOOR = 0.01
+
+
+
+@dataclass
+class Candidate:
+    table_id: int
+    ref: TableRef
+    metric: str
+    column: str | None
+    segment: str | None
+    kind: AlertKind
+    detection: Detection
+    bucket_seconds: int
+
+
+def detector_settings(metric: str, settings: TableSettings, project: Project) -> DetectorSettings:
+    kind, direction = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))
+    sens = Sensitivity(settings.sensitivity or project.defaults.sensitivity)
+    rate = metric.endswith("_rate")
+    return DetectorSettings(
+        sensitivity=sens,
+        direction=direction,
+        min_abs_change=RATE_FLOOR if rate else (1.0 if metric.endswith("count") else 0.0),
+        min_rel_change=0.0 if rate else 0.1,
+    )
+
+
+def detect_tables(
+    project: Project,
+    store: Store,
+    collected: Sequence[CollectedTable],
+    now: datetime,
+    run_id: int,
+    report: RunReport,
+) -> list[dict[str, Any]]:
+    """Run every detector over the collected tables; store and return the new alerts."""
+    candidates: list[Candidate] = []
+    direct: list[tuple[int, Alert]] = []  # alerts that need no FDR step
+    for entry in collected:
+        try:
+            candidates.extend(_series_candidates(project, store, entry, now))
+            for alert in schema_alerts(entry, now):
+                direct.append((entry.table_id, alert))
+            for alert in categorical_alerts(project, store, entry, now):
+                direct.append((entry.table_id, alert))
+            fresh = freshness_alert(project, store, entry, now)
+            if fresh is not None:
+                direct.append((entry.table_id, fresh))
+            for alert in rule_alerts(project, store, entry, now):
+                direct.append((entry.table_id, alert))
+        except Exception as e:  # one table's detection failing never stops the others
+            log.exception("detection failed for %s", entry.info.ref.fqn)
+            report.failed_tables[entry.info.ref.fqn] = f"detection failed: {e}"
+
+    survivors = _fdr(candidates)
+    stored: list[dict[str, Any]] = []
+    for cand in survivors:
+        alert = _to_alert(cand, now)
+        if store.alerts.add(alert, cand.table_id, run_id) is not None:
+            stored.append(_summary(alert, cand.table_id))
+    for table_id, alert in direct:
+        if store.alerts.add(alert, table_id, run_id) is not None:
+            stored.append(_summary(alert, table_id))
+    return stored
+
+
+def _summary(alert: Alert, table_id: int) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "table_id": table_id,
+        "table": alert.table,
+        "kind": alert.kind,
+        "column": alert.column,
+        "data_time": alert.data_time,
+        "severity": alert.severity,
+        "alert": alert,
+    }
+
+
+def _series_candidates(
+    project: Project, store: Store, entry: CollectedTable, now: datetime
+) -> list[Candidate]:
+    tid = entry.table_id
+    settings = entry.settings
+    bucket = (settings.bucket or project.defaults.bucket).seconds
+    start = test_from(store, tid, now, bucket, project.defaults.recheck_buckets,
+                      entry.first_run)
+    since = now - timedelta(days=max(project.defaults.history_days, 42) + 1)
+    points = store.points(tid, since=since)
+    by_series: dict[tuple[str, str | None, str | None], list[MetricPoint]] = {}
+    for p in points:
+        if p.metric not in SERIES_KINDS and not p.metric.startswith("custom:"):
+            continue
+        if not p.metric.startswith("custom:") and p.segment:
+            continue  # segmented values feed root-cause hints, not alerts of their own
+        by_series.setdefault((p.metric, p.column, p.segment), []).append(p)
+    has_buckets = any(k[0] == "bucket_row_count" for k in by_series)
+    flagged = store.alerts.flagged_times(tid)
+    feedback = store.alerts.feedback_for(tid)
+    out: list[Candidate] = []
+    for (metric, column, segment), series in sorted(
+        by_series.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2] or "")
+    ):
+        if metric == "row_count" and has_buckets:
+            continue
+        complete = [
+            p for p in series
+            if p.value is not None and (
+                p.bucket_seconds == 0 or p.bucket_start + timedelta(seconds=p.bucket_seconds)
+                <= now
+            )
+        ]
+        if not any(p.bucket_start >= start for p in complete):
+            continue
+        key = series_key(tid, metric, column, segment)
+        det = SeasonalDetector(detector_settings(metric, settings, project), metric=metric)
+        try:
+            detections = det.evaluate(
+                [p.bucket_start for p in complete],
+                [float(p.value) for p in complete],  # type: ignore[arg-type]
+                test_from=start,
+                exclude=sorted(flagged.get(key, ())),
+                feedback=feedback.get(key, ()),
+            )
+        except ValueError as e:
+            log.warning("%s %s: %s", entry.info.ref.fqn, metric, e)
+            continue
+        kind = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))[0]
+        bseconds = complete[-1].bucket_seconds if complete else bucket
+        for d in detections:  # every tested point: FDR needs all p-values, not just the hits
+            out.append(Candidate(tid, entry.info.ref, metric, column, segment, kind, d,
+                                 bseconds))
+    return out
+
+
+def _fdr(cands: list[Candidate]) -> list[Candidate]:
+    """Benjamini–Hochberg over every point tested in this run; survivors must also alert."""
+    if not cands:
+        return []
+    keep = fdr_reject([c.detection.p_value for c in cands], q=0.05)
+    return [c for c, k in zip(cands, keep, strict=True) if k and c.detection.is_anomaly]
+
+
+def severity_of(detection: Detection) -> Severity:
+    exp_v, obs = detection.expected, detection.observed
+    if exp_v is None or obs is None:
+        return Severity.MEDIUM
+    rel = abs(obs - exp_v) / max(abs(exp_v), 1e-9)
+    if rel >= 0.5:
+        return Severity.HIGH
+    if rel >= 0.2:
+        return Severity.MEDIUM
+    return Severity.LOW
+
+
+def _to_alert(c: Candidate, now: datetime) -> Alert:
+    d = c.detection
+    what = f"{c.column}.{c.metric}" if c.column else c.metric
+    title = f"{c.kind.value.replace('_', ' ')} anomaly in {c.ref.fqn}" + (
+        f".{c.column}" if c.column else ""
+    )
+    return Alert(
+        kind=c.kind,
+        table=c.ref,
+        metric=c.metric,
+        column=c.column,
+        segment=c.segment,
+        data_time=d.timestamp,
+        detected_at=now,
+        observed=d.observed,
+        expected=d.expected,
+        lower=d.lower,
+        upper=d.upper,
+        severity=severity_of(d),
+        title=title,
+        explanation={
+            "text": d.reason,
+            "metric": what,
+            "observed": d.observed,
+            "expected": d.expected,
+            "band": [d.lower, d.upper],
+            "seasonal": d.seasonal,
+            "trend": d.trend,
+            "training_points": d.training_points,
+            "p_value": d.p_value,
+            "score": d.score,
+            "bucket_seconds": c.bucket_seconds,
+            **{k: v for k, v in d.details.items() if _jsonable(v)},
+        },
+    )
+
+
+def _jsonable(v: Any) -> bool:
+    return isinstance(v, str | int | float | bool | type(None) | list | dict)

@@ -1,0 +1,209 @@
+"""Detectors that are not plain metric series: schema, categories, freshness and rules."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from tidegauge.config import Project
+from tidegauge.core.detectors.base import Detection, DetectorSettings, Sensitivity
+from tidegauge.core.detectors.categorical import CategoricalDetector
+from tidegauge.core.detectors.freshness import FreshnessDetector
+from tidegauge.core.detectors.rules import RuleInput, RuleSpec, RuleType, evaluate_rules
+from tidegauge.core.model import Alert, AlertKind, Severity
+from tidegauge.steps.window import test_from
+from tidegauge.store.store import Store
+
+if TYPE_CHECKING:
+    from tidegauge.steps.collect import CollectedTable
+
+HISTORY = timedelta(days=29)
+
+
+def schema_alerts(entry: CollectedTable, now: datetime) -> list[Alert]:
+    out = []
+    for ch in entry.schema_changes:
+        change = str(ch.change)
+        out.append(
+            Alert(
+                kind=AlertKind.SCHEMA_CHANGE,
+                table=entry.info.ref,
+                metric="schema",
+                column=ch.column,
+                segment=change,
+                data_time=now,
+                detected_at=now,
+                severity=Severity.HIGH if ch.breaking else Severity.LOW,
+                title=f"column `{ch.column}` {change.replace('_', ' ')} in {entry.info.ref.fqn}",
+                explanation={
+                    "text": ch.reason,
+                    "change": change,
+                    "old_type": ch.old.data_type if ch.old else None,
+                    "new_type": ch.new.data_type if ch.new else None,
+                    "new_name": ch.new.name if ch.new else None,
+                },
+            )
+        )
+    return out
+
+
+def _bucket(project: Project, entry: CollectedTable) -> int:
+    return (entry.settings.bucket or project.defaults.bucket).seconds
+
+
+def categorical_alerts(
+    project: Project, store: Store, entry: CollectedTable, now: datetime
+) -> list[Alert]:
+    bucket = _bucket(project, entry)
+    start = test_from(store, entry.table_id, now, bucket, project.defaults.recheck_buckets,
+                      entry.first_run)
+    points = store.points(entry.table_id, metric="value_count", since=now - HISTORY)
+    by_col: dict[str, dict[datetime, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    for p in points:
+        if p.column is None or p.segment is None or p.value is None:
+            continue
+        if p.bucket_start + timedelta(seconds=p.bucket_seconds or bucket) > now:
+            continue  # incomplete bucket
+        by_col[p.column][p.bucket_start][p.segment] = int(p.value)
+    out: list[Alert] = []
+    sens = Sensitivity(entry.settings.sensitivity or project.defaults.sensitivity)
+    for column, buckets in sorted(by_col.items()):
+        hist = [(t, c) for t, c in sorted(buckets.items()) if t < start]
+        cur = [(t, c) for t, c in sorted(buckets.items()) if t >= start]
+        if not cur:
+            continue
+        det = CategoricalDetector(DetectorSettings(sensitivity=sens), column=column)
+        for d in det.evaluate(hist, cur):
+            if d.is_anomaly:
+                out.append(_categorical_alert(entry, column, d, now))
+    return out
+
+
+def _categorical_alert(entry: CollectedTable, column: str, d: Detection, now: datetime) -> Alert:
+    kind = AlertKind(str(d.details.get("kind", "category_shift")))
+    value = d.details.get("value")
+    title = {
+        AlertKind.CATEGORY_NEW_VALUE: f"new value `{value}` in {entry.info.ref.fqn}.{column}",
+        AlertKind.CATEGORY_VANISHED: f"value `{value}` vanished from {entry.info.ref.fqn}.{column}",
+    }.get(kind, f"value shares shifted in {entry.info.ref.fqn}.{column}")
+    return Alert(
+        kind=kind,
+        table=entry.info.ref,
+        metric="value_share",
+        column=column,
+        segment=None if value is None else str(value),
+        data_time=d.timestamp,
+        detected_at=now,
+        observed=d.observed,
+        expected=d.expected,
+        lower=d.lower,
+        upper=d.upper,
+        severity=Severity.HIGH if kind is AlertKind.CATEGORY_NEW_VALUE else Severity.MEDIUM,
+        title=title,
+        explanation={"text": d.reason, "training_points": d.training_points,
+                     "p_value": d.p_value, **_plain(d.details)},
+    )
+
+
+def _plain(details: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in details.items()
+            if isinstance(v, str | int | float | bool | type(None) | list | dict)}
+
+
+def update_times(store: Store, table_id: int, now: datetime) -> list[datetime]:
+    """When a table received data: buckets with rows, and metadata modification times."""
+    out: set[datetime] = set()
+    for p in store.points(table_id, metric="bucket_row_count", since=now - HISTORY):
+        if p.segment is None and p.value and p.value > 0:
+            out.add(p.bucket_start)
+    for p in store.points(table_id, metric="last_modified", since=now - HISTORY):
+        if p.value:
+            from datetime import UTC
+
+            out.add(datetime.fromtimestamp(p.value, UTC))
+    return sorted(t for t in out if t <= now)
+
+
+def freshness_alert(
+    project: Project, store: Store, entry: CollectedTable, now: datetime
+) -> Alert | None:
+    times = update_times(store, entry.table_id, now)
+    if not times:
+        return None
+    sla = entry.settings.freshness_sla
+    d = FreshnessDetector(table=entry.info.ref.fqn).evaluate(times, now, sla)
+    if not d.is_anomaly:
+        return None
+    last = times[-1]
+    return Alert(
+        kind=AlertKind.FRESHNESS,
+        table=entry.info.ref,
+        metric="freshness",
+        # one alert per missed load: the data time is the last update seen
+        data_time=last,
+        detected_at=now,
+        observed=d.observed,
+        expected=d.expected,
+        lower=d.lower,
+        upper=d.upper,
+        severity=Severity.HIGH,
+        title=f"{entry.info.ref.fqn} is late: no new data since {last:%Y-%m-%d %H:%M} UTC",
+        explanation={"text": d.reason, "training_points": d.training_points,
+                     **_plain(d.details)},
+    )
+
+
+def rule_specs(project: Project, entry: CollectedTable) -> list[RuleSpec]:
+    st = entry.settings
+    specs = []
+    if st.row_count_min is not None:
+        specs.append(RuleSpec(RuleType.ROW_COUNT_MIN, min=float(st.row_count_min),
+                              name="row_count_min"))
+    for m in project.metrics:
+        if m.table and m.table.lower() == entry.info.ref.fqn.lower() and (
+            m.min is not None or m.max is not None
+        ):
+            specs.append(RuleSpec(RuleType.RANGE, column=f"custom:{m.name}", min=m.min,
+                                  max=m.max, name=m.name))
+    return specs
+
+
+def rule_alerts(project: Project, store: Store, entry: CollectedTable,
+                now: datetime) -> list[Alert]:
+    specs = rule_specs(project, entry)
+    if not specs:
+        return []
+    latest: dict[tuple[str | None, str], float | None] = {}
+    for p in store.points(entry.table_id, since=now - timedelta(days=2)):
+        if p.segment is None:
+            latest[(p.column, p.metric)] = p.value
+    out = []
+    for spec in specs:
+        if spec.column and spec.column.startswith("custom:"):
+            v = latest.get((None, spec.column))
+            metrics = {"min": v, "max": v}
+        else:
+            metrics = {m: v for (c, m), v in latest.items() if c == spec.column}
+        for d in evaluate_rules([spec], RuleInput(at=now, metrics=metrics)):
+            if not d.is_anomaly:
+                continue
+            name = spec.name or spec.type.value
+            out.append(
+                Alert(
+                    kind=AlertKind.RULE,
+                    table=entry.info.ref,
+                    metric=f"rule:{name}",
+                    column=spec.column if spec.column and ":" not in spec.column else None,
+                    data_time=now,
+                    detected_at=now,
+                    observed=d.observed,
+                    expected=d.expected,
+                    lower=d.lower,
+                    upper=d.upper,
+                    severity=Severity.HIGH,
+                    title=f"rule {name} failed on {entry.info.ref.fqn}",
+                    explanation={"text": d.reason, **_plain(d.details)},
+                )
+            )
+    return out

@@ -1,0 +1,151 @@
+"""Lineage: the graph from warehouse tables, view SQL, dbt artefacts and OpenLineage events.
+
+The merged graph is rebuilt each run (cheap next to collection) and saved in the store,
+where the CLI, the API and incident grouping read it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select
+
+from tidegauge.config import Project
+from tidegauge.core.lineage import LineageGraph, Node, NodeColumn, NodeKind, Origin
+from tidegauge.core.model import TableInfo, TableKind
+from tidegauge.core.sql_lineage import column_lineage
+from tidegauge.store import schema as s
+from tidegauge.store.store import Store
+from tidegauge.warehouses.base import WarehouseError
+
+if TYPE_CHECKING:
+    from tidegauge.runner import DiscoverResult
+
+log = logging.getLogger("tidegauge.lineage")
+
+GRAPH_ROW = "__graph__"
+
+
+def table_node_id(warehouse: str, fqn: str) -> str:
+    return f"table:{warehouse}:{fqn}"
+
+
+def warehouse_graph(
+    tables: dict[str, list[TableInfo]], views: dict[str, dict[str, str]], dialects: dict[str, str]
+) -> LineageGraph:
+    """Tables as nodes; view definitions parsed into table and column edges."""
+    g = LineageGraph()
+    by_key: dict[str, str] = {}
+    schema_cols: dict[str, dict[str, str]] = {}
+    for wh, infos in tables.items():
+        for info in infos:
+            nid = table_node_id(wh, info.ref.fqn)
+            g.add_node(
+                Node(
+                    id=nid,
+                    kind=NodeKind.VIEW if info.kind is TableKind.VIEW else NodeKind.TABLE,
+                    name=info.ref.name,
+                    schema=info.ref.schema,
+                    table=info.ref.name,
+                    columns=tuple(NodeColumn(c.name, c.data_type) for c in info.columns),
+                    origins=(Origin.VIEW,),
+                )
+            )
+            by_key[info.ref.fqn.lower()] = nid
+            schema_cols[info.ref.fqn.lower()] = {c.name: c.data_type for c in info.columns}
+    for wh, defs in views.items():
+        for fqn, sql in defs.items():
+            target = by_key.get(fqn.lower())
+            if target is None:
+                continue
+            lin = column_lineage(sql, schema=schema_cols, dialect=dialects.get(wh),
+                                 default_schema=fqn.split(".")[0])
+            if lin.error:
+                g.set_lineage_error(target, lin.error)
+            for src in lin.sources:
+                sid = by_key.get(".".join(src.split(".")[-2:]))
+                if sid is not None:
+                    g.add_edge(sid, target, Origin.VIEW)
+            for e in lin.edges:
+                sid = by_key.get(".".join(e.source_table.split(".")[-2:]))
+                if sid is not None:
+                    g.add_column_edge(sid, e.source_column, target, e.target_column, e.kind,
+                                      Origin.VIEW)
+    return g
+
+
+def refresh_lineage(
+    project: Project, store: Store, found: DiscoverResult, now: datetime
+) -> LineageGraph:
+    """Build the merged graph for this run and persist it."""
+    from tidegauge.runner import connect
+
+    views: dict[str, dict[str, str]] = {}
+    dialects: dict[str, str] = {}
+    for cfg in project.warehouses:
+        if cfg.name not in found.tables:
+            continue
+        try:
+            wh = connect(cfg)
+            try:
+                dialects[cfg.name] = wh.DIALECT
+                views[cfg.name] = {ref.fqn: sql for ref, sql in wh.view_definitions().items()}
+            finally:
+                wh.close()
+        except WarehouseError as e:
+            log.warning("view definitions of %s: %s", cfg.name, e)
+    graph = warehouse_graph(found.tables, views, dialects)
+    if project.dbt is not None:
+        from tidegauge.integrations.dbt import DbtArtifactError, graph_from_manifest
+
+        try:
+            graph.merge(graph_from_manifest(project.resolve(project.dbt.manifest)))
+        except DbtArtifactError as e:
+            log.error("%s", e)
+    stored = load_graph(store)
+    if stored is not None:
+        # events recorded from OpenLineage live in the stored graph's openlineage part
+        graph.merge(_only_origin(stored, Origin.OPENLINEAGE))
+    save_graph(store, graph, now)
+    return graph
+
+
+def _only_origin(graph: LineageGraph, origin: Origin) -> LineageGraph:
+    out = LineageGraph()
+    records = graph.to_records()
+    keep_nodes = [n for n in records.get("nodes", []) if origin.value in n.get("origins", [])]
+    ids = {n["id"] for n in keep_nodes}
+    out = LineageGraph.from_records(
+        {
+            **records,
+            "nodes": keep_nodes,
+            "edges": [e for e in records.get("edges", [])
+                      if e.get("source") in ids and e.get("target") in ids],
+            "column_edges": [e for e in records.get("column_edges", [])
+                             if e.get("source") in ids and e.get("target") in ids],
+        }
+    )
+    return out
+
+
+def save_graph(store: Store, graph: LineageGraph, now: datetime) -> None:
+    with store.engine.begin() as c:
+        c.execute(delete(s.lineage_nodes).where(s.lineage_nodes.c.id == GRAPH_ROW))
+        c.execute(
+            insert(s.lineage_nodes).values(
+                id=GRAPH_ROW, data=graph.to_records(), origin="merged", updated_at=now
+            )
+        )
+
+
+def load_graph(store: Store) -> LineageGraph | None:
+    with store.engine.connect() as c:
+        row = c.execute(
+            select(s.lineage_nodes.c.data).where(s.lineage_nodes.c.id == GRAPH_ROW)
+        ).first()
+    if row is None:
+        return None
+    data: Any = row.data
+    return LineageGraph.from_records(data)

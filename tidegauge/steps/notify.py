@@ -1,0 +1,178 @@
+"""Notify: route new incidents to channels through the persisted outbox, then deliver.
+
+Writing to the outbox happens before any network call, so a crash loses nothing; the
+delivery loop is safe to run from several processes and to re-run after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from tidegauge.config import Project
+from tidegauge.core.model import AlertKind, Impact, Incident, IncidentStatus, Severity, TableRef
+from tidegauge.notifiers.base import (
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    load_notifier,
+)
+from tidegauge.notifiers.messages import Message, build_message
+from tidegauge.notifiers.routing import route
+from tidegauge.store.outbox import OutboxRepo
+from tidegauge.store.store import Store
+
+if TYPE_CHECKING:
+    from tidegauge.runner import RunReport
+
+log = logging.getLogger("tidegauge.notify")
+
+MAX_ATTEMPTS = 8
+BASE_BACKOFF = 2.0
+MAX_BACKOFF = 3600.0
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+def incident_from_row(row: dict[str, Any]) -> Incident:
+    impact = row.get("impact") or {}
+    return Incident(
+        id=row["id"],
+        kind=AlertKind(row["kind"]),
+        table=TableRef(row.get("warehouse") or "main", *str(row["table"]).split(".", 1)),
+        column=row.get("column"),
+        title=row["title"],
+        summary=row.get("summary") or "",
+        data_time=row["data_time"],
+        detected_at=row["detected_at"],
+        status=IncidentStatus(row["status"]),
+        severity=Severity(row["severity"]),
+        owner=row.get("owner"),
+        alert_ids=list(row.get("alerts") or []),
+        impact=Impact(
+            tables=tuple(impact.get("tables", [])),
+            columns=tuple(impact.get("columns", [])),
+            exposures=tuple(impact.get("exposures", [])),
+            owners=tuple(impact.get("owners", [])),
+        ),
+        root_cause=list(row.get("root_cause") or []),
+    )
+
+
+def _with_evidence(store: Store, inc: Incident) -> Incident:
+    if inc.alert_ids:
+        root = store.alerts.get(inc.alert_ids[0])
+        if root is not None:
+            inc.observed, inc.expected = root["observed"], root["expected"]
+            inc.lower, inc.upper = root["lower"], root["upper"]
+    return inc
+
+
+def incident_url(project: Project, incident_id: int) -> str:
+    return f"{project.web.base_url.rstrip('/')}/incidents/{incident_id}"
+
+
+def enqueue_incident(project: Project, store: Store, outbox: OutboxRepo, incident_id: int,
+                     now: datetime, action: str = "trigger") -> int:
+    """Route one incident and write its messages to the outbox (idempotent)."""
+    row = store.incidents.get(incident_id)
+    if row is None or not project.channels:
+        return 0
+    inc = _with_evidence(store, incident_from_row(row))
+    wall = datetime.now(UTC)
+    decisions = route(
+        inc,
+        project.routes,
+        project.channels,
+        now=wall,
+        default_channel=project.default_channel,
+        sent_last_hour={ch.name: outbox.sent_since(ch.name, wall - timedelta(hours=1))
+                        for ch in project.channels},
+    )
+    message = build_message(inc, url=incident_url(project, incident_id), action=action)  # type: ignore[arg-type]
+    queued = 0
+    for d in decisions:
+        if d.disposition.value not in ("send", "hold"):
+            if d.fallback or d.disposition.value != "skip":
+                log.info("incident %s → %s: %s", incident_id, d.channel, d.reason)
+            continue
+        key = f"incident-{incident_id}:{d.channel}:{action}"
+        if outbox.enqueue(dedup_key=key, channel=d.channel, incident_id=incident_id,
+                          action=action, payload=message.to_dict(), now=now,
+                          not_before=d.hold_until):
+            queued += 1
+            store.incidents.add_event(incident_id, "notification",
+                                      f"queued for {d.channel}: {d.reason}", now,
+                                      details={"channel": d.channel, "action": action})
+    return queued
+
+
+def deliver(project: Project, store: Store, *, holder: str, max_inline_wait: float = 5.0,
+            rounds: int = 3) -> dict[str, int]:
+    """Send due outbox rows; retry with exponential backoff, honouring Retry-After."""
+    outbox = OutboxRepo(store)
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    notifiers: dict[str, Any] = {}
+    try:
+        for _ in range(rounds):
+            wall = datetime.now(UTC)
+            rows = outbox.claim(holder, wall, CLAIM_LEASE)
+            if not rows:
+                break
+            soonest: float | None = None
+            for row in rows:
+                name = row["channel"]
+                try:
+                    cfg = next(c for c in project.channels if c.name == name)
+                except StopIteration:
+                    outbox.mark_failed(row["id"], f"channel '{name}' is no longer configured")
+                    counts["failed"] += 1
+                    continue
+                notifier = notifiers.get(name) or notifiers.setdefault(name, load_notifier(cfg))
+                try:
+                    # one key per incident and channel pairs a trigger with its resolve;
+                    # the outbox key (per delivery) is the receiver's idempotency key
+                    notifier.send(Message.from_dict(row["payload"]),
+                                  dedup_key=f"tidegauge-incident-{row['incident_id']}:{name}",
+                                  action=row["action"], idempotency_key=row["dedup_key"])
+                except RetryableDeliveryError as e:
+                    attempts = row["attempts"] + 1
+                    if attempts >= MAX_ATTEMPTS:
+                        outbox.mark_failed(row["id"], str(e))
+                        counts["failed"] += 1
+                        continue
+                    wait = e.retry_after if e.retry_after is not None else min(
+                        MAX_BACKOFF, BASE_BACKOFF ** attempts)
+                    outbox.mark_retry(row["id"], str(e), datetime.now(UTC) + timedelta(
+                        seconds=wait))
+                    counts["retry"] += 1
+                    soonest = wait if soonest is None else min(soonest, wait)
+                    continue
+                except PermanentDeliveryError as e:
+                    outbox.mark_failed(row["id"], str(e))
+                    counts["failed"] += 1
+                    continue
+                outbox.mark_sent(row["id"], datetime.now(UTC))
+                counts["sent"] += 1
+                if row["incident_id"]:
+                    store.incidents.add_event(
+                        row["incident_id"], "notification", f"sent to {name}",
+                        datetime.now(UTC), details={"channel": name, "action": row["action"]})
+            if soonest is None or soonest > max_inline_wait:
+                break
+            time.sleep(soonest)
+    finally:
+        for n in notifiers.values():
+            n.close()
+    return counts
+
+
+def notify_incidents(project: Project, store: Store, now: datetime, report: RunReport) -> None:
+    from tidegauge.runner import holder_name
+
+    if not project.channels:
+        return
+    outbox = OutboxRepo(store)
+    for iid in report.incidents_opened:
+        enqueue_incident(project, store, outbox, iid, now)
+    report.notifications = deliver(project, store, holder=holder_name())

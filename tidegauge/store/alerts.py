@@ -1,0 +1,173 @@
+"""Alerts and the feedback users give on them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, update
+
+from tidegauge.core.model import Alert, Feedback
+from tidegauge.store import schema as s
+from tidegauge.store.engine import upsert, utc
+
+if TYPE_CHECKING:
+    from tidegauge.store.store import Store
+
+
+def series_key(table_id: int, metric: str, column: str | None, segment: str | None) -> str:
+    return f"{table_id}|{metric}|{column or ''}|{segment or ''}"
+
+
+class AlertRepo:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add(self, alert: Alert, table_id: int, run_id: int | None) -> int | None:
+        """Store an alert once; returns its id, or None when the same alert already exists."""
+        row = {
+            "fingerprint": alert.fingerprint,
+            "kind": alert.kind.value,
+            "table_id": table_id,
+            "column_name": alert.column,
+            "segment": alert.segment,
+            "metric": alert.metric,
+            "observed": _finite(alert.observed),
+            "expected": _finite(alert.expected),
+            "lower": _finite(alert.lower),
+            "upper": _finite(alert.upper),
+            "data_time": alert.data_time,
+            "detected_at": alert.detected_at,
+            "severity": alert.severity.value,
+            "title": alert.title,
+            "explanation": alert.explanation,
+            "run_id": run_id,
+        }
+        with self.store.engine.begin() as c:
+            res = c.execute(upsert(self.store.dialect, s.alerts, [row], ["fingerprint"], None))
+            if not res.rowcount:
+                return None
+            aid = c.execute(
+                select(s.alerts.c.id).where(s.alerts.c.fingerprint == alert.fingerprint)
+            ).scalar_one()
+        alert.id = int(aid)
+        return alert.id
+
+    def get(self, alert_id: int) -> dict[str, Any] | None:
+        rows = self._query(select(s.alerts).where(s.alerts.c.id == alert_id))
+        return rows[0] if rows else None
+
+    def list(
+        self,
+        *,
+        since: datetime | None = None,
+        table_id: int | None = None,
+        kind: str | None = None,
+        incident_id: int | None = None,
+        limit: int = 500,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        q = select(s.alerts)
+        if since is not None:
+            q = q.where(s.alerts.c.detected_at >= since)
+        if table_id is not None:
+            q = q.where(s.alerts.c.table_id == table_id)
+        if kind is not None:
+            q = q.where(s.alerts.c.kind == kind)
+        if incident_id is not None:
+            q = q.where(s.alerts.c.incident_id == incident_id)
+        q = q.order_by(s.alerts.c.data_time.desc(), s.alerts.c.id.desc())
+        return self._query(q.limit(limit).offset(offset))
+
+    def _query(self, q: Any) -> list[dict[str, Any]]:
+        tables = {t.id: t for t in self.store.tables(include_dropped=True)}
+        out = []
+        with self.store.engine.connect() as c:
+            for r in c.execute(q):
+                d = dict(r._mapping)
+                t = tables.get(d["table_id"])
+                d["table"] = t.ref.fqn if t else None
+                d["warehouse"] = t.ref.warehouse if t else None
+                d["column"] = d.pop("column_name")
+                for k in ("data_time", "detected_at", "feedback_at"):
+                    d[k] = utc(d[k])
+                out.append(d)
+        return out
+
+    def set_incident(self, alert_ids: list[int], incident_id: int) -> None:
+        if alert_ids:
+            with self.store.engine.begin() as c:
+                c.execute(
+                    update(s.alerts)
+                    .where(s.alerts.c.id.in_(alert_ids))
+                    .values(incident_id=incident_id)
+                )
+
+    def set_feedback(
+        self, alert_id: int, value: Feedback, now: datetime, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Record feedback on an alert; detectors read it back when they train."""
+        alert = self.get(alert_id)
+        if alert is None:
+            raise KeyError(f"no alert with id {alert_id}")
+        with self.store.engine.begin() as c:
+            c.execute(
+                update(s.alerts)
+                .where(s.alerts.c.id == alert_id)
+                .values(feedback=value.value, feedback_at=now)
+            )
+            c.execute(
+                insert(s.feedback).values(
+                    alert_id=alert_id,
+                    series=series_key(
+                        alert["table_id"], alert["metric"], alert["column"], alert["segment"]
+                    ),
+                    value=value.value,
+                    data_time=alert["data_time"],
+                    at=now,
+                    actor=actor,
+                )
+            )
+        alert["feedback"] = value.value
+        return alert
+
+    def feedback_for(self, table_id: int) -> dict[str, list[tuple[datetime, str]]]:
+        """Feedback per series key of a table: (data_time, value), oldest first."""
+        prefix = f"{table_id}|"
+        with self.store.engine.connect() as c:
+            rows = c.execute(
+                select(s.feedback.c.series, s.feedback.c.data_time, s.feedback.c.value)
+                .where(s.feedback.c.series.startswith(prefix))
+                .order_by(s.feedback.c.data_time, s.feedback.c.id)
+            ).all()
+        out: dict[str, list[tuple[datetime, str]]] = {}
+        for series, when, value in rows:
+            out.setdefault(series, []).append((utc(when), value))  # type: ignore[arg-type]
+        return out
+
+    def flagged_times(self, table_id: int) -> dict[str, set[datetime]]:
+        """Data times already alerted per series (they leave the training set)."""
+        with self.store.engine.connect() as c:
+            rows = c.execute(
+                select(
+                    s.alerts.c.metric,
+                    s.alerts.c.column_name,
+                    s.alerts.c.segment,
+                    s.alerts.c.data_time,
+                    s.alerts.c.feedback,
+                ).where(s.alerts.c.table_id == table_id)
+            ).all()
+        out: dict[str, set[datetime]] = {}
+        for metric, column, segment, when, fb in rows:
+            if fb in (Feedback.EXPECTED.value, Feedback.FALSE_POSITIVE.value):
+                continue  # the user says it was normal: keep it in training
+            key = series_key(table_id, metric, column, segment)
+            out.setdefault(key, set()).add(utc(when))  # type: ignore[arg-type]
+        return out
+
+
+def _finite(v: float | None) -> float | None:
+    if v is None:
+        return None
+    f = float(v)
+    return f if f == f and f not in (float("inf"), float("-inf")) else None

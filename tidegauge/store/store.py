@@ -1,0 +1,473 @@
+"""The metadata store: inventory, metric history, runs, the cost ledger and leases.
+
+Alerts, incidents, lineage and the outbox have their own modules; they share the
+engine held here. Every write that can be repeated (a re-run, a second process) is
+an upsert or guarded by a unique constraint, so runs are idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tidegauge.core.model import ColumnInfo, MetricPoint, TableInfo, TableRef, TypeFamily
+from tidegauge.store import schema as s
+from tidegauge.store.engine import make_engine, migrate, upsert, utc
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    id: int
+    ref: TableRef
+    kind: str
+    row_count: int | None
+    bytes: int | None
+    last_modified: datetime | None
+    last_seen: datetime
+    dropped_at: datetime | None
+    owner: str | None
+    tags: list[str]
+    dbt_unique_id: str | None
+    timestamp_column: str | None
+
+    @classmethod
+    def from_row(cls, r: Any) -> StoredTable:
+        m = r._mapping
+        return cls(
+            id=m["id"],
+            ref=TableRef(m["warehouse"], m["schema"], m["name"], m["database"] or None),
+            kind=m["kind"],
+            row_count=m["row_count"],
+            bytes=m["bytes"],
+            last_modified=utc(m["last_modified"]),
+            last_seen=utc(m["last_seen"]),  # type: ignore[arg-type]
+            dropped_at=utc(m["dropped_at"]),
+            owner=m["owner"],
+            tags=list(m["tags"] or []),
+            dbt_unique_id=m["dbt_unique_id"],
+            timestamp_column=m["timestamp_column"],
+        )
+
+
+def schema_fingerprint(cols: Sequence[ColumnInfo]) -> str:
+    payload = json.dumps([(c.name, c.data_type, c.nullable) for c in cols])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def columns_to_json(cols: Sequence[ColumnInfo]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": c.name,
+            "data_type": c.data_type,
+            "family": c.family.value,
+            "nullable": c.nullable,
+            "ordinal": c.ordinal,
+        }
+        for c in cols
+    ]
+
+
+def columns_from_json(data: Iterable[dict[str, Any]]) -> list[ColumnInfo]:
+    return [
+        ColumnInfo(
+            d["name"], d["data_type"], TypeFamily(d["family"]), d["nullable"], d["ordinal"]
+        )
+        for d in data
+    ]
+
+
+class Store:
+    """Open with ``Store.open(url)``; it migrates the schema on first use."""
+
+    def __init__(self, engine: Engine) -> None:
+        from tidegauge.store.alerts import AlertRepo
+        from tidegauge.store.incidents import IncidentRepo
+
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.alerts = AlertRepo(self)
+        self.incidents = IncidentRepo(self)
+
+    @classmethod
+    def open(cls, url: str, *, migrate_schema: bool = True) -> Store:
+        engine = make_engine(url)
+        if migrate_schema:
+            migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- inventory --------------------------------------------------------------
+    def upsert_table(self, info: TableInfo, now: datetime) -> int:
+        ref = info.ref
+        values = {
+            "warehouse": ref.warehouse,
+            "database": ref.database or "",
+            "schema": ref.schema,
+            "name": ref.name,
+            "kind": info.kind.value,
+            "row_count": info.row_count,
+            "bytes": info.bytes,
+            "last_modified": info.last_modified,
+            "first_seen": now,
+            "last_seen": now,
+            "dropped_at": None,
+            "tags": [],
+        }
+        stmt = upsert(
+            self.dialect,
+            s.tables,
+            [values],
+            ["warehouse", "database", "schema", "name"],
+            ["kind", "row_count", "bytes", "last_modified", "last_seen", "dropped_at"],
+        )
+        with self.engine.begin() as c:
+            c.execute(stmt)
+            tid = c.execute(
+                select(s.tables.c.id).where(
+                    s.tables.c.warehouse == ref.warehouse,
+                    s.tables.c.database == (ref.database or ""),
+                    s.tables.c.schema == ref.schema,
+                    s.tables.c.name == ref.name,
+                )
+            ).scalar_one()
+            self._replace_columns(c, tid, info.columns)
+        return int(tid)
+
+    def _replace_columns(self, c: Any, table_id: int, cols: Sequence[ColumnInfo]) -> None:
+        existing = {
+            r.name: r
+            for r in c.execute(select(s.columns).where(s.columns.c.table_id == table_id))
+        }
+        wanted = {col.name for col in cols}
+        gone = [n for n in existing if n not in wanted]
+        if gone:
+            c.execute(
+                delete(s.columns).where(
+                    s.columns.c.table_id == table_id, s.columns.c.name.in_(gone)
+                )
+            )
+        for col in cols:
+            vals = {
+                "data_type": col.data_type,
+                "family": col.family.value,
+                "nullable": col.nullable,
+                "ordinal": col.ordinal,
+            }
+            if col.name in existing:
+                c.execute(
+                    update(s.columns)
+                    .where(s.columns.c.table_id == table_id, s.columns.c.name == col.name)
+                    .values(**vals)
+                )
+            else:
+                c.execute(insert(s.columns).values(table_id=table_id, name=col.name, **vals))
+
+    def mark_dropped(self, warehouse: str, seen: set[int], now: datetime) -> list[int]:
+        """Tables of ``warehouse`` not seen by discovery are marked dropped (kept for history)."""
+        with self.engine.begin() as c:
+            rows = c.execute(
+                select(s.tables.c.id).where(
+                    s.tables.c.warehouse == warehouse, s.tables.c.dropped_at.is_(None)
+                )
+            ).all()
+            gone = [r.id for r in rows if r.id not in seen]
+            if gone:
+                c.execute(
+                    update(s.tables).where(s.tables.c.id.in_(gone)).values(dropped_at=now)
+                )
+        return gone
+
+    def set_table_meta(self, table_id: int, **values: Any) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(s.tables).where(s.tables.c.id == table_id).values(**values))
+
+    def tables(self, *, include_dropped: bool = False) -> list[StoredTable]:
+        q = select(s.tables).order_by(s.tables.c.warehouse, s.tables.c.schema, s.tables.c.name)
+        if not include_dropped:
+            q = q.where(s.tables.c.dropped_at.is_(None))
+        with self.engine.connect() as c:
+            return [StoredTable.from_row(r) for r in c.execute(q)]
+
+    def table(self, table_id: int) -> StoredTable | None:
+        with self.engine.connect() as c:
+            r = c.execute(select(s.tables).where(s.tables.c.id == table_id)).first()
+        return StoredTable.from_row(r) if r else None
+
+    def find_table(self, name: str) -> StoredTable | None:
+        """Resolve ``schema.table``, ``warehouse:schema.table`` or a bare unique table name."""
+        warehouse = None
+        if ":" in name:
+            warehouse, name = name.split(":", 1)
+        parts = name.split(".")
+        candidates = []
+        for t in self.tables(include_dropped=True):
+            if warehouse and t.ref.warehouse != warehouse:
+                continue
+            if (len(parts) >= 2 and t.ref.schema.lower() == parts[-2].lower()
+                    and t.ref.name.lower() == parts[-1].lower()) or (
+                len(parts) == 1 and t.ref.name.lower() == parts[0].lower()
+            ):
+                candidates.append(t)
+        live = [t for t in candidates if t.dropped_at is None] or candidates
+        return live[0] if len(live) == 1 else None
+
+    def columns(self, table_id: int) -> list[ColumnInfo]:
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(s.columns)
+                .where(s.columns.c.table_id == table_id)
+                .order_by(s.columns.c.ordinal)
+            ).all()
+        return [
+            ColumnInfo(r.name, r.data_type, TypeFamily(r.family), r.nullable, r.ordinal)
+            for r in rows
+        ]
+
+    # --- schema snapshots ---------------------------------------------------------
+    def latest_snapshot(self, table_id: int) -> list[ColumnInfo] | None:
+        with self.engine.connect() as c:
+            r = c.execute(
+                select(s.schema_snapshots.c.columns)
+                .where(s.schema_snapshots.c.table_id == table_id)
+                .order_by(s.schema_snapshots.c.taken_at.desc(), s.schema_snapshots.c.id.desc())
+                .limit(1)
+            ).first()
+        return columns_from_json(r.columns) if r else None
+
+    def add_snapshot(self, table_id: int, cols: Sequence[ColumnInfo], now: datetime) -> bool:
+        """Store a snapshot when the schema differs from the latest one. True if stored."""
+        fp = schema_fingerprint(cols)
+        with self.engine.begin() as c:
+            last = c.execute(
+                select(s.schema_snapshots.c.fingerprint)
+                .where(s.schema_snapshots.c.table_id == table_id)
+                .order_by(s.schema_snapshots.c.taken_at.desc(), s.schema_snapshots.c.id.desc())
+                .limit(1)
+            ).scalar()
+            if last == fp:
+                return False
+            c.execute(
+                insert(s.schema_snapshots).values(
+                    table_id=table_id, taken_at=now, fingerprint=fp, columns=columns_to_json(cols)
+                )
+            )
+        return True
+
+    def add_schema_events(self, table_id: int, events: list[dict[str, Any]], now: datetime) -> None:
+        if not events:
+            return
+        with self.engine.begin() as c:
+            c.execute(
+                insert(s.schema_events),
+                [{"table_id": table_id, "detected_at": now, **e} for e in events],
+            )
+
+    def schema_events(self, table_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(s.schema_events)
+                .where(s.schema_events.c.table_id == table_id)
+                .order_by(s.schema_events.c.detected_at.desc())
+            ).all()
+        return [{**r._mapping, "detected_at": utc(r.detected_at)} for r in rows]
+
+    # --- metric points ------------------------------------------------------------
+    def upsert_points(
+        self, table_id: int, points: Sequence[MetricPoint], *, run_id: int | None, now: datetime
+    ) -> int:
+        if not points:
+            return 0
+        rows = [
+            {
+                "table_id": table_id,
+                "column_name": p.column or "",
+                "segment": p.segment or "",
+                "metric": p.metric,
+                "bucket_start": p.bucket_start,
+                "bucket_seconds": p.bucket_seconds,
+                "value": p.value,
+                "collected_at": now,
+                "run_id": run_id,
+            }
+            for p in points
+        ]
+        keys = ["table_id", "column_name", "segment", "metric", "bucket_start"]
+        stmt = upsert(
+            self.dialect, s.metric_points, None, keys,
+            ["value", "bucket_seconds", "collected_at", "run_id"],
+        )
+        with self.engine.begin() as c:
+            c.execute(stmt, rows)
+        return len(rows)
+
+    def last_bucket(self, table_id: int, metric: str = "bucket_row_count") -> datetime | None:
+        with self.engine.connect() as c:
+            v = c.execute(
+                select(func.max(s.metric_points.c.bucket_start)).where(
+                    s.metric_points.c.table_id == table_id, s.metric_points.c.metric == metric
+                )
+            ).scalar()
+        return utc(v)
+
+    def series_keys(self, table_id: int) -> list[tuple[str, str, str]]:
+        """(metric, column, segment) of every series stored for a table."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(
+                    s.metric_points.c.metric,
+                    s.metric_points.c.column_name,
+                    s.metric_points.c.segment,
+                )
+                .where(s.metric_points.c.table_id == table_id)
+                .distinct()
+            ).all()
+        return sorted((r[0], r[1], r[2]) for r in rows)
+
+    def points(
+        self,
+        table_id: int,
+        *,
+        metric: str | None = None,
+        column: str | None = None,
+        segment: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[MetricPoint]:
+        """Metric points of a table, oldest first, optionally narrowed to one series."""
+        t = s.metric_points
+        q = select(t).where(t.c.table_id == table_id)
+        if metric is not None:
+            q = q.where(t.c.metric == metric)
+        if column is not None:
+            q = q.where(t.c.column_name == column)
+        if segment is not None:
+            q = q.where(t.c.segment == segment)
+        if since is not None:
+            q = q.where(t.c.bucket_start >= since)
+        if until is not None:
+            q = q.where(t.c.bucket_start < until)
+        q = q.order_by(t.c.metric, t.c.column_name, t.c.segment, t.c.bucket_start)
+        stored = self.table(table_id)
+        ref = stored.ref if stored else TableRef("?", "?", str(table_id))
+        with self.engine.connect() as c:
+            return [
+                MetricPoint(
+                    table=ref,
+                    metric=r.metric,
+                    bucket_start=utc(r.bucket_start),  # type: ignore[arg-type]
+                    value=r.value,
+                    column=r.column_name or None,
+                    segment=r.segment or None,
+                    bucket_seconds=r.bucket_seconds,
+                )
+                for r in c.execute(q)
+            ]
+
+    # --- runs, ledger and leases -----------------------------------------------------
+    def start_run(self, as_of: datetime, now: datetime, holder: str) -> int:
+        with self.engine.begin() as c:
+            rid = c.execute(
+                insert(s.runs).values(
+                    started_at=now, as_of=as_of, status="running", stats={}, holder=holder
+                )
+            ).inserted_primary_key
+        return int(rid[0])  # type: ignore[index]
+
+    def finish_run(
+        self, run_id: int, status: str, stats: dict[str, Any], now: datetime,
+        error: str | None = None,
+    ) -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                update(s.runs)
+                .where(s.runs.c.id == run_id)
+                .values(status=status, stats=stats, finished_at=now, error=error)
+            )
+
+    def record_run_table(
+        self, run_id: int, table_id: int, status: str, *, error: str | None = None,
+        seconds: float | None = None, points: int = 0,
+    ) -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                upsert(
+                    self.dialect,
+                    s.run_tables,
+                    [
+                        {
+                            "run_id": run_id,
+                            "table_id": table_id,
+                            "status": status,
+                            "error": error,
+                            "seconds": seconds,
+                            "points": points,
+                        }
+                    ],
+                    ["run_id", "table_id"],
+                    ["status", "error", "seconds", "points"],
+                )
+            )
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(s.runs).order_by(s.runs.c.id.desc()).limit(limit)).all()
+        out = []
+        for r in rows:
+            d = dict(r._mapping)
+            for k in ("started_at", "finished_at", "as_of"):
+                d[k] = utc(d[k])
+            out.append(d)
+        return out
+
+    def run_tables(self, run_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(s.run_tables).where(s.run_tables.c.run_id == run_id)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def add_ledger(self, entries: list[dict[str, Any]]) -> None:
+        if entries:
+            with self.engine.begin() as c:
+                c.execute(insert(s.cost_ledger), entries)
+
+    def ledger(self, run_id: int | None = None) -> list[dict[str, Any]]:
+        q = select(s.cost_ledger).order_by(s.cost_ledger.c.id)
+        if run_id is not None:
+            q = q.where(s.cost_ledger.c.run_id == run_id)
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(q)]
+
+    def acquire_lease(self, name: str, holder: str, ttl: timedelta, now: datetime) -> bool:
+        """Take or renew a named lease; False while another holder has it unexpired."""
+        expires = now + ttl
+        with self.engine.begin() as c:
+            res = c.execute(
+                update(s.leases)
+                .where(
+                    s.leases.c.name == name,
+                    (s.leases.c.holder == holder) | (s.leases.c.expires_at < now),
+                )
+                .values(holder=holder, expires_at=expires)
+            )
+            if res.rowcount:
+                return True
+            try:
+                with c.begin_nested():
+                    c.execute(insert(s.leases).values(name=name, holder=holder, expires_at=expires))
+            except IntegrityError:
+                return False
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                delete(s.leases).where(and_(s.leases.c.name == name, s.leases.c.holder == holder))
+            )

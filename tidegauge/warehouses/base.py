@@ -1,0 +1,327 @@
+"""The contract every warehouse adapter fulfils.
+
+An adapter knows how to connect, what its engine's metadata looks like, and which
+dialect sqlglot should render queries in. Everything else (which metrics, which
+buckets) is built in ``core`` as sqlglot expressions and only rendered here.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from typing import Any, ClassVar
+
+import sqlglot
+from pydantic import BaseModel, ConfigDict, Field
+from sqlglot import exp
+
+from tidegauge.core.model import ColumnInfo, TableInfo, TableKind, TableRef, TypeFamily
+
+
+class WarehouseError(Exception):
+    """A warehouse could not answer. The message names the warehouse and the object."""
+
+
+class ConnectionFailed(WarehouseError):
+    """The warehouse is unreachable or rejected the credentials."""
+
+
+class ObjectMissing(WarehouseError):
+    """A table or column disappeared (dropped between discovery and query)."""
+
+
+class PermissionDenied(WarehouseError):
+    """The configured user may not read this object."""
+
+
+class WarehouseConfigBase(BaseModel):
+    """Settings every warehouse shares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "main"
+    include: list[str] = Field(default_factory=lambda: ["*"], description="schema.table globs")
+    exclude: list[str] = Field(default_factory=list, description="schema.table globs")
+    connect_timeout: float = Field(10.0, description="seconds")
+    statement_timeout: float = Field(300.0, description="seconds per query")
+    timezone: str = Field("UTC", description="zone of naive timestamps in this warehouse")
+
+
+@dataclass
+class QueryResult:
+    """Rows of one query plus what it cost."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    sql: str
+    seconds: float
+    bytes_scanned: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, r, strict=False)) for r in self.rows]
+
+
+SYSTEM_SCHEMAS = frozenset(
+    {
+        "information_schema",
+        "pg_catalog",
+        "pg_toast",
+        "mysql",
+        "performance_schema",
+        "sys",
+    }
+)
+
+
+def matches(ref: TableRef, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    """Glob filter on ``schema.table`` (a pattern without a dot matches schemas)."""
+
+    def hit(pattern: str) -> bool:
+        p = pattern.lower()
+        if "." not in p:
+            return fnmatchcase(ref.schema.lower(), p)
+        return fnmatchcase(ref.fqn.lower(), p)
+
+    if include and not any(hit(p) for p in include):
+        return False
+    return not any(hit(p) for p in exclude)
+
+
+_FAMILY_BY_TYPE: dict[exp.DataType.Type, TypeFamily] = {}
+
+
+def _register(family: TypeFamily, types: Iterable[exp.DataType.Type]) -> None:
+    for t in types:
+        _FAMILY_BY_TYPE[t] = family
+
+
+_T = exp.DataType.Type
+_register(TypeFamily.INTEGER, exp.DataType.INTEGER_TYPES)
+_register(TypeFamily.FLOAT, exp.DataType.REAL_TYPES)
+_register(TypeFamily.DECIMAL, [_T.DECIMAL, _T.BIGDECIMAL, _T.MONEY, _T.SMALLMONEY, _T.UDECIMAL])
+_register(TypeFamily.STRING, exp.DataType.TEXT_TYPES)
+_register(TypeFamily.STRING, [_T.ENUM, _T.UUID, _T.CHAR, _T.NCHAR, _T.NAME])
+_register(TypeFamily.BOOLEAN, [_T.BOOLEAN])
+_register(TypeFamily.DATE, [_T.DATE, _T.DATE32])
+_register(
+    TypeFamily.TIMESTAMP,
+    [t for t in exp.DataType.TEMPORAL_TYPES if t not in (_T.DATE, _T.DATE32, _T.TIME, _T.TIMETZ)],
+)
+_register(TypeFamily.TIME, [_T.TIME, _T.TIMETZ])
+_register(TypeFamily.JSON, [_T.JSON, _T.JSONB, _T.VARIANT, _T.OBJECT])
+_register(TypeFamily.ARRAY, [_T.ARRAY, _T.LIST])
+_register(TypeFamily.STRUCT, [_T.STRUCT, _T.MAP, _T.UNION])
+_register(TypeFamily.INTERVAL, [_T.INTERVAL])
+_register(TypeFamily.GEOMETRY, [_T.GEOMETRY, _T.GEOGRAPHY])
+_register(TypeFamily.BINARY, [_T.BINARY, _T.VARBINARY, _T.BLOB, _T.LONGBLOB, _T.MEDIUMBLOB])
+# sqlglot counts DECIMAL among REAL_TYPES; keep it a decimal.
+_register(TypeFamily.DECIMAL, [_T.DECIMAL, _T.BIGDECIMAL])
+
+
+def type_family(data_type: str, dialect: str) -> TypeFamily:
+    """Classify an engine type name with sqlglot's type parser.
+
+    >>> type_family("TIMESTAMP WITH TIME ZONE", "postgres")
+    <TypeFamily.TIMESTAMP: 'timestamp'>
+    """
+    text = data_type.strip()
+    low = text.lower()
+    if low.endswith("[]"):
+        return TypeFamily.ARRAY
+    if low in ("tinyint(1)", "bool", "boolean"):
+        return TypeFamily.BOOLEAN
+    try:
+        dt = exp.DataType.build(text, dialect=dialect)
+    except Exception:  # sqlglot raises several parse error types for exotic names
+        dt = None
+    if dt is None or dt.this == _T.USERDEFINED:
+        if "json" in low:
+            return TypeFamily.JSON
+        if "char" in low or "text" in low or "string" in low:
+            return TypeFamily.STRING
+        if "time" in low:
+            return TypeFamily.TIMESTAMP
+        return TypeFamily.OTHER
+    return _FAMILY_BY_TYPE.get(dt.this, TypeFamily.OTHER)
+
+
+class Warehouse(ABC):
+    """One connection to one warehouse. Subclasses set ``DIALECT`` and the capabilities.
+
+    Adapters override only what differs between engines: connecting, the metadata
+    queries, and how a driver reports errors.
+    """
+
+    DIALECT: ClassVar[str]
+    #: approx_count_distinct (HLL) exists
+    APPROX_DISTINCT: ClassVar[bool] = False
+    #: exact quantiles via an aggregate (quantile_cont / percentile_cont)
+    QUANTILES: ClassVar[bool] = False
+    #: TABLESAMPLE with a percentage
+    TABLESAMPLE: ClassVar[bool] = False
+    #: last-modified time available from metadata without a scan
+    METADATA_FRESHNESS: ClassVar[bool] = False
+    #: exact (or good) row counts available from metadata without a scan
+    METADATA_ROW_COUNT: ClassVar[bool] = False
+
+    def __init__(self, config: WarehouseConfigBase) -> None:
+        self.config = config
+        self.name = config.name
+
+    # --- connection -------------------------------------------------------------
+    @abstractmethod
+    def connect(self) -> None:
+        """Open the connection (read-only where the engine allows)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+
+    def __enter__(self) -> Warehouse:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abstractmethod
+    def _execute_sql(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]], int | None]:
+        """Run one statement; return column names, rows and bytes scanned if known."""
+
+    # --- queries ----------------------------------------------------------------
+    def render(self, query: exp.Expression, *, comment: str | None = None) -> str:
+        """Render a sqlglot expression in this engine's dialect, with a leading comment."""
+        sql = query.sql(dialect=self.DIALECT)
+        if comment:
+            safe = comment.replace("*/", "* /")
+            sql = f"/* tidegauge: {safe} */ {sql}"
+        return sql
+
+    def execute(self, query: exp.Expression, *, comment: str | None = None) -> QueryResult:
+        """Run a query built as a sqlglot expression and time it."""
+        sql = self.render(query, comment=comment)
+        start = time.perf_counter()
+        columns, rows, scanned = self._execute_sql(sql)
+        return QueryResult(columns, rows, sql, time.perf_counter() - start, scanned)
+
+    def parse(self, sql: str) -> exp.Expression:
+        """Parse SQL text in this engine's dialect (custom SQL monitors)."""
+        parsed = sqlglot.parse_one(sql, dialect=self.DIALECT)
+        if parsed is None:
+            raise WarehouseError("empty SQL statement")
+        return parsed
+
+    # --- metadata ---------------------------------------------------------------
+    def table_expression(self, ref: TableRef) -> exp.Table:
+        """A fully quoted table reference; identifiers are never spliced as text."""
+        return exp.table_(
+            exp.to_identifier(ref.name, quoted=True),
+            db=exp.to_identifier(ref.schema, quoted=True),
+            catalog=exp.to_identifier(ref.database, quoted=True) if ref.database else None,
+        )
+
+    def information_schema_columns(self, schemas: Sequence[str] | None = None) -> exp.Select:
+        """``information_schema.columns`` for user schemas, as a sqlglot query."""
+        q = (
+            exp.select(
+                "table_schema",
+                "table_name",
+                "column_name",
+                "data_type",
+                "is_nullable",
+                "ordinal_position",
+            )
+            .from_("information_schema.columns")
+            .order_by("table_schema", "table_name", "ordinal_position")
+        )
+        if schemas:
+            q = q.where(exp.column("table_schema").isin(*[exp.Literal.string(s) for s in schemas]))
+        return q
+
+    @abstractmethod
+    def list_tables(self) -> list[TableInfo]:
+        """Every table and view the configured user can see, with metadata statistics.
+
+        Columns are filled in, and include/exclude globs are applied.
+        """
+
+    def build_tables(
+        self,
+        rows: Iterable[dict[str, Any]],
+        column_rows: Iterable[dict[str, Any]],
+        *,
+        database: str | None = None,
+    ) -> list[TableInfo]:
+        """Assemble ``TableInfo`` objects from metadata rows (shared by most adapters).
+
+        ``rows`` carry keys schema, name, kind, and optionally row_count, bytes,
+        last_modified; ``column_rows`` carry the information_schema columns.
+        """
+        cols: dict[tuple[str, str], list[ColumnInfo]] = {}
+        for c in column_rows:
+            key = (str(c["table_schema"]), str(c["table_name"]))
+            cols.setdefault(key, []).append(
+                ColumnInfo(
+                    name=str(c["column_name"]),
+                    data_type=str(c["data_type"]),
+                    family=type_family(str(c["data_type"]), self.DIALECT),
+                    nullable=str(c.get("is_nullable", "YES")).upper() in ("YES", "TRUE", "1"),
+                    ordinal=int(c.get("ordinal_position") or 0),
+                )
+            )
+        out: list[TableInfo] = []
+        for r in rows:
+            schema, name = str(r["schema"]), str(r["name"])
+            if schema.lower() in SYSTEM_SCHEMAS:
+                continue
+            ref = TableRef(self.name, schema, name, database)
+            if not matches(ref, self.config.include, self.config.exclude):
+                continue
+            kind = TableKind.VIEW if "view" in str(r.get("kind", "")).lower() else TableKind.TABLE
+            out.append(
+                TableInfo(
+                    ref=ref,
+                    kind=kind,
+                    row_count=_int_or_none(r.get("row_count")),
+                    bytes=_int_or_none(r.get("bytes")),
+                    last_modified=_utc(r.get("last_modified")),
+                    columns=tuple(sorted(cols.get((schema, name), []), key=lambda c: c.ordinal)),
+                )
+            )
+        return sorted(out, key=lambda t: t.ref)
+
+    def view_definitions(self) -> dict[TableRef, str]:
+        """SQL of every view, for lineage. Engines without it return nothing."""
+        return {}
+
+    @contextmanager
+    def session(self) -> Iterator[Warehouse]:
+        self.connect()
+        try:
+            yield self
+        finally:
+            self.close()
+
+
+def _int_or_none(v: Any) -> int | None:
+    if v is None:
+        return None
+    try:
+        n = int(v)
+    except (TypeError, ValueError):
+        return None
+    return n if n >= 0 else None
+
+
+def _utc(v: Any) -> datetime | None:
+    if v is None or not isinstance(v, datetime):
+        return None
+    if v.tzinfo is None:
+        return v.replace(tzinfo=UTC)
+    return v.astimezone(UTC)

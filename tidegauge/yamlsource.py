@@ -1,0 +1,108 @@
+"""Load YAML while remembering where every key came from, so errors can name file:line.
+
+PyYAML's composer keeps a mark on every node; we walk the node tree once and build
+plain Python values plus a map from key path to line number.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+Loc = tuple[str | int, ...]
+
+
+class ConfigError(Exception):
+    """A project file is missing, unreadable or invalid. The message names file, line and key."""
+
+
+@dataclass
+class SourceMap:
+    """Where each key path of a loaded YAML document sits in its file."""
+
+    path: Path
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The line of the deepest known prefix of ``loc`` (1-based)."""
+        probe = tuple(loc)
+        while probe:
+            if probe in self.lines:
+                return self.lines[probe]
+            probe = probe[:-1]
+        return self.lines.get(())
+
+    def where(self, loc: Loc) -> str:
+        line = self.line_of(loc)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+
+def interpolate(text: str, *, path: Path, line: int | None) -> str:
+    """Replace ``${VAR}`` (or ``${VAR:-default}``) with the environment's value."""
+
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        value = os.environ.get(name)
+        if value is None:
+            if default is not None:
+                return default
+            where = f"{path}:{line}" if line else str(path)
+            raise ConfigError(f"{where}: environment variable ${{{name}}} is not set")
+        return value
+
+    return _ENV.sub(sub, text)
+
+
+def load_yaml(path: Path) -> tuple[Any, SourceMap]:
+    """Parse ``path`` into plain data with ``${ENV}`` interpolation and a source map."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    smap = SourceMap(path)
+    if node is None:
+        return {}, smap
+    return _build(node, (), smap), smap
+
+
+def _build(node: yaml.Node, loc: Loc, smap: SourceMap) -> Any:
+    smap.lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for knode, vnode in node.value:
+            key = yaml.SafeLoader(io_empty()).construct_object(knode)  # type: ignore[no-untyped-call]
+            if not isinstance(key, str):
+                key = str(key)
+            if key in out:
+                raise ConfigError(
+                    f"{smap.path}:{knode.start_mark.line + 1}: duplicate key '{key}'"
+                )
+            smap.lines[(*loc, key)] = knode.start_mark.line + 1
+            out[key] = _build(vnode, (*loc, key), smap)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(v, (*loc, i), smap) for i, v in enumerate(node.value)]
+    value = yaml.SafeLoader(io_empty()).construct_object(node)  # type: ignore[no-untyped-call]
+    if isinstance(value, str):
+        value = interpolate(value, path=smap.path, line=node.start_mark.line + 1)
+    return value
+
+
+def io_empty() -> str:
+    return ""
