@@ -43,13 +43,11 @@ class AlertRepo:
             "explanation": alert.explanation,
             "run_id": run_id,
         }
+        stmt = upsert(self.store.dialect, s.alerts, [row], ["fingerprint"], None)
         with self.store.engine.begin() as c:
-            res = c.execute(upsert(self.store.dialect, s.alerts, [row], ["fingerprint"], None))
-            if not res.rowcount:
-                return None
-            aid = c.execute(
-                select(s.alerts.c.id).where(s.alerts.c.fingerprint == alert.fingerprint)
-            ).scalar_one()
+            aid = c.execute(stmt.returning(s.alerts.c.id)).scalar()
+        if aid is None:
+            return None  # the same alert exists (a re-run, or another process got there)
         alert.id = int(aid)
         return alert.id
 

@@ -50,9 +50,9 @@ class OutboxRepo:
             "created_at": now,
             "next_attempt_at": not_before or now,
         }
+        stmt = upsert(self.store.dialect, s.outbox, [row], ["dedup_key"], None)
         with self.store.engine.begin() as c:
-            res = c.execute(upsert(self.store.dialect, s.outbox, [row], ["dedup_key"], None))
-        return bool(res.rowcount)
+            return c.execute(stmt.returning(s.outbox.c.id)).scalar() is not None
 
     def claim(self, holder: str, now: datetime, lease: timedelta,
               limit: int = 100) -> list[dict[str, Any]]:

@@ -1,0 +1,79 @@
+"""Grouping along lineage and time: one incident per real problem, explained."""
+
+from datetime import UTC, datetime, timedelta
+
+from tidegauge.core.incidents import AlertRef, OpenIncident, group_alerts, severity_for
+from tidegauge.core.model import AlertKind, Severity
+
+T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
+# raw.orders → stg.orders → mart.revenue ; raw.users unrelated
+EDGES = {("raw.orders", "stg.orders"), ("stg.orders", "mart.revenue")}
+
+
+def path(a: str, b: str):
+    chain = [a]
+    while chain[-1] != b:
+        nxt = [t for s, t in EDGES if s == chain[-1]]
+        if not nxt:
+            return None
+        chain.append(nxt[0])
+    return chain if len(chain) > 1 else None
+
+
+def test_downstream_symptoms_group_under_most_upstream_alert():
+    alerts = [
+        AlertRef(3, "mart.revenue", AlertKind.VOLUME, T0 + timedelta(hours=1)),
+        AlertRef(1, "stg.orders", AlertKind.VOLUME, T0),
+        AlertRef(2, "raw.orders", AlertKind.VOLUME, T0),
+        AlertRef(4, "raw.users", AlertKind.VOLUME, T0),
+    ]
+    groups = group_alerts(alerts, [], path)
+    assert len(groups) == 2
+    main = next(g for g in groups if len(g.members) == 3)
+    assert main.root.id == 2
+    assert main.reasons[1] == "grouped because `stg.orders` reads `raw.orders`"
+    assert "`mart.revenue` reads `stg.orders`" in main.reasons[3]
+
+
+def test_order_of_input_does_not_change_grouping():
+    alerts = [
+        AlertRef(1, "stg.orders", AlertKind.NULL_RATE, T0),
+        AlertRef(2, "raw.orders", AlertKind.NULL_RATE, T0),
+    ]
+    a = group_alerts(alerts, [], path)
+    b = group_alerts(list(reversed(alerts)), [], path)
+    assert [(g.root.id, sorted(m.id for m in g.members)) for g in a] == [
+        (g.root.id, sorted(m.id for m in g.members)) for g in b
+    ]
+
+
+def test_far_apart_in_time_stay_separate():
+    alerts = [
+        AlertRef(1, "raw.orders", AlertKind.VOLUME, T0),
+        AlertRef(2, "stg.orders", AlertKind.VOLUME, T0 + timedelta(days=3)),
+    ]
+    assert len(group_alerts(alerts, [], path)) == 2
+
+
+def test_later_alert_joins_open_incident():
+    inc = OpenIncident(7, "raw.orders", AlertKind.VOLUME, T0, {"raw.orders"})
+    groups = group_alerts([AlertRef(9, "mart.revenue", AlertKind.VOLUME, T0)], [inc], path)
+    assert groups[0].incident_id == 7
+    assert groups[0].reasons[9].startswith("joined incident #7")
+
+
+def test_different_problems_on_one_table_stay_apart():
+    alerts = [
+        AlertRef(1, "raw.orders", AlertKind.VOLUME, T0),
+        AlertRef(2, "raw.orders", AlertKind.CATEGORY_NEW_VALUE, T0 + timedelta(hours=5)),
+    ]
+    assert len(group_alerts(alerts, [], path)) == 2
+
+
+def test_severity_rises_with_blast_radius():
+    assert severity_for(AlertKind.VOLUME, Severity.LOW, exposures=0, owners=0,
+                        downstream_tables=0) is Severity.LOW
+    assert severity_for(AlertKind.VOLUME, Severity.LOW, exposures=1, owners=1,
+                        downstream_tables=2) is Severity.HIGH
+    assert severity_for(AlertKind.VOLUME, Severity.MEDIUM, exposures=3, owners=2,
+                        downstream_tables=9) is Severity.CRITICAL
