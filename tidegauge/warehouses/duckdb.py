@@ -82,6 +82,11 @@ class DuckDBWarehouse(Warehouse):
             cols = [d[0] for d in cur.description] if cur.description else []
         except duckdb.CatalogException as e:
             raise ObjectMissing(f"warehouse '{self.name}': {e}") from None
+        except duckdb.BinderException as e:
+            # a column dropped between discovery and query
+            if "not found" in str(e).lower():
+                raise ObjectMissing(f"warehouse '{self.name}': {e}") from None
+            raise WarehouseError(f"warehouse '{self.name}': {e}") from None
         except duckdb.PermissionException as e:
             raise PermissionDenied(f"warehouse '{self.name}': {e}") from None
         except duckdb.InterruptException:

@@ -1,0 +1,371 @@
+"""PostgreSQL (psycopg 3).
+
+Sessions are read-only (``default_transaction_read_only``) with a server-side
+``statement_timeout``, both set as libpq startup options so that no statement can run
+before they apply. Metadata comes from ``pg_catalog`` without touching table data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, ClassVar, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from pydantic import Field, model_validator
+from sqlglot import exp
+
+from tidegauge.core.model import TableInfo, TableRef, TypeFamily
+from tidegauge.warehouses.base import (
+    ConnectionFailed,
+    ObjectMissing,
+    PermissionDenied,
+    Warehouse,
+    WarehouseConfigBase,
+    WarehouseError,
+)
+
+
+class PostgresWarehouseConfig(WarehouseConfigBase):
+    """A PostgreSQL database: give ``url`` or the individual fields.
+
+    ``url`` wins over the fields; its parts are percent-decoded and its query string
+    may carry ``sslmode``.
+
+    >>> c = PostgresWarehouseConfig(url="postgresql://bob:p%40ss@db.local:6543/shop")
+    >>> (c.user, c.password, c.host, c.port, c.database)
+    ('bob', 'p@ss', 'db.local', 6543, 'shop')
+    """
+
+    type: Literal["postgres"] = "postgres"
+    url: str | None = Field(None, description="postgresql://user:password@host:port/database")
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str | None = None
+    database: str = "postgres"
+    sslmode: str | None = None
+
+    @model_validator(mode="after")
+    def _apply_url(self) -> PostgresWarehouseConfig:
+        if not self.url:
+            return self
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
+            raise ValueError(
+                f"url scheme '{parts.scheme}' is not postgresql:// (expected "
+                "postgresql://user:password@host:port/database)"
+            )
+        if parts.hostname:
+            self.host = unquote(parts.hostname)
+        if parts.port:
+            self.port = parts.port
+        if parts.username:
+            self.user = unquote(parts.username)
+        if parts.password is not None:
+            self.password = unquote(parts.password)
+        if parts.path.strip("/"):
+            self.database = unquote(parts.path.strip("/"))
+        query = dict(parse_qsl(parts.query))
+        if "sslmode" in query:
+            self.sslmode = query["sslmode"]
+        return self
+
+
+# pg_class.relkind values we list: ordinary, partitioned, view, materialized view, foreign.
+_TABLE_KINDS = ("r", "p", "m", "f")
+_VIEW_KINDS = ("v",)
+
+
+def _col(name: str, table: str) -> exp.Column:
+    return exp.column(name, table=table)
+
+
+def _lit(*values: str) -> list[exp.Expression]:
+    return [exp.Literal.string(v) for v in values]
+
+
+def _alias(expression: exp.Expression, name: str) -> exp.Expr:
+    return exp.alias_(expression, name, quoted=True)
+
+
+def _user_schemas(nspname: exp.Column) -> exp.Expr:
+    # Schema names starting with pg_ are reserved for the system (pg_catalog, pg_toast,
+    # pg_temp_N, ...), so one LIKE excludes them all.
+    return exp.and_(
+        exp.not_(nspname.like(exp.Literal.string("pg\\_%"))),
+        nspname.neq(exp.Literal.string("information_schema")),
+    )
+
+
+class PostgresWarehouse(Warehouse):
+    """PostgreSQL 12+.
+
+    Capabilities:
+      * ``QUANTILES``: ``percentile_cont(...) WITHIN GROUP`` is an ordinary aggregate.
+      * ``TABLESAMPLE``: ``TABLESAMPLE SYSTEM/BERNOULLI (percent)``.
+      * ``APPROX_DISTINCT``: no; HyperLogLog needs an extension we cannot assume.
+      * ``METADATA_ROW_COUNT``: no; ``n_live_tup`` / ``reltuples`` are estimates that lag
+        behind loads (reltuples only moves on VACUUM/ANALYZE), good for sizing a scan
+        but not for volume monitoring. ``TableInfo.row_count`` still carries the estimate.
+      * ``METADATA_FRESHNESS``: no. PostgreSQL keeps no last-modified time per table:
+        ``pg_stat_user_tables`` has last (auto)vacuum/analyze times, which are maintenance
+        times, not writes; ``track_commit_timestamp`` (off by default) only timestamps
+        transactions, and finding a table's latest one means reading every row's xmin,
+        which is a scan. Freshness therefore comes from a timestamp column.
+    """
+
+    DIALECT = "postgres"
+    QUANTILES = True
+    TABLESAMPLE = True
+    APPROX_DISTINCT = False
+    METADATA_ROW_COUNT = False
+    METADATA_FRESHNESS = False
+
+    #: SQLSTATE classes → tidegauge errors (the rest is a plain WarehouseError)
+    _MISSING_STATES: ClassVar[frozenset[str]] = frozenset(
+        {"42P01", "42703", "3F000", "42883", "42704", "3D000"}
+    )
+    _DENIED_STATES: ClassVar[frozenset[str]] = frozenset({"42501"})
+
+    config: PostgresWarehouseConfig
+
+    def __init__(self, config: PostgresWarehouseConfig) -> None:
+        super().__init__(config)
+        self._con: Any = None
+
+    # --- connection -------------------------------------------------------------
+    def _where(self) -> str:
+        c = self.config
+        return f"warehouse '{self.name}' (postgres at {c.host}:{c.port}/{c.database})"
+
+    def _scrub(self, message: str) -> str:
+        password = self.config.password
+        if password:
+            message = message.replace(password, "***")
+        return message.strip()
+
+    def connect(self) -> None:
+        import psycopg
+
+        if self._con is not None:
+            return
+        c = self.config
+        timeout_ms = max(1, round(c.statement_timeout * 1000))
+        # Startup options apply before the first statement and cannot be forgotten by
+        # a pooled connection; the session stays read-only for every transaction.
+        options = (
+            f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms} -c TimeZone=UTC"
+        )
+        kwargs: dict[str, Any] = {
+            "host": c.host,
+            "port": c.port,
+            "user": c.user,
+            "dbname": c.database,
+            # libpq takes whole seconds and treats anything below 2 as 2
+            "connect_timeout": max(2, math.ceil(c.connect_timeout)),
+            "options": options,
+            "application_name": "tidegauge",
+            # each query is its own transaction: no snapshot held across a run and
+            # no idle-in-transaction session on the server
+            "autocommit": True,
+        }
+        if c.password is not None:
+            kwargs["password"] = c.password
+        if c.sslmode:
+            kwargs["sslmode"] = c.sslmode
+        try:
+            self._con = psycopg.connect(**kwargs)
+        except psycopg.Error as e:
+            message = f"{self._where()}: cannot connect: {self._scrub(str(e))}"
+            raise ConnectionFailed(message) from None
+
+    def close(self) -> None:
+        if self._con is not None:
+            try:
+                self._con.close()
+            finally:
+                self._con = None
+
+    def _execute_sql(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]], int | None]:
+        import psycopg
+
+        self.connect()
+        try:
+            with self._con.cursor() as cur:
+                cur.execute(sql)
+                rows = cur.fetchall() if cur.description else []
+                cols = [d.name for d in cur.description] if cur.description else []
+        except psycopg.Error as e:
+            raise self._map_error(e) from None
+        return cols, [tuple(r) for r in rows], None
+
+    def _map_error(self, e: Exception) -> WarehouseError:
+        import psycopg
+
+        state = getattr(e, "sqlstate", None) or ""
+        detail = self._scrub(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        if isinstance(e, psycopg.errors.QueryCanceled):
+            return WarehouseError(
+                f"{self._where()}: query cancelled after the statement timeout of "
+                f"{self.config.statement_timeout:g}s: {detail}"
+            )
+        if state in self._MISSING_STATES:
+            return ObjectMissing(f"{self._where()}: {detail}")
+        if state in self._DENIED_STATES:
+            return PermissionDenied(f"{self._where()}: {detail}")
+        if state == "25006":
+            return WarehouseError(f"{self._where()}: refused in a read-only session: {detail}")
+        if isinstance(e, psycopg.OperationalError) and (
+            self._con is None or self._con.closed or state.startswith("08")
+        ):
+            self.close()
+            return ConnectionFailed(f"{self._where()}: connection lost: {detail}")
+        return WarehouseError(f"{self._where()}: {detail}")
+
+    # --- metadata ---------------------------------------------------------------
+    def list_tables(self) -> list[TableInfo]:
+        c, n, s = "c", "n", "s"
+        relkind = _col("relkind", c)
+        reltuples = _col("reltuples", c)
+        live = _col("n_live_tup", s)
+        has_stats = exp.or_(
+            live.copy() > exp.Literal.number(0),
+            *[
+                exp.not_(exp.Is(this=_col(name, s), expression=exp.null()))
+                for name in ("last_vacuum", "last_autovacuum", "last_analyze", "last_autoanalyze")
+            ],
+        )
+        # n_live_tup follows every committed insert/delete; reltuples only moves on
+        # VACUUM/ANALYZE and is -1 until then (unknown, not zero).
+        row_count = (
+            exp.case()
+            .when(relkind.copy().isin(*_lit(*_VIEW_KINDS)), exp.null())
+            .when(has_stats, live.copy())
+            .when(reltuples.copy() >= exp.Literal.number(0), exp.cast(reltuples, "bigint"))
+            .else_(exp.null())
+        )
+        size = (
+            exp.case()
+            .when(relkind.copy().isin(*_lit(*_VIEW_KINDS)), exp.null())
+            .else_(exp.func("pg_total_relation_size", _col("oid", c)))
+        )
+        kind = (
+            exp.case()
+            .when(relkind.copy().isin(*_lit(*_VIEW_KINDS)), exp.Literal.string("view"))
+            .else_(exp.Literal.string("table"))
+        )
+        q = (
+            exp.select(
+                _alias(_col("nspname", n), "schema"),
+                _alias(_col("relname", c), "name"),
+                _alias(kind, "kind"),
+                _alias(row_count, "row_count"),
+                _alias(size, "bytes"),
+            )
+            .from_(exp.table_("pg_class", db="pg_catalog", alias=c))
+            .join(
+                exp.table_("pg_namespace", db="pg_catalog", alias=n),
+                on=_col("oid", n).eq(_col("relnamespace", c)),
+            )
+            .join(
+                exp.table_("pg_stat_user_tables", db="pg_catalog", alias=s),
+                on=_col("relid", s).eq(_col("oid", c)),
+                join_type="left",
+            )
+            .where(relkind.copy().isin(*_lit(*_TABLE_KINDS, *_VIEW_KINDS)))
+            # partitions are listed through their parent
+            .where(exp.not_(_col("relispartition", c)))
+            .where(_user_schemas(_col("nspname", n)))
+        )
+        rows = self.execute(q, comment="discover").dicts()
+        columns, enums = self._columns()
+        tables = self.build_tables(rows, columns)
+        return [_with_string_enums(t, enums) for t in tables]
+
+    def _columns(self) -> tuple[list[dict[str, Any]], set[tuple[str, str, str]]]:
+        """Columns from pg_attribute: ``format_type`` keeps ``integer[]``, ``numeric(12,2)``
+        and the names of enum and domain types that information_schema flattens."""
+        a, c, n, t = "a", "c", "n", "t"
+        typtype = _col("typtype", t)
+        data_type = (
+            exp.case()
+            .when(
+                typtype.copy().eq(exp.Literal.string("d")),
+                exp.func("format_type", _col("typbasetype", t), _col("typtypmod", t)),
+            )
+            .else_(exp.func("format_type", _col("atttypid", a), _col("atttypmod", a)))
+        )
+        nullable = (
+            exp.case()
+            .when(_col("attnotnull", a), exp.Literal.string("NO"))
+            .else_(exp.Literal.string("YES"))
+        )
+        q = (
+            exp.select(
+                _alias(_col("nspname", n), "table_schema"),
+                _alias(_col("relname", c), "table_name"),
+                _alias(_col("attname", a), "column_name"),
+                _alias(data_type, "data_type"),
+                _alias(nullable, "is_nullable"),
+                _alias(_col("attnum", a), "ordinal_position"),
+                _alias(typtype, "typtype"),
+            )
+            .from_(exp.table_("pg_attribute", db="pg_catalog", alias=a))
+            .join(
+                exp.table_("pg_class", db="pg_catalog", alias=c),
+                on=_col("oid", c).eq(_col("attrelid", a)),
+            )
+            .join(
+                exp.table_("pg_namespace", db="pg_catalog", alias=n),
+                on=_col("oid", n).eq(_col("relnamespace", c)),
+            )
+            .join(
+                exp.table_("pg_type", db="pg_catalog", alias=t),
+                on=_col("oid", t).eq(_col("atttypid", a)),
+            )
+            .where(_col("attnum", a) > exp.Literal.number(0))
+            .where(exp.not_(_col("attisdropped", a)))
+            .where(_col("relkind", c).isin(*_lit(*_TABLE_KINDS, *_VIEW_KINDS)))
+            .where(_user_schemas(_col("nspname", n)))
+            .order_by(_col("nspname", n), _col("relname", c), _col("attnum", a))
+        )
+        rows = self.execute(q, comment="discover columns").dicts()
+        enums = {
+            (str(r["table_schema"]), str(r["table_name"]), str(r["column_name"]))
+            for r in rows
+            if r["typtype"] == "e"
+        }
+        return rows, enums
+
+    def view_definitions(self) -> dict[TableRef, str]:
+        views = exp.select(
+            _alias(exp.column("schemaname"), "schema"),
+            _alias(exp.column("viewname"), "name"),
+            _alias(exp.column("definition"), "definition"),
+        ).from_(exp.table_("pg_views", db="pg_catalog"))
+        matviews = exp.select(
+            _alias(exp.column("schemaname"), "schema"),
+            _alias(exp.column("matviewname"), "name"),
+            _alias(exp.column("definition"), "definition"),
+        ).from_(exp.table_("pg_matviews", db="pg_catalog"))
+        q = exp.union(views, matviews, distinct=False)
+        out: dict[TableRef, str] = {}
+        for r in self.execute(q, comment="view definitions").dicts():
+            schema = str(r["schema"])
+            if schema.startswith("pg_") or schema == "information_schema":
+                continue
+            out[TableRef(self.name, schema, str(r["name"]))] = str(r["definition"]).strip()
+        return out
+
+
+def _with_string_enums(table: TableInfo, enums: set[tuple[str, str, str]]) -> TableInfo:
+    """An enum's type name means nothing to sqlglot; its values are strings."""
+    if not enums:
+        return table
+    key = (table.ref.schema, table.ref.name)
+    columns = tuple(
+        dataclasses.replace(col, family=TypeFamily.STRING) if (*key, col.name) in enums else col
+        for col in table.columns
+    )
+    return dataclasses.replace(table, columns=columns)
