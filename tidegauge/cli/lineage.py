@@ -1,0 +1,226 @@
+"""``tidegauge lineage`` and ``tidegauge impact``: who is upstream/downstream, what a change breaks.
+
+Exit codes: 0 fine; 1 ``impact`` found a removed or type-changed column used downstream;
+2 bad input (unknown or ambiguous table, unreadable manifest), with a message, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from tidegauge.cli.common import console, fail, print_json
+from tidegauge.core.impact import ImpactReport, compare_graphs
+from tidegauge.core.lineage import LineageGraph, LineageLookupError, LineageResult, NodeKind
+from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
+
+
+def load_graph(manifest: Path | None) -> LineageGraph:
+    """The graph ``lineage`` queries. For now only from ``--manifest``."""
+    if manifest is None:
+        fail("no lineage source: pass --manifest path/to/manifest.json")
+    try:
+        return load_dbt_project(manifest).graph
+    except DbtArtifactError as e:
+        fail(str(e))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def lineage(
+        table: str = typer.Argument(
+            ..., help="schema.table, db.schema.table, a dbt unique_id or an unambiguous name"
+        ),
+        column: str | None = typer.Option(None, "--column", "-C", help="follow one column"),
+        upstream: bool = typer.Option(False, "--upstream", help="only what TABLE is built from"),
+        downstream: bool = typer.Option(False, "--downstream", help="only what is built from it"),
+        depth: int | None = typer.Option(None, "--depth", min=1, help="hops to follow"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+        manifest: Path | None = typer.Option(
+            None, "--manifest", help="dbt manifest.json (catalog etc. read from beside it)"
+        ),
+    ) -> None:
+        """Show table or column lineage, upstream and downstream, with owners and exposures."""
+        if upstream and downstream:
+            fail("--upstream and --downstream are exclusive; give neither for both")
+        graph = load_graph(manifest)
+        directions = ["upstream"] if upstream else ["downstream"] if downstream else [
+            "upstream",
+            "downstream",
+        ]
+        try:
+            root = graph.resolve(table)
+            results = {
+                d: (graph.upstream if d == "upstream" else graph.downstream)(root, column, depth)
+                for d in directions
+            }
+            impact = graph.impact(root, column) if "downstream" in directions else None
+        except LineageLookupError as e:
+            fail(str(e))
+        if as_json:
+            payload: dict[str, Any] = {
+                "node": root.id,
+                "table": root.display,
+                "kind": root.kind.value,
+                "column": column,
+                "owners": list(root.owners),
+                "lineage_error": root.lineage_error,
+            }
+            for d, res in results.items():
+                payload[d] = res.as_dict()
+            if impact is not None:
+                payload["impact"] = impact.as_dict()
+            print_json(payload)
+            return
+        title = f"[bold]{root.display}[/]" + (f".[cyan]{column}[/]" if column else "")
+        console.print(f"{title}  [dim]{root.kind.value} {root.id}[/]")
+        if root.owners:
+            console.print(f"owners: {', '.join(root.owners)}")
+        if root.lineage_error:
+            console.print(f"[yellow]column lineage incomplete:[/] {root.lineage_error}")
+        for res in results.values():
+            console.print(_tree(res))
+        if impact is not None:
+            console.print(
+                f"impact: {len(impact.tables)} tables, {len(impact.columns)} columns, "
+                f"{len(impact.exposures)} exposures"
+                + (f" ({', '.join(impact.exposures)})" if impact.exposures else "")
+                + (f"; owners: {', '.join(impact.owners)}" if impact.owners else "")
+            )
+
+    @app.command()
+    def impact(
+        manifest: Path = typer.Option(..., "--manifest", help="manifest.json of the change"),
+        base_manifest: Path = typer.Option(
+            ..., "--base-manifest", help="manifest.json of the base branch (production)"
+        ),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
+        """CI check: what a dbt change breaks downstream. Exit 1 when a removed or
+        type-changed column is still used downstream."""
+        try:
+            new = load_dbt_project(manifest)
+            base = load_dbt_project(base_manifest)
+        except DbtArtifactError as e:
+            fail(str(e))
+        report = compare_graphs(new.graph, base.graph)
+        if as_json:
+            print_json(report.as_dict())
+        else:
+            _print_report(report)
+        if report.breaking:
+            raise typer.Exit(1)
+
+
+def _label(graph_kind: NodeKind, display: str, owners: tuple[str, ...]) -> str:
+    kind = "[magenta]exposure[/] " if graph_kind is NodeKind.EXPOSURE else ""
+    who = f" [dim]{', '.join(owners)}[/]" if owners else ""
+    return f"{kind}{display}{who}"
+
+
+def _tree(res: LineageResult) -> Tree:
+    """Render a traversal as a tree; a node reached twice is expanded only the first time."""
+    arrow = "⬆ upstream" if res.direction == "upstream" else "⬇ downstream"
+    tree = Tree(f"[bold]{arrow}[/]")
+    if res.column is None:
+        children: dict[str, list[str]] = {}
+        for s, t in res.edges:
+            a, b = (s, t) if res.direction == "downstream" else (t, s)
+            children.setdefault(a, []).append(b)
+        by_id = {h.node.id: h.node for h in res.nodes}
+        seen: set[str] = set()
+
+        def add(parent: Tree, nid: str) -> None:
+            for child in sorted(dict.fromkeys(children.get(nid, ()))):
+                node = by_id.get(child)
+                if node is None:
+                    continue
+                label = _label(node.kind, node.display, node.owners)
+                if child in seen:
+                    parent.add(f"{label} [dim](see above)[/]")
+                    continue
+                seen.add(child)
+                add(parent.add(label), child)
+
+        add(tree, res.root.id)
+        return tree
+    col_children: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for e in res.column_edges:
+        if res.direction == "downstream":
+            key, child = (e.source, e.source_column), (e.target, e.target_column, e.kind.value)
+        else:
+            key, child = (e.target, e.target_column), (e.source, e.source_column, e.kind.value)
+        col_children.setdefault(key, []).append(child)
+    names = {h.node.id: h.node.display for h in res.columns} | {h.node.id: h.node.display
+                                                                for h in res.nodes}
+    seen_cols: set[tuple[str, str]] = set()
+
+    def add_col(parent: Tree, key: tuple[str, str]) -> None:
+        for nid, col, kind in sorted(set(col_children.get(key, ()))):
+            style = "" if kind == "direct" else "[dim]"
+            end = "" if kind == "direct" else "[/]"
+            label = f"{style}{names.get(nid, nid)}.[cyan]{col}[/cyan] ({kind}){end}"
+            if (nid, col) in seen_cols:
+                parent.add(label + " [dim](see above)[/]")
+                continue
+            seen_cols.add((nid, col))
+            add_col(parent.add(label), (nid, col))
+
+    add_col(tree, (res.root.id, res.column.lower()))
+    without_columns = [
+        h for h in res.nodes if h.node.id not in {c.node.id for c in res.columns}
+    ]
+    for h in without_columns:
+        tree.add(
+            _label(h.node.kind, h.node.display, h.node.owners) + " [dim](table-level)[/]"
+        )
+    return tree
+
+
+def _print_report(report: ImpactReport) -> None:
+    if not report.changed_nodes and not report.column_changes:
+        console.print("No model changes.")
+        return
+    if report.changed_nodes:
+        t = Table(title="Changed nodes")
+        t.add_column("change")
+        t.add_column("node")
+        t.add_column("table")
+        for c in report.changed_nodes:
+            t.add_row(c.kind.value, c.node_id, c.table)
+        console.print(t)
+    if report.column_changes:
+        t = Table(title="Column changes")
+        for name in ("table", "column", "change", "types", "used downstream by", "exposures"):
+            t.add_column(name)
+        for cc in report.column_changes:
+            types = f"{cc.old_type} → {cc.new_type}" if cc.kind.value == "type_changed" else ""
+            used = "\n".join(
+                f"{u.table}.{u.column}" + ("" if u.direct else " (indirect)") for u in cc.used_by
+            )
+            t.add_row(
+                cc.table,
+                cc.column,
+                f"[red]{cc.kind.value}[/]" if cc.breaking else cc.kind.value,
+                types,
+                used or "-",
+                ", ".join(cc.exposures) or "-",
+            )
+        console.print(t)
+    for r in report.removed_nodes_in_use:
+        console.print(f"[red]removed but still used:[/] {r.node_id}")
+    if report.exposures:
+        console.print(f"exposures hit: {', '.join(report.exposures)}")
+    if report.owners:
+        console.print(f"owners to tell: {', '.join(report.owners)}")
+    for n in report.notes:
+        console.print(f"[yellow]note:[/] {n}")
+    if report.breaking:
+        console.print("[bold red]BREAKING:[/] a removed or changed column is used downstream.")
+    else:
+        console.print("[green]No downstream use of removed or changed columns.[/]")

@@ -1,0 +1,903 @@
+"""The lineage graph: tables, dbt nodes and jobs, with table- and column-level edges.
+
+Pure data and graph algorithms, no I/O. Integrations (dbt, OpenLineage, view definitions,
+query history) fill a :class:`LineageGraph`; the store persists it with :meth:`to_records`
+and reloads it with :meth:`from_records`; detectors, incidents and the CLI ask it who is
+upstream or downstream of a table or a column and what an alert's impact is.
+
+Nodes from different origins that name the same warehouse table (a dbt model and the
+OpenLineage dataset a Spark job wrote, say) are merged into one node, so lineage from
+several origins stitches together.
+
+>>> g = LineageGraph()
+>>> _ = g.add_node(Node("source.shop.raw.orders", NodeKind.SOURCE, "orders", "raw", "orders"))
+>>> _ = g.add_node(Node("model.shop.revenue", NodeKind.MODEL, "revenue", "mart", "revenue",
+...                     owners=("@ana",)))
+>>> g.add_column_edge("raw.orders", "amount", "revenue", "total", EdgeKind.DIRECT, Origin.DBT)
+>>> g.impact("raw.orders", "amount").as_dict()["columns"]
+['mart.revenue.total']
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from itertools import compress
+from typing import Any, Literal
+
+from tidegauge.core.model import Impact
+
+RECORDS_VERSION = 1
+
+
+class NodeKind(StrEnum):
+    MODEL = "model"
+    SOURCE = "source"
+    SEED = "seed"
+    SNAPSHOT = "snapshot"
+    EXPOSURE = "exposure"
+    TABLE = "table"
+    VIEW = "view"
+    JOB = "job"
+
+    @property
+    def is_relation(self) -> bool:
+        """Whether nodes of this kind are tables or views in a warehouse."""
+        return self not in (NodeKind.EXPOSURE, NodeKind.JOB)
+
+
+class EdgeKind(StrEnum):
+    """How a source column reaches a target column."""
+
+    DIRECT = "direct"  # the value flows into the column
+    INDIRECT = "indirect"  # it decides which rows or groups exist (WHERE, JOIN ON, GROUP BY...)
+
+
+class Origin(StrEnum):
+    """Where a node or an edge was learned from."""
+
+    DBT = "dbt"
+    SQL = "sql"
+    VIEW = "view"
+    QUERY_HISTORY = "query_history"
+    OPENLINEAGE = "openlineage"
+
+
+class LineageLookupError(LookupError):
+    """A name given by a user does not resolve to exactly one node."""
+
+    def __init__(self, name: str, message: str, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.name = name
+        self.candidates = candidates
+
+
+class UnknownNodeError(LineageLookupError):
+    pass
+
+
+class AmbiguousNodeError(LineageLookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NodeColumn:
+    name: str
+    data_type: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Node:
+    """A table, view, dbt node, exposure or job.
+
+    ``id`` is the dbt ``unique_id`` for dbt nodes, else a stable id chosen by the integration
+    (``table:db.schema.name``, ``openlineage:namespace/name``...). ``schema`` and ``table``
+    (the relation identifier, i.e. the dbt alias or source identifier) keep their original
+    case; matching uses :attr:`key`, which is lowercase.
+    """
+
+    id: str
+    kind: NodeKind
+    name: str
+    schema: str | None = None
+    table: str | None = None
+    database: str | None = None
+    owners: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    group: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    columns: tuple[NodeColumn, ...] = ()
+    checksum: str | None = None
+    url: str | None = None
+    description: str = ""
+    origins: tuple[Origin, ...] = ()
+    lineage_error: str | None = None
+
+    @property
+    def fqn(self) -> str | None:
+        """``schema.table`` in original case, for relations."""
+        if self.schema and self.table:
+            return f"{self.schema}.{self.table}"
+        return None
+
+    @property
+    def key(self) -> str | None:
+        """Lowercase ``schema.table``: what nodes from different origins are matched on."""
+        fqn = self.fqn
+        return fqn.lower() if fqn else None
+
+    @property
+    def display(self) -> str:
+        return self.fqn or self.name
+
+    def column(self, name: str) -> NodeColumn | None:
+        low = name.lower()
+        for col in self.columns:
+            if col.name.lower() == low:
+                return col
+        return None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "name": self.name,
+            "schema": self.schema,
+            "table": self.table,
+            "database": self.database,
+            "owners": list(self.owners),
+            "tags": list(self.tags),
+            "group": self.group,
+            "meta": dict(self.meta),
+            "columns": [
+                {"name": c.name, "data_type": c.data_type, "description": c.description}
+                for c in self.columns
+            ],
+            "checksum": self.checksum,
+            "url": self.url,
+            "description": self.description,
+            "origins": [o.value for o in self.origins],
+            "lineage_error": self.lineage_error,
+        }
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> Node:
+        return cls(
+            id=str(rec["id"]),
+            kind=NodeKind(rec["kind"]),
+            name=str(rec["name"]),
+            schema=rec.get("schema"),
+            table=rec.get("table"),
+            database=rec.get("database"),
+            owners=tuple(rec.get("owners") or ()),
+            tags=tuple(rec.get("tags") or ()),
+            group=rec.get("group"),
+            meta=dict(rec.get("meta") or {}),
+            columns=tuple(
+                NodeColumn(str(c["name"]), c.get("data_type"), str(c.get("description") or ""))
+                for c in rec.get("columns") or ()
+            ),
+            checksum=rec.get("checksum"),
+            url=rec.get("url"),
+            description=str(rec.get("description") or ""),
+            origins=tuple(Origin(o) for o in rec.get("origins") or ()),
+            lineage_error=rec.get("lineage_error"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnEdge:
+    source: str
+    source_column: str
+    target: str
+    target_column: str
+    kind: EdgeKind
+    origins: tuple[Origin, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TableHop:
+    node: Node
+    depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnHop:
+    node: Node
+    column: str
+    depth: int
+    direct: bool  # reached through direct edges only
+
+    @property
+    def display(self) -> str:
+        return f"{self.node.display}.{self.column}"
+
+
+Direction = Literal["upstream", "downstream"]
+
+
+@dataclass(frozen=True, slots=True)
+class LineageResult:
+    """What a traversal reached, in breadth-first order, and the edges it walked."""
+
+    root: Node
+    column: str | None
+    direction: Direction
+    nodes: tuple[TableHop, ...]
+    columns: tuple[ColumnHop, ...]
+    edges: tuple[tuple[str, str], ...]
+    column_edges: tuple[ColumnEdge, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root.id,
+            "root_table": self.root.display,
+            "column": self.column,
+            "direction": self.direction,
+            "nodes": [
+                {
+                    "id": h.node.id,
+                    "kind": h.node.kind.value,
+                    "name": h.node.display,
+                    "depth": h.depth,
+                    "owners": list(h.node.owners),
+                }
+                for h in self.nodes
+            ],
+            "columns": [
+                {"node": h.node.id, "table": h.node.display, "column": h.column,
+                 "depth": h.depth, "direct": h.direct}
+                for h in self.columns
+            ],
+            "edges": [{"source": s, "target": t} for s, t in self.edges],
+            "column_edges": [
+                {"source": e.source, "source_column": e.source_column, "target": e.target,
+                 "target_column": e.target_column, "kind": e.kind.value}
+                for e in self.column_edges
+            ],
+        }
+
+
+class _Index:
+    """Integer adjacency lists, rebuilt lazily after a mutation, so traversals stay in lists.
+
+    Nodes and columns are numbered in the sorted order of their display names: a traversal
+    marks what it reaches in a bytearray and ``itertools.compress`` yields the sorted names
+    without a sort.
+    """
+
+    __slots__ = ("col_display", "col_down", "col_down_all", "col_ids", "col_keys",
+                 "col_of_node", "col_up", "display", "down", "exposure_names", "ids",
+                 "is_exposure", "is_relation", "owned", "pos", "table_has_cols", "up")
+
+    def __init__(self, graph: LineageGraph) -> None:
+        nodes = graph._nodes
+        self.ids: list[str] = sorted(nodes, key=lambda i: (nodes[i].display, i))
+        self.pos: dict[str, int] = {nid: i for i, nid in enumerate(self.ids)}
+        self.display: list[str] = [nodes[i].display for i in self.ids]
+        self.is_relation = bytes(1 if nodes[i].kind.is_relation else 0 for i in self.ids)
+        self.is_exposure = bytes(
+            1 if nodes[i].kind is NodeKind.EXPOSURE else 0 for i in self.ids
+        )
+        self.exposure_names: list[str] = [nodes[i].name for i in self.ids]
+        self.owned: list[tuple[int, tuple[str, ...]]] = [
+            (p, nodes[i].owners)
+            for p, i in enumerate(self.ids)
+            if nodes[i].owners and nodes[i].kind is not NodeKind.JOB
+        ]
+        n = len(self.ids)
+        down: list[set[int]] = [set() for _ in range(n)]
+        up: list[set[int]] = [set() for _ in range(n)]
+        for s, t in graph._edges:
+            si, ti = self.pos[s], self.pos[t]
+            down[si].add(ti)
+            up[ti].add(si)
+        self.down: list[list[int]] = [sorted(x) for x in down]
+        self.up: list[list[int]] = [sorted(x) for x in up]
+
+        keys: set[tuple[int, str]] = set()
+        for nid, node in nodes.items():
+            p = self.pos[nid]
+            keys.update((p, c.name.lower()) for c in node.columns)
+        for s, sc, t, tc, _kind in graph._col_edges:
+            keys.add((self.pos[s], sc))
+            keys.add((self.pos[t], tc))
+        self.col_keys: list[tuple[int, str]] = sorted(keys)  # node order is display order
+        self.col_ids: dict[tuple[int, str], int] = {k: i for i, k in enumerate(self.col_keys)}
+        self.col_display: list[str] = [f"{self.display[p]}.{c}" for p, c in self.col_keys]
+        self.col_of_node: list[list[int]] = [[] for _ in range(n)]
+        for i, (p, _c) in enumerate(self.col_keys):
+            self.col_of_node[p].append(i)
+        m = len(self.col_keys)
+        self.col_down: list[list[tuple[int, bool]]] = [[] for _ in range(m)]
+        self.col_up: list[list[tuple[int, bool]]] = [[] for _ in range(m)]
+        all_down: list[set[int]] = [set() for _ in range(m)]
+        self.table_has_cols: set[tuple[int, int]] = set()
+        for s, sc, t, tc, kind in graph._col_edges:
+            si, ti = self.pos[s], self.pos[t]
+            a, b = self.col_ids[(si, sc)], self.col_ids[(ti, tc)]
+            direct = kind is EdgeKind.DIRECT
+            self.col_down[a].append((b, direct))
+            self.col_up[b].append((a, direct))
+            all_down[a].add(b)
+            self.table_has_cols.add((si, ti))
+        # Filters, join keys and group keys feed every column of a model: m sources x n
+        # columns edges. Route such shared sources through one virtual node per model
+        # (ids >= number of columns) so reachability walks m + n edges instead.
+        preds: dict[int, set[int]] = {}
+        for a, outs in enumerate(all_down):
+            for b in outs:
+                preds.setdefault(b, set()).add(a)
+        for p_node, cols in enumerate(self.col_of_node):
+            if len(cols) < 2 or any(c not in preds for c in cols):
+                continue
+            common = set.intersection(*(preds[c] for c in cols))
+            if len(common) < 2:
+                continue
+            virtual = len(all_down)
+            all_down.append(set(cols))
+            for a in common:
+                all_down[a].difference_update(cols)
+                all_down[a].add(virtual)
+            del p_node
+        self.col_down_all: list[list[int]] = [list(x) for x in all_down]
+
+
+_ONLY_REACHED = bytes([0, 1] + [0] * 254)  # marks: 0 unseen, 1 reached, 2 start
+
+
+def _and(a: bytes | bytearray, b: bytes | bytearray) -> bytes:
+    n = len(a)
+    return (int.from_bytes(a, "little") & int.from_bytes(b, "little")).to_bytes(n, "little")
+
+
+def _reach(adj: list[list[int]], starts: Iterable[int], size: int) -> bytearray:
+    """Mark everything reachable from ``starts`` (excluded unless reached again)."""
+    seen = bytearray(size)
+    stack = list(starts)
+    for s in stack:
+        seen[s] = 2
+    while stack:
+        u = stack.pop()
+        for v in adj[u]:
+            if not seen[v]:
+                seen[v] = 1
+                stack.append(v)
+    return seen
+
+
+class LineageGraph:
+    """Nodes and table/column edges from any number of origins, with fast traversals."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, Node] = {}
+        self._alias: dict[str, str] = {}  # merged-away id (lowercase) -> canonical id
+        self._lower_ids: dict[str, str] = {}
+        self._edges: dict[tuple[str, str], set[Origin]] = {}
+        self._col_edges: dict[tuple[str, str, str, str, EdgeKind], set[Origin]] = {}
+        self._by_key: dict[str, list[str]] = {}
+        self._index: _Index | None = None
+
+    # ------------------------------------------------------------------ building
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, node_id: object) -> bool:
+        return isinstance(node_id, str) and self._canonical(node_id) is not None
+
+    @property
+    def nodes(self) -> Iterator[Node]:
+        return iter(self._nodes.values())
+
+    @property
+    def edges(self) -> Iterator[tuple[str, str, tuple[Origin, ...]]]:
+        for (s, t), origins in self._edges.items():
+            yield s, t, tuple(sorted(origins))
+
+    @property
+    def column_edges(self) -> Iterator[ColumnEdge]:
+        for (s, sc, t, tc, kind), origins in self._col_edges.items():
+            yield ColumnEdge(s, sc, t, tc, kind, tuple(sorted(origins)))
+
+    def node(self, node_id: str) -> Node:
+        """The node with this id (or an id merged into it); ``KeyError`` if unknown."""
+        canon = self._canonical(node_id)
+        if canon is None:
+            raise KeyError(node_id)
+        return self._nodes[canon]
+
+    def get(self, node_id: str) -> Node | None:
+        canon = self._canonical(node_id)
+        return self._nodes[canon] if canon else None
+
+    def _canonical(self, node_id: str) -> str | None:
+        if node_id in self._nodes:
+            return node_id
+        low = node_id.lower()
+        return self._alias.get(low) or self._lower_ids.get(low)
+
+    def add_node(self, node: Node) -> Node:
+        """Add a node, or merge it into the node it duplicates; returns the stored node.
+
+        A node duplicates another when the ids match, or when both are relations with the
+        same ``schema.table`` (and database, when both know it) and at least one of them is
+        a plain ``table``/``view`` (two different dbt nodes never merge).
+        """
+        self._index = None
+        canon = self._canonical(node.id)
+        if canon is None and node.kind.is_relation and node.key:
+            for other_id in self._by_key.get(node.key, ()):
+                other = self._nodes[other_id]
+                same_db = (
+                    not other.database
+                    or not node.database
+                    or other.database.lower() == node.database.lower()
+                )
+                generic = node.kind in (NodeKind.TABLE, NodeKind.VIEW) or other.kind in (
+                    NodeKind.TABLE,
+                    NodeKind.VIEW,
+                )
+                if same_db and generic:
+                    canon = other_id
+                    break
+        if canon is None:
+            self._nodes[node.id] = node
+            self._lower_ids[node.id.lower()] = node.id
+            if node.key:
+                self._by_key.setdefault(node.key, []).append(node.id)
+            return node
+        existing = self._nodes[canon]
+        merged = _merge_nodes(existing, node)
+        if merged.kind is not existing.kind and existing.kind in (NodeKind.TABLE, NodeKind.VIEW):
+            # a dbt node replaces a plain table: the dbt id becomes canonical
+            merged = replace(merged, id=node.id)
+            self._rename(canon, node.id)
+            canon = node.id
+        elif node.id.lower() != canon.lower():
+            self._alias[node.id.lower()] = canon
+        self._nodes[canon] = merged
+        return merged
+
+    def _rename(self, old: str, new: str) -> None:
+        node = self._nodes.pop(old)
+        self._nodes[new] = node
+        del self._lower_ids[old.lower()]
+        self._lower_ids[new.lower()] = new
+        self._alias[old.lower()] = new
+        for k, v in list(self._alias.items()):
+            if v == old:
+                self._alias[k] = new
+        if node.key:
+            ids = self._by_key[node.key]
+            ids[ids.index(old)] = new
+        self._edges = {
+            (new if s == old else s, new if t == old else t): o for (s, t), o in self._edges.items()
+        }
+        self._col_edges = {
+            (new if s == old else s, sc, new if t == old else t, tc, k): o
+            for (s, sc, t, tc, k), o in self._col_edges.items()
+        }
+
+    def set_lineage_error(self, node_id: str, reason: str | None) -> None:
+        """Record why a node only has table-level lineage (unparseable SQL, no compile...)."""
+        canon = self._require(node_id)
+        self._nodes[canon] = replace(self._nodes[canon], lineage_error=reason)
+
+    def set_columns(
+        self, node_id: str, columns: Iterable[NodeColumn], source: str | None = None
+    ) -> None:
+        """Replace a node's columns (keeping known types and descriptions of the same names);
+        ``source`` (``catalog``, ``sql``, ``declared``...) is kept in ``meta["columns_from"]``."""
+        canon = self._require(node_id)
+        node = self._nodes[canon]
+        out = []
+        for c in columns:
+            old = node.column(c.name)
+            if old is not None:
+                c = NodeColumn(c.name, c.data_type or old.data_type,
+                               c.description or old.description)
+            out.append(c)
+        meta = {**node.meta, "columns_from": source} if source else node.meta
+        self._nodes[canon] = replace(node, columns=tuple(out), meta=meta)
+        self._index = None
+
+    def update_meta(self, node_id: str, **values: Any) -> None:
+        canon = self._require(node_id)
+        node = self._nodes[canon]
+        self._nodes[canon] = replace(node, meta={**node.meta, **values})
+
+    def add_columns(self, node_id: str, columns: Iterable[NodeColumn]) -> None:
+        canon = self._require(node_id)
+        node = self._nodes[canon]
+        self._nodes[canon] = _merge_nodes(node, replace(node, columns=tuple(columns)))
+        self._index = None
+
+    def _require(self, node_id: str) -> str:
+        canon = self._canonical(node_id)
+        if canon is None:
+            canon = self.resolve(node_id).id
+        return canon
+
+    def add_edge(self, source: str, target: str, origin: Origin) -> None:
+        """Table-level edge: ``target`` is built from (or, for exposures, reads) ``source``."""
+        s, t = self._require(source), self._require(target)
+        if s == t:
+            return
+        self._edges.setdefault((s, t), set()).add(origin)
+        self._index = None
+
+    def add_column_edge(
+        self,
+        source: str,
+        source_column: str,
+        target: str,
+        target_column: str,
+        kind: EdgeKind,
+        origin: Origin,
+    ) -> None:
+        """Column-level edge; also adds the table-level edge it implies."""
+        s, t = self._require(source), self._require(target)
+        if s == t and source_column.lower() == target_column.lower():
+            return
+        key = (s, source_column.lower(), t, target_column.lower(), kind)
+        self._col_edges.setdefault(key, set()).add(origin)
+        if s != t:
+            self._edges.setdefault((s, t), set()).add(origin)
+        self._index = None
+
+    def merge(self, other: LineageGraph) -> None:
+        """Add every node and edge of ``other`` (from another origin) into this graph."""
+        for node in other._nodes.values():
+            self.add_node(node)
+        for (s, t), origins in other._edges.items():
+            for o in origins:
+                self.add_edge(s, t, o)
+        for (s, sc, t, tc, kind), origins in other._col_edges.items():
+            for o in origins:
+                self.add_column_edge(s, sc, t, tc, kind, o)
+
+    # ------------------------------------------------------------------ names
+
+    def resolve(self, name: str) -> Node:
+        """Find the node a user means.
+
+        Accepts an id (``model.shop.customers``), ``db.schema.table``, ``schema.table``,
+        ``source_name.table`` for dbt sources, or a bare name (``customers``) when exactly
+        one node has it. Raises :class:`AmbiguousNodeError` listing the candidates, or
+        :class:`UnknownNodeError` with close matches.
+        """
+        raw = name.strip().strip('"`')
+        canon = self._canonical(raw)
+        if canon is not None:
+            return self._nodes[canon]
+        low = raw.lower().replace('"', "").replace("`", "")
+        parts = low.split(".")
+        found: list[Node] = []
+        if len(parts) == 3:
+            db = parts[0]
+            found = [
+                n
+                for nid in self._by_key.get(f"{parts[1]}.{parts[2]}", ())
+                if (n := self._nodes[nid]).database is None or n.database.lower() == db
+            ]
+        elif len(parts) == 2:
+            found = [self._nodes[nid] for nid in self._by_key.get(low, ())]
+            if not found:
+                found = [
+                    n
+                    for n in self._nodes.values()
+                    if n.kind is NodeKind.SOURCE
+                    and str(n.meta.get("source_name", "")).lower() == parts[0]
+                    and n.name.lower() == parts[1]
+                ]
+        elif len(parts) == 1:
+            found = [
+                n
+                for n in self._nodes.values()
+                if n.name.lower() == low or (n.table is not None and n.table.lower() == low)
+            ]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            cands = tuple(sorted(n.id for n in found))
+            raise AmbiguousNodeError(
+                name,
+                f"{name!r} is ambiguous; it matches {len(cands)} nodes: {', '.join(cands)}. "
+                "Use a qualified name (schema.table or a dbt unique_id).",
+                cands,
+            )
+        names = {n.id for n in self._nodes.values()} | {
+            k for n in self._nodes.values() for k in (n.name, n.fqn) if k
+        }
+        close = tuple(difflib.get_close_matches(raw, sorted(names), n=5, cutoff=0.6))
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise UnknownNodeError(name, f"no table or dbt node named {name!r}.{hint}", close)
+
+    # ------------------------------------------------------------------ traversal
+
+    def _idx(self) -> _Index:
+        if self._index is None:
+            self._index = _Index(self)
+        return self._index
+
+    def _as_node(self, ref: str | Node) -> Node:
+        return self.resolve(ref) if isinstance(ref, str) else self.node(ref.id)
+
+    def upstream(
+        self, ref: str | Node, column: str | None = None, depth: int | None = None
+    ) -> LineageResult:
+        """Everything ``ref`` (or its ``column``) is built from, up to ``depth`` hops."""
+        return self._walk(self._as_node(ref), column, depth, "upstream")
+
+    def downstream(
+        self, ref: str | Node, column: str | None = None, depth: int | None = None
+    ) -> LineageResult:
+        """Everything built from ``ref`` (or its ``column``), up to ``depth`` hops."""
+        return self._walk(self._as_node(ref), column, depth, "downstream")
+
+    def _walk(
+        self, root: Node, column: str | None, depth: int | None, direction: Direction
+    ) -> LineageResult:
+        idx = self._idx()
+        adj = idx.down if direction == "downstream" else idx.up
+        cadj = idx.col_down if direction == "downstream" else idx.col_up
+        r = idx.pos[root.id]
+        limit = depth if depth is not None else len(idx.ids) + 1
+        nodes = self._nodes
+        ids = idx.ids
+
+        hops: list[TableHop] = []
+        edges: list[tuple[str, str]] = []
+        col_hops: list[ColumnHop] = []
+        col_edges: list[ColumnEdge] = []
+
+        if column is None:
+            seen = {r}
+            frontier = [r]
+            d = 0
+            while frontier and d < limit:
+                d += 1
+                nxt: list[int] = []
+                for u in frontier:
+                    for v in adj[u]:
+                        edges.append(_oriented(ids[u], ids[v], direction))
+                        if v not in seen:
+                            seen.add(v)
+                            nxt.append(v)
+                            hops.append(TableHop(nodes[ids[v]], d))
+                frontier = nxt
+        else:
+            col = column.lower()
+            start = idx.col_ids.get((r, col))
+            if start is None and root.columns and root.column(col) is None:
+                raise UnknownNodeError(
+                    column,
+                    f"{root.display} has no column {column!r}; it has: "
+                    + ", ".join(c.name for c in root.columns),
+                )
+            if start is not None:
+                direct_of: dict[int, bool] = {start: True}
+                depth_of: dict[int, int] = {start: 0}
+                frontier = [start]
+                d = 0
+                while frontier and d < limit:
+                    d += 1
+                    nxt = []
+                    for u in frontier:
+                        du = direct_of[u]
+                        for v, direct in cadj[u]:
+                            path_direct = du and direct
+                            a, b = idx.col_keys[u], idx.col_keys[v]
+                            s, t = (a, b) if direction == "downstream" else (b, a)
+                            col_edges.append(
+                                ColumnEdge(ids[s[0]], s[1], ids[t[0]], t[1],
+                                           EdgeKind.DIRECT if direct else EdgeKind.INDIRECT)
+                            )
+                            if v not in depth_of:
+                                depth_of[v] = d
+                                direct_of[v] = path_direct
+                                nxt.append(v)
+                            elif path_direct and not direct_of[v]:
+                                direct_of[v] = True
+                    frontier = nxt
+                seen_nodes: dict[int, int] = {}
+                for c, dd in depth_of.items():
+                    if c == start:
+                        continue
+                    n_i, name = idx.col_keys[c]
+                    col_hops.append(ColumnHop(nodes[ids[n_i]], name, dd, direct_of[c]))
+                    if n_i != r and (n_i not in seen_nodes or seen_nodes[n_i] > dd):
+                        seen_nodes[n_i] = dd
+                hops = [TableHop(nodes[ids[i]], dd) for i, dd in seen_nodes.items()]
+                edges = sorted({(e.source, e.target) for e in col_edges if e.source != e.target})
+            hops.extend(self._columnless_tail(r, {h.node.id for h in hops}, adj, limit, direction))
+            hops.sort(key=lambda h: (h.depth, h.node.id))
+        return LineageResult(
+            root, column, direction, tuple(hops), tuple(col_hops), tuple(edges), tuple(col_edges)
+        )
+
+    def _columnless_tail(
+        self,
+        root: int,
+        reached: set[str],
+        adj: list[list[int]],
+        limit: int,
+        direction: Direction,
+    ) -> list[TableHop]:
+        """Table-level neighbours a column walk cannot rule out.
+
+        From the root and every table the column walk reached, follow table edges that carry
+        no column edges at all (exposures, SQL that could not be parsed, OpenLineage jobs
+        without a columnLineage facet): we do not know which columns they read, so they count
+        as reached, as does everything beyond them.
+        """
+        idx = self._idx()
+        ids = idx.ids
+        has = idx.table_has_cols
+        start = [root, *(idx.pos[i] for i in reached)]
+        depth: dict[int, int] = dict.fromkeys(start, 0)
+        out: list[TableHop] = []
+        frontier = start
+        blind: set[int] = set()
+        d = 0
+        while frontier and d < limit:
+            d += 1
+            nxt: list[int] = []
+            for u in frontier:
+                for v in adj[u]:
+                    pair = (u, v) if direction == "downstream" else (v, u)
+                    if v in depth or (u not in blind and pair in has):
+                        continue
+                    depth[v] = d
+                    blind.add(v)
+                    nxt.append(v)
+                    out.append(TableHop(self._nodes[ids[v]], d))
+            frontier = nxt
+        return out
+
+    def impact(self, table: str | Node, column: str | None = None) -> Impact:
+        """Who and what is hit downstream of ``table`` (or of one of its columns).
+
+        Without a column: every downstream table and exposure, their owners, and every
+        downstream column that reads any column of ``table``. With a column: the columns
+        that read it (directly or as a filter/join/group key), their tables, and the
+        tables and exposures beyond edges whose column lineage is unknown.
+        """
+        root = self._as_node(table)
+        idx = self._idx()
+        r = idx.pos[root.id]
+        n_nodes, n_cols = len(idx.ids), len(idx.col_down_all)  # columns + virtual nodes
+        if column is None:
+            tables = _reach(idx.down, [r], n_nodes)
+            cols = _reach(idx.col_down_all, idx.col_of_node[r], n_cols)
+        else:
+            start = idx.col_ids.get((r, column.lower()))
+            if start is None and root.columns and root.column(column) is None:
+                raise UnknownNodeError(
+                    column,
+                    f"{root.display} has no column {column!r}; it has: "
+                    + ", ".join(c.name for c in root.columns),
+                )
+            cols = _reach(idx.col_down_all, [] if start is None else [start], n_cols)
+            tables = bytearray(n_nodes)
+            for c in compress(range(len(idx.col_keys)), cols):
+                if cols[c] == 1:
+                    tables[idx.col_keys[c][0]] = 1
+            reached = {idx.ids[i] for i in compress(range(n_nodes), tables)}
+            reached.discard(root.id)
+            for hop in self._columnless_tail(r, reached, idx.down, n_nodes + 1, "downstream"):
+                tables[idx.pos[hop.node.id]] = 1
+        tables[r] = 0
+        tables = tables.translate(_ONLY_REACHED)
+        cols = cols.translate(_ONLY_REACHED)
+        rel = list(compress(idx.display, _and(tables, idx.is_relation)))
+        exposures = sorted(compress(idx.exposure_names, _and(tables, idx.is_exposure)))
+        owners: set[str] = set()
+        for i, who in idx.owned:
+            if tables[i]:
+                owners.update(who)
+        col_names = list(compress(idx.col_display, cols))
+        return Impact(
+            tables=tuple(dict.fromkeys(rel)),
+            columns=tuple(col_names),
+            exposures=tuple(exposures),
+            owners=tuple(sorted(owners)),
+        )
+
+    # ------------------------------------------------------------------ records
+
+    def to_records(self) -> dict[str, Any]:
+        """Plain dicts and lists (JSON-ready) that :meth:`from_records` turns back into a graph."""
+        return {
+            "version": RECORDS_VERSION,
+            "nodes": [n.to_record() for n in self._nodes.values()],
+            "edges": [
+                {"source": s, "target": t, "origins": sorted(o.value for o in origins)}
+                for (s, t), origins in self._edges.items()
+            ],
+            "column_edges": [
+                {
+                    "source": s,
+                    "source_column": sc,
+                    "target": t,
+                    "target_column": tc,
+                    "kind": kind.value,
+                    "origins": sorted(o.value for o in origins),
+                }
+                for (s, sc, t, tc, kind), origins in self._col_edges.items()
+            ],
+            "aliases": dict(self._alias),
+        }
+
+    @classmethod
+    def from_records(cls, records: Mapping[str, Any]) -> LineageGraph:
+        """Rebuild a graph saved with :meth:`to_records`; ``ValueError`` if they are not valid."""
+        version = records.get("version")
+        if version != RECORDS_VERSION:
+            raise ValueError(f"unsupported lineage records version {version!r}")
+        g = cls()
+        try:
+            for rec in records["nodes"]:
+                node = Node.from_record(rec)
+                g._nodes[node.id] = node
+                g._lower_ids[node.id.lower()] = node.id
+                if node.key:
+                    g._by_key.setdefault(node.key, []).append(node.id)
+            for alias, canon in dict(records.get("aliases") or {}).items():
+                if canon not in g._nodes:
+                    raise ValueError(f"alias {alias!r} points at unknown node {canon!r}")
+                g._alias[str(alias)] = str(canon)
+            for e in records["edges"]:
+                s, t = str(e["source"]), str(e["target"])
+                if s not in g._nodes or t not in g._nodes:
+                    raise ValueError(f"edge {s!r} -> {t!r} names an unknown node")
+                g._edges[(s, t)] = {Origin(o) for o in e["origins"]}
+            for e in records["column_edges"]:
+                s, t = str(e["source"]), str(e["target"])
+                if s not in g._nodes or t not in g._nodes:
+                    raise ValueError(f"column edge {s!r} -> {t!r} names an unknown node")
+                key = (s, str(e["source_column"]), t, str(e["target_column"]), EdgeKind(e["kind"]))
+                g._col_edges[key] = {Origin(o) for o in e["origins"]}
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed lineage records: {exc!r}") from exc
+        return g
+
+
+def _oriented(u: str, v: str, direction: Direction) -> tuple[str, str]:
+    return (u, v) if direction == "downstream" else (v, u)
+
+
+def _merge_nodes(a: Node, b: Node) -> Node:
+    """Combine what two origins know about one node; ``a`` wins on conflicts."""
+    cols: dict[str, NodeColumn] = {c.name.lower(): c for c in a.columns}
+    for c in b.columns:
+        old = cols.get(c.name.lower())
+        if old is None:
+            cols[c.name.lower()] = c
+        elif old.data_type is None and c.data_type is not None:
+            cols[c.name.lower()] = replace(old, data_type=c.data_type)
+    kind = a.kind
+    if a.kind in (NodeKind.TABLE, NodeKind.VIEW) and b.kind not in (NodeKind.TABLE, NodeKind.VIEW):
+        kind = b.kind
+    return replace(
+        a,
+        kind=kind,
+        name=a.name if kind is a.kind else b.name,
+        schema=a.schema or b.schema,
+        table=a.table or b.table,
+        database=a.database or b.database,
+        owners=tuple(dict.fromkeys((*a.owners, *b.owners))),
+        tags=tuple(dict.fromkeys((*a.tags, *b.tags))),
+        group=a.group or b.group,
+        meta={**b.meta, **a.meta},
+        columns=tuple(cols.values()),
+        checksum=a.checksum or b.checksum,
+        url=a.url or b.url,
+        description=a.description or b.description,
+        origins=tuple(dict.fromkeys((*a.origins, *b.origins))),
+        lineage_error=a.lineage_error if a.lineage_error is not None else b.lineage_error,
+    )

@@ -1,0 +1,53 @@
+"""``POST /api/v1/lineage``: receive OpenLineage RunEvents over the HTTP transport.
+
+The body is validated before anything is stored: non-JSON or a missing required field gives
+HTTP 400 with the reason. Valid events go to ``request.app.state.lineage_recorder`` (any
+:class:`~tidegauge.integrations.openlineage.LineageRecorder`); a duplicate (same run, event
+type and time) is acknowledged with 200 and not recorded again.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from tidegauge.integrations.openlineage import InvalidEvent, LineageRecorder, parse_run_event
+
+router = APIRouter(tags=["lineage"])
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+@router.post(
+    "/api/v1/lineage",
+    status_code=201,
+    summary="Record an OpenLineage RunEvent",
+    responses={400: {"description": "not JSON or not a valid RunEvent"}},
+)
+async def post_lineage(request: Request) -> JSONResponse:
+    recorder: LineageRecorder | None = getattr(request.app.state, "lineage_recorder", None)
+    if recorder is None:
+        raise HTTPException(503, "no lineage recorder configured")
+    body = await request.body()
+    encoding = request.headers.get("content-encoding", "").lower()
+    try:
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
+    except (OSError, zlib.error) as exc:
+        raise HTTPException(400, f"cannot decompress {encoding} body: {exc}") from exc
+    if len(body) > MAX_BODY_BYTES:
+        raise HTTPException(413, "event larger than 16 MiB")
+    try:
+        event = parse_run_event(body)
+    except InvalidEvent as exc:
+        raise HTTPException(400, exc.reason) from exc
+    created = recorder.record(event)
+    return JSONResponse(
+        {"status": "recorded" if created else "duplicate", "key": event.key},
+        status_code=201 if created else 200,
+    )
