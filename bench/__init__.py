@@ -1,0 +1,1 @@
+"""Benchmarks and evaluation harnesses (run on purpose; they print JSON)."""

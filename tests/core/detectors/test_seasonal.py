@@ -1,0 +1,247 @@
+"""Seasonal metric detector: the statistics, not just the plumbing."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tidegauge.core.detectors.base import DetectorSettings, Direction, Sensitivity
+from tidegauge.core.detectors.seasonal import SeasonalDetector, evaluate_batch, prepare
+
+T0 = datetime(2024, 1, 1)  # a Monday
+
+
+def hourly(days: int, seed: int = 0, noise: float = 0.03) -> tuple[list[datetime], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = days * 24
+    ts = [T0 + timedelta(hours=i) for i in range(n)]
+    h = np.arange(n) % 24
+    dow = (np.arange(n) // 24) % 7
+    mu = 3000 * (1 + 0.5 * np.sin(2 * np.pi * (h - 6) / 24)) * np.where(dow >= 5, 0.6, 1.0)
+    return ts, mu * rng.lognormal(0, noise, n)
+
+
+def daily(days: int, seed: int = 0) -> tuple[list[datetime], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ts = [T0 + timedelta(days=i) for i in range(days)]
+    dow = np.arange(days) % 7
+    return ts, 1000 * np.where(dow >= 5, 0.5, 1.0) * rng.lognormal(0, 0.03, days)
+
+
+def test_drop_is_found_with_an_explanation() -> None:
+    ts, y = hourly(35)
+    y[-5] *= 0.4
+    dets = SeasonalDetector(metric="row count").evaluate(ts, y, test_from=ts[-24])
+    hits = [d for d in dets if d.is_anomaly]
+    assert [d.timestamp for d in hits] == [ts[-5]]
+    d = hits[0]
+    assert d.observed is not None and d.expected is not None and d.lower is not None
+    assert d.observed < d.lower < d.expected
+    assert "row count" in d.reason and "below the expected" in d.reason
+    assert "learned from" in d.reason and d.training_points > 600
+    assert d.details["seasonality"] != "none"
+    assert d.p_value < 1e-6
+
+
+def test_clean_seasonal_series_is_quiet() -> None:
+    ts, y = hourly(36, seed=3)
+    dets = SeasonalDetector().evaluate(ts, y, test_from=ts[-5 * 24])
+    assert sum(d.is_anomaly for d in dets) <= 1
+
+
+def test_point_is_never_in_its_own_baseline() -> None:
+    # an extreme point on a flat noisy series: if it were in its own baseline (as with a
+    # plain z-score over n points) its score could not exceed (n - 1) / sqrt(n)
+    rng = np.random.default_rng(1)
+    ts = [T0 + timedelta(days=i) for i in range(15)]
+    y = 100 + rng.normal(0, 1, 15)
+    y[-1] = 1e6
+    d = SeasonalDetector(DetectorSettings(min_history=10)).evaluate(ts, y, test_from=ts[-1])[0]
+    assert d.score > (15 - 1) / math.sqrt(15) * 10
+    assert d.is_anomaly
+    assert d.training_points == 14
+
+
+def test_past_spike_does_not_inflate_the_band() -> None:
+    ts, y = hourly(35, seed=2)
+    base = SeasonalDetector().evaluate(ts, y, test_from=ts[-1])[0]
+    y2 = y.copy()
+    y2[24 * 28 : 24 * 28 + 6] *= 10  # a six-hour spike a week ago
+    spiked = SeasonalDetector().evaluate(ts, y2, test_from=ts[-1])[0]
+    assert base.upper is not None and spiked.upper is not None and base.lower is not None
+    width = base.upper - base.lower
+    assert abs(spiked.upper - base.upper) < 0.1 * width
+
+
+def test_weekly_seasonality_is_detected_on_daily_data() -> None:
+    ts, y = daily(70)
+    dets = SeasonalDetector().evaluate(ts, y, test_from=ts[-14])
+    assert sum(d.is_anomaly for d in dets) <= 1
+    assert dets[-1].details["seasonality"] == "weekly"
+    # a weekday at a weekend level is anomalous although the value is normal on Saturdays
+    ts2, y2 = daily(70)
+    idx = next(i for i in range(60, 70) if ts2[i].weekday() == 2)
+    y2[idx] = 500.0
+    d = SeasonalDetector().evaluate(ts2, y2, test_from=ts2[idx])[0]
+    assert d.is_anomaly and "Wednesdays" in d.reason
+
+
+def test_non_seasonal_series_is_recognised() -> None:
+    rng = np.random.default_rng(5)
+    ts = [T0 + timedelta(hours=i) for i in range(24 * 30)]
+    y = 50 + rng.normal(0, 2, len(ts))
+    d = SeasonalDetector().evaluate(ts, y, test_from=ts[-1])[0]
+    assert d.details["seasonality"] == "none"
+
+
+def test_no_alert_before_min_history() -> None:
+    ts = [T0 + timedelta(days=i) for i in range(6)]
+    y = [100, 101, 99, 100, 100, 5000]
+    dets = SeasonalDetector(DetectorSettings(min_history=7)).evaluate(ts, y, test_from=ts[0])
+    assert not any(d.is_anomaly for d in dets)
+    assert dets[-1].details["status"] == "learning"
+
+
+def test_short_history_band_is_wider() -> None:
+    rng = np.random.default_rng(7)
+    ts = [T0 + timedelta(days=i) for i in range(120)]
+    y = 100 + rng.normal(0, 5, 120)
+    short = SeasonalDetector().evaluate(ts[-16:], y[-16:], test_from=ts[-1])[0]
+    long = SeasonalDetector().evaluate(ts, y, test_from=ts[-1])[0]
+    assert short.upper is not None and short.lower is not None
+    assert long.upper is not None and long.lower is not None
+    assert short.upper - short.lower > 1.3 * (long.upper - long.lower)
+
+
+def test_direction_sensitivity_and_floors() -> None:
+    ts, y = daily(60)
+    y[-1] *= 1.5
+    both = SeasonalDetector().evaluate(ts, y, test_from=ts[-1])[0]
+    down = SeasonalDetector(DetectorSettings(direction=Direction.DOWN)).evaluate(
+        ts, y, test_from=ts[-1]
+    )[0]
+    floor = SeasonalDetector(DetectorSettings(min_rel_change=0.8)).evaluate(
+        ts, y, test_from=ts[-1]
+    )[0]
+    assert both.is_anomaly and not down.is_anomaly and not floor.is_anomaly
+    y2 = y.copy()
+    y2[-1] = y[-2] * 1.0 if False else y2[-1] / 1.5 * 1.12
+    low = SeasonalDetector(DetectorSettings(sensitivity=Sensitivity.LOW)).evaluate(
+        ts, y2, test_from=ts[-1]
+    )[0]
+    high = SeasonalDetector(DetectorSettings(sensitivity=Sensitivity.HIGH)).evaluate(
+        ts, y2, test_from=ts[-1]
+    )[0]
+    assert high.upper is not None and low.upper is not None
+    assert high.upper < low.upper
+
+
+def test_level_shift_is_accepted_not_an_alert_storm() -> None:
+    ts, y = daily(90)
+    y[60:] *= 2.0
+    dets = SeasonalDetector().evaluate(ts, y, test_from=ts[50])
+    alerts = [d for d in dets if d.is_anomaly]
+    assert 1 <= len(alerts) <= 4
+    assert alerts[0].timestamp == ts[60]
+
+
+def test_trend_is_followed() -> None:
+    rng = np.random.default_rng(11)
+    ts = [T0 + timedelta(days=i) for i in range(90)]
+    y = 1000 + 20 * np.arange(90) + rng.normal(0, 10, 90)
+    dets = SeasonalDetector().evaluate(ts, y, test_from=ts[60])
+    assert not any(d.is_anomaly for d in dets)
+    assert dets[-1].trend > 2500
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [5.0] * 40,
+        [0.0] * 40,
+        [float("nan")] * 40,
+        [1.0, float("inf"), float("-inf"), float("nan")] * 10,
+        [7.0],
+    ],
+)
+def test_degenerate_series_do_not_crash_or_storm(values: list[float]) -> None:
+    ts = [T0 + timedelta(days=i) for i in range(len(values))]
+    dets = SeasonalDetector().evaluate(ts, values, test_from=ts[0])
+    assert len(dets) == len(values)
+    assert sum(d.is_anomaly for d in dets) == 0
+
+
+def test_gaps_duplicates_and_disorder() -> None:
+    ts, y = hourly(30, seed=4)
+    keep = np.ones(len(ts), bool)
+    keep[100:180] = False  # a 3-day gap
+    ts2 = [t for t, k in zip(ts, keep, strict=True) if k]
+    y2 = list(y[keep])
+    ts2 += ts2[-10:]  # duplicates (later values win)
+    y2 += y2[-10:]
+    order = np.random.default_rng(0).permutation(len(ts2))
+    dets = SeasonalDetector().evaluate(
+        [ts2[i] for i in order], [y2[i] for i in order], test_from=ts[-48]
+    )
+    assert len(dets) == 48
+    assert sum(d.is_anomaly for d in dets) <= 1
+    s = prepare(ts2, y2)
+    assert np.all(np.diff(s.t) > 0) and s.bucket == 3600
+
+
+def test_dst_local_times_do_not_storm() -> None:
+    tz = ZoneInfo("Europe/Berlin")
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    ts = [(start + timedelta(hours=i)).astimezone(tz) for i in range(24 * 33)]
+    local_h = np.array([t.hour for t in ts])
+    rng = np.random.default_rng(8)
+    y = 1000 * (1 + 0.5 * np.sin(2 * np.pi * local_h / 24)) * rng.lognormal(0, 0.03, len(ts))
+    dets = SeasonalDetector().evaluate(ts, y, test_from=ts[24 * 29])  # spans 31 March
+    assert sum(d.is_anomaly for d in dets) <= 2
+
+
+def test_exclude_removes_known_incidents_from_training() -> None:
+    ts, y = daily(60)
+    y[30:37] *= 5
+    dets_in = SeasonalDetector(DetectorSettings(shift_accept_points=100)).evaluate(
+        ts, y, test_from=ts[-1]
+    )
+    dets_ex = SeasonalDetector().evaluate(ts, y, test_from=ts[-1], exclude=ts[30:37])
+    clean = SeasonalDetector().evaluate(*daily(60), test_from=ts[-1])
+    assert dets_ex[0].training_points == dets_in[0].training_points - 7
+    for d in (dets_in[0], dets_ex[0]):  # robust either way: the week at 5x does not leak
+        assert d.upper is not None and clean[0].upper is not None
+        assert abs(d.upper - clean[0].upper) < 0.05 * clean[0].upper
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=1, max_size=40))
+def test_any_input_gives_one_detection_per_point(values: list[float]) -> None:
+    ts = [T0 + timedelta(days=i) for i in range(len(values))]
+    dets = SeasonalDetector().evaluate(ts, values, test_from=ts[0])
+    assert len(dets) == len(values)
+    for d in dets:
+        assert 0.0 <= d.p_value <= 1.0
+
+
+def test_batch_matches_intent() -> None:
+    rng = np.random.default_rng(0)
+    n, s = 24 * 30, 50
+    ts = np.array([np.datetime64("2024-01-01T00") + np.timedelta64(i, "h") for i in range(n)])
+    h = np.arange(n) % 24
+    mu = 1000 * (1 + 0.5 * np.sin(2 * np.pi * h / 24))
+    y = mu[None, :] * rng.lognormal(0, 0.03, (s, n))
+    y[3, -2] *= 0.3
+    y[7, -20:] = np.nan
+    res = evaluate_batch(ts, y, test_from=datetime(2024, 1, 30))
+    assert res.is_anomaly.shape == (s, 24)
+    assert res.is_anomaly[3, -2]
+    assert res.is_anomaly.sum() <= 3
+    assert not res.is_anomaly[7].any()
+    assert set(res.seasonality) <= {"daily", "daily+weekly"}

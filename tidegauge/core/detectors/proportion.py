@@ -1,0 +1,124 @@
+"""Rates of rows (null, empty, zero, negative, true): tested as proportions, not as numbers.
+
+A bucket's null rate is ``k`` nulls out of ``n`` rows. Treating it as a continuous value
+fails both ways: a robust median of a mostly-zero series is 0 with no spread, so one
+null in a quiet hour "deviates infinitely"; and a bucket of 20 rows moves in steps of
+5%. Here the baseline is the pooled historical rate, the test is binomial with an
+over-dispersion factor learned from how much the history's buckets actually vary, and
+an alert also needs an effect a person would care about.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction, normal_sf
+
+#: an alert needs the rate to move by at least this much (absolute) ...
+MIN_ABS_EFFECT = 0.02
+#: ... and by at least this multiple of the baseline rate
+MIN_REL_EFFECT = 1.0
+#: and at least this many rows that make the difference
+MIN_ROWS_EFFECT = 3
+MIN_HISTORY_BUCKETS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class RatePoint:
+    timestamp: datetime
+    rate: float
+    rows: float
+
+
+def _dispersion(k: np.ndarray, n: np.ndarray, p0: float) -> float:
+    """How much more the history varies than a binomial would (≥ 1), robustly."""
+    var = n * p0 * (1 - p0)
+    ok = var > 0
+    if ok.sum() < 8:
+        return 1.0
+    z2 = (k[ok] - n[ok] * p0) ** 2 / var[ok]
+    # the median of a chi-square(1) is 0.4549; scale by it so a pure binomial gives 1
+    return max(1.0, float(np.median(z2)) / 0.4549)
+
+
+def evaluate_rates(
+    history: Sequence[RatePoint],
+    tested: Sequence[RatePoint],
+    settings: DetectorSettings,
+    metric: str = "null_rate",
+    points_per_day: float = 24.0,
+) -> list[Detection]:
+    """Test each point of ``tested`` against the pooled rate of ``history``.
+
+    ``history`` must not contain the tested points (the caller passes training points
+    only: earlier buckets, alerted points removed).
+    """
+    hist = [h for h in history if h.rows > 0 and math.isfinite(h.rate)]
+    out: list[Detection] = []
+    if len(hist) < MIN_HISTORY_BUCKETS:
+        return [
+            Detection(False, t.timestamp, observed=t.rate, training_points=len(hist),
+                      reason=f"learning: {len(hist)} of {MIN_HISTORY_BUCKETS} buckets seen")
+            for t in tested
+        ]
+    n_h = np.array([h.rows for h in hist], dtype=np.float64)
+    k_h = np.array([h.rate * h.rows for h in hist], dtype=np.float64)
+    # Jeffreys-style smoothing keeps a never-seen rate above zero without inventing one
+    p0 = float((k_h.sum() + 0.5) / (n_h.sum() + 1.0))
+    phi = _dispersion(k_h, n_h, p0)
+    alpha = settings.point_alpha(points_per_day)
+    for t in tested:
+        if t.rows <= 0 or not math.isfinite(t.rate):
+            out.append(Detection(False, t.timestamp, observed=t.rate,
+                                 training_points=len(hist), reason="no rows in this bucket"))
+            continue
+        n = t.rows
+        k = t.rate * n
+        sd = math.sqrt(phi * n * p0 * (1 - p0))
+        z = (k - n * p0) / max(sd, 1e-12)
+        up = settings.direction in (Direction.UP, Direction.BOTH)
+        down = settings.direction in (Direction.DOWN, Direction.BOTH)
+        p_up = float(normal_sf(z)[()]) if up else 1.0
+        p_down = float(normal_sf(-z)[()]) if down else 1.0
+        p_value = min(1.0, 2 * min(p_up, p_down)) if up and down else min(p_up, p_down)
+        half = float(_z_for(alpha)) * math.sqrt(phi * p0 * (1 - p0) / n)
+        lower, upper = max(0.0, p0 - half), min(1.0, p0 + half)
+        effect = abs(t.rate - p0)
+        big = (
+            effect >= max(MIN_ABS_EFFECT, settings.min_abs_change)
+            and effect >= MIN_REL_EFFECT * p0
+            and abs(k - n * p0) >= MIN_ROWS_EFFECT
+        )
+        bad = p_value < alpha and big
+        word = metric.replace("_", " ")
+        reason = (
+            f"{word} {t.rate:.1%} ({k:,.0f} of {n:,.0f} rows) against a usual {p0:.2%} "
+            f"(band {lower:.1%}–{upper:.1%}), learned from {int(n_h.sum()):,} rows in "
+            f"{len(hist)} buckets"
+        )
+        out.append(
+            Detection(
+                bad, t.timestamp, observed=t.rate, expected=p0, lower=lower, upper=upper,
+                score=z, p_value=p_value, training_points=len(hist),
+                direction=Direction.UP if z > 0 else Direction.DOWN, reason=reason,
+                details={"rows": n, "dispersion": round(phi, 3), "model": "binomial"},
+            )
+        )
+    return out
+
+
+def _z_for(alpha: float) -> float:
+    """Two-sided normal quantile for ``alpha`` (a bisection on the survival function)."""
+    lo, hi = 0.0, 40.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        if float(normal_sf(mid)[()]) * 2 > alpha:
+            lo = mid
+        else:
+            hi = mid
+    return hi
