@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tidegauge.cli import alerts, demo, incidents, lineage, project, run
+from tidegauge.cli import alerts, demo, incidents, lineage, project, run, serve
 from tidegauge.cli.common import CliState, fail
 from tidegauge.warehouses.base import WarehouseError
 from tidegauge.yamlsource import ConfigError
@@ -31,7 +31,7 @@ def _global(
     ctx.obj = CliState(config_path=config)
 
 
-for module in (project, run, alerts, incidents, lineage, demo):
+for module in (project, run, alerts, incidents, lineage, serve, demo):
     module.register(app)
 
 

@@ -203,6 +203,8 @@ alerts = Table(
     Column("run_id", BigInteger),
     Index("ix_alerts_table_time", "table_id", "data_time"),
     Index("ix_alerts_detected", "detected_at"),
+    Index("ix_alerts_incident", "incident_id"),
+    Index("ix_alerts_data_time", "data_time"),
 )
 
 incidents = Table(

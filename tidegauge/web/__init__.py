@@ -1,0 +1,15 @@
+"""The web UI and REST API (``tidegauge serve``): one FastAPI app, no JavaScript build.
+
+- :mod:`~tidegauge.web.server`: ``create_app(project, store)``, security headers, error pages,
+  ``serve_blocking`` (uvicorn + :mod:`~tidegauge.web.scheduler`).
+- :mod:`~tidegauge.web.api`: JSON under ``/api/v1`` (OpenAPI at ``/openapi.json``).
+- :mod:`~tidegauge.web.pages` + ``templates/``: server-rendered pages; charts from
+  :mod:`~tidegauge.web.charts`, lineage graphs from :mod:`~tidegauge.web.graph_svg`, bands from
+  :mod:`~tidegauge.web.bands`.
+- :mod:`~tidegauge.web.deps`: tokens (read/admin) and CSRF; :mod:`~tidegauge.web.queries`:
+  read-only aggregate queries; :mod:`~tidegauge.web.routes`: routers owned by integrations.
+
+To add a page: a route in ``pages.py`` rendering a template that extends ``base.html``; to add
+an endpoint: a route on ``api.router`` (reads are authorised by the router, writes take
+``dependencies=writes``).
+"""

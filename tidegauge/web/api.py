@@ -1,0 +1,433 @@
+"""The REST API under ``/api/v1``: tables, metrics, monitors, alerts, incidents, lineage, runs.
+
+Lists page with ``limit``/``offset`` and answer ``{"items", "total", "limit", "offset"}``.
+Alerts and incidents use the public shapes shared with the CLI's ``--json``
+(:func:`~tidegauge.cli.alerts.alert_json`, :func:`~tidegauge.cli.incidents.incident_json`).
+Reads need a read or admin token when tokens are configured; writes need an admin token and
+a JSON body. OpenLineage events are received by :mod:`tidegauge.web.routes.openlineage`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from tidegauge.cli.alerts import alert_json
+from tidegauge.cli.incidents import incident_json
+from tidegauge.config import Project
+from tidegauge.core.lineage import AmbiguousNodeError, LineageGraph, UnknownNodeError
+from tidegauge.core.model import Feedback, IncidentStatus, Severity
+from tidegauge.steps.lineage import load_graph
+from tidegauge.store.store import Store, StoredTable, columns_to_json
+from tidegauge.web import bands, queries
+from tidegauge.web.deps import (
+    Principal,
+    clock_of,
+    project_of,
+    require_admin,
+    require_read,
+    store_of,
+)
+
+Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
+Offset = Annotated[int, Query(ge=0, description="items to skip")]
+Id = Annotated[int, Path(ge=1)]
+
+PROBLEM: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such object"},
+    422: {"description": "invalid parameter, with the reason"},
+}
+
+
+def require_json(request: Request) -> None:
+    """Writes take JSON only: a cross-site HTML form can never send it without a preflight."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise HTTPException(415, "send the body as Content-Type: application/json")
+
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_read)], responses=PROBLEM)
+writes = [Depends(require_admin), Depends(require_json)]
+
+
+class FeedbackIn(BaseModel):
+    value: Feedback = Field(description="expected | false_positive | fixed")
+
+
+class StatusIn(BaseModel):
+    status: IncidentStatus
+    note: str | None = Field(None, max_length=10_000)
+
+
+class NoteIn(BaseModel):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def owners_and_tags(project: Project, t: StoredTable) -> tuple[list[str], list[str]]:
+    settings = project.settings_for(t.ref.fqn)
+    owners = [o for o in (t.owner, settings.owner) if o]
+    tags = list(dict.fromkeys([*t.tags, *settings.tags]))
+    return list(dict.fromkeys(owners)), tags
+
+
+def table_json(project: Project, t: StoredTable, state: tuple[str, int, int] | None = None,
+               latest: datetime | None = None) -> dict[str, Any]:
+    owners, tags = owners_and_tags(project, t)
+    health, incidents, alerts = state or ("ok", 0, 0)
+    return {
+        "id": t.id,
+        "warehouse": t.ref.warehouse,
+        "schema": t.ref.schema,
+        "name": t.ref.name,
+        "fqn": t.ref.fqn,
+        "kind": t.kind,
+        "row_count": t.row_count,
+        "bytes": t.bytes,
+        "last_modified": t.last_modified,
+        "last_seen": t.last_seen,
+        "latest_data": latest,
+        "owners": owners,
+        "tags": tags,
+        "dbt_unique_id": t.dbt_unique_id,
+        "timestamp_column": t.timestamp_column,
+        "health": health,
+        "open_incidents": incidents,
+        "recent_alerts": alerts,
+    }
+
+
+def get_table(store: Store, table_id: int) -> StoredTable:
+    t = store.table(table_id)
+    if t is None:
+        raise HTTPException(404, f"no table with id {table_id}")
+    return t
+
+
+@router.get("/tables", summary="List monitored tables")
+def list_tables(
+    request: Request,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    q: Annotated[str | None, Query(max_length=200, description="name contains")] = None,
+    schema: Annotated[str | None, Query(max_length=200)] = None,
+    warehouse: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    store, project = store_of(request), project_of(request)
+    rows, total = queries.list_tables(store, q=q, schema=schema, warehouse=warehouse,
+                                      limit=limit, offset=offset)
+    states = queries.health_states(store, clock_of(request).now(), [t.id for t in rows])
+    return page([table_json(project, t, states.get(t.id)) for t in rows], total, limit, offset)
+
+
+@router.get("/tables/{table_id}", summary="One table with its columns and health")
+def table_detail(request: Request, table_id: Id) -> dict[str, Any]:
+    store, project = store_of(request), project_of(request)
+    t = get_table(store, table_id)
+    states = queries.health_states(store, clock_of(request).now(), [t.id])
+    out = table_json(project, t, states.get(t.id))
+    out["description"] = queries.table_description(store, t.id)
+    out["columns"] = columns_to_json(store.columns(t.id))
+    return out
+
+
+@router.get("/tables/{table_id}/columns", summary="Columns of a table")
+def table_columns(request: Request, table_id: Id) -> list[dict[str, Any]]:
+    store = store_of(request)
+    get_table(store, table_id)
+    return columns_to_json(store.columns(table_id))
+
+
+@router.get("/tables/{table_id}/schema-history", summary="Schema changes, newest first")
+def schema_history(request: Request, table_id: Id) -> list[dict[str, Any]]:
+    store = store_of(request)
+    get_table(store, table_id)
+    return [
+        {k: e[k] for k in ("detected_at", "change", "column_name", "old_value", "new_value",
+                           "details")}
+        for e in store.schema_events(table_id)
+    ]
+
+
+@router.get("/tables/{table_id}/metrics", summary="Metric series stored for a table")
+def table_metrics(request: Request, table_id: Id) -> list[dict[str, Any]]:
+    store = store_of(request)
+    get_table(store, table_id)
+    return [
+        {"metric": m, "column": c or None, "segment": s or None, "points": n}
+        for m, c, s, n in queries.series_keys(store, table_id)
+    ]
+
+
+@router.get(
+    "/tables/{table_id}/metrics/{metric}",
+    summary="History of one series with its expected band",
+    description="Points of the last `days` days. `expected`/`lower`/`upper` come from the "
+    "alert where the detector raised one, else from a seasonal fit on the history before the "
+    "window (`band_from` is the first point it covers).",
+)
+def metric_history(
+    request: Request,
+    table_id: Id,
+    metric: Annotated[str, Path(max_length=100)],
+    column: Annotated[str | None, Query(max_length=400)] = None,
+    segment: Annotated[str | None, Query(max_length=400)] = None,
+    days: Annotated[int, Query(ge=1, le=90)] = 14,
+) -> dict[str, Any]:
+    store = store_of(request)
+    get_table(store, table_id)
+    key = (metric, column or "", segment or "")
+    if key not in {(m, c, s) for m, c, s, _ in queries.series_keys(store, table_id)}:
+        raise HTTPException(404, f"table {table_id} has no series {metric!r}"
+                            + (f" for column {column!r}" if column else ""))
+    series = bands.banded(store, table_id, [key], clock_of(request).now(),
+                          display=timedelta(days=days))
+    return series[0].as_dict()
+
+
+# --------------------------------------------------------------------------- monitors
+
+
+def monitors_for(project: Project, store: Store, t: StoredTable,
+                 keys: list[tuple[str, str, str, int]] | None = None) -> list[dict[str, Any]]:
+    """What watches a table: monitors stored by ``apply``, config rules and automatic ones."""
+    settings = project.settings_for(t.ref.fqn)
+    keys = keys if keys is not None else queries.series_keys(store, t.id)
+    metrics = {m for m, c, _, _ in keys if not c}
+    out: list[dict[str, Any]] = [
+        {"name": r["name"], "kind": r["kind"], "column": None, "source": r["source"],
+         "enabled": r["enabled"], "detail": r["config"]}
+        for r in queries.monitors_rows(store, t.id)
+    ]
+    fresh = "learned update cadence"
+    if settings.freshness_sla is not None:
+        fresh += f"; SLA {settings.freshness_sla}"
+    out.append({"name": "freshness", "kind": "freshness", "column": None,
+                "source": "config" if settings.freshness_sla else "auto", "enabled": True,
+                "detail": fresh})
+    vol = "rows per time bucket" if "bucket_row_count" in metrics else "total row count"
+    if settings.row_count_min is not None:
+        vol += f"; at least {settings.row_count_min:,} rows"
+    out.append({"name": "volume", "kind": "volume", "column": None, "source": "auto",
+                "enabled": True, "detail": vol})
+    out.append({"name": "schema", "kind": "schema_change", "column": None, "source": "auto",
+                "enabled": True, "detail": "added, removed and retyped columns"})
+    per_col: dict[str, set[str]] = {}
+    categorical: set[str] = set()
+    for m, c, _, _ in keys:
+        if not c:
+            continue
+        if m == "value_count":
+            categorical.add(c)
+        else:
+            per_col.setdefault(c, set()).add(m)
+    for col, ms in sorted(per_col.items()):
+        out.append({"name": f"field health · {col}", "kind": "field_health", "column": col,
+                    "source": "auto", "enabled": True, "detail": ", ".join(sorted(ms))})
+    for col in sorted(categorical):
+        out.append({"name": f"categorical values · {col}", "kind": "categorical",
+                    "column": col, "source": "auto", "enabled": True,
+                    "detail": "new, vanished and shifting values"})
+    for cm in project.metrics:
+        if cm.table and cm.table.lower() == t.ref.fqn.lower():
+            out.append({"name": f"custom · {cm.name}", "kind": "custom", "column": None,
+                        "source": "config", "enabled": True, "detail": cm.sql})
+    return out
+
+
+@router.get("/monitors", summary="Monitors, per table when table_id is given")
+def list_monitors(
+    request: Request,
+    table_id: Annotated[int | None, Query(ge=1)] = None,
+) -> list[dict[str, Any]]:
+    store, project = store_of(request), project_of(request)
+    if table_id is not None:
+        t = get_table(store, table_id)
+        return [{"table": t.ref.fqn, "table_id": t.id, **m} for m in monitors_for(project,
+                                                                                  store, t)]
+    out = [
+        {"table": None, "table_id": r["table_id"], "name": r["name"], "kind": r["kind"],
+         "column": None, "source": r["source"], "enabled": r["enabled"], "detail": r["config"]}
+        for r in queries.monitors_rows(store)
+    ]
+    out += [
+        {"table": None, "table_id": None, "name": f"custom · {cm.name}", "kind": "custom",
+         "column": None, "source": "config", "enabled": True, "detail": cm.sql}
+        for cm in project.metrics
+    ]
+    return out
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+@router.get("/alerts", summary="Alerts, newest data first")
+def list_alerts(
+    request: Request,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    table_id: Annotated[int | None, Query(ge=1)] = None,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    severity: Severity | None = None,
+    feedback: Annotated[
+        Literal["expected", "false_positive", "fixed", "none"] | None,
+        Query(description="a feedback value, or `none` for alerts nobody reviewed"),
+    ] = None,
+    incident_id: Annotated[int | None, Query(ge=1)] = None,
+    since: Annotated[datetime | None, Query(description="detected at or after (ISO-8601)")] = None,
+) -> dict[str, Any]:
+    flt = queries.AlertFilter(table_id=table_id, kind=kind,
+                              severity=severity.value if severity else None, feedback=feedback,
+                              incident_id=incident_id, since=since)
+    rows, total = queries.list_alerts(store_of(request), flt, limit=limit, offset=offset)
+    return page([alert_json(a) for a in rows], total, limit, offset)
+
+
+@router.get("/alerts/{alert_id}", summary="One alert with its explanation")
+def alert_detail(request: Request, alert_id: Id) -> dict[str, Any]:
+    a = queries.get_alert(store_of(request), alert_id)
+    if a is None:
+        raise HTTPException(404, f"no alert with id {alert_id}")
+    return alert_json(a)
+
+
+@router.post("/alerts/{alert_id}/feedback", summary="Tell the detector what an alert was",
+             dependencies=writes)
+def alert_feedback(request: Request, alert_id: Id, body: FeedbackIn) -> dict[str, Any]:
+    store = store_of(request)
+    who: Principal = request.state.principal
+    try:
+        store.alerts.set_feedback(alert_id, body.value, clock_of(request).now(), actor=who.name)
+    except KeyError:
+        raise HTTPException(404, f"no alert with id {alert_id}") from None
+    a = queries.get_alert(store, alert_id)
+    assert a is not None
+    return alert_json(a)
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+@router.get("/incidents", summary="Incidents, newest first")
+def list_incidents(
+    request: Request,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    status: Annotated[list[IncidentStatus] | None, Query(description="repeatable")] = None,
+    open_only: Annotated[bool, Query(alias="open", description="only open ones")] = False,
+    severity: Severity | None = None,
+    table_id: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    statuses = [s.value for s in status or []]
+    if open_only:
+        statuses = statuses or list(queries.OPEN_STATUSES)
+    flt = queries.IncidentFilter(status=statuses, severity=severity.value if severity else None,
+                                 table_id=table_id)
+    rows, total = queries.list_incidents(store_of(request), flt, limit=limit, offset=offset)
+    return page([incident_json(i) for i in rows], total, limit, offset)
+
+
+def get_incident(store: Store, incident_id: int) -> dict[str, Any]:
+    inc = queries.get_incident(store, incident_id)
+    if inc is None:
+        raise HTTPException(404, f"no incident with id {incident_id}")
+    return inc
+
+
+@router.get("/incidents/{incident_id}", summary="One incident with timeline and impact")
+def incident_detail(request: Request, incident_id: Id) -> dict[str, Any]:
+    return incident_json(get_incident(store_of(request), incident_id))
+
+
+@router.post("/incidents/{incident_id}/status", summary="Change an incident's status",
+             dependencies=writes)
+def incident_status(request: Request, incident_id: Id, body: StatusIn) -> dict[str, Any]:
+    store = store_of(request)
+    get_incident(store, incident_id)
+    who: Principal = request.state.principal
+    store.incidents.set_status(incident_id, body.status, clock_of(request).now(),
+                               note=body.note, actor=who.name)
+    return incident_json(get_incident(store, incident_id))
+
+
+@router.post("/incidents/{incident_id}/notes", summary="Add a note to the timeline",
+             dependencies=writes, status_code=201)
+def incident_note(request: Request, incident_id: Id, body: NoteIn) -> dict[str, Any]:
+    store = store_of(request)
+    get_incident(store, incident_id)
+    who: Principal = request.state.principal
+    now = clock_of(request).now()
+    store.incidents.add_event(incident_id, "note", body.text, now, actor=who.name)
+    store.incidents.update(incident_id, now)
+    return incident_json(get_incident(store, incident_id))
+
+
+# --------------------------------------------------------------------------- lineage
+
+
+def graph_of(store: Store) -> LineageGraph:
+    graph = load_graph(store)
+    if graph is None:
+        raise HTTPException(404, "no lineage yet: run `tidegauge run` to build it")
+    return graph
+
+
+@router.get("/lineage/{direction}", summary="Upstream or downstream of a table or column")
+def lineage(
+    request: Request,
+    direction: Literal["upstream", "downstream"],
+    node: Annotated[str, Query(min_length=1, max_length=400,
+                               description="schema.table, a dbt unique_id or a bare name")],
+    column: Annotated[str | None, Query(max_length=400)] = None,
+    depth: Annotated[int | None, Query(ge=1, le=50)] = None,
+) -> dict[str, Any]:
+    graph = graph_of(store_of(request))
+    try:
+        walk = graph.upstream if direction == "upstream" else graph.downstream
+        return walk(node, column, depth).as_dict()
+    except UnknownNodeError as e:
+        raise HTTPException(404, {"message": str(e), "candidates": list(e.candidates)}) from None
+    except AmbiguousNodeError as e:
+        raise HTTPException(422, {"message": str(e), "candidates": list(e.candidates)}) from None
+
+
+@router.get("/impact", summary="Who and what is hit downstream of a table or column")
+def impact(
+    request: Request,
+    node: Annotated[str, Query(min_length=1, max_length=400)],
+    column: Annotated[str | None, Query(max_length=400)] = None,
+) -> dict[str, Any]:
+    graph = graph_of(store_of(request))
+    try:
+        return graph.impact(node, column).as_dict()
+    except UnknownNodeError as e:
+        raise HTTPException(404, {"message": str(e), "candidates": list(e.candidates)}) from None
+    except AmbiguousNodeError as e:
+        raise HTTPException(422, {"message": str(e), "candidates": list(e.candidates)}) from None
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@router.get("/runs", summary="Recent monitoring runs, newest first")
+def runs(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[Any]:
+    return store_of(request).runs(limit=limit)
+
+
+@router.get("/runs/{run_id}", summary="One run with its per-table results")
+def run_detail(request: Request, run_id: Id) -> dict[str, Any]:
+    store = store_of(request)
+    run = queries.get_run(store, run_id)
+    if run is None:
+        raise HTTPException(404, f"no run with id {run_id}")
+    run["tables"] = store.run_tables(run_id)
+    return run

@@ -1,0 +1,181 @@
+"""The web application: REST API, pages and static files in one FastAPI app.
+
+:func:`create_app` wires the routers, security headers, auth and error pages;
+:func:`serve_blocking` runs it under uvicorn with the scheduler beside it (``tidegauge serve``
+and the end of ``tidegauge demo``).
+
+Errors never show a traceback: API paths answer JSON (``{"detail": ...}``), pages answer an
+HTML page that says what to do next.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tidegauge.config import Project
+from tidegauge.core.clock import Clock
+from tidegauge.integrations.openlineage import LineageRecorder
+from tidegauge.store.store import Store
+from tidegauge.web import api, pages
+from tidegauge.web.deps import AuthError, CsrfError
+from tidegauge.web.routes import openlineage
+
+log = logging.getLogger("tidegauge.web")
+
+STATIC = Path(__file__).parent / "static"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+class SecurityHeadersMiddleware:
+    """Adds the security headers to every HTTP response (pure ASGI: no per-request task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in SECURITY_HEADERS:
+                    if k.decode() not in headers:
+                        headers.append(k.decode(), v.decode())
+                if not static and "cache-control" not in headers:
+                    headers.append("cache-control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
+
+
+def create_app(
+    project: Project,
+    store: Store,
+    *,
+    clock: Clock | None = None,
+    lineage_recorder: LineageRecorder | None = None,
+) -> FastAPI:
+    """The app for ``project`` reading and writing ``store``."""
+    app = FastAPI(
+        title="tidegauge",
+        summary="Data observability: tables, metrics with expected bands, alerts, incidents, "
+        "lineage.",
+        version="1",
+        docs_url=None,  # Swagger UI needs inline script and a CDN; our CSP allows neither
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.project = project
+    app.state.store = store
+    app.state.clock = clock or Clock()
+    # HOOK(lineage): POST /api/v1/lineage hands events to app.state.lineage_recorder. Until the
+    # lineage integration provides a store-backed LineageRecorder, pass one in here; without it
+    # the endpoint answers 503 "no lineage recorder configured".
+    app.state.lineage_recorder = lineage_recorder
+
+    app.include_router(api.router)
+    app.include_router(openlineage.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(SecurityHeadersMiddleware)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
+        message = exc.detail if isinstance(exc.detail, str) else "Something is not right."
+        if exc.status_code == 404 and message == "Not Found":
+            message = "There is no page at this address."
+        return pages.error_page(request, exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if is_api(request):
+            return await request_validation_exception_handler(request, exc)
+        reasons = [
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'input'}: {e.get('msg')}"
+            for e in exc.errors()
+        ]
+        return pages.error_page(request, 422, "Some of the input was not valid.", reasons)
+
+    @app.exception_handler(AuthError)
+    async def unauthorised(request: Request, exc: AuthError) -> Response:
+        if is_api(request):
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
+        if exc.status == 401:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            from urllib.parse import quote
+
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return pages.error_page(request, 403, "Your token can read but not change things. "
+                                "Sign in with an admin token to do this.")
+
+    @app.exception_handler(CsrfError)
+    async def csrf(request: Request, exc: CsrfError) -> Response:
+        return pages.error_page(request, 403, str(exc))
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> Response:
+        log.exception("error serving %s %s", request.method, request.url.path)
+        if is_api(request):
+            return JSONResponse({"detail": "internal error; the server log has the details"},
+                                status_code=500)
+        return pages.error_page(request, 500, "Something went wrong on our side. The server "
+                                "log has the details.")
+
+
+def serve_blocking(project: Project, store: Store, host: str, port: int, scheduler: bool,
+                   **uvicorn_options: Any) -> None:
+    """Serve the UI and API until interrupted; run monitors on schedule unless disabled."""
+    import uvicorn
+
+    from tidegauge.web.scheduler import Scheduler
+
+    app = create_app(project, store)
+    sched = Scheduler(project, store) if scheduler else None
+    if sched is not None:
+        sched.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=uvicorn_options.pop("log_level",
+                                                                              "warning"),
+                    **uvicorn_options)
+    finally:
+        if sched is not None:
+            sched.stop()
