@@ -132,9 +132,10 @@ def run(
     try:
         found = discover(project, store, now)
         report.warehouse_errors = dict(found.errors)
-        graph = refresh_lineage(project, store, found, now)
+        external: list[tuple[int, Any]] = []  # dbt test failures, as rule alerts
+        graph = refresh_lineage(project, store, found, now, external)
         collected = collect_tables(project, store, found, now, run_id, report, only, progress)
-        alerts = detect_tables(project, store, collected, now, run_id, report)
+        alerts = detect_tables(project, store, collected, now, run_id, report, external)
         report.alerts = alerts
         group_alerts(project, store, graph, alerts, now, report)
         if notify:

@@ -71,9 +71,42 @@ def test_different_problems_on_one_table_stay_apart():
 
 
 def test_severity_rises_with_blast_radius():
-    assert severity_for(AlertKind.VOLUME, Severity.LOW, exposures=0, owners=0,
-                        downstream_tables=0) is Severity.LOW
-    assert severity_for(AlertKind.VOLUME, Severity.LOW, exposures=1, owners=1,
-                        downstream_tables=2) is Severity.HIGH
-    assert severity_for(AlertKind.VOLUME, Severity.MEDIUM, exposures=3, owners=2,
-                        downstream_tables=9) is Severity.CRITICAL
+    assert (
+        severity_for(AlertKind.VOLUME, Severity.LOW, exposures=0, owners=0, downstream_tables=0)
+        is Severity.LOW
+    )
+    assert (
+        severity_for(AlertKind.VOLUME, Severity.LOW, exposures=1, owners=1, downstream_tables=2)
+        is Severity.HIGH
+    )
+    assert (
+        severity_for(AlertKind.VOLUME, Severity.MEDIUM, exposures=3, owners=2, downstream_tables=9)
+        is Severity.CRITICAL
+    )
+
+
+def test_sibling_upstream_of_a_symptom_does_not_join():
+    # raw.payments → stg.orders too: an alert on raw.payments must not join an incident
+    # rooted at raw.orders just because both feed stg.orders
+    edges = EDGES | {("raw.payments", "stg.orders")}
+
+    def path2(a, b):
+        frontier, parents = [a], {}
+        while frontier:
+            nxt = []
+            for u in frontier:
+                for s, t in edges:
+                    if s == u and t not in parents:
+                        parents[t] = u
+                        nxt.append(t)
+            frontier = nxt
+        if b not in parents:
+            return None
+        chain = [b]
+        while chain[-1] != a:
+            chain.append(parents[chain[-1]])
+        return list(reversed(chain))
+
+    inc = OpenIncident(1, "raw.orders", AlertKind.VOLUME, T0, {"raw.orders", "stg.orders"})
+    groups = group_alerts([AlertRef(5, "raw.payments", AlertKind.VOLUME, T0)], [inc], path2)
+    assert groups[0].incident_id is None

@@ -156,6 +156,6 @@ def test_openapi_and_json_errors(client: TestClient) -> None:
     assert client.get("/api/v1/nothing").json() == {"detail": "Not Found"}
 
 
-def test_openlineage_hook_without_recorder(client: TestClient) -> None:
+def test_openlineage_rejects_an_incomplete_event(client: TestClient) -> None:
     r = client.post("/api/v1/lineage", json={"eventType": "COMPLETE"})
-    assert r.status_code == 503
+    assert r.status_code == 400 and "eventTime" in r.json()["detail"]

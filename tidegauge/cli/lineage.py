@@ -14,16 +14,26 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from tidegauge.cli.common import console, fail, print_json
+from tidegauge.cli.common import CliState, console, fail, print_json
 from tidegauge.core.impact import ImpactReport, compare_graphs
 from tidegauge.core.lineage import LineageGraph, LineageLookupError, LineageResult, NodeKind
 from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
 
 
-def load_graph(manifest: Path | None) -> LineageGraph:
-    """The graph ``lineage`` queries. For now only from ``--manifest``."""
+def load_graph(manifest: Path | None, state: CliState | None = None) -> LineageGraph:
+    """The graph ``lineage`` queries: ``--manifest``, else the project's stored graph."""
     if manifest is None:
-        fail("no lineage source: pass --manifest path/to/manifest.json")
+        if state is not None and state.config_path.exists():
+            from tidegauge.steps.lineage import load_graph as stored_graph
+
+            graph = stored_graph(state.store)
+            if graph is not None:
+                return graph
+            project = state.project
+            if project.dbt is not None:
+                manifest = project.resolve(project.dbt.manifest)
+        if manifest is None:
+            fail("no lineage yet: run `tidegauge run` (or pass --manifest path/to/manifest.json)")
     try:
         return load_dbt_project(manifest).graph
     except DbtArtifactError as e:
@@ -33,6 +43,7 @@ def load_graph(manifest: Path | None) -> LineageGraph:
 def register(app: typer.Typer) -> None:
     @app.command()
     def lineage(
+        ctx: typer.Context,
         table: str = typer.Argument(
             ..., help="schema.table, db.schema.table, a dbt unique_id or an unambiguous name"
         ),
@@ -48,7 +59,7 @@ def register(app: typer.Typer) -> None:
         """Show table or column lineage, upstream and downstream, with owners and exposures."""
         if upstream and downstream:
             fail("--upstream and --downstream are exclusive; give neither for both")
-        graph = load_graph(manifest)
+        graph = load_graph(manifest, ctx.obj)
         directions = ["upstream"] if upstream else ["downstream"] if downstream else [
             "upstream",
             "downstream",

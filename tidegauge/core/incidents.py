@@ -126,9 +126,11 @@ def group_alerts(
     for alert in ordered:
         best: tuple[tuple[int, int, float, int], Group | OpenIncident, str] | None = None
         for inc in open_incidents:
-            for t in sorted(inc.tables | {inc.root_table}):
+            # only the root's own table and what reads it join: a table upstream of one of
+            # the incident's symptoms may be a sibling cause, not part of this problem
+            for t in (inc.root_table,):
                 rel = _relation(t, alert.table, path)
-                if rel is None:
+                if rel is None or rel[0] < 0:
                     continue
                 if not _compatible(alert, inc.kind, inc.data_time, rel[0], policy):
                     continue

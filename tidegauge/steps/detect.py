@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tidegauge.config import Project, TableSettings
 from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction, Sensitivity
 from tidegauge.core.detectors.fdr import fdr_reject
+from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableRef
 from tidegauge.steps.detect_other import (
@@ -43,14 +44,10 @@ SERIES_KINDS: dict[str, tuple[AlertKind, Direction]] = {
     "distinct_count": (AlertKind.DISTINCT, Direction.BOTH),
     "mean": (AlertKind.DISTRIBUTION, Direction.BOTH),
     "p50": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "max": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "min": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "stddev": (AlertKind.DISTRIBUTION, Direction.BOTH),
     "empty_rate": (AlertKind.NULL_RATE, Direction.UP),
     "zero_rate": (AlertKind.DISTRIBUTION, Direction.BOTH),
     "negative_rate": (AlertKind.DISTRIBUTION, Direction.UP),
     "true_rate": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "future_rate": (AlertKind.DISTRIBUTION, Direction.UP),
     "len_mean": (AlertKind.DISTRIBUTION, Direction.BOTH),
     "duplicate_count": (AlertKind.DUPLICATES, Direction.UP),
     "custom": (AlertKind.CUSTOM, Direction.BOTH),
@@ -58,6 +55,8 @@ SERIES_KINDS: dict[str, tuple[AlertKind, Direction]] = {
 
 #: proportions need an absolute floor: a null rate going 0.0001 → 0.0003 is not news
 RATE_FLOOR = 0.01
+#: rates of rows, tested as binomial proportions of the bucket's rows
+RATE_METRICS = frozenset({"null_rate", "empty_rate", "zero_rate", "negative_rate", "true_rate"})
 
 
 
@@ -74,7 +73,7 @@ class Candidate:
 
 
 def detector_settings(metric: str, settings: TableSettings, project: Project) -> DetectorSettings:
-    kind, direction = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))
+    _, direction = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))
     sens = Sensitivity(settings.sensitivity or project.defaults.sensitivity)
     rate = metric.endswith("_rate")
     return DetectorSettings(
@@ -92,10 +91,11 @@ def detect_tables(
     now: datetime,
     run_id: int,
     report: RunReport,
+    external: Sequence[tuple[int, Alert]] = (),
 ) -> list[dict[str, Any]]:
     """Run every detector over the collected tables; store and return the new alerts."""
     candidates: list[Candidate] = []
-    direct: list[tuple[int, Alert]] = []  # alerts that need no FDR step
+    direct: list[tuple[int, Alert]] = list(external)  # alerts that need no FDR step
     for entry in collected:
         try:
             candidates.extend(_series_candidates(project, store, entry, now))
@@ -146,15 +146,17 @@ def _series_candidates(
     start = test_from(store, tid, now, bucket, project.defaults.recheck_buckets,
                       entry.first_run)
     since = now - timedelta(days=max(project.defaults.history_days, 42) + 1)
-    points = store.points(tid, since=since)
+    points = store.points(tid, since=since, metrics=list(SERIES_KINDS), unsegmented=True)
     by_series: dict[tuple[str, str | None, str | None], list[MetricPoint]] = {}
     for p in points:
         if p.metric not in SERIES_KINDS and not p.metric.startswith("custom:"):
             continue
-        if not p.metric.startswith("custom:") and p.segment:
-            continue  # segmented values feed root-cause hints, not alerts of their own
         by_series.setdefault((p.metric, p.column, p.segment), []).append(p)
     has_buckets = any(k[0] == "bucket_row_count" for k in by_series)
+    rows_by_bucket = {
+        p.bucket_start: p.value or 0.0
+        for p in by_series.get(("bucket_row_count", None, None), [])
+    }
     flagged = store.alerts.flagged_times(tid)
     feedback = store.alerts.feedback_for(tid)
     out: list[Candidate] = []
@@ -173,7 +175,33 @@ def _series_candidates(
         if not any(p.bucket_start >= start for p in complete):
             continue
         key = series_key(tid, metric, column, segment)
-        det = SeasonalDetector(detector_settings(metric, settings, project), metric=metric)
+        dsettings = detector_settings(metric, settings, project)
+        if metric == "distinct_count" and _near_unique(complete, rows_by_bucket):
+            # a key-like column: its distinct count only echoes volume; what matters is
+            # whether values start repeating, i.e. duplicates
+            dup = [
+                MetricPoint(p.table, "duplicate_rate", p.bucket_start,
+                            max(0.0, 1.0 - (p.value or 0.0) / rows_by_bucket[p.bucket_start]),
+                            column, None, p.bucket_seconds)
+                for p in complete if rows_by_bucket.get(p.bucket_start)
+            ]
+            for d in _rate_detections("duplicate_rate", column, dup, rows_by_bucket, {},
+                                      start, flagged.get(key, set()),
+                                      dsettings.with_(direction=Direction.UP), bucket):
+                out.append(Candidate(tid, entry.info.ref, "duplicate_rate", column, segment,
+                                     AlertKind.DUPLICATES, d, bucket))
+            continue
+        if metric in RATE_METRICS:
+            detections = _rate_detections(
+                metric, column, complete, rows_by_bucket,
+                {p.bucket_start: p.value for p in by_series.get(("null_rate", column, None), [])},
+                start, flagged.get(key, set()), dsettings, bucket,
+            )
+            for d in detections:
+                out.append(Candidate(tid, entry.info.ref, metric, column, segment,
+                                     SERIES_KINDS[metric][0], d, bucket))
+            continue
+        det = SeasonalDetector(dsettings, metric=metric)
         try:
             detections = det.evaluate(
                 [p.bucket_start for p in complete],
@@ -191,6 +219,38 @@ def _series_candidates(
             out.append(Candidate(tid, entry.info.ref, metric, column, segment, kind, d,
                                  bseconds))
     return out
+
+
+def _near_unique(series: list[MetricPoint], rows: dict[datetime, float]) -> bool:
+    """Whether a column's distinct count is (almost) its row count in most buckets."""
+    ratios = sorted((p.value or 0.0) / rows[p.bucket_start] for p in series
+                    if rows.get(p.bucket_start))
+    return len(ratios) >= 8 and ratios[len(ratios) // 2] >= 0.95
+
+
+def _rate_detections(
+    metric: str,
+    column: str | None,
+    series: list[MetricPoint],
+    rows_by_bucket: dict[datetime, float],
+    null_rates: dict[datetime, float | None],
+    start: datetime,
+    flagged: set[datetime],
+    settings: DetectorSettings,
+    bucket: int,
+) -> list[Detection]:
+    """Binomial test of a rate against its pooled history (see detectors/proportion.py)."""
+
+    def point(p: MetricPoint) -> RatePoint:
+        rows = rows_by_bucket.get(p.bucket_start, 0.0)
+        if metric not in ("null_rate", "duplicate_rate"):  # other rates: of non-null values
+            rows *= 1.0 - (null_rates.get(p.bucket_start) or 0.0)
+        return RatePoint(p.bucket_start, float(p.value or 0.0), rows)
+
+    history = [point(p) for p in series if p.bucket_start < start
+               and p.bucket_start not in flagged]
+    tested = [point(p) for p in series if p.bucket_start >= start]
+    return evaluate_rates(history, tested, settings, metric, points_per_day=86400 / bucket)
 
 
 def _fdr(cands: list[Candidate]) -> list[Candidate]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from tidegauge.config import Project
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from tidegauge.steps.collect import CollectedTable
 
 HISTORY = timedelta(days=29)
+#: share-shift alerts need at least this many rows in the tested buckets
+MIN_SHIFT_ROWS = 100
 
 
 def schema_alerts(entry: CollectedTable, now: datetime) -> list[Alert]:
@@ -74,7 +77,10 @@ def categorical_alerts(
         if not cur:
             continue
         det = CategoricalDetector(DetectorSettings(sensitivity=sens), column=column)
+        rows_now = sum(sum(c.values()) for _, c in cur)
         for d in det.evaluate(hist, cur):
+            if d.details.get("kind") == "category_shift" and rows_now < MIN_SHIFT_ROWS:
+                continue  # a share of a handful of rows moves by chance
             if d.is_anomaly:
                 out.append(_categorical_alert(entry, column, d, now))
     return out
@@ -116,7 +122,8 @@ def update_times(store: Store, table_id: int, now: datetime) -> list[datetime]:
     out: set[datetime] = set()
     for p in store.points(table_id, metric="bucket_row_count", since=now - HISTORY):
         if p.segment is None and p.value and p.value > 0:
-            out.add(p.bucket_start)
+            # a bucket's data is complete at its end: that is when it "arrived"
+            out.add(p.bucket_start + timedelta(seconds=p.bucket_seconds))
     for p in store.points(table_id, metric="last_modified", since=now - HISTORY):
         if p.value:
             from datetime import UTC
@@ -136,6 +143,12 @@ def freshness_alert(
     if not d.is_anomaly:
         return None
     last = times[-1]
+    if sla is None and len(times) > 2:
+        # a sparse table skips buckets now and then; a silence no longer than the longest
+        # it has had in its history is not news
+        gaps = sorted((b - a).total_seconds() for a, b in pairwise(times))
+        if (now - last).total_seconds() <= gaps[-1]:
+            return None
     return Alert(
         kind=AlertKind.FRESHNESS,
         table=entry.info.ref,

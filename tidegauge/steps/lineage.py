@@ -14,9 +14,10 @@ from sqlalchemy import delete, insert, select
 
 from tidegauge.config import Project
 from tidegauge.core.lineage import LineageGraph, Node, NodeColumn, NodeKind, Origin
-from tidegauge.core.model import TableInfo, TableKind
+from tidegauge.core.model import Alert, AlertKind, Severity, TableInfo, TableKind, TableRef
 from tidegauge.core.sql_lineage import column_lineage
 from tidegauge.store import schema as s
+from tidegauge.store.engine import upsert
 from tidegauge.store.store import Store
 from tidegauge.warehouses.base import WarehouseError
 
@@ -77,9 +78,19 @@ def warehouse_graph(
 
 
 def refresh_lineage(
-    project: Project, store: Store, found: DiscoverResult, now: datetime
+    project: Project,
+    store: Store,
+    found: DiscoverResult,
+    now: datetime,
+    dbt_alerts: list[tuple[int, Alert]] | None = None,
 ) -> LineageGraph:
-    """Build the merged graph for this run and persist it."""
+    """Build the merged graph for this run and persist it.
+
+    dbt test failures in ``run_results.json`` become ``rule`` alerts (added to
+    ``dbt_alerts``); models that failed to build become root-cause events.
+    """
+    if dbt_alerts is None:
+        dbt_alerts = []
     from tidegauge.runner import connect
 
     views: dict[str, dict[str, str]] = {}
@@ -98,18 +109,70 @@ def refresh_lineage(
             log.warning("view definitions of %s: %s", cfg.name, e)
     graph = warehouse_graph(found.tables, views, dialects)
     if project.dbt is not None:
-        from tidegauge.integrations.dbt import DbtArtifactError, graph_from_manifest
+        from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
 
         try:
-            graph.merge(graph_from_manifest(project.resolve(project.dbt.manifest)))
+            dbt = load_dbt_project(project.resolve(project.dbt.manifest))
         except DbtArtifactError as e:
             log.error("%s", e)
+        else:
+            graph.merge(dbt.graph)
+            dbt_alerts.extend(_dbt_results(store, dbt, found, now))
     stored = load_graph(store)
     if stored is not None:
         # events recorded from OpenLineage live in the stored graph's openlineage part
         graph.merge(_only_origin(stored, Origin.OPENLINEAGE))
     save_graph(store, graph, now)
     return graph
+
+
+def _dbt_results(
+    store: Store, dbt: Any, found: DiscoverResult, now: datetime
+) -> list[tuple[int, Alert]]:
+    by_fqn = {key.split(":", 1)[1].lower(): (key, tid) for key, tid in found.table_ids.items()}
+    for ev in dbt.run_events:
+        at = ev.completed_at or ev.started_at or now
+        row = {
+            "key": f"dbt:{ev.node_id}:{at.isoformat()}",
+            "kind": "dbt_run_failed",
+            "node": ev.node_id,
+            "at": at,
+            "details": {
+                "table": (ev.table or "").lower(),
+                "status": ev.status,
+                "text": f"dbt {ev.resource_type} `{ev.node_id}` {ev.status}: "
+                        f"{(ev.message or '').strip()[:300]}",
+            },
+        }
+        with store.engine.begin() as c:
+            c.execute(upsert(store.dialect, s.root_cause_events, [row], ["key"], None))
+    out: list[tuple[int, Alert]] = []
+    for res in dbt.test_results:
+        if not res.failed or not res.table:
+            continue
+        hit = by_fqn.get(res.table.lower())
+        if hit is None:
+            continue
+        key, tid = hit
+        wh, fqn = key.split(":", 1)
+        schema, name = fqn.split(".", 1)
+        at = res.completed_at or now
+        out.append((tid, Alert(
+            kind=AlertKind.RULE,
+            table=TableRef(wh, schema, name),
+            metric=f"dbt_test:{res.test_name}",
+            column=res.column,
+            data_time=at,
+            detected_at=now,
+            observed=float(res.failures) if res.failures is not None else None,
+            expected=0.0,
+            severity=Severity.HIGH if res.status in ("fail", "error") else Severity.LOW,
+            title=f"dbt test {res.test_name} {res.status} on {fqn}",
+            explanation={"text": (res.message or f"dbt test {res.test_name}: {res.status}"),
+                         "test_id": res.test_id, "status": res.status,
+                         "failures": res.failures},
+        )))
+    return out
 
 
 def _only_origin(graph: LineageGraph, origin: Origin) -> LineageGraph:

@@ -341,12 +341,18 @@ class Store:
         segment: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        metrics: Sequence[str] | None = None,
+        unsegmented: bool = False,
     ) -> list[MetricPoint]:
         """Metric points of a table, oldest first, optionally narrowed to one series."""
         t = s.metric_points
         q = select(t).where(t.c.table_id == table_id)
         if metric is not None:
             q = q.where(t.c.metric == metric)
+        if metrics is not None:
+            q = q.where(t.c.metric.in_(list(metrics)) | t.c.metric.startswith("custom:"))
+        if unsegmented:
+            q = q.where(t.c.segment == "")
         if column is not None:
             q = q.where(t.c.column_name == column)
         if segment is not None:

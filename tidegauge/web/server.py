@@ -99,9 +99,11 @@ def create_app(
     app.state.project = project
     app.state.store = store
     app.state.clock = clock or Clock()
-    # HOOK(lineage): POST /api/v1/lineage hands events to app.state.lineage_recorder. Until the
-    # lineage integration provides a store-backed LineageRecorder, pass one in here; without it
-    # the endpoint answers 503 "no lineage recorder configured".
+    # POST /api/v1/lineage hands OpenLineage events to this recorder (the store by default)
+    if lineage_recorder is None:
+        from tidegauge.integrations.openlineage_recorder import StoreLineageRecorder
+
+        lineage_recorder = StoreLineageRecorder(store)
     app.state.lineage_recorder = lineage_recorder
 
     app.include_router(api.router)
