@@ -47,19 +47,22 @@ bench-collect: $(STAMP) ## field-health profile vs a hand-written scan, Soda Cor
 	$(BIN)/python bench/collect.py $(BENCH_ARGS)
 
 bench-detect: $(STAMP) ## warehouse incident-injection suite: recall, false alarms, delay (JSON)
-	$(BIN)/python bench/detect.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.detect --seed 1001 --tables 6 $(BENCH_ARGS)
 
 bench-detect-speed: $(STAMP) ## scoring speed on 100,000 hourly series (JSON)
-	$(BIN)/python bench/detect_speed.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.detect_speed --series 100000 $(BENCH_ARGS)
 
 bench-nab: $(STAMP) ## Numenta Anomaly Benchmark, results written to NAB_OUT (JSON)
-	$(BIN)/python bench/nab.py --out $(NAB_OUT) $(BENCH_ARGS)
+	$(BIN)/python -m bench.nab --out $(NAB_OUT) --jobs 2 $(BENCH_ARGS)
 
 bench-lineage: $(STAMP) ## 5,000-model dbt project: parse + column lineage, impact query (JSON)
 	$(BIN)/python bench/lineage.py $(BENCH_ARGS)
 
 bench-metadata: $(STAMP) ## metadata-only path over 1,000 tables per engine (JSON)
-	$(BIN)/python bench/metadata_path.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.metadata_path $(BENCH_ARGS)
+
+bench-web: $(STAMP) ## 5,000 tables / 1M points: page p95 and API p99 at 50 clients (JSON)
+	$(BIN)/python bench/web.py $(BENCH_ARGS)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from tidegauge.cli import alerts, demo, incidents, lineage, project, run, serve
 from tidegauge.cli.common import CliState, fail
 from tidegauge.warehouses.base import WarehouseError
 from tidegauge.yamlsource import ConfigError
 
+class _Group(TyperGroup):
+    """Expected errors become one clear line and exit 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, WarehouseError) as e:
+            fail(str(e))
+
+
 app = typer.Typer(
+    cls=_Group,
     name="tidegauge",
     help="Data observability: learn normal from history, group what breaks, tell the owner once.",
     no_args_is_help=True,

@@ -1,0 +1,109 @@
+"""The CLI end to end: init → discover → run → alerts/incidents, and clean errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tidegauge.cli.main import app
+from tidegauge.cli.project import warehouse_from_url
+
+runner = CliRunner()
+
+
+def make_duckdb(path: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA shop")
+    con.execute(
+        "CREATE TABLE shop.orders AS SELECT i AS id, "
+        "TIMESTAMP '2026-01-01' + i * INTERVAL 20 MINUTE AS created_at, "
+        "CASE WHEN i % 3 = 0 THEN 'paid' ELSE 'placed' END AS status FROM range(3000) t(i)"
+    )
+    con.execute('CREATE TABLE shop."Odd ""name""" (x INTEGER)')
+    con.close()
+
+
+def cli(tmp_path: Path, *args: str):
+    return runner.invoke(app, ["--config", str(tmp_path / "tidegauge.yml"), *args])
+
+
+def test_init_discover_run_on_any_duckdb_file(tmp_path):
+    db = tmp_path / "w.duckdb"
+    make_duckdb(db)
+    r = cli(tmp_path, "init", "--warehouse", f"duckdb://{db}")
+    assert r.exit_code == 0, r.output
+    r = cli(tmp_path, "init", "--warehouse", f"duckdb://{db}")
+    assert r.exit_code == 2 and "already exists" in r.output
+
+    r = cli(tmp_path, "discover", "--json")
+    assert r.exit_code == 0, r.output
+    tables = {t["fqn"]: t for t in json.loads(r.output)["warehouses"][0]["tables"]}
+    assert set(tables) == {"shop.orders", 'shop.Odd "name"'}
+    assert [c["name"] for c in tables["shop.orders"]["columns"]] == ["id", "created_at", "status"]
+    assert tables["shop.orders"]["columns"][1]["family"] == "timestamp"
+
+    r = cli(tmp_path, "run", "--now", "2026-01-30T00:00Z", "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert report["tables"] == 2 and report["points"] > 0 and report["failed_tables"] == {}
+
+    r = cli(tmp_path, "alerts", "--json")
+    assert r.exit_code == 0 and isinstance(json.loads(r.output), list)
+    r = cli(tmp_path, "incidents", "--json")
+    assert r.exit_code == 0 and isinstance(json.loads(r.output), list)
+    r = cli(tmp_path, "status", "--json")
+    assert json.loads(r.output)["tables"] == 2
+
+
+def test_bad_inputs_give_clear_errors(tmp_path):
+    r = cli(tmp_path, "discover")
+    assert r.exit_code == 2 and "tidegauge.yml: file not found" in r.output
+    (tmp_path / "tidegauge.yml").write_text("warehouses:\n  - type: duckdb\n    path: nope.duckdb\n")
+    r = cli(tmp_path, "run", "--json")
+    assert r.exit_code == 1
+    assert "nope.duckdb does not exist" in json.loads(r.output)["warehouse_errors"]["main"]
+    r = cli(tmp_path, "run", "--now", "yesterday")
+    assert r.exit_code == 2 and "ISO-8601" in r.output
+    r = cli(tmp_path, "incident", "999")
+    assert r.exit_code == 2 and "no incident with id 999" in r.output
+
+
+def test_unreachable_warehouse_is_reported_not_raised(tmp_path):
+    (tmp_path / "tidegauge.yml").write_text(
+        "warehouses:\n  - type: postgres\n    url: postgresql://u:secret@127.0.0.1:1/db\n"
+        "    connect_timeout: 2\n"
+    )
+    # a real process: the entry point's error handling, no traceback, no password
+    proc = subprocess.run(
+        [sys.executable, "-m", "tidegauge.cli.main", "--config", str(tmp_path / "tidegauge.yml"),
+         "discover"],
+        capture_output=True, text=True, timeout=120,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1
+    assert "Traceback" not in out and "secret" not in out
+    assert "main" in out
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("duckdb:///abs/w.duckdb", {"type": "duckdb", "path": "/abs/w.duckdb"}),
+        ("postgresql://u@h:5432/db", {"type": "postgres", "url": "postgresql://u@h:5432/db"}),
+        ("mysql://root@127.0.0.1:3306/test", {"type": "mysql"}),
+        ("postgresql://u:pw@h:5432/db", {"url": "postgresql://u:${PGPASSWORD}@h:5432/db"}),
+    ],
+)
+def test_warehouse_from_url(url, expected):
+    got = warehouse_from_url(url)
+    assert expected.items() <= got.items()
+
+
+def test_unknown_scheme():
+    with pytest.raises(ValueError, match="unsupported warehouse URL scheme"):
+        warehouse_from_url("oracle://x")
