@@ -94,9 +94,12 @@ def register(app: typer.Typer) -> None:
     def _set(ctx: typer.Context, incident_id: int, status: IncidentStatus,
              note: str | None) -> None:
         state: CliState = ctx.obj
+        now = Clock().now()
+        from tidegauge.steps.notify import set_incident_status
+
         try:
-            state.store.incidents.set_status(incident_id, status, Clock().now(), note=note,
-                                             actor="cli")
+            set_incident_status(state.project, state.store, incident_id, status, now,
+                                note=note, actor="cli")
         except KeyError as e:
             fail(str(e.args[0]))
         console.print(f"incident {incident_id} is now {status.value}")

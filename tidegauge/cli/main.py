@@ -15,6 +15,7 @@ from tidegauge.cli.common import CliState, fail
 from tidegauge.warehouses.base import WarehouseError
 from tidegauge.yamlsource import ConfigError
 
+
 class _Group(TyperGroup):
     """Expected errors become one clear line and exit 2, never a traceback."""
 

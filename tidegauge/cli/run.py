@@ -11,6 +11,8 @@ from tidegauge.runner import run as run_once
 
 
 def register(app: typer.Typer) -> None:
+    register_backtest(app)
+
     @app.command()
     def run(
         ctx: typer.Context,
@@ -64,3 +66,40 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[yellow]! {name}: {err}[/]", highlight=False)
         if report.warehouse_errors and not report.tables:
             raise typer.Exit(1)
+
+
+def register_backtest(app: typer.Typer) -> None:
+    from tidegauge.core.detectors.base import Sensitivity
+
+    @app.command()
+    def backtest(
+        ctx: typer.Context,
+        days: int = typer.Option(90, "--days", min=1, max=3650, help="how far back to replay"),
+        sensitivity: Sensitivity | None = typer.Option(None, "--sensitivity"),
+        now: str | None = typer.Option(None, "--now", help="replay as of this ISO timestamp"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
+        """How many alerts each monitor (and each channel) would have raised in stored history."""
+        from rich.table import Table
+
+        from tidegauge.steps.backtest import backtest_project
+
+        state: CliState = ctx.obj
+        try:
+            at = parse_instant(now) if now else Clock().now()
+        except ValueError as e:
+            fail(str(e))
+        result = backtest_project(state.project, state.store, at, days=days,
+                                  sensitivity=sensitivity)
+        if as_json:
+            print_json(result)
+            return
+        console.print(f"replayed {days} days: [bold]{result['alerts']}[/] alerts "
+                      f"({result['alerts_per_week']}/week)")
+        t = Table("table", "monitor", "alerts", "tested")
+        for m in sorted(result["monitors"], key=lambda m: -m["alerts"])[:40]:
+            name = f"{m['column']}.{m['metric']}" if m["column"] else m["metric"]
+            t.add_row(m["table"], name, str(m["alerts"]), str(m["tested_points"]))
+        console.print(t)
+        for ch, n in result["channels"].items():
+            console.print(f"channel {ch}: {n} alerts")

@@ -108,7 +108,7 @@ def enqueue_incident(project: Project, store: Store, outbox: OutboxRepo, inciden
 
 
 def deliver(project: Project, store: Store, *, holder: str, max_inline_wait: float = 5.0,
-            rounds: int = 3) -> dict[str, int]:
+            rounds: int = 3, lease: timedelta = CLAIM_LEASE) -> dict[str, int]:
     """Send due outbox rows; retry with exponential backoff, honouring Retry-After."""
     outbox = OutboxRepo(store)
     counts = {"sent": 0, "retry": 0, "failed": 0}
@@ -116,7 +116,7 @@ def deliver(project: Project, store: Store, *, holder: str, max_inline_wait: flo
     try:
         for _ in range(rounds):
             wall = datetime.now(UTC)
-            rows = outbox.claim(holder, wall, CLAIM_LEASE)
+            rows = outbox.claim(holder, wall, lease)
             if not rows:
                 break
             soonest: float | None = None
@@ -176,3 +176,45 @@ def notify_incidents(project: Project, store: Store, now: datetime, report: RunR
     for iid in report.incidents_opened:
         enqueue_incident(project, store, outbox, iid, now)
     report.notifications = deliver(project, store, holder=holder_name())
+
+
+def resolve_incident(project: Project, store: Store, incident_id: int, now: datetime) -> int:
+    """A closed incident resolves its page/alert on every channel its trigger reached."""
+    from tidegauge.runner import holder_name
+
+    if not project.channels:
+        return 0
+    outbox = OutboxRepo(store)
+    row = store.incidents.get(incident_id)
+    if row is None:
+        return 0
+    inc = _with_evidence(store, incident_from_row(row))
+    message = build_message(inc, url=incident_url(project, incident_id), action="resolve")
+    queued = 0
+    for sent in outbox.rows(incident_id=incident_id):
+        if sent["action"] != "trigger" or sent["status"] != "sent":
+            continue
+        key = f"incident-{incident_id}:{sent['channel']}:resolve"
+        if outbox.enqueue(dedup_key=key, channel=sent["channel"], incident_id=incident_id,
+                          action="resolve", payload=message.to_dict(), now=now):
+            queued += 1
+    if queued:
+        deliver(project, store, holder=holder_name())
+    return queued
+
+
+def set_incident_status(
+    project: Project, store: Store, incident_id: int, status: IncidentStatus, now: datetime,
+    *, note: str | None = None, actor: str | None = None,
+) -> dict[str, Any]:
+    """Change an incident's status; closing it resolves it on the channels it reached.
+
+    The one entry for the CLI, the REST API and the UI, so all three behave alike.
+    """
+    result = store.incidents.set_status(incident_id, status, now, note=note, actor=actor)
+    if not status.is_open:
+        try:
+            resolve_incident(project, store, incident_id, now)
+        except Exception:  # a channel failing must not undo the status change
+            log.exception("resolve notifications for incident %s", incident_id)
+    return result

@@ -21,6 +21,7 @@ from tidegauge.config import Project
 from tidegauge.core.lineage import AmbiguousNodeError, LineageGraph, UnknownNodeError
 from tidegauge.core.model import Feedback, IncidentStatus, Severity
 from tidegauge.steps.lineage import load_graph
+from tidegauge.steps.notify import set_incident_status
 from tidegauge.store.store import Store, StoredTable, columns_to_json
 from tidegauge.web import bands, queries
 from tidegauge.web.deps import (
@@ -354,8 +355,8 @@ def incident_status(request: Request, incident_id: Id, body: StatusIn) -> dict[s
     store = store_of(request)
     get_incident(store, incident_id)
     who: Principal = request.state.principal
-    store.incidents.set_status(incident_id, body.status, clock_of(request).now(),
-                               note=body.note, actor=who.name)
+    set_incident_status(request.app.state.project, store, incident_id, body.status,
+                        clock_of(request).now(), note=body.note, actor=who.name)
     return incident_json(get_incident(store, incident_id))
 
 

@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from tidegauge.core.lineage import LineageGraph, LineageLookupError, LineageResult, Node
 from tidegauge.core.model import Feedback, IncidentStatus
 from tidegauge.steps.lineage import load_graph
+from tidegauge.steps.notify import set_incident_status
 from tidegauge.store.store import Store
 from tidegauge.web import api, bands, queries
 from tidegauge.web.charts import format_value, metric_chart, unit_of
@@ -517,8 +518,9 @@ def incident_status(
     store = store_of(request)
     who: Principal = request.state.principal
     try:
-        store.incidents.set_status(incident_id, status, clock_of(request).now(),
-                                   note=(note or "").strip() or None, actor=who.name)
+        set_incident_status(request.app.state.project, store, incident_id, status,
+                            clock_of(request).now(), note=(note or "").strip() or None,
+                            actor=who.name)
     except KeyError:
         raise HTTPException(404, f"There is no incident with id {incident_id}.") from None
     return back(f"/incidents/{incident_id}", f"Incident #{incident_id} is now "
