@@ -11,10 +11,12 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tidegauge.config import Project
@@ -104,8 +106,28 @@ def discover(project: Project, store: Store, now: datetime) -> DiscoverResult:
     return result
 
 
+GROUP_WAIT = 300.0
+
+
+@contextmanager
+def exclusive(store: Store, name: str, *, timeout: float) -> Iterator[None]:
+    """Hold a store lease for the block, waiting up to ``timeout`` seconds for it."""
+    holder = holder_name()
+    deadline = time.monotonic() + timeout
+    ttl = timedelta(seconds=max(timeout, 60.0))
+    while not store.acquire_lease(name, holder, ttl, datetime.now(UTC)):
+        if time.monotonic() > deadline:
+            raise WarehouseError(f"another tidegauge process holds '{name}' for too long")
+        time.sleep(0.2)
+    try:
+        yield
+    finally:
+        store.release_lease(name, holder)
+
+
 def holder_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds a lease: host, process and thread (the web scheduler runs in a thread)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def run(
@@ -137,7 +159,9 @@ def run(
         collected = collect_tables(project, store, found, now, run_id, report, only, progress)
         alerts = detect_tables(project, store, collected, now, run_id, report, external)
         report.alerts = alerts
-        group_alerts(project, store, graph, alerts, now, report)
+        # grouping reads open incidents and writes new ones: one process at a time
+        with exclusive(store, "group", timeout=GROUP_WAIT):
+            group_alerts(project, store, graph, alerts, now, report)
         if notify:
             notify_incidents(project, store, now, report)
         if report.failed_tables or report.warehouse_errors:

@@ -7,6 +7,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tidegauge.cli.common import CliState, console, fail, print_json
 from tidegauge.core.clock import Clock, parse_instant
+from tidegauge.core.detectors.base import Sensitivity
 from tidegauge.runner import run as run_once
 
 
@@ -69,8 +70,6 @@ def register(app: typer.Typer) -> None:
 
 
 def register_backtest(app: typer.Typer) -> None:
-    from tidegauge.core.detectors.base import Sensitivity
-
     @app.command()
     def backtest(
         ctx: typer.Context,

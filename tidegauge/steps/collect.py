@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidegauge.config import Project, TableSettings
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from tidegauge.runner import DiscoverResult, Progress, RunReport
 
 log = logging.getLogger("tidegauge.collect")
+
+#: how long a process may hold a table before others may take it over (a crash leaves it)
+TABLE_LEASE = timedelta(minutes=30)
 
 
 @dataclass
@@ -49,7 +52,7 @@ def collect_tables(
     progress: Progress | None,
 ) -> list[CollectedTable]:
     from tidegauge.collector import collect_table
-    from tidegauge.runner import connect
+    from tidegauge.runner import connect, holder_name
 
     todo = [
         (name, info)
@@ -71,65 +74,78 @@ def collect_tables(
         try:
             for info in infos:
                 tid = found.table_ids[info.ref.key]
-                settings = project.settings_for(info.ref.fqn)
-                entry = CollectedTable(tid, info, settings)
-                started = time.perf_counter()
-                last = store.last_bucket(tid)
-                entry.first_run = last is None
+                lease = f"collect:{tid}"
+                holder = holder_name()
+                if not store.acquire_lease(lease, holder, TABLE_LEASE, datetime.now(UTC)):
+                    # another process is collecting this table right now: never twice
+                    log.info("%s: collected by another process, skipped", info.ref.fqn)
+                    continue
                 try:
-                    result = collect_table(
-                        wh,
-                        info,
-                        settings,
-                        project.defaults,
-                        now=now,
-                        last_bucket=last,
-                        custom_metrics=[
-                            m for m in project.metrics
-                            if m.table and m.table.lower() == info.ref.fqn.lower()
-                            and (m.warehouse in (None, name))
-                        ],
+                    if store.table_collected(tid, now, other_than=run_id):
+                        log.info("%s: already collected as of %s", info.ref.fqn, now)
+                        continue
+                    settings = project.settings_for(info.ref.fqn)
+                    entry = CollectedTable(tid, info, settings)
+                    started = time.perf_counter()
+                    last = store.last_bucket(tid)
+                    entry.first_run = last is None
+                    try:
+                        result = collect_table(
+                            wh,
+                            info,
+                            settings,
+                            project.defaults,
+                            now=now,
+                            last_bucket=last,
+                            custom_metrics=[
+                                m for m in project.metrics
+                                if m.table and m.table.lower() == info.ref.fqn.lower()
+                                and (m.warehouse in (None, name))
+                            ],
+                        )
+                    except WarehouseError as e:  # the collector records most errors itself
+                        result = None
+                        entry.error = str(e)
+                    if result is not None:
+                        entry.points = store.upsert_points(tid, result.points, run_id=run_id,
+                                                           now=now)
+                        store.add_ledger(
+                            [
+                                {
+                                    "run_id": run_id,
+                                    "table_id": tid,
+                                    "monitor": getattr(le, "monitor", "collect"),
+                                    "at": now,
+                                    "seconds": float(getattr(le, "seconds", 0.0)),
+                                    "rows": getattr(le, "rows", None),
+                                    "bytes": getattr(le, "bytes_scanned", None),
+                                    "sql": getattr(le, "sql", None),
+                                }
+                                for le in result.ledger
+                            ]
+                        )
+                        if result.errors:
+                            entry.error = "; ".join(result.errors)
+                        schema = list(result.schema) or list(info.columns)
+                        entry.schema_changes = snapshot_schema(store, tid, schema, now)
+                    report.points += entry.points
+                    if entry.error:
+                        report.failed_tables[info.ref.fqn] = entry.error
+                        log.warning("%s: %s", info.ref.fqn, entry.error)
+                    store.record_run_table(
+                        run_id,
+                        tid,
+                        "failed" if entry.error and not entry.points else "ok",
+                        error=entry.error,
+                        seconds=time.perf_counter() - started,
+                        points=entry.points,
                     )
-                except WarehouseError as e:  # the collector records most errors itself
-                    result = None
-                    entry.error = str(e)
-                if result is not None:
-                    entry.points = store.upsert_points(tid, result.points, run_id=run_id, now=now)
-                    store.add_ledger(
-                        [
-                            {
-                                "run_id": run_id,
-                                "table_id": tid,
-                                "monitor": getattr(le, "monitor", "collect"),
-                                "at": now,
-                                "seconds": float(getattr(le, "seconds", 0.0)),
-                                "rows": getattr(le, "rows", None),
-                                "bytes": getattr(le, "bytes_scanned", None),
-                                "sql": getattr(le, "sql", None),
-                            }
-                            for le in result.ledger
-                        ]
-                    )
-                    if result.errors:
-                        entry.error = "; ".join(result.errors)
-                    schema = list(result.schema) or list(info.columns)
-                    entry.schema_changes = snapshot_schema(store, tid, schema, now)
-                report.points += entry.points
-                if entry.error:
-                    report.failed_tables[info.ref.fqn] = entry.error
-                    log.warning("%s: %s", info.ref.fqn, entry.error)
-                store.record_run_table(
-                    run_id,
-                    tid,
-                    "failed" if entry.error and not entry.points else "ok",
-                    error=entry.error,
-                    seconds=time.perf_counter() - started,
-                    points=entry.points,
-                )
-                out.append(entry)
-                done += 1
-                if progress:
-                    progress(info.ref.fqn, done, len(todo))
+                    out.append(entry)
+                    done += 1
+                    if progress:
+                        progress(info.ref.fqn, done, len(todo))
+                finally:
+                    store.release_lease(lease, holder)
         finally:
             wh.close()
     report.tables = len(out)

@@ -423,6 +423,22 @@ class Store:
                 )
             )
 
+    def table_collected(self, table_id: int, as_of: datetime, *, other_than: int) -> bool:
+        """Whether another run as of the same moment already collected this table."""
+        with self.engine.connect() as c:
+            hit = c.execute(
+                select(s.run_tables.c.run_id)
+                .select_from(s.run_tables.join(s.runs, s.runs.c.id == s.run_tables.c.run_id))
+                .where(
+                    s.run_tables.c.table_id == table_id,
+                    s.run_tables.c.status == "ok",
+                    s.runs.c.as_of == as_of,
+                    s.runs.c.id != other_than,
+                )
+                .limit(1)
+            ).first()
+        return hit is not None
+
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
             rows = c.execute(select(s.runs).order_by(s.runs.c.id.desc()).limit(limit)).all()
