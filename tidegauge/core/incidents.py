@@ -43,6 +43,7 @@ class AlertRef:
     kind: AlertKind
     data_time: datetime
     severity: Severity = Severity.MEDIUM
+    column: str | None = None
 
 
 @dataclass
@@ -52,6 +53,7 @@ class OpenIncident:
     kind: AlertKind
     data_time: datetime
     tables: set[str] = field(default_factory=set)
+    column: str | None = None
 
 
 @dataclass
@@ -92,14 +94,16 @@ def _reads(chain: list[str]) -> str:
 
 
 def _compatible(a: AlertRef, kind: AlertKind, data_time: datetime, rel: int,
-                policy: GroupingPolicy) -> bool:
+                policy: GroupingPolicy, column: str | None = None) -> bool:
     dt = abs(a.data_time - data_time)
     if dt > policy.window:
         return False
     if FAMILIES.get(a.kind) == FAMILIES.get(kind):
         return True
     if rel == 0:
-        return dt <= policy.tight_window
+        # the same column moving in another way (a new value lengthens strings) is the same
+        # problem; other columns of the table only when it happens at the same time
+        return (column is not None and a.column == column) or dt <= policy.tight_window
     # a downstream symptom of another family (a schema change upstream breaks a model,
     # a volume drop upstream moves a downstream null rate) still belongs to the cause
     return True
@@ -124,7 +128,7 @@ def group_alerts(
     groups: list[Group] = []
     existing: dict[int, Group] = {}
     for alert in ordered:
-        best: tuple[tuple[int, int, float, int], Group | OpenIncident, str] | None = None
+        best: tuple[tuple[int, int, int, float, int], Group | OpenIncident, str] | None = None
         for inc in open_incidents:
             # only the root's own table and what reads it join: a table upstream of one of
             # the incident's symptoms may be a sibling cause, not part of this problem
@@ -132,10 +136,11 @@ def group_alerts(
                 rel = _relation(t, alert.table, path)
                 if rel is None or rel[0] < 0:
                     continue
-                if not _compatible(alert, inc.kind, inc.data_time, rel[0], policy):
+                if not _compatible(alert, inc.kind, inc.data_time, rel[0], policy, inc.column):
                     continue
                 same_family = FAMILIES.get(alert.kind) == FAMILIES.get(inc.kind)
                 score = (
+                    0 if abs(alert.data_time - inc.data_time) <= policy.tight_window else 1,
                     0 if same_family else 1,
                     abs(rel[0]),
                     abs((alert.data_time - inc.data_time).total_seconds()),
@@ -147,10 +152,12 @@ def group_alerts(
             rel = _relation(g.root.table, alert.table, path)
             if rel is None or rel[0] < 0:
                 continue
-            if not _compatible(alert, g.root.kind, g.root.data_time, rel[0], policy):
+            if not _compatible(alert, g.root.kind, g.root.data_time, rel[0], policy,
+                               g.root.column):
                 continue
             same_family = FAMILIES.get(alert.kind) == FAMILIES.get(g.root.kind)
             score = (
+                0 if abs(alert.data_time - g.root.data_time) <= policy.tight_window else 1,
                 0 if same_family else 1,
                 rel[0],
                 abs((alert.data_time - g.root.data_time).total_seconds()),

@@ -72,7 +72,8 @@ def group_alerts(
     paths = Paths(graph)
     by_id: dict[int, dict[str, Any]] = {a["id"]: a for a in alerts}
     refs = [
-        AlertRef(a["id"], a["table"].fqn.lower(), a["kind"], a["data_time"], a["severity"])
+        AlertRef(a["id"], a["table"].fqn.lower(), a["kind"], a["data_time"], a["severity"],
+                 a["column"])
         for a in alerts
     ]
     open_incs = []
@@ -81,7 +82,7 @@ def group_alerts(
                   if a["table"]}
         open_incs.append(
             OpenIncident(inc["id"], str(inc["table"]).lower(), AlertKind(inc["kind"]),
-                         inc["data_time"], tables)
+                         inc["data_time"], tables, inc["column"])
         )
     for group in group_refs(refs, open_incs, paths):
         member_ids = [m.id for m in group.members]

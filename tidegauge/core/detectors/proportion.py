@@ -26,6 +26,8 @@ MIN_REL_EFFECT = 1.0
 #: and at least this many rows that make the difference
 MIN_ROWS_EFFECT = 3
 MIN_HISTORY_BUCKETS = 24
+#: below this many expected events per bucket the Poisson tail replaces the normal one
+SMALL_EXPECTED = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +44,10 @@ def _dispersion(k: np.ndarray, n: np.ndarray, p0: float) -> float:
     if ok.sum() < 8:
         return 1.0
     z2 = (k[ok] - n[ok] * p0) ** 2 / var[ok]
-    # the median of a chi-square(1) is 0.4549; scale by it so a pure binomial gives 1
-    return max(1.0, float(np.median(z2)) / 0.4549)
+    # Pearson's chi-square per degree of freedom (1 for a pure binomial, whatever the bucket
+    # size — a median would be biased by discreteness on small counts); each term is capped
+    # so one past incident cannot inflate the band for weeks
+    return max(1.0, float(np.mean(np.minimum(z2, 25.0))))
 
 
 def evaluate_rates(
@@ -83,8 +87,15 @@ def evaluate_rates(
         z = (k - n * p0) / max(sd, 1e-12)
         up = settings.direction in (Direction.UP, Direction.BOTH)
         down = settings.direction in (Direction.DOWN, Direction.BOTH)
-        p_up = float(normal_sf(z)[()]) if up else 1.0
-        p_down = float(normal_sf(-z)[()]) if down else 1.0
+        lam = n * p0
+        if lam < SMALL_EXPECTED:
+            # few expected events: the normal tail is far too thin (5 nulls where 0.8 are
+            # usual is p≈0.001, not 1e-6); use the quasi-Poisson tail instead
+            p_up = _poisson_sf(k / phi, lam / phi) if up else 1.0
+            p_down = (1.0 - _poisson_sf(k / phi + 1.0, lam / phi)) if down else 1.0
+        else:
+            p_up = float(normal_sf(z)[()]) if up else 1.0
+            p_down = float(normal_sf(-z)[()]) if down else 1.0
         p_value = min(1.0, 2 * min(p_up, p_down)) if up and down else min(p_up, p_down)
         half = float(_z_for(alpha)) * math.sqrt(phi * p0 * (1 - p0) / n)
         lower, upper = max(0.0, p0 - half), min(1.0, p0 + half)
@@ -110,6 +121,19 @@ def evaluate_rates(
             )
         )
     return out
+
+
+def _poisson_sf(k: float, lam: float) -> float:
+    """``P(X >= k)`` for X ~ Poisson(lam), with ``k`` rounded to the nearest count."""
+    kk = max(0, round(k))
+    if kk == 0:
+        return 1.0
+    term = math.exp(-lam)
+    cdf = term
+    for i in range(1, kk):
+        term *= lam / i
+        cdf += term
+    return min(1.0, max(0.0, 1.0 - cdf))
 
 
 def _z_for(alpha: float) -> float:
