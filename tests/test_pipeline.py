@@ -94,8 +94,11 @@ channels:
     assert "analytics.stg_orders" in inc["impact"]["tables"]
     assert not [i for i in incidents if i["table"] == "raw.users"]
 
-    hooks = [r for r in recorder.requests if r.json().get("incident", {}).get("id") == inc["id"]
-             or str(inc["id"]) in r.body.decode()]
+    hooks = [
+        r
+        for r in recorder.requests
+        if r.json().get("incident", {}).get("id") == inc["id"] or str(inc["id"]) in r.body.decode()
+    ]
     assert len(hooks) == 1
     assert len(recorder.requests) == len(incidents)
 

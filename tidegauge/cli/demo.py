@@ -21,7 +21,7 @@ FIRST_RUN_BEFORE_END = timedelta(hours=30)
 STEP = timedelta(hours=6)
 
 
-def demo_project_file(folder: Path, *, port: int) -> Path:
+def demo_project_file(folder: Path, *, port: int, webhook_url: str | None = None) -> Path:
     doc: dict[str, Any] = {
         "name": "livestream-marketplace",
         "warehouses": [{"name": "main", "type": "duckdb", "path": "warehouse.duckdb"}],
@@ -33,6 +33,8 @@ def demo_project_file(folder: Path, *, port: int) -> Path:
         ],
         "web": {"base_url": f"http://127.0.0.1:{port}"},
     }
+    if webhook_url:
+        doc["channels"] = [{"name": "demo-webhook", "type": "webhook", "url": webhook_url}]
     path = folder / "tidegauge.yml"
     path.write_text(
         "# The demo's project file: a DuckDB warehouse and a SQLite store.\n"
@@ -42,7 +44,14 @@ def demo_project_file(folder: Path, *, port: int) -> Path:
     return path
 
 
-def run_demo(folder: Path, *, port: int = 8765, quiet: bool = False) -> dict[str, Any]:
+def run_demo(
+    folder: Path,
+    *,
+    port: int = 8765,
+    quiet: bool = False,
+    days: int = 60,
+    webhook_url: str | None = None,
+) -> dict[str, Any]:
     """Build the warehouse in ``folder``, replay runs over its last 30 hours, report findings."""
     from tidegauge.demo.warehouse import apply_schema_change, build_demo_warehouse, demo_end
 
@@ -50,8 +59,8 @@ def run_demo(folder: Path, *, port: int = 8765, quiet: bool = False) -> dict[str
     for stale in ("state.db", "state.db-wal", "state.db-shm"):
         (folder / stale).unlink(missing_ok=True)
     end = demo_end(Clock().now())
-    scenario = build_demo_warehouse(folder / "warehouse.duckdb", end=end)
-    project = load_project(demo_project_file(folder, port=port))
+    scenario = build_demo_warehouse(folder / "warehouse.duckdb", end=end, days=days)
+    project = load_project(demo_project_file(folder, port=port, webhook_url=webhook_url))
     store = Store.open(project.store_url())
     at = end - FIRST_RUN_BEFORE_END
     runs = []
@@ -77,7 +86,8 @@ def run_demo(folder: Path, *, port: int = 8765, quiet: bool = False) -> dict[str
                 store, i["id"], inj.expected_alert_kind))
         ]
         found.append({"injected": inj.description, "table": inj.table,
-                      "kind": inj.expected_alert_kind, "incident": match[0]["id"] if match else None})
+                      "kind": inj.expected_alert_kind,
+                      "incident": match[0]["id"] if match else None})
     return {
         "folder": str(folder),
         "end": end,
@@ -85,6 +95,7 @@ def run_demo(folder: Path, *, port: int = 8765, quiet: bool = False) -> dict[str
         "incidents": [{"id": i["id"], "title": i["title"], "severity": i["severity"],
                        "alerts": len(i["alerts"]), "table": i["table"]} for i in incidents],
         "injected": found,
+        "clean_tables": list(scenario.clean_tables),
     }
 
 

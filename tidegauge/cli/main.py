@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
+from typer._click.core import Context as ClickContext
 from typer.core import TyperGroup
 
 from tidegauge.cli import alerts, demo, incidents, lineage, project, run, serve
@@ -19,7 +19,7 @@ from tidegauge.yamlsource import ConfigError
 class _Group(TyperGroup):
     """Expected errors become one clear line and exit 2, never a traceback."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
         except (ConfigError, WarehouseError) as e:

@@ -157,6 +157,7 @@ def _series_candidates(
         p.bucket_start: p.value or 0.0
         for p in by_series.get(("bucket_row_count", None, None), [])
     }
+    categorical = store.categorical_columns(tid)
     flagged = store.alerts.flagged_times(tid)
     feedback = store.alerts.feedback_for(tid)
     out: list[Candidate] = []
@@ -176,6 +177,8 @@ def _series_candidates(
             continue
         key = series_key(tid, metric, column, segment)
         dsettings = detector_settings(metric, settings, project)
+        if metric == "distinct_count" and column in categorical:
+            continue  # its values are tracked one by one: new and vanished values say more
         if metric == "distinct_count" and _near_unique(complete, rows_by_bucket):
             # a key-like column: its distinct count only echoes volume; what matters is
             # whether values start repeating, i.e. duplicates

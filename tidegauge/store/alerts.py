@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,7 @@ class AlertRepo:
         incident_id: int | None = None,
         limit: int = 500,
         offset: int = 0,
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         q = select(s.alerts)
         if since is not None:
             q = q.where(s.alerts.c.detected_at >= since)
@@ -77,7 +78,7 @@ class AlertRepo:
         q = q.order_by(s.alerts.c.data_time.desc(), s.alerts.c.id.desc())
         return self._query(q.limit(limit).offset(offset))
 
-    def _query(self, q: Any) -> list[dict[str, Any]]:
+    def _query(self, q: Any) -> builtins.list[dict[str, Any]]:
         tables = {t.id: t for t in self.store.tables(include_dropped=True)}
         out = []
         with self.store.engine.connect() as c:
@@ -92,7 +93,7 @@ class AlertRepo:
                 out.append(d)
         return out
 
-    def set_incident(self, alert_ids: list[int], incident_id: int) -> None:
+    def set_incident(self, alert_ids: builtins.list[int], incident_id: int) -> None:
         if alert_ids:
             with self.store.engine.begin() as c:
                 c.execute(

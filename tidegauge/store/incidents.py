@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -105,11 +106,11 @@ class IncidentRepo:
     def list(
         self,
         *,
-        status: list[str] | None = None,
+        status: builtins.list[str] | None = None,
         table_id: int | None = None,
         limit: int = 500,
         offset: int = 0,
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         q = select(s.incidents)
         if status:
             q = q.where(s.incidents.c.status.in_(status))
@@ -118,7 +119,7 @@ class IncidentRepo:
         q = q.order_by(s.incidents.c.detected_at.desc(), s.incidents.c.id.desc())
         return self._rows(q.limit(limit).offset(offset))
 
-    def open(self) -> list[dict[str, Any]]:
+    def open(self) -> builtins.list[dict[str, Any]]:
         return self.list(status=OPEN_STATUSES, limit=100_000)
 
     def get(self, incident_id: int) -> dict[str, Any] | None:
@@ -137,7 +138,7 @@ class IncidentRepo:
         ]
         return inc
 
-    def _rows(self, q: Any) -> list[dict[str, Any]]:
+    def _rows(self, q: Any) -> builtins.list[dict[str, Any]]:
         tables = {t.id: t for t in self.store.tables(include_dropped=True)}
         out = []
         with self.store.engine.connect() as c:

@@ -332,6 +332,17 @@ class Store:
             ).all()
         return sorted((r[0], r[1], r[2]) for r in rows)
 
+    def categorical_columns(self, table_id: int) -> set[str]:
+        """Columns whose values are tracked one by one (``value_count`` series)."""
+        t = s.metric_points
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(t.c.column_name)
+                .where(t.c.table_id == table_id, t.c.metric == "value_count")
+                .distinct()
+            ).all()
+        return {r[0] for r in rows if r[0]}
+
     def points(
         self,
         table_id: int,
