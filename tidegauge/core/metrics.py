@@ -705,13 +705,31 @@ def build_bucket_count_query(
     return plan.queries[0].query
 
 
-def build_max_query(table: exp.Table, ts: ColumnInfo | None, *, count: bool) -> exp.Select | None:
-    """``SELECT COUNT(*) AS row_count, MAX(ts) AS max_ts`` for what metadata did not give."""
+def build_max_query(
+    table: exp.Table,
+    ts: ColumnInfo | None,
+    *,
+    count: bool,
+    now: datetime | None = None,
+    dialect: str = "duckdb",
+) -> exp.Select | None:
+    """``SELECT COUNT(*) AS row_count, MAX(ts) AS max_ts`` for what metadata did not give.
+
+    With ``now``, timestamps after it are ignored: a row stamped in the future must not make
+    a stale table look fresh (and a replay as of ``now`` must not see later loads).
+    """
     items: list[exp.Expr] = []
     if count:
         items.append(exp.alias_(exp.Count(this=exp.Star()), "row_count"))
     if ts is not None:
-        items.append(exp.alias_(exp.Max(this=_col(ts.name)), "max_ts"))
+        value: exp.Expr = _col(ts.name)
+        if now is not None:
+            value = exp.Case(
+                ifs=[exp.If(this=exp.LTE(this=_col(ts.name),
+                                         expression=_time_literal(now, ts, dialect)),
+                            true=_col(ts.name))]
+            )
+        items.append(exp.alias_(exp.Max(this=value), "max_ts"))
     if not items:
         return None
     return exp.select(*items).from_(table.copy())
