@@ -18,7 +18,9 @@ SERVERS = {
     "rabbitmq": ("127.0.0.1", 5672),
 }
 
-POSTGRES_URL = os.environ.get("TIDEGAUGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "TIDEGAUGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
 MYSQL_URL = os.environ.get("TIDEGAUGE_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test")
 
 

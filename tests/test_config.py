@@ -67,7 +67,9 @@ def test_duplicate_keys_and_names(tmp_path):
 
 
 def test_table_settings_merge_by_glob(tmp_path):
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
 warehouses: [{type: duckdb, path: w.duckdb}]
 tables:
   - match: "raw.*"
@@ -75,7 +77,8 @@ tables:
     bucket: day
   - match: "raw.orders"
     timestamp_column: created_at
-""")
+""",
+    )
     project = load_project(p)
     s = project.settings_for("raw.orders")
     assert (s.owner, s.bucket.value, s.timestamp_column) == ("platform", "day", "created_at")

@@ -11,17 +11,19 @@ from datetime import timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from tidegauge.monitors import MONITOR_TYPES, Monitor
 from tidegauge.notifiers.config import (
     Channel,
     NotificationsConfig,
@@ -33,6 +35,9 @@ from tidegauge.warehouses.mysql import MySQLWarehouseConfig
 from tidegauge.warehouses.postgres import PostgresWarehouseConfig
 from tidegauge.warehouses.snowflake import SnowflakeWarehouseConfig
 from tidegauge.yamlsource import ConfigError, SourceMap, load_yaml
+
+if TYPE_CHECKING:
+    from tidegauge.monitors import _MonitorBase
 
 __all__ = [
     "ConfigError",
@@ -166,6 +171,14 @@ class WebConfig(Strict):
     admin_tokens: list[str] = Field(default_factory=list)
 
 
+class UserConfig(NamedTuple):
+    """The ``tables:``, ``metrics:`` and ``routes:`` as written, before monitors add theirs."""
+
+    tables: list[TableSettings]
+    metrics: list[CustomMetric]
+    routes: list[RouteConfig]
+
+
 class Project(Strict):
     """The whole project file."""
 
@@ -181,14 +194,51 @@ class Project(Strict):
     channels: list[Channel] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
     default_channel: str | None = Field(None, description="where unrouted incidents go")
+    monitors: list[Monitor] = Field(
+        default_factory=list,
+        description="declared monitors (also read from monitors/*.yml beside this file)",
+    )
 
     #: folder of the project file; relative paths are resolved against it
     root: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    _user: UserConfig | None = PrivateAttr(default=None)
+    _dbt_monitors: list[Any] = PrivateAttr(default_factory=list)
+    _monitor_warnings: list[str] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _channel_references(self) -> Project:
         check_references(list(self.channels), self.routes, self.default_channel)
         return self
+
+    @model_validator(mode="after")
+    def _install_monitors(self) -> Project:
+        # declared monitors become tables:/metrics:/routes: entries the run already reads
+        from tidegauge.monitors import install
+
+        self._user = UserConfig(list(self.tables), list(self.metrics), list(self.routes))
+        install(self)
+        return self
+
+    def user_config(self) -> UserConfig:
+        """``tables:``, ``metrics:`` and ``routes:`` as declared, without monitor entries."""
+        if self._user is None:
+            self._user = UserConfig(list(self.tables), list(self.metrics), list(self.routes))
+        return self._user
+
+    @property
+    def dbt_monitors(self) -> list[_MonitorBase]:
+        """Monitors read from the dbt manifest (``meta.tidegauge`` and generic tests)."""
+        return list(self._dbt_monitors)
+
+    @property
+    def monitor_warnings(self) -> list[str]:
+        """Problems met loading monitors that did not stop loading (e.g. no dbt manifest)."""
+        return list(self._monitor_warnings)
+
+    def set_dbt_monitors(self, monitors: list[_MonitorBase], warnings: list[str]) -> None:
+        self._dbt_monitors = list(monitors)
+        self._monitor_warnings = list(warnings)
 
     def notifications(self) -> NotificationsConfig:
         return NotificationsConfig.model_construct(
@@ -254,6 +304,7 @@ def _format_errors(err: ValidationError, smap: SourceMap, model: type[BaseModel]
 _TAGS = {
     "duckdb", "postgres", "mysql", "snowflake",
     "slack", "teams", "pagerduty", "opsgenie", "email", "webhook",
+    *MONITOR_TYPES,
 }
 
 
@@ -296,10 +347,16 @@ def _inner_model(annotation: Any) -> Any:
 def parse_project(data: Any, smap: SourceMap) -> Project:
     if not isinstance(data, dict):
         raise ConfigError(f"{smap.path}:1: the project file must be a mapping of keys")
+    from tidegauge.monitors import duplicate_names, locate
+
+    dupes = duplicate_names(data, smap)
+    if dupes:
+        raise ConfigError("\n".join(dupes))
     try:
         project = Project.model_validate({**data, "root": smap.path.parent.resolve()})
     except ValidationError as e:
         raise ConfigError(_format_errors(e, smap, Project)) from None
+    locate(project.monitors, smap)
     for w in project.warehouses:
         if isinstance(w, DuckDBWarehouseConfig) and w.path != ":memory:":
             w.path = str(project.resolve(w.path))
@@ -320,4 +377,29 @@ def load_project(path: str | Path | None = None) -> Project:
     if p.is_dir():
         p = p / "tidegauge.yml"
     data, smap = load_yaml(p)
-    return parse_project(data, smap)
+    project = parse_project(data, smap)
+    load_monitors(project, p.parent / "monitors")
+    return project
+
+
+def load_monitors(project: Project, folder: Path | None = None) -> None:
+    """Add ``folder/*.yml`` monitors and the dbt manifest's, check names and channels, and
+    translate them all into the settings the run reads. Errors name file and line."""
+    from tidegauge.monitors import (
+        check_channels,
+        check_unique,
+        install,
+        load_dbt_monitors,
+        load_monitor_files,
+    )
+
+    if folder is not None:
+        project.monitors = [*project.monitors, *load_monitor_files(folder)]
+    dbt = load_dbt_monitors(project)
+    project.set_dbt_monitors(dbt.monitors, dbt.problems)
+    everything = [*project.monitors, *dbt.monitors]
+    errors = check_unique(everything) + check_channels(everything,
+                                                       [c.name for c in project.channels])
+    if errors:
+        raise ConfigError("\n".join(errors))
+    install(project)

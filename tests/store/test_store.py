@@ -36,8 +36,9 @@ def store(request, tmp_path):
         return
     require_server("postgres")
     name = f"tg_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
@@ -82,8 +83,10 @@ def test_table_upsert_and_drop(store):
 def test_points_upsert_is_idempotent(store):
     tid = _table(store)
     ref = TableRef("main", "shop", "orders")
-    pts = [MetricPoint(ref, "bucket_row_count", NOW - timedelta(hours=i), float(i), None,
-                       None, 3600) for i in range(5)]
+    pts = [
+        MetricPoint(ref, "bucket_row_count", NOW - timedelta(hours=i), float(i), None, None, 3600)
+        for i in range(5)
+    ]
     store.upsert_points(tid, pts, run_id=None, now=NOW)
     pts[0] = MetricPoint(ref, "bucket_row_count", NOW, 42.0, None, None, 3600)
     store.upsert_points(tid, pts, run_id=None, now=NOW)
@@ -94,12 +97,24 @@ def test_points_upsert_is_idempotent(store):
 
 def test_alert_once_and_feedback(store):
     tid = _table(store)
-    a = Alert(AlertKind.VOLUME, TableRef("main", "shop", "orders"), "bucket_row_count",
-              NOW, NOW, observed=1.0, expected=100.0)
+    a = Alert(
+        AlertKind.VOLUME,
+        TableRef("main", "shop", "orders"),
+        "bucket_row_count",
+        NOW,
+        NOW,
+        observed=1.0,
+        expected=100.0,
+    )
     aid = store.alerts.add(a, tid, None)
     assert aid is not None
-    same = Alert(AlertKind.VOLUME, TableRef("main", "shop", "orders"), "bucket_row_count",
-                 NOW, NOW + timedelta(hours=1))
+    same = Alert(
+        AlertKind.VOLUME,
+        TableRef("main", "shop", "orders"),
+        "bucket_row_count",
+        NOW,
+        NOW + timedelta(hours=1),
+    )
     assert store.alerts.add(same, tid, None) is None
     assert NOW in store.alerts.flagged_times(tid)[f"{tid}|bucket_row_count||"]
     store.alerts.set_feedback(aid, Feedback.EXPECTED, NOW)
@@ -109,8 +124,7 @@ def test_alert_once_and_feedback(store):
 
 def test_incident_lifecycle(store):
     tid = _table(store)
-    a = Alert(AlertKind.VOLUME, TableRef("main", "shop", "orders"), "bucket_row_count",
-              NOW, NOW)
+    a = Alert(AlertKind.VOLUME, TableRef("main", "shop", "orders"), "bucket_row_count", NOW, NOW)
     aid = store.alerts.add(a, tid, None)
     inc = Incident(AlertKind.VOLUME, TableRef("main", "shop", "orders"), "drop", NOW, NOW)
     iid = store.incidents.create(inc, tid, aid)
@@ -135,10 +149,12 @@ def test_outbox_enqueue_once_and_claim_once(store):
     from tidegauge.store.outbox import OutboxRepo
 
     ob = OutboxRepo(store)
-    assert ob.enqueue(dedup_key="k", channel="c", incident_id=None, action="trigger",
-                      payload={}, now=NOW)
-    assert not ob.enqueue(dedup_key="k", channel="c", incident_id=None, action="trigger",
-                          payload={}, now=NOW)
+    assert ob.enqueue(
+        dedup_key="k", channel="c", incident_id=None, action="trigger", payload={}, now=NOW
+    )
+    assert not ob.enqueue(
+        dedup_key="k", channel="c", incident_id=None, action="trigger", payload={}, now=NOW
+    )
     first = ob.claim("p1", NOW, timedelta(minutes=5))
     assert len(first) == 1
     assert ob.claim("p2", NOW, timedelta(minutes=5)) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import typer
+from rich.markup import escape
 
 from tidegauge.cli.common import CliState, console, errors, fail, print_json
 
@@ -60,12 +61,13 @@ def register(app: typer.Typer) -> None:
         result = check_breaker(store, tables, level=lvl, max_age=age, fail_open=opened,
                                now=at, monitors=declared_monitors(project), store_error=error)
         for c in result.unanswered:
-            errors.print(f"[yellow]warning:[/] cannot judge {c.table}: {c.error} — failing "
-                         f"{'open' if opened else 'closed'}", highlight=False, soft_wrap=True)
+            why = escape(f"cannot judge {c.table}: {c.error}")
+            errors.print(f"[yellow]warning:[/] {why} — failing {'open' if opened else 'closed'}",
+                         highlight=False, soft_wrap=True)
         if as_json:
             print_json(result.as_dict())
         else:
-            console.print(result.summary(), highlight=False, soft_wrap=True)
+            console.print(escape(result.summary()), highlight=False, soft_wrap=True)
             console.print("[bold red]breaker tripped[/]" if result.tripped
                           else "[green]breaker closed: go ahead[/]")
         raise typer.Exit(1 if result.tripped else 0)

@@ -10,7 +10,17 @@ import typer
 from typer._click.core import Context as ClickContext
 from typer.core import TyperGroup
 
-from tidegauge.cli import alerts, demo, incidents, lineage, project, run, serve
+from tidegauge.cli import (
+    alerts,
+    breaker,
+    demo,
+    incidents,
+    lineage,
+    monitors,
+    project,
+    run,
+    serve,
+)
 from tidegauge.cli.common import CliState, fail
 from tidegauge.warehouses.base import WarehouseError
 from tidegauge.yamlsource import ConfigError
@@ -46,7 +56,7 @@ def _global(
     ctx.obj = CliState(config_path=config)
 
 
-for module in (project, run, alerts, incidents, lineage, serve, demo):
+for module in (project, run, alerts, incidents, lineage, monitors, breaker, serve, demo):
     module.register(app)
 
 

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tidegauge.cli.common import CliState, console, errors, fail, print_json
@@ -66,9 +67,9 @@ def register(app: typer.Typer) -> None:
                         "monitors": len(monitors)})
         else:
             for w in warnings:
-                errors.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+                errors.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
             for p in problems:
-                errors.print(f"[bold red]error:[/] {p}", highlight=False, soft_wrap=True)
+                errors.print(f"[bold red]error:[/] {escape(p)}", highlight=False, soft_wrap=True)
             if not problems:
                 console.print(f"{state.config_path}: valid — {len(monitors)} monitor(s)")
         if problems:
@@ -89,7 +90,7 @@ def register(app: typer.Typer) -> None:
             print_json(result.as_dict())
             return
         for w in result.warnings:
-            errors.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+            errors.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
         if result.empty:
             console.print(f"no changes: {len(result.unchanged)} monitor(s) up to date")
             return
@@ -118,7 +119,7 @@ def register(app: typer.Typer) -> None:
             print_json(result.as_dict())
             return
         for w in result.warnings:
-            errors.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+            errors.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
         console.print(f"applied: {result.count('create')} created, {result.count('change')} "
                       f"changed, {result.count('delete')} deleted, "
                       f"{len(result.unchanged)} unchanged")
