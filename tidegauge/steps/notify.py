@@ -18,8 +18,8 @@ from tidegauge.notifiers.base import (
     RetryableDeliveryError,
     load_notifier,
 )
-from tidegauge.notifiers.messages import Message, build_message
-from tidegauge.notifiers.routing import route
+from tidegauge.notifiers.messages import Message, build_digest, build_message
+from tidegauge.notifiers.routing import route, should_renotify
 from tidegauge.store.outbox import OutboxRepo
 from tidegauge.store.store import Store
 
@@ -73,25 +73,37 @@ def incident_url(project: Project, incident_id: int) -> str:
 
 
 def enqueue_incident(project: Project, store: Store, outbox: OutboxRepo, incident_id: int,
-                     now: datetime, action: str = "trigger") -> int:
-    """Route one incident and write its messages to the outbox (idempotent)."""
+                     now: datetime, action: str = "trigger",
+                     digests: dict[str, list[Incident]] | None = None) -> int:
+    """Route one incident and write its messages to the outbox (idempotent).
+
+    Incidents a channel's hourly budget cannot take are added to ``digests`` (per channel)
+    for one summary message instead of a flood.
+    """
     row = store.incidents.get(incident_id)
     if row is None or not project.channels:
         return 0
     inc = _with_evidence(store, incident_from_row(row))
     wall = datetime.now(UTC)
+    # the budget counts what was queued in this run too (created_at is the run's now)
+    since = min(wall, now) - timedelta(hours=1)
     decisions = route(
         inc,
         project.routes,
         project.channels,
         now=wall,
         default_channel=project.default_channel,
-        sent_last_hour={ch.name: outbox.sent_since(ch.name, wall - timedelta(hours=1))
-                        for ch in project.channels},
+        sent_last_hour={ch.name: outbox.sent_since(ch.name, since) for ch in project.channels},
     )
     message = build_message(inc, url=incident_url(project, incident_id), action=action)  # type: ignore[arg-type]
     queued = 0
     for d in decisions:
+        if d.disposition.value == "digest" and digests is not None:
+            digests.setdefault(d.channel, []).append(inc)
+            store.incidents.add_event(incident_id, "notification",
+                                      f"held for a digest on {d.channel}: {d.reason}", now,
+                                      details={"channel": d.channel, "action": "digest"})
+            continue
         if d.disposition.value not in ("send", "hold"):
             if d.fallback or d.disposition.value != "skip":
                 log.info("incident %s → %s: %s", incident_id, d.channel, d.reason)
@@ -132,8 +144,9 @@ def deliver(project: Project, store: Store, *, holder: str, max_inline_wait: flo
                 try:
                     # one key per incident and channel pairs a trigger with its resolve;
                     # the outbox key (per delivery) is the receiver's idempotency key
-                    notifier.send(Message.from_dict(row["payload"]),
-                                  dedup_key=f"tidegauge-incident-{row['incident_id']}:{name}",
+                    pair = (f"tidegauge-incident-{row['incident_id']}:{name}"
+                            if row["incident_id"] else row["dedup_key"])
+                    notifier.send(Message.from_dict(row["payload"]), dedup_key=pair,
                                   action=row["action"], idempotency_key=row["dedup_key"])
                 except RetryableDeliveryError as e:
                     attempts = row["attempts"] + 1
@@ -173,9 +186,52 @@ def notify_incidents(project: Project, store: Store, now: datetime, report: RunR
     if not project.channels:
         return
     outbox = OutboxRepo(store)
+    digests: dict[str, list[Incident]] = {}
     for iid in report.incidents_opened:
-        enqueue_incident(project, store, outbox, iid, now)
+        if _already_routed(store, outbox, iid):
+            continue  # a re-run of the same moment: it was routed (sent or digested) before
+        enqueue_incident(project, store, outbox, iid, now, digests=digests)
+    for channel, incs in digests.items():
+        ids = sorted(i.id for i in incs if i.id is not None)
+        message = build_digest(incs, f"{project.web.base_url.rstrip('/')}/incidents")
+        outbox.enqueue(dedup_key=f"digest-{channel}-{'-'.join(map(str, ids))}", channel=channel,
+                       incident_id=None, action="trigger", payload=message.to_dict(), now=now)
+    renotify(project, store, outbox, now)
     report.notifications = deliver(project, store, holder=holder_name())
+
+
+def _already_routed(store: Store, outbox: OutboxRepo, incident_id: int) -> bool:
+    if any(r["action"] == "trigger" for r in outbox.rows(incident_id=incident_id)):
+        return True
+    inc = store.incidents.get(incident_id) or {}
+    return any(e["type"] == "notification" and (e.get("details") or {}).get("action") == "digest"
+               for e in inc.get("timeline", []))
+
+
+def renotify(project: Project, store: Store, outbox: OutboxRepo, now: datetime) -> int:
+    """Remind channels with a ``renotify_after`` policy about incidents still open."""
+    policies = {ch.name: ch.renotify_after for ch in project.channels if ch.renotify_after}
+    if not policies:
+        return 0
+    wall = datetime.now(UTC)
+    queued = 0
+    for row in store.incidents.open():
+        sent = [r for r in outbox.rows(incident_id=row["id"])
+                if r["action"] == "trigger" and r["status"] == "sent"]
+        for channel, policy in policies.items():
+            mine = [r for r in sent if r["channel"] == channel]
+            if not mine:
+                continue  # never routed here: routing decides, not the reminder
+            last = max(r["sent_at"] for r in mine if r["sent_at"] is not None)
+            if not should_renotify(last, wall, policy):
+                continue
+            inc = _with_evidence(store, incident_from_row(row))
+            message = build_message(inc, url=incident_url(project, row["id"]), action="trigger")
+            key = f"incident-{row['id']}:{channel}:trigger:reminder-{len(mine)}"
+            if outbox.enqueue(dedup_key=key, channel=channel, incident_id=row["id"],
+                              action="trigger", payload=message.to_dict(), now=now):
+                queued += 1
+    return queued
 
 
 def resolve_incident(project: Project, store: Store, incident_id: int, now: datetime) -> int:

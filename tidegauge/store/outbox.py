@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from tidegauge.store import schema as s
 from tidegauge.store.engine import upsert, utc
@@ -108,13 +108,18 @@ class OutboxRepo:
             c.execute(update(s.outbox).where(s.outbox.c.id == row_id).values(**values))
 
     def sent_since(self, channel: str, since: datetime) -> int:
+        """Messages a channel got since ``since``, counting those queued and not yet sent
+        (the budget must hold within one run, before anything is delivered)."""
+        o = s.outbox
         with self.store.engine.connect() as c:
             return int(
                 c.execute(
                     select(func.count()).where(
-                        s.outbox.c.channel == channel,
-                        s.outbox.c.status == SENT,
-                        s.outbox.c.sent_at >= since,
+                        o.c.channel == channel,
+                        or_(
+                            and_(o.c.status == SENT, o.c.sent_at >= since),
+                            and_(o.c.status == PENDING, o.c.created_at >= since),
+                        ),
                     )
                 ).scalar_one()
             )
