@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, select
 from tidegauge.config import Project
 from tidegauge.core.lineage import LineageGraph, Node, NodeColumn, NodeKind, Origin
 from tidegauge.core.model import Alert, AlertKind, Severity, TableInfo, TableKind, TableRef
-from tidegauge.core.sql_lineage import column_lineage
+from tidegauge.core.sql_lineage import column_lineage, statements_lineage
 from tidegauge.store import schema as s
 from tidegauge.store.engine import upsert
 from tidegauge.store.store import Store
@@ -34,7 +34,10 @@ def table_node_id(warehouse: str, fqn: str) -> str:
 
 
 def warehouse_graph(
-    tables: dict[str, list[TableInfo]], views: dict[str, dict[str, str]], dialects: dict[str, str]
+    tables: dict[str, list[TableInfo]],
+    views: dict[str, dict[str, str]],
+    dialects: dict[str, str],
+    history: dict[str, list[str]] | None = None,
 ) -> LineageGraph:
     """Tables as nodes; view definitions parsed into table and column edges."""
     g = LineageGraph()
@@ -56,6 +59,21 @@ def warehouse_graph(
             )
             by_key[info.ref.fqn.lower()] = nid
             schema_cols[info.ref.fqn.lower()] = {c.name: c.data_type for c in info.columns}
+    for wh, statements in (history or {}).items():
+        for sql in statements:
+            for lin in statements_lineage(sql, schema=schema_cols, dialect=dialects.get(wh)):
+                target = by_key.get(".".join((lin.target or "").split(".")[-2:]))
+                if target is None:
+                    continue
+                for src in lin.sources:
+                    sid = by_key.get(".".join(src.split(".")[-2:]))
+                    if sid is not None:
+                        g.add_edge(sid, target, Origin.QUERY_HISTORY)
+                for e in lin.edges:
+                    sid = by_key.get(".".join(e.source_table.split(".")[-2:]))
+                    if sid is not None:
+                        g.add_column_edge(sid, e.source_column, target, e.target_column,
+                                          e.kind, Origin.QUERY_HISTORY)
     for wh, defs in views.items():
         for fqn, sql in defs.items():
             target = by_key.get(fqn.lower())
@@ -94,6 +112,7 @@ def refresh_lineage(
     from tidegauge.runner import connect
 
     views: dict[str, dict[str, str]] = {}
+    history: dict[str, list[str]] = {}
     dialects: dict[str, str] = {}
     for cfg in project.warehouses:
         if cfg.name not in found.tables:
@@ -103,11 +122,12 @@ def refresh_lineage(
             try:
                 dialects[cfg.name] = wh.DIALECT
                 views[cfg.name] = {ref.fqn: sql for ref, sql in wh.view_definitions().items()}
+                history[cfg.name] = wh.query_history()
             finally:
                 wh.close()
         except WarehouseError as e:
             log.warning("view definitions of %s: %s", cfg.name, e)
-    graph = warehouse_graph(found.tables, views, dialects)
+    graph = warehouse_graph(found.tables, views, dialects, history)
     if project.dbt is not None:
         from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
 

@@ -199,7 +199,8 @@ class Warehouse(ABC):
         """Render a sqlglot expression in this engine's dialect, with a leading comment."""
         sql = query.sql(dialect=self.DIALECT)
         if comment:
-            safe = comment.replace("*/", "* /")
+            # PostgreSQL and DuckDB nest block comments: neither closes nor opens one
+            safe = comment.replace("*/", "* /").replace("/*", "/ *")
             sql = f"/* tidegauge: {safe} */ {sql}"
         return sql
 
@@ -299,6 +300,13 @@ class Warehouse(ABC):
     def view_definitions(self) -> dict[TableRef, str]:
         """SQL of every view, for lineage. Engines without it return nothing."""
         return {}
+
+    def query_history(self, limit: int = 5000) -> list[str]:
+        """Recent statements that write tables (CTAS, INSERT…SELECT, MERGE), for lineage.
+
+        Engines that expose no query history return nothing.
+        """
+        return []
 
     @contextmanager
     def session(self) -> Iterator[Warehouse]:

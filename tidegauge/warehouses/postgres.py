@@ -359,6 +359,36 @@ class PostgresWarehouse(Warehouse):
         return out
 
 
+    def query_history(self, limit: int = 5000) -> list[str]:
+        """Statements that write tables, from ``pg_stat_statements`` when it is installed.
+
+        CREATE TABLE AS, INSERT … SELECT and MERGE carry lineage that no view shows. The
+        extension needs ``shared_preload_libraries``; without it there is simply no history.
+        """
+        probe = exp.select(
+            exp.func("to_regclass", exp.Literal.string("pg_stat_statements")).as_("rel")
+        )
+        if self.execute(probe, comment="query history probe").rows[0][0] is None:
+            return []
+        text = exp.func("lower", exp.func("ltrim", exp.column("query")))
+        writes = exp.or_(
+            *(exp.Like(this=text.copy(), expression=exp.Literal.string(p))
+              for p in ("insert%", "create table%", "create unlogged table%", "merge%",
+                        "create or replace%"))
+        )
+        q = (
+            exp.select("query")
+            .from_("pg_stat_statements")
+            .where(writes)
+            .order_by(exp.Ordered(this=exp.column("calls"), desc=True))
+            .limit(limit)
+        )
+        try:
+            return [str(r[0]) for r in self.execute(q, comment="query history").rows]
+        except WarehouseError:
+            # installed but not preloaded, or not readable by this role
+            return []
+
 def _with_string_enums(table: TableInfo, enums: set[tuple[str, str, str]]) -> TableInfo:
     """An enum's type name means nothing to sqlglot; its values are strings."""
     if not enums:
