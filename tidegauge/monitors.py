@@ -118,10 +118,10 @@ class _MonitorBase(BaseModel):
         "medium", description="the severity of this monitor's alerts for breakers"
     )
     sensitivity: Literal["low", "medium", "high"] | None = Field(
-        None, description="how readily a learned detector alerts (per table in the run)"
+        None, description="how readily a learned detector alerts"
     )
     direction: Literal["up", "down", "both"] | None = Field(
-        None, description="which deviations count (backtests; the run keeps metric defaults)"
+        None, description="which deviations count (default: the metric's usual bad side)"
     )
     channels: list[str] = Field(default_factory=list, description="channels to notify")
     tags: list[str] = Field(default_factory=list)

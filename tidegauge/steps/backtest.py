@@ -62,7 +62,7 @@ def backtest_project(
                                                                             kv[0][1] or "")):
             if metric == "row_count" and rows:
                 continue
-            dsettings = detector_settings(metric, settings, project)
+            dsettings = detector_settings(metric, settings, project, column=column)
             kind = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, None))[0]
             times = _replay(metric, pts, rows, start, dsettings)
             if times is None:

@@ -72,9 +72,35 @@ class Candidate:
     bucket_seconds: int
 
 
-def detector_settings(metric: str, settings: TableSettings, project: Project) -> DetectorSettings:
+def declared_monitor(project: Project, fqn: str, metric: str, column: str | None) -> Any:
+    """The declared monitor (YAML, Python or dbt meta) that owns this series, if any."""
+    from tidegauge.monitors import declared_monitors
+
+    for m in declared_monitors(project):
+        if not m.enabled or m.table.split(":")[-1].lower() != fqn.lower():
+            continue
+        kind = getattr(m, "type", "")
+        if kind == "volume" and metric in ("bucket_row_count", "row_count"):
+            return m
+        if kind == "custom_sql" and metric == f"custom:{m.name}":
+            return m
+        if kind == "field_health" and column is not None:
+            columns = [c.lower() for c in getattr(m, "columns", [])]
+            metrics = [str(x) for x in getattr(m, "metrics", [])]
+            if (not columns or column.lower() in columns) and (not metrics or metric in metrics):
+                return m
+    return None
+
+
+def detector_settings(
+    metric: str, settings: TableSettings, project: Project, *, column: str | None = None,
+) -> DetectorSettings:
     _, direction = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))
     sens = Sensitivity(settings.sensitivity or project.defaults.sensitivity)
+    monitor = declared_monitor(project, settings.match, metric, column)
+    if monitor is not None:  # what the owner declared wins over the metric's default
+        direction = Direction(monitor.direction) if monitor.direction else direction
+        sens = Sensitivity(monitor.sensitivity) if monitor.sensitivity else sens
     rate = metric.endswith("_rate")
     return DetectorSettings(
         sensitivity=sens,
@@ -176,7 +202,7 @@ def _series_candidates(
         if not any(p.bucket_start >= start for p in complete):
             continue
         key = series_key(tid, metric, column, segment)
-        dsettings = detector_settings(metric, settings, project)
+        dsettings = detector_settings(metric, settings, project, column=column)
         if metric == "distinct_count" and column in categorical:
             continue  # its values are tracked one by one: new and vanished values say more
         if metric == "distinct_count" and _near_unique(complete, rows_by_bucket):
