@@ -184,13 +184,13 @@ class Project(Strict):
 
     name: str = "tidegauge"
     warehouses: list[WarehouseConfig] = Field(default_factory=list)
-    store: StoreConfig = Field(default_factory=StoreConfig)
-    defaults: Defaults = Field(default_factory=Defaults)
+    store: StoreConfig = Field(default_factory=lambda: StoreConfig())
+    defaults: Defaults = Field(default_factory=lambda: Defaults())
     tables: list[TableSettings] = Field(default_factory=list)
     metrics: list[CustomMetric] = Field(default_factory=list)
     dbt: DbtConfig | None = None
-    openlineage: OpenLineageConfig = Field(default_factory=OpenLineageConfig)
-    web: WebConfig = Field(default_factory=WebConfig)
+    openlineage: OpenLineageConfig = Field(default_factory=lambda: OpenLineageConfig())
+    web: WebConfig = Field(default_factory=lambda: WebConfig())
     channels: list[Channel] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
     default_channel: str | None = Field(None, description="where unrouted incidents go")

@@ -68,17 +68,16 @@ def load_yaml(path: Path) -> tuple[Any, SourceMap]:
         raise ConfigError(f"{path}: file not found") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    smap = SourceMap(path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        # building scalars can fail too (a bare `=` is the YAML "value" tag, unsupported)
+        return ({}, smap) if node is None else (_build(node, (), smap), smap)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(e, "problem", None) or str(e)
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    smap = SourceMap(path)
-    if node is None:
-        return {}, smap
-    return _build(node, (), smap), smap
 
 
 def _build(node: yaml.Node, loc: Loc, smap: SourceMap) -> Any:
@@ -86,7 +85,7 @@ def _build(node: yaml.Node, loc: Loc, smap: SourceMap) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for knode, vnode in node.value:
-            key = yaml.SafeLoader(io_empty()).construct_object(knode)  # type: ignore[no-untyped-call]
+            key = yaml.SafeLoader(io_empty()).construct_object(knode)
             if not isinstance(key, str):
                 key = str(key)
             if key in out:
@@ -98,7 +97,7 @@ def _build(node: yaml.Node, loc: Loc, smap: SourceMap) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(v, (*loc, i), smap) for i, v in enumerate(node.value)]
-    value = yaml.SafeLoader(io_empty()).construct_object(node)  # type: ignore[no-untyped-call]
+    value = yaml.SafeLoader(io_empty()).construct_object(node)
     if isinstance(value, str):
         value = interpolate(value, path=smap.path, line=node.start_mark.line + 1)
     return value

@@ -63,7 +63,9 @@ def test_init_discover_run_on_any_duckdb_file(tmp_path):
 def test_bad_inputs_give_clear_errors(tmp_path):
     r = cli(tmp_path, "discover")
     assert r.exit_code == 2 and "tidegauge.yml: file not found" in r.output
-    (tmp_path / "tidegauge.yml").write_text("warehouses:\n  - type: duckdb\n    path: nope.duckdb\n")
+    (tmp_path / "tidegauge.yml").write_text(
+        "warehouses:\n  - type: duckdb\n    path: nope.duckdb\n"
+    )
     r = cli(tmp_path, "run", "--json")
     assert r.exit_code == 1
     assert "nope.duckdb does not exist" in json.loads(r.output)["warehouse_errors"]["main"]

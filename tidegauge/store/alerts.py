@@ -130,7 +130,7 @@ class AlertRepo:
         alert["feedback"] = value.value
         return alert
 
-    def feedback_for(self, table_id: int) -> dict[str, list[tuple[datetime, str]]]:
+    def feedback_for(self, table_id: int) -> dict[str, builtins.list[tuple[datetime, str]]]:
         """Feedback per series key of a table: (data_time, value), oldest first."""
         prefix = f"{table_id}|"
         with self.store.engine.connect() as c:
@@ -139,7 +139,7 @@ class AlertRepo:
                 .where(s.feedback.c.series.startswith(prefix))
                 .order_by(s.feedback.c.data_time, s.feedback.c.id)
             ).all()
-        out: dict[str, list[tuple[datetime, str]]] = {}
+        out: dict[str, builtins.list[tuple[datetime, str]]] = {}
         for series, when, value in rows:
             out.setdefault(series, []).append((utc(when), value))  # type: ignore[arg-type]
         return out
@@ -160,7 +160,7 @@ class AlertRepo:
         for metric, column, segment, when, fb in rows:
             if fb in (Feedback.EXPECTED.value, Feedback.FALSE_POSITIVE.value):
                 continue  # the user says it was normal: keep it in training
-            key = series_key(table_id, metric, column, segment)
+            key = series_key(table_id, str(metric), column, segment)  # type: ignore[arg-type]
             out.setdefault(key, set()).add(utc(when))  # type: ignore[arg-type]
         return out
 

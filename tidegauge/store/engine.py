@@ -67,8 +67,8 @@ def upsert(engine_name: str, table: Any, values: list[dict[str, Any]] | None, ke
     if values is not None:
         stmt = stmt.values(values)
     if update is None:
-        return stmt.on_conflict_do_nothing(index_elements=keys)
-    return stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_nothing(index_elements=keys)  # type: ignore[no-any-return]
+    return stmt.on_conflict_do_update(  # type: ignore[no-any-return]
         index_elements=keys, set_={c: stmt.excluded[c] for c in update}
     )
 

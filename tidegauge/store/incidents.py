@@ -151,7 +151,7 @@ class IncidentRepo:
                     .where(s.alerts.c.incident_id.in_(ids))
                     .order_by(s.alerts.c.id)
                 ):
-                    alert_ids[iid].append(aid)
+                    alert_ids[iid].append(aid)  # type: ignore[index,arg-type]
         for r in rows:
             d = dict(r._mapping)
             t = tables.get(d["table_id"])

@@ -108,7 +108,7 @@ class Store:
     # --- inventory --------------------------------------------------------------
     def upsert_table(self, info: TableInfo, now: datetime) -> int:
         ref = info.ref
-        values = {
+        values: dict[str, Any] = {
             "warehouse": ref.warehouse,
             "database": ref.database or "",
             "schema": ref.schema,
@@ -131,7 +131,7 @@ class Store:
         )
         with self.engine.begin() as c:
             c.execute(stmt)
-            tid = c.execute(
+            tid: int = c.execute(
                 select(s.tables.c.id).where(
                     s.tables.c.warehouse == ref.warehouse,
                     s.tables.c.database == (ref.database or ""),

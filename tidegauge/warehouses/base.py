@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import sqlglot
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,10 +93,10 @@ def matches(ref: TableRef, include: Sequence[str], exclude: Sequence[str]) -> bo
     return not any(hit(p) for p in exclude)
 
 
-_FAMILY_BY_TYPE: dict[exp.DataType.Type, TypeFamily] = {}
+_FAMILY_BY_TYPE: dict[Any, TypeFamily] = {}  # sqlglot DataType.Type → family
 
 
-def _register(family: TypeFamily, types: Iterable[exp.DataType.Type]) -> None:
+def _register(family: TypeFamily, types: Iterable[Any]) -> None:
     for t in types:
         _FAMILY_BY_TYPE[t] = family
 
@@ -216,7 +216,7 @@ class Warehouse(ABC):
         parsed = sqlglot.parse_one(sql, dialect=self.DIALECT)
         if parsed is None:
             raise WarehouseError("empty SQL statement")
-        return parsed
+        return cast(exp.Expression, parsed)
 
     # --- metadata ---------------------------------------------------------------
     def table_expression(self, ref: TableRef) -> exp.Table:
@@ -330,6 +330,7 @@ def _int_or_none(v: Any) -> int | None:
 def _utc(v: Any) -> datetime | None:
     if v is None or not isinstance(v, datetime):
         return None
-    if v.tzinfo is None:
-        return v.replace(tzinfo=UTC)
-    return v.astimezone(UTC)
+    when: datetime = v
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)

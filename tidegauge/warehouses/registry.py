@@ -34,7 +34,8 @@ def _resolve(kind: str) -> type[Warehouse]:
     module, _, attr = target.partition(":")
     mod = importlib.import_module(module)
     cls = getattr(mod, attr)
-    assert issubclass(cls, Warehouse)
+    if not (isinstance(cls, type) and issubclass(cls, Warehouse)):
+        raise WarehouseError(f"{target} is not a Warehouse subclass")
     return cls
 
 
