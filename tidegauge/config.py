@@ -200,7 +200,10 @@ class Project(Strict):
     )
 
     #: folder of the project file; relative paths are resolved against it
-    root: Path = Field(default_factory=Path.cwd, exclude=True)
+    root: Path = Field(
+        default_factory=Path.cwd, exclude=True,
+        description="folder of the project file; set by the loader, not written by hand",
+    )
 
     _user: UserConfig | None = PrivateAttr(default=None)
     _dbt_monitors: list[Any] = PrivateAttr(default_factory=list)
