@@ -73,6 +73,8 @@ tables:
   - match: "*"
     field_health: false
     categorical: false
+  - match: "analytics.*"
+    owner: analytics@example.com
 channels:
   - name: hook
     type: webhook
@@ -92,6 +94,7 @@ channels:
     tables = {a["table"] for a in store.alerts.list(incident_id=inc["id"])}
     assert tables == {"raw.orders", "analytics.stg_orders"}
     assert "analytics.stg_orders" in inc["impact"]["tables"]
+    assert inc["impact"]["owners"] == ["analytics@example.com"]
     assert not [i for i in incidents if i["table"] == "raw.users"]
 
     hooks = [

@@ -7,6 +7,7 @@ where the CLI, the API and incident grouping read it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,17 +39,24 @@ def warehouse_graph(
     views: dict[str, dict[str, str]],
     dialects: dict[str, str],
     history: dict[str, list[str]] | None = None,
+    owners: Callable[[str], tuple[tuple[str, ...], tuple[str, ...]]] | None = None,
 ) -> LineageGraph:
-    """Tables as nodes; view definitions parsed into table and column edges."""
+    """Tables as nodes; view definitions parsed into table and column edges.
+
+    ``owners(fqn)`` gives a table's (owners, tags) from config, so impact names people.
+    """
     g = LineageGraph()
     by_key: dict[str, str] = {}
     schema_cols: dict[str, dict[str, str]] = {}
     for wh, infos in tables.items():
         for info in infos:
             nid = table_node_id(wh, info.ref.fqn)
+            who, tags = owners(info.ref.fqn) if owners else ((), ())
             g.add_node(
                 Node(
                     id=nid,
+                    owners=who,
+                    tags=tags,
                     kind=NodeKind.VIEW if info.kind is TableKind.VIEW else NodeKind.TABLE,
                     name=info.ref.name,
                     schema=info.ref.schema,
@@ -127,7 +135,11 @@ def refresh_lineage(
                 wh.close()
         except WarehouseError as e:
             log.warning("view definitions of %s: %s", cfg.name, e)
-    graph = warehouse_graph(found.tables, views, dialects, history)
+    def owners(fqn: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        st = project.settings_for(fqn)
+        return ((st.owner,) if st.owner else ()), tuple(st.tags)
+
+    graph = warehouse_graph(found.tables, views, dialects, history, owners)
     if project.dbt is not None:
         from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
 
