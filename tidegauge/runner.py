@@ -144,10 +144,13 @@ def run(
     from tidegauge.steps.detect import detect_tables
     from tidegauge.steps.group import group_alerts
     from tidegauge.steps.lineage import refresh_lineage
-    from tidegauge.steps.notify import notify_incidents
+    from tidegauge.steps.notify import enqueue_incident, notify_incidents
+    from tidegauge.steps.recover import orphan_alerts, reclaim, unqueued_incidents
+    from tidegauge.store.outbox import OutboxRepo
 
     started = time.perf_counter()
     now = clock.now()
+    failed_runs = reclaim(store, now, holder_name())  # finish what killed runs left
     run_id = store.start_run(as_of=now, now=now, holder=holder_name())
     report = RunReport(run_id=run_id, as_of=now)
     status, error = "success", None
@@ -161,8 +164,13 @@ def run(
         report.alerts = alerts
         # grouping reads open incidents and writes new ones: one process at a time
         with exclusive(store, "group", timeout=GROUP_WAIT):
-            group_alerts(project, store, graph, alerts, now, report)
+            seen = {a["id"] for a in alerts}
+            leftovers = [a for a in orphan_alerts(store, failed_runs) if a["id"] not in seen]
+            group_alerts(project, store, graph, alerts + leftovers, now, report)
         if notify:
+            outbox = OutboxRepo(store)
+            for iid in unqueued_incidents(store, failed_runs):
+                enqueue_incident(project, store, outbox, iid, now)
             notify_incidents(project, store, now, report)
         if report.failed_tables or report.warehouse_errors:
             status = "partial"

@@ -1016,7 +1016,7 @@ def parse_custom_sql(sql: str, dialect: str, *, name: str = "custom metric") -> 
     """
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
-    except sqlglot.errors.ParseError as e:
+    except sqlglot.errors.SqlglotError as e:  # ParseError, TokenError (e.g. a lone `$`)
         first = str(e).splitlines()[0] if str(e) else "parse error"
         raise CustomSQLError(f"{name}: cannot parse SQL: {first}") from None
     if len(statements) != 1:

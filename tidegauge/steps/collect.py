@@ -6,13 +6,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tidegauge.config import Project, TableSettings
 from tidegauge.core.detectors.schema import diff_schemas
 from tidegauge.core.model import ColumnInfo, TableInfo
 from tidegauge.store.store import Store
-from tidegauge.warehouses.base import WarehouseError
+from tidegauge.warehouses.base import ConnectionFailed, QueryResult, Warehouse, WarehouseError
 
 if TYPE_CHECKING:
     from tidegauge.runner import DiscoverResult, Progress, RunReport
@@ -21,6 +21,26 @@ log = logging.getLogger("tidegauge.collect")
 
 #: how long a process may hold a table before others may take it over (a crash leaves it)
 TABLE_LEASE = timedelta(minutes=30)
+
+
+class _RetryOnConnectionLoss:
+    """A warehouse whose queries are re-run once after a lost connection (a killed backend,
+    a restarted server): sessions are read-only, so re-running a query is safe. A second
+    loss raises, and the collector records the failure for that table only."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self._wh = warehouse
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wh, name)
+
+    def execute(self, query: Any, *, comment: str | None = None) -> QueryResult:
+        try:
+            return self._wh.execute(query, comment=comment)
+        except ConnectionFailed as e:
+            log.warning("%s; reconnecting and retrying once", e)
+            self._wh.close()
+            return self._wh.execute(query, comment=comment)
 
 
 @dataclass
@@ -91,7 +111,7 @@ def collect_tables(
                     entry.first_run = last is None
                     try:
                         result = collect_table(
-                            wh,
+                            cast(Warehouse, _RetryOnConnectionLoss(wh)),
                             info,
                             settings,
                             project.defaults,

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -28,7 +28,8 @@ from tidegauge.core.clock import Clock
 from tidegauge.integrations.openlineage import LineageRecorder
 from tidegauge.store.store import Store
 from tidegauge.web import api, pages
-from tidegauge.web.deps import AuthError, CsrfError
+from tidegauge.web.deps import AuthError, CsrfError, require_admin
+from tidegauge.web.ratelimit import RateLimitMiddleware, TokenBucket
 from tidegauge.web.routes import openlineage
 
 log = logging.getLogger("tidegauge.web")
@@ -85,8 +86,12 @@ def create_app(
     *,
     clock: Clock | None = None,
     lineage_recorder: LineageRecorder | None = None,
+    ingest_rate: tuple[float, int] = (20.0, 200),
 ) -> FastAPI:
-    """The app for ``project`` reading and writing ``store``."""
+    """The app for ``project`` reading and writing ``store``.
+
+    ``ingest_rate`` is (events per second, burst) per client on the OpenLineage ingest.
+    """
     app = FastAPI(
         title="tidegauge",
         summary="Data observability: tables, metrics with expected bands, alerts, incidents, "
@@ -107,9 +112,11 @@ def create_app(
     app.state.lineage_recorder = lineage_recorder
 
     app.include_router(api.router)
-    app.include_router(openlineage.router)
+    # the ingest writes to the store: an admin token when tokens are configured
+    app.include_router(openlineage.router, dependencies=[Depends(require_admin)])
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(RateLimitMiddleware, bucket=TokenBucket(*ingest_rate))
     app.add_middleware(SecurityHeadersMiddleware)
     _install_error_handlers(app)
     return app
