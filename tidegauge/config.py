@@ -290,7 +290,10 @@ def _format_errors(err: ValidationError, smap: SourceMap, model: type[BaseModel]
     for e in err.errors():
         loc = tuple(e["loc"])
         # pydantic puts the union tag into the loc; drop it for the source map lookup
-        clean: list[str | int] = [p for p in loc if not (isinstance(p, str) and p in _TAGS)]
+        clean: list[str | int] = [
+            p for i, p in enumerate(loc)
+            if not (isinstance(p, str) and p in _TAGS and i > 0 and isinstance(loc[i - 1], int))
+        ]
         key = ".".join(str(p) for p in clean) or "(top level)"
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
