@@ -7,7 +7,7 @@ NAB_OUT ?= bench/out/nab
 
 .DEFAULT_GOAL := help
 .PHONY: help install browser demo test check lint types format bench-collect bench-detect \
-        bench-nab bench-detect-speed bench-lineage bench-metadata bench-web clean
+        bench-nab bench-detect-speed bench-lineage bench-metadata bench-web bench-scale clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench-metadata: $(STAMP) ## metadata-only path over 1,000 tables per engine (JSO
 
 bench-web: $(STAMP) ## 5,000 tables / 1M points: page p95 and API p99 at 50 clients (JSON)
 	$(BIN)/python bench/web.py $(BENCH_ARGS)
+
+bench-scale: $(STAMP) ## metadata-only path over 10,000 tables, DuckDB and PostgreSQL (JSON)
+	$(BIN)/python -m bench.scale --tables 10000 $(BENCH_ARGS)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output
