@@ -96,7 +96,8 @@ def test_store_refusing_connections_for_a_while(setup):
         kill_store(db)
         # while it refuses: the API answers an error (no hang, no traceback) and a run fails
         r = client.get("/api/v1/runs")
-        assert r.status_code == 500 and "traceback" not in r.text.lower()
+        assert r.status_code == 503 and "traceback" not in r.text.lower()
+        assert r.headers["retry-after"] == "5"
         with pytest.raises(OperationalError):
             run(project, store, Clock.fixed(END + timedelta(hours=1)))
     finally:

@@ -162,12 +162,28 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> Response:
+        from sqlalchemy.exc import DBAPIError
+
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated or _unreachable(exc):
+            # the store is down or restarting: say so, and when to come back
+            log.warning("store unavailable serving %s: %s", request.url.path, type(exc).__name__)
+            if is_api(request):
+                return JSONResponse({"detail": "the metadata store is unavailable; retry soon"},
+                                    status_code=503, headers={"Retry-After": "5"})
+            return pages.error_page(request, 503, "The metadata store is unavailable right "
+                                    "now. This page will work again once it is back.")
         log.exception("error serving %s %s", request.method, request.url.path)
         if is_api(request):
             return JSONResponse({"detail": "internal error; the server log has the details"},
                                 status_code=500)
         return pages.error_page(request, 500, "Something went wrong on our side. The server "
                                 "log has the details.")
+
+
+def _unreachable(exc: Exception) -> bool:
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, OperationalError)
 
 
 def serve_blocking(project: Project, store: Store, host: str, port: int, scheduler: bool,
