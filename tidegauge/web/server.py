@@ -164,7 +164,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def crashed(request: Request, exc: Exception) -> Response:
         from sqlalchemy.exc import DBAPIError
 
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated or _unreachable(exc):
+        if (isinstance(exc, DBAPIError) and exc.connection_invalidated) or _unreachable(exc):
             # the store is down or restarting: say so, and when to come back
             log.warning("store unavailable serving %s: %s", request.url.path, type(exc).__name__)
             if is_api(request):
