@@ -1,7 +1,7 @@
 """One run end to end on a real DuckDB warehouse: a volume drop upstream becomes one
 incident with its downstream symptom grouped under it, delivered exactly once."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest

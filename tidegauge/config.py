@@ -375,7 +375,8 @@ def load_project(path: str | Path | None = None) -> Project:
     >>> from pathlib import Path
     >>> import tempfile
     >>> d = Path(tempfile.mkdtemp())
-    >>> _ = (d / "tidegauge.yml").write_text("warehouses:\\n  - type: duckdb\\n    path: w.duckdb\\n")
+    >>> text = "warehouses:\\n  - type: duckdb\\n    path: w.duckdb\\n"
+    >>> _ = (d / "tidegauge.yml").write_text(text)
     >>> load_project(d / "tidegauge.yml").warehouses[0].name
     'main'
     """

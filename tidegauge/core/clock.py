@@ -40,7 +40,9 @@ def parse_instant(text: str) -> datetime:
     try:
         return ensure_utc(datetime.fromisoformat(raw))
     except ValueError:
-        raise ValueError(f"'{text}' is not an ISO-8601 timestamp (e.g. 2026-03-01T06:00Z)") from None
+        raise ValueError(
+            f"'{text}' is not an ISO-8601 timestamp (e.g. 2026-03-01T06:00Z)"
+        ) from None
 
 
 def floor_time(value: datetime, seconds: int) -> datetime:
