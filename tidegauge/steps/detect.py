@@ -55,6 +55,9 @@ SERIES_KINDS: dict[str, tuple[AlertKind, Direction]] = {
 
 #: proportions need an absolute floor: a null rate going 0.0001 → 0.0003 is not news
 RATE_FLOOR = 0.01
+#: statistics of a bucket's values, meaningless on a few rows
+SAMPLE_STATISTICS = frozenset({"mean", "p50", "len_mean"})
+MIN_ROWS_FOR_STATISTIC = 30
 #: rates of rows, tested as binomial proportions of the bucket's rows
 RATE_METRICS = frozenset({"null_rate", "empty_rate", "zero_rate", "negative_rate", "true_rate"})
 
@@ -199,6 +202,13 @@ def _series_candidates(
                 <= now
             )
         ]
+        if metric in SAMPLE_STATISTICS and column is not None and identifier_like(column):
+            continue  # the mean of seller ids says nothing about sellers
+        if metric in SAMPLE_STATISTICS and rows_by_bucket:
+            # a mean or median of a handful of rows jumps by chance: neither train nor test
+            # on buckets too small for the statistic to mean anything
+            complete = [p for p in complete
+                        if rows_by_bucket.get(p.bucket_start, 0.0) >= MIN_ROWS_FOR_STATISTIC]
         if not any(p.bucket_start >= start for p in complete):
             continue
         key = series_key(tid, metric, column, segment)
@@ -248,6 +258,12 @@ def _series_candidates(
             out.append(Candidate(tid, entry.info.ref, metric, column, segment, kind, d,
                                  bseconds))
     return out
+
+
+def identifier_like(column: str) -> bool:
+    """``id``, ``order_id``, ``user_key``, ``uuid``: numbers that name things, not amounts."""
+    low = column.lower()
+    return low in ("id", "uuid", "key", "pk") or low.endswith(("_id", "_key", "_uuid", "_pk"))
 
 
 def _near_unique(series: list[MetricPoint], rows: dict[datetime, float]) -> bool:

@@ -71,10 +71,11 @@ def categorical_alerts(
         by_col[p.column][p.bucket_start][p.segment] = int(p.value)
     out: list[Alert] = []
     sens = Sensitivity(entry.settings.sensitivity or project.defaults.sensitivity)
+    limit = project.defaults.categorical_max_distinct
     for column, buckets in sorted(by_col.items()):
         hist = [(t, c) for t, c in sorted(buckets.items()) if t < start]
         cur = [(t, c) for t, c in sorted(buckets.items()) if t >= start]
-        if not cur:
+        if not cur or not _stable_value_set(hist, limit):
             continue
         det = CategoricalDetector(DetectorSettings(sensitivity=sens), column=column)
         rows_now = sum(sum(c.values()) for _, c in cur)
@@ -84,6 +85,25 @@ def categorical_alerts(
             if d.is_anomaly:
                 out.append(_categorical_alert(entry, column, d, now))
     return out
+
+
+def _stable_value_set(hist: list[tuple[datetime, dict[str, int]]], limit: int) -> bool:
+    """Whether a column's history has a small, recurring set of values worth watching.
+
+    A short window can make a code or identifier column look low-cardinality; over the
+    whole history such a column shows many values that each appear in one bucket only.
+    """
+    seen: dict[str, int] = {}
+    for _, counts in hist:
+        for value in counts:
+            if value not in ("__other__", "__null__"):
+                seen[value] = seen.get(value, 0) + 1
+    if not seen:
+        return True
+    if len(seen) > limit:
+        return False
+    once = sum(1 for n in seen.values() if n == 1)
+    return once <= max(2, len(seen) // 2)
 
 
 def _categorical_alert(entry: CollectedTable, column: str, d: Detection, now: datetime) -> Alert:

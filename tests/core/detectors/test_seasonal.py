@@ -245,3 +245,54 @@ def test_batch_matches_intent() -> None:
     assert res.is_anomaly.sum() <= 3
     assert not res.is_anomaly[7].any()
     assert set(res.seasonality) <= {"daily", "daily+weekly"}
+
+
+def test_small_counts_get_poisson_honest_bands() -> None:
+    ts = [T0 + timedelta(hours=i) for i in range(24 * 30)]
+    y = np.ones(len(ts))
+    y[-1] = 3.0  # 3 against an expected 1: P(X >= 3) = 8%
+    det = SeasonalDetector().evaluate(ts, y, test_from=ts[-1])[0]
+    assert not det.is_anomaly and det.upper is not None and det.upper >= 3
+    y[-1] = 12.0
+    assert SeasonalDetector().evaluate(ts, y, test_from=ts[-1])[0].is_anomaly
+    rng = np.random.default_rng(5)
+    mu = 1 + 2 * (1 + np.sin(2 * np.pi * (np.arange(len(ts)) % 24) / 24))
+    quiet = SeasonalDetector().evaluate(ts, rng.poisson(mu).astype(float), test_from=ts[-72])
+    assert sum(d.is_anomaly for d in quiet) == 0
+
+
+def test_a_holiday_alerts_but_the_day_after_does_not() -> None:
+    ts, y = hourly(42, seed=3)
+    y[-48:-24] *= 0.6  # yesterday was a holiday
+    dets = SeasonalDetector(metric="row count").evaluate(ts, y, test_from=ts[-72])
+    holiday = [d for d in dets if d.is_anomaly and ts[-48] <= d.timestamp < ts[-24]]
+    after = [d for d in dets if d.is_anomaly and d.timestamp >= ts[-24]]
+    assert holiday and not after
+
+
+def test_batch_small_counts_with_a_sharp_daily_shape_stay_quiet() -> None:
+    rng = np.random.default_rng(0)
+    n = 24 * 35
+    ts = [T0 + timedelta(hours=i) for i in range(n)]
+    h = np.arange(n) % 24
+    mu = 20 + 200 * ((h >= 8) & (h < 20))
+    res = evaluate_batch(ts, rng.poisson(np.tile(mu, (100, 1))).astype(float),
+                         test_from=ts[-24])
+    assert res.is_anomaly.sum() <= 3
+    # the step at 08:00 is learned (a few series pick the smooth shape and a wider band)
+    assert np.mean(res.lower[:, 10] > 100) >= 0.9
+    assert np.median(res.upper[:, 2]) < 60 and np.mean(res.upper[:, 2] < 80) >= 0.8
+
+
+def test_poisson_tail_matches_the_direct_sum() -> None:
+    from tidegauge.core.detectors.base import poisson_band, poisson_tail
+
+    lam = 7.3
+    pmf = [math.exp(-lam) * lam**j / math.factorial(j) for j in range(60)]
+    assert math.isclose(poisson_tail(4, lam, upper=False), sum(pmf[:5]), rel_tol=1e-9)
+    assert math.isclose(poisson_tail(10, lam, upper=True), 1 - sum(pmf[:10]), rel_tol=1e-9)
+    assert poisson_tail(0, 5.0, upper=True) == 1.0
+    assert poisson_tail(20_000, 20.0, upper=True) < 1e-300 * 1e10
+    lo, hi = poisson_band(20.0, 1e-4)
+    assert poisson_tail(hi + 1, 20.0, upper=True) <= 5e-5 < poisson_tail(hi, 20.0, upper=True)
+    assert lo >= 0 and poisson_band(5000.0, 1e-4)[0] < 5000 < poisson_band(5000.0, 1e-4)[1]

@@ -219,6 +219,69 @@ def t_isf(p: float, df: npt.ArrayLike) -> FloatArray:
     return np.asarray(np.sqrt(d * np.expm1((z / a) ** 2 * b)), dtype=np.float64)
 
 
+def poisson_tail(k: float, lam: float, *, upper: bool) -> float:
+    """``P(X >= k)`` (``upper``) or ``P(X <= k)`` for ``X ~ Poisson(lam)``, ``k`` rounded.
+
+    Sums the probability mass in log space away from the mode (exact to float precision) for
+    ``lam`` up to 1000; above that Anscombe's normal approximation of the root, with a
+    continuity correction, is within a few percent far into the tails, at a fixed cost.
+    """
+    k = round(k)
+    if lam <= 0:
+        return 1.0 if (upper and k <= 0) or (not upper and k >= 0) else 0.0
+    if upper and k <= 0:
+        return 1.0
+    if not upper and k < 0:
+        return 0.0
+    if lam > 1000:  # Anscombe's root transform: accurate here, and O(1)
+        if upper:
+            z = 2.0 * (math.sqrt(max(k - 0.5, 0.0) + 0.375) - math.sqrt(lam + 0.375))
+        else:
+            z = 2.0 * (math.sqrt(lam + 0.375) - math.sqrt(k + 0.5 + 0.375))
+        return float(normal_sf(z))
+
+    def logpmf(j: int) -> float:
+        return -lam + j * math.log(lam) - math.lgamma(j + 1)
+
+    def away(start: int, step: int) -> float:
+        """Mass from ``start`` outward (away from the mode: the terms only shrink)."""
+        if start < 0:
+            return 0.0
+        peak = logpmf(start)
+        total, j = 0.0, start
+        while j >= 0:
+            term = math.exp(logpmf(j) - peak)
+            total += term
+            if term < 1e-17 * total:
+                break
+            j += step
+        return min(1.0, total * math.exp(peak))
+
+    if upper:
+        return away(k, 1) if k > lam else max(0.0, 1.0 - away(k - 1, -1))
+    return away(k, -1) if k < lam else max(0.0, 1.0 - away(k + 1, 1))
+
+
+def poisson_band(lam: float, alpha: float) -> tuple[float, float]:
+    """Counts ``(lo, hi)`` with ``P(X < lo) <= alpha/2`` and ``P(X > hi) <= alpha/2``."""
+    sd = math.sqrt(max(lam, 1e-12))
+    z = normal_isf(alpha / 2.0)
+    if lam > 1000:
+        return (max(0.0, (math.sqrt(lam + 0.375) - z / 2) ** 2 - 0.375),
+                (math.sqrt(lam + 0.375) + z / 2) ** 2 - 0.375)
+    hi = max(0, math.floor(lam + z * sd))
+    while poisson_tail(hi + 1, lam, upper=True) > alpha / 2.0:
+        hi += 1
+    while hi > 0 and poisson_tail(hi, lam, upper=True) <= alpha / 2.0:
+        hi -= 1
+    lo = max(0, math.ceil(lam - z * sd))
+    while lo > 0 and poisson_tail(lo - 1, lam, upper=False) > alpha / 2.0:
+        lo -= 1
+    while poisson_tail(lo, lam, upper=False) <= alpha / 2.0:
+        lo += 1
+    return float(lo), float(hi)
+
+
 def fmt_number(x: float) -> str:
     """Human formatting for explanations: ``1,204``, ``0.0312``, ``3.1e+09``."""
     if not math.isfinite(x):

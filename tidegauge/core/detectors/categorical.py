@@ -11,8 +11,11 @@ Input is the history of per-bucket value counts and the bucket(s) under test. Th
   absent now although ``n × share`` rows were expected: ``P(0) = (1 - share)^n``.
 - *share shift*: per value, the share now against its historical per-bucket shares, with a
   variance that is the larger of the binomial one and the between-bucket one (real data are
-  over-dispersed, so with millions of rows the binomial alone makes every wobble significant),
-  Bonferroni over values, and an effect-size floor (absolute share change and relative change).
+  over-dispersed, so with millions of rows the binomial alone makes every wobble significant);
+  the over-dispersion is pooled across values (Dirichlet-multinomial), unless a value is
+  clearly more volatile than the pool; a weighted Bonferroni over values (half evenly, half by
+  historical share),
+  and an effect-size floor (absolute share change and relative change).
 """
 
 from __future__ import annotations
@@ -208,11 +211,28 @@ class CategoricalDetector:
         base = np.median(shares, axis=0)
         between = 1.4826 * np.median(np.abs(shares - base), axis=0)
         cur = np.array([now.get(v, 0) for v in values], dtype=np.float64) / n_now
-        binom = np.sqrt(np.maximum(base * (1 - base), 1e-12) / n_now)
+        bvar = np.maximum(base * (1 - base), 1e-12)
+        binom = np.sqrt(bvar / n_now)
         nb = shares.shape[0]
-        sd = np.maximum(binom, between * math.sqrt(1 + 1 / nb))
+        # Over-dispersion pooled across values (Dirichlet-multinomial: a bucket's share varies
+        # by base(1 - base)(1/rows + c)); one c from every value and bucket is far steadier
+        # than each value's own MAD from a few dozen buckets. A value that is clearly more
+        # volatile than the pool keeps its own spread.
+        n_typ = float(np.median(n_b[keep]))
+        pool = (base * n_typ >= 5) & (base < 1)
+        if np.count_nonzero(pool) >= 2:
+            r2 = (shares[:, pool] - base[pool]) ** 2 / bvar[pool]
+            c = float(np.median(r2)) / 0.4549 - float(np.median(1.0 / n_b[keep]))
+            pooled = np.sqrt(bvar * (max(c, 0.0) + 1.0 / n_now))
+        else:
+            pooled = between
+        sd = np.maximum.reduce([binom, pooled, between / 1.4]) * math.sqrt(1 + 1 / nb)
         z = (cur - base) / sd
-        p = np.minimum(1.0, 2 * normal_sf(np.abs(z)) * len(values))
+        # weighted Bonferroni: the test level is spent half evenly, half by historical share
+        # (weights fixed by history, so the family-wise level stays alpha): a shift in a value
+        # that carries many rows needs less luck to be seen than one in a rare value
+        weight = 0.5 * base / max(float(base.sum()), 1e-12) + 0.5 / len(values)
+        p = np.minimum(1.0, 2 * normal_sf(np.abs(z)) / weight)
         delta = cur - base
         effect = (np.abs(delta) >= self.min_shift_abs) & (
             np.abs(delta) >= self.min_shift_rel * np.maximum(base, 1e-12))
