@@ -142,6 +142,7 @@ def run(
     """One run as of ``clock.now()``; see the module docstring."""
     from tidegauge.steps.collect import collect_tables
     from tidegauge.steps.detect import detect_tables
+    from tidegauge.steps.emit import emit_run
     from tidegauge.steps.group import group_alerts
     from tidegauge.steps.lineage import refresh_lineage
     from tidegauge.steps.notify import enqueue_incident, notify_incidents
@@ -167,6 +168,7 @@ def run(
             seen = {a["id"] for a in alerts}
             leftovers = [a for a in orphan_alerts(store, failed_runs) if a["id"] not in seen]
             group_alerts(project, store, graph, alerts + leftovers, now, report)
+        emit_run(project, store, collected, alerts, now, report)
         if notify:
             outbox = OutboxRepo(store)
             for iid in unqueued_incidents(store, failed_runs):

@@ -1,0 +1,87 @@
+"""Emit: each run as an OpenLineage RunEvent with data-quality facets, when configured.
+
+Every collected table becomes an input dataset with ``dataQualityMetrics`` (row count and
+per-column null/distinct/min/max of its latest bucket) and ``dataQualityAssertions`` (one per
+alert raised on it in this run, failed). A lineage server that is down never fails the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tidegauge.config import Project
+from tidegauge.store.store import Store
+
+if TYPE_CHECKING:
+    from tidegauge.runner import RunReport
+    from tidegauge.steps.collect import CollectedTable
+
+log = logging.getLogger("tidegauge.emit")
+
+
+def quality_datasets(
+    project: Project,
+    store: Store,
+    collected: Sequence[CollectedTable],
+    alerts: list[dict[str, Any]],
+) -> list[Any]:
+    from tidegauge.integrations.openlineage import Assertion, ColumnMetrics, DatasetQuality
+
+    out = []
+    for entry in collected:
+        ref = entry.info.ref
+        latest: dict[tuple[str | None, str], float | None] = {}
+        last = store.last_bucket(entry.table_id)
+        for p in store.points(entry.table_id, since=last, unsegmented=True) if last else []:
+            latest[(p.column, p.metric)] = p.value
+        columns = {}
+        for col in entry.info.columns:
+            got = {m: latest.get((col.name, m))
+                   for m in ("null_count", "distinct_count", "min", "max")}
+            if any(x is not None for x in got.values()):
+                nulls, distinct = got["null_count"], got["distinct_count"]
+                columns[col.name] = ColumnMetrics(
+                    null_count=int(nulls) if nulls is not None else None,
+                    distinct_count=int(distinct) if distinct is not None else None,
+                    min=got["min"], max=got["max"],
+                )
+        rows = latest.get((None, "bucket_row_count"))
+        assertions = [
+            Assertion(assertion=str(a["kind"]), success=False, column=a["column"],
+                      severity=str(a["severity"]), name=str(a["alert"].metric))
+            for a in alerts if a["table_id"] == entry.table_id
+        ]
+        namespace = f"tidegauge://{ref.warehouse}"
+        out.append(DatasetQuality(namespace, ref.fqn,
+                                  row_count=int(rows) if rows is not None else None,
+                                  columns=columns, assertions=assertions))
+    return out
+
+
+def emit_run(project: Project, store: Store, collected: Sequence[CollectedTable],
+             alerts: list[dict[str, Any]], now: datetime, report: RunReport) -> bool:
+    """POST this run's RunEvent to ``openlineage.url``; False (logged) when it fails."""
+    url = project.openlineage.url
+    if not url or not collected:
+        return False
+    import httpx
+
+    from tidegauge.integrations.openlineage import OpenLineageEmitter, build_quality_event
+
+    event = build_quality_event(
+        quality_datasets(project, store, collected, alerts),
+        job_namespace=project.openlineage.namespace,
+        job_name=f"{project.name}.run",
+        event_time=now,
+    )
+    try:
+        with OpenLineageEmitter(url, api_key=project.openlineage.api_key) as emitter:
+            emitter.emit(event)
+    except httpx.HTTPError as e:
+        log.warning("OpenLineage emission to %s failed: %s", url.split("?")[0],
+                    type(e).__name__)
+        return False
+    return True
