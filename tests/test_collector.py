@@ -286,3 +286,18 @@ def test_failed_scan_never_yields_zero_counts(duck: Any, monkeypatch: Any) -> No
     assert not points(res, Metric.BUCKET_ROW_COUNT)
     assert res.last_bucket is None
     assert (NOW - timedelta(days=1)).year == 2024
+
+
+def test_per_table_metric_subset(duck: Any) -> None:
+    duck.connection.execute(
+        """CREATE TABLE shop.sales AS SELECT range AS id,
+           TIMESTAMP '2024-01-05' + to_seconds(range * 60) AS created_at,
+           range * 1.5 AS amount, 'x' || (range % 3) AS code FROM range(300)"""
+    )
+    info = table_info(duck, TableRef("d", "shop", "sales"))
+    only = TableSettings(match="shop.sales", metrics=["mean", "null_rate"])
+    res = collect(duck, info, settings=only)
+    got = {p.metric for p in res.points if p.column == "amount"}
+    assert got == {Metric.MEAN, Metric.NULL_RATE, Metric.NULL_COUNT}
+    with pytest.raises(ValueError, match="unknown metric 'nul_rate'; did you mean 'null_rate'"):
+        TableSettings(metrics=["nul_rate"])

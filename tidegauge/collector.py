@@ -40,6 +40,7 @@ from tidegauge.core.metrics import (
     Metric,
     ProfilePlan,
     Window,
+    aggregates_for,
     bucket_starts,
     build_bucket_count_query,
     build_categorical_plan,
@@ -402,6 +403,7 @@ def _profile(
             now=r.now,
             sample_percent=sample,
             exclude=r.settings.exclude_columns,
+            only=aggregates_for(r.settings.metrics) if r.settings.metrics else None,
         )
         _add_skipped(r, plan)
         results = []

@@ -115,6 +115,9 @@ class TableSettings(Strict):
     categorical: bool | None = None
     categorical_columns: list[str] | None = None
     exclude_columns: list[str] = Field(default_factory=list)
+    metrics: list[str] | None = Field(
+        None, description="field-health metrics to compute (default: all for each type)"
+    )
     pii_columns: list[str] = Field(default_factory=list, description="values never stored")
     segments: list[list[str]] = Field(default_factory=list, description="up to 2 columns each")
     max_segments: int | None = None
@@ -129,6 +132,18 @@ class TableSettings(Strict):
     @classmethod
     def _duration(cls, v: Any) -> Any:
         return None if v is None else parse_duration(v)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, v: list[str] | None) -> list[str] | None:
+        from tidegauge.core.metrics import FIELD_METRICS
+
+        for name in v or []:
+            if name not in FIELD_METRICS:
+                close = difflib.get_close_matches(name, FIELD_METRICS, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ValueError(f"unknown metric '{name}'{hint}")
+        return v
 
     @field_validator("segments")
     @classmethod

@@ -196,6 +196,26 @@ _METRICS_OF_AGG: dict[Agg, tuple[Metric, ...]] = {
 for _m, _ in QUANTILE_METRICS:
     _METRICS_OF_AGG[Agg(_m.value)] = (_m,)
 
+
+
+def aggregates_for(metrics: Collection[str]) -> frozenset[Agg]:
+    """The raw aggregates that yield ``metrics`` (the non-null count always: rates need it).
+
+    >>> sorted(a.value for a in aggregates_for(["mean", "null_rate"]))
+    ['mean', 'nonnull']
+    """
+    wanted = {str(m) for m in metrics}
+    out = {Agg.NONNULL}
+    for agg, produced in _METRICS_OF_AGG.items():
+        if any(m.value in wanted for m in produced):
+            out.add(agg)
+    return frozenset(out)
+
+
+FIELD_METRICS: tuple[str, ...] = tuple(
+    sorted({m.value for ms in _METRICS_OF_AGG.values() for m in ms})
+)
+
 _UNPROFILABLE_REASON = {
     TypeFamily.JSON: "JSON values have no scalar profile",
     TypeFamily.ARRAY: "arrays have no scalar profile",
