@@ -101,6 +101,9 @@ def collect_tables(
                     log.info("%s: collected by another process, skipped", info.ref.fqn)
                     continue
                 try:
+                    if not _due(project, store, info, tid, now):
+                        log.info("%s: no declared monitor is due yet", info.ref.fqn)
+                        continue
                     if store.table_collected(tid, now, other_than=run_id):
                         log.info("%s: already collected as of %s", info.ref.fqn, now)
                         continue
@@ -170,6 +173,20 @@ def collect_tables(
             wh.close()
     report.tables = len(out)
     return out
+
+
+def _due(project: Project, store: Store, info: TableInfo, table_id: int, now: datetime) -> bool:
+    """Tables whose declared monitors all have schedules run only when one of them is due."""
+    from tidegauge.core.schedule import is_due
+    from tidegauge.monitors import declared_monitors
+    from tidegauge.steps.window import previous_run_as_of
+
+    mine = [m for m in declared_monitors(project)
+            if m.enabled and m.table.split(":")[-1].lower() == info.ref.fqn.lower()]
+    if not mine or any(m.schedule is None for m in mine):
+        return True
+    last = previous_run_as_of(store, table_id, now)
+    return any(is_due(m.schedule, last, now) for m in mine if m.schedule)
 
 
 def snapshot_schema(
