@@ -556,6 +556,9 @@ def table_settings(m: _MonitorBase) -> dict[str, Any]:
             out["bucket"] = m.bucket
     elif isinstance(m, FieldHealthMonitor):
         out["field_health"] = True
+        if m.metrics:  # compute only what is watched (duplicates come from distinct counts)
+            out["metrics"] = sorted({"distinct_count" if x == "duplicate_rate" else x
+                                     for x in m.metrics})
     elif isinstance(m, CategoricalMonitor):
         out["categorical"] = True
         out["categorical_columns"] = list(m.columns)

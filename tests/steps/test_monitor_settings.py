@@ -67,3 +67,28 @@ monitors:
     assert uid not in collected(END + timedelta(hours=1))  # 13:00, next 06:00 not reached
     assert uid in collected(END + timedelta(hours=18))  # past 06:00 next day
     assert users("raw.orders").id in collected(END + timedelta(hours=19))  # unscheduled: always
+
+
+def test_field_health_monitor_narrows_metrics(tmp_path):
+    build_warehouse(tmp_path / "w.duckdb")
+    (tmp_path / "tidegauge.yml").write_text(
+        """
+warehouses: [{type: duckdb, path: w.duckdb}]
+store: {url: "sqlite:///state.db"}
+tables:
+  - match: "*"
+    categorical: false
+monitors:
+  - name: orders_nulls
+    type: field_health
+    table: raw.orders
+    columns: [amount]
+    metrics: [null_rate]
+"""
+    )
+    project = load_project(tmp_path / "tidegauge.yml")
+    store = Store.open(project.store_url())
+    run(project, store, Clock.fixed(END))
+    tid = store.find_table("raw.orders").id
+    column_metrics = {p.metric for p in store.points(tid) if p.column}
+    assert column_metrics == {"null_rate", "null_count"}

@@ -187,6 +187,7 @@ def _series_candidates(
         for p in by_series.get(("bucket_row_count", None, None), [])
     }
     categorical = store.categorical_columns(tid)
+    watched = _watched_columns(project, entry.info.ref.fqn)
     flagged = store.alerts.flagged_times(tid)
     feedback = store.alerts.feedback_for(tid)
     out: list[Candidate] = []
@@ -213,6 +214,8 @@ def _series_candidates(
             continue
         key = series_key(tid, metric, column, segment)
         dsettings = detector_settings(metric, settings, project, column=column)
+        if watched is not None and column is not None and column.lower() not in watched:
+            continue  # field-health monitors on this table name the columns to watch
         if metric == "distinct_count" and column in categorical:
             continue  # its values are tracked one by one: new and vanished values say more
         if metric == "distinct_count" and _near_unique(complete, rows_by_bucket):
@@ -258,6 +261,20 @@ def _series_candidates(
             out.append(Candidate(tid, entry.info.ref, metric, column, segment, kind, d,
                                  bseconds))
     return out
+
+
+def _watched_columns(project: Project, fqn: str) -> set[str] | None:
+    """Columns named by the table's field-health monitors; None when none narrows them."""
+    from tidegauge.monitors import FieldHealthMonitor, declared_monitors
+
+    named: set[str] = set()
+    for m in declared_monitors(project):
+        if (isinstance(m, FieldHealthMonitor) and m.enabled
+                and m.table.split(":")[-1].lower() == fqn.lower()):
+            if not m.columns:
+                return None
+            named.update(c.lower() for c in m.columns)
+    return named or None
 
 
 def identifier_like(column: str) -> bool:
