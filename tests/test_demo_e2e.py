@@ -3,17 +3,9 @@ downstream symptoms, sent once to a real webhook receiver; clean tables stay qui
 
 import pytest
 
-from tests.notifiers.servers import HttpRecorder
 from tidegauge.cli.demo import run_demo
 from tidegauge.config import load_project
 from tidegauge.store.store import Store
-
-
-@pytest.fixture
-def recorder():
-    rec = HttpRecorder().start()
-    yield rec
-    rec.stop()
 
 
 @pytest.mark.slow

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.notifiers.servers import HttpRecorder
 from tidegauge.config import load_project
 from tidegauge.core.clock import Clock
 from tidegauge.runner import run
@@ -54,12 +53,6 @@ def build_warehouse(path: Path) -> None:
     )
     con.close()
 
-
-@pytest.fixture
-def recorder():
-    rec = HttpRecorder().start()
-    yield rec
-    rec.stop()
 
 
 @pytest.mark.slow

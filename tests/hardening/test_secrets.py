@@ -38,12 +38,6 @@ def leaks(text: str) -> list[str]:
     return [s for s in SECRETS if s in text]
 
 
-@pytest.fixture
-def recorder():
-    rec = HttpRecorder().start()
-    yield rec
-    rec.stop()
-
 
 @pytest.fixture
 def project_dir(tmp_path: Path, recorder: HttpRecorder) -> Path:

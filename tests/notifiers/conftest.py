@@ -15,18 +15,9 @@ from tidegauge.core.model import (
     TableRef,
 )
 
-from .servers import HttpRecorder, SmtpServer
+from .servers import SmtpServer
 
 NASTY = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def recorder() -> Iterator[HttpRecorder]:
-    server = HttpRecorder().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

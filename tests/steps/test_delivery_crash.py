@@ -9,9 +9,7 @@ import textwrap
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from tests.notifiers.servers import HttpRecorder, Reply
+from tests.notifiers.servers import Reply
 from tidegauge.config import load_project
 from tidegauge.core.model import Alert, AlertKind, Incident, TableInfo, TableRef
 from tidegauge.steps.notify import deliver
@@ -20,12 +18,6 @@ from tidegauge.store.store import Store
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
-
-@pytest.fixture
-def recorder():
-    rec = HttpRecorder().start()
-    yield rec
-    rec.stop()
 
 
 def setup_project(tmp_path, recorder):

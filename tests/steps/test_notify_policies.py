@@ -3,9 +3,6 @@
 import time
 from datetime import UTC, datetime
 
-import pytest
-
-from tests.notifiers.servers import HttpRecorder
 from tidegauge.config import load_project
 from tidegauge.core.model import Alert, AlertKind, Incident, TableInfo, TableRef
 from tidegauge.runner import RunReport
@@ -14,12 +11,6 @@ from tidegauge.store.store import Store
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
-
-@pytest.fixture
-def recorder():
-    rec = HttpRecorder().start()
-    yield rec
-    rec.stop()
 
 
 def project_with(tmp_path, recorder, extra: str):
