@@ -97,10 +97,9 @@ def discover(project: Project, store: Store, now: datetime) -> DiscoverResult:
             log.error("%s", e)
             continue
         result.tables[cfg.name] = infos
-        seen: set[int] = set()
-        for info in infos:
-            tid = store.upsert_table(info, now)
-            seen.add(tid)
+        ids = store.upsert_tables(infos, now)
+        seen = set(ids)
+        for info, tid in zip(infos, ids, strict=True):
             result.table_ids[info.ref.key] = tid
         store.mark_dropped(cfg.name, seen, now)
     return result

@@ -107,40 +107,45 @@ class Store:
 
     # --- inventory --------------------------------------------------------------
     def upsert_table(self, info: TableInfo, now: datetime) -> int:
-        ref = info.ref
-        values: dict[str, Any] = {
-            "warehouse": ref.warehouse,
-            "database": ref.database or "",
-            "schema": ref.schema,
-            "name": ref.name,
-            "kind": info.kind.value,
-            "row_count": info.row_count,
-            "bytes": info.bytes,
-            "last_modified": info.last_modified,
-            "first_seen": now,
-            "last_seen": now,
-            "dropped_at": None,
-            "tags": [],
-        }
+        return self.upsert_tables([info], now)[0]
+
+    def upsert_tables(self, infos: Sequence[TableInfo], now: datetime) -> list[int]:
+        """Record discovered tables and their columns in one transaction; their ids in order."""
+        ids: list[int] = []
+        t = s.tables
         stmt = upsert(
-            self.dialect,
-            s.tables,
-            [values],
-            ["warehouse", "database", "schema", "name"],
+            self.dialect, t, None, ["warehouse", "database", "schema", "name"],
             ["kind", "row_count", "bytes", "last_modified", "last_seen", "dropped_at"],
         )
         with self.engine.begin() as c:
-            c.execute(stmt)
-            tid: int = c.execute(
-                select(s.tables.c.id).where(
-                    s.tables.c.warehouse == ref.warehouse,
-                    s.tables.c.database == (ref.database or ""),
-                    s.tables.c.schema == ref.schema,
-                    s.tables.c.name == ref.name,
-                )
-            ).scalar_one()
-            self._replace_columns(c, tid, info.columns)
-        return int(tid)
+            for info in infos:
+                ref = info.ref
+                values: dict[str, Any] = {
+                    "warehouse": ref.warehouse,
+                    "database": ref.database or "",
+                    "schema": ref.schema,
+                    "name": ref.name,
+                    "kind": info.kind.value,
+                    "row_count": info.row_count,
+                    "bytes": info.bytes,
+                    "last_modified": info.last_modified,
+                    "first_seen": now,
+                    "last_seen": now,
+                    "dropped_at": None,
+                    "tags": [],
+                }
+                c.execute(stmt, [values])
+                tid: int = c.execute(
+                    select(t.c.id).where(
+                        t.c.warehouse == ref.warehouse,
+                        t.c.database == (ref.database or ""),
+                        t.c.schema == ref.schema,
+                        t.c.name == ref.name,
+                    )
+                ).scalar_one()
+                self._replace_columns(c, tid, info.columns)
+                ids.append(int(tid))
+        return ids
 
     def _replace_columns(self, c: Any, table_id: int, cols: Sequence[ColumnInfo]) -> None:
         existing = {
@@ -163,6 +168,9 @@ class Store:
                 "ordinal": col.ordinal,
             }
             if col.name in existing:
+                row = existing[col.name]
+                if (row.data_type, row.family, row.nullable, row.ordinal) == tuple(vals.values()):
+                    continue  # unchanged: no write
                 c.execute(
                     update(s.columns)
                     .where(s.columns.c.table_id == table_id, s.columns.c.name == col.name)
