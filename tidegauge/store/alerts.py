@@ -79,18 +79,20 @@ class AlertRepo:
         return self._query(q.limit(limit).offset(offset))
 
     def _query(self, q: Any) -> builtins.list[dict[str, Any]]:
-        tables = {t.id: t for t in self.store.tables(include_dropped=True)}
-        out = []
         with self.store.engine.connect() as c:
-            for r in c.execute(q):
-                d = dict(r._mapping)
-                t = tables.get(d["table_id"])
-                d["table"] = t.ref.fqn if t else None
-                d["warehouse"] = t.ref.warehouse if t else None
-                d["column"] = d.pop("column_name")
-                for k in ("data_time", "detected_at", "feedback_at"):
-                    d[k] = utc(d[k])
-                out.append(d)
+            rows = c.execute(q).all()
+        # only the tables these alerts are on, not the whole inventory on every list
+        tables = self.store.tables_by_id(r.table_id for r in rows)
+        out = []
+        for r in rows:
+            d = dict(r._mapping)
+            t = tables.get(d["table_id"])
+            d["table"] = t.ref.fqn if t else None
+            d["warehouse"] = t.ref.warehouse if t else None
+            d["column"] = d.pop("column_name")
+            for k in ("data_time", "detected_at", "feedback_at"):
+                d[k] = utc(d[k])
+            out.append(d)
         return out
 
     def set_incident(self, alert_ids: builtins.list[int], incident_id: int) -> None:

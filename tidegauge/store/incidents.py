@@ -139,7 +139,6 @@ class IncidentRepo:
         return inc
 
     def _rows(self, q: Any) -> builtins.list[dict[str, Any]]:
-        tables = {t.id: t for t in self.store.tables(include_dropped=True)}
         out = []
         with self.store.engine.connect() as c:
             rows = c.execute(q).all()
@@ -152,6 +151,7 @@ class IncidentRepo:
                     .order_by(s.alerts.c.id)
                 ):
                     alert_ids[iid].append(aid)  # type: ignore[index,arg-type]
+        tables = self.store.tables_by_id(r.table_id for r in rows)
         for r in rows:
             d = dict(r._mapping)
             t = tables.get(d["table_id"])

@@ -205,6 +205,15 @@ class Store:
         with self.engine.connect() as c:
             return [StoredTable.from_row(r) for r in c.execute(q)]
 
+    def tables_by_id(self, ids: Iterable[int]) -> dict[int, StoredTable]:
+        """Only the tables named, dropped ones included (lists of alerts need a handful)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        with self.engine.connect() as c:
+            rows = c.execute(select(s.tables).where(s.tables.c.id.in_(wanted))).all()
+        return {r.id: StoredTable.from_row(r) for r in rows}
+
     def table(self, table_id: int) -> StoredTable | None:
         with self.engine.connect() as c:
             r = c.execute(select(s.tables).where(s.tables.c.id == table_id)).first()
