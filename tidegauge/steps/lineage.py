@@ -208,11 +208,10 @@ def _dbt_results(
 
 
 def _only_origin(graph: LineageGraph, origin: Origin) -> LineageGraph:
-    out = LineageGraph()
     records = graph.to_records()
     keep_nodes = [n for n in records.get("nodes", []) if origin.value in n.get("origins", [])]
     ids = {n["id"] for n in keep_nodes}
-    out = LineageGraph.from_records(
+    return LineageGraph.from_records(
         {
             **records,
             "nodes": keep_nodes,
@@ -220,9 +219,9 @@ def _only_origin(graph: LineageGraph, origin: Origin) -> LineageGraph:
                       if e.get("source") in ids and e.get("target") in ids],
             "column_edges": [e for e in records.get("column_edges", [])
                              if e.get("source") in ids and e.get("target") in ids],
+            "aliases": {k: v for k, v in records.get("aliases", {}).items() if v in ids},
         }
     )
-    return out
 
 
 def save_graph(store: Store, graph: LineageGraph, now: datetime) -> None:
