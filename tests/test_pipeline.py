@@ -102,3 +102,38 @@ channels:
     again = run(project, store, Clock.fixed(END))
     assert again.alerts == [] and again.incidents_opened == []
     assert len(recorder.requests) == len(incidents)
+
+
+@pytest.mark.slow
+def test_cause_found_by_a_later_run_takes_over_the_symptoms_incident(tmp_path):
+    """Two runs split the tables (as two schedulers or workers do): the run that sees the
+    downstream symptom opens the incident, the run that sees the cause joins it and
+    becomes its root, so there is still one incident, rooted upstream."""
+    build_warehouse(tmp_path / "w.duckdb")
+    (tmp_path / "tidegauge.yml").write_text(
+        """
+warehouses: [{type: duckdb, path: w.duckdb}]
+store: {url: "sqlite:///state.db"}
+tables:
+  - match: "*"
+    field_health: false
+    categorical: false
+"""
+    )
+    project = load_project(tmp_path / "tidegauge.yml")
+    store = Store.open(project.store_url())
+    first = run(project, store, Clock.fixed(END), only=["analytics.stg_orders"], notify=False)
+    assert len(first.incidents_opened) == 1
+    [opened] = store.incidents.list()
+    assert opened["table"] == "analytics.stg_orders"
+
+    second = run(project, store, Clock.fixed(END), only=["raw.orders"], notify=False)
+    assert second.incidents_opened == [] and second.incidents_updated == [opened["id"]]
+    volume = [i for i in store.incidents.list() if i["kind"] == "volume"]
+    assert len(volume) == 1
+    inc = store.incidents.get(opened["id"])
+    assert inc is not None and inc["table"] == "raw.orders"
+    assert "analytics.stg_orders" in inc["impact"]["tables"]
+    assert {a["table"] for a in store.alerts.list(incident_id=inc["id"])} == {
+        "raw.orders", "analytics.stg_orders"}
+    assert any(e["type"] == "rerooted" for e in inc["timeline"])

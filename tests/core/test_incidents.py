@@ -110,3 +110,32 @@ def test_sibling_upstream_of_a_symptom_does_not_join():
     inc = OpenIncident(1, "raw.orders", AlertKind.VOLUME, T0, {"raw.orders", "stg.orders"})
     groups = group_alerts([AlertRef(5, "raw.payments", AlertKind.VOLUME, T0)], [inc], path2)
     assert groups[0].incident_id is None
+
+
+def test_cause_seen_after_its_symptom_joins_and_becomes_the_root():
+    # another run opened an incident on stg.orders; raw.orders (which it reads) alerts later
+    inc = OpenIncident(4, "stg.orders", AlertKind.VOLUME, T0, {"stg.orders"})
+    alerts = [AlertRef(8, "mart.revenue", AlertKind.VOLUME, T0),
+              AlertRef(7, "raw.orders", AlertKind.VOLUME, T0)]
+    groups = group_alerts(alerts, [inc], path)
+    assert len(groups) == 1
+    g = groups[0]
+    assert g.incident_id == 4
+    assert g.reroot is not None and g.reroot.id == 7 and g.root.id == 7
+    assert sorted(m.id for m in g.members) == [7, 8]
+    assert "new root" in g.reasons[7] and "`stg.orders` reads `raw.orders`" in g.reasons[7]
+    assert inc.root_table == "stg.orders"  # the caller's incident is not mutated
+
+
+def test_upstream_alert_of_another_family_does_not_take_over_an_incident():
+    inc = OpenIncident(4, "stg.orders", AlertKind.VOLUME, T0, {"stg.orders"})
+    groups = group_alerts([AlertRef(7, "raw.orders", AlertKind.NULL_RATE, T0, column="id")],
+                          [inc], path)
+    assert groups[0].incident_id is None and groups[0].reroot is None
+
+
+def test_upstream_alert_outside_the_window_opens_its_own_incident():
+    inc = OpenIncident(4, "stg.orders", AlertKind.VOLUME, T0, {"stg.orders"})
+    groups = group_alerts([AlertRef(7, "raw.orders", AlertKind.VOLUME, T0 + timedelta(days=2))],
+                          [inc], path)
+    assert groups[0].incident_id is None

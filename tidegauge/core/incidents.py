@@ -9,7 +9,7 @@ input and every grouping decision carries a sentence saying why.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from tidegauge.core.model import AlertKind, Severity
@@ -64,6 +64,9 @@ class Group:
     members: list[AlertRef]
     reasons: dict[int, str]
     incident_id: int | None = None
+    #: an alert upstream of the open incident's root that becomes its new root (another
+    #: run saw the symptom first; the cause arrived later)
+    reroot: AlertRef | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,8 @@ def group_alerts(
     outcome does not depend on input order.
     """
     policy = policy or GroupingPolicy()
+    # copies: a new root moves the incident's anchor for the alerts that follow
+    open_incidents = [replace(inc, tables=set(inc.tables)) for inc in open_incidents]
     ordered = sorted(alerts, key=lambda a: (a.data_time, a.id))
     # upstream first: an alert whose table another alert's table reads goes earlier
     ordered = _upstream_first(ordered, path)
@@ -128,26 +133,29 @@ def group_alerts(
     groups: list[Group] = []
     existing: dict[int, Group] = {}
     for alert in ordered:
-        best: tuple[tuple[int, int, int, float, int], Group | OpenIncident, str] | None = None
+        best: tuple[tuple[int, int, int, float, int], Group | OpenIncident, str, int] | None = None
         for inc in open_incidents:
-            # only the root's own table and what reads it join: a table upstream of one of
-            # the incident's symptoms may be a sibling cause, not part of this problem
-            for t in (inc.root_table,):
-                rel = _relation(t, alert.table, path)
-                if rel is None or rel[0] < 0:
-                    continue
-                if not _compatible(alert, inc.kind, inc.data_time, rel[0], policy, inc.column):
-                    continue
-                same_family = FAMILIES.get(alert.kind) == FAMILIES.get(inc.kind)
-                score = (
-                    0 if abs(alert.data_time - inc.data_time) <= policy.tight_window else 1,
-                    0 if same_family else 1,
-                    abs(rel[0]),
-                    abs((alert.data_time - inc.data_time).total_seconds()),
-                    inc.id,
-                )
-                if best is None or score < best[0]:
-                    best = (score, inc, rel[1])
+            # the root's own table and what reads it join. A table the root reads joins too
+            # when the alert is of the same family (the cause seen after its symptom, e.g.
+            # by another run) and becomes the root; a table upstream of one of the
+            # incident's other symptoms may be a sibling cause and does not join.
+            rel = _relation(inc.root_table, alert.table, path)
+            if rel is None:
+                continue
+            same_family = FAMILIES.get(alert.kind) == FAMILIES.get(inc.kind)
+            if rel[0] < 0 and not same_family:
+                continue
+            if not _compatible(alert, inc.kind, inc.data_time, rel[0], policy, inc.column):
+                continue
+            score = (
+                0 if abs(alert.data_time - inc.data_time) <= policy.tight_window else 1,
+                0 if same_family else 1,
+                abs(rel[0]) + (1 if rel[0] < 0 else 0),
+                abs((alert.data_time - inc.data_time).total_seconds()),
+                inc.id,
+            )
+            if best is None or score < best[0]:
+                best = (score, inc, rel[1], rel[0])
         for g in groups:
             rel = _relation(g.root.table, alert.table, path)
             if rel is None or rel[0] < 0:
@@ -164,11 +172,11 @@ def group_alerts(
                 -1,
             )
             if best is None or score < best[0]:
-                best = (score, g, rel[1])
+                best = (score, g, rel[1], rel[0])
         if best is None:
             groups.append(Group(root=alert, members=[alert], reasons={}))
             continue
-        _, target, reason = best
+        _, target, reason, direction = best
         if isinstance(target, OpenIncident):
             joined = existing.get(target.id)
             if joined is None:
@@ -177,6 +185,14 @@ def group_alerts(
                 groups.append(joined)
             joined.members.append(alert)
             joined.reasons[alert.id] = f"joined incident #{target.id}: {reason}"
+            if direction < 0 and joined.reroot is None:
+                # upstream-first order: the first such alert is the most upstream one
+                joined.reroot = alert
+                joined.root = alert
+                target.root_table, target.kind = alert.table, alert.kind
+                target.data_time, target.column = alert.data_time, alert.column
+                joined.reasons[alert.id] = (
+                    f"joined incident #{target.id} as its new root: {reason}")
         else:
             target.members.append(alert)
             target.reasons[alert.id] = reason

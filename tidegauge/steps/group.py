@@ -88,11 +88,14 @@ def group_alerts(
         member_ids = [m.id for m in group.members]
         if group.incident_id is not None:
             _join(store, group.incident_id, member_ids, group.reasons, by_id, now)
+            if group.reroot is not None:
+                _reroot(project, store, graph, paths, group.incident_id,
+                        by_id[group.reroot.id], now)
             report.incidents_updated.append(group.incident_id)
             continue
         root = by_id[group.root.id]["alert"]
         incident = _new_incident(project, store, graph, paths, root,
-                                 [by_id[i]["alert"] for i in member_ids], now)
+                                 [by_id[i]["alert"].severity for i in member_ids], now)
         iid = store.incidents.create(incident, by_id[group.root.id]["table_id"], root.id)
         store.alerts.set_incident(member_ids, iid)
         store.incidents.add_event(iid, "opened", incident.title, now,
@@ -114,15 +117,49 @@ def _join(store: Store, incident_id: int, member_ids: list[int], reasons: dict[i
     store.incidents.update(incident_id, now)
 
 
+def _reroot(project: Project, store: Store, graph: LineageGraph, paths: Paths,
+            incident_id: int, new_root: dict[str, Any], now: datetime) -> None:
+    """Make an upstream alert the incident's root: title, table, impact and causes follow."""
+    root: Alert = new_root["alert"]
+    stored = store.alerts.list(incident_id=incident_id, limit=10_000)
+    severities = [Severity(m["severity"]) for m in stored if m["id"] != root.id]
+    incident = _new_incident(project, store, graph, paths, root, [root.severity, *severities],
+                             now)
+    old = store.incidents.get(incident_id) or {}
+    store.incidents.update(
+        incident_id, now,
+        table_id=new_root["table_id"], kind=incident.kind.value, column_name=incident.column,
+        title=incident.title, summary=incident.summary, data_time=incident.data_time,
+        severity=_max_severity(str(old.get("severity") or incident.severity.value),
+                               incident.severity).value,
+        owner=incident.owner or old.get("owner"), impact=incident.impact.as_dict(),
+        root_cause=incident.root_cause, root_alert_id=root.id,
+    )
+    store.incidents.add_event(
+        incident_id, "rerooted",
+        f"root moved upstream to {root.title} (was: {old.get('title', '?')})", now,
+        details={"root_alert": root.id, "previous_root_alert": old.get("root_alert_id")})
+
+
+def _max_severity(old: str, new: Severity) -> Severity:
+    """An incident's severity never drops because its root moved."""
+    try:
+        prev = Severity(old)
+    except ValueError:
+        return new
+    return prev if prev.rank >= new.rank else new
+
+
 def _new_incident(
     project: Project,
     store: Store,
     graph: LineageGraph,
     paths: Paths,
     root: Alert,
-    members: list[Alert],
+    severities: list[Severity],
     now: datetime,
 ) -> Incident:
+    """The incident rooted at ``root``; ``severities`` of all its alerts, the root's first."""
     fqn = root.table.fqn
     node_id = paths.node_id(fqn.lower())
     impact = Impact()
@@ -138,12 +175,12 @@ def _new_incident(
         tags = tags or node.tags
     severity = severity_for(
         root.kind,
-        max((m.severity for m in members), key=lambda s: s.rank, default=Severity.MEDIUM),
+        max(severities, key=lambda s: s.rank, default=Severity.MEDIUM),
         exposures=len(impact.exposures),
         owners=len(impact.owners),
         downstream_tables=len(impact.tables),
     )
-    symptoms = len(members) - 1
+    symptoms = len(severities) - 1
     text = root.explanation.get("text") or root.title
     summary = str(text)
     if symptoms:
@@ -159,7 +196,7 @@ def _new_incident(
         severity=severity,
         owner=owner,
         impact=impact,
-        root_cause=root_cause_hints(store, graph, paths, root, members, now),
+        root_cause=root_cause_hints(store, graph, paths, root, len(severities), now),
         observed=root.observed,
         expected=root.expected,
         lower=root.lower,
@@ -173,16 +210,16 @@ def root_cause_hints(
     graph: LineageGraph,
     paths: Paths,
     root: Alert,
-    members: list[Alert],
+    n_alerts: int,
     now: datetime,
 ) -> list[dict[str, Any]]:
     """Likely causes, most specific first: upstream schema change, failed dbt run, segment."""
     hints: list[dict[str, Any]] = []
-    if len(members) > 1:
+    if n_alerts > 1:
         hints.append({
             "type": "upstream_alert",
             "text": f"{root.title} is the most upstream alert; "
-                    f"{len(members) - 1} downstream alert(s) follow from it",
+                    f"{n_alerts - 1} downstream alert(s) follow from it",
             "alert_id": root.id,
         })
     upstream_tables = [root.table.fqn]
