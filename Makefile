@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 NAB_OUT ?= bench/out/nab
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser demo test check lint types format bench-collect bench-detect \
+.PHONY: help install browser demo test check lint types audit format bench-collect bench-detect \
         bench-nab bench-detect-speed bench-lineage bench-metadata bench-web bench-scale clean
 
 help: ## list the targets
@@ -33,15 +33,18 @@ test: $(STAMP) browser ## run the test suite (servers: PostgreSQL, MariaDB on lo
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff
-	$(BIN)/ruff check tidegauge tests bench
+	$(BIN)/ruff check tidegauge tests bench tools
 
 types: $(STAMP) ## mypy (strict on core/)
 	$(BIN)/mypy tidegauge
 
+audit: $(STAMP) ## known vulnerabilities in installed dependencies (pip-audit; STRICT=1 fails if unchecked)
+	$(BIN)/python tools/audit.py $(if $(STRICT),--strict)
+
 format: $(STAMP) ## ruff format
 	$(BIN)/ruff format tidegauge tests bench
 
-check: lint types test ## lint, types and tests
+check: lint types audit test ## lint, types, dependency audit and tests
 
 bench-collect: $(STAMP) ## field-health profile vs a hand-written scan, Soda Core and GX (JSON)
 	$(BIN)/python bench/collect.py $(BENCH_ARGS)
