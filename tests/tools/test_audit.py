@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pip_audit")
 AUDIT = Path(__file__).resolve().parents[2] / "tools" / "audit.py"
 
 
