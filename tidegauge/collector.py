@@ -15,6 +15,11 @@ past the table: failures are recorded in ``errors``, and a failed query never yi
 zero row count. A column dropped mid-run triggers one re-discovery and one retry; a table
 dropped mid-run stops the table.
 
+Naive timestamps are wall times of the warehouse's ``timezone:`` (UTC by default): buckets,
+windows and min/max are converted in the pushed-down SQL, ``MAX(ts)`` for freshness in
+Python with the same offsets (:mod:`tidegauge.core.clock`). Custom SQL metrics are the
+user's SQL: a ``bucket`` they return is read as UTC.
+
 Metric names are :class:`tidegauge.core.metrics.Metric` values plus ``custom:<name>``.
 Segmented points carry ``segment="col=value"`` or ``"a=x|b=y"`` (or ``__other__``);
 categorical ``value_count`` points carry the value (or ``__other__``) as the segment.
@@ -32,6 +37,7 @@ from typing import Any, cast
 from sqlglot import exp
 
 from tidegauge.config import CustomMetric, Defaults, TableSettings
+from tidegauge.core.clock import wall_to_utc
 from tidegauge.core.metrics import (
     CUSTOM_PREFIX,
     BucketSpec,
@@ -48,6 +54,7 @@ from tidegauge.core.metrics import (
     build_profile_plan,
     build_segment_plan,
     floor_time,
+    naive_timestamp,
     parse_custom_sql,
     to_utc,
 )
@@ -101,6 +108,7 @@ def capabilities_of(warehouse: Warehouse) -> Capabilities:
         approx_distinct=warehouse.APPROX_DISTINCT,
         quantiles=warehouse.QUANTILES,
         tablesample=warehouse.TABLESAMPLE,
+        zone=getattr(warehouse.config, "timezone", "UTC"),
     )
 
 
@@ -294,6 +302,8 @@ def collect_table(
         if _categorical_on(r, fh) and not (spec is not None and window is None):
             r.guarded("categorical", partial(_categorical, r, spec, window, distincts))
         for by in settings.segments:
+            if spec is not None and window is None:
+                break  # nothing new to bucket (recorded above)
             r.guarded(f"segments:{','.join(by)}", partial(_segments, r, by, spec, window))
         for m in custom_metrics:
             r.guarded(CUSTOM_PREFIX + m.name, partial(_custom, r, m))
@@ -319,8 +329,9 @@ def _freshness_and_volume(r: _Run, choice: TimestampChoice) -> None:
         r.point(Metric.LAST_MODIFIED, last_modified.timestamp())
         r.point(Metric.FRESHNESS_LAG_SECONDS, (r.now - last_modified).total_seconds())
     ts = choice.freshness if last_modified is None else None
+    zone = r.caps.zone
     q = build_max_query(r.source, ts, count=row_count is None, now=r.now,
-                        dialect=r.wh.DIALECT)
+                        dialect=r.wh.DIALECT, zone=zone)
     if q is None:
         return
 
@@ -328,7 +339,7 @@ def _freshness_and_volume(r: _Run, choice: TimestampChoice) -> None:
         # Re-plan from the current schema (the timestamp column may have been dropped).
         col = ts if ts is None or any(c.name == ts.name for c in r.columns) else None
         query = build_max_query(r.source, col, count=row_count is None, now=r.now,
-                                dialect=r.wh.DIALECT)
+                                dialect=r.wh.DIALECT, zone=zone)
         if query is None:
             return
         out = _lower(r.run("freshness", query).dicts())[0]
@@ -336,6 +347,9 @@ def _freshness_and_volume(r: _Run, choice: TimestampChoice) -> None:
             r.point(Metric.ROW_COUNT, int(out["row_count"]))
         if out.get("max_ts") is not None:
             latest = to_utc(out["max_ts"])
+            if col is not None and naive_timestamp(col, r.wh.DIALECT):
+                # a wall time of the warehouse zone (the identity in UTC)
+                latest = wall_to_utc(latest.replace(tzinfo=None), zone)
             r.point(Metric.MAX_TIMESTAMP, latest.timestamp())
             r.point(Metric.FRESHNESS_LAG_SECONDS, (r.now - latest).total_seconds())
 

@@ -16,6 +16,14 @@ rows back to :meth:`ProfilePlan.read` / :meth:`CategoricalPlan.read`, which turn
 * The **segment plan** computes row counts, null rates and means per segment (up to two
   columns), keeping the top segments by volume and folding the rest into ``__other__``.
 
+**Time zones.** Buckets are UTC hours and UTC days on every engine. A naive timestamp
+column of a warehouse with ``timezone:`` set holds wall times of that zone: the bucket
+expression converts it with the zone's offsets over the window (``col - INTERVAL n SECOND``,
+a ``CASE`` of such pieces across a DST transition; see :mod:`tidegauge.core.clock`), and the
+window bounds and "now" are turned into wall times instead, so the raw column is compared
+(indexes and partition pruning still apply). Columns with a time zone are untouched; DATE
+columns are calendar days, bucketed as they are, and compared with the zone's today.
+
 Rates are ``null_rate`` over all rows; ``empty_rate``, ``zero_rate``, ``negative_rate``,
 ``true_rate`` and ``future_rate`` over the non-null values, so a spike of nulls does not move
 them. A metric with no defined value (the mean of an all-null column) is omitted, never zero.
@@ -41,6 +49,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from tidegauge.core.clock import ZoneMap, is_utc, local_date, utc_to_wall, wall_to_utc, zone_map
 from tidegauge.core.model import ColumnInfo, TypeFamily
 
 __all__ = [
@@ -66,6 +75,7 @@ __all__ = [
     "build_segment_plan",
     "floor_time",
     "metrics_for",
+    "naive_timestamp",
     "parse_custom_sql",
     "to_utc",
 ]
@@ -249,6 +259,8 @@ class Capabilities:
     tablesample: bool = False
     #: most select-list entries per query; ``None`` means the dialect's default
     max_select_items: int | None = None
+    #: the zone of the warehouse's naive timestamps (``timezone:`` of its config)
+    zone: str = "UTC"
 
     @property
     def select_limit(self) -> int:
@@ -333,6 +345,9 @@ class ProfilePlan:
     bucket: BucketSpec | None
     skipped: tuple[tuple[str, str], ...] = ()
     sampled: bool = False
+    #: naive timestamp columns whose min/max are wall times of :attr:`zone`
+    wall_columns: frozenset[str] = frozenset()
+    zone: str = "UTC"
 
     @property
     def bucket_seconds(self) -> int:
@@ -363,14 +378,18 @@ class ProfilePlan:
         # denominator in different queries.
         for key, out in merged.items():
             for column, aggs in raw[key].items():
-                out.values.extend(_derive(column, aggs, out.row_count, self.sampled))
+                zone = self.zone if column in self.wall_columns else None
+                out.values.extend(_derive(column, aggs, out.row_count, self.sampled, zone))
         return sorted(
             merged.values(),
             key=lambda r: (r.bucket or datetime.min.replace(tzinfo=UTC), r.segment or ""),
         )
 
 
-def _derive(column: str, aggs: Mapping[Agg, Any], n: int, sampled: bool) -> list[FieldValue]:
+def _derive(
+    column: str, aggs: Mapping[Agg, Any], n: int, sampled: bool, zone: str | None = None
+) -> list[FieldValue]:
+    """Metrics of one column in one bucket; ``zone``: min/max are naive wall times there."""
     out: list[FieldValue] = []
 
     def put(metric: Metric, value: Any) -> None:
@@ -398,6 +417,12 @@ def _derive(column: str, aggs: Mapping[Agg, Any], n: int, sampled: bool) -> list
             count = _int(value)
             if count is not None and nonnull:
                 put(_METRICS_OF_AGG[agg][0], count / nonnull)
+        elif zone is not None and agg in (Agg.MIN, Agg.MAX) and value is not None:
+            wall = datetime.fromisoformat(value) if isinstance(value, str) else value
+            if isinstance(wall, datetime):
+                put(_METRICS_OF_AGG[agg][0], wall_to_utc(wall, zone).timestamp())
+            else:
+                put(_METRICS_OF_AGG[agg][0], value)
         else:
             put(_METRICS_OF_AGG[agg][0], value)
     return out
@@ -470,7 +495,87 @@ def _is_tz(column: ColumnInfo, dialect: str) -> bool:
     if dialect == "mysql":  # MySQL TIMESTAMP values come back in the session zone, naive
         return False
     t = column.data_type.lower().replace(" ", "_")
+    if "ntz" in t:  # Snowflake TIMESTAMP_NTZ: no time zone
+        return False
     return "with_time_zone" in t or t.endswith("tz") or "_tz" in t or "_ltz" in t
+
+
+def naive_timestamp(column: ColumnInfo, dialect: str) -> bool:
+    """A timestamp column without a zone: its values are wall times of the warehouse zone.
+
+    MySQL/MariaDB ``TIMESTAMP`` is stored in UTC and read in the session zone (UTC), so only
+    ``DATETIME`` is naive there; ``TIMESTAMP WITH TIME ZONE``, ``TIMESTAMPTZ``,
+    ``TIMESTAMP_LTZ`` and ``TIMESTAMP_TZ`` are instants everywhere.
+
+    >>> naive_timestamp(ColumnInfo("t", "timestamp without time zone", TypeFamily.TIMESTAMP),
+    ...                 "postgres")
+    True
+    >>> naive_timestamp(ColumnInfo("t", "timestamp", TypeFamily.TIMESTAMP), "mysql")
+    False
+    """
+    if column.family is not TypeFamily.TIMESTAMP:
+        return False
+    if dialect == "mysql":
+        return column.data_type.lower().startswith("datetime")
+    return not _is_tz(column, dialect)
+
+
+def _zone_of(column: ColumnInfo, caps: Capabilities) -> str | None:
+    """The zone to convert ``column`` from, or ``None`` when its values are UTC already."""
+    if is_utc(caps.zone) or not naive_timestamp(column, caps.dialect):
+        return None
+    return caps.zone
+
+
+def _wall_map(column: ColumnInfo, caps: Capabilities, window: Window | None) -> ZoneMap | None:
+    """The wall-clock map for ``column`` over ``window``; ``None`` when no conversion applies."""
+    zone = _zone_of(column, caps)
+    if zone is None:
+        return None
+    if window is None or window.since is None or window.until is None:
+        raise ValueError(
+            f"column {column.name}: bucketing naive timestamps of zone {zone} needs a window "
+            "with both ends"
+        )
+    m = zone_map(zone, to_utc(window.since), to_utc(window.until))
+    return None if m.identity else m
+
+
+def _naive_literal(t: datetime) -> exp.Expr:
+    text = t.strftime("%Y-%m-%d %H:%M:%S" + (".%f" if t.microsecond else ""))
+    return exp.cast(exp.Literal.string(text), exp.DataType.Type.TIMESTAMP)
+
+
+def _shift(value: exp.Expr, seconds: int) -> exp.Expr:
+    """``value + INTERVAL seconds SECOND`` (a subtraction when negative)."""
+    if seconds == 0:
+        return value
+    interval = exp.Interval(this=exp.Literal.string(str(abs(seconds))), unit=exp.var("SECOND"))
+    if seconds > 0:
+        return exp.Add(this=value, expression=interval)
+    return exp.Sub(this=value, expression=interval)
+
+
+def _wall_to_utc(col: exp.Expr, m: ZoneMap) -> exp.Expr:
+    """``col`` (naive wall time) as naive UTC: ``col - offset``, piece by piece (see
+    :mod:`tidegauge.core.clock`); a ``CASE`` only when the span holds a DST transition."""
+
+    def piece(i: int) -> exp.Expr:
+        p = m.pieces[i]
+        if p.offset is None:
+            assert p.instant is not None
+            return _naive_literal(p.instant)
+        return _shift(col.copy(), -int(p.offset.total_seconds()))
+
+    if len(m.pieces) == 1:
+        return piece(0)
+    ifs = []
+    for i in range(len(m.pieces) - 1):
+        start = m.pieces[i + 1].start
+        assert start is not None
+        ifs.append(exp.If(this=exp.LT(this=col.copy(), expression=_naive_literal(start)),
+                          true=piece(i)))
+    return exp.Case(ifs=ifs, default=piece(len(m.pieces) - 1))
 
 
 def _time_literal(t: datetime, column: ColumnInfo, dialect: str) -> exp.Expr:
@@ -484,27 +589,52 @@ def _time_literal(t: datetime, column: ColumnInfo, dialect: str) -> exp.Expr:
     return exp.cast(exp.Literal.string(text), exp.DataType.Type.TIMESTAMP)
 
 
-def _bucket_expr(spec: BucketSpec, dialect: str) -> exp.Expr:
+def _bound_literal(t: datetime, column: ColumnInfo, caps: Capabilities) -> exp.Expr:
+    """A window bound for ``column``: a naive column of a zone compares with the first wall
+    time at or after ``t``. DATE columns are calendar days (bucket labels): never shifted."""
+    zone = _zone_of(column, caps)
+    if zone is None:
+        return _time_literal(t, column, caps.dialect)
+    return _naive_literal(utc_to_wall(t, zone))
+
+
+def _now_literal(now: datetime, column: ColumnInfo, caps: Capabilities) -> exp.Expr:
+    """``now`` comparable with ``column``: the wall time of now for a naive column of a
+    zone, and the zone's date today for a DATE column."""
+    if is_utc(caps.zone):
+        return _time_literal(now, column, caps.dialect)
+    if column.family is TypeFamily.DATE:
+        today = local_date(now, caps.zone).isoformat()
+        return exp.cast(exp.Literal.string(today), exp.DataType.Type.DATE)
+    return _bound_literal(now, column, caps)
+
+
+def _bucket_expr(spec: BucketSpec, caps: Capabilities, window: Window | None = None) -> exp.Expr:
     col: exp.Expr = _col(spec.column.name)
     if spec.column.family is TypeFamily.DATE and spec.seconds == 86400:
         return col
-    if _is_tz(spec.column, dialect) and dialect != "snowflake":
+    if _is_tz(spec.column, caps.dialect) and caps.dialect != "snowflake":
         # Truncate in UTC whatever the session zone: hour/day boundaries must not move.
         col = exp.AtTimeZone(this=col, zone=exp.Literal.string("UTC"))
+    m = _wall_map(spec.column, caps, window)
+    if m is not None:
+        # Buckets are UTC hours and UTC days in every zone, as for TIMESTAMPTZ columns: a
+        # local day would be 23 or 25 hours long at DST and off the store's bucket grid.
+        col = _wall_to_utc(col, m)
     return exp.TimestampTrunc(this=col, unit=exp.var(spec.unit))
 
 
 def _window_filter(
-    bucket: BucketSpec | None, window: Window | None, dialect: str
+    bucket: BucketSpec | None, window: Window | None, caps: Capabilities
 ) -> exp.Expr | None:
     if bucket is None or window is None:
         return None
     col = _col(bucket.column.name)
     conds: list[exp.Expr] = []
     if window.since is not None:
-        conds.append(col.copy() >= _time_literal(window.since, bucket.column, dialect))
+        conds.append(col.copy() >= _bound_literal(window.since, bucket.column, caps))
     if window.until is not None:
-        conds.append(col.copy() < _time_literal(window.until, bucket.column, dialect))
+        conds.append(col.copy() < _bound_literal(window.until, bucket.column, caps))
     if not conds:
         return None
     return exp.and_(*conds)
@@ -608,7 +738,7 @@ def _aggregate(
     if agg is Agg.FUTURE:
         if now is None:
             return None
-        return _count_if(exp.GT(this=c, expression=_time_literal(now, column, d)), d)
+        return _count_if(exp.GT(this=c, expression=_now_literal(now, column, caps)), d)
     raise AssertionError(agg)
 
 
@@ -673,7 +803,7 @@ def build_profile_plan(
     head: list[exp.Expr] = []
     group: list[exp.Expr] = []
     if spec is not None:
-        b = _bucket_expr(spec, caps.dialect)
+        b = _bucket_expr(spec, caps, window)
         head.append(exp.alias_(b, "bucket"))
         group.append(b.copy())
     if segment is not None:
@@ -682,7 +812,7 @@ def build_profile_plan(
     head.append(exp.alias_(exp.Count(this=exp.Star()), "row_count"))
 
     chunks = _chunk(aggregates, max(caps.select_limit - len(head), 1), caps)
-    where = _window_filter(spec, window, caps.dialect)
+    where = _window_filter(spec, window, caps)
     queries: list[ProfileQuery] = []
     for chunk in chunks:
         q = exp.select(*[h.copy() for h in head]).from_(
@@ -694,7 +824,8 @@ def build_profile_plan(
         if group:
             q = q.group_by(*[g.copy() for g in group])
         queries.append(ProfileQuery(q, tuple(o for o, _ in chunk)))
-    return ProfilePlan(tuple(queries), spec, tuple(skipped), sampled)
+    wall = frozenset(c.name for c in keep if _zone_of(c, caps) is not None)
+    return ProfilePlan(tuple(queries), spec, tuple(skipped), sampled, wall, caps.zone)
 
 
 def _chunk(
@@ -732,11 +863,15 @@ def build_max_query(
     count: bool,
     now: datetime | None = None,
     dialect: str = "duckdb",
+    zone: str = "UTC",
 ) -> exp.Select | None:
     """``SELECT COUNT(*) AS row_count, MAX(ts) AS max_ts`` for what metadata did not give.
 
     With ``now``, timestamps after it are ignored: a row stamped in the future must not make
-    a stale table look fresh (and a replay as of ``now`` must not see later loads).
+    a stale table look fresh (and a replay as of ``now`` must not see later loads). A naive
+    ``ts`` holds wall times of ``zone``: it is compared with the wall time of ``now``, and
+    the caller converts ``max_ts`` (:func:`tidegauge.core.clock.wall_to_utc`; the map is
+    monotonic, so the latest wall time is the latest instant).
     """
     items: list[exp.Expr] = []
     if count:
@@ -744,9 +879,10 @@ def build_max_query(
     if ts is not None:
         value: exp.Expr = _col(ts.name)
         if now is not None:
+            caps = Capabilities(dialect, zone=zone)
             value = exp.Case(
                 ifs=[exp.If(this=exp.LTE(this=_col(ts.name),
-                                         expression=_time_literal(now, ts, dialect)),
+                                         expression=_now_literal(now, ts, caps)),
                             true=_col(ts.name))]
             )
         items.append(exp.alias_(exp.Max(this=value), "max_ts"))
@@ -824,9 +960,9 @@ def build_categorical_plan(
         raise ValueError("no categorical columns")
     strategy = strategy or ("union" if caps.dialect == "mysql" else "grouping_sets")
     spec = bucket.effective() if bucket else None
-    where = _window_filter(spec, window, caps.dialect)
+    where = _window_filter(spec, window, caps)
     src = _source(table, caps, sample_percent)
-    b = _bucket_expr(spec, caps.dialect) if spec else None
+    b = _bucket_expr(spec, caps, window) if spec else None
     values = [
         exp.Coalesce(this=_as_text(c, _col(c.name)), expressions=[exp.Literal.string(NULL_VALUE)])
         for c in columns
@@ -973,7 +1109,7 @@ def build_segment_plan(
         .limit(max_segments)
     )
     spec = bucket.effective() if bucket else None
-    where = _window_filter(spec, window, caps.dialect)
+    where = _window_filter(spec, window, caps)
     if where is not None:
         top = top.where(where)
     # The extra derived table keeps MySQL happy ("LIMIT & IN subquery" is unsupported).

@@ -14,12 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any, ClassVar, cast
 
 import sqlglot
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlglot import exp
 
+from tidegauge.core.clock import check_zone
 from tidegauge.core.model import ColumnInfo, TableInfo, TableKind, TableRef, TypeFamily
 
 
@@ -49,7 +51,17 @@ class WarehouseConfigBase(BaseModel):
     exclude: list[str] = Field(default_factory=list, description="schema.table globs")
     connect_timeout: float = Field(10.0, description="seconds")
     statement_timeout: float = Field(300.0, description="seconds per query")
-    timezone: str = Field("UTC", description="zone of naive timestamps in this warehouse")
+    timezone: str = Field(
+        "UTC",
+        description="zone of naive timestamps in this warehouse (IANA name such as "
+        "Europe/Berlin, or an offset such as +05:30); they are converted to UTC, and hour and "
+        "day buckets stay UTC hours and days. Columns with a time zone are unaffected.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_zone(value)
 
 
 @dataclass
@@ -124,6 +136,7 @@ _register(TypeFamily.BINARY, [_T.BINARY, _T.VARBINARY, _T.BLOB, _T.LONGBLOB, _T.
 _register(TypeFamily.DECIMAL, [_T.DECIMAL, _T.BIGDECIMAL])
 
 
+@lru_cache(maxsize=4096)  # a warehouse repeats a few dozen type names over 10,000 tables
 def type_family(data_type: str, dialect: str) -> TypeFamily:
     """Classify an engine type name with sqlglot's type parser.
 
