@@ -2,8 +2,8 @@
 
 A point-by-point band test (``seasonal``) asks whether one value is outside the band. Many real
 incidents are not one wild value but a change of regime: a level that drifts off, a noise that
-doubles, a pattern never seen before. This detector scores every point, using only earlier
-points, with five views of "the last few points against the long history":
+doubles, a pattern never seen before, a busy hour that does not come. This detector scores every
+point, using only earlier points, with seven views of "the last few points against the history":
 
 1. *point*: the robust z of the value against the median / MAD of the reference window (the
    previous ``ref_points`` values: two days, at most 750);
@@ -14,15 +14,28 @@ points, with five views of "the last few points against the long history":
 4. *pattern*: the distance from the last ``short`` values (as a vector) to their 3 nearest
    neighbours among all earlier such vectors (a shape never seen before);
 5. *range*: how far the value lies outside the central 99% of *all* earlier values, in units of
-   the reference scale (a level never seen before, however slowly it was reached).
+   the reference scale (a level never seen before, however slowly it was reached);
+6. *daily*: the mean of the last ``short`` residuals against the same time of day on the
+   previous days (the median of up to ``SEASONAL_DAYS`` of them), over the residuals' robust
+   scale in the reference window. A daily pattern moves the 2-day median / MAD of the views above
+   by its whole amplitude, so a day whose peak is missing, halved or flattened looks normal to
+   them; against the same hour of earlier days it stands out at once;
+7. *weekly*: the same against the same time of the previous weeks (a weekday that behaves like a
+   Sunday, a holiday).
+
+A series without such a cycle just gets two more noisy views, which their calibration (below)
+makes harmless.
 
 None of these statistics has a known distribution on real data (heavy tails, autocorrelation,
 quantised values), so each is *calibrated against its own past*: a generalised Pareto tail is
 fitted (robustly, from quantiles of the excesses) to its historical values above a high quantile
 (peaks over threshold), which turns the current value into a tail probability that extrapolates
-beyond the history. The five are combined by Bonferroni (``5 × min p``). A point alerts when the
-combined probability is at most the per-point level ``alpha``: by default the sensitivity's
-``DetectorSettings.point_alpha``, or one passed explicitly.
+beyond the history. No tail is trusted before the statistic has a day of its own history (at
+least ``MIN_CALIBRATION`` values): a view averaged over ``short`` points is autocorrelated, and a
+tail fitted on its first few dozen values is too light (the weekly view alerted on its first
+hours, which was measured). The views are combined by Bonferroni (``7 × min p``). A point
+alerts when the combined probability is at most the per-point level ``alpha``: by default the
+sensitivity's ``DetectorSettings.point_alpha``, or one passed explicitly.
 
 One alert per event: after an alert the detector stays quiet for ``quiet`` points (one day of
 points by default). Feature values during an event stay in the calibration history (as in
@@ -52,7 +65,9 @@ from tidegauge.core.detectors.base import (
 from tidegauge.core.detectors.seasonal import Timestamps, Values, _epoch_sow, prepare
 
 #: features and their names in explanations
-FEATURES = ("point", "level", "spread", "pattern", "range")
+FEATURES = ("point", "level", "spread", "pattern", "range", "daily", "weekly")
+#: the daily view compares a point with the same time of day on this many earlier days
+SEASONAL_DAYS = 3
 #: GPD fit: at least this many exceedances over the threshold, which is at most this quantile
 MIN_EXCEEDANCES = 30
 MAX_TAIL_QUANTILE = 0.98
@@ -68,7 +83,7 @@ class StreamScores:
 
     p_value: FloatArray  # combined tail probability (1 where not scored)
     alert: np.ndarray  # bool: the point raises an alert
-    feature_p: FloatArray  # (n, 3) tail probability per feature
+    feature_p: FloatArray  # (n, len(FEATURES)) tail probability per feature
     median: FloatArray  # reference median (the expected value)
     scale: FloatArray  # reference robust scale
     z: FloatArray  # point z
@@ -117,6 +132,19 @@ def _rolling_ref(y: FloatArray, length: int) -> tuple[FloatArray, FloatArray, Fl
     return med, scale, step
 
 
+def _rolling_scale(r: FloatArray, length: int) -> FloatArray:
+    """Robust scale (MAD, at least a tenth of the standard deviation) of the previous
+    ``length`` finite values of ``r``, per t; NaN until 3 such values exist."""
+    ok = np.isfinite(r)
+    out = np.full(r.size, np.nan)
+    if ok.sum() < 4:
+        return out
+    idx = np.flatnonzero(ok)
+    _, sc, _ = _rolling_ref(r[idx], length)
+    out[idx] = sc
+    return out
+
+
 def _history_range(y: FloatArray, every: int) -> tuple[FloatArray, FloatArray]:
     """The central 99% of *all* earlier values (refreshed every ``every`` points), per t:
     the long-memory view, in which a level never seen before stands out."""
@@ -129,6 +157,22 @@ def _history_range(y: FloatArray, every: int) -> tuple[FloatArray, FloatArray]:
     lo[np.isinf(lo)] = np.nan
     hi[np.isinf(hi)] = np.nan
     return lo, hi
+
+
+def seasonal_residual(y: FloatArray, period: int, days: int = SEASONAL_DAYS) -> FloatArray:
+    """``y_t`` minus the median of ``y`` at the same phase on the previous ``days`` periods
+    (as many as exist, at least one); NaN in the first period or when ``period < 2``."""
+    n = y.size
+    out = np.full(n, np.nan)
+    if period < 2 or n <= period:
+        return out
+    lags = np.full((days, n), np.nan)
+    for d in range(1, days + 1):
+        if d * period < n:
+            lags[d - 1, d * period:] = y[:n - d * period]
+    valid = np.isfinite(lags).any(axis=0)
+    out[valid] = y[valid] - np.nanmedian(lags[:, valid], axis=0)
+    return out
 
 
 def knn_surprise(y: FloatArray, dim: int, scale: float, k: int = 3,
@@ -181,7 +225,7 @@ class Tail:
     p_at_u: float  # P(X >= u)
 
     def sf(self, x: float) -> float:
-        if self.n < MIN_CALIBRATION:
+        if not math.isfinite(self.u):
             return 1.0
         if x <= self.u:
             return self.p_at_u
@@ -209,7 +253,7 @@ def _gpd_shape(ratio: float) -> float:
     return 0.5 * (lo + hi)
 
 
-def fit_tail(history: FloatArray) -> Tail:
+def fit_tail(history: FloatArray, min_calibration: int = MIN_CALIBRATION) -> Tail:
     """Generalised Pareto tail over a high quantile of ``history``, fitted robustly.
 
     The shape comes from two quantiles of the excesses (for a GPD,
@@ -219,7 +263,7 @@ def fit_tail(history: FloatArray) -> Tail:
     """
     h = history[np.isfinite(history)]
     n = h.size
-    if n < MIN_CALIBRATION:
+    if n < max(min_calibration, MIN_CALIBRATION):
         return Tail(n, math.inf, 1.0, 0.0, 1.0, 1.0)
     k = max(MIN_EXCEEDANCES, math.ceil((1.0 - MAX_TAIL_QUANTILE) * n))
     top = np.partition(h, n - k - 1)[n - k - 1:]  # the threshold and the k values above it
@@ -235,6 +279,16 @@ def fit_tail(history: FloatArray) -> Tail:
         xi, sigma = 0.0, float(np.mean(exc)) if exc.size else 0.0
     sigma = max(sigma, tiny)
     return Tail(n, u, sigma, xi, max(exc.size, 1) / n, float(np.count_nonzero(h >= u)) / n)
+
+
+def _seasonal_level(y: FloatArray, period: int, kernel: FloatArray, length: int) -> FloatArray:
+    """Mean of the last ``len(kernel)`` seasonal residuals over their recent robust scale."""
+    n = y.size
+    resid = seasonal_residual(y, period)
+    has_r = np.isfinite(resid)
+    r_mean = np.convolve(np.where(has_r, resid, 0.0), kernel)[:n]
+    r_mean[~np.isfinite(np.convolve(np.where(has_r, 0.0, np.nan), kernel)[:n])] = np.nan
+    return r_mean / _rolling_scale(resid, length)
 
 
 def stream_scores(
@@ -276,9 +330,16 @@ def stream_scores(
     z = (y - med) / scale
     level = np.convolve(np.where(np.isfinite(z), z, 0.0), kernel)[:n]
     novel = np.maximum(0.0, np.maximum(y - hi_q, lo_q - y)) / scale
-    feats = np.stack([np.abs(z), np.abs(level), mean_step / step, knn, novel], axis=1)
+    # a daily cycle needs a few points a day; a daily series still has its weekly cycle
+    daily = _seasonal_level(y, round(per_day) if per_day >= 4 else 0, kernel, length)
+    weekly = _seasonal_level(y, round(7 * per_day), kernel, length)
+    feats = np.stack([np.abs(z), np.abs(level), mean_step / step, knn, novel, np.abs(daily),
+                      np.abs(weekly)], axis=1)
     feats[:w] = np.nan
     nf = feats.shape[1]
+    # a statistic averaged over w points is autocorrelated: its tail is only trusted after a
+    # day of its own values (a new view, such as the weekly one, is silent for its first day)
+    min_cal = max(MIN_CALIBRATION, round(per_day))
     fp = np.ones((n, nf))
     pval = np.ones(n)
     tails: list[Tail] | None = None
@@ -289,7 +350,7 @@ def stream_scores(
         hist_end = max(0, t - w)
         if tails is None or hist_end - fitted_at >= w:
             lo_h = max(0, hist_end - MAX_CALIBRATION)
-            tails = [fit_tail(feats[lo_h:hist_end, k]) for k in range(nf)]
+            tails = [fit_tail(feats[lo_h:hist_end, k], min_cal) for k in range(nf)]
             fitted_at = hist_end
         for k in range(nf):
             if np.isfinite(feats[t, k]):
@@ -298,7 +359,7 @@ def stream_scores(
         # point-like views take the point's side, window views the recent level's side
         want = 1.0 if cfg.direction is Direction.UP else -1.0
         side = np.stack([np.sign(z), np.sign(level), np.sign(level), np.sign(level),
-                         np.sign(z)], axis=1)
+                         np.sign(z), np.sign(daily), np.sign(weekly)], axis=1)
         fp = np.where(side == want, fp, 1.0)
     pval = np.minimum(1.0, fp.min(axis=1) * nf) if n else pval
     pval[~finite] = 1.0
@@ -355,7 +416,8 @@ class StreamDetector:
             what = {"point": "the value", "level": "the recent level",
                     "spread": "the recent variability",
                     "pattern": "the recent pattern",
-                    "range": "the value, outside its whole history,"}[FEATURES[k]]
+                    "range": "the value, outside its whole history,",
+                    "daily": "the recent level against the same time on earlier days"}[FEATURES[k]]
             reason = (f"{self.metric} {fmt_number(obs)}: {what} is unusual against the "
                       f"previous {fmt_number(m)} ± {fmt_number(sc)} "
                       f"(tail probability {res.p_value[i]:.2g})")
