@@ -20,6 +20,11 @@ Full run (the issue's numbers)::
   project dependencies) and run on a copy of the same rows (a Parquet export loaded by the
   reference venv's own DuckDB, whose file format may differ) with checks/expectations for
   the same metrics; their time and query count are reported, or why they could not run.
+  GX has no DuckDB support of its own: through duckdb-engine it only gets rows with its
+  persisted-connection mode turned on (recorded under ``workarounds``).
+* ``great_expectations_postgres``: GX on its supported PostgreSQL path against tidegauge on
+  the same PostgreSQL table (the DuckDB rows at ``--gx-pg-rows``, copied into a throwaway
+  schema dropped afterwards), rounds interleaved; the ratio is GX time over tidegauge time.
 * ``postgres``: the same profile on PostgreSQL at ``--pg-rows`` (skipped when unreachable).
 """
 
@@ -243,7 +248,120 @@ def postgres_profile(rows: int, runs: int) -> dict[str, Any]:
     }
 
 
+GX_PG_SCHEMA = "tidegauge_bench_gx"  # throwaway: created, profiled, dropped
+PG_TYPES = {"BIGINT": "bigint", "UBIGINT": "bigint", "INTEGER": "integer", "VARCHAR": "text",
+            "DOUBLE": "double precision", "BOOLEAN": "boolean", "TIMESTAMP": "timestamp",
+            "DATE": "date"}  # fmt: skip
+GX_COVERAGE = (
+    "GX: whole-table row count, null count of all 20 columns; min, max, mean, stdev, exact "
+    "distinct count and 5 quantiles of 8 numeric columns; length bounds and distinct count of "
+    "6 string columns. tidegauge computes more (zero/negative/empty/true/future rates, string "
+    "length stats, temporal min/max/distinct) and per daily bucket."
+)
+
+
+def _copy_duckdb_to_postgres(con: Any, db: Path, schema: str) -> None:
+    """The DuckDB table's exact rows into ``schema.events`` (through CSV and COPY)."""
+    import duckdb
+
+    src = duckdb.connect(str(db), read_only=True)
+    cols = src.execute("DESCRIBE bench.events").fetchall()
+    csv = DATA / f"{db.stem}.pg.csv"
+    src.execute(f"COPY bench.events TO '{csv}' (FORMAT CSV, HEADER false)")
+    src.close()
+    ddl = ", ".join(
+        f"{name} {t.replace('DECIMAL', 'numeric') if t.startswith('DECIMAL') else PG_TYPES[t]}"
+        for name, t, *_ in cols
+    )
+    con.execute(f"CREATE SCHEMA {schema}")
+    con.execute(f"CREATE TABLE {schema}.events ({ddl})")
+    try:
+        copy = f"COPY {schema}.events FROM STDIN (FORMAT csv)"
+        with con.cursor() as cur, cur.copy(copy) as cp, csv.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                cp.write(chunk)
+    finally:
+        csv.unlink(missing_ok=True)
+    con.execute(f"ANALYZE {schema}.events")
+    con.execute(f"SELECT count(*) FROM {schema}.events").fetchone()  # warm the cache once
+
+
+def postgres_gx(rows: int, ref_runs: int) -> dict[str, Any]:
+    """GX and tidegauge on one PostgreSQL table holding the DuckDB table's rows, interleaved."""
+    sys.path.insert(0, str(HERE.parent))
+    from tests.servers import POSTGRES_URL, reachable
+
+    if not reachable("postgres"):
+        return {"skipped": "PostgreSQL not reachable at 127.0.0.1:5432"}
+    import psycopg
+
+    from tidegauge.collector import collect_table
+    from tidegauge.config import Bucket, Defaults, TableSettings
+    from tidegauge.warehouses.postgres import PostgresWarehouse, PostgresWarehouseConfig
+
+    schema, (db, _) = GX_PG_SCHEMA, ensure_duckdb(rows)
+    gx_url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg2://", 1)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
+        con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        t0 = time.perf_counter()
+        _copy_duckdb_to_postgres(con, db, schema)
+        load = time.perf_counter() - t0
+        server = con.execute("SHOW server_version").fetchone()
+    wh = PostgresWarehouse(PostgresWarehouseConfig(url=POSTGRES_URL, include=[f"{schema}.events"]))
+    try:
+        wh.connect()
+        (info,) = [t for t in wh.list_tables() if t.ref.name == "events"]
+        settings = TableSettings(match=f"{schema}.events", field_health=True, categorical=False)
+        defaults = Defaults(bucket=Bucket.DAY, history_days=30)
+        tg: list[float] = []
+        gx_runs: list[float] = []
+        gx: dict[str, Any] = {}
+        for _ in range(ref_runs):  # one tidegauge run, then one GX run, per round
+            t0 = time.perf_counter()
+            res = collect_table(wh, info, settings, defaults, now=NOW, last_bucket=None)
+            tg.append(time.perf_counter() - t0)
+            if res.errors:
+                return {"error": f"tidegauge: {res.errors}"}
+            gx = run_ref("gx", None, 1, "--pg-url", gx_url, "--pg-schema", schema)
+            if "error" in gx:
+                return {"error": gx}
+            gx_runs += gx["runs"]
+    finally:
+        wh.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
+            con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    tg_out = {
+        "median_seconds": statistics.median(tg),
+        "runs": tg,
+        "queries": sum(1 for e in res.ledger if e.kind == "query"),
+        "points": len(res.points),
+    }
+    gx_out = {**gx, "median_seconds": statistics.median(gx_runs), "runs": gx_runs}
+    if gx_out["observed_row_count"] != rows:
+        return {"error": f"GX counted {gx_out['observed_row_count']} rows, not {rows}"}
+    return {
+        "rows": rows,
+        "data": "the DuckDB bench.events rows (same generator and seed), copied into a "
+        f"throwaway schema {schema} that is dropped afterwards",
+        "load_seconds": round(load, 2),
+        "server_version": server[0] if server else None,
+        "tidegauge_field_health": tg_out,
+        "great_expectations": gx_out,
+        "ratio_gx_over_tidegauge": gx_out["median_seconds"] / tg_out["median_seconds"],
+        "method": "same engine and table; rounds interleaved (tidegauge, then GX in "
+        "bench/.venv-ref); medians of the rounds",
+        "coverage": GX_COVERAGE,
+    }
+
+
 # --- reference tools, run inside bench/.venv-ref -------------------------------------------
+
+
+REF_PROBE = """
+import soda.scan, great_expectations, psycopg2, duckdb_engine
+from importlib.metadata import version
+assert int(version("marshmallow").split(".")[0]) < 4
+"""
 
 
 def ensure_ref_venv() -> str | None:
@@ -254,8 +372,7 @@ def ensure_ref_venv() -> str | None:
         if not py.exists():
             subprocess.run([str(uv), "venv", "-q", "--python", "3.11", str(REF_VENV)], check=True,
                            capture_output=True, text=True)  # fmt: skip
-        probe = subprocess.run([str(py), "-c", "import soda.scan, great_expectations"],
-                               capture_output=True, text=True)  # fmt: skip
+        probe = subprocess.run([str(py), "-c", REF_PROBE], capture_output=True, text=True)
         if probe.returncode != 0:
             subprocess.run(
                 [str(uv), "pip", "install", "-q", "--python", str(py), "soda-core-duckdb",
@@ -265,9 +382,12 @@ def ensure_ref_venv() -> str | None:
             # soda-core-duckdb pins duckdb<1.1, whose pg_catalog emulation breaks the
             # duckdb-engine reflection GX relies on; SQLAlchemy 2.0.36+ reflects pg_collation,
             # which DuckDB lacks. Override both (Soda runs fine on the newer DuckDB).
+            # marshmallow 4 no longer casts numpy booleans in GX's result schema, so storing a
+            # quantile expectation's result fails; GX allows any marshmallow>=3.18, pin 3.x.
+            # psycopg2 is GX's PostgreSQL driver.
             subprocess.run(
                 [str(uv), "pip", "install", "-q", "--python", str(py), "duckdb==1.3.2",
-                 "sqlalchemy==2.0.35"],
+                 "sqlalchemy==2.0.35", "marshmallow>=3.18,<4", "psycopg2-binary"],
                 check=True, capture_output=True, text=True,
             )  # fmt: skip
     except subprocess.CalledProcessError as e:
@@ -275,13 +395,14 @@ def ensure_ref_venv() -> str | None:
     return None
 
 
-def run_ref(tool: str, parquet: Path, runs: int) -> dict[str, Any]:
+def run_ref(tool: str, parquet: Path | None, runs: int, *extra: str) -> dict[str, Any]:
     err = ensure_ref_venv()
     if err:
         return {"error": err}
+    where = ["--parquet", str(parquet)] if parquet else []
     proc = subprocess.run(
-        [str(REF_VENV / "bin" / "python"), __file__, "--ref-worker", tool, "--parquet",
-         str(parquet), "--runs", str(runs)],
+        [str(REF_VENV / "bin" / "python"), __file__, "--ref-worker", tool, *where,
+         "--runs", str(runs), *extra],
         capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )  # fmt: skip
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -357,35 +478,75 @@ def soda_worker(parquet: Path, runs: int) -> dict[str, Any]:
             "checks": len(checks) - 1, "version": _version("soda-core")}  # fmt: skip
 
 
-def gx_worker(parquet: Path, runs: int) -> dict[str, Any]:
+def _gx_keep_duckdb_connection() -> str:
+    """Let GX hold one DuckDB connection open, as it already does for SQLite and SQL Server.
+
+    GX runs each metric query in ``with engine.connect()`` and calls ``fetchall()`` after the
+    block. Leaving the block rolls back the transaction duckdb-engine began, and duckdb-engine's
+    cursor is the DuckDB connection itself, so the rollback discards the pending result: every
+    query returns no rows and each expectation raises IndexError in ``resolve_metric_bundle``.
+    GX's persisted-connection mode (a ``StaticPool`` engine, the connection never closed) keeps
+    the result alive; the SQL GX sends is unchanged.
+    """
+    from great_expectations.execution_engine import sqlalchemy_execution_engine as sae
+
+    class DuckDBDialect(str):  # compares as "duckdb" and has the .value GX reads
+        value = "duckdb"
+
+    sae._PERSISTED_CONNECTION_DIALECTS = (  # type: ignore[assignment]
+        *sae._PERSISTED_CONNECTION_DIALECTS, DuckDBDialect("duckdb"),
+    )  # fmt: skip
+    return (
+        "GX's persisted-connection mode turned on for duckdb (as GX does for sqlite/mssql): "
+        "otherwise each metric query's connection is closed (rolled back) before GX fetches "
+        "its rows, and duckdb-engine returns none"
+    )
+
+
+def gx_worker(
+    parquet: Path | None, runs: int, *, pg_url: str | None = None, pg_schema: str = "bench"
+) -> dict[str, Any]:
+    """Validate the GX suite ``runs`` times on DuckDB (``parquet``) or PostgreSQL (``pg_url``)."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    db = _ref_db(parquet)
-    counter = {"n": 0}
+    workarounds = []
+    if pg_url:
+        schema = pg_schema
+    else:
+        assert parquet is not None
+        schema, db = "bench", _ref_db(parquet)
+        workarounds.append(_gx_keep_duckdb_connection())
+    counter = {"all": 0, "table": 0}
+    table = f"{schema}.events"
 
     @event.listens_for(Engine, "before_cursor_execute")
-    def count(*_: Any) -> None:
-        counter["n"] += 1
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        counter["all"] += 1  # every statement, reflection included
+        if table in statement:
+            counter["table"] += 1  # the ones that read the table
 
-    times, queries = [], 0
+    times, queries, table_queries, observed_rows = [], 0, 0, None
     for i in range(runs):
         ctx = gx.get_context(mode="ephemeral")
-        ds = ctx.data_sources.add_sql(name=f"d{i}", connection_string=f"duckdb:///{db}")
-        asset = ds.add_table_asset(name="events", table_name="events", schema_name="bench")
+        if pg_url:
+            ds: Any = ctx.data_sources.add_postgres(name=f"d{i}", connection_string=pg_url)
+        else:
+            ds = ctx.data_sources.add_sql(name=f"d{i}", connection_string=f"duckdb:///{db}")
+        asset = ds.add_table_asset(name="events", table_name="events", schema_name=schema)
         batch_def = asset.add_batch_definition_whole_table("all")
         expectations = _gx_expectations(gxe)
         suite = ctx.suites.add(gx.ExpectationSuite(name=f"s{i}", expectations=expectations))
         vd = ctx.validation_definitions.add(
             gx.ValidationDefinition(data=batch_def, suite=suite, name=f"v{i}")
         )
-        counter["n"] = 0
+        counter["all"] = counter["table"] = 0
         t0 = time.perf_counter()
         result = vd.run()
         times.append(time.perf_counter() - t0)
-        queries = counter["n"]
+        queries, table_queries = counter["all"], counter["table"]
         failed = [r for r in result.results if _gx_raised(r.exception_info)]
         if failed:
             return {
@@ -394,8 +555,20 @@ def gx_worker(parquet: Path, runs: int) -> dict[str, Any]:
                 "seconds_until_failure": times[-1],
                 "queries": queries,
             }
+        (observed_rows,) = [
+            r.result["observed_value"] for r in result.results
+            if r.expectation_config.type == "expect_table_row_count_to_be_between"
+        ]  # fmt: skip
+    versions = {d: _version(d) for d in ("great_expectations", "sqlalchemy", "marshmallow")}
+    versions.update(
+        {d: _version(d) for d in ("psycopg2-binary",)}
+        if pg_url
+        else {d: _version(d) for d in ("duckdb", "duckdb-engine")}
+    )
     return {"median_seconds": statistics.median(times), "runs": times, "queries": queries,
-            "expectations": len(expectations), "version": gx.__version__}  # fmt: skip
+            "table_queries": table_queries, "expectations": len(expectations),
+            "observed_row_count": observed_rows, "version": gx.__version__,
+            "versions": versions, "workarounds": workarounds}  # fmt: skip
 
 
 def _gx_raised(info: dict[str, Any]) -> bool:
@@ -448,14 +621,21 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5, help="runs per contender (median reported)")
     ap.add_argument("--ref-runs", type=int, default=3, help="runs of Soda Core and GX")
     ap.add_argument("--pg-rows", type=int, default=1_000_000, help="0 skips PostgreSQL")
+    ap.add_argument("--gx-pg-rows", type=int, help="rows for GX vs tidegauge on PostgreSQL "
+                    "(default: --pg-rows; 0 skips)")  # fmt: skip
     ap.add_argument("--skip-ref", action="store_true", help="skip Soda Core and GX")
     ap.add_argument("--ref-worker", choices=["soda", "gx"], help=argparse.SUPPRESS)
     ap.add_argument("--parquet", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--pg-url", help=argparse.SUPPRESS)
+    ap.add_argument("--pg-schema", default="bench", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
-    if args.ref_worker:
-        worker = soda_worker if args.ref_worker == "soda" else gx_worker
-        print(json.dumps(worker(args.parquet, args.runs)))
+    if args.ref_worker == "soda":
+        print(json.dumps(soda_worker(args.parquet, args.runs)))
+        return
+    if args.ref_worker == "gx":
+        done = gx_worker(args.parquet, args.runs, pg_url=args.pg_url, pg_schema=args.pg_schema)
+        print(json.dumps(done, default=str))
         return
 
     sys.path.insert(0, str(HERE.parent))
@@ -480,7 +660,18 @@ def main() -> None:
     }
     if not args.skip_ref:
         out["soda_core"] = run_ref("soda", parquet, args.ref_runs)
-        out["great_expectations"] = run_ref("gx", parquet, args.ref_runs)
+        gx = run_ref("gx", parquet, args.ref_runs)
+        if "median_seconds" in gx:
+            gx["engine"] = (
+                "DuckDB through duckdb-engine (GX has no DuckDB support of its own: see "
+                "workarounds), on the reference venv's DuckDB; not interleaved with tidegauge"
+            )
+            gx["ratio_gx_over_tidegauge"] = gx["median_seconds"] / profile["median_seconds"]
+            gx["coverage"] = GX_COVERAGE
+        out["great_expectations"] = gx
+        gx_pg_rows = args.pg_rows if args.gx_pg_rows is None else args.gx_pg_rows
+        if gx_pg_rows:
+            out["great_expectations_postgres"] = postgres_gx(gx_pg_rows, args.ref_runs)
     if args.pg_rows:
         out["postgres"] = postgres_profile(args.pg_rows, max(args.runs // 2, 3))
     print(json.dumps(out, indent=2))
