@@ -89,3 +89,12 @@ def test_channel_url_validated(tmp_path):
     p = write(tmp_path, "channels:\n  - name: h\n    type: webhook\n    url: not a url\n")
     with pytest.raises(ConfigError, match=r":4: channels.0.url"):
         load_project(p)
+
+
+def test_an_impossible_date_names_file_line_and_key(tmp_path):
+    # YAML reads a bare 2026-13-01 as a date and fails building it: no bare ValueError
+    p = write(tmp_path, "warehouses: []\nname: x\nowners:\n  since: 2026-13-01\n")
+    with pytest.raises(ConfigError) as e:
+        load_project(p)
+    msg = str(e.value)
+    assert f"{p}:4" in msg and "owners.since" in msg and "2026-13-01" in msg

@@ -97,7 +97,14 @@ def _build(node: yaml.Node, loc: Loc, smap: SourceMap) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(v, (*loc, i), smap) for i, v in enumerate(node.value)]
-    value = yaml.SafeLoader(io_empty()).construct_object(node)
+    try:
+        value = yaml.SafeLoader(io_empty()).construct_object(node)
+    except ValueError as e:  # a date-shaped scalar that is no date: `2026-13-01`
+        where = ".".join(str(p) for p in loc) or "value"
+        raise ConfigError(
+            f"{smap.path}:{node.start_mark.line + 1}: {where}: `{node.value}` is not a valid "
+            f"value ({e}); quote it if it is meant as text"
+        ) from None
     if isinstance(value, str):
         value = interpolate(value, path=smap.path, line=node.start_mark.line + 1)
     return value
