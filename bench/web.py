@@ -1,12 +1,23 @@
 """Web benchmark: pages and API on a store of 5,000 tables and 1 million metric points.
 
     .venv/bin/python bench/web.py [--tables 5000] [--points-per-table 200] [--clients 50]
+                                  [--workers 1,2]
 
 Prints JSON: p50/p95 server time of the overview, a table page and an incident page (in
 process, through the ASGI app; table pages are measured on tables not viewed before, so the
-band model is fitted on every request), and API latency percentiles at ``--clients`` concurrent
-clients against uvicorn in a subprocess on loopback (a bounded httpx load generator: at most
-``--requests`` requests or ``--seconds`` seconds).
+band model is fitted on every request), and API latency percentiles at ``--clients``
+concurrent clients against ``tidegauge serve`` (uvicorn, ``--workers`` processes, each count
+in turn) in a subprocess on loopback.
+
+The API load is closed loop: each client holds one keep-alive connection and sends its next
+request as soon as the previous answer has been read, at most ``--requests`` requests or
+``--seconds`` seconds in all. Latency is from writing a request to reading the last byte of
+its answer. The URLs are a random mix of six read endpoints (table and alert lists at random
+offsets, tables, alerts and incidents by random id, the open-incident list), drawn with a
+fixed seed; the warm-up before it uses other URLs, so the response cache starts cold. The
+generator is raw asyncio sockets with a minimal HTTP/1.1 reader, so that it takes little of
+the CPU the server needs (``generator_cpu_share`` reports how much it took); it runs on the
+same machine, and ``loadavg`` says what else did.
 """
 
 from __future__ import annotations
@@ -162,22 +173,21 @@ def bench_pages(path: Path, n_tables: int, repeats: int) -> dict[str, Any]:
 
 
 SERVER = """
-import sys, uvicorn
+import sys
 sys.path.insert(0, {root!r})
 from tidegauge.config import Project
+from tidegauge.web.server import serve_blocking
 from tidegauge.store.store import Store
-from tidegauge.web.server import create_app
-store = Store.open({url!r})
-uvicorn.run(create_app(Project(name="bench"), store), host="127.0.0.1", port={port},
-            log_level="warning", access_log=False)
+serve_blocking(Project(name="bench"), Store.open({url!r}), "127.0.0.1", {port}, scheduler=False,
+               workers={workers}, access_log=False)
 """
 
 
-async def load(base: str, clients: int, max_requests: int, seconds: float,
-               n_tables: int) -> dict[str, Any]:
-    rng = random.Random(2)
+def api_urls(n: int, n_tables: int, seed: int) -> list[str]:
+    """A random mix of the six read endpoints: lists at random offsets and random ids."""
+    rng = random.Random(seed)
     urls = []
-    for _ in range(max_requests):
+    for _ in range(n):
         k = rng.randrange(6)
         urls.append([
             f"/api/v1/tables?limit=50&offset={rng.randrange(0, n_tables - 50)}",
@@ -187,48 +197,89 @@ async def load(base: str, clients: int, max_requests: int, seconds: float,
             "/api/v1/incidents?open=true&limit=20",
             f"/api/v1/incidents/{rng.randint(1, 200)}",
         ][k])
+    return urls
+
+
+def process_cpu_seconds(root_pid: int) -> dict[int, float]:
+    """User + system CPU of a process and of each live child (uvicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == root_pid or int(fields[1]) == root_pid:
+            out[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+async def load(port: int, urls: list[str], clients: int, seconds: float) -> dict[str, Any]:
+    """Closed loop: ``clients`` keep-alive connections, each sending its next request as soon
+    as the previous answer is read, until the URLs run out or ``seconds`` pass.
+
+    Raw asyncio streams and a minimal HTTP/1.1 reader: a full client library costs more CPU
+    per request than the server's cached path, and it runs on the same cores.
+    """
     latencies: list[float] = []
-    errors = 0
     kinds: dict[str, int] = {}
+    hits = 0
     queue = iter(urls)
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
-        async def worker() -> None:
-            nonlocal errors
+    host = f"127.0.0.1:{port}"
+
+    async def worker() -> None:
+        nonlocal hits
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
             for url in queue:
                 if time.monotonic() > deadline:
                     return
                 t0 = time.perf_counter()
-                try:
-                    r = await http.get(url)
-                except httpx.HTTPError as e:
-                    errors += 1
-                    kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
-                    continue
+                writer.write(f"GET {url} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"content-length":
+                        length = int(value)
+                    elif name == b"x-cache" and value.strip() == b"hit":
+                        hits += 1
+                await reader.readexactly(length)
                 latencies.append(time.perf_counter() - t0)
-                if r.status_code != 200:
-                    errors += 1
-                    kinds[str(r.status_code)] = kinds.get(str(r.status_code), 0) + 1
+                status = head[9:12].decode()
+                if status != "200":
+                    kinds[status] = kinds.get(status, 0) + 1
+        except (OSError, asyncio.IncompleteReadError) as e:
+            kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
+        finally:
+            writer.close()
 
-        t_start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        wall = time.perf_counter() - t_start
-    return {"clients": clients, **summary(latencies), "errors": errors, "error_kinds": kinds,
-            "requests_per_second": round(len(latencies) / wall, 1)}
+    cpu0, t_start = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    wall = time.perf_counter() - t_start
+    return {"clients": clients, **summary(latencies), "errors": sum(kinds.values()),
+            "error_kinds": kinds, "requests_per_second": round(len(latencies) / wall, 1),
+            "cache_hit_share": round(hits / max(1, len(latencies)), 3),
+            "seconds": round(wall, 1),
+            "generator_cpu_share": round((time.process_time() - cpu0) / wall, 3)}
 
 
 def bench_api(path: Path, n_tables: int, clients: int, max_requests: int,
-              seconds: float) -> dict[str, Any]:
+              seconds: float, workers: int) -> dict[str, Any]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     code = SERVER.format(root=str(Path(__file__).resolve().parents[1]),
-                         url=f"sqlite:///{path}", port=port)
+                         url=f"sqlite:///{path}", port=port, workers=workers)
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(base + "/healthz", timeout=1).status_code == 200:
@@ -238,8 +289,23 @@ def bench_api(path: Path, n_tables: int, clients: int, max_requests: int,
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.2)
-        asyncio.run(load(base, clients, 200, 10, n_tables))  # warm-up
-        return asyncio.run(load(base, clients, max_requests, seconds, n_tables))
+        # warm-up on other URLs than the measured ones: code paths and SQLite's page cache,
+        # not the response cache
+        asyncio.run(load(port, api_urls(500, n_tables, seed=99), clients, 15))
+        cpu0 = process_cpu_seconds(proc.pid)
+        out = asyncio.run(load(port, api_urls(max_requests, n_tables, seed=2), clients,
+                               seconds))
+        cpu1 = process_cpu_seconds(proc.pid)
+        used = {pid: cpu1[pid] - cpu0.get(pid, 0.0) for pid in cpu1}
+        out["server_cpu_ms_per_request"] = round(sum(used.values()) * 1000 / max(1, out["n"]), 2)
+        # how the work split between processes (uneven keep-alive connections show here)
+        out["server_cpu_share_per_process"] = sorted(
+            (round(v / max(1e-9, sum(used.values())), 2) for v in used.values() if v > 0),
+            reverse=True)
+        out["workers"] = workers
+        out["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+        out["generator"] = "python asyncio raw sockets, keep-alive, closed loop"
+        return out
     finally:
         proc.terminate()
         proc.wait(10)
@@ -255,15 +321,22 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--workers", default="1",
+                    help="uvicorn worker processes; a comma-separated list runs each in turn")
+    ap.add_argument("--api-only", action="store_true", help="skip the page timings")
     args = ap.parse_args()
-    result: dict[str, Any] = {"cpus": os.cpu_count()}
+    result: dict[str, Any] = {"cpus": os.cpu_count(),
+                              "loadavg_1m_before": round(os.getloadavg()[0], 2)}
     if args.reuse and args.db.exists():
         result["store"] = {"tables": args.tables, "reused": str(args.db)}
     else:
         result["store"] = build(args.db, args.tables, args.points_per_table)
-    result["pages_server_time"] = bench_pages(args.db, args.tables, args.repeats)
-    result["api_loopback"] = bench_api(args.db, args.tables, args.clients, args.requests,
-                                       args.seconds)
+    if not args.api_only:
+        result["pages_server_time"] = bench_pages(args.db, args.tables, args.repeats)
+    result["api_loopback"] = [
+        bench_api(args.db, args.tables, args.clients, args.requests, args.seconds, int(w))
+        for w in str(args.workers).split(",")
+    ]
     result["targets"] = {"page_p95_ms": 200, "api_p99_ms": 100}
     print(json.dumps(result, indent=2))
 

@@ -159,3 +159,20 @@ def test_openapi_and_json_errors(client: TestClient) -> None:
 def test_openlineage_rejects_an_incomplete_event(client: TestClient) -> None:
     r = client.post("/api/v1/lineage", json={"eventType": "COMPLETE"})
     assert r.status_code == 400 and "eventTime" in r.json()["detail"]
+
+
+def test_configured_owners_and_tags_per_project(seeded: Seeded) -> None:
+    from tests.web.conftest import make_client
+    from tidegauge.config import Project, TableSettings
+
+    for owner, tag in (("oncall@example.com", "tier-1"), ("other@example.com", "tier-2")):
+        project = Project(name="shop", tables=[TableSettings(match="raw.*", owner=owner,
+                                                             tags=[tag])])
+        with make_client(seeded, project) as c:
+            t = c.get(f"/api/v1/tables/{seeded.orders}").json()
+            assert t["owners"] == ["data-platform@example.com", owner]
+            assert t["tags"] == ["raw", tag]
+            (listed,) = c.get("/api/v1/tables", params={"q": "orders"}).json()["items"]
+            assert (listed["owners"], listed["tags"]) == (t["owners"], t["tags"])
+            other = c.get(f"/api/v1/tables/{seeded.revenue}").json()
+            assert other["owners"] == [] and other["tags"] == []

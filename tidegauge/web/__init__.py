@@ -6,10 +6,16 @@
 - :mod:`~tidegauge.web.pages` + ``templates/``: server-rendered pages; charts from
   :mod:`~tidegauge.web.charts`, lineage graphs from :mod:`~tidegauge.web.graph_svg`, bands from
   :mod:`~tidegauge.web.bands`.
-- :mod:`~tidegauge.web.deps`: tokens (read/admin) and CSRF; :mod:`~tidegauge.web.queries`:
-  read-only aggregate queries; :mod:`~tidegauge.web.routes`: routers owned by integrations.
+- :mod:`~tidegauge.web.deps`: tokens (read/admin), CSRF, ``quick_read``;
+  :mod:`~tidegauge.web.queries`: read-only aggregate queries; :mod:`~tidegauge.web.reads`: the
+  hot reads as prebuilt statements; :mod:`~tidegauge.web.routes`: routers owned by
+  integrations.
+- :mod:`~tidegauge.web.cache` + :mod:`~tidegauge.web.generation`: read-API answers kept until
+  the next write to the store, whoever writes.
 
 To add a page: a route in ``pages.py`` rendering a template that extends ``base.html``; to add
 an endpoint: a route on ``api.router`` (reads are authorised by the router, writes take
-``dependencies=writes``).
+``dependencies=writes``). A GET under ``/api/v1`` is cached until the store changes: it must
+not write, and if its answer depends on the clock its path must be in
+``cache.CLOCK_DEPENDENT``.
 """

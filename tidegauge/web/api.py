@@ -9,11 +9,13 @@ a JSON body. OpenLineage events are received by :mod:`tidegauge.web.routes.openl
 
 from __future__ import annotations
 
+import weakref
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from tidegauge.cli.alerts import alert_json
 from tidegauge.cli.incidents import incident_json
@@ -22,12 +24,15 @@ from tidegauge.core.lineage import AmbiguousNodeError, LineageGraph, UnknownNode
 from tidegauge.core.model import Feedback, IncidentStatus, Severity
 from tidegauge.steps.lineage import load_graph
 from tidegauge.steps.notify import set_incident_status
+from tidegauge.store.engine import utc
 from tidegauge.store.store import Store, StoredTable, columns_to_json
-from tidegauge.web import bands, queries
+from tidegauge.web import bands, queries, reads
+from tidegauge.web.cache import STATE_KEY
 from tidegauge.web.deps import (
     Principal,
     clock_of,
     project_of,
+    quick_read,
     require_admin,
     require_read,
     store_of,
@@ -43,7 +48,7 @@ PROBLEM: dict[int | str, dict[str, Any]] = {
 }
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     """Writes take JSON only: a cross-site HTML form can never send it without a preflight."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json":
@@ -71,36 +76,82 @@ def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
+def json_response(data: Any) -> Response:
+    """JSON bytes as FastAPI would write them (pydantic's serializer), without validating a
+    ``dict[str, Any]`` we built ourselves first: the hot read routes return this."""
+    return Response(to_json(data), media_type="application/json")
+
+
+Obj = dict[str, Any]
+
+
+def memo_of(request: Request) -> reads.Memo:
+    """Keeps derived values (counts) until the store changes, when the cache knows its
+    generation for this request; computes them every time otherwise."""
+    cache = request.app.state.response_cache
+    generation = request.scope.get("state", {}).get(STATE_KEY)
+    return lambda key, compute: cache.memo(generation, key, compute)
+
+
 # --------------------------------------------------------------------------- tables
 
 
 def owners_and_tags(project: Project, t: StoredTable) -> tuple[list[str], list[str]]:
-    settings = project.settings_for(t.ref.fqn)
-    owners = [o for o in (t.owner, settings.owner) if o]
-    tags = list(dict.fromkeys([*t.tags, *settings.tags]))
+    owner, extra = _configured(project, t.ref.fqn)
+    owners = [o for o in (t.owner, owner) if o]
+    tags = list(dict.fromkeys([*t.tags, *extra]))
     return list(dict.fromkeys(owners)), tags
 
 
-def table_json(project: Project, t: StoredTable, state: tuple[str, int, int] | None = None,
-               latest: datetime | None = None) -> dict[str, Any]:
-    owners, tags = owners_and_tags(project, t)
-    health, incidents, alerts = state or ("ok", 0, 0)
+Configured = tuple[str | None, tuple[str, ...]]  # owner, tags
+_SETTINGS: dict[int, tuple[weakref.ref[Project], dict[str, Configured]]] = {}
+
+
+def _configured(project: Project, fqn: str) -> Configured:
+    """Owner and tags the project's ``tables:`` entries give a table, memoised per project
+    object (matching globals for every table of every page costs more than the page)."""
+    if not project.tables:
+        return None, ()
+    entry = _SETTINGS.get(id(project))
+    if entry is None or entry[0]() is not project:  # new, or an id reused after a project died
+        if len(_SETTINGS) >= 64:
+            for key in [k for k, (ref, _) in _SETTINGS.items() if ref() is None]:
+                del _SETTINGS[key]
+        entry = _SETTINGS[id(project)] = (weakref.ref(project), {})
+    memo = entry[1]
+    hit = memo.get(fqn)
+    if hit is None:
+        settings = project.settings_for(fqn)
+        if len(memo) >= 100_000:
+            memo.clear()
+        hit = memo[fqn] = (settings.owner, tuple(settings.tags))
+    return hit
+
+
+def table_json(project: Project, r: Any) -> dict[str, Any]:
+    """The public shape of a table, from a row of :func:`reads.table_page` or
+    :func:`reads.table` (table columns and health)."""
+    (table_id, warehouse, _, schema, name, kind, row_count, nbytes, last_modified, last_seen,
+     _, owner, tags, dbt_unique_id, timestamp_column) = r[:reads.N_TABLE_COLS]
+    fqn = f"{schema}.{name}"
+    configured_owner, extra = _configured(project, fqn)
+    health, incidents, alerts = reads.health(r)
     return {
-        "id": t.id,
-        "warehouse": t.ref.warehouse,
-        "schema": t.ref.schema,
-        "name": t.ref.name,
-        "fqn": t.ref.fqn,
-        "kind": t.kind,
-        "row_count": t.row_count,
-        "bytes": t.bytes,
-        "last_modified": t.last_modified,
-        "last_seen": t.last_seen,
-        "latest_data": latest,
-        "owners": owners,
-        "tags": tags,
-        "dbt_unique_id": t.dbt_unique_id,
-        "timestamp_column": t.timestamp_column,
+        "id": table_id,
+        "warehouse": warehouse,
+        "schema": schema,
+        "name": name,
+        "fqn": fqn,
+        "kind": kind,
+        "row_count": row_count,
+        "bytes": nbytes,
+        "last_modified": utc(last_modified),
+        "last_seen": utc(last_seen),
+        "latest_data": None,
+        "owners": list(dict.fromkeys(o for o in (owner, configured_owner) if o)),
+        "tags": list(dict.fromkeys([*(tags or []), *extra])),
+        "dbt_unique_id": dbt_unique_id,
+        "timestamp_column": timestamp_column,
         "health": health,
         "open_incidents": incidents,
         "recent_alerts": alerts,
@@ -114,7 +165,8 @@ def get_table(store: Store, table_id: int) -> StoredTable:
     return t
 
 
-@router.get("/tables", summary="List monitored tables")
+@router.get("/tables", summary="List monitored tables", response_model=Obj)
+@quick_read
 def list_tables(
     request: Request,
     limit: Limit = 100,
@@ -122,26 +174,32 @@ def list_tables(
     q: Annotated[str | None, Query(max_length=200, description="name contains")] = None,
     schema: Annotated[str | None, Query(max_length=200)] = None,
     warehouse: Annotated[str | None, Query(max_length=200)] = None,
-) -> dict[str, Any]:
+) -> Response:
     store, project = store_of(request), project_of(request)
-    rows, total = queries.list_tables(store, q=q, schema=schema, warehouse=warehouse,
-                                      limit=limit, offset=offset)
-    states = queries.health_states(store, clock_of(request).now(), [t.id for t in rows])
-    return page([table_json(project, t, states.get(t.id)) for t in rows], total, limit, offset)
+    conditions = queries.table_conditions(q=q, schema=schema, warehouse=warehouse)
+    with store.engine.connect() as c:
+        rows, total = reads.table_page(c, clock_of(request).now(), limit, offset, conditions,
+                                       memo_of(request))
+    return json_response(page([table_json(project, r) for r in rows], total, limit, offset))
 
 
-@router.get("/tables/{table_id}", summary="One table with its columns and health")
-def table_detail(request: Request, table_id: Id) -> dict[str, Any]:
+@router.get("/tables/{table_id}", summary="One table with its columns and health",
+            response_model=Obj)
+@quick_read
+def table_detail(request: Request, table_id: Id) -> Response:
     store, project = store_of(request), project_of(request)
-    t = get_table(store, table_id)
-    states = queries.health_states(store, clock_of(request).now(), [t.id])
-    out = table_json(project, t, states.get(t.id))
-    out["description"] = queries.table_description(store, t.id)
-    out["columns"] = columns_to_json(store.columns(t.id))
-    return out
+    with store.engine.connect() as c:
+        r = reads.table(c, table_id, clock_of(request).now())
+        if r is None:
+            raise HTTPException(404, f"no table with id {table_id}")
+        out = table_json(project, r)
+        out["description"] = r.description
+        out["columns"] = reads.columns_json(c, table_id)
+    return json_response(out)
 
 
 @router.get("/tables/{table_id}/columns", summary="Columns of a table")
+@quick_read
 def table_columns(request: Request, table_id: Id) -> list[dict[str, Any]]:
     store = store_of(request)
     get_table(store, table_id)
@@ -149,6 +207,7 @@ def table_columns(request: Request, table_id: Id) -> list[dict[str, Any]]:
 
 
 @router.get("/tables/{table_id}/schema-history", summary="Schema changes, newest first")
+@quick_read
 def schema_history(request: Request, table_id: Id) -> list[dict[str, Any]]:
     store = store_of(request)
     get_table(store, table_id)
@@ -160,6 +219,7 @@ def schema_history(request: Request, table_id: Id) -> list[dict[str, Any]]:
 
 
 @router.get("/tables/{table_id}/metrics", summary="Metric series stored for a table")
+@quick_read
 def table_metrics(request: Request, table_id: Id) -> list[dict[str, Any]]:
     store = store_of(request)
     get_table(store, table_id)
@@ -271,7 +331,8 @@ def list_monitors(
 # --------------------------------------------------------------------------- alerts
 
 
-@router.get("/alerts", summary="Alerts, newest data first")
+@router.get("/alerts", summary="Alerts, newest data first", response_model=Obj)
+@quick_read
 def list_alerts(
     request: Request,
     limit: Limit = 50,
@@ -285,20 +346,23 @@ def list_alerts(
     ] = None,
     incident_id: Annotated[int | None, Query(ge=1)] = None,
     since: Annotated[datetime | None, Query(description="detected at or after (ISO-8601)")] = None,
-) -> dict[str, Any]:
+) -> Response:
     flt = queries.AlertFilter(table_id=table_id, kind=kind,
                               severity=severity.value if severity else None, feedback=feedback,
                               incident_id=incident_id, since=since)
-    rows, total = queries.list_alerts(store_of(request), flt, limit=limit, offset=offset)
-    return page([alert_json(a) for a in rows], total, limit, offset)
+    with store_of(request).engine.connect() as c:
+        rows, total = reads.alert_page(c, flt.conditions(), limit, offset,
+                                       memo=memo_of(request))
+    return json_response(page([alert_json(a) for a in rows], total, limit, offset))
 
 
-@router.get("/alerts/{alert_id}", summary="One alert with its explanation")
-def alert_detail(request: Request, alert_id: Id) -> dict[str, Any]:
+@router.get("/alerts/{alert_id}", summary="One alert with its explanation", response_model=Obj)
+@quick_read
+def alert_detail(request: Request, alert_id: Id) -> Response:
     a = queries.get_alert(store_of(request), alert_id)
     if a is None:
         raise HTTPException(404, f"no alert with id {alert_id}")
-    return alert_json(a)
+    return json_response(alert_json(a))
 
 
 @router.post("/alerts/{alert_id}/feedback", summary="Tell the detector what an alert was",
@@ -318,7 +382,8 @@ def alert_feedback(request: Request, alert_id: Id, body: FeedbackIn) -> dict[str
 # --------------------------------------------------------------------------- incidents
 
 
-@router.get("/incidents", summary="Incidents, newest first")
+@router.get("/incidents", summary="Incidents, newest first", response_model=Obj)
+@quick_read
 def list_incidents(
     request: Request,
     limit: Limit = 50,
@@ -327,14 +392,14 @@ def list_incidents(
     open_only: Annotated[bool, Query(alias="open", description="only open ones")] = False,
     severity: Severity | None = None,
     table_id: Annotated[int | None, Query(ge=1)] = None,
-) -> dict[str, Any]:
+) -> Response:
     statuses = [s.value for s in status or []]
     if open_only:
         statuses = statuses or list(queries.OPEN_STATUSES)
     flt = queries.IncidentFilter(status=statuses, severity=severity.value if severity else None,
                                  table_id=table_id)
     rows, total = queries.list_incidents(store_of(request), flt, limit=limit, offset=offset)
-    return page([incident_json(i) for i in rows], total, limit, offset)
+    return json_response(page([incident_json(i) for i in rows], total, limit, offset))
 
 
 def get_incident(store: Store, incident_id: int) -> dict[str, Any]:
@@ -344,9 +409,11 @@ def get_incident(store: Store, incident_id: int) -> dict[str, Any]:
     return inc
 
 
-@router.get("/incidents/{incident_id}", summary="One incident with timeline and impact")
-def incident_detail(request: Request, incident_id: Id) -> dict[str, Any]:
-    return incident_json(get_incident(store_of(request), incident_id))
+@router.get("/incidents/{incident_id}", summary="One incident with timeline and impact",
+            response_model=Obj)
+@quick_read
+def incident_detail(request: Request, incident_id: Id) -> Response:
+    return json_response(incident_json(get_incident(store_of(request), incident_id)))
 
 
 @router.post("/incidents/{incident_id}/status", summary="Change an incident's status",
@@ -420,11 +487,13 @@ def impact(
 
 
 @router.get("/runs", summary="Recent monitoring runs, newest first")
+@quick_read
 def runs(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[Any]:
     return store_of(request).runs(limit=limit)
 
 
 @router.get("/runs/{run_id}", summary="One run with its per-table results")
+@quick_read
 def run_detail(request: Request, run_id: Id) -> dict[str, Any]:
     store = store_of(request)
     run = queries.get_run(store, run_id)

@@ -13,12 +13,15 @@ cross-site form cannot send without a CORS preflight that this server never gran
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from fastapi import Request, Response
 
 from tidegauge.config import Project
@@ -65,6 +68,30 @@ def clock_of(request: Request) -> Clock:
     return request.app.state.clock  # type: ignore[no-any-return]
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def quick_read(handler: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """For route handlers whose work is a few indexed reads (a page of ids, rows by id).
+
+    On a SQLite store the handler runs on the event loop: handing it to a worker thread
+    costs more than the reads, and a busy worker thread holding the GIL delays the loop's
+    sockets by up to a switch interval. On a networked store it runs in a worker thread as
+    a plain ``def`` route would. The handler must take ``request: Request`` by keyword.
+    """
+
+    @functools.wraps(handler)
+    async def route(*args: P.args, **kwargs: P.kwargs) -> R:
+        request = kwargs["request"]
+        assert isinstance(request, Request)
+        if store_of(request).dialect == "sqlite":
+            return handler(*args, **kwargs)
+        return await anyio.to_thread.run_sync(functools.partial(handler, *args, **kwargs))
+
+    return route
+
+
 def auth_enabled(project: Project) -> bool:
     return bool(project.web.read_tokens or project.web.admin_tokens)
 
@@ -102,7 +129,8 @@ def principal_of(request: Request) -> Principal | None:
     return None
 
 
-def require_read(request: Request) -> Principal:
+async def require_read(request: Request) -> Principal:
+    """Dependency: a read or admin token (async: no I/O, so no thread hop per request)."""
     p = principal_of(request)
     if p is None:
         raise AuthError(401, "a token is required: Authorization: Bearer <token>")
@@ -110,8 +138,8 @@ def require_read(request: Request) -> Principal:
     return p
 
 
-def require_admin(request: Request) -> Principal:
-    p = require_read(request)
+async def require_admin(request: Request) -> Principal:
+    p = await require_read(request)
     if not p.is_admin:
         raise AuthError(403, "this action needs an admin token")
     return p

@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, case, func, literal, or_, select
-from sqlalchemy.sql import Select
 
 from tidegauge.core.model import IncidentStatus, Severity
 from tidegauge.store import schema as s
 from tidegauge.store.engine import utc
 from tidegauge.store.store import Store, StoredTable
+from tidegauge.web import reads
 
 OPEN_STATUSES = [st.value for st in IncidentStatus if st.is_open]
 SEVERE = (Severity.HIGH.value, Severity.CRITICAL.value)
@@ -71,25 +71,19 @@ def run_marker(store: Store) -> tuple[Any, ...]:
 
 
 def _table_cols() -> list[Any]:
-    t = s.tables
-    return [t.c.id, t.c.warehouse, t.c.database, t.c.schema, t.c.name, t.c.kind, t.c.row_count,
-            t.c.bytes, t.c.last_modified, t.c.last_seen, t.c.dropped_at, t.c.owner, t.c.tags,
-            t.c.dbt_unique_id, t.c.timestamp_column]
+    return list(reads.TABLE_COLS)
 
 
-def list_tables(
-    store: Store,
+def table_conditions(
     *,
     q: str | None = None,
     schema: str | None = None,
     warehouse: str | None = None,
     ids: Iterable[int] | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> tuple[list[StoredTable], int]:
-    """Live tables, ordered by warehouse, schema and name, with the total before paging."""
+) -> list[Any]:
+    """Filters on live tables: name contains ``q``, in ``schema``/``warehouse``, among ``ids``."""
     t = s.tables
-    cond: list[Any] = [t.c.dropped_at.is_(None)]
+    cond: list[Any] = []
     if q:
         like = f"%{_escape_like(q.lower())}%"
         cond.append(
@@ -104,16 +98,27 @@ def list_tables(
         cond.append(t.c.warehouse == warehouse)
     if ids is not None:
         cond.append(t.c.id.in_(list(ids)))
-    query = (
-        select(*_table_cols())
-        .where(*cond)
-        .order_by(t.c.warehouse, t.c.schema, t.c.name)
-        .limit(limit)
-        .offset(offset)
-    )
+    return cond
+
+
+def list_tables(
+    store: Store,
+    *,
+    q: str | None = None,
+    schema: str | None = None,
+    warehouse: str | None = None,
+    ids: Iterable[int] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[StoredTable], int]:
+    """Live tables, ordered by warehouse, schema and name, with the total before paging."""
+    cond = table_conditions(q=q, schema=schema, warehouse=warehouse, ids=ids)
+    query = reads.table_page_query(cond, with_health=False) if cond else reads.LIVE_ROWS
     with store.engine.connect() as c:
-        rows = [StoredTable.from_row(r) for r in c.execute(query)]
-        total = int(c.execute(select(func.count()).select_from(t).where(*cond)).scalar_one())
+        rows = [StoredTable.from_row(r) for r in c.execute(query, {"limit": limit,
+                                                                   "offset": offset})]
+        total = int(c.execute(select(func.count()).select_from(s.tables)
+                              .where(reads.LIVE, *cond)).scalar_one())
     return rows, total
 
 
@@ -151,25 +156,6 @@ def _escape_like(text: str) -> str:
 # --------------------------------------------------------------------------- alerts
 
 
-def _alert_query() -> Select[Any]:
-    a, t = s.alerts, s.tables
-    return select(
-        a,
-        (t.c.schema + literal(".") + t.c.name).label("table_fqn"),
-        t.c.warehouse.label("table_warehouse"),
-    ).select_from(a.join(t, t.c.id == a.c.table_id))
-
-
-def _alert_row(r: Any) -> dict[str, Any]:
-    d = dict(r._mapping)
-    d["table"] = d.pop("table_fqn")
-    d["warehouse"] = d.pop("table_warehouse")
-    d["column"] = d.pop("column_name")
-    for k in ("data_time", "detected_at", "feedback_at"):
-        d[k] = utc(d[k])
-    return d
-
-
 @dataclass(frozen=True)
 class AlertFilter:
     table_id: int | None = None
@@ -205,27 +191,13 @@ class AlertFilter:
 def list_alerts(
     store: Store, flt: AlertFilter, *, limit: int = 50, offset: int = 0, count: bool = True
 ) -> tuple[list[dict[str, Any]], int]:
-    a = s.alerts
-    cond = flt.conditions()
-    q = (
-        _alert_query()
-        .where(*cond)
-        .order_by(a.c.data_time.desc(), a.c.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
     with store.engine.connect() as c:
-        rows = [_alert_row(r) for r in c.execute(q)]
-        total = len(rows)
-        if count:
-            total = int(c.execute(select(func.count()).select_from(a).where(*cond)).scalar_one())
-    return rows, total
+        return reads.alert_page(c, flt.conditions(), limit, offset, count)
 
 
 def get_alert(store: Store, alert_id: int) -> dict[str, Any] | None:
     with store.engine.connect() as c:
-        r = c.execute(_alert_query().where(s.alerts.c.id == alert_id)).first()
-    return _alert_row(r) if r else None
+        return reads.alert(c, alert_id)
 
 
 # --------------------------------------------------------------------------- incidents
@@ -274,8 +246,8 @@ def list_incidents(
         .offset(offset)
     )
     with store.engine.connect() as c:
-        rows = c.execute(q).all()
-        ids = [r.id for r in rows]
+        rows = reads.records(c.execute(q))
+        ids = [r["id"] for r in rows]
         alert_ids: dict[int, list[int]] = {x: [] for x in ids}
         if ids:
             links: Sequence[Any] = c.execute(
@@ -286,31 +258,13 @@ def list_incidents(
             for aid, iid in links:
                 alert_ids[iid].append(aid)
         total = int(c.execute(select(func.count()).select_from(i).where(*cond)).scalar_one())
-    out = []
-    for r in rows:
-        d = dict(r._mapping)
-        d["table"] = d.pop("table_fqn")
-        d["warehouse"] = d.pop("table_warehouse")
-        d["column"] = d.pop("column_name")
-        d["alerts"] = alert_ids.get(d["id"], [])
-        for k in ("data_time", "detected_at", "updated_at"):
-            d[k] = utc(d[k])
-        out.append(d)
-    return out, total
+    return [reads.incident_row(r, alert_ids.get(r["id"], [])) for r in rows], total
 
 
 def get_incident(store: Store, incident_id: int) -> dict[str, Any] | None:
-    rows, _ = list_incidents(store, IncidentFilter(incident_id=incident_id), limit=1)
-    if not rows:
-        return None
-    inc = rows[0]
-    e = s.incident_events
+    """An incident with its alert ids and timeline."""
     with store.engine.connect() as c:
-        events = c.execute(
-            select(e).where(e.c.incident_id == incident_id).order_by(e.c.at, e.c.id)
-        ).all()
-    inc["timeline"] = [{**dict(ev._mapping), "at": utc(ev.at)} for ev in events]
-    return inc
+        return reads.incident(c, incident_id)
 
 
 # --------------------------------------------------------------------------- health
@@ -335,6 +289,9 @@ def health_states(
     """table id → (state, open incidents, unreviewed alerts in the last 24 h), non-ok only."""
     i, a = s.incidents, s.alerts
     only = list(ids) if ids is not None else None
+    if only is not None:
+        with store.engine.connect() as c:
+            return reads.health_states(c, now, only)
     inc_cond = [i.c.status.in_(OPEN_STATUSES)]
     alert_cond = [a.c.detected_at >= now - RECENT, a.c.feedback.is_(None)]
     if only is not None:

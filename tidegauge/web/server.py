@@ -10,10 +10,17 @@ HTML page that says what to do next.
 
 from __future__ import annotations
 
+import base64
+import gc
 import logging
+import os
+import pickle
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +35,8 @@ from tidegauge.core.clock import Clock
 from tidegauge.integrations.openlineage import LineageRecorder
 from tidegauge.store.store import Store
 from tidegauge.web import api, pages
+from tidegauge.web import generation as store_generation
+from tidegauge.web.cache import ApiCacheMiddleware, ResponseCache
 from tidegauge.web.deps import AuthError, CsrfError, require_admin
 from tidegauge.web.ratelimit import RateLimitMiddleware, TokenBucket
 from tidegauge.web.routes import openlineage
@@ -87,12 +96,32 @@ def create_app(
     clock: Clock | None = None,
     lineage_recorder: LineageRecorder | None = None,
     ingest_rate: tuple[float, int] = (20.0, 200),
+    response_cache: bool = True,
+    cache_max_age: float = 10.0,
+    threads: int | None = None,
 ) -> FastAPI:
     """The app for ``project`` reading and writing ``store``.
 
     ``ingest_rate`` is (events per second, burst) per client on the OpenLineage ingest.
+    ``response_cache`` keeps read-API answers until the next write to the store
+    (:mod:`tidegauge.web.cache`); ``cache_max_age`` bounds those that also depend on the clock.
+    ``threads`` caps the threads running request handlers (default: the store's connection
+    pool size, so requests never wait for, or churn, connections beyond it).
     """
+    generation = store_generation.for_engine(store.engine) if response_cache else None
+    workers = threads or _pool_size(store)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = workers
+        try:
+            yield
+        finally:
+            if generation is not None:
+                generation.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="tidegauge",
         summary="Data observability: tables, metrics with expected bands, alerts, incidents, "
         "lineage.",
@@ -116,6 +145,9 @@ def create_app(
     app.include_router(openlineage.router, dependencies=[Depends(require_admin)])
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.state.response_cache = ResponseCache(max_age=cache_max_age)
+    app.add_middleware(ApiCacheMiddleware, cache=app.state.response_cache,
+                       generation=generation)
     app.add_middleware(RateLimitMiddleware, bucket=TokenBucket(*ingest_rate))
     app.add_middleware(SecurityHeadersMiddleware)
     _install_error_handlers(app)
@@ -180,27 +212,70 @@ def _install_error_handlers(app: FastAPI) -> None:
                                 "log has the details.")
 
 
+def _pool_size(store: Store) -> int:
+    size = getattr(store.engine.pool, "size", None)
+    return max(2, int(size())) if callable(size) else 4
+
+
 def _unreachable(exc: Exception) -> bool:
     from sqlalchemy.exc import OperationalError
 
     return isinstance(exc, OperationalError)
 
 
+WORKER_ENV = "TIDEGAUGE_WEB_WORKER"
+
+
 def serve_blocking(project: Project, store: Store, host: str, port: int, scheduler: bool,
-                   **uvicorn_options: Any) -> None:
-    """Serve the UI and API until interrupted; run monitors on schedule unless disabled."""
+                   workers: int = 1, **uvicorn_options: Any) -> None:
+    """Serve the UI and API until interrupted; run monitors on schedule unless disabled.
+
+    With ``workers`` > 1, uvicorn starts that many processes, each with its own app, store
+    connections and response cache, all reading the same store; monitors then run only in
+    this supervising process, never in a worker, so one run happens per tick.
+    """
     import uvicorn
 
     from tidegauge.web.scheduler import Scheduler
 
-    app = create_app(project, store)
+    options: dict[str, Any] = {"log_level": "warning", **uvicorn_options}
+    if workers > 1:
+        os.environ[WORKER_ENV] = base64.b64encode(pickle.dumps(
+            (project, store.engine.url.render_as_string(hide_password=False)))).decode()
+        target: Any = "tidegauge.web.server:worker_app"
+        options.update(factory=True, workers=workers)
+    else:
+        target = create_app(project, store)
     sched = Scheduler(project, store) if scheduler else None
     if sched is not None:
         sched.start()
+    if workers <= 1:
+        settle_heap()
     try:
-        uvicorn.run(app, host=host, port=port, log_level=uvicorn_options.pop("log_level",
-                                                                              "warning"),
-                    **uvicorn_options)
+        uvicorn.run(target, host=host, port=port, **options)
     finally:
         if sched is not None:
             sched.stop()
+
+
+def worker_app() -> FastAPI:
+    """The app of one uvicorn worker process (``serve --workers N``): the project and store
+    the supervising process was started with, handed over in the environment."""
+    from tidegauge.store.store import Store
+
+    payload = os.environ.get(WORKER_ENV)
+    if not payload:
+        raise RuntimeError(f"{WORKER_ENV} is not set: start workers with `tidegauge serve`")
+    project, url = pickle.loads(base64.b64decode(payload))  # written by serve_blocking
+    app = create_app(project, Store.open(url, migrate_schema=False))
+    settle_heap()
+    return app
+
+
+def settle_heap() -> None:
+    """Before serving: move what start-up built (modules, the app, ~150,000 objects) out of
+    the cyclic GC's sight, so a full collection while serving scans only what requests
+    created. Measured on this 2-core machine under load: a full collection of a fresh
+    server heap took 0.5 s, after this about nothing (a p99 spike either way otherwise)."""
+    gc.collect()
+    gc.freeze()
