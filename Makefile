@@ -7,7 +7,8 @@ NAB_OUT ?= bench/out/nab
 
 .DEFAULT_GOAL := help
 .PHONY: help install browser demo test check lint types audit format bench-collect bench-detect \
-        bench-nab bench-detect-speed bench-lineage bench-metadata bench-web bench-scale clean
+        bench-nab bench-detect-speed bench-lineage bench-metadata bench-web bench-scale \
+        bench-store bench-fanout clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -65,10 +66,16 @@ bench-metadata: $(STAMP) ## metadata-only path over 1,000 tables per engine (JSO
 	$(BIN)/python -m bench.metadata_path $(BENCH_ARGS)
 
 bench-web: $(STAMP) ## 5,000 tables / 1M points: page p95 and API p99 at 50 clients (JSON)
-	$(BIN)/python bench/web.py $(BENCH_ARGS)
+	$(BIN)/python bench/web.py --workers 1,2 $(BENCH_ARGS)
 
 bench-scale: $(STAMP) ## metadata-only path over 10,000 tables, DuckDB and PostgreSQL (JSON)
 	$(BIN)/python -m bench.scale --tables 10000 $(BENCH_ARGS)
+
+bench-store: $(STAMP) ## metric history at 100M points on PostgreSQL vs 1M: reads, upsert, prune (JSON)
+	$(BIN)/python -m bench.store_history --points 100000000 --compare 1000000 $(BENCH_ARGS)
+
+bench-fanout: $(STAMP) ## Celery fan-out: tables/s with 1, 2 and 4 workers vs one process (JSON)
+	$(BIN)/python -m bench.fanout $(BENCH_ARGS)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

@@ -14,6 +14,10 @@ counted as false alarms in ``false_alarms_per_100_table_days`` and also reported
 (``holidays_scored``, ``holidays_alerted``, and the rate excluding holiday days), since no
 detector without a holiday calendar can know a 30% drop is a holiday. Development used seeds
 7 and 42; report with another seed (default 1001).
+
+The same keys under ``with_calendar`` report a second variant in which each volume detector is
+given its table's holiday as a configured calendar (``SpecialDays``: what a user who set
+``calendar: {country: ...}`` would have); every other detector and every series is the same.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from statistics import median
 
 import numpy as np
 
+from tidegauge.core.calendar import SpecialDays
 from tidegauge.core.detectors.base import Detection
 from tidegauge.core.detectors.categorical import CategoricalDetector
 from tidegauge.core.detectors.freshness import FreshnessDetector
@@ -70,36 +75,84 @@ def _first_alert(dets: list[Detection], start: datetime, end: datetime) -> datet
     return min(hits) if hits else None
 
 
-def run(seed: int, tables: int) -> dict[str, object]:
-    rng = np.random.default_rng(seed)
-    recall: dict[str, list[bool]] = {}
-    delays: list[float] = []
-    delay_by_kind: dict[str, list[float]] = {}
-    fa = 0
-    clean_days = 0.0
-    holiday_fa = 0
-    holidays_scored = 0
-    holidays_alerted = 0
+class Tally:
+    """Recall, false alarms and delays of one variant of the suite."""
 
-    def record(kind: str, found: datetime | None, start: datetime) -> None:
-        recall.setdefault(kind, []).append(found is not None)
+    def __init__(self) -> None:
+        self.recall: dict[str, list[bool]] = {}
+        self.delays: list[float] = []
+        self.delay_by_kind: dict[str, list[float]] = {}
+        self.fa = 0
+        self.clean_days = 0.0
+        self.holiday_fa = 0
+        self.holidays_scored = 0
+        self.holidays_alerted = 0
+
+    def record(self, kind: str, found: datetime | None, start: datetime) -> None:
+        self.recall.setdefault(kind, []).append(found is not None)
         if found is not None:
-            delays.append((found - start).total_seconds() / 3600)
-            delay_by_kind.setdefault(kind, []).append((found - start).total_seconds() / 3600)
+            hours = (found - start).total_seconds() / 3600
+            self.delays.append(hours)
+            self.delay_by_kind.setdefault(kind, []).append(hours)
 
-    def count_fa(dets: list[Detection], until: datetime | None, days: float,
+    def count_fa(self, dets: list[Detection], until: datetime | None, days: float,
                  holiday: datetime | None = None) -> None:
-        nonlocal fa, clean_days, holiday_fa, holidays_scored, holidays_alerted
         hits = [d for d in dets if d.is_anomaly and (until is None or d.timestamp < until)]
-        fa += len(hits)
-        clean_days += days
+        self.fa += len(hits)
+        self.clean_days += days
         if holiday is None or not dets or not dets[0].timestamp <= holiday < (
                 until or dets[-1].timestamp + timedelta(seconds=1)):
             return
         on_holiday = [d for d in hits if holiday <= d.timestamp < holiday + timedelta(days=1)]
-        holidays_scored += 1
-        holidays_alerted += bool(on_holiday)
-        holiday_fa += len(on_holiday)
+        self.holidays_scored += 1
+        self.holidays_alerted += bool(on_holiday)
+        self.holiday_fa += len(on_holiday)
+
+    def report(self) -> dict[str, object]:
+        per_type = {k: round(float(np.mean(v)), 3) for k, v in sorted(self.recall.items())}
+        allv = [x for v in self.recall.values() for x in v]
+        fa, days = self.fa, max(self.clean_days, 1e-9)
+        return {
+            "recall_per_type": per_type, "recall": round(float(np.mean(allv)), 3),
+            "incidents": len(allv),
+            "false_alarms_per_100_table_days": round(100 * fa / days, 3),
+            "false_alarms": fa, "clean_table_days": round(self.clean_days, 1),
+            "holiday_false_alarms_included": self.holiday_fa,
+            "holidays_scored": self.holidays_scored, "holidays_alerted": self.holidays_alerted,
+            "false_alarms_per_100_table_days_excluding_holidays": round(
+                100 * (fa - self.holiday_fa) / days, 3),
+            "median_delay_hours": round(median(self.delays), 2) if self.delays else None,
+            "median_delay_hours_per_type": {k: round(median(v), 2)
+                                            for k, v in sorted(self.delay_by_kind.items())},
+        }
+
+
+class Both:
+    """Records into the plain and the with-calendar tallies alike (detectors without one)."""
+
+    def __init__(self, *tallies: Tally) -> None:
+        self.tallies = tallies
+
+    def record(self, kind: str, found: datetime | None, start: datetime) -> None:
+        for t in self.tallies:
+            t.record(kind, found, start)
+
+    def count_fa(self, dets: list[Detection], until: datetime | None, days: float,
+                 holiday: datetime | None = None) -> None:
+        for t in self.tallies:
+            t.count_fa(dets, until, days, holiday)
+
+    def add_fa(self, n: int, days: float) -> None:
+        for t in self.tallies:
+            t.fa += n
+            t.clean_days += days
+
+
+def run(seed: int, tables: int) -> dict[str, object]:
+    rng = np.random.default_rng(seed)
+    plain, with_cal = Tally(), Tally()
+    both = Both(plain, with_cal)
+    record, count_fa = both.record, both.count_fa
 
     # volume: hourly and daily, drop / spike / duplication / missed load / unit change
     for hourly in (True, False):
@@ -123,14 +176,18 @@ def run(seed: int, tables: int) -> dict[str, object]:
                     y[at] = 0.0
                 else:
                     y[at:] *= 100.0
-                det = SeasonalDetector(metric="row count")
-                dets = det.evaluate(ts, y, test_from=test_from)
                 start = ts[at]
-                record(f"{kind}_{'hourly' if hourly else 'daily'}",
-                       _first_alert(dets, start, start + timedelta(days=1)), start)
-                count_fa(dets, start, (start - test_from).total_seconds() / 86400, hol)
-                twin = det.evaluate(ts, clean, test_from=test_from)
-                count_fa(twin, None, test_days, hol)
+                name = f"{kind}_{'hourly' if hourly else 'daily'}"
+                calendar = SpecialDays(frozenset({hol.date()}), "bench")
+                for tally, cal in ((plain, None), (with_cal, calendar)):
+                    det = SeasonalDetector(metric="row count", calendar=cal)
+                    dets = det.evaluate(ts, y, test_from=test_from)
+                    tally.record(name, _first_alert(dets, start, start + timedelta(days=1)),
+                                 start)
+                    tally.count_fa(dets, start, (start - test_from).total_seconds() / 86400,
+                                   hol)
+                    twin = det.evaluate(ts, clean, test_from=test_from)
+                    tally.count_fa(twin, None, test_days, hol)
     # proportions, distinct counts: daily metrics
     for kind in ("null_rate_step", "distinct_collapse"):
         for _ in range(tables):
@@ -171,8 +228,7 @@ def run(seed: int, tables: int) -> dict[str, object]:
                 found = late_from + timedelta(minutes=m)
                 break
         record("late_load", found, late_from)
-        fa += false_alarm
-        clean_days += 3
+        both.add_fa(false_alarm, 3)
     # categories: new value and share shift
     for kind in ("new_category", "category_shift"):
         for _ in range(tables):
@@ -212,22 +268,8 @@ def run(seed: int, tables: int) -> dict[str, object]:
         new[j] = ColumnInfo(f"c{j}", "VARCHAR", TypeFamily.STRING, ordinal=j)
         changes = diff_schemas(old, new)
         record("schema_change", T0 if changes else None, T0)
-        fa += len(diff_schemas(old, old))
-    per_type = {k: round(float(np.mean(v)), 3) for k, v in sorted(recall.items())}
-    allv = [x for v in recall.values() for x in v]
-    return {
-        "seed": seed, "recall_per_type": per_type, "recall": round(float(np.mean(allv)), 3),
-        "incidents": len(allv),
-        "false_alarms_per_100_table_days": round(100 * fa / max(clean_days, 1e-9), 3),
-        "false_alarms": fa, "clean_table_days": round(clean_days, 1),
-        "holiday_false_alarms_included": holiday_fa,
-        "holidays_scored": holidays_scored, "holidays_alerted": holidays_alerted,
-        "false_alarms_per_100_table_days_excluding_holidays": round(
-            100 * (fa - holiday_fa) / max(clean_days, 1e-9), 3),
-        "median_delay_hours": round(median(delays), 2) if delays else None,
-        "median_delay_hours_per_type": {k: round(median(v), 2)
-                                        for k, v in sorted(delay_by_kind.items())},
-    }
+        both.add_fa(len(diff_schemas(old, old)), 0)
+    return {"seed": seed, **plain.report(), "with_calendar": with_cal.report()}
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ the line and the key, and suggest the closest valid key for a typo.
 from __future__ import annotations
 
 import difflib
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -19,10 +19,13 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from tidegauge.core.calendar import DEFAULT_FLOOR, SpecialDays, check_country, zone
+from tidegauge.core.calendar import special_days as build_special_days
 from tidegauge.monitors import MONITOR_TYPES, Monitor
 from tidegauge.notifiers.config import (
     Channel,
@@ -104,6 +107,70 @@ class CustomMetric(Strict):
     max: float | None = None
 
 
+class DateRange(Strict):
+    """Consecutive special days, both ends included (e.g. a year-end shutdown)."""
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        if (self.end - self.start).days >= 366:
+            raise ValueError("a range of special days covers at most 366 days")
+        return self
+
+
+class CalendarConfig(Strict):
+    """Special days (public holidays, shutdowns): they never train a baseline, and a metric
+    may go quieter on them (``expect``) without alerting unless it falls below ``floor``
+    of its usual level. Written in ``defaults:``; a ``tables:`` entry's keys replace these
+    (``calendar: false`` turns it off for a table)."""
+
+    enabled: bool = True
+    country: str | None = Field(
+        None, description="ISO 3166 code whose public holidays count (e.g. US, GB, DE)")
+    subdivision: str | None = Field(None, description="state or province, e.g. CA or BY")
+    dates: list[date] = Field(default_factory=list, description="more special days")
+    ranges: list[DateRange] = Field(default_factory=list, description="runs of special days")
+    timezone: str = Field("UTC", description="the zone special days are local dates in")
+    expect: Literal["down", "up", "both"] = Field(
+        "down", description="which way a special day may move without alerting")
+    floor: float = Field(
+        DEFAULT_FLOOR, ge=0, lt=1,
+        description="a special day still alerts when clearly below this share of normal")
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        return None if v is None else check_country(v)
+
+    @field_validator("subdivision")
+    @classmethod
+    def _subdivision(cls, v: str | None, info: ValidationInfo) -> str | None:
+        country = info.data.get("country")
+        if v is not None and country:  # without a country here, the project's applies
+            check_country(country, v)
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        zone(v)
+        return v
+
+    def special_days(self, start: datetime, end: datetime) -> SpecialDays:
+        """The plain dates between ``start`` and ``end`` (a year of margin each side)."""
+        if self.subdivision and not self.country:
+            raise ConfigError(f"calendar: subdivision '{self.subdivision}' needs a country")
+        return build_special_days(
+            years=range(start.year - 1, end.year + 2), country=self.country,
+            subdivision=self.subdivision, dates=self.dates,
+            ranges=[(r.start, r.end) for r in self.ranges], timezone=self.timezone,
+            expect=self.expect, floor=self.floor)
+
+
 class TableSettings(Strict):
     """Per-table settings; ``match`` is a ``schema.table`` glob. Later entries win."""
 
@@ -127,6 +194,13 @@ class TableSettings(Strict):
     owner: str | None = None
     tags: list[str] = Field(default_factory=list)
     sensitivity: Literal["low", "medium", "high"] | None = None
+    calendar: CalendarConfig | None = Field(
+        None, description="keys replace the project calendar's; false: no special days")
+
+    @field_validator("calendar", mode="before")
+    @classmethod
+    def _calendar_off(cls, v: Any) -> Any:
+        return {"enabled": False} if v is False else v
 
     @field_validator("freshness_sla", mode="before")
     @classmethod
@@ -168,6 +242,7 @@ class Defaults(Strict):
     max_segments: int = Field(50, ge=1)
     sensitivity: Literal["low", "medium", "high"] = "medium"
     time_budget_seconds: float | None = Field(None, description="per-table collection budget")
+    calendar: CalendarConfig | None = Field(None, description="holidays and other special days")
 
 
 class DbtConfig(Strict):
@@ -184,6 +259,39 @@ class WebConfig(Strict):
     base_url: str = Field("http://127.0.0.1:8765", description="used in links in notifications")
     read_tokens: list[str] = Field(default_factory=list)
     admin_tokens: list[str] = Field(default_factory=list)
+
+
+class ExecutionConfig(Strict):
+    """Where per-table work runs: in this process (``local``), or as Celery tasks that
+    workers started with ``tidegauge worker`` take from a broker (``celery``)."""
+
+    type: Literal["local", "celery"] = "local"
+    broker: str = Field("redis://127.0.0.1:6379/0",
+                        description="Celery broker URL: redis://… or amqp://…")
+    result_backend: str | None = Field(
+        None, description="where workers put chunk results (default: the Redis broker, "
+        "or rpc:// for an AMQP broker)")
+    queue: str = Field("tidegauge", min_length=1, description="the queue workers listen on")
+    chunk_size: int = Field(200, ge=1, le=100_000, description="tables per task")
+    timeout: Duration = Field(timedelta(hours=1),
+                              description="how long a run waits for all its chunks")
+    retries: int = Field(1, ge=0, le=5, description="re-sends of a chunk whose task failed")
+    detect: Literal["coordinator", "workers"] = Field(
+        "coordinator",
+        description="coordinator: detection over all tables at once, as one process does "
+        "(the same false-discovery-rate family); workers: each chunk detects its own tables")
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return parse_duration(v)
+
+    @field_validator("broker", "result_backend")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and "://" not in v:
+            raise ValueError(f"'{v}' is not a URL (e.g. redis://127.0.0.1:6379/0)")
+        return v
 
 
 class UserConfig(NamedTuple):
@@ -213,6 +321,10 @@ class Project(Strict):
         default_factory=list,
         description="declared monitors (also read from monitors/*.yml beside this file)",
     )
+    execution: ExecutionConfig = Field(
+        default_factory=lambda: ExecutionConfig(),
+        description="where per-table work runs: this process, or Celery workers (fan-out)",
+    )
 
     #: folder of the project file; relative paths are resolved against it
     root: Path = Field(
@@ -223,6 +335,8 @@ class Project(Strict):
     _user: UserConfig | None = PrivateAttr(default=None)
     _dbt_monitors: list[Any] = PrivateAttr(default_factory=list)
     _monitor_warnings: list[str] = PrivateAttr(default_factory=list)
+    #: the file the project was loaded from (fan-out workers load it again)
+    _source: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _channel_references(self) -> Project:
@@ -237,6 +351,11 @@ class Project(Strict):
         self._user = UserConfig(list(self.tables), list(self.metrics), list(self.routes))
         install(self)
         return self
+
+    @property
+    def source(self) -> Path | None:
+        """The project file this was loaded from; None for a project built in code."""
+        return self._source
 
     def user_config(self) -> UserConfig:
         """``tables:``, ``metrics:`` and ``routes:`` as declared, without monitor entries."""
@@ -284,6 +403,27 @@ class Project(Strict):
                 merged.update(entry.model_dump(exclude_unset=True))
         merged["match"] = fqn
         return TableSettings.model_validate(merged)
+
+    def calendar_for(self, settings: TableSettings) -> CalendarConfig | None:
+        """The table's calendar: ``defaults.calendar`` with the table's own keys on top."""
+        base, own = self.defaults.calendar, settings.calendar
+        if own is None:
+            return base if base is not None and base.enabled else None
+        merged = base.model_dump(exclude_unset=True) if base is not None else {}
+        if "country" in own.model_fields_set:  # another country: not the project's state
+            merged.pop("subdivision", None)
+        merged.update(own.model_dump(exclude_unset=True))
+        try:
+            chosen = CalendarConfig.model_validate(merged)
+        except ValidationError as e:
+            raise ConfigError(f"calendar of {settings.match}: {e.errors()[0]['msg']}") from None
+        return chosen if chosen.enabled else None
+
+    def special_days(self, settings: TableSettings, start: datetime,
+                     end: datetime) -> SpecialDays | None:
+        """The table's special days as plain dates for a detector, or None without any."""
+        cal = self.calendar_for(settings)
+        return None if cal is None else cal.special_days(start, end)
 
     def warehouse(self, name: str) -> Any:
         for w in self.warehouses:
@@ -378,6 +518,7 @@ def parse_project(data: Any, smap: SourceMap) -> Project:
     except ValidationError as e:
         raise ConfigError(_format_errors(e, smap, Project)) from None
     locate(project.monitors, smap)
+    project._source = smap.path.resolve()
     for w in project.warehouses:
         if isinstance(w, DuckDBWarehouseConfig) and w.path != ":memory:":
             w.path = str(project.resolve(w.path))

@@ -51,6 +51,7 @@ class RunReport:
     incidents_updated: list[int] = field(default_factory=list)
     notifications: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    fanout: dict[str, Any] = field(default_factory=dict)  # chunks, retries, workers
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +66,7 @@ class RunReport:
             "incidents_updated": self.incidents_updated,
             "notifications": self.notifications,
             "seconds": round(self.seconds, 3),
+            **({"fanout": self.fanout} if self.fanout else {}),
         }
 
 
@@ -139,8 +141,6 @@ def run(
     notify: bool = True,
 ) -> RunReport:
     """One run as of ``clock.now()``; see the module docstring."""
-    from tidegauge.steps.collect import collect_tables
-    from tidegauge.steps.detect import detect_tables
     from tidegauge.steps.emit import emit_run
     from tidegauge.steps.group import group_alerts
     from tidegauge.steps.lineage import refresh_lineage
@@ -159,8 +159,8 @@ def run(
         report.warehouse_errors = dict(found.errors)
         external: list[tuple[int, Any]] = []  # dbt test failures, as rule alerts
         graph = refresh_lineage(project, store, found, now, external)
-        collected = collect_tables(project, store, found, now, run_id, report, only, progress)
-        alerts = detect_tables(project, store, collected, now, run_id, report, external)
+        collected, alerts = per_table(project, store, found, now, run_id, report, only,
+                                      progress, external)
         report.alerts = alerts
         # grouping reads open incidents and writes new ones: one process at a time
         with exclusive(store, "group", timeout=GROUP_WAIT):
@@ -183,6 +183,43 @@ def run(
         stats = json.loads(json.dumps(report.as_dict(), default=str))
         store.finish_run(run_id, status, stats, clock.now(), error)
     return report
+
+
+def per_table(
+    project: Project,
+    store: Store,
+    found: DiscoverResult,
+    now: datetime,
+    run_id: int,
+    report: RunReport,
+    only: list[str] | None,
+    progress: Progress | None,
+    external: list[tuple[int, Any]],
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Collect and detect every table: here, or as tasks on ``execution.type``'s engine.
+
+    With ``execution.detect: coordinator`` (the default) workers only collect, and
+    detection runs here over all collected tables at once, so the run tests the same
+    family of points (false discovery rate) as a single process does.
+    """
+    from tidegauge.steps.collect import collect_tables
+    from tidegauge.steps.detect import detect_tables
+
+    if project.execution.type == "local":
+        collected = collect_tables(project, store, found, now, run_id, report, only, progress)
+        return collected, detect_tables(project, store, collected, now, run_id, report,
+                                        external)
+    from tidegauge.fanout.celery_engine import fan_out
+    from tidegauge.fanout.chunks import alerts_by_id
+
+    collected, alert_ids, report.fanout = fan_out(project, store, found, now, run_id, report,
+                                                  only, progress)
+    if project.execution.detect == "workers":
+        stored = alerts_by_id(store, alert_ids)
+        # dbt test failures and other external alerts are the coordinator's own
+        return collected, stored + detect_tables(project, store, [], now, run_id, report,
+                                                 external)
+    return collected, detect_tables(project, store, collected, now, run_id, report, external)
 
 
 def lookback(project: Project) -> timedelta:

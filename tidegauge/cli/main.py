@@ -20,6 +20,8 @@ from tidegauge.cli import (
     project,
     run,
     serve,
+    store,
+    worker,
 )
 from tidegauge.cli.common import CliState, fail
 from tidegauge.warehouses.base import WarehouseError
@@ -56,7 +58,8 @@ def _global(
     ctx.obj = CliState(config_path=config)
 
 
-for module in (project, run, alerts, incidents, lineage, monitors, breaker, serve, demo):
+for module in (project, run, alerts, incidents, lineage, monitors, breaker, serve, demo, store,
+               worker):
     module.register(app)
 
 

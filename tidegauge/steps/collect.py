@@ -1,16 +1,39 @@
-"""Collect: for each table, metrics pushed down to the warehouse and a schema snapshot."""
+"""Collect: for each table, metrics pushed down to the warehouse and a schema snapshot.
+
+Tables go in chunks of :data:`CHUNK`. One statement leases the whole chunk, a handful
+read what it needs from the store (who already collected it, its last bucket, its latest
+schema), the warehouse is queried table by table, and one transaction stores the chunk's
+points, ledger, snapshots and ``run_tables`` rows. Per table, nothing changes: a table
+that fails is recorded as failed and the others go on; if the store refuses a chunk's
+rows, its tables are written one by one so that a bad row costs only its own table.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+from sqlalchemy.exc import DataError, IntegrityError
+
 from tidegauge.config import Project, TableSettings
 from tidegauge.core.detectors.schema import diff_schemas
-from tidegauge.core.model import ColumnInfo, TableInfo
+from tidegauge.core.model import TableInfo
+from tidegauge.steps.counts import Counted, KnownCount, count_rows, countable
+from tidegauge.store.bulk import (
+    Snapshot,
+    TableWrite,
+    acquire_leases,
+    chunked,
+    last_buckets,
+    latest_snapshots,
+    previous_runs_as_of,
+    release_leases,
+    tables_collected,
+    write_collected,
+)
 from tidegauge.store.store import Store
 from tidegauge.warehouses.base import ConnectionFailed, QueryResult, Warehouse, WarehouseError
 
@@ -21,6 +44,10 @@ log = logging.getLogger("tidegauge.collect")
 
 #: how long a process may hold a table before others may take it over (a crash leaves it)
 TABLE_LEASE = timedelta(minutes=30)
+#: tables per chunk: one lease statement, three history reads and one write transaction
+CHUNK = 200
+#: a chunk still collecting after this long renews the leases of the tables it has left
+RENEW_AFTER = TABLE_LEASE / 3
 
 
 class _RetryOnConnectionLoss:
@@ -61,6 +88,23 @@ def _matches_only(info: TableInfo, only: list[str] | None) -> bool:
     return any(o.lower() in names for o in only)
 
 
+@dataclass
+class _Pass:
+    """What every chunk of one ``collect_tables`` call shares."""
+
+    project: Project
+    store: Store
+    found: DiscoverResult
+    now: datetime
+    run_id: int
+    report: RunReport
+    progress: Progress | None
+    total: int
+    holder: str
+    schedules: dict[str, list[Any]]  # table fqn (lower case) → its enabled declared monitors
+    done: int = 0
+
+
 def collect_tables(
     project: Project,
     store: Store,
@@ -71,7 +115,6 @@ def collect_tables(
     only: list[str] | None,
     progress: Progress | None,
 ) -> list[CollectedTable]:
-    from tidegauge.collector import collect_table
     from tidegauge.runner import connect, holder_name
 
     todo = [
@@ -80,11 +123,12 @@ def collect_tables(
         for info in infos
         if _matches_only(info, only)
     ]
-    out: list[CollectedTable] = []
-    done = 0
     by_warehouse: dict[str, list[TableInfo]] = {}
     for name, info in todo:
         by_warehouse.setdefault(name, []).append(info)
+    run = _Pass(project, store, found, now, run_id, report, progress, len(todo),
+                holder_name(), _monitors_by_table(project))
+    out: list[CollectedTable] = []
     for name, infos in by_warehouse.items():
         try:
             wh = connect(project.warehouse(name))
@@ -92,127 +136,222 @@ def collect_tables(
             report.warehouse_errors[name] = str(e)
             continue
         try:
-            for info in infos:
-                tid = found.table_ids[info.ref.key]
-                lease = f"collect:{tid}"
-                holder = holder_name()
-                if not store.acquire_lease(lease, holder, TABLE_LEASE, datetime.now(UTC)):
-                    # another process is collecting this table right now: never twice
-                    log.info("%s: collected by another process, skipped", info.ref.fqn)
-                    continue
-                try:
-                    if not _due(project, store, info, tid, now):
-                        log.info("%s: no declared monitor is due yet", info.ref.fqn)
-                        continue
-                    if store.table_collected(tid, now, other_than=run_id):
-                        log.info("%s: already collected as of %s", info.ref.fqn, now)
-                        continue
-                    settings = project.settings_for(info.ref.fqn)
-                    entry = CollectedTable(tid, info, settings)
-                    started = time.perf_counter()
-                    last = store.last_bucket(tid)
-                    entry.first_run = last is None
-                    try:
-                        result = collect_table(
-                            cast(Warehouse, _RetryOnConnectionLoss(wh)),
-                            info,
-                            settings,
-                            project.defaults,
-                            now=now,
-                            last_bucket=last,
-                            custom_metrics=[
-                                m for m in project.metrics
-                                if m.table and m.table.lower() == info.ref.fqn.lower()
-                                and (m.warehouse in (None, name))
-                            ],
-                        )
-                    except WarehouseError as e:  # the collector records most errors itself
-                        result = None
-                        entry.error = str(e)
-                    if result is not None:
-                        entry.points = store.upsert_points(tid, result.points, run_id=run_id,
-                                                           now=now)
-                        store.add_ledger(
-                            [
-                                {
-                                    "run_id": run_id,
-                                    "table_id": tid,
-                                    "monitor": getattr(le, "monitor", "collect"),
-                                    "at": now,
-                                    "seconds": float(getattr(le, "seconds", 0.0)),
-                                    "rows": getattr(le, "rows", None),
-                                    "bytes": getattr(le, "bytes_scanned", None),
-                                    "sql": getattr(le, "sql", None),
-                                }
-                                for le in result.ledger
-                            ]
-                        )
-                        if result.errors:
-                            entry.error = "; ".join(result.errors)
-                        schema = list(result.schema) or list(info.columns)
-                        entry.schema_changes = snapshot_schema(store, tid, schema, now)
-                    report.points += entry.points
-                    if entry.error:
-                        report.failed_tables[info.ref.fqn] = entry.error
-                        log.warning("%s: %s", info.ref.fqn, entry.error)
-                    store.record_run_table(
-                        run_id,
-                        tid,
-                        "failed" if entry.error and not entry.points else "ok",
-                        error=entry.error,
-                        seconds=time.perf_counter() - started,
-                        points=entry.points,
-                    )
-                    out.append(entry)
-                    done += 1
-                    if progress:
-                        progress(info.ref.fqn, done, len(todo))
-                finally:
-                    store.release_lease(lease, holder)
+            retrying = cast(Warehouse, _RetryOnConnectionLoss(wh))
+            for chunk in chunked(infos, CHUNK):
+                out.extend(_collect_chunk(run, retrying, name, chunk))
         finally:
             wh.close()
     report.tables = len(out)
     return out
 
 
-def _due(project: Project, store: Store, info: TableInfo, table_id: int, now: datetime) -> bool:
+def _collect_chunk(
+    run: _Pass, wh: Warehouse, warehouse: str, chunk: list[TableInfo]
+) -> list[CollectedTable]:
+    store = run.store
+    ids = {info.ref.key: run.found.table_ids[info.ref.key] for info in chunk}
+    lease = {tid: f"collect:{tid}" for tid in ids.values()}
+    held = acquire_leases(store, lease.values(), run.holder, TABLE_LEASE, datetime.now(UTC))
+    leased_at = time.monotonic()
+    entries: list[CollectedTable] = []
+    writes: list[TableWrite] = []
+    try:
+        mine = []
+        for info in chunk:
+            if lease[ids[info.ref.key]] in held:
+                mine.append(info)
+            else:  # another process is collecting this table right now: never twice
+                log.info("%s: collected by another process, skipped", info.ref.fqn)
+        tids = [ids[info.ref.key] for info in mine]
+        due = _due_tables(run, [(info, ids[info.ref.key]) for info in mine])
+        elsewhere = tables_collected(store, tids, run.now, other_than=run.run_id)
+        lasts = last_buckets(store, tids)
+        snapshots = latest_snapshots(store, tids)
+        settings = {info.ref.key: run.project.settings_for(info.ref.fqn) for info in mine}
+        counts = count_rows(wh, [
+            info for info in mine
+            if ids[info.ref.key] in due and ids[info.ref.key] not in elsewhere
+            and countable(wh, info, settings[info.ref.key])
+        ])
+        try:
+            for i, info in enumerate(mine):
+                tid = ids[info.ref.key]
+                if time.monotonic() - leased_at > RENEW_AFTER.total_seconds():
+                    rest = [lease[ids[x.ref.key]] for x in mine[i:]]
+                    held = acquire_leases(store, rest, run.holder, TABLE_LEASE,
+                                          datetime.now(UTC))
+                    leased_at = time.monotonic()
+                if lease[tid] not in held:
+                    log.info("%s: lease lost to another process, skipped", info.ref.fqn)
+                    continue
+                if tid not in due:
+                    log.info("%s: no declared monitor is due yet", info.ref.fqn)
+                    continue
+                if tid in elsewhere:
+                    log.info("%s: already collected as of %s", info.ref.fqn, run.now)
+                    continue
+                entry, write = _collect_one(run, wh, warehouse, info, settings[info.ref.key],
+                                            tid, lasts.get(tid), snapshots.get(tid),
+                                            counts.get(info.ref.key))
+                entries.append(entry)
+                writes.append(write)
+                run.report.points += entry.points
+                if entry.error:
+                    run.report.failed_tables[info.ref.fqn] = entry.error
+                    log.warning("%s: %s", info.ref.fqn, entry.error)
+                run.done += 1
+                if run.progress:
+                    run.progress(info.ref.fqn, run.done, run.total)
+        finally:
+            # what was collected is stored even when the caller stops the chunk early
+            _store_chunk(run, entries, writes)
+    finally:
+        release_leases(store, held, run.holder)
+    return entries
+
+
+def _collect_one(
+    run: _Pass,
+    wh: Warehouse,
+    warehouse: str,
+    info: TableInfo,
+    settings: TableSettings,
+    tid: int,
+    last: datetime | None,
+    snapshot: Snapshot | None,
+    counted: Counted | None,
+) -> tuple[CollectedTable, TableWrite]:
+    from tidegauge.collector import collect_table
+
+    project = run.project
+    entry = CollectedTable(tid, info, settings, first_run=last is None)
+    write = TableWrite(tid, "ok")
+    started = time.perf_counter()
+    if counted is not None:  # counted with its chunk: the collector takes the count as known
+        wh = cast(Warehouse, KnownCount(wh))
+        write.ledger.append(_ledger(run, tid, "freshness", counted.seconds, 1, counted.sql))
+    try:
+        result = collect_table(
+            wh,
+            replace(info, row_count=counted.rows) if counted is not None else info,
+            settings,
+            project.defaults,
+            now=run.now,
+            last_bucket=last,
+            custom_metrics=[
+                m for m in project.metrics
+                if m.table and m.table.lower() == info.ref.fqn.lower()
+                and (m.warehouse in (None, warehouse))
+            ],
+        )
+    except WarehouseError as e:  # the collector records most errors itself
+        result, entry.error = None, str(e)
+    except Exception as e:  # one table's data tripping a bug never stops the others
+        log.exception("collection failed for %s", info.ref.fqn)
+        result, entry.error = None, f"collection failed: {type(e).__name__}: {e}"
+    if result is not None:
+        write.points = list(result.points)
+        entry.points = len(write.points)
+        write.ledger += [
+            _ledger(run, tid, getattr(le, "monitor", "collect"),
+                    float(getattr(le, "seconds", 0.0)), getattr(le, "rows", None),
+                    getattr(le, "sql", None), getattr(le, "bytes_scanned", None))
+            for le in result.ledger
+            # a count from the chunk's statement is in the ledger already, not as metadata
+            if counted is None or (le.monitor, le.kind) != ("freshness", "metadata")
+        ]
+        if result.errors:
+            entry.error = "; ".join(result.errors)
+        write.schema = list(result.schema) or list(info.columns)
+        if snapshot is not None:  # no changes on first sight
+            write.previous_fingerprint = snapshot.fingerprint
+            entry.schema_changes = diff_schemas(snapshot.columns, write.schema)
+            write.schema_events = schema_events(entry.schema_changes)
+    write.status = "failed" if entry.error and not entry.points else "ok"
+    write.error = entry.error
+    write.seconds = time.perf_counter() - started
+    return entry, write
+
+
+def _ledger(run: _Pass, tid: int, monitor: str, seconds: float, rows: int | None,
+            sql: str | None, scanned: int | None = None) -> dict[str, Any]:
+    return {"run_id": run.run_id, "table_id": tid, "monitor": monitor, "at": run.now,
+            "seconds": seconds, "rows": rows, "bytes": scanned, "sql": sql}
+
+
+def _store_chunk(run: _Pass, entries: list[CollectedTable], writes: list[TableWrite]) -> None:
+    """One transaction for the chunk; if the store refuses a row, table by table."""
+    try:
+        write_collected(run.store, run.run_id, run.now, writes)
+        return
+    except (DataError, IntegrityError) as e:
+        refused = e
+    if len(writes) > 1:
+        log.warning("storing %d tables at once failed (%s); storing them one by one",
+                    len(writes), _first_line(refused))
+    for entry, write in zip(entries, writes, strict=True):
+        if len(writes) > 1:
+            try:
+                write_collected(run.store, run.run_id, run.now, [write])
+                continue
+            except (DataError, IntegrityError) as e:
+                refused = e
+        # this table's results cannot be stored: it fails, and the next run retries it
+        msg = f"the store refused its results: {_first_line(refused)}"
+        log.error("%s: %s", entry.info.ref.fqn, msg)
+        run.report.points -= entry.points
+        entry.points, entry.error, entry.schema_changes = 0, msg, []
+        run.report.failed_tables[entry.info.ref.fqn] = msg
+        write_collected(run.store, run.run_id, run.now,
+                        [TableWrite(write.table_id, "failed", msg, write.seconds)])
+
+
+def _first_line(e: Exception) -> str:
+    orig = getattr(e, "orig", None) or e
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+def _monitors_by_table(project: Project) -> dict[str, list[Any]]:
+    from tidegauge.monitors import declared_monitors
+
+    out: dict[str, list[Any]] = {}
+    for m in declared_monitors(project):
+        if m.enabled:
+            out.setdefault(m.table.split(":")[-1].lower(), []).append(m)
+    return out
+
+
+def _due_tables(run: _Pass, tables: list[tuple[TableInfo, int]]) -> set[int]:
     """Tables whose declared monitors all have schedules run only when one of them is due."""
     from tidegauge.core.schedule import is_due
-    from tidegauge.monitors import declared_monitors
-    from tidegauge.steps.window import previous_run_as_of
 
-    mine = [m for m in declared_monitors(project)
-            if m.enabled and m.table.split(":")[-1].lower() == info.ref.fqn.lower()]
-    if not mine or any(m.schedule is None for m in mine):
-        return True
-    last = previous_run_as_of(store, table_id, now)
-    return any(is_due(m.schedule, last, now) for m in mine if m.schedule)
+    due: set[int] = set()
+    scheduled: dict[int, list[Any]] = {}
+    for info, tid in tables:
+        mine = run.schedules.get(info.ref.fqn.lower(), [])
+        if not mine or any(m.schedule is None for m in mine):
+            due.add(tid)
+        else:
+            scheduled[tid] = mine
+    if scheduled:
+        last = previous_runs_as_of(run.store, scheduled, run.now)
+        due.update(tid for tid, mine in scheduled.items()
+                   if any(is_due(m.schedule, last.get(tid), run.now) for m in mine))
+    return due
 
 
-def snapshot_schema(
-    store: Store, table_id: int, cols: list[ColumnInfo], now: datetime
-) -> list[Any]:
-    """Store a snapshot when the schema changed and return the changes (none on first sight)."""
-    previous = store.latest_snapshot(table_id)
-    store.add_snapshot(table_id, cols, now)
-    if previous is None:
-        return []
-    changes = diff_schemas(previous, cols)
-    store.add_schema_events(
-        table_id,
-        [
-            {
-                "change": str(getattr(ch, "change", getattr(ch, "kind", "changed"))),
-                "column_name": getattr(ch, "column", None),
-                "old_value": _text(getattr(ch, "old", None)),
-                "new_value": _text(getattr(ch, "new", None)),
-                "details": {"description": str(getattr(ch, "description", ch))},
-            }
-            for ch in changes
-        ],
-        now,
-    )
-    return changes
+def schema_events(changes: list[Any]) -> list[dict[str, Any]]:
+    """The ``schema_events`` rows of a table's schema changes."""
+    return [
+        {
+            "change": str(getattr(ch, "change", getattr(ch, "kind", "changed"))),
+            "column_name": getattr(ch, "column", None),
+            "old_value": _text(getattr(ch, "old", None)),
+            "new_value": _text(getattr(ch, "new", None)),
+            "details": {"description": str(getattr(ch, "description", ch))},
+        }
+        for ch in changes
+    ]
 
 
 def _text(v: Any) -> str | None:

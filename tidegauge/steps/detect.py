@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import DataError, IntegrityError
+
 from tidegauge.config import Project, TableSettings
 from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction, Sensitivity
 from tidegauge.core.detectors.fdr import fdr_reject
@@ -23,11 +25,13 @@ from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableR
 from tidegauge.steps.detect_other import (
     categorical_alerts,
     freshness_alert,
+    history_reads,
     rule_alerts,
     schema_alerts,
 )
-from tidegauge.steps.window import test_from
+from tidegauge.steps.history import TableHistory, histories
 from tidegauge.store.alerts import series_key
+from tidegauge.store.bulk import PointFilter
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
@@ -60,8 +64,8 @@ SAMPLE_STATISTICS = frozenset({"mean", "p50", "len_mean"})
 MIN_ROWS_FOR_STATISTIC = 30
 #: rates of rows, tested as binomial proportions of the bucket's rows
 RATE_METRICS = frozenset({"null_rate", "empty_rate", "zero_rate", "negative_rate", "true_rate"})
-
-
+#: tables whose history is read together (a few queries per chunk, points streamed)
+CHUNK = 500
 
 @dataclass
 class Candidate:
@@ -123,34 +127,64 @@ def detect_tables(
     external: Sequence[tuple[int, Alert]] = (),
 ) -> list[dict[str, Any]]:
     """Run every detector over the collected tables; store and return the new alerts."""
-    candidates: list[Candidate] = []
-    direct: list[tuple[int, Alert]] = list(external)  # alerts that need no FDR step
-    for entry in collected:
-        try:
-            candidates.extend(_series_candidates(project, store, entry, now))
-            for alert in schema_alerts(entry, now):
-                direct.append((entry.table_id, alert))
-            for alert in categorical_alerts(project, store, entry, now):
-                direct.append((entry.table_id, alert))
-            fresh = freshness_alert(project, store, entry, now)
-            if fresh is not None:
-                direct.append((entry.table_id, fresh))
-            for alert in rule_alerts(project, store, entry, now):
-                direct.append((entry.table_id, alert))
-        except Exception as e:  # one table's detection failing never stops the others
-            log.exception("detection failed for %s", entry.info.ref.fqn)
-            report.failed_tables[entry.info.ref.fqn] = f"detection failed: {e}"
+    # per collected table, in its order: series candidates and alerts that need no FDR step
+    found: list[tuple[list[Candidate], list[tuple[int, Alert]]]] = [([], []) for _ in collected]
+    for lo in range(0, len(collected), CHUNK):
+        chunk = collected[lo : lo + CHUNK]
+        reads = [series_read(project, now), *history_reads(project, chunk, now)]
+        for i, history in histories(store, chunk, now, reads):
+            entry = chunk[i]
+            candidates, direct = found[lo + i]
+            try:
+                candidates.extend(_series_candidates(project, history, entry, now))
+                for alert in schema_alerts(entry, now):
+                    direct.append((entry.table_id, alert))
+                for alert in categorical_alerts(project, history, entry, now):
+                    direct.append((entry.table_id, alert))
+                fresh = freshness_alert(project, history, entry, now)
+                if fresh is not None:
+                    direct.append((entry.table_id, fresh))
+                for alert in rule_alerts(project, history, entry, now):
+                    direct.append((entry.table_id, alert))
+            except Exception as e:  # one table's detection failing never stops the others
+                log.exception("detection failed for %s", entry.info.ref.fqn)
+                report.failed_tables[entry.info.ref.fqn] = f"detection failed: {e}"
 
-    survivors = _fdr(candidates)
-    stored: list[dict[str, Any]] = []
-    for cand in survivors:
-        alert = _to_alert(cand, now)
-        if store.alerts.add(alert, cand.table_id, run_id) is not None:
-            stored.append(_summary(alert, cand.table_id))
-    for table_id, alert in direct:
-        if store.alerts.add(alert, table_id, run_id) is not None:
-            stored.append(_summary(alert, table_id))
-    return stored
+    survivors = _fdr([c for cands, _ in found for c in cands])
+    to_store = [(_to_alert(c, now), c.table_id) for c in survivors]
+    direct = [*external, *(d for _, per_table in found for d in per_table)]
+    to_store += [(alert, tid) for tid, alert in direct]
+    return [_summary(alert, tid)
+            for (alert, tid), aid in zip(to_store, _add_alerts(store, to_store, run_id, report),
+                                         strict=True)
+            if aid is not None]
+
+
+def _add_alerts(
+    store: Store, items: list[tuple[Alert, int]], run_id: int, report: RunReport
+) -> list[int | None]:
+    """Store alerts in one transaction; if the store refuses one, one by one, so that a bad
+    alert costs only itself (logged, and its table recorded as failed)."""
+    try:
+        return store.alerts.add_many(items, run_id)
+    except (DataError, IntegrityError) as e:
+        log.warning("storing %d alerts at once failed (%s); storing them one by one",
+                    len(items), e.orig or e)
+    ids: list[int | None] = []
+    for alert, tid in items:
+        try:
+            ids.append(store.alerts.add(alert, tid, run_id))
+        except (DataError, IntegrityError) as e:
+            log.error("%s: alert %s not stored: %s", alert.table.fqn, alert.title, e.orig or e)
+            report.failed_tables[alert.table.fqn] = f"alert not stored: {e.orig or e}"
+            ids.append(None)
+    return ids
+
+
+def series_read(project: Project, now: datetime) -> PointFilter:
+    """The points series detection reads: unsegmented series since the training window."""
+    since = now - timedelta(days=max(project.defaults.history_days, 42) + 1)
+    return PointFilter(since, frozenset(SERIES_KINDS), custom=True, unsegmented=True)
 
 
 def _summary(alert: Alert, table_id: int) -> dict[str, Any]:
@@ -167,15 +201,13 @@ def _summary(alert: Alert, table_id: int) -> dict[str, Any]:
 
 
 def _series_candidates(
-    project: Project, store: Store, entry: CollectedTable, now: datetime
+    project: Project, history: TableHistory, entry: CollectedTable, now: datetime
 ) -> list[Candidate]:
     tid = entry.table_id
     settings = entry.settings
     bucket = (settings.bucket or project.defaults.bucket).seconds
-    start = test_from(store, tid, now, bucket, project.defaults.recheck_buckets,
-                      entry.first_run)
-    since = now - timedelta(days=max(project.defaults.history_days, 42) + 1)
-    points = store.points(tid, since=since, metrics=list(SERIES_KINDS), unsegmented=True)
+    start = history.test_from(now, bucket, project.defaults.recheck_buckets, entry.first_run)
+    points = history.select(series_read(project, now))
     by_series: dict[tuple[str, str | None, str | None], list[MetricPoint]] = {}
     for p in points:
         if p.metric not in SERIES_KINDS and not p.metric.startswith("custom:"):
@@ -186,10 +218,10 @@ def _series_candidates(
         p.bucket_start: p.value or 0.0
         for p in by_series.get(("bucket_row_count", None, None), [])
     }
-    categorical = store.categorical_columns(tid)
+    categorical = history.categorical
     watched = _watched_columns(project, entry.info.ref.fqn)
-    flagged = store.alerts.flagged_times(tid)
-    feedback = store.alerts.feedback_for(tid)
+    flagged = history.flagged
+    feedback = history.feedback
     out: list[Candidate] = []
     for (metric, column, segment), series in sorted(
         by_series.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2] or "")
@@ -243,7 +275,8 @@ def _series_candidates(
                 out.append(Candidate(tid, entry.info.ref, metric, column, segment,
                                      SERIES_KINDS[metric][0], d, bucket))
             continue
-        det = SeasonalDetector(dsettings, metric=metric)
+        det = SeasonalDetector(dsettings, metric=metric, calendar=project.special_days(
+            settings, complete[0].bucket_start, now))  # holidays: see core/detectors/special
         try:
             detections = det.evaluate(
                 [p.bucket_start for p in complete],

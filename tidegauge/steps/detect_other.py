@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -12,14 +13,40 @@ from tidegauge.core.detectors.base import Detection, DetectorSettings, Sensitivi
 from tidegauge.core.detectors.categorical import CategoricalDetector
 from tidegauge.core.detectors.freshness import FreshnessDetector
 from tidegauge.core.detectors.rules import RuleInput, RuleSpec, RuleType, evaluate_rules
-from tidegauge.core.model import Alert, AlertKind, Severity
-from tidegauge.steps.window import test_from
+from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity
+from tidegauge.store.bulk import PointFilter
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
     from tidegauge.steps.collect import CollectedTable
+    from tidegauge.steps.history import TableHistory
 
 HISTORY = timedelta(days=29)
+#: rules test the latest value of each metric: the last two days hold it
+RULES_LOOKBACK = timedelta(days=2)
+
+
+def categories_read(now: datetime) -> PointFilter:
+    return PointFilter(now - HISTORY, frozenset({"value_count"}))
+
+
+def updates_read(now: datetime) -> list[PointFilter]:
+    return [PointFilter(now - HISTORY, frozenset({"bucket_row_count"}), unsegmented=True),
+            PointFilter(now - HISTORY, frozenset({"last_modified"}))]
+
+
+def rules_read(now: datetime) -> PointFilter:
+    return PointFilter(now - RULES_LOOKBACK, unsegmented=True)
+
+
+def history_reads(
+    project: Project, entries: Sequence[CollectedTable], now: datetime
+) -> list[PointFilter]:
+    """The points the detectors of this module read for ``entries``."""
+    reads = [categories_read(now), *updates_read(now)]
+    if any(rule_specs(project, e) for e in entries):
+        reads.append(rules_read(now))
+    return reads
 #: share-shift alerts need at least this many rows in the tested buckets
 MIN_SHIFT_ROWS = 100
 
@@ -56,12 +83,11 @@ def _bucket(project: Project, entry: CollectedTable) -> int:
 
 
 def categorical_alerts(
-    project: Project, store: Store, entry: CollectedTable, now: datetime
+    project: Project, history: TableHistory, entry: CollectedTable, now: datetime
 ) -> list[Alert]:
     bucket = _bucket(project, entry)
-    start = test_from(store, entry.table_id, now, bucket, project.defaults.recheck_buckets,
-                      entry.first_run)
-    points = store.points(entry.table_id, metric="value_count", since=now - HISTORY)
+    start = history.test_from(now, bucket, project.defaults.recheck_buckets, entry.first_run)
+    points = history.select(categories_read(now))
     by_col: dict[str, dict[datetime, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for p in points:
         if p.column is None or p.segment is None or p.value is None:
@@ -139,23 +165,27 @@ def _plain(details: dict[str, object]) -> dict[str, object]:
 
 def update_times(store: Store, table_id: int, now: datetime) -> list[datetime]:
     """When a table received data: buckets with rows, and metadata modification times."""
+    points = [*store.points(table_id, metric="bucket_row_count", since=now - HISTORY),
+              *store.points(table_id, metric="last_modified", since=now - HISTORY)]
+    return times_of_updates(points, now)
+
+
+def times_of_updates(points: Sequence[MetricPoint], now: datetime) -> list[datetime]:
+    """:func:`update_times` from points already read (see :func:`updates_read`)."""
     out: set[datetime] = set()
-    for p in store.points(table_id, metric="bucket_row_count", since=now - HISTORY):
-        if p.segment is None and p.value and p.value > 0:
+    for p in points:
+        if p.metric == "bucket_row_count" and p.segment is None and p.value and p.value > 0:
             # a bucket's data is complete at its end: that is when it "arrived"
             out.add(p.bucket_start + timedelta(seconds=p.bucket_seconds))
-    for p in store.points(table_id, metric="last_modified", since=now - HISTORY):
-        if p.value:
-            from datetime import UTC
-
+        elif p.metric == "last_modified" and p.value:
             out.add(datetime.fromtimestamp(p.value, UTC))
     return sorted(t for t in out if t <= now)
 
 
 def freshness_alert(
-    project: Project, store: Store, entry: CollectedTable, now: datetime
+    project: Project, history: TableHistory, entry: CollectedTable, now: datetime
 ) -> Alert | None:
-    times = update_times(store, entry.table_id, now)
+    times = times_of_updates(history.select(*updates_read(now)), now)
     if not times:
         return None
     sla = entry.settings.freshness_sla
@@ -202,15 +232,14 @@ def rule_specs(project: Project, entry: CollectedTable) -> list[RuleSpec]:
     return specs
 
 
-def rule_alerts(project: Project, store: Store, entry: CollectedTable,
+def rule_alerts(project: Project, history: TableHistory, entry: CollectedTable,
                 now: datetime) -> list[Alert]:
     specs = rule_specs(project, entry)
     if not specs:
         return []
     latest: dict[tuple[str | None, str], float | None] = {}
-    for p in store.points(entry.table_id, since=now - timedelta(days=2)):
-        if p.segment is None:
-            latest[(p.column, p.metric)] = p.value
+    for p in history.select(rules_read(now)):
+        latest[(p.column, p.metric)] = p.value
     out = []
     for spec in specs:
         if spec.column and spec.column.startswith("custom:"):

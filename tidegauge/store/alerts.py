@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,9 @@ from tidegauge.store.engine import upsert, utc
 if TYPE_CHECKING:
     from tidegauge.store.store import Store
 
+#: table ids bound in one ``IN (…)`` (SQLite allows 32,766 variables)
+IDS_PER_QUERY = 500
+
 
 def series_key(table_id: int, metric: str, column: str | None, segment: str | None) -> str:
     return f"{table_id}|{metric}|{column or ''}|{segment or ''}"
@@ -26,24 +30,7 @@ class AlertRepo:
 
     def add(self, alert: Alert, table_id: int, run_id: int | None) -> int | None:
         """Store an alert once; returns its id, or None when the same alert already exists."""
-        row = {
-            "fingerprint": alert.fingerprint,
-            "kind": alert.kind.value,
-            "table_id": table_id,
-            "column_name": alert.column,
-            "segment": alert.segment,
-            "metric": alert.metric,
-            "observed": _finite(alert.observed),
-            "expected": _finite(alert.expected),
-            "lower": _finite(alert.lower),
-            "upper": _finite(alert.upper),
-            "data_time": alert.data_time,
-            "detected_at": alert.detected_at,
-            "severity": alert.severity.value,
-            "title": alert.title,
-            "explanation": alert.explanation,
-            "run_id": run_id,
-        }
+        row = _row(alert, table_id, run_id)
         stmt = upsert(self.store.dialect, s.alerts, [row], ["fingerprint"], None)
         with self.store.engine.begin() as c:
             aid = c.execute(stmt.returning(s.alerts.c.id)).scalar()
@@ -51,6 +38,25 @@ class AlertRepo:
             return None  # the same alert exists (a re-run, or another process got there)
         alert.id = int(aid)
         return alert.id
+
+    def add_many(
+        self, items: Sequence[tuple[Alert, int]], run_id: int | None
+    ) -> builtins.list[int | None]:
+        """Store (alert, table id) pairs in one transaction; per pair the new id, or None
+        when the same alert already exists. Ids are set on the alerts once committed."""
+        if not items:
+            return []
+        ids: builtins.list[int | None] = []
+        with self.store.engine.begin() as c:
+            for alert, table_id in items:
+                stmt = upsert(self.store.dialect, s.alerts, [_row(alert, table_id, run_id)],
+                              ["fingerprint"], None)
+                aid = c.execute(stmt.returning(s.alerts.c.id)).scalar()
+                ids.append(None if aid is None else int(aid))
+        for (alert, _), aid in zip(items, ids, strict=True):
+            if aid is not None:
+                alert.id = aid
+        return ids
 
     def get(self, alert_id: int) -> dict[str, Any] | None:
         rows = self._query(select(s.alerts).where(s.alerts.c.id == alert_id))
@@ -132,39 +138,82 @@ class AlertRepo:
         alert["feedback"] = value.value
         return alert
 
+    def feedback_for_many(
+        self, table_ids: Iterable[int]
+    ) -> dict[int, dict[str, builtins.list[tuple[datetime, str]]]]:
+        """:meth:`feedback_for` of many tables (feedback is keyed by its alert's table)."""
+        out: dict[int, dict[str, builtins.list[tuple[datetime, str]]]] = {}
+        wanted = sorted(set(table_ids))
+        f, a = s.feedback, s.alerts
+        with self.store.engine.connect() as c:
+            for i in range(0, len(wanted), IDS_PER_QUERY):
+                rows = c.execute(
+                    select(a.c.table_id, f.c.series, f.c.data_time, f.c.value)
+                    .select_from(f.join(a, a.c.id == f.c.alert_id))
+                    .where(a.c.table_id.in_(wanted[i : i + IDS_PER_QUERY]))
+                    .order_by(f.c.data_time, f.c.id)
+                ).all()
+                for r in rows:
+                    per_table = out.setdefault(int(r.table_id), {})
+                    per_table.setdefault(r.series, []).append(
+                        (utc(r.data_time), r.value)  # type: ignore[arg-type]
+                    )
+        return out
+
     def feedback_for(self, table_id: int) -> dict[str, builtins.list[tuple[datetime, str]]]:
         """Feedback per series key of a table: (data_time, value), oldest first."""
-        prefix = f"{table_id}|"
-        with self.store.engine.connect() as c:
-            rows = c.execute(
-                select(s.feedback.c.series, s.feedback.c.data_time, s.feedback.c.value)
-                .where(s.feedback.c.series.startswith(prefix))
-                .order_by(s.feedback.c.data_time, s.feedback.c.id)
-            ).all()
-        out: dict[str, builtins.list[tuple[datetime, str]]] = {}
-        for series, when, value in rows:
-            out.setdefault(series, []).append((utc(when), value))  # type: ignore[arg-type]
-        return out
+        return self.feedback_for_many([table_id]).get(table_id, {})
 
     def flagged_times(self, table_id: int) -> dict[str, set[datetime]]:
         """Data times already alerted per series (they leave the training set)."""
+        return self.flagged_times_many([table_id]).get(table_id, {})
+
+    def flagged_times_many(
+        self, table_ids: Iterable[int]
+    ) -> dict[int, dict[str, set[datetime]]]:
+        """:meth:`flagged_times` of many tables, one query per few hundred tables."""
+        out: dict[int, dict[str, set[datetime]]] = {}
+        wanted = sorted(set(table_ids))
         with self.store.engine.connect() as c:
-            rows = c.execute(
-                select(
-                    s.alerts.c.metric,
-                    s.alerts.c.column_name,
-                    s.alerts.c.segment,
-                    s.alerts.c.data_time,
-                    s.alerts.c.feedback,
-                ).where(s.alerts.c.table_id == table_id)
-            ).all()
-        out: dict[str, set[datetime]] = {}
-        for metric, column, segment, when, fb in rows:
-            if fb in (Feedback.EXPECTED.value, Feedback.FALSE_POSITIVE.value):
-                continue  # the user says it was normal: keep it in training
-            key = series_key(table_id, str(metric), column, segment)  # type: ignore[arg-type]
-            out.setdefault(key, set()).add(utc(when))  # type: ignore[arg-type]
+            for i in range(0, len(wanted), IDS_PER_QUERY):
+                rows = c.execute(
+                    select(
+                        s.alerts.c.table_id,
+                        s.alerts.c.metric,
+                        s.alerts.c.column_name,
+                        s.alerts.c.segment,
+                        s.alerts.c.data_time,
+                        s.alerts.c.feedback,
+                    ).where(s.alerts.c.table_id.in_(wanted[i : i + IDS_PER_QUERY]))
+                ).all()
+                for r in rows:
+                    if r.feedback in (Feedback.EXPECTED.value, Feedback.FALSE_POSITIVE.value):
+                        continue  # the user says it was normal: keep it in training
+                    key = series_key(r.table_id, str(r.metric), r.column_name, r.segment)
+                    per_table = out.setdefault(int(r.table_id), {})
+                    per_table.setdefault(key, set()).add(utc(r.data_time))  # type: ignore[arg-type]
         return out
+
+
+def _row(alert: Alert, table_id: int, run_id: int | None) -> dict[str, Any]:
+    return {
+        "fingerprint": alert.fingerprint,
+        "kind": alert.kind.value,
+        "table_id": table_id,
+        "column_name": alert.column,
+        "segment": alert.segment,
+        "metric": alert.metric,
+        "observed": _finite(alert.observed),
+        "expected": _finite(alert.expected),
+        "lower": _finite(alert.lower),
+        "upper": _finite(alert.upper),
+        "data_time": alert.data_time,
+        "detected_at": alert.detected_at,
+        "severity": alert.severity.value,
+        "title": alert.title,
+        "explanation": alert.explanation,
+        "run_id": run_id,
+    }
 
 
 def _finite(v: float | None) -> float | None:

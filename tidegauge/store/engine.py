@@ -9,7 +9,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.sql import Insert
@@ -43,7 +43,17 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    if parsed.get_backend_name() == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _utc_session(dbapi_conn: Any, _record: Any) -> None:
+            # timestamps come back in UTC already: no per-value time-zone conversion
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SET TIME ZONE 'UTC'")
+            dbapi_conn.commit()
+
+    return engine
 
 
 def migrate(engine: Engine) -> None:
@@ -57,11 +67,19 @@ def migrate(engine: Engine) -> None:
 
 def upsert(engine_name: str, table: Any, values: list[dict[str, Any]] | None, keys: list[str],
            update: list[str] | None) -> Insert:
-    """INSERT … ON CONFLICT for SQLite and PostgreSQL (``update=None`` means do nothing).
+    """INSERT … ON CONFLICT for SQLite and PostgreSQL, ON DUPLICATE KEY UPDATE for
+    MySQL/MariaDB (``update=None`` means do nothing).
 
     With ``values=None`` the statement takes its rows as executemany parameters, which
     compiles once instead of once per row.
     """
+    if engine_name in ("mysql", "mariadb"):
+        mstmt = mysql.insert(table)
+        if values is not None:
+            mstmt = mstmt.values(values)
+        if update is None:  # a no-op assignment: unlike INSERT IGNORE, other errors still raise
+            return mstmt.on_duplicate_key_update({keys[0]: table.c[keys[0]]})
+        return mstmt.on_duplicate_key_update({c: mstmt.inserted[c] for c in update})
     dialect = postgresql if engine_name == "postgresql" else sqlite
     stmt = dialect.insert(table)
     if values is not None:
@@ -77,6 +95,8 @@ def utc(value: datetime | None) -> datetime | None:
     """Datetimes come back naive from SQLite; everything in the store is UTC."""
     if value is None:
         return None
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tidegauge.core.calendar import SpecialDays
 from tidegauge.core.detectors.base import Detection, DetectorSettings
 from tidegauge.core.detectors.seasonal import SeasonalDetector, Timestamps, Values, prepare
 
@@ -33,8 +34,11 @@ def backtest(
     days: float = 90,
     *,
     metric: str = "value",
+    calendar: SpecialDays | None = None,
 ) -> BacktestResult:
     """Replay the last ``days`` days: each point is scored only against the points before it.
+
+    ``calendar``: the series' special days (holidays), treated exactly as a run treats them.
 
     >>> from datetime import datetime, timedelta
     >>> ts = [datetime(2024, 1, 1) + timedelta(days=i) for i in range(60)]
@@ -45,8 +49,8 @@ def backtest(
     if not s.stamps:
         return BacktestResult(0, [], {}, 0)
     start = s.stamps[-1] - timedelta(days=days)
-    dets = SeasonalDetector(settings or DetectorSettings(), metric=metric).evaluate(
-        s.stamps, s.y, test_from=start)
+    dets = SeasonalDetector(settings or DetectorSettings(), metric=metric,
+                            calendar=calendar).evaluate(s.stamps, s.y, test_from=start)
     alerts = [d.timestamp for d in dets if d.is_anomaly]
     per_week: Counter[str] = Counter()
     for d in dets:

@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from tidegauge.core.calendar import SpecialDays
+from tidegauge.core.detectors import special as sp
 from tidegauge.core.detectors.base import (
     SECONDS_PER_DAY,
     Detection,
@@ -524,11 +526,24 @@ class PointScore:
 def score_points(
     fit: Fit, t: FloatArray, sow: FloatArray, y: FloatArray, alpha: float, band_factor: float,
     direction: Direction,
+    *,
+    shift: FloatArray | float = 0.0,
+    extra_sd: float = 0.0,
+    df: float | None = None,
 ) -> list[PointScore]:
-    """Score points against a fit: robust z, p-value and the band at level ``alpha``."""
+    """Score points against a fit: robust z, p-value and the band at level ``alpha``.
+
+    ``shift`` moves the expectation (in transformed units: a special day's level),
+    ``extra_sd`` widens the noise by an independent term (the uncertainty of that level) and
+    ``df`` replaces the fit's degrees of freedom.
+    """
     g_exp, g_seas, lev = fit.predict(t, sow)
+    g_exp = g_exp + shift
     sd = fit.scale * np.sqrt(1.0 + lev) * band_factor
-    q = float(t_isf(alpha / 2.0, fit.df))
+    if extra_sd > 0:
+        sd = np.sqrt(sd**2 + extra_sd**2)
+    dof = fit.df if df is None else df
+    q = float(t_isf(alpha / 2.0, dof))
     tr = fit.transform
     exp = tr.inv(g_exp)
     lo = tr.inv(g_exp - q * sd)
@@ -540,11 +555,11 @@ def score_points(
     for i in range(y.size):
         zi = float(z[i])
         if direction is Direction.UP:
-            p = float(2.0 * t_sf(zi, fit.df)) if zi > 0 else 1.0
+            p = float(2.0 * t_sf(zi, dof)) if zi > 0 else 1.0
         elif direction is Direction.DOWN:
-            p = float(2.0 * t_sf(-zi, fit.df)) if zi < 0 else 1.0
+            p = float(2.0 * t_sf(-zi, dof)) if zi < 0 else 1.0
         else:
-            p = float(2.0 * t_sf(abs(zi), fit.df))
+            p = float(2.0 * t_sf(abs(zi), dof))
         lo_i, hi_i = float(lo[i]), float(hi[i])
         if fit.counts and math.isfinite(float(exp[i])) and float(exp[i]) < 1e7:
             # a count is never more surprising than Poisson noise at its expected value says:
@@ -622,6 +637,9 @@ class SeasonalDetector:
     settings: DetectorSettings = field(default_factory=DetectorSettings)
     metric: str = "value"
     refit_every: int | None = None
+    #: holidays and other special days: they never train a baseline and are tested as
+    #: :mod:`~tidegauge.core.detectors.special` describes
+    calendar: SpecialDays | None = None
 
     def evaluate(
         self,
@@ -636,6 +654,8 @@ class SeasonalDetector:
 
         Points this call flags stay out of later baselines, unless a run of
         ``shift_accept_points`` same-side alerts shows a level shift, which is then learned.
+        Points on the calendar's special days never train a baseline and never start a level
+        shift; they are tested by the special-day rules (:mod:`.special`).
         """
         s = prepare(timestamps, values)
         cfg = self.settings
@@ -654,6 +674,14 @@ class SeasonalDetector:
                 usable &= ~np.isin(s.t, np.array(sorted(ex_t), dtype=np.float64))
         fb_mask = eff.training_mask(s.stamps)
         usable &= fb_mask
+        cal = self.calendar
+        special = np.zeros(n, dtype=bool)
+        day_of: list[date] = []
+        if cal is not None and cal.dates:
+            day_of = cal.local_dates(s.stamps, s.bucket)
+            special = np.fromiter((d in cal.dates for d in day_of), dtype=bool, count=n)
+        examples_ok = usable & special  # earlier special days that may teach a holiday level
+        usable &= ~special
         forced = np.array([d in eff.include for d in s.stamps], dtype=bool)
         changepoints = [_epoch_sow(c)[0] for c in eff.changepoints]
         band_factor = cfg.band_factor * eff.band_factor
@@ -702,6 +730,14 @@ class SeasonalDetector:
             ps = score_points(fit, s.t[i:i + 1], s.sow[i:i + 1], s.y[i:i + 1], alpha,
                               band_factor, cfg.direction)[0]
             det = self._decide(ps, fit, ts, s.bucket, alpha)
+            if special[i]:
+                ok = examples_ok & (~flagged | forced) & (s.t >= s.t[i] - window)
+                det = self._special_day(ps, det, fit, s, i, day_of, ok, alpha, band_factor)
+                out.append(det)
+                if det.is_anomaly and not forced[i]:
+                    flagged[i] = True
+                run, run_sign = [], 0  # a holiday is not the start of a new level
+                continue
             sign = int(np.sign(ps.z))
             if det.is_anomaly and not forced[i] and auto_cp and sign == -auto_cp[-1][2]:
                 # back the other way after an accepted shift: was it a temporary episode (a
@@ -744,6 +780,69 @@ class SeasonalDetector:
             else:
                 run, run_sign = [], 0
         return out
+
+    def _special_day(self, ps: PointScore, det: Detection, fit: Fit, s: Series, i: int,
+                     day_of: list[date], ok: BoolArray, alpha: float,
+                     band_factor: float) -> Detection:
+        """The verdict on a point that falls on a special day (policy: :mod:`.special`)."""
+        cal = self.calendar
+        assert cal is not None
+        cfg, tr, ts, today = self.settings, fit.transform, s.stamps[i], day_of[i]
+        past = np.array([j for j in np.flatnonzero(ok[:i]) if day_of[j] != today],
+                        dtype=np.int64)
+        g_past = fit.predict(s.t[past], s.sow[past])[0]
+        ex = sp.examples([day_of[j] for j in past], tr.fwd(s.y[past]) - g_past, s.y[past],
+                         tr.inv(g_past))
+        pt = (fit, s.t[i:i + 1], s.sow[i:i + 1], s.y[i:i + 1], alpha, band_factor)
+        diff = ps.observed - ps.expected
+        info = {"special_day": today.isoformat(), "calendar": cal.label,
+                "special_day_examples": ex.n}
+        # the floor (or ceiling) a holiday stays within, tested like any expectation
+        side = Direction.DOWN if diff < 0 else Direction.UP
+        share = sp.floor_share(cal, ex) if side is Direction.DOWN else sp.ceiling_share(cal, ex)
+        floor_ps: PointScore | None = None
+        floor_hit = False
+        if diff != 0 and cal.allows(diff) and math.isfinite(share) and ps.expected > 0:
+            g_e = tr.fwd(np.array([ps.expected]))
+            shift = float((tr.fwd(np.array([share * ps.expected])) - g_e)[0])
+            floor_ps = score_points(*pt, side, shift=shift)[0]
+            floor_hit = self._decide(floor_ps, fit, ts, s.bucket, alpha).is_anomaly
+        base = explain(self.metric, ps, fit, ts, s.bucket, True)
+        if floor_hit and floor_ps is not None:
+            limit = floor_ps.lower if side is Direction.DOWN else floor_ps.upper
+            return replace(
+                det, is_anomaly=True, p_value=floor_ps.p_value, score=floor_ps.z,
+                lower=limit if side is Direction.DOWN else ps.lower,
+                upper=limit if side is Direction.UP else ps.upper,
+                reason=sp.beyond_floor(base, today, cal, side, share, limit),
+                details={**det.details, **info, "special_day_test": "floor"})
+        if ex.n >= sp.MIN_EXAMPLES:
+            effect, spread = ex.level()
+            hp = score_points(*pt, cfg.direction, shift=effect,
+                              extra_sd=spread * math.sqrt(1.0 + 1.0 / ex.n),
+                              df=max(2.0, min(fit.df, ex.n - 1.0)))[0]
+            hdet = self._decide(hp, fit, ts, s.bucket, alpha)
+            hdet.reason = sp.holiday_level(self.metric, hp.observed, hp.expected, hp.lower,
+                                           hp.upper, ps.expected, today, cal, ex.n,
+                                           hdet.is_anomaly)
+            hdet.details.update(info, special_day_test="holiday_level",
+                                normal_expected=ps.expected)
+            return hdet
+        if det.is_anomaly and cal.allows(diff):
+            if floor_ps is None:  # no floor (``floor: 0``) or nothing to be a share of
+                limit = 0.0 if side is Direction.DOWN else math.inf
+            else:
+                limit = floor_ps.lower if side is Direction.DOWN else floor_ps.upper
+            return replace(
+                det, is_anomaly=False,
+                p_value=1.0 if floor_ps is None else floor_ps.p_value,
+                lower=limit if side is Direction.DOWN else ps.lower,
+                upper=limit if side is Direction.UP else ps.upper,
+                reason=sp.not_alerted(base, today, cal, side, share, limit),
+                details={**det.details, **info, "special_day_test": "not_alerted"})
+        det.reason = sp.noted(det.reason, today, cal)
+        det.details.update(info, special_day_test="as_usual")
+        return det
 
     def _decide(self, ps: PointScore, fit: Fit, ts: datetime, bucket: float,
                 alpha: float) -> Detection:

@@ -1,0 +1,269 @@
+"""Chunks of tables: how a run is cut into tasks, what a worker does with one, and how the
+coordinator takes the answers back. Nothing here knows which engine carries the tasks.
+
+A chunk runs ``collect_tables`` (and, with ``execution.detect: workers``,
+``detect_tables``) on its tables as part of the coordinator's run: same run id, same
+``now``, the same store. Table leases and idempotent upserts make a chunk safe to run again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+
+from tidegauge.config import Project, load_project
+from tidegauge.core.model import Alert, AlertKind, Severity, TableInfo
+from tidegauge.fanout.wire import change_from_wire, entry_to_wire, table_from_wire, table_to_wire
+from tidegauge.store import schema as s
+from tidegauge.store.engine import utc
+from tidegauge.store.store import Store
+from tidegauge.yamlsource import ConfigError
+
+if TYPE_CHECKING:
+    from tidegauge.runner import DiscoverResult, RunReport
+    from tidegauge.steps.collect import CollectedTable
+
+log = logging.getLogger("tidegauge.fanout")
+
+#: the environment variable naming a worker's own project file (as ``--config`` does)
+CONFIG_ENV = "TIDEGAUGE_CONFIG"
+
+
+#: warehouse type → its driver module, imported before a worker forks its pool
+DRIVERS = {"duckdb": "duckdb", "postgres": "psycopg", "mysql": "pymysql",
+           "snowflake": "snowflake.connector"}
+
+
+class ChunkAbandoned(RuntimeError):
+    """The coordinator no longer waits for this chunk (its run ended or its time is up)."""
+
+
+@dataclass(frozen=True)
+class PlannedTable:
+    warehouse: str
+    info: TableInfo
+    table_id: int
+
+
+def plan(found: DiscoverResult, only: list[str] | None, size: int) -> list[list[PlannedTable]]:
+    """The run's tables, in discovery order, cut into chunks of ``size``.
+
+    ``only`` is matched as ``tidegauge run --table`` matches it: ``schema.table``, the bare
+    name or ``warehouse:schema.table``, any case.
+    """
+    wanted = {o.lower() for o in only or []}
+    tables = [
+        PlannedTable(name, info, found.table_ids[info.ref.key])
+        for name, infos in found.tables.items()
+        for info in infos
+        if not wanted or wanted & {info.ref.fqn.lower(), info.ref.name.lower(),
+                                   info.ref.key.lower()}
+    ]
+    return [tables[i:i + size] for i in range(0, len(tables), size)]
+
+
+def payload(project: Project, chunk: list[PlannedTable], run_id: int, now: datetime,
+            deadline: datetime, detect: bool) -> dict[str, Any]:
+    """One task's argument: plain JSON."""
+    return {
+        "project": str(project.source) if project.source else None,
+        "run_id": run_id,
+        "now": now.isoformat(),
+        "deadline": deadline.isoformat(),
+        "detect": detect,
+        "tables": [{"warehouse": t.warehouse, "table_id": t.table_id,
+                    "info": table_to_wire(t.info)} for t in chunk],
+    }
+
+
+# --- the worker's side ---------------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def _project(path: str, mtime_ns: int) -> Project:
+    return load_project(path)
+
+
+_stores: dict[str, Store] = {}
+
+
+def worker_project(sent: str | None) -> Project:
+    """The worker's own project file (``tidegauge --config … worker``), else the one the
+    coordinator loaded, which must then be at the same path on this host."""
+    path = os.environ.get(CONFIG_ENV) or sent
+    if not path:
+        raise ConfigError("the run's project was not loaded from a file, and this worker "
+                          f"has no {CONFIG_ENV}: start it with `tidegauge --config FILE worker`")
+    p = Path(path)
+    if p.is_dir():
+        p = p / "tidegauge.yml"
+    try:
+        mtime = p.stat().st_mtime_ns
+    except OSError:
+        raise ConfigError(f"{p}: project file not found on this worker") from None
+    return _project(str(p), mtime)
+
+
+def preload(project: Project) -> None:
+    """Import what chunks need (and read the project) in the worker's main process, before
+    it forks its pool: each pool process then starts its first chunk warm. The store is
+    not opened here: connections must not be shared across a fork."""
+    import importlib
+
+    import tidegauge.collector
+    import tidegauge.steps.collect
+    import tidegauge.steps.detect  # noqa: F401
+
+    for cfg in project.warehouses:
+        name = DRIVERS.get(cfg.type)
+        if name:
+            with contextlib.suppress(ImportError):  # reported clearly when a chunk connects
+                importlib.import_module(name)
+    if project.source is not None:
+        worker_project(str(project.source))
+
+
+def worker_store(project: Project) -> Store:
+    url = project.store_url()
+    if url not in _stores:
+        # the coordinator migrated the store before sending any task
+        _stores[url] = Store.open(url, migrate_schema=False)
+    return _stores[url]
+
+
+def _check_run(store: Store, run_id: int, now: datetime) -> None:
+    with store.engine.connect() as c:
+        row = c.execute(
+            select(s.runs.c.status, s.runs.c.as_of).where(s.runs.c.id == run_id)
+        ).first()
+    if row is None or utc(row.as_of) != now:
+        raise ConfigError(f"run {run_id} as of {now.isoformat()} is not in this worker's "
+                          "store: the worker and the coordinator use different stores")
+    if row.status != "running":
+        raise ChunkAbandoned(f"run {run_id} is already {row.status}")
+
+
+def run_chunk(task: dict[str, Any]) -> dict[str, Any]:
+    """Collect (and maybe detect) one chunk; returns what the coordinator merges."""
+    from tidegauge.runner import DiscoverResult, RunReport
+    from tidegauge.steps.collect import collect_tables
+    from tidegauge.steps.detect import detect_tables
+
+    project = worker_project(task["project"])
+    store = worker_store(project)
+    run_id = int(task["run_id"])
+    now = datetime.fromisoformat(task["now"])
+    deadline = datetime.fromisoformat(task["deadline"])
+    _check_run(store, run_id, now)
+
+    def guard(_name: str, _done: int, _total: int) -> None:
+        # called after each table: never start another one once the coordinator gave up
+        if datetime.now(UTC) >= deadline:
+            raise ChunkAbandoned(f"run {run_id}: the coordinator's wait ended")
+
+    guard("", 0, 0)
+    found = DiscoverResult()
+    for t in task["tables"]:
+        info = table_from_wire(t["info"])
+        found.tables.setdefault(t["warehouse"], []).append(info)
+        found.table_ids[info.ref.key] = int(t["table_id"])
+    report = RunReport(run_id=run_id, as_of=now)
+    collected = collect_tables(project, store, found, now, run_id, report, None, guard)
+    alert_ids: list[int] = []
+    if task.get("detect"):
+        alerts = detect_tables(project, store, collected, now, run_id, report)
+        alert_ids = [int(a["id"]) for a in alerts]
+    return {
+        "entries": [entry_to_wire(e) for e in collected],
+        "points": report.points,
+        "failed_tables": report.failed_tables,
+        "warehouse_errors": report.warehouse_errors,
+        "alert_ids": alert_ids,
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+    }
+
+
+# --- the coordinator's side ----------------------------------------------------------
+
+def merge(project: Project, chunk: list[PlannedTable], result: dict[str, Any],
+          report: RunReport) -> list[CollectedTable]:
+    """Add one chunk's answer to the run's report; returns its collected tables."""
+    from tidegauge.steps.collect import CollectedTable
+
+    infos = {t.info.ref.key: t.info for t in chunk}
+    out = []
+    for e in result["entries"]:
+        info = infos[e["key"]]
+        out.append(CollectedTable(
+            table_id=int(e["table_id"]),
+            info=info,
+            settings=project.settings_for(info.ref.fqn),
+            schema_changes=[change_from_wire(ch) for ch in e["schema_changes"]],
+            points=int(e["points"]),
+            first_run=bool(e["first_run"]),
+            error=e["error"],
+        ))
+    report.points += int(result["points"])
+    report.failed_tables.update(result["failed_tables"])
+    for name, err in result["warehouse_errors"].items():
+        report.warehouse_errors.setdefault(name, err)
+    return out
+
+
+def record_failed(store: Store, run_id: int, chunk: list[PlannedTable], error: str,
+                  report: RunReport) -> None:
+    """A chunk whose task failed or never answered: its tables are failed in this run, so
+    a run as of the same moment collects them again and a later run catches them up."""
+    for t in chunk:
+        report.failed_tables[t.info.ref.fqn] = error
+        store.record_run_table(run_id, t.table_id, "failed", error=error)
+
+
+def release_dead_leases(store: Store, chunk: list[PlannedTable]) -> int:
+    """Free the table leases a killed worker process on this host left, so that the chunk
+    can run again at once (leases of processes on other hosts expire by themselves)."""
+    from tidegauge.steps.recover import holder_alive
+
+    names = [f"collect:{t.table_id}" for t in chunk]
+    with store.engine.begin() as c:
+        held = c.execute(
+            select(s.leases.c.name, s.leases.c.holder).where(s.leases.c.name.in_(names))
+        ).all()
+        dead = [r.name for r in held if holder_alive(r.holder) is False]
+        if dead:
+            c.execute(delete(s.leases).where(s.leases.c.name.in_(dead)))
+    return len(dead)
+
+
+def alerts_by_id(store: Store, ids: list[int]) -> list[dict[str, Any]]:
+    """Alerts workers stored, shaped as ``detect_tables`` returns them (for grouping)."""
+    if not ids:
+        return []
+    a = s.alerts
+    with store.engine.connect() as c:
+        rows = c.execute(select(a).where(a.c.id.in_(ids)).order_by(a.c.id)).all()
+    tables = store.tables_by_id({r.table_id for r in rows})
+    out = []
+    for r in rows:
+        table = tables.get(r.table_id)
+        if table is None:
+            continue
+        alert = Alert(
+            kind=AlertKind(r.kind), table=table.ref, metric=r.metric,
+            data_time=utc(r.data_time), detected_at=utc(r.detected_at),  # type: ignore[arg-type]
+            column=r.column_name, segment=r.segment, observed=r.observed, expected=r.expected,
+            lower=r.lower, upper=r.upper, severity=Severity(r.severity), title=r.title,
+            explanation=dict(r.explanation or {}), id=int(r.id),
+        )
+        out.append({"id": alert.id, "table_id": r.table_id, "table": alert.table,
+                    "kind": alert.kind, "column": alert.column, "data_time": alert.data_time,
+                    "severity": alert.severity, "alert": alert})
+    return out

@@ -1,0 +1,88 @@
+"""What detection reads from the store about each table, fetched for many tables at once.
+
+Detection used to ask the store, per table, for its previous run, its series, its
+categorical columns, its alerted times, its feedback, and its points three more times
+(categories, freshness, rules). :func:`histories` asks once per chunk of tables: four small
+queries and one stream of points read table by table, so memory holds one table's points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from tidegauge.core.model import MetricPoint
+from tidegauge.steps.window import first_tested
+from tidegauge.store.bulk import (
+    PointFilter,
+    categorical_columns,
+    previous_runs_as_of,
+    stream_points,
+)
+from tidegauge.store.store import Store
+
+if TYPE_CHECKING:
+    from tidegauge.steps.collect import CollectedTable
+
+
+@dataclass
+class TableHistory:
+    """One table's stored history as detection needs it."""
+
+    table_id: int
+    #: every point any reader asked for, ordered by metric, column, segment, bucket
+    points: list[MetricPoint] = field(default_factory=list)
+    #: ``as_of`` of the latest earlier run that collected the table
+    previous_run: datetime | None = None
+    #: columns with ``value_count`` series
+    categorical: set[str] = field(default_factory=set)
+    #: series key → data times already alerted (they leave training)
+    flagged: dict[str, set[datetime]] = field(default_factory=dict)
+    #: series key → (data_time, feedback) given by users, oldest first
+    feedback: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
+
+    def select(self, *wanted: PointFilter) -> list[MetricPoint]:
+        """The points matching any of ``wanted``, in stored order."""
+        return [p for p in self.points if any(w.match(p) for w in wanted)]
+
+    def test_from(self, now: datetime, bucket: int, recheck: int, first_run: bool) -> datetime:
+        """Start of the first bucket this run tests (see :mod:`tidegauge.steps.window`)."""
+        return first_tested(None if first_run else self.previous_run, now, bucket, recheck)
+
+
+def histories(
+    store: Store,
+    entries: Sequence[CollectedTable],
+    now: datetime,
+    filters: Sequence[PointFilter],
+) -> Iterator[tuple[int, TableHistory]]:
+    """(index in ``entries``, history) for every entry, in table id order.
+
+    ``filters`` say which points to read; each reader picks its own back out with
+    :meth:`TableHistory.select`. The caller must not use the store while iterating
+    (the points are streamed over an open connection).
+    """
+    ids = [e.table_id for e in entries]
+    previous = previous_runs_as_of(store, ids, now)
+    categorical = categorical_columns(store, ids)
+    flagged = store.alerts.flagged_times_many(ids)
+    feedback = store.alerts.feedback_for_many(ids)
+    refs = {e.table_id: e.info.ref for e in entries}
+    stream = stream_points(store, refs, filters)
+    pending = next(stream, None)
+    for index in sorted(range(len(entries)), key=lambda i: entries[i].table_id):
+        tid = entries[index].table_id
+        while pending is not None and pending[0] < tid:
+            pending = next(stream, None)
+        yield index, TableHistory(
+            table_id=tid,
+            points=pending[1] if pending is not None and pending[0] == tid else [],
+            previous_run=previous.get(tid),
+            categorical=categorical.get(tid, set()),
+            flagged=flagged.get(tid, {}),
+            feedback=feedback.get(tid, {}),
+        )
+    for _ in stream:  # drain, so the connection closes
+        pass

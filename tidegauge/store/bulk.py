@@ -1,0 +1,358 @@
+"""Store reads and writes over many tables at once: one statement per chunk of tables.
+
+A run over 10,000 tables cannot afford a store round trip per table per step: leases,
+history reads, points, snapshots and run rows each cost a transaction, and ten of them
+per table dominated a metadata-only run. The collect and detect steps work in chunks;
+the functions here serve a whole chunk in one statement each, and
+:func:`write_collected` commits everything a chunk collected in one transaction.
+
+Every write stays an upsert or is guarded by a unique constraint, so re-running a chunk
+stores nothing twice; a chunk's points and its ``run_tables`` rows commit together, so a
+killed run leaves either both or neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, and_, delete, false, func, insert, or_, select, update
+
+from tidegauge.core.model import ColumnInfo, MetricPoint, TableRef
+from tidegauge.store import schema as s
+from tidegauge.store.engine import upsert, utc
+from tidegauge.store.store import Store, columns_from_json, columns_to_json, schema_fingerprint
+
+#: ids bound in one ``IN (…)``: well under SQLite's 32,766 variables and PostgreSQL's 65,535
+IDS_PER_STATEMENT = 500
+
+T = TypeVar("T")
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    """``items`` in consecutive lists of at most ``size``."""
+    for i in range(0, len(items), max(1, size)):
+        yield list(items[i : i + size])
+
+
+def _tuples(rows: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
+    """Result rows as plain tuples (typed loosely: the store's columns are generic)."""
+    for r in rows:
+        yield tuple(r)
+
+
+def _id_lists(ids: Iterable[int]) -> Iterator[list[int]]:
+    yield from chunked(sorted(set(ids)), IDS_PER_STATEMENT)
+
+
+# --- leases ----------------------------------------------------------------------------
+
+
+def acquire_leases(
+    store: Store, names: Iterable[str], holder: str, ttl: timedelta, now: datetime
+) -> set[str]:
+    """Take (or renew) every free lease among ``names`` in one transaction; the ones held.
+
+    A lease is free when nobody holds it, ``holder`` already does, or it has expired.
+    Names are locked and inserted in sorted order, so two processes asking for
+    overlapping sets on PostgreSQL never wait on each other in a cycle.
+    """
+    wanted = sorted(set(names))
+    if not wanted:
+        return set()
+    expires = now + ttl
+    t = s.leases
+    held: set[str] = set()
+    with store.engine.begin() as c:
+        for part in chunked(wanted, IDS_PER_STATEMENT):
+            if store.dialect == "postgresql":
+                # lock the existing rows in name order before changing any of them
+                c.execute(select(t.c.name).where(t.c.name.in_(part))
+                          .order_by(t.c.name).with_for_update())
+            # on SQLite the first write takes the database lock: the UPDATE comes first
+            c.execute(
+                update(t)
+                .where(t.c.name.in_(part), or_(t.c.holder == holder, t.c.expires_at < now))
+                .values(holder=holder, expires_at=expires)
+            )
+            c.execute(
+                upsert(store.dialect, t, None, ["name"], None),
+                [{"name": n, "holder": holder, "expires_at": expires} for n in part],
+            )
+            held.update(
+                r[0] for r in c.execute(
+                    select(t.c.name).where(t.c.name.in_(part), t.c.holder == holder)
+                )
+            )
+    return held
+
+
+def release_leases(store: Store, names: Iterable[str], holder: str) -> None:
+    """Give back the leases among ``names`` that ``holder`` holds (one transaction)."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return
+    with store.engine.begin() as c:
+        for part in chunked(wanted, IDS_PER_STATEMENT):
+            c.execute(delete(s.leases).where(s.leases.c.name.in_(part),
+                                             s.leases.c.holder == holder))
+
+
+# --- runs ------------------------------------------------------------------------------
+
+
+def tables_collected(
+    store: Store, table_ids: Iterable[int], as_of: datetime, *, other_than: int
+) -> set[int]:
+    """Tables another run as of the same moment already collected (``ok``)."""
+    rt, runs = s.run_tables, s.runs
+    out: set[int] = set()
+    with store.engine.connect() as c:
+        for part in _id_lists(table_ids):
+            out.update(
+                r[0] for r in c.execute(
+                    select(rt.c.table_id)
+                    .distinct()
+                    .select_from(rt.join(runs, runs.c.id == rt.c.run_id))
+                    .where(rt.c.table_id.in_(part), rt.c.status == "ok",
+                           runs.c.as_of == as_of, runs.c.id != other_than)
+                )
+            )
+    return out
+
+
+def previous_runs_as_of(
+    store: Store, table_ids: Iterable[int], now: datetime
+) -> dict[int, datetime]:
+    """Per table, ``as_of`` of the latest earlier run that collected it (absent: none)."""
+    rt, runs = s.run_tables, s.runs
+    out: dict[int, datetime] = {}
+    with store.engine.connect() as c:
+        for part in _id_lists(table_ids):
+            rows = c.execute(
+                select(rt.c.table_id, func.max(runs.c.as_of))
+                .select_from(runs.join(rt, rt.c.run_id == runs.c.id))
+                .where(rt.c.table_id.in_(part), runs.c.as_of < now,
+                       runs.c.status.in_(["success", "partial"]))
+                .group_by(rt.c.table_id)
+            )
+            for tid, when in _tuples(rows):
+                if when is not None:
+                    out[int(tid)] = utc(when)  # type: ignore[assignment]
+    return out
+
+
+# --- history ---------------------------------------------------------------------------
+
+
+def last_buckets(
+    store: Store, table_ids: Iterable[int], metric: str = "bucket_row_count"
+) -> dict[int, datetime]:
+    """Per table, the newest stored ``bucket_start`` of ``metric`` (absent: none stored)."""
+    t = s.metric_points
+    out: dict[int, datetime] = {}
+    with store.engine.connect() as c:
+        for part in _id_lists(table_ids):
+            rows = c.execute(
+                select(t.c.table_id, func.max(t.c.bucket_start))
+                .where(t.c.table_id.in_(part), t.c.metric == metric)
+                .group_by(t.c.table_id)
+            )
+            for tid, when in _tuples(rows):
+                if when is not None:
+                    out[int(tid)] = utc(when)  # type: ignore[assignment]
+    return out
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    fingerprint: str
+    columns: list[ColumnInfo]
+
+
+def latest_snapshots(store: Store, table_ids: Iterable[int]) -> dict[int, Snapshot]:
+    """Per table, its latest schema snapshot (absent: never snapshotted)."""
+    t = s.schema_snapshots
+    out: dict[int, Snapshot] = {}
+    with store.engine.connect() as c:
+        for part in _id_lists(table_ids):
+            rank = func.row_number().over(
+                partition_by=t.c.table_id, order_by=(t.c.taken_at.desc(), t.c.id.desc())
+            ).label("rank")
+            ranked = (select(t.c.table_id, t.c.fingerprint, t.c.columns, rank)
+                      .where(t.c.table_id.in_(part)).subquery())
+            rows = c.execute(
+                select(ranked.c.table_id, ranked.c.fingerprint, ranked.c.columns)
+                .where(ranked.c.rank == 1)
+            )
+            for tid, fp, cols in _tuples(rows):
+                out[int(tid)] = Snapshot(str(fp), columns_from_json(cols))
+    return out
+
+
+def categorical_columns(store: Store, table_ids: Iterable[int]) -> dict[int, set[str]]:
+    """Per table, the columns whose values are tracked one by one (``value_count``)."""
+    t = s.metric_points
+    out: dict[int, set[str]] = {}
+    with store.engine.connect() as c:
+        for part in _id_lists(table_ids):
+            rows = c.execute(
+                select(t.c.table_id, t.c.column_name)
+                .where(t.c.table_id.in_(part), t.c.metric == "value_count")
+                .distinct()
+            )
+            for tid, col in _tuples(rows):
+                if col:
+                    out.setdefault(int(tid), set()).add(str(col))
+    return out
+
+
+@dataclass(frozen=True)
+class PointFilter:
+    """Which points a reader wants: a metric set (or any), custom metrics, unsegmented only,
+    from ``since``. The same test runs as SQL (:meth:`clause`) and in Python (:meth:`match`)
+    so one query can serve several readers, each picking its own points back out."""
+
+    since: datetime
+    metrics: frozenset[str] | None = None
+    custom: bool = False
+    unsegmented: bool = False
+
+    def clause(self) -> ColumnElement[bool]:
+        t = s.metric_points
+        parts: list[ColumnElement[bool]] = [t.c.bucket_start >= self.since]
+        if self.metrics is not None:
+            wanted = t.c.metric.in_(sorted(self.metrics))
+            parts.append(or_(wanted, t.c.metric.startswith("custom:")) if self.custom
+                         else wanted)
+        if self.unsegmented:
+            parts.append(t.c.segment == "")
+        return and_(*parts)
+
+    def match(self, p: MetricPoint) -> bool:
+        if p.bucket_start < self.since:
+            return False
+        if self.metrics is not None and p.metric not in self.metrics and not (
+            self.custom and p.metric.startswith("custom:")
+        ):
+            return False
+        return not (self.unsegmented and p.segment is not None)
+
+
+def stream_points(
+    store: Store, refs: Mapping[int, TableRef], filters: Sequence[PointFilter]
+) -> Iterator[tuple[int, list[MetricPoint]]]:
+    """The points of the tables in ``refs`` matching any filter, one table at a time.
+
+    One query per :data:`IDS_PER_STATEMENT` tables, read as a stream in table order, so
+    memory holds one table's history, never the chunk's. Tables without points are not
+    yielded. Within a table, points are ordered as :meth:`Store.points` orders them.
+    """
+    if not filters or not refs:
+        return
+    t = s.metric_points
+    match = or_(false(), *[f.clause() for f in filters])
+    with store.engine.connect() as c:
+        streaming = c.execution_options(stream_results=True, yield_per=2000)
+        for part in _id_lists(refs):
+            q = (
+                select(t.c.table_id, t.c.metric, t.c.column_name, t.c.segment,
+                       t.c.bucket_start, t.c.value, t.c.bucket_seconds)
+                .where(t.c.table_id.in_(part), match)
+                .order_by(t.c.table_id, t.c.metric, t.c.column_name, t.c.segment,
+                          t.c.bucket_start)
+            )
+            current: int | None = None
+            batch: list[MetricPoint] = []
+            for tid, metric, column, segment, bucket, value, seconds in _tuples(
+                streaming.execute(q)
+            ):
+                if tid != current:
+                    if current is not None:
+                        yield current, batch
+                    current, batch = int(tid), []
+                batch.append(MetricPoint(
+                    table=refs[current], metric=metric,
+                    bucket_start=utc(bucket),  # type: ignore[arg-type]
+                    value=value, column=column or None, segment=segment or None,
+                    bucket_seconds=seconds,
+                ))
+            if current is not None:
+                yield current, batch
+
+
+# --- writes ----------------------------------------------------------------------------
+
+
+@dataclass
+class TableWrite:
+    """What collecting one table stores: its run row, points, ledger and schema."""
+
+    table_id: int
+    status: str
+    error: str | None = None
+    seconds: float | None = None
+    points: list[MetricPoint] = field(default_factory=list)
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+    #: the schema to snapshot, with the fingerprint of the latest stored one (None: none)
+    schema: list[ColumnInfo] | None = None
+    previous_fingerprint: str | None = None
+    schema_events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def write_collected(store: Store, run_id: int, now: datetime,
+                    writes: Sequence[TableWrite]) -> None:
+    """Store a chunk of collected tables in one transaction (raises on a store error)."""
+    if not writes:
+        return
+    # one row per series and bucket (the last wins): PostgreSQL refuses an upsert that
+    # touches the same row twice in one statement
+    points = list({
+        (w.table_id, p.column or "", p.segment or "", p.metric, p.bucket_start): {
+            "table_id": w.table_id,
+            "column_name": p.column or "",
+            "segment": p.segment or "",
+            "metric": p.metric,
+            "bucket_start": p.bucket_start,
+            "bucket_seconds": p.bucket_seconds,
+            "value": p.value,
+            "collected_at": now,
+            "run_id": run_id,
+        }
+        for w in writes for p in w.points
+    }.values())
+    snapshots = [
+        {"table_id": w.table_id, "taken_at": now, "fingerprint": fp,
+         "columns": columns_to_json(w.schema)}
+        for w in writes if w.schema is not None
+        and (fp := schema_fingerprint(w.schema)) != w.previous_fingerprint
+    ]
+    events = [{"table_id": w.table_id, "detected_at": now, **e}
+              for w in writes for e in w.schema_events]
+    ledger = [e for w in writes for e in w.ledger]
+    run_rows = [
+        {"run_id": run_id, "table_id": w.table_id, "status": w.status, "error": w.error,
+         "seconds": w.seconds, "points": len(w.points)}
+        for w in writes
+    ]
+    with store.engine.begin() as c:
+        if points:
+            c.execute(
+                upsert(store.dialect, s.metric_points, None,
+                       ["table_id", "column_name", "segment", "metric", "bucket_start"],
+                       ["value", "bucket_seconds", "collected_at", "run_id"]),
+                points,
+            )
+        if snapshots:
+            c.execute(insert(s.schema_snapshots), snapshots)
+        if events:
+            c.execute(insert(s.schema_events), events)
+        if ledger:
+            c.execute(insert(s.cost_ledger), ledger)
+        c.execute(
+            upsert(store.dialect, s.run_tables, None, ["run_id", "table_id"],
+                   ["status", "error", "seconds", "points"]),
+            run_rows,
+        )

@@ -1,0 +1,176 @@
+"""Retention of metric history: fine points for a while, then one point a day, then nothing.
+
+Points finer than a day (hourly buckets, snapshots taken at every run) older than
+``fine_days`` are rolled up to one point per series and UTC day, stored at the day's start
+with ``bucket_seconds`` = 86400; points older than ``keep_days`` are deleted. Detection
+reads ``history_days`` (at least 43 days) of history, so ``fine_days`` may not be shorter.
+
+How a day's values become one (:func:`rollup_value`): counts of rows in a bucket are summed
+(the day's count), maxima and minima stay maxima and minima, snapshots (``bucket_seconds``
+0: row count, last-modified time…) keep the day's last value, everything else (rates, means,
+quantiles, custom metrics) is the mean of the day's values.
+
+The prune works table by table in short transactions, so it never holds long locks, can
+be stopped at any point and run again: it is idempotent. A day that already has its daily
+point keeps it; finer points that arrive later for such a day (a backfill) are dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.sql import ColumnElement
+
+from tidegauge.store import schema as s
+from tidegauge.store.engine import upsert, utc
+from tidegauge.store.store import Store
+from tidegauge.yamlsource import ConfigError
+
+DAY = 86400
+#: metrics that count rows of a bucket: a day's value is the sum of its buckets'
+SUMMED = frozenset({"bucket_row_count", "null_count", "value_count", "duplicate_count"})
+MAXED = frozenset({"max", "len_max", "max_timestamp", "last_modified", "distinct_count"})
+MINNED = frozenset({"min", "len_min"})
+#: detection's shortest history window (``steps/detect.py``: max(history_days, 42) + 1)
+MIN_FINE_DAYS = 43
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long fine points, then daily roll-ups, are kept (``keep_days=None``: forever)."""
+
+    fine_days: int = 120
+    keep_days: int | None = 730
+
+    def validate(self, history_days: int = 30) -> None:
+        """A clear error when the policy would cut into what detection reads."""
+        floor = max(history_days, MIN_FINE_DAYS - 1) + 1
+        if self.fine_days < floor:
+            raise ConfigError(
+                f"retention keeps fine points {self.fine_days} days, but detection reads "
+                f"{floor} days of history (defaults.history_days = {history_days}): "
+                f"keep them at least {floor} days"
+            )
+        if self.keep_days is not None and self.keep_days < self.fine_days:
+            raise ConfigError(
+                f"retention keeps points {self.keep_days} days in all, less than the "
+                f"{self.fine_days} days of fine points: make keep_days at least fine_days"
+            )
+
+
+@dataclass
+class PruneReport:
+    """What a prune did. ``inserted`` counts daily points written (a day that already had
+    its daily point keeps it)."""
+
+    tables: int = 0
+    rolled_series_days: int = 0
+    deleted: int = 0
+    inserted: int = 0
+    expired: int = 0
+    seconds: float = 0.0
+    fine_before: datetime | None = None
+    keep_after: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tables": self.tables, "rolled_series_days": self.rolled_series_days,
+            "deleted": self.deleted, "inserted": self.inserted, "expired": self.expired,
+            "seconds": round(self.seconds, 3),
+            "fine_before": self.fine_before.isoformat() if self.fine_before else None,
+            "keep_after": self.keep_after.isoformat() if self.keep_after else None,
+        }
+
+
+def day_start(at: datetime) -> datetime:
+    at = at.astimezone(UTC)
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def rollup_value(metric: str, points: Sequence[tuple[datetime, float | None]]) -> float | None:
+    """One day's value of a series from its finer points (time, value), any order."""
+    values = [v for _, v in points if v is not None]
+    if not values:
+        return None
+    if metric in SUMMED:
+        return float(sum(values))
+    if metric in MAXED:
+        return max(values)
+    if metric in MINNED:
+        return min(values)
+    return sum(values) / len(values)
+
+
+def snapshot_value(points: Sequence[tuple[datetime, float | None]]) -> float | None:
+    """A snapshot series' value for the day: the last one taken."""
+    return max(points, key=lambda p: p[0])[1]
+
+
+def _fine(t: Any) -> ColumnElement[bool]:
+    fine: ColumnElement[bool] = t.c.bucket_seconds < DAY
+    return fine
+
+
+def prune_table(store: Store, table_id: int, fine_before: datetime,
+                keep_after: datetime | None, report: PruneReport) -> None:
+    """Roll up one table's fine points older than ``fine_before``; drop those before
+    ``keep_after``. One transaction."""
+    t = s.metric_points
+    with store.engine.begin() as c:
+        if keep_after is not None:
+            report.expired += c.execute(
+                delete(t).where(t.c.table_id == table_id, t.c.bucket_start < keep_after)
+            ).rowcount
+        rows = c.execute(
+            select(t.c.metric, t.c.column_name, t.c.segment, t.c.bucket_start,
+                   t.c.bucket_seconds, t.c.value, t.c.collected_at)
+            .where(t.c.table_id == table_id, _fine(t), t.c.bucket_start < fine_before)
+        ).all()
+        if not rows:
+            return
+        groups: dict[tuple[str, str, str, datetime], list[Any]] = {}
+        for r in rows:
+            at: datetime = utc(r.bucket_start)  # type: ignore[assignment]
+            groups.setdefault((r.metric, r.column_name, r.segment, day_start(at)), []).append(
+                (at, r.value, r.bucket_seconds, r.collected_at))
+        daily: list[dict[str, Any]] = []
+        for (metric, column, segment, day), pts in groups.items():
+            pairs = [(at, v) for at, v, _, _ in pts]
+            snapshots = all(sec == 0 for _, _, sec, _ in pts)
+            value = snapshot_value(pairs) if snapshots else rollup_value(metric, pairs)
+            daily.append({"table_id": table_id, "column_name": column, "segment": segment,
+                          "metric": metric, "bucket_start": day, "bucket_seconds": DAY,
+                          "value": value, "collected_at": max(p[3] for p in pts),
+                          "run_id": None})
+        report.deleted += c.execute(
+            delete(t).where(t.c.table_id == table_id, _fine(t), t.c.bucket_start < fine_before)
+        ).rowcount
+        keys = ["table_id", "column_name", "segment", "metric", "bucket_start"]
+        c.execute(upsert(store.dialect, t, None, keys, None), daily)
+        report.inserted += len(daily)
+        report.rolled_series_days += len(groups)
+
+
+def table_ids(store: Store) -> list[int]:
+    with store.engine.connect() as c:
+        return [int(r[0]) for r in c.execute(select(s.tables.c.id).order_by(s.tables.c.id))]
+
+
+def prune(store: Store, policy: Retention, now: datetime,
+          tables: Iterable[int] | None = None) -> PruneReport:
+    """Apply ``policy`` to every table (or ``tables``), one short transaction per table."""
+    started = time.perf_counter()
+    fine_before = day_start(now - timedelta(days=policy.fine_days))
+    keep_after = (day_start(now - timedelta(days=policy.keep_days))
+                  if policy.keep_days is not None else None)
+    report = PruneReport(fine_before=fine_before, keep_after=keep_after)
+    for tid in tables if tables is not None else table_ids(store):
+        prune_table(store, tid, fine_before, keep_after, report)
+        report.tables += 1
+    report.seconds = time.perf_counter() - started
+    return report
