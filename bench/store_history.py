@@ -346,11 +346,11 @@ def measure(url: str, shape: Shape, samples: int, seed: int, chunk: int) -> dict
         f"{name}_{kind}": explain(store, lambda fn=fn, kind=kind: fn(next(cursors[kind])))
         for name, fn in reads.items() for kind in pools
     }
+    result["store"] = sizes(store)
     result["chunk_read"] = _chunk_read(store, pools, cursors, chunk)
     # writes last: they leave heap pages not all-visible until the next vacuum
     result["upsert_run"] = {kind: timed(upsert, kind) for kind in pools}
-    result["prune"] = _prune(store, tables("old")[: max(3, samples // 10)])
-    result["store"] = sizes(store)
+    result["prune"] = _prune(store, list(dict.fromkeys(tables("old")[: max(3, samples // 10)])))
     store.close()
     return result
 
