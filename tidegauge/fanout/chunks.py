@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 
 from tidegauge.config import Project, load_project
-from tidegauge.core.model import Alert, AlertKind, Severity, TableInfo
+from tidegauge.core.model import TableInfo
 from tidegauge.fanout.wire import change_from_wire, entry_to_wire, table_from_wire, table_to_wire
 from tidegauge.store import schema as s
 from tidegauge.store.engine import utc
@@ -247,23 +247,4 @@ def alerts_by_id(store: Store, ids: list[int]) -> list[dict[str, Any]]:
     """Alerts workers stored, shaped as ``detect_tables`` returns them (for grouping)."""
     if not ids:
         return []
-    a = s.alerts
-    with store.engine.connect() as c:
-        rows = c.execute(select(a).where(a.c.id.in_(ids)).order_by(a.c.id)).all()
-    tables = store.tables_by_id({r.table_id for r in rows})
-    out = []
-    for r in rows:
-        table = tables.get(r.table_id)
-        if table is None:
-            continue
-        alert = Alert(
-            kind=AlertKind(r.kind), table=table.ref, metric=r.metric,
-            data_time=utc(r.data_time), detected_at=utc(r.detected_at),  # type: ignore[arg-type]
-            column=r.column_name, segment=r.segment, observed=r.observed, expected=r.expected,
-            lower=r.lower, upper=r.upper, severity=Severity(r.severity), title=r.title,
-            explanation=dict(r.explanation or {}), id=int(r.id),
-        )
-        out.append({"id": alert.id, "table_id": r.table_id, "table": alert.table,
-                    "kind": alert.kind, "column": alert.column, "data_time": alert.data_time,
-                    "severity": alert.severity, "alert": alert})
-    return out
+    return store.alerts.for_grouping(s.alerts.c.id.in_(ids))

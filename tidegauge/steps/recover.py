@@ -27,7 +27,6 @@ from typing import Any
 
 from sqlalchemy import and_, delete, exists, select, update
 
-from tidegauge.core.model import Alert, AlertKind, Severity
 from tidegauge.store import schema as s
 from tidegauge.store.engine import utc
 from tidegauge.store.incidents import OPEN_STATUSES
@@ -124,27 +123,8 @@ def orphan_alerts(store: Store, failed_runs: list[int]) -> list[dict[str, Any]]:
     """
     if not failed_runs:
         return []
-    a = s.alerts
-    with store.engine.connect() as c:
-        rows = c.execute(
-            select(a).where(a.c.incident_id.is_(None), a.c.run_id.in_(failed_runs))
-            .order_by(a.c.id)
-        ).all()
-    out = []
-    for r in rows:
-        table = store.table(r.table_id)
-        if table is None:
-            continue
-        alert = Alert(
-            kind=AlertKind(r.kind), table=table.ref, metric=r.metric,
-            data_time=utc(r.data_time), detected_at=utc(r.detected_at),  # type: ignore[arg-type]
-            column=r.column_name, segment=r.segment, observed=r.observed, expected=r.expected,
-            lower=r.lower, upper=r.upper, severity=Severity(r.severity), title=r.title,
-            explanation=dict(r.explanation or {}), id=int(r.id),
-        )
-        out.append({"id": alert.id, "table_id": r.table_id, "table": alert.table,
-                    "kind": alert.kind, "column": alert.column, "data_time": alert.data_time,
-                    "severity": alert.severity, "alert": alert})
+    out = store.alerts.for_grouping(s.alerts.c.incident_id.is_(None),
+                                    s.alerts.c.run_id.in_(failed_runs))
     if out:
         log.warning("%d alert(s) of interrupted runs are grouped now", len(out))
     return out

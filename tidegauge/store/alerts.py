@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
 
-from tidegauge.core.model import Alert, Feedback
+from tidegauge.core.model import Alert, AlertKind, Feedback, Severity
 from tidegauge.store import schema as s
 from tidegauge.store.engine import upsert, utc
 
@@ -83,6 +83,30 @@ class AlertRepo:
             q = q.where(s.alerts.c.incident_id == incident_id)
         q = q.order_by(s.alerts.c.data_time.desc(), s.alerts.c.id.desc())
         return self._query(q.limit(limit).offset(offset))
+
+    def for_grouping(self, *where: Any) -> builtins.list[dict[str, Any]]:
+        """Stored alerts matching ``where``, rebuilt as ``detect_tables`` returns them (the
+        input of grouping): alerts of interrupted runs, alerts Celery workers stored."""
+        a = s.alerts
+        with self.store.engine.connect() as c:
+            rows = c.execute(select(a).where(*where).order_by(a.c.id)).all()
+        tables = self.store.tables_by_id({r.table_id for r in rows})
+        out = []
+        for r in rows:
+            table = tables.get(r.table_id)
+            if table is None:
+                continue
+            alert = Alert(
+                kind=AlertKind(r.kind), table=table.ref, metric=r.metric,
+                data_time=utc(r.data_time), detected_at=utc(r.detected_at),  # type: ignore[arg-type]
+                column=r.column_name, segment=r.segment, observed=r.observed,
+                expected=r.expected, lower=r.lower, upper=r.upper, severity=Severity(r.severity),
+                title=r.title, explanation=dict(r.explanation or {}), id=int(r.id),
+            )
+            out.append({"id": alert.id, "table_id": r.table_id, "table": alert.table,
+                        "kind": alert.kind, "column": alert.column, "data_time": alert.data_time,
+                        "severity": alert.severity, "alert": alert})
+        return out
 
     def _query(self, q: Any) -> builtins.list[dict[str, Any]]:
         with self.store.engine.connect() as c:

@@ -23,7 +23,13 @@ from sqlalchemy import ColumnElement, and_, delete, false, func, insert, or_, se
 from tidegauge.core.model import ColumnInfo, MetricPoint, TableRef
 from tidegauge.store import schema as s
 from tidegauge.store.engine import upsert, utc
-from tidegauge.store.store import Store, columns_from_json, columns_to_json, schema_fingerprint
+from tidegauge.store.store import (
+    Store,
+    columns_from_json,
+    columns_to_json,
+    point_row,
+    schema_fingerprint,
+)
 
 #: ids bound in one ``IN (…)``: well under SQLite's 32,766 variables and PostgreSQL's 65,535
 IDS_PER_STATEMENT = 500
@@ -310,17 +316,8 @@ def write_collected(store: Store, run_id: int, now: datetime,
     # one row per series and bucket (the last wins): PostgreSQL refuses an upsert that
     # touches the same row twice in one statement
     points = list({
-        (w.table_id, p.column or "", p.segment or "", p.metric, p.bucket_start): {
-            "table_id": w.table_id,
-            "column_name": p.column or "",
-            "segment": p.segment or "",
-            "metric": p.metric,
-            "bucket_start": p.bucket_start,
-            "bucket_seconds": p.bucket_seconds,
-            "value": p.value,
-            "collected_at": now,
-            "run_id": run_id,
-        }
+        (w.table_id, p.column or "", p.segment or "", p.metric, p.bucket_start):
+            point_row(w.table_id, p, now, run_id)
         for w in writes for p in w.points
     }.values())
     snapshots = [

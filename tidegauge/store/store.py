@@ -332,20 +332,7 @@ class Store:
     ) -> int:
         if not points:
             return 0
-        rows = [
-            {
-                "table_id": table_id,
-                "column_name": p.column or "",
-                "segment": p.segment or "",
-                "metric": p.metric,
-                "bucket_start": p.bucket_start,
-                "bucket_seconds": p.bucket_seconds,
-                "value": p.value,
-                "collected_at": now,
-                "run_id": run_id,
-            }
-            for p in points
-        ]
+        rows = [point_row(table_id, p, now, run_id) for p in points]
         keys = ["table_id", "column_name", "segment", "metric", "bucket_start"]
         stmt = upsert(
             self.dialect, s.metric_points, None, keys,
@@ -554,3 +541,18 @@ class Store:
             c.execute(
                 delete(s.leases).where(and_(s.leases.c.name == name, s.leases.c.holder == holder))
             )
+
+
+def point_row(table_id: int, p: Any, now: datetime, run_id: int | None) -> dict[str, Any]:
+    """The ``metric_points`` row of one collected point (no column or segment is '')."""
+    return {
+        "table_id": table_id,
+        "column_name": p.column or "",
+        "segment": p.segment or "",
+        "metric": p.metric,
+        "bucket_start": p.bucket_start,
+        "bucket_seconds": p.bucket_seconds,
+        "value": p.value,
+        "collected_at": now,
+        "run_id": run_id,
+    }
