@@ -401,6 +401,9 @@ class Fit:
     steps: tuple[float, ...]
     seasonal_mean: float
     counts: bool = False  # training values are non-negative integers: Poisson at least
+    #: counts modelled in logs: ``scale`` is the multiplicative part of the noise, and each
+    #: point adds Poisson noise at its expected count (see :func:`count_noise_var`)
+    poisson: bool = False
 
     def predict(
         self, t: FloatArray, sow: FloatArray
@@ -481,6 +484,15 @@ def fit_baseline(
         steps_used = ()
     _, chosen, beta, s, w, x, smask = best
     p = x.shape[1]
+    counts = bool(n and np.all(y >= 0) and np.all(y == np.round(y)))
+    # counts in logs: Poisson noise is large at night (17 rows) and small at the peak (200
+    # rows); one scale for both would be too wide at the peak and too narrow at night, and
+    # the mixture would look heavy-tailed. The noise is Poisson at the fitted count plus a
+    # multiplicative part, the scale left once the typical Poisson variance is taken out.
+    poisson = counts and tr.lam == 0.0
+    v_pois = count_noise_var(x @ beta, tr.offset) if poisson else None
+    if v_pois is not None:
+        s = math.sqrt(max(s * s - float(np.median(v_pois)), floor * floor))
     n_used = float(np.count_nonzero(w > 0))
     if n_used > p + 1:  # residuals of a p-parameter fit understate the noise
         s *= math.sqrt(n_used / (n_used - p))
@@ -488,7 +500,7 @@ def fit_baseline(
     xtwx_inv = _inv_small(xtwx)
     n_eff = float(np.count_nonzero(w > 0))
     df_small = max(2.0, MAD_EFFICIENCY * (n_eff - p))
-    resid = (g - x @ beta) / s
+    resid = (g - x @ beta) / (s if v_pois is None else np.sqrt(s * s + v_pois))
     # the tails of the *noise*: a run of points the bisquare rejected (a holiday, an old
     # incident) is an anomaly, not noise, and counting it would widen every band for weeks;
     # isolated rejected points are the noise's own tails and count
@@ -500,9 +512,25 @@ def fit_baseline(
     return Fit(
         spec=chosen, transform=tr, beta=beta, seasonal_mask=smask, xtwx_inv=xtwx_inv, scale=s,
         df=df, n_train=n, span_days=(span + bucket) / SECONDS_PER_DAY, t_end=t_end, span=span,
-        trend=trend, steps=steps_used, seasonal_mean=seas_mean,
-        counts=bool(n and np.all(y >= 0) and np.all(y == np.round(y))),
+        trend=trend, steps=steps_used, seasonal_mean=seas_mean, counts=counts, poisson=poisson,
     )
+
+
+def _anscombe(y: FloatArray) -> FloatArray:
+    return np.asarray(2.0 * np.sqrt(np.maximum(y, 0.0) + 0.375))
+
+
+def _anscombe_inv(a: FloatArray) -> FloatArray:
+    return np.asarray(np.where(a > 0, np.maximum((np.maximum(a, 0.0) / 2.0) ** 2 - 0.375, 0.0),
+                               0.0))
+
+
+def count_noise_var(g: npt.NDArray[Any], offset: float | npt.NDArray[Any]) -> FloatArray:
+    """Variance of Poisson noise in ``log(y + offset)`` units at the count ``exp(g) - offset``
+    (delta method, with Anscombe's +0.25/+0.5 keeping it finite near zero)."""
+    mu = np.maximum(np.exp(np.minimum(g, 80.0)) - offset, 0.0)
+    den = mu + offset + 0.5
+    return np.asarray((mu + 0.25) / (den * den))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -539,19 +567,30 @@ def score_points(
     """
     g_exp, g_seas, lev = fit.predict(t, sow)
     g_exp = g_exp + shift
-    sd = fit.scale * np.sqrt(1.0 + lev) * band_factor
-    if extra_sd > 0:
-        sd = np.sqrt(sd**2 + extra_sd**2)
     dof = fit.df if df is None else df
     q = float(t_isf(alpha / 2.0, dof))
     tr = fit.transform
     exp = tr.inv(g_exp)
-    lo = tr.inv(g_exp - q * sd)
-    hi = tr.inv(g_exp + q * sd)
     seas_raw = exp - tr.inv(g_exp - g_seas)
+    if fit.poisson:
+        # counts: Poisson noise at the expected count plus the multiplicative part, scored in
+        # Anscombe's root units (2 sqrt(y + 3/8): Poisson noise has sd ~1 at every count), where
+        # the multiplicative part has sd ~ sqrt(mu) * scale; exact enough from a count of ~1
+        counts = np.maximum(exp, 0.0)
+        mult = fit.scale**2 + extra_sd**2
+        sd = np.sqrt(1.0 + counts * mult) * np.sqrt(1.0 + lev) * band_factor
+        a_exp = _anscombe(counts)
+        z = (_anscombe(y) - a_exp) / sd
+        lo = _anscombe_inv(a_exp - q * sd)
+        hi = _anscombe_inv(a_exp + q * sd)
+    else:
+        sd = fit.scale * np.sqrt(1.0 + lev) * band_factor
+        if extra_sd > 0:
+            sd = np.sqrt(sd**2 + extra_sd**2)
+        lo = tr.inv(g_exp - q * sd)
+        hi = tr.inv(g_exp + q * sd)
+        z = (tr.fwd(y) - g_exp) / sd
     out: list[PointScore] = []
-    gy = tr.fwd(y)
-    z = (gy - g_exp) / sd
     for i in range(y.size):
         zi = float(z[i])
         if direction is Direction.UP:
@@ -995,11 +1034,8 @@ def _inv(g: FloatArray, lam: npt.NDArray[np.int8], off: FloatArray) -> FloatArra
 
 
 def _pois_var_log(g: npt.NDArray[Any], off: FloatArray) -> npt.NDArray[Any]:
-    """Variance of Poisson noise in ``log(y + off)`` units at the count ``exp(g) - off``."""
-    o = off[:, None].astype(g.dtype)
-    mu = np.maximum(np.exp(np.minimum(g, 80.0)) - o, 0.0)
-    den = mu + o + 0.5
-    return np.asarray((mu + 0.25) / (den * den))
+    """:func:`count_noise_var` with one offset per row."""
+    return count_noise_var(g, off[:, None].astype(g.dtype))
 
 
 def _poisson_sd(e: FloatArray, lam: npt.NDArray[np.int8], off: FloatArray) -> FloatArray:
