@@ -328,6 +328,17 @@ def test_counts_with_a_deep_daily_shape_stay_quiet_at_night_and_at_the_peak() ->
     alarms = 0
     for seed in range(10):
         ts, y = _evening_peak_counts(31, 100 + seed)
-        dets = SeasonalDetector().evaluate(ts, y, test_from=ts[-72])
+        dets = SeasonalDetector(metric="row count").evaluate(ts, y, test_from=ts[-72])
         alarms += sum(d.is_anomaly for d in dets)
     assert alarms <= 1  # 720 clean points tested at a per-point alpha of ~1e-4
+
+
+def test_an_integer_statistic_is_not_scored_as_a_count() -> None:
+    # the median bid in whole dollars is an integer but counts nothing: no Poisson noise
+    ts, y = _evening_peak_counts(31, 7)
+    assert SeasonalDetector(metric="p50").counts_things is False
+    assert SeasonalDetector(metric="bucket_row_count").counts_things is True
+    assert SeasonalDetector(metric="p50", counts=True).counts_things is True
+    as_count = SeasonalDetector(metric="row count").evaluate(ts, y, test_from=ts[-1])[0]
+    as_value = SeasonalDetector(metric="p50").evaluate(ts, y, test_from=ts[-1])[0]
+    assert as_count.details["scale"] < as_value.details["scale"]

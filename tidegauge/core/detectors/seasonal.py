@@ -426,6 +426,7 @@ def fit_baseline(
     transform: Transform | None = None,
     spec: Spec | None = None,
     previous: Fit | None = None,
+    count_noise: bool = False,
 ) -> Fit:
     """Fit the robust seasonal baseline on training points (all finite, any order).
 
@@ -489,7 +490,7 @@ def fit_baseline(
     # rows); one scale for both would be too wide at the peak and too narrow at night, and
     # the mixture would look heavy-tailed. The noise is Poisson at the fitted count plus a
     # multiplicative part, the scale left once the typical Poisson variance is taken out.
-    poisson = counts and tr.lam == 0.0
+    poisson = count_noise and counts and tr.lam == 0.0
     v_pois = count_noise_var(x @ beta, tr.offset) if poisson else None
     if v_pois is not None:
         s = math.sqrt(max(s * s - float(np.median(v_pois)), floor * floor))
@@ -679,6 +680,14 @@ class SeasonalDetector:
     #: holidays and other special days: they never train a baseline and are tested as
     #: :mod:`~tidegauge.core.detectors.special` describes
     calendar: SpecialDays | None = None
+    #: whether the metric counts things (rows, values): its noise is then Poisson at the count
+    #: plus a multiplicative part. None: when the metric's name says ``count``. An integer
+    #: median of amounts is not a count.
+    counts: bool | None = None
+
+    @property
+    def counts_things(self) -> bool:
+        return self.counts if self.counts is not None else "count" in self.metric.lower()
 
     def evaluate(
         self,
@@ -761,7 +770,8 @@ class SeasonalDetector:
                 fit = fit_baseline(s.t[train], s.sow[train], s.y[train], s.bucket, changepoints,
                                    transform=tr_cache[0] if tr_cache else None,
                                    spec=tr_cache[2] if tr_cache else None,
-                                   previous=fit if tr_cache else None)
+                                   previous=fit if tr_cache else None,
+                                   count_noise=self.counts_things)
                 if tr_cache is None:
                     tr_cache = (fit.transform, n_train, fit.spec)
                 since_fit = 0
@@ -790,7 +800,8 @@ class SeasonalDetector:
                     alt_fit = fit_baseline(s.t[alt_train], s.sow[alt_train], s.y[alt_train],
                                            s.bucket, alt_cps,
                                            transform=tr_cache[0] if tr_cache else None,
-                                           spec=tr_cache[2] if tr_cache else None)
+                                           spec=tr_cache[2] if tr_cache else None,
+                                           count_noise=self.counts_things)
                     alt_ps = score_points(alt_fit, s.t[i:i + 1], s.sow[i:i + 1],
                                           s.y[i:i + 1], alpha, band_factor, cfg.direction)[0]
                     alt_det = self._decide(alt_ps, alt_fit, ts, s.bucket, alpha)
