@@ -172,6 +172,8 @@ run_tables = Table(
     Column("error", Text),
     Column("seconds", Float),
     Column("points", Integer, nullable=False, default=0),
+    # a table's previous runs (what to test, what to re-check): the key leads with run_id
+    Index("ix_run_tables_table", "table_id", "run_id"),
 )
 
 cost_ledger = Table(
