@@ -342,3 +342,18 @@ def test_an_integer_statistic_is_not_scored_as_a_count() -> None:
     as_count = SeasonalDetector(metric="row count").evaluate(ts, y, test_from=ts[-1])[0]
     as_value = SeasonalDetector(metric="p50").evaluate(ts, y, test_from=ts[-1])[0]
     assert as_count.details["scale"] < as_value.details["scale"]
+
+
+def test_a_few_valued_series_does_not_alert_on_a_value_it_often_takes() -> None:
+    # the median shipping fee: 4.99 nearly always, 7.99 now and then at night (few orders)
+    rng = np.random.default_rng(11)
+    ts = [T0 + timedelta(hours=i) for i in range(24 * 31)]
+    night = (np.arange(len(ts)) % 24) < 6
+    y = np.where(night & (rng.random(len(ts)) < 0.12), 7.99, 4.99)
+    y[-30:] = 4.99
+    y[-3] = 7.99
+    det = SeasonalDetector(metric="p50").evaluate(ts, y, test_from=ts[-3])[0]
+    assert not det.is_anomaly
+    assert det.details["seen_before"]["buckets"] >= 5 and "few values" in det.reason
+    y[-3] = 12.99  # never this far out before: news
+    assert SeasonalDetector(metric="p50").evaluate(ts, y, test_from=ts[-3])[0].is_anomaly

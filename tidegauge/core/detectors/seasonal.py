@@ -65,6 +65,10 @@ REL_SCALE_FLOOR = 0.005  # below half a percent of the level, wiggles are not ne
 #: runs of rejected points are episodes (left out of the noise's tails) while they cover at most
 #: this share of the history (a holiday is 2.4% of six weeks); more, and they are normal
 MAX_EPISODE_SHARE = 0.05
+#: a series whose training history takes at most this many distinct values (over at least
+#: DISCRETE_MIN_HISTORY points) is discrete: see SeasonalDetector._seen_before
+DISCRETE_MAX_VALUES = 12
+DISCRETE_MIN_HISTORY = 50
 _WEEKDAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -779,6 +783,8 @@ class SeasonalDetector:
             ps = score_points(fit, s.t[i:i + 1], s.sow[i:i + 1], s.y[i:i + 1], alpha,
                               band_factor, cfg.direction)[0]
             det = self._decide(ps, fit, ts, s.bucket, alpha)
+            if det.is_anomaly and not forced[i]:
+                det = self._seen_before(det, s.y[train], alpha)
             if special[i]:
                 ok = examples_ok & (~flagged | forced) & (s.t >= s.t[i] - window)
                 det = self._special_day(ps, det, fit, s, i, day_of, ok, alpha, band_factor)
@@ -893,6 +899,28 @@ class SeasonalDetector:
         det.reason = sp.noted(det.reason, today, cal)
         det.details.update(info, special_day_test="as_usual")
         return det
+
+    def _seen_before(self, det: Detection, history: FloatArray, alpha: float) -> Detection:
+        """A series that takes only a few values (the median of a price list, a count that is
+        0, 1 or 2) jumps between them by nature; a jump to a value that has been as far out
+        often enough in the training history is not news, however far it is from the band."""
+        vals = history[np.isfinite(history)]
+        obs, exp_v = det.observed, det.expected
+        if obs is None or exp_v is None or vals.size < DISCRETE_MIN_HISTORY:
+            return det
+        if np.unique(vals).size > DISCRETE_MAX_VALUES:
+            return det
+        k = int(np.count_nonzero(vals >= obs) if obs > exp_v else np.count_nonzero(vals <= obs))
+        p_emp = min(1.0, 2.0 * (k + 1) / (vals.size + 1))
+        if k == 0 or p_emp <= alpha:
+            return det
+        return replace(
+            det, is_anomaly=False, p_value=max(det.p_value, p_emp),
+            reason=(f"{self.metric} {fmt_number(obs)} is outside the band, but the series takes "
+                    f"only a few values and was this far out in {k} of the last {vals.size} "
+                    "buckets"),
+            details={**det.details, "seen_before": {"buckets": k, "of": int(vals.size),
+                                                    "p_value": p_emp}})
 
     def _decide(self, ps: PointScore, fit: Fit, ts: datetime, bucket: float,
                 alpha: float) -> Detection:
