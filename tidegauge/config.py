@@ -92,8 +92,17 @@ def parse_duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, Field(json_schema_extra={"examples": ["30m", "6h", "2d"]})]
 
 
+class RetentionConfig(Strict):
+    """How long metric history is kept: what ``tidegauge store prune`` applies by default."""
+
+    fine_days: int = Field(120, ge=1, description="keep finer-than-daily points this long")
+    keep_days: int | None = Field(
+        730, ge=1, description="delete every point older than this (null: keep forever)")
+
+
 class StoreConfig(Strict):
     url: str = Field(DEFAULT_STORE_URL, description="SQLAlchemy URL of the metadata store")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
 
 class CustomMetric(Strict):
@@ -337,6 +346,17 @@ class Project(Strict):
     _monitor_warnings: list[str] = PrivateAttr(default_factory=list)
     #: the file the project was loaded from (fan-out workers load it again)
     _source: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _retention_keeps_detection_history(self) -> Project:
+        from tidegauge.store.retention import Retention
+
+        r = self.store.retention
+        try:
+            Retention(r.fine_days, r.keep_days).validate(self.defaults.history_days)
+        except ConfigError as e:
+            raise ValueError(f"store.retention: {e}") from None
+        return self
 
     @model_validator(mode="after")
     def _channel_references(self) -> Project:

@@ -169,3 +169,31 @@ def test_cli_store_prune(tmp_path):
     # hourly since 2025-11-21 (100 days and 12 hours), one a day for the 100 days before
     assert len(st.points(tid, metric="bucket_row_count")) == 100 * 24 + 12 + 100
     st.close()
+
+
+def test_cli_store_prune_applies_the_project_retention(tmp_path):
+    (tmp_path / "tidegauge.yml").write_text(
+        "name: t\nstore:\n  url: sqlite:///state.db\n  retention:\n    fine_days: 100\n"
+        "    keep_days: null\n")
+    st = Store.open(f"sqlite:///{tmp_path}/state.db")
+    tid = hourly_history(st)
+    st.close()
+    args = ["--config", str(tmp_path / "tidegauge.yml"), "store", "prune",
+            "--now", NOW.isoformat(), "--json"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["expired"] == 0 and out["inserted"] == 4 * 100  # fine_days 100 from the file
+    st = Store.open(f"sqlite:///{tmp_path}/state.db")
+    assert len(st.points(tid, metric="bucket_row_count")) == 100 * 24 + 12 + 100
+    st.close()
+
+
+def test_a_retention_that_cuts_into_detection_history_names_file_and_key(tmp_path):
+    cfg = tmp_path / "tidegauge.yml"
+    cfg.write_text("name: t\ndefaults:\n  history_days: 60\n"
+                   "store:\n  retention:\n    fine_days: 50\n")
+    r = CliRunner().invoke(app, ["--config", str(cfg), "store", "prune"])
+    assert r.exit_code == 2
+    assert "tidegauge.yml" in r.output and "store.retention" in r.output
+    assert "detection reads 61 days" in r.output and "Traceback" not in r.output

@@ -14,20 +14,23 @@ store_app = typer.Typer(help="Maintenance of the metadata store.", no_args_is_he
 @store_app.command("prune")
 def prune_command(
     ctx: typer.Context,
-    fine_days: int = typer.Option(
-        DEFAULT.fine_days, "--fine-days", min=1,
-        help="keep hourly (finer than daily) points this many days",
+    fine_days: int | None = typer.Option(
+        None, "--fine-days", min=1,
+        help="keep hourly (finer than daily) points this many days "
+             f"(default: store.retention.fine_days, else {DEFAULT.fine_days})",
     ),
-    keep_days: int = typer.Option(
-        DEFAULT.keep_days or 0, "--keep-days", min=0,
-        help="delete every point older than this (0: keep forever)",
+    keep_days: int | None = typer.Option(
+        None, "--keep-days", min=0,
+        help="delete every point older than this, 0: keep forever "
+             f"(default: store.retention.keep_days, else {DEFAULT.keep_days})",
     ),
     now: str | None = typer.Option(None, "--now", help="prune as of this ISO time"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Roll metric points older than --fine-days up to one point per day and series; delete
-    points older than --keep-days. Table by table in short transactions: safe to stop and
-    run again, and to run while runs and the web server use the store."""
+    points older than --keep-days (both default to the project's ``store.retention``).
+    Table by table in short transactions: safe to stop and run again, and to run while
+    runs and the web server use the store."""
     from tidegauge.core.clock import Clock, parse_instant
     from tidegauge.store.retention import prune
 
@@ -36,7 +39,10 @@ def prune_command(
         at = parse_instant(now) if now else Clock().now()
     except ValueError as e:
         fail(str(e))
-    policy = Retention(fine_days=fine_days, keep_days=keep_days or None)
+    conf = state.project.store.retention
+    keep = conf.keep_days if keep_days is None else (keep_days or None)
+    policy = Retention(fine_days=conf.fine_days if fine_days is None else fine_days,
+                       keep_days=keep)
     policy.validate(state.project.defaults.history_days)
     report = prune(state.store, policy, at)
     if as_json:
