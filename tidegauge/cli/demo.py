@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +51,17 @@ def run_demo(
     quiet: bool = False,
     days: int = 60,
     webhook_url: str | None = None,
+    end: datetime | None = None,
 ) -> dict[str, Any]:
-    """Build the warehouse in ``folder``, replay runs over its last 30 hours, report findings."""
+    """Build the warehouse in ``folder``, replay runs over its last 30 hours, report findings.
+
+    ``end``: the data's end, a UTC hour (default: the last full hour before now)."""
     from tidegauge.demo.warehouse import apply_schema_change, build_demo_warehouse, demo_end
 
     folder.mkdir(parents=True, exist_ok=True)
     for stale in ("state.db", "state.db-wal", "state.db-shm"):
         (folder / stale).unlink(missing_ok=True)
-    end = demo_end(Clock().now())
+    end = demo_end(end or Clock().now())
     scenario = build_demo_warehouse(folder / "warehouse.duckdb", end=end, days=days)
     project = load_project(demo_project_file(folder, port=port, webhook_url=webhook_url))
     store = Store.open(project.store_url())
