@@ -82,3 +82,22 @@ def test_outage_on_the_holiday_still_alerts(tmp_path):
     assert [a["table"] for a in alerts] == ["raw.orders"]
     text = alerts[0]["explanation"]["text"]
     assert "floor" in text and "calendar: 1 date" in text
+
+
+def backtest_volume_alerts(tmp_path: Path, calendar: str) -> int:
+    from tidegauge.steps.backtest import backtest_project
+
+    tmp_path.mkdir()
+    volume_alerts(tmp_path, 0.6, calendar)
+    project = load_project(tmp_path / "tidegauge.yml")
+    store = Store.open(project.store_url())
+    out = backtest_project(project, store, END, days=7)
+    return sum(m["alerts"] for m in out["monitors"]
+               if m["table"] == "raw.orders" and m["metric"] == "bucket_row_count")
+
+
+@pytest.mark.slow
+def test_a_backtest_replays_the_holiday_as_a_run_does(tmp_path):
+    # what `monitors plan` reports as alerts per week must be what runs would raise
+    assert backtest_volume_alerts(tmp_path / "plain", "") >= 1
+    assert backtest_volume_alerts(tmp_path / "with", CALENDAR) == 0

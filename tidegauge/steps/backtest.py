@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tidegauge.config import Project
+from tidegauge.core.calendar import SpecialDays
 from tidegauge.core.detectors.backtest import backtest as replay_series
 from tidegauge.core.detectors.base import DetectorSettings, Sensitivity
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
@@ -64,7 +65,9 @@ def backtest_project(
                 continue
             dsettings = detector_settings(metric, settings, project, column=column)
             kind = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, None))[0]
-            times = _replay(metric, pts, rows, start, dsettings)
+            # holidays replay as a run treats them (core/detectors/special)
+            calendar = project.special_days(settings, pts[0].bucket_start, now)
+            times = _replay(metric, pts, rows, start, dsettings, calendar)
             if times is None:
                 continue
             alert_times, tested = times
@@ -92,7 +95,8 @@ def backtest_project(
 
 
 def _replay(metric: str, pts: list[Any], rows: dict[datetime, float], start: datetime,
-            settings: DetectorSettings) -> tuple[list[datetime], int] | None:
+            settings: DetectorSettings, calendar: SpecialDays | None = None,
+            ) -> tuple[list[datetime], int] | None:
     if metric in RATE_METRICS:
         rp = [RatePoint(p.bucket_start, float(p.value), rows.get(p.bucket_start, 0.0))
               for p in pts]
@@ -106,5 +110,5 @@ def _replay(metric: str, pts: list[Any], rows: dict[datetime, float], start: dat
     if days <= 0:
         return None
     res = replay_series([p.bucket_start for p in pts], [float(p.value) for p in pts],
-                        settings, days=days, metric=metric)
+                        settings, days=days, metric=metric, calendar=calendar)
     return res.alert_times, res.tested_points
