@@ -12,6 +12,9 @@ the machine spreads over all of them; the medians are reported, with every run's
 Two detection modes are measured: ``coordinator`` (workers collect, the coordinator
 detects over all tables at once: the same results as one process, checked here) and
 ``workers`` (each chunk detects its own tables: one false-discovery-rate family per chunk).
+``--modes dagster`` measures the same run as Dagster ops instead (``execution.type:
+dagster``, the worker count as ``max_concurrent``; each op is a fresh process, so its
+start-up is inside the timing).
 
     .venv/bin/python -m bench.fanout [--tables 120] [--days 7] [--workers 1,2,4]
         [--repeats 3] [--modes coordinator,workers] [--broker redis://127.0.0.1:6379/0]
@@ -162,7 +165,7 @@ def main() -> None:
                     got is not None and _same(reference, got) for got in results[(mode, n)]),
                 "runs": [round(s, 2) for s in seconds[(mode, n)]],
             }
-        out[f"celery_detect_{mode}"] = rows
+        out["dagster_ops" if mode == "dagster" else f"celery_detect_{mode}"] = rows
     print(json.dumps(out, indent=2))
 
 
@@ -177,14 +180,17 @@ def _one(work: Path, admin: Any, template: str, made: list[str], mode: str, n: i
     folder.mkdir()
     shutil.copy(work / "w.duckdb", folder / "w.duckdb")
     execution = None
-    if mode != "single":
+    if mode == "dagster":  # n: ops at once in Dagster's multiprocess executor
+        execution = (f"{{type: dagster, chunk_size: {chunk}, max_concurrent: {n}, "
+                     "timeout: 2h}")
+    elif mode != "single":
         execution = (f"{{type: celery, broker: \"{args.broker}\", queue: {name}, "
                      f"chunk_size: {chunk}, detect: {mode}, timeout: 2h}}")
     config = write_project(folder, _url(name), field_health=field_health,
                            history_days=args.days, execution=execution)
     fleet = None
     try:
-        if mode != "single":
+        if mode not in ("single", "dagster"):
             from tidegauge.config import load_project
             from tidegauge.fanout.celery_engine import make_app
 

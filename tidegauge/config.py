@@ -271,10 +271,11 @@ class WebConfig(Strict):
 
 
 class ExecutionConfig(Strict):
-    """Where per-table work runs: in this process (``local``), or as Celery tasks that
-    workers started with ``tidegauge worker`` take from a broker (``celery``)."""
+    """Where per-table work runs: in this process (``local``), as Celery tasks that
+    workers started with ``tidegauge worker`` take from a broker (``celery``), or as ops of a
+    Dagster job, a chunk per op, in Dagster's multiprocess executor (``dagster``)."""
 
-    type: Literal["local", "celery"] = "local"
+    type: Literal["local", "celery", "dagster"] = "local"
     broker: str = Field("redis://127.0.0.1:6379/0",
                         description="Celery broker URL: redis://… or amqp://…")
     result_backend: str | None = Field(
@@ -285,6 +286,9 @@ class ExecutionConfig(Strict):
     timeout: Duration = Field(timedelta(hours=1),
                               description="how long a run waits for all its chunks")
     retries: int = Field(1, ge=0, le=5, description="re-sends of a chunk whose task failed")
+    max_concurrent: int | None = Field(
+        None, ge=1, le=1024,
+        description="dagster: chunks run at once, each in its own process (default: CPUs)")
     detect: Literal["coordinator", "workers"] = Field(
         "coordinator",
         description="coordinator: detection over all tables at once, as one process does "

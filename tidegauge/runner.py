@@ -209,8 +209,12 @@ def per_table(
         collected = collect_tables(project, store, found, now, run_id, report, only, progress)
         return collected, detect_tables(project, store, collected, now, run_id, report,
                                         external)
-    from tidegauge.fanout.celery_engine import fan_out
     from tidegauge.fanout.chunks import alerts_by_id
+
+    if project.execution.type == "dagster":
+        from tidegauge.fanout.dagster_engine import fan_out
+    else:
+        from tidegauge.fanout.celery_engine import fan_out
 
     collected, alert_ids, report.fanout = fan_out(project, store, found, now, run_id, report,
                                                   only, progress)

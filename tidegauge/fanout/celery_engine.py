@@ -207,7 +207,8 @@ def require_shared_store(project: Project) -> None:
     if url.startswith("sqlite"):
         where = project.source or project.root / "tidegauge.yml"
         raise ConfigError(
-            f"{where}: execution.type is celery, but store.url is a SQLite file; workers in "
+            f"{where}: execution.type is {project.execution.type}, but store.url is a "
+            "SQLite file; workers in "
             "other processes and on other hosts need a store they all reach: set store.url "
             "to a PostgreSQL URL (or use execution.type: local)"
         )
