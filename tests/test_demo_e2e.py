@@ -9,7 +9,6 @@ from tidegauge.cli.demo import run_demo
 from tidegauge.config import load_project
 from tidegauge.store.store import Store
 
-
 #: the demo's data end at the last full hour, so what a run tests (and where baselines are
 #: refitted) moves with the time of day; pinned here so the test says the same at any hour.
 #: 09:00 UTC on 2026-11-26 is the end at which the orders volume drop was once missed (one log

@@ -126,15 +126,16 @@ def fan_out(
     answers: dict[int, dict[str, Any]] = {}
     error = "the Dagster job ended before this chunk answered"
     try:
-        with _instance(temp) as instance:
-            with dg.execute_job(dg.reconstructable(chunk_fanout_job), instance=instance,
-                                run_config=run_config, raise_on_error=False) as result:
-                stats["dagster_run_id"] = result.run_id
-                if result.success:
-                    answers = {int(r["index"]): r for r in result.output_for_node("gather")}
-                else:
-                    failures = [e.message for e in result.all_events if e.is_failure]
-                    error = f"the Dagster job failed: {failures[0] if failures else 'unknown'}"
+        with _instance(temp) as instance, dg.execute_job(
+            dg.reconstructable(chunk_fanout_job), instance=instance, run_config=run_config,
+            raise_on_error=False,
+        ) as result:
+            stats["dagster_run_id"] = result.run_id
+            if result.success:
+                answers = {int(r["index"]): r for r in result.output_for_node("gather")}
+            else:
+                failures = [e.message for e in result.all_events if e.is_failure]
+                error = f"the Dagster job failed: {failures[0] if failures else 'unknown'}"
     finally:
         if temp is not None:
             temp.cleanup()
