@@ -54,6 +54,16 @@ class OpenIncident:
     data_time: datetime
     tables: set[str] = field(default_factory=set)
     column: str | None = None
+    #: the data time of its latest alert: a condition that lasts (a new value keeps coming)
+    #: keeps its incident reachable for as long as it keeps alerting
+    last_time: datetime | None = None
+
+    def gap(self, t: datetime) -> timedelta:
+        """How far ``t`` is from the incident's span of data times (zero inside it)."""
+        last = max(self.last_time or self.data_time, self.data_time)
+        if t < self.data_time:
+            return self.data_time - t
+        return max(t - last, timedelta(0))
 
 
 @dataclass
@@ -97,16 +107,23 @@ def _reads(chain: list[str]) -> str:
 
 
 def _compatible(a: AlertRef, kind: AlertKind, data_time: datetime, rel: int,
-                policy: GroupingPolicy, column: str | None = None) -> bool:
+                policy: GroupingPolicy, column: str | None = None,
+                gap: timedelta | None = None) -> bool:
+    """``gap``: how far the alert is from an open incident's span of data times. A lasting
+    incident stays reachable through it for its own family and its own column; everything
+    else is measured from the incident's start."""
     dt = abs(a.data_time - data_time)
+    span = dt if gap is None else min(gap, dt)
+    same_family = FAMILIES.get(a.kind) == FAMILIES.get(kind)
+    same_column = rel == 0 and column is not None and a.column == column
+    if same_family or same_column:
+        return span <= policy.window
     if dt > policy.window:
         return False
-    if FAMILIES.get(a.kind) == FAMILIES.get(kind):
-        return True
     if rel == 0:
         # the same column moving in another way (a new value lengthens strings) is the same
-        # problem; other columns of the table only when it happens at the same time
-        return (column is not None and a.column == column) or dt <= policy.tight_window
+        # problem (above); other columns of the table only when it happens at the same time
+        return dt <= policy.tight_window
     # a downstream symptom of another family (a schema change upstream breaks a model,
     # a volume drop upstream moves a downstream null rate) still belongs to the cause
     return True
@@ -145,13 +162,16 @@ def group_alerts(
             same_family = FAMILIES.get(alert.kind) == FAMILIES.get(inc.kind)
             if rel[0] < 0 and not same_family:
                 continue
-            if not _compatible(alert, inc.kind, inc.data_time, rel[0], policy, inc.column):
+            gap = inc.gap(alert.data_time)
+            if not _compatible(alert, inc.kind, inc.data_time, rel[0], policy, inc.column,
+                               gap):
                 continue
+            dt = abs(alert.data_time - inc.data_time)
             score = (
-                0 if abs(alert.data_time - inc.data_time) <= policy.tight_window else 1,
+                0 if dt <= policy.tight_window else 1,
                 0 if same_family else 1,
                 abs(rel[0]) + (1 if rel[0] < 0 else 0),
-                abs((alert.data_time - inc.data_time).total_seconds()),
+                min(gap, dt).total_seconds(),
                 inc.id,
             )
             if best is None or score < best[0]:
@@ -185,6 +205,7 @@ def group_alerts(
                 groups.append(joined)
             joined.members.append(alert)
             joined.reasons[alert.id] = f"joined incident #{target.id}: {reason}"
+            target.last_time = max(target.last_time or target.data_time, alert.data_time)
             if direction < 0 and joined.reroot is None:
                 # upstream-first order: the first such alert is the most upstream one
                 joined.reroot = alert

@@ -78,11 +78,12 @@ def group_alerts(
     ]
     open_incs = []
     for inc in store.incidents.open():
-        tables = {str(a["table"]).lower() for a in store.alerts.list(incident_id=inc["id"])
-                  if a["table"]}
+        members = store.alerts.list(incident_id=inc["id"])
+        tables = {str(a["table"]).lower() for a in members if a["table"]}
+        last = max((a["data_time"] for a in members if a["data_time"]), default=None)
         open_incs.append(
             OpenIncident(inc["id"], str(inc["table"]).lower(), AlertKind(inc["kind"]),
-                         inc["data_time"], tables, inc["column"])
+                         inc["data_time"], tables, inc["column"], last_time=last)
         )
     for group in group_refs(refs, open_incs, paths):
         member_ids = [m.id for m in group.members]
