@@ -4,15 +4,15 @@ no heap, no sort, only the time window's index entries — on 200,000 ANALYZE'd 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy import event, insert, text
 
-from tests.servers import POSTGRES_URL, require_server
+from tests.hardening.pg import scratch_database
+from tests.servers import require_server
 from tidegauge.steps.detect import SERIES_KINDS
 from tidegauge.store import schema as s
 from tidegauge.store.store import Store
@@ -31,34 +31,27 @@ SERIES = [("bucket_row_count", "", "", 3600), ("row_count", "", "", 0),
 @pytest.fixture(scope="module")
 def store() -> Iterator[Store]:
     require_server("postgres")
-    name = f"tg_plan_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    st = Store.open(POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}")
-    values = ", ".join(f"('{m}', '{c}', '{g}', {secs})" for m, c, g, secs in SERIES)
-    with st.engine.begin() as c:
-        c.execute(insert(s.tables), [
-            {"id": i, "warehouse": "main", "database": "", "schema": "shop", "name": f"t{i}",
-             "first_seen": NOW, "last_seen": NOW, "tags": []} for i in range(1, TABLES + 1)])
-        # written bucket by bucket, as hourly runs write them
-        c.execute(text(
-            "INSERT INTO metric_points (table_id, column_name, segment, metric, bucket_start,"
-            " bucket_seconds, value, collected_at, run_id) "
-            "SELECT t.id, v.col, v.seg, v.metric, CAST(:now AS timestamptz) - b.i * interval"
-            " '1 hour', v.secs, random(), CAST(:now AS timestamptz), b.i "
-            "FROM generate_series(1, :buckets) AS b(i) "
-            "CROSS JOIN LATERAL generate_series(1, :tables) AS t(id) "
-            f"CROSS JOIN LATERAL (VALUES {values}) AS v(metric, col, seg, secs)"
-        ), {"now": NOW, "buckets": BUCKETS, "tables": TABLES})
-    with st.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-        c.execute(text("VACUUM ANALYZE metric_points"))
-    yield st
-    st.close()
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database() as url:
+        st = Store.open(url)
+        values = ", ".join(f"('{m}', '{c}', '{g}', {secs})" for m, c, g, secs in SERIES)
+        with st.engine.begin() as c:
+            c.execute(insert(s.tables), [
+                {"id": i, "warehouse": "main", "database": "", "schema": "shop", "name": f"t{i}",
+                 "first_seen": NOW, "last_seen": NOW, "tags": []} for i in range(1, TABLES + 1)])
+            # written bucket by bucket, as hourly runs write them
+            c.execute(text(
+                "INSERT INTO metric_points (table_id, column_name, segment, metric, bucket_start,"
+                " bucket_seconds, value, collected_at, run_id) "
+                "SELECT t.id, v.col, v.seg, v.metric, CAST(:now AS timestamptz) - b.i * interval"
+                " '1 hour', v.secs, random(), CAST(:now AS timestamptz), b.i "
+                "FROM generate_series(1, :buckets) AS b(i) "
+                "CROSS JOIN LATERAL generate_series(1, :tables) AS t(id) "
+                f"CROSS JOIN LATERAL (VALUES {values}) AS v(metric, col, seg, secs)"
+            ), {"now": NOW, "buckets": BUCKETS, "tables": TABLES})
+        with st.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("VACUUM ANALYZE metric_points"))
+        yield st
+        st.close()
 
 
 def plan_of(store: Store, call: Any) -> list[dict[str, Any]]:

@@ -4,15 +4,15 @@ untouched, and a second prune changes nothing. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.servers import POSTGRES_URL, require_server
+from tests.hardening.pg import scratch_database
+from tests.servers import require_server
 from tidegauge.cli.main import app
 from tidegauge.core.model import MetricPoint, TableInfo, TableRef
 from tidegauge.store import schema as s
@@ -33,17 +33,10 @@ def store(request, tmp_path) -> Iterator[Store]:
         st.close()
         return
     require_server("postgres")
-    name = f"tg_ret_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    st = Store.open(POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}")
-    yield st
-    st.close()
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database() as url:
+        st = Store.open(url)
+        yield st
+        st.close()
 
 
 def hourly_history(store: Store) -> int:

@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
         Start as many as you like, on this host or others, with the same project file;
         `tidegauge run` with `execution.type: celery` sends them the work.
         """
-        from tidegauge.fanout.celery_engine import make_app, require_shared_store, worker_argv
-        from tidegauge.fanout.chunks import CONFIG_ENV, preload
+        from tidegauge.fanout.celery_engine import make_app, worker_argv
+        from tidegauge.fanout.chunks import CONFIG_ENV, preload, require_shared_store
 
         state: CliState = ctx.obj
         project = state.project

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from tidegauge.config import ExecutionConfig, Project
 from tidegauge.fanout.chunks import (
+    Gathered,
     PlannedTable,
-    merge,
     payload,
     plan,
     record_failed,
     release_dead_leases,
+    require_shared_store,
     run_chunk,
 )
 from tidegauge.store.store import Store
@@ -131,8 +132,7 @@ class _Chunks:
         self.deadline = datetime.now(UTC) + ex.timeout
         self.mono_deadline = time.monotonic() + ex.timeout.total_seconds()
         self.pending: dict[int, tuple[Any, int]] = {}  # chunk index → (AsyncResult, attempt)
-        self.collected: list[CollectedTable] = []
-        self.alert_ids: list[int] = []
+        self.gathered = Gathered(total=sum(map(len, chunks)))
         self.stats: dict[str, Any] = {"engine": "celery", "queue": ex.queue,
                                       "chunks": len(chunks), "retried": 0, "failed": 0,
                                       "timed_out": 0, "workers": []}
@@ -158,17 +158,7 @@ class _Chunks:
 
     def answered(self, i: int, res: Any, attempt: int, progress: Progress | None) -> None:
         if res.successful():
-            result = res.result
-            entries = merge(self.project, self.chunks[i], result, self.report)
-            self.collected.extend(entries)
-            self.alert_ids.extend(int(a) for a in result.get("alert_ids", []))
-            worker = str(result.get("worker"))
-            if worker not in self.stats["workers"]:
-                self.stats["workers"].append(worker)
-            if progress:
-                total = sum(map(len, self.chunks))
-                for k, e in enumerate(entries, len(self.collected) - len(entries) + 1):
-                    progress(e.info.ref.fqn, k, total)
+            self.gathered.add(self.project, self.chunks[i], res.result, self.report, progress)
             return
         error = _describe(res.result)
         if attempt < self.ex.retries and time.monotonic() < self.mono_deadline:
@@ -202,18 +192,6 @@ class _Chunks:
             self.pending.clear()
 
 
-def require_shared_store(project: Project) -> None:
-    url = project.store_url()
-    if url.startswith("sqlite"):
-        where = project.source or project.root / "tidegauge.yml"
-        raise ConfigError(
-            f"{where}: execution.type is {project.execution.type}, but store.url is a "
-            "SQLite file; workers in "
-            "other processes and on other hosts need a store they all reach: set store.url "
-            "to a PostgreSQL URL (or use execution.type: local)"
-        )
-
-
 def fan_out(
     project: Project,
     store: Store,
@@ -245,9 +223,10 @@ def fan_out(
         flight.wait(progress)
     finally:
         app.close()
-    report.tables = len(flight.collected)
-    flight.stats["workers"] = sorted(flight.stats["workers"])
-    return flight.collected, flight.alert_ids, flight.stats
+    got = flight.gathered
+    report.tables = len(got.collected)
+    flight.stats["workers"] = sorted(got.workers)
+    return got.collected, got.alert_ids, flight.stats
 
 
 def worker_argv(project: Project, *, concurrency: int, loglevel: str,

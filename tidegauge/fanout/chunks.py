@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +29,7 @@ from tidegauge.store.store import Store
 from tidegauge.yamlsource import ConfigError
 
 if TYPE_CHECKING:
-    from tidegauge.runner import DiscoverResult, RunReport
+    from tidegauge.runner import DiscoverResult, Progress, RunReport
     from tidegauge.steps.collect import CollectedTable
 
 log = logging.getLogger("tidegauge.fanout")
@@ -216,6 +216,41 @@ def merge(project: Project, chunk: list[PlannedTable], result: dict[str, Any],
     for name, err in result["warehouse_errors"].items():
         report.warehouse_errors.setdefault(name, err)
     return out
+
+
+@dataclass
+class Gathered:
+    """What the chunks of a run have answered so far, whichever engine ran them."""
+
+    total: int  # tables in the run
+    collected: list[CollectedTable] = field(default_factory=list)
+    alert_ids: list[int] = field(default_factory=list)
+    workers: list[str] = field(default_factory=list)
+
+    def add(self, project: Project, chunk: list[PlannedTable], answer: dict[str, Any],
+            report: RunReport, progress: Progress | None) -> None:
+        """Merge one chunk's answer (see :func:`merge`) and move the progress bar."""
+        entries = merge(project, chunk, answer, report)
+        self.collected.extend(entries)
+        self.alert_ids.extend(int(a) for a in answer.get("alert_ids", []))
+        worker = str(answer.get("worker"))
+        if worker not in self.workers:
+            self.workers.append(worker)
+        if progress:
+            for k, e in enumerate(entries, len(self.collected) - len(entries) + 1):
+                progress(e.info.ref.fqn, k, self.total)
+
+
+def require_shared_store(project: Project) -> None:
+    """Workers in other processes and on other hosts need a store they all reach."""
+    url = project.store_url()
+    if url.startswith("sqlite"):
+        where = project.source or project.root / "tidegauge.yml"
+        raise ConfigError(
+            f"{where}: execution.type is {project.execution.type}, but store.url is a "
+            "SQLite file; workers in other processes and on other hosts need a store they "
+            "all reach: set store.url to a PostgreSQL URL (or use execution.type: local)"
+        )
 
 
 def record_failed(store: Store, run_id: int, chunk: list[PlannedTable], error: str,

@@ -20,7 +20,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tidegauge.config import Project
-from tidegauge.fanout.chunks import PlannedTable, merge, payload, plan, record_failed, run_chunk
+from tidegauge.fanout.chunks import (
+    Gathered,
+    PlannedTable,
+    payload,
+    plan,
+    record_failed,
+    require_shared_store,
+    run_chunk,
+)
 from tidegauge.store.store import Store
 from tidegauge.yamlsource import ConfigError
 
@@ -77,11 +85,11 @@ if dg is not None:
         gather(emit_chunks().map(collect_chunk).collect())
 
 
-def _instance(stack: "tempfile.TemporaryDirectory[str] | None") -> Any:
-    if os.environ.get("DAGSTER_HOME"):
+def _instance(temp: "tempfile.TemporaryDirectory[str] | None") -> Any:
+    """DAGSTER_HOME's instance when there is one, else one in ``temp`` for this run."""
+    if temp is None:
         return dg.DagsterInstance.get()
-    assert stack is not None
-    return dg.DagsterInstance.local_temp(stack.name)
+    return dg.DagsterInstance.local_temp(temp.name)
 
 
 def fan_out(
@@ -95,8 +103,6 @@ def fan_out(
     progress: "Progress | None",
 ) -> "tuple[list[CollectedTable], list[int], dict[str, Any]]":
     """Collect (and maybe detect) every table as ops of one Dagster job; see the module."""
-    from tidegauge.fanout.celery_engine import require_shared_store
-
     _require_dagster()
     require_shared_store(project)
     ex = project.execution
@@ -139,8 +145,7 @@ def fan_out(
     finally:
         if temp is not None:
             temp.cleanup()
-    collected: list[CollectedTable] = []
-    alert_ids: list[int] = []
+    got = Gathered(total=sum(map(len, chunks)))
     for i, chunk in enumerate(chunks):
         answer = answers.get(i)
         if answer is None or "error" in answer:
@@ -148,16 +153,7 @@ def fan_out(
             why = answer["error"] if answer else error
             record_failed(store, run_id, chunk, f"chunk {i + 1}/{len(chunks)}: {why}", report)
             continue
-        entries = merge(project, chunk, answer, report)
-        collected.extend(entries)
-        alert_ids.extend(int(a) for a in answer.get("alert_ids", []))
-        worker = str(answer.get("worker"))
-        if worker not in stats["workers"]:
-            stats["workers"].append(worker)
-        if progress:
-            total = sum(map(len, chunks))
-            for k, e in enumerate(entries, len(collected) - len(entries) + 1):
-                progress(e.info.ref.fqn, k, total)
-    report.tables = len(collected)
-    stats["workers"] = sorted(stats["workers"])
-    return collected, alert_ids, stats
+        got.add(project, chunk, answer, report, progress)
+    report.tables = len(got.collected)
+    stats["workers"] = sorted(got.workers)
+    return got.collected, got.alert_ids, stats
