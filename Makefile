@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 NAB_OUT ?= bench/out/nab
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser demo test check lint types audit format bench-collect bench-detect \
+.PHONY: help install browser demo test check lint types audit format format-check bench-collect bench-detect \
         bench-nab bench-detect-speed bench-lineage bench-metadata bench-web bench-scale \
         bench-store bench-fanout bench-demo-hours clean
 
@@ -42,10 +42,13 @@ types: $(STAMP) ## mypy (strict on core/)
 audit: $(STAMP) ## known vulnerabilities in installed dependencies (pip-audit; STRICT=1 fails if unchecked)
 	$(BIN)/python tools/audit.py $(if $(STRICT),--strict)
 
-format: $(STAMP) ## ruff format
-	$(BIN)/ruff format tidegauge tests bench
+format: $(STAMP) ## ruff format (rewrites files)
+	$(BIN)/ruff format tidegauge tests bench tools
 
-check: lint types audit test ## lint, types, dependency audit and tests
+format-check: $(STAMP) ## ruff format --check: fails on any file the formatter would change
+	$(BIN)/ruff format --check tidegauge tests bench tools
+
+check: lint format-check types test ## lint, format, types and tests (what CI runs)
 
 bench-collect: $(STAMP) ## field-health profile vs a hand-written scan, Soda Core and GX (JSON)
 	$(BIN)/python bench/collect.py $(BENCH_ARGS)

@@ -32,7 +32,8 @@ def one(end: datetime) -> dict[str, Any]:
         "incidents": len(s["incidents"]),
         "injected": len(s["injected"]),
         "clean_tables_rooting_incidents": sorted(
-            i["table"] for i in s["incidents"] if i["table"] in clean),
+            i["table"] for i in s["incidents"] if i["table"] in clean
+        ),
         "other_incidents": [i["title"] for i in s["incidents"] if i["id"] not in injected],
     }
 
@@ -43,8 +44,9 @@ def hours(text: str) -> list[int]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--day", type=date.fromisoformat, default=date(2026, 11, 26))
     ap.add_argument("--hours", type=hours, default=list(range(24)))
     ap.add_argument("--jobs", type=int, default=2)
@@ -52,17 +54,25 @@ def main() -> None:
     ends = [datetime.combine(a.day, time(h), tzinfo=UTC) for h in a.hours]
     with ProcessPoolExecutor(a.jobs) as pool:
         rows = list(pool.map(one, ends))
-    print(json.dumps({
-        "bench": "demo_hours",
-        "ends": len(rows),
-        "ends_missing_an_injected_incident": sum(bool(r["missed"]) for r in rows),
-        "ends_with_a_clean_table_rooting_an_incident": sum(
-            bool(r["clean_tables_rooting_incidents"]) for r in rows),
-        "incidents_per_end": {"min": min(r["incidents"] for r in rows),
-                              "max": max(r["incidents"] for r in rows),
-                              "injected": rows[0]["injected"] if rows else 0},
-        "runs": rows,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "bench": "demo_hours",
+                "ends": len(rows),
+                "ends_missing_an_injected_incident": sum(bool(r["missed"]) for r in rows),
+                "ends_with_a_clean_table_rooting_an_incident": sum(
+                    bool(r["clean_tables_rooting_incidents"]) for r in rows
+                ),
+                "incidents_per_end": {
+                    "min": min(r["incidents"] for r in rows),
+                    "max": max(r["incidents"] for r in rows),
+                    "injected": rows[0]["injected"] if rows else 0,
+                },
+                "runs": rows,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -95,13 +95,23 @@ class Tally:
             self.delays.append(hours)
             self.delay_by_kind.setdefault(kind, []).append(hours)
 
-    def count_fa(self, dets: list[Detection], until: datetime | None, days: float,
-                 holiday: datetime | None = None) -> None:
+    def count_fa(
+        self,
+        dets: list[Detection],
+        until: datetime | None,
+        days: float,
+        holiday: datetime | None = None,
+    ) -> None:
         hits = [d for d in dets if d.is_anomaly and (until is None or d.timestamp < until)]
         self.fa += len(hits)
         self.clean_days += days
-        if holiday is None or not dets or not dets[0].timestamp <= holiday < (
-                until or dets[-1].timestamp + timedelta(seconds=1)):
+        if (
+            holiday is None
+            or not dets
+            or not dets[0].timestamp
+            <= holiday
+            < (until or dets[-1].timestamp + timedelta(seconds=1))
+        ):
             return
         on_holiday = [d for d in hits if holiday <= d.timestamp < holiday + timedelta(days=1)]
         self.holidays_scored += 1
@@ -113,17 +123,22 @@ class Tally:
         allv = [x for v in self.recall.values() for x in v]
         fa, days = self.fa, max(self.clean_days, 1e-9)
         return {
-            "recall_per_type": per_type, "recall": round(float(np.mean(allv)), 3),
+            "recall_per_type": per_type,
+            "recall": round(float(np.mean(allv)), 3),
             "incidents": len(allv),
             "false_alarms_per_100_table_days": round(100 * fa / days, 3),
-            "false_alarms": fa, "clean_table_days": round(self.clean_days, 1),
+            "false_alarms": fa,
+            "clean_table_days": round(self.clean_days, 1),
             "holiday_false_alarms_included": self.holiday_fa,
-            "holidays_scored": self.holidays_scored, "holidays_alerted": self.holidays_alerted,
+            "holidays_scored": self.holidays_scored,
+            "holidays_alerted": self.holidays_alerted,
             "false_alarms_per_100_table_days_excluding_holidays": round(
-                100 * (fa - self.holiday_fa) / days, 3),
+                100 * (fa - self.holiday_fa) / days, 3
+            ),
             "median_delay_hours": round(median(self.delays), 2) if self.delays else None,
-            "median_delay_hours_per_type": {k: round(median(v), 2)
-                                            for k, v in sorted(self.delay_by_kind.items())},
+            "median_delay_hours_per_type": {
+                k: round(median(v), 2) for k, v in sorted(self.delay_by_kind.items())
+            },
         }
 
 
@@ -137,8 +152,13 @@ class Both:
         for t in self.tallies:
             t.record(kind, found, start)
 
-    def count_fa(self, dets: list[Detection], until: datetime | None, days: float,
-                 holiday: datetime | None = None) -> None:
+    def count_fa(
+        self,
+        dets: list[Detection],
+        until: datetime | None,
+        days: float,
+        holiday: datetime | None = None,
+    ) -> None:
         for t in self.tallies:
             t.count_fa(dets, until, days, holiday)
 
@@ -167,9 +187,9 @@ def run(seed: int, tables: int) -> dict[str, object]:
                 at = len(ts) - per * int(rng.integers(1, test_days - 1)) - int(rng.integers(0, per))
                 dur = max(1, per // 4)
                 if kind == "volume_drop":
-                    y[at:at + dur] *= 0.5
+                    y[at : at + dur] *= 0.5
                 elif kind == "volume_spike":
-                    y[at:at + dur] *= 3.0
+                    y[at : at + dur] *= 3.0
                 elif kind == "duplication":
                     y[at:] *= 2.0
                 elif kind == "missed_load":
@@ -182,10 +202,8 @@ def run(seed: int, tables: int) -> dict[str, object]:
                 for tally, cal in ((plain, None), (with_cal, calendar)):
                     det = SeasonalDetector(metric="row count", calendar=cal)
                     dets = det.evaluate(ts, y, test_from=test_from)
-                    tally.record(name, _first_alert(dets, start, start + timedelta(days=1)),
-                                 start)
-                    tally.count_fa(dets, start, (start - test_from).total_seconds() / 86400,
-                                   hol)
+                    tally.record(name, _first_alert(dets, start, start + timedelta(days=1)), start)
+                    tally.count_fa(dets, start, (start - test_from).total_seconds() / 86400, hol)
                     twin = det.evaluate(ts, clean, test_from=test_from)
                     tally.count_fa(twin, None, test_days, hol)
     # proportions, distinct counts: daily metrics
@@ -193,8 +211,9 @@ def run(seed: int, tables: int) -> dict[str, object]:
         for _ in range(tables):
             n_days = HIST_DAYS + TEST_DAYS
             ts = [T0 + timedelta(days=i) for i in range(n_days)]
-            rows = rng.poisson(rng.lognormal(9, 0.5) * np.where(
-                np.array([t.weekday() for t in ts]) >= 5, 0.6, 1.0))
+            rows = rng.poisson(
+                rng.lognormal(9, 0.5) * np.where(np.array([t.weekday() for t in ts]) >= 5, 0.6, 1.0)
+            )
             at = n_days - int(rng.integers(1, TEST_DAYS - 1))
             if kind == "null_rate_step":
                 p = np.full(n_days, rng.uniform(0.005, 0.05))
@@ -214,8 +233,9 @@ def run(seed: int, tables: int) -> dict[str, object]:
             count_fa(det.evaluate(ts, clean_v, test_from=test_from), None, TEST_DAYS)
     # freshness: hourly loads at :05 with jitter; a late (3 h) load
     for _ in range(tables):
-        loads = [T0 + timedelta(hours=h, minutes=5 + float(rng.normal(0, 2)))
-                 for h in range(24 * 28)]
+        loads = [
+            T0 + timedelta(hours=h, minutes=5 + float(rng.normal(0, 2))) for h in range(24 * 28)
+        ]
         late_from = loads[-1] + timedelta(minutes=55)
         fd = FreshnessDetector("orders")
         found = None
@@ -238,8 +258,12 @@ def run(seed: int, tables: int) -> dict[str, object]:
             for d in range(HIST_DAYS):
                 shares = rng.dirichlet(base * 400)
                 counts = rng.multinomial(int(rng.lognormal(8, 0.5)), shares)
-                hist.append((T0 + timedelta(days=d),
-                             {f"v{i}": int(c) for i, c in enumerate(counts) if c > 0}))
+                hist.append(
+                    (
+                        T0 + timedelta(days=d),
+                        {f"v{i}": int(c) for i, c in enumerate(counts) if c > 0},
+                    )
+                )
             n_now = int(rng.lognormal(8, 0.5))
             when = T0 + timedelta(days=HIST_DAYS)
             cd = CategoricalDetector(column="orders.status")

@@ -45,11 +45,19 @@ def main() -> None:
         elapsed += time.perf_counter() - t0
         alerts += int(res.is_anomaly.sum())
         done += m
-    print(json.dumps({
-        "series": a.series, "points_per_series": n, "tested_points_per_series": 24,
-        "seconds": round(elapsed, 2), "series_per_second": round(a.series / elapsed),
-        "alerts_on_clean_data": alerts, "cpus": os.cpu_count(),
-    }))
+    print(
+        json.dumps(
+            {
+                "series": a.series,
+                "points_per_series": n,
+                "tested_points_per_series": 24,
+                "seconds": round(elapsed, 2),
+                "series_per_second": round(a.series / elapsed),
+                "alerts_on_clean_data": alerts,
+                "cpus": os.cpu_count(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -73,15 +73,20 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--tables", type=int, default=120)
     ap.add_argument("--days", type=int, default=7, help="history per table")
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--modes", default="coordinator,workers")
-    ap.add_argument("--chunk-size", type=int, default=0,
-                    help="tables per task (default: tables / 8, so 4 workers share work)")
+    ap.add_argument(
+        "--chunk-size",
+        type=int,
+        default=0,
+        help="tables per task (default: tables / 8, so 4 workers share work)",
+    )
     ap.add_argument("--no-field-health", action="store_true")
     ap.add_argument("--broker", default="redis://127.0.0.1:6379/0")
     args = ap.parse_args()
@@ -107,8 +112,11 @@ def main() -> None:
         "chunk_size": chunk,
         "broker": args.broker.split("://")[0],
         "repeats": args.repeats,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "note": "coordinator, workers, PostgreSQL and DuckDB share these cores"},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "note": "coordinator, workers, PostgreSQL and DuckDB share these cores",
+        },
     }
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
@@ -121,26 +129,34 @@ def main() -> None:
             base = work / "template"
             base.mkdir()
             shutil.copy(work / "w.duckdb", base / "w.duckdb")
-            backfill, report, _ = _run(write_project(base, _url(template),
-                                                     field_health=field_health,
-                                                     history_days=args.days), END)
+            backfill, report, _ = _run(
+                write_project(
+                    base, _url(template), field_health=field_health, history_days=args.days
+                ),
+                END,
+            )
             out["backfill"] = {"seconds": round(backfill, 1), "points": report.points}
             print(json.dumps({"backfill": out["backfill"]}), file=sys.stderr)
 
             configs: list[tuple[str, int]] = [("single", 1)] + [
-                (mode, n) for mode in modes for n in counts]
+                (mode, n) for mode in modes for n in counts
+            ]
             seconds: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
-            results: dict[tuple[str, int], list[dict[str, Any] | None]] = {
-                c: [] for c in configs}
+            results: dict[tuple[str, int], list[dict[str, Any] | None]] = {c: [] for c in configs}
             for rep in range(args.repeats):
-                order = configs[rep % len(configs):] + configs[:rep % len(configs)]
+                order = configs[rep % len(configs) :] + configs[: rep % len(configs)]
                 for mode, n in order:
-                    secs, got = _one(work, admin, template, made, mode, n, args, chunk,
-                                     field_health, later)
+                    secs, got = _one(
+                        work, admin, template, made, mode, n, args, chunk, field_health, later
+                    )
                     seconds[(mode, n)].append(secs)
                     results[(mode, n)].append(got)
-                    print(json.dumps({"repeat": rep, "mode": mode, "workers": n,
-                                      "seconds": round(secs, 2)}), file=sys.stderr)
+                    print(
+                        json.dumps(
+                            {"repeat": rep, "mode": mode, "workers": n, "seconds": round(secs, 2)}
+                        ),
+                        file=sys.stderr,
+                    )
         finally:
             for name in made:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -150,9 +166,11 @@ def main() -> None:
     assert reference is not None, "the single-process run failed"
     single = statistics.median(seconds[("single", 1)])
     n_tables = args.tables + 1
-    out["single"] = {"median_seconds": round(single, 2),
-                     "tables_per_second": round(n_tables / single, 2),
-                     "runs": [round(s, 2) for s in seconds[("single", 1)]]}
+    out["single"] = {
+        "median_seconds": round(single, 2),
+        "tables_per_second": round(n_tables / single, 2),
+        "runs": [round(s, 2) for s in seconds[("single", 1)]],
+    }
     for mode in modes:
         rows = {}
         for n in counts:
@@ -162,16 +180,26 @@ def main() -> None:
                 "tables_per_second": round(n_tables / med, 2),
                 "throughput_vs_single": round(single / med, 2),
                 "same_results_as_single": all(
-                    got is not None and _same(reference, got) for got in results[(mode, n)]),
+                    got is not None and _same(reference, got) for got in results[(mode, n)]
+                ),
                 "runs": [round(s, 2) for s in seconds[(mode, n)]],
             }
         out["dagster_ops" if mode == "dagster" else f"celery_detect_{mode}"] = rows
     print(json.dumps(out, indent=2))
 
 
-def _one(work: Path, admin: Any, template: str, made: list[str], mode: str, n: int,
-         args: argparse.Namespace, chunk: int, field_health: bool,
-         later: Any) -> tuple[float, dict[str, Any] | None]:
+def _one(
+    work: Path,
+    admin: Any,
+    template: str,
+    made: list[str],
+    mode: str,
+    n: int,
+    args: argparse.Namespace,
+    chunk: int,
+    field_health: bool,
+    later: Any,
+) -> tuple[float, dict[str, Any] | None]:
     """One measured run on a fresh copy of the backfilled store."""
     name = f"tgbench_{uuid.uuid4().hex[:10]}"
     admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -181,13 +209,15 @@ def _one(work: Path, admin: Any, template: str, made: list[str], mode: str, n: i
     shutil.copy(work / "w.duckdb", folder / "w.duckdb")
     execution = None
     if mode == "dagster":  # n: ops at once in Dagster's multiprocess executor
-        execution = (f"{{type: dagster, chunk_size: {chunk}, max_concurrent: {n}, "
-                     "timeout: 2h}")
+        execution = f"{{type: dagster, chunk_size: {chunk}, max_concurrent: {n}, timeout: 2h}}"
     elif mode != "single":
-        execution = (f"{{type: celery, broker: \"{args.broker}\", queue: {name}, "
-                     f"chunk_size: {chunk}, detect: {mode}, timeout: 2h}}")
-    config = write_project(folder, _url(name), field_health=field_health,
-                           history_days=args.days, execution=execution)
+        execution = (
+            f'{{type: celery, broker: "{args.broker}", queue: {name}, '
+            f"chunk_size: {chunk}, detect: {mode}, timeout: 2h}}"
+        )
+    config = write_project(
+        folder, _url(name), field_health=field_health, history_days=args.days, execution=execution
+    )
     fleet = None
     try:
         if mode not in ("single", "dagster"):
@@ -203,8 +233,18 @@ def _one(work: Path, admin: Any, template: str, made: list[str], mode: str, n: i
         secs, report, got = _run(config, later)
         ok = not report.failed_tables and report.tables == args.tables + 1
         if not ok:
-            print(json.dumps({"mode": mode, "workers": n, "failed": report.failed_tables,
-                              "tables": report.tables}, default=str)[:2000], file=sys.stderr)
+            print(
+                json.dumps(
+                    {
+                        "mode": mode,
+                        "workers": n,
+                        "failed": report.failed_tables,
+                        "tables": report.tables,
+                    },
+                    default=str,
+                )[:2000],
+                file=sys.stderr,
+            )
         return secs, got if ok else None
     finally:
         if fleet is not None:

@@ -38,8 +38,11 @@ def main() -> None:
     manifest = workdir / "target" / "manifest.json"
     stamp = workdir / ".generated"
     parse_s: float | None = None
-    if not (manifest.exists() and stamp.exists()
-            and stamp.read_text() == f"{args.models}/{args.sources}"):
+    if not (
+        manifest.exists()
+        and stamp.exists()
+        and stamp.read_text() == f"{args.models}/{args.sources}"
+    ):
         shutil.rmtree(workdir, ignore_errors=True)
         generate_project(workdir, models=args.models, sources=args.sources)
         t0 = time.perf_counter()

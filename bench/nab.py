@@ -82,8 +82,15 @@ def _run_one(rel: str) -> tuple[str, list[datetime], np.ndarray, np.ndarray, flo
     return rel, ts, y, p, per_day, time.perf_counter() - t0
 
 
-def write_file(out: Path, rel: str, ts: list[datetime], y: np.ndarray, p: np.ndarray,
-               alerts: np.ndarray, alpha: float) -> None:
+def write_file(
+    out: Path,
+    rel: str,
+    ts: list[datetime],
+    y: np.ndarray,
+    p: np.ndarray,
+    alerts: np.ndarray,
+    alpha: float,
+) -> None:
     """NAB format; ``anomaly_score >= 0.5`` exactly on the rows that alert."""
     s = np.clip(0.5 * np.log(np.maximum(p, 1e-300)) / math.log(alpha), 0.0, 1.0)
     scores = np.where(alerts, np.maximum(s, THRESHOLD), np.minimum(s, THRESHOLD - 0.01))
@@ -147,8 +154,13 @@ def score_file(
         if k >= 0 and i == wins[k][1]:
             prev_right, prev_width = i, float(wins[k][1] - wins[k][0] + 1)
     detected = sum(1 for k, v in window_best.items() if v > -cost["fnWeight"])
-    return {"score": fp_total + sum(window_best.values()), "tp_rows": tp, "fp": fp,
-            "windows": len(window_best), "detected_windows": detected}
+    return {
+        "score": fp_total + sum(window_best.values()),
+        "tp_rows": tp,
+        "fp": fp,
+        "windows": len(window_best),
+        "detected_windows": detected,
+    }
 
 
 def load_profiles() -> dict[str, dict[str, float]]:
@@ -234,12 +246,18 @@ def validate() -> dict[str, object]:
             perfect = profiles[prof]["tpWeight"] * n_win
             ours = 100 * (float(tot["Score"]) - null) / (perfect - null)
             norm[f"{det}/{prof}"] = [round(ours, 4), round(final[det][prof], 4)]
-    return {"null_per_file_checked": checked, "null_per_file_mismatches": mismatches,
-            "normalisation_ours_vs_published": norm}
+    return {
+        "null_per_file_checked": checked,
+        "null_per_file_mismatches": mismatches,
+        "normalisation_ours_vs_published": norm,
+    }
 
 
-def evaluate(folder: Path, runs: dict[str, tuple[list[datetime], np.ndarray, np.ndarray, float]],
-             only: str = "") -> dict[str, object]:
+def evaluate(
+    folder: Path,
+    runs: dict[str, tuple[list[datetime], np.ndarray, np.ndarray, float]],
+    only: str = "",
+) -> dict[str, object]:
     """Scores at the fixed threshold and by leave-one-category-out over ``GRID``."""
     windows = json.loads((NAB / "labels/combined_windows.json").read_text())
     profiles = load_profiles()
@@ -260,8 +278,10 @@ def evaluate(folder: Path, runs: dict[str, tuple[list[datetime], np.ndarray, np.
             perf[idx[a]] = True
         for prof in PROFILES:
             c = profiles[prof]
-            base[(rel, prof)] = (score_file(stamps, [False] * len(stamps), w, c)["score"],
-                                 score_file(stamps, perf, w, c)["score"])
+            base[(rel, prof)] = (
+                score_file(stamps, [False] * len(stamps), w, c)["score"],
+                score_file(stamps, perf, w, c)["score"],
+            )
         for la in GRID:
             al = alerts_from(p, 10.0**la, quiet_points(per_day))
             alerts_at[(rel, la)] = al
@@ -305,7 +325,8 @@ def evaluate(folder: Path, runs: dict[str, tuple[list[datetime], np.ndarray, np.
         **{prof: norm(rels, prof, fixed) for prof in PROFILES},
         "held_out_categories_only": {
             prof: norm([r for r in rels if cat[r] not in DEV_CATEGORIES], prof, fixed)
-            for prof in PROFILES},
+            for prof in PROFILES
+        },
         "per_category_standard": per_category(fixed),
         "artificialNoAnomaly_false_alarms_per_1000": fa_per_1000(fixed),
     }
@@ -316,8 +337,9 @@ def evaluate(folder: Path, runs: dict[str, tuple[list[datetime], np.ndarray, np.
         chosen: dict[str, float] = {}
         for c in cats:
             train = [r for r in rels if cat[r] != c]
-            best = max(GRID, key=lambda la: (norm(train, prof, dict.fromkeys(train, la)) or 0.0,
-                                             -la))
+            best = max(
+                GRID, key=lambda la: (norm(train, prof, dict.fromkeys(train, la)) or 0.0, -la)
+            )
             chosen[c] = best
             pick.update(dict.fromkeys([r for r in rels if cat[r] == c], best))
         loco[prof] = norm(rels, prof, pick)
@@ -338,10 +360,14 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--files", default="",
-                    help="only files whose path contains one of these (comma-separated)")
-    ap.add_argument("--score-only", action="store_true",
-                    help="re-score an existing results folder at its own 0.5 threshold")
+    ap.add_argument(
+        "--files", default="", help="only files whose path contains one of these (comma-separated)"
+    )
+    ap.add_argument(
+        "--score-only",
+        action="store_true",
+        help="re-score an existing results folder at its own 0.5 threshold",
+    )
     ap.add_argument("--validate", action="store_true")
     a = ap.parse_args(argv)
     result: dict[str, object] = {}

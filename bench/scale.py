@@ -84,8 +84,12 @@ def drop_postgres(schema: str) -> None:
 
     with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
         while True:
-            names = [r[0] for r in con.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = %s LIMIT 500", [schema])]
+            names = [
+                r[0]
+                for r in con.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = %s LIMIT 500", [schema]
+                )
+            ]
             if not names:
                 break
             con.execute("DROP TABLE " + ", ".join(f'"{schema}"."{n}"' for n in names))
@@ -112,8 +116,11 @@ def child(engine: str, workdir: Path, target: str) -> dict[str, Any]:
     from tidegauge.runner import run
     from tidegauge.store.store import Store
 
-    wh = (f"{{type: duckdb, path: {target}}}" if engine == "duckdb"
-          else f'{{type: postgres, url: "{POSTGRES_URL}", include: [{target}]}}')
+    wh = (
+        f"{{type: duckdb, path: {target}}}"
+        if engine == "duckdb"
+        else f'{{type: postgres, url: "{POSTGRES_URL}", include: [{target}]}}'
+    )
     (workdir / "tidegauge.yml").write_text(
         f"""
 warehouses: [{wh}]
@@ -190,17 +197,30 @@ def main() -> None:
                     target = schema
                     built = build_postgres(schema, args.tables)
                 proc = subprocess.run(
-                    [sys.executable, "-m", "bench.scale", "--child", engine, "--workdir",
-                     str(work), "--target", target],
-                    capture_output=True, text=True, check=False,
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.scale",
+                        "--child",
+                        engine,
+                        "--workdir",
+                        str(work),
+                        "--target",
+                        target,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=False,
                 )
                 if proc.returncode != 0:
                     out["engines"][engine] = {"error": proc.stderr[-2000:]}
                     continue
                 result = json.loads(proc.stdout.strip().splitlines()[-1])
                 result["build_seconds"] = round(built, 1)
-                result["meets_targets"] = (result["first_run_seconds"] <= TARGET_SECONDS
-                                           and result["peak_rss_mb"] <= TARGET_MB)
+                result["meets_targets"] = (
+                    result["first_run_seconds"] <= TARGET_SECONDS
+                    and result["peak_rss_mb"] <= TARGET_MB
+                )
                 out["engines"][engine] = result
             finally:
                 print(json.dumps({engine: out["engines"].get(engine)}), file=sys.stderr)

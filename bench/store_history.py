@@ -105,8 +105,9 @@ def _values() -> str:
 
 
 def _admin(url: str) -> Engine:
-    return create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
-                         isolation_level="AUTOCOMMIT")
+    return create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
 
 
 def _db_url(url: str, name: str) -> str:
@@ -115,16 +116,20 @@ def _db_url(url: str, name: str) -> str:
 
 def _secondary(c: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """metric_points' constraints (but the primary key) and indexes not backing one."""
-    cons = c.execute(text(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = 'metric_points'::regclass AND contype <> 'p' ORDER BY contype DESC"
-    )).all()
-    idx = c.execute(text(
-        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
-        "JOIN pg_class i ON i.oid = x.indexrelid "
-        "WHERE x.indrelid = 'metric_points'::regclass AND NOT x.indisprimary "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)"
-    )).all()
+    cons = c.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'metric_points'::regclass AND contype <> 'p' ORDER BY contype DESC"
+        )
+    ).all()
+    idx = c.execute(
+        text(
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+            "JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE x.indrelid = 'metric_points'::regclass AND NOT x.indisprimary "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid)"
+        )
+    ).all()
     return [(r[0], r[1]) for r in cons], [(r[0], r[1]) for r in idx]
 
 
@@ -137,11 +142,15 @@ class Shape:
         self.n_all = self.n_old + self.n_recent
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tables_recent": self.n_recent, "buckets_recent": self.buckets,
-                "tables_old": self.n_old, "buckets_old": self.long_buckets,
-                "series_per_table": len(SERIES),
-                "points_built": len(SERIES) * (self.n_recent * self.buckets
-                                               + self.n_old * self.long_buckets)}
+        return {
+            "tables_recent": self.n_recent,
+            "buckets_recent": self.buckets,
+            "tables_old": self.n_old,
+            "buckets_old": self.long_buckets,
+            "series_per_table": len(SERIES),
+            "points_built": len(SERIES)
+            * (self.n_recent * self.buckets + self.n_old * self.long_buckets),
+        }
 
 
 def build(admin_url: str, name: str, shape: Shape) -> dict[str, Any]:
@@ -155,13 +164,26 @@ def build(admin_url: str, name: str, shape: Shape) -> dict[str, Any]:
     store = Store.open(_db_url(admin_url, name))
     with store.engine.begin() as c:
         for lo in range(0, shape.n_all, 5000):
-            c.execute(insert(s.tables), [
-                {"id": i, "warehouse": "main", "database": "", "schema": f"s{i % 50:02d}",
-                 "name": f"t_{i:05d}", "kind": "table", "first_seen": NOW, "last_seen": NOW,
-                 "tags": []}
-                for i in range(lo + 1, min(lo + 5000, shape.n_all) + 1)])
-        c.execute(text("SELECT setval(pg_get_serial_sequence('tables', 'id'), :n)"),
-                  {"n": shape.n_all})
+            c.execute(
+                insert(s.tables),
+                [
+                    {
+                        "id": i,
+                        "warehouse": "main",
+                        "database": "",
+                        "schema": f"s{i % 50:02d}",
+                        "name": f"t_{i:05d}",
+                        "kind": "table",
+                        "first_seen": NOW,
+                        "last_seen": NOW,
+                        "tags": [],
+                    }
+                    for i in range(lo + 1, min(lo + 5000, shape.n_all) + 1)
+                ],
+            )
+        c.execute(
+            text("SELECT setval(pg_get_serial_sequence('tables', 'id'), :n)"), {"n": shape.n_all}
+        )
         cons, idx = _secondary(c)
         for cname, _ in cons:
             c.execute(text(f'ALTER TABLE metric_points DROP CONSTRAINT "{cname}"'))
@@ -180,8 +202,17 @@ def build(admin_url: str, name: str, shape: Shape) -> dict[str, Any]:
             b1 = min(b0 + max(1, 2_000_000 // per_bucket), shape.long_buckets)
             if b0 < recent < b1:
                 b1 = recent
-            c.execute(load, {"start": start, "b0": b0, "b1": b1 - 1, "recent": recent,
-                             "n_all": shape.n_all, "n_old": shape.n_old})
+            c.execute(
+                load,
+                {
+                    "start": start,
+                    "b0": b0,
+                    "b1": b1 - 1,
+                    "recent": recent,
+                    "n_all": shape.n_all,
+                    "n_old": shape.n_old,
+                },
+            )
             c.commit()
             b0 = b1
     phases["load_s"] = time.perf_counter() - t0
@@ -201,35 +232,50 @@ def build(admin_url: str, name: str, shape: Shape) -> dict[str, Any]:
         c.execute(text("VACUUM ANALYZE tables"))
     phases["vacuum_analyze_s"] = time.perf_counter() - t0
     store.close()
-    return {"phases": {k: round(v, 1) for k, v in phases.items()},
-            "build_s": round(sum(phases.values()), 1)}
+    return {
+        "phases": {k: round(v, 1) for k, v in phases.items()},
+        "build_s": round(sum(phases.values()), 1),
+    }
 
 
 def sizes(store: Store) -> dict[str, Any]:
     with store.engine.connect() as c:
-        rows = c.execute(text("SELECT reltuples::bigint FROM pg_class "
-                              "WHERE oid = 'metric_points'::regclass")).scalar_one()
-        total, heap, indexes = c.execute(text(
-            "SELECT pg_total_relation_size('metric_points'), pg_relation_size('metric_points'), "
-            "pg_indexes_size('metric_points')"
-        )).one()
-        per_index = c.execute(text(
-            "SELECT indexrelid::regclass::text, pg_relation_size(indexrelid), "
-            "pg_get_indexdef(indexrelid) FROM pg_index "
-            "WHERE indrelid = 'metric_points'::regclass ORDER BY 1"
-        )).all()
-    gb = 1024 ** 3
-    return {"points_estimate": int(rows), "total_gb": round(total / gb, 3),
-            "heap_gb": round(heap / gb, 3), "indexes_gb": round(indexes / gb, 3),
-            "bytes_per_point": round(total / max(rows, 1), 1),
-            "index_gb": {name: round(size / gb, 3) for name, size, _ in per_index},
-            "index_ddl": {name: ddl.split(" USING ", 1)[-1] for name, _, ddl in per_index}}
+        rows = c.execute(
+            text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'metric_points'::regclass")
+        ).scalar_one()
+        total, heap, indexes = c.execute(
+            text(
+                "SELECT pg_total_relation_size('metric_points'), "
+                "pg_relation_size('metric_points'), "
+                "pg_indexes_size('metric_points')"
+            )
+        ).one()
+        per_index = c.execute(
+            text(
+                "SELECT indexrelid::regclass::text, pg_relation_size(indexrelid), "
+                "pg_get_indexdef(indexrelid) FROM pg_index "
+                "WHERE indrelid = 'metric_points'::regclass ORDER BY 1"
+            )
+        ).all()
+    gb = 1024**3
+    return {
+        "points_estimate": int(rows),
+        "total_gb": round(total / gb, 3),
+        "heap_gb": round(heap / gb, 3),
+        "indexes_gb": round(indexes / gb, 3),
+        "bytes_per_point": round(total / max(rows, 1), 1),
+        "index_gb": {name: round(size / gb, 3) for name, size, _ in per_index},
+        "index_ddl": {name: ddl.split(" USING ", 1)[-1] for name, _, ddl in per_index},
+    }
 
 
 def summary(seconds: list[float]) -> dict[str, float]:
     ms = sorted(x * 1000 for x in seconds)
-    return {"median_ms": round(statistics.median(ms), 2),
-            "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 2), "n": len(ms)}
+    return {
+        "median_ms": round(statistics.median(ms), 2),
+        "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 2),
+        "n": len(ms),
+    }
 
 
 def explain(store: Store, call: Callable[[], Any]) -> dict[str, Any]:
@@ -262,11 +308,14 @@ def explain(store: Store, call: Callable[[], Any]) -> dict[str, Any]:
 
     root = plan[0]["Plan"]
     walk(root)
-    return {"nodes": nodes, "rows": root.get("Actual Rows"),
-            "buffers_hit": root.get("Shared Hit Blocks"),
-            "buffers_read": root.get("Shared Read Blocks"),
-            "heap_fetches": _find(root, "Heap Fetches"),
-            "server_ms": round(plan[0]["Execution Time"], 2)}
+    return {
+        "nodes": nodes,
+        "rows": root.get("Actual Rows"),
+        "buffers_hit": root.get("Shared Hit Blocks"),
+        "buffers_read": root.get("Shared Read Blocks"),
+        "heap_fetches": _find(root, "Heap Fetches"),
+        "server_ms": round(plan[0]["Execution Time"], 2),
+    }
 
 
 def _find(node: dict[str, Any], key: str) -> Any:
@@ -286,8 +335,10 @@ def measure(url: str, shape: Shape, samples: int, seed: int, chunk: int) -> dict
     store = Store.open(url)
     rng = random.Random(seed)
     kinds = list(SERIES_KINDS)
-    pools = {"recent": list(range(shape.n_old + 1, shape.n_all + 1)),
-             "old": list(range(1, shape.n_old + 1))}
+    pools = {
+        "recent": list(range(shape.n_old + 1, shape.n_all + 1)),
+        "old": list(range(1, shape.n_old + 1)),
+    }
     cursors = {}
     for kind, pool in pools.items():
         rng.shuffle(pool)
@@ -311,8 +362,14 @@ def measure(url: str, shape: Shape, samples: int, seed: int, chunk: int) -> dict
         return len(store.points(tid, since=since, metrics=kinds, unsegmented=True))
 
     def root_cause(tid: int) -> int:
-        return len(store.points(tid, metric="value_count", since=NOW - timedelta(days=29),
-                                until=NOW + timedelta(seconds=1)))
+        return len(
+            store.points(
+                tid,
+                metric="value_count",
+                since=NOW - timedelta(days=29),
+                until=NOW + timedelta(seconds=1),
+            )
+        )
 
     def recent(tid: int) -> int:
         return len(store.points(tid, since=NOW - timedelta(days=2)))
@@ -326,25 +383,40 @@ def measure(url: str, shape: Shape, samples: int, seed: int, chunk: int) -> dict
     def upsert(tid: int) -> int:
         ref = TableRef("main", f"s{tid % 50:02d}", f"t_{tid:05d}")
         pts = [
-            MetricPoint(table=ref, metric=m, bucket_start=NOW - timedelta(hours=h),
-                        value=1.0, column=c or None, segment=g or None, bucket_seconds=secs)
-            for m, c, g, secs, _ in SERIES for h in (0, 1)
+            MetricPoint(
+                table=ref,
+                metric=m,
+                bucket_start=NOW - timedelta(hours=h),
+                value=1.0,
+                column=c or None,
+                segment=g or None,
+                bucket_seconds=secs,
+            )
+            for m, c, g, secs, _ in SERIES
+            for h in (0, 1)
         ]
-        return store.upsert_points(tid, pts, run_id=10 ** 6, now=NOW)
+        return store.upsert_points(tid, pts, run_id=10**6, now=NOW)
 
-    reads = {"detect_read": detect, "root_cause_read": root_cause, "recent_read": recent,
-             "table_page_read": table_page}
+    reads = {
+        "detect_read": detect,
+        "root_cause_read": root_cause,
+        "recent_read": recent,
+        "table_page_read": table_page,
+    }
     detect(pools["recent"][0])  # connect, compile
-    result: dict[str, Any] = {"points_per_call": {
-        "detect_read": {k: detect(pools[k][0]) for k in pools},
-        "root_cause_read": root_cause(pools["recent"][0]),
-        "recent_read": recent(pools["recent"][0]),
-    }}
+    result: dict[str, Any] = {
+        "points_per_call": {
+            "detect_read": {k: detect(pools[k][0]) for k in pools},
+            "root_cause_read": root_cause(pools["recent"][0]),
+            "recent_read": recent(pools["recent"][0]),
+        }
+    }
     for name, fn in reads.items():
         result[name] = {kind: timed(fn, kind) for kind in pools}
     result["explain"] = {
         f"{name}_{kind}": explain(store, lambda fn=fn, kind=kind: fn(next(cursors[kind])))
-        for name, fn in reads.items() for kind in pools
+        for name, fn in reads.items()
+        for kind in pools
     }
     result["store"] = sizes(store)
     result["chunk_read"] = _chunk_read(store, pools, cursors, chunk)
@@ -355,8 +427,9 @@ def measure(url: str, shape: Shape, samples: int, seed: int, chunk: int) -> dict
     return result
 
 
-def _chunk_read(store: Store, pools: dict[str, list[int]], cursors: dict[str, Any],
-                chunk: int) -> dict[str, Any]:
+def _chunk_read(
+    store: Store, pools: dict[str, list[int]], cursors: dict[str, Any], chunk: int
+) -> dict[str, Any]:
     """Detection's batch read (``store.bulk.stream_points``, when it exists): the points of
     ``chunk`` tables in one streamed statement, with the filters detection passes."""
     try:
@@ -372,15 +445,16 @@ def _chunk_read(store: Store, pools: dict[str, list[int]], cursors: dict[str, An
         size = min(chunk, len(pool))
         per_table, points = [], 0
         for _ in range(2):
-            refs = {tid: TableRef("main", "s", f"t_{tid:05d}")
-                    for tid in (next(cursors[kind]) for _ in range(size))}
+            refs = {
+                tid: TableRef("main", "s", f"t_{tid:05d}")
+                for tid in (next(cursors[kind]) for _ in range(size))
+            }
             t0 = time.perf_counter()
             points = sum(len(pts) for _, pts in stream_points(store, refs, filters))
             per_table.append((time.perf_counter() - t0) / len(refs))
         out[kind] = {**summary(per_table), "per": "table", "points_per_chunk": points}
     refs = {tid: TableRef("main", "s", "t") for tid in pools["old"][:chunk]}
-    out["explain_old"] = explain(store, lambda: sum(1 for _ in stream_points(store, refs,
-                                                                             filters)))
+    out["explain_old"] = explain(store, lambda: sum(1 for _ in stream_points(store, refs, filters)))
     return out
 
 
@@ -408,8 +482,11 @@ def one(admin_url: str, name: str, points: int, args: argparse.Namespace) -> dic
     built: dict[str, Any] = {"reused": True}
     if not (args.reuse and _exists(admin_url, name)):
         built = build(admin_url, name, shape)
-    out = {**shape.as_dict(), "build": built,
-           **measure(_db_url(admin_url, name), shape, args.samples, args.seed, args.chunk)}
+    out = {
+        **shape.as_dict(),
+        "build": built,
+        **measure(_db_url(admin_url, name), shape, args.samples, args.seed, args.chunk),
+    }
     if not args.keep:
         admin = _admin(admin_url)
         with admin.connect() as c:
@@ -430,35 +507,50 @@ MEASURES = ("detect_read", "root_cause_read", "recent_read", "table_page_read", 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--points", type=int, default=100_000_000)
-    ap.add_argument("--compare", type=int, default=1_000_000,
-                    help="also measure a store of this many points (0: skip)")
+    ap.add_argument(
+        "--compare",
+        type=int,
+        default=1_000_000,
+        help="also measure a store of this many points (0: skip)",
+    )
     ap.add_argument("--buckets", type=int, default=1000, help="hourly buckets, recent tables")
     ap.add_argument("--long-buckets", type=int, default=10000, help="… and old tables")
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--seed", type=int, default=9)
     ap.add_argument("--chunk", type=int, default=200, help="tables per batch read")
-    ap.add_argument("--url", default=os.environ.get(
-        "TIDEGAUGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument(
+        "--url",
+        default=os.environ.get(
+            "TIDEGAUGE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
     ap.add_argument("--db", default=DB, help="bench database name (dropped and recreated)")
     ap.add_argument("--keep", action="store_true", help="keep the bench databases")
     ap.add_argument("--reuse", action="store_true", help="measure existing bench databases")
     ap.add_argument("--only", choices=["big", "small"], help="build and measure one store")
     args = ap.parse_args()
     started = time.perf_counter()
-    out: dict[str, Any] = {"bench": "store_history", "host": platform.node(),
-                           "cpus": os.cpu_count(), "now": NOW.isoformat(),
-                           "load_average_at_start": os.getloadavg()}
+    out: dict[str, Any] = {
+        "bench": "store_history",
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "now": NOW.isoformat(),
+        "load_average_at_start": os.getloadavg(),
+    }
     if args.only != "small":
         out["big"] = one(args.url, args.db, args.points, args)
     if args.compare and args.only != "big":
         out["small"] = one(args.url, args.db + "_small", args.compare, args)
     if "big" in out and "small" in out:
         out["ratio_big_over_small"] = {
-            m: {k: round(out["big"][m][k]["median_ms"] / out["small"][m][k]["median_ms"], 2)
-                for k in ("recent", "old")}
+            m: {
+                k: round(out["big"][m][k]["median_ms"] / out["small"][m][k]["median_ms"], 2)
+                for k in ("recent", "old")
+            }
             for m in MEASURES
         }
     out["load_average_at_end"] = os.getloadavg()

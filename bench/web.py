@@ -59,79 +59,183 @@ def build(path: Path, n_tables: int, per_table: int) -> dict[str, Any]:
     started = time.perf_counter()
     hours = per_table - per_table // 25
     with store.engine.begin() as c:
-        c.execute(insert(s.tables), [
-            {"id": i + 1, "warehouse": "main", "database": "", "schema": f"schema_{i % 50:02d}",
-             "name": f"table_{i:05d}", "kind": "table", "row_count": rng.randint(1000, 10**7),
-             "bytes": rng.randint(10**5, 10**10), "first_seen": NOW - timedelta(days=30),
-             "last_seen": NOW, "tags": [], "owner": f"team-{i % 20}@example.com"}
-            for i in range(n_tables)])
-        c.execute(insert(s.columns), [
-            {"table_id": t + 1, "name": f"col_{k}", "data_type": "VARCHAR", "family": "string",
-             "nullable": True, "ordinal": k, "tags": []}
-            for t in range(n_tables) for k in range(5)])
+        c.execute(
+            insert(s.tables),
+            [
+                {
+                    "id": i + 1,
+                    "warehouse": "main",
+                    "database": "",
+                    "schema": f"schema_{i % 50:02d}",
+                    "name": f"table_{i:05d}",
+                    "kind": "table",
+                    "row_count": rng.randint(1000, 10**7),
+                    "bytes": rng.randint(10**5, 10**10),
+                    "first_seen": NOW - timedelta(days=30),
+                    "last_seen": NOW,
+                    "tags": [],
+                    "owner": f"team-{i % 20}@example.com",
+                }
+                for i in range(n_tables)
+            ],
+        )
+        c.execute(
+            insert(s.columns),
+            [
+                {
+                    "table_id": t + 1,
+                    "name": f"col_{k}",
+                    "data_type": "VARCHAR",
+                    "family": "string",
+                    "nullable": True,
+                    "ordinal": k,
+                    "tags": [],
+                }
+                for t in range(n_tables)
+                for k in range(5)
+            ],
+        )
         for run in range(8):
-            c.execute(insert(s.runs).values(id=run + 1, started_at=NOW - timedelta(hours=6 * run),
-                                            finished_at=NOW - timedelta(hours=6 * run),
-                                            as_of=NOW, status="success", stats={}))
+            c.execute(
+                insert(s.runs).values(
+                    id=run + 1,
+                    started_at=NOW - timedelta(hours=6 * run),
+                    finished_at=NOW - timedelta(hours=6 * run),
+                    as_of=NOW,
+                    status="success",
+                    stats={},
+                )
+            )
         batch: list[dict[str, Any]] = []
         start = NOW - timedelta(hours=hours)
         for t in range(1, n_tables + 1):
             amp = rng.uniform(100, 1000)
             for h in range(hours):
                 at = start + timedelta(hours=h)
-                batch.append({"table_id": t, "column_name": "", "segment": "",
-                              "metric": "bucket_row_count", "bucket_start": at,
-                              "bucket_seconds": 3600, "collected_at": NOW, "run_id": 1,
-                              "value": amp * (1.5 + (h % 24) / 24) + rng.gauss(0, amp / 20)})
+                batch.append(
+                    {
+                        "table_id": t,
+                        "column_name": "",
+                        "segment": "",
+                        "metric": "bucket_row_count",
+                        "bucket_start": at,
+                        "bucket_seconds": 3600,
+                        "collected_at": NOW,
+                        "run_id": 1,
+                        "value": amp * (1.5 + (h % 24) / 24) + rng.gauss(0, amp / 20),
+                    }
+                )
             for k in range(per_table - hours):
                 at = NOW - timedelta(hours=6 * k)
-                batch.append({"table_id": t, "column_name": "", "segment": "",
-                              "metric": "max_timestamp", "bucket_start": at, "bucket_seconds": 0,
-                              "collected_at": NOW, "run_id": 1,
-                              "value": (at - timedelta(hours=rng.uniform(0, 30))).timestamp()})
+                batch.append(
+                    {
+                        "table_id": t,
+                        "column_name": "",
+                        "segment": "",
+                        "metric": "max_timestamp",
+                        "bucket_start": at,
+                        "bucket_seconds": 0,
+                        "collected_at": NOW,
+                        "run_id": 1,
+                        "value": (at - timedelta(hours=rng.uniform(0, 30))).timestamp(),
+                    }
+                )
             if len(batch) >= 50_000:
                 c.execute(insert(s.metric_points), batch)
                 batch = []
         if batch:
             c.execute(insert(s.metric_points), batch)
         n_inc = 200
-        c.execute(insert(s.incidents), [
-            {"id": i + 1, "status": "open" if i % 3 else "fixed", "severity": "high",
-             "kind": "volume", "table_id": 1 + i * (n_tables // n_inc), "title": f"volume drop {i}",
-             "summary": "rows dropped", "data_time": NOW - timedelta(hours=1),
-             "detected_at": NOW - timedelta(minutes=i), "updated_at": NOW,
-             "impact": {"tables": [f"schema_{(i + k) % 50:02d}.table_{(i * 7 + k) % n_tables:05d}"
-                                   for k in range(5)], "columns": [], "exposures": [],
-                        "owners": []}, "root_cause": []}
-            for i in range(n_inc)])
+        c.execute(
+            insert(s.incidents),
+            [
+                {
+                    "id": i + 1,
+                    "status": "open" if i % 3 else "fixed",
+                    "severity": "high",
+                    "kind": "volume",
+                    "table_id": 1 + i * (n_tables // n_inc),
+                    "title": f"volume drop {i}",
+                    "summary": "rows dropped",
+                    "data_time": NOW - timedelta(hours=1),
+                    "detected_at": NOW - timedelta(minutes=i),
+                    "updated_at": NOW,
+                    "impact": {
+                        "tables": [
+                            f"schema_{(i + k) % 50:02d}.table_{(i * 7 + k) % n_tables:05d}"
+                            for k in range(5)
+                        ],
+                        "columns": [],
+                        "exposures": [],
+                        "owners": [],
+                    },
+                    "root_cause": [],
+                }
+                for i in range(n_inc)
+            ],
+        )
         alerts = []
         for a in range(2000):
             t = 1 + (a * 37) % n_tables
-            alerts.append({"id": a + 1, "fingerprint": f"fp{a}", "kind": "volume", "table_id": t,
-                           "metric": "bucket_row_count", "observed": 10.0, "expected": 500.0,
-                           "lower": 400.0, "upper": 600.0,
-                           "data_time": NOW - timedelta(hours=1 + a % 100),
-                           "detected_at": NOW - timedelta(hours=a % 48), "severity": "high",
-                           "title": f"volume anomaly {a}", "explanation": {"text": "low"},
-                           "incident_id": 1 + a % n_inc if a < 400 else None})
+            alerts.append(
+                {
+                    "id": a + 1,
+                    "fingerprint": f"fp{a}",
+                    "kind": "volume",
+                    "table_id": t,
+                    "metric": "bucket_row_count",
+                    "observed": 10.0,
+                    "expected": 500.0,
+                    "lower": 400.0,
+                    "upper": 600.0,
+                    "data_time": NOW - timedelta(hours=1 + a % 100),
+                    "detected_at": NOW - timedelta(hours=a % 48),
+                    "severity": "high",
+                    "title": f"volume anomaly {a}",
+                    "explanation": {"text": "low"},
+                    "incident_id": 1 + a % n_inc if a < 400 else None,
+                }
+            )
         c.execute(insert(s.alerts), alerts)
-        c.execute(insert(s.incident_events), [
-            {"incident_id": 1 + i % n_inc, "at": NOW, "type": "alert", "text": "alert",
-             "details": {}}
-            for i in range(1000)])
+        c.execute(
+            insert(s.incident_events),
+            [
+                {
+                    "incident_id": 1 + i % n_inc,
+                    "at": NOW,
+                    "type": "alert",
+                    "text": "alert",
+                    "details": {},
+                }
+                for i in range(1000)
+            ],
+        )
     g = LineageGraph()
     for i in range(n_tables):
         fqn = f"schema_{i % 50:02d}.table_{i:05d}"
-        g.add_node(Node(table_node_id("main", fqn), NodeKind.TABLE, f"table_{i:05d}",
-                        f"schema_{i % 50:02d}", f"table_{i:05d}"))
+        g.add_node(
+            Node(
+                table_node_id("main", fqn),
+                NodeKind.TABLE,
+                f"table_{i:05d}",
+                f"schema_{i % 50:02d}",
+                f"table_{i:05d}",
+            )
+        )
     for i in range(1, n_tables):
         parent = rng.randrange(max(0, i - 50), i)
-        g.add_edge(table_node_id("main", f"schema_{parent % 50:02d}.table_{parent:05d}"),
-                   table_node_id("main", f"schema_{i % 50:02d}.table_{i:05d}"), Origin.SQL)
+        g.add_edge(
+            table_node_id("main", f"schema_{parent % 50:02d}.table_{parent:05d}"),
+            table_node_id("main", f"schema_{i % 50:02d}.table_{i:05d}"),
+            Origin.SQL,
+        )
     save_graph(store, g, NOW)
     store.close()
-    return {"tables": n_tables, "metric_points": n_tables * per_table,
-            "build_seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "tables": n_tables,
+        "metric_points": n_tables * per_table,
+        "build_seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -140,8 +244,13 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def summary(xs: list[float]) -> dict[str, float]:
-    return {"n": len(xs), "p50_ms": pct(xs, 0.5), "p95_ms": pct(xs, 0.95),
-            "p99_ms": pct(xs, 0.99), "mean_ms": round(statistics.mean(xs) * 1000, 1)}
+    return {
+        "n": len(xs),
+        "p50_ms": pct(xs, 0.5),
+        "p95_ms": pct(xs, 0.95),
+        "p99_ms": pct(xs, 0.99),
+        "mean_ms": round(statistics.mean(xs) * 1000, 1),
+    }
 
 
 def bench_pages(path: Path, n_tables: int, repeats: int) -> dict[str, Any]:
@@ -154,6 +263,7 @@ def bench_pages(path: Path, n_tables: int, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     rng = random.Random(1)
     with TestClient(app) as client:
+
         def timed(url: str) -> float:
             t0 = time.perf_counter()
             r = client.get(url)
@@ -189,14 +299,16 @@ def api_urls(n: int, n_tables: int, seed: int) -> list[str]:
     urls = []
     for _ in range(n):
         k = rng.randrange(6)
-        urls.append([
-            f"/api/v1/tables?limit=50&offset={rng.randrange(0, n_tables - 50)}",
-            f"/api/v1/tables/{rng.randint(1, n_tables)}",
-            f"/api/v1/alerts?limit=50&offset={rng.randrange(0, 1900)}",
-            f"/api/v1/alerts/{rng.randint(1, 2000)}",
-            "/api/v1/incidents?open=true&limit=20",
-            f"/api/v1/incidents/{rng.randint(1, 200)}",
-        ][k])
+        urls.append(
+            [
+                f"/api/v1/tables?limit=50&offset={rng.randrange(0, n_tables - 50)}",
+                f"/api/v1/tables/{rng.randint(1, n_tables)}",
+                f"/api/v1/alerts?limit=50&offset={rng.randrange(0, 1900)}",
+                f"/api/v1/alerts/{rng.randint(1, 2000)}",
+                "/api/v1/incidents?open=true&limit=20",
+                f"/api/v1/incidents/{rng.randint(1, 200)}",
+            ][k]
+        )
     return urls
 
 
@@ -262,20 +374,30 @@ async def load(port: int, urls: list[str], clients: int, seconds: float) -> dict
     cpu0, t_start = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
     wall = time.perf_counter() - t_start
-    return {"clients": clients, **summary(latencies), "errors": sum(kinds.values()),
-            "error_kinds": kinds, "requests_per_second": round(len(latencies) / wall, 1),
-            "cache_hit_share": round(hits / max(1, len(latencies)), 3),
-            "seconds": round(wall, 1),
-            "generator_cpu_share": round((time.process_time() - cpu0) / wall, 3)}
+    return {
+        "clients": clients,
+        **summary(latencies),
+        "errors": sum(kinds.values()),
+        "error_kinds": kinds,
+        "requests_per_second": round(len(latencies) / wall, 1),
+        "cache_hit_share": round(hits / max(1, len(latencies)), 3),
+        "seconds": round(wall, 1),
+        "generator_cpu_share": round((time.process_time() - cpu0) / wall, 3),
+    }
 
 
-def bench_api(path: Path, n_tables: int, clients: int, max_requests: int,
-              seconds: float, workers: int) -> dict[str, Any]:
+def bench_api(
+    path: Path, n_tables: int, clients: int, max_requests: int, seconds: float, workers: int
+) -> dict[str, Any]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code = SERVER.format(root=str(Path(__file__).resolve().parents[1]),
-                         url=f"sqlite:///{path}", port=port, workers=workers)
+    code = SERVER.format(
+        root=str(Path(__file__).resolve().parents[1]),
+        url=f"sqlite:///{path}",
+        port=port,
+        workers=workers,
+    )
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
         base = f"http://127.0.0.1:{port}"
@@ -293,15 +415,15 @@ def bench_api(path: Path, n_tables: int, clients: int, max_requests: int,
         # not the response cache
         asyncio.run(load(port, api_urls(500, n_tables, seed=99), clients, 15))
         cpu0 = process_cpu_seconds(proc.pid)
-        out = asyncio.run(load(port, api_urls(max_requests, n_tables, seed=2), clients,
-                               seconds))
+        out = asyncio.run(load(port, api_urls(max_requests, n_tables, seed=2), clients, seconds))
         cpu1 = process_cpu_seconds(proc.pid)
         used = {pid: cpu1[pid] - cpu0.get(pid, 0.0) for pid in cpu1}
         out["server_cpu_ms_per_request"] = round(sum(used.values()) * 1000 / max(1, out["n"]), 2)
         # how the work split between processes (uneven keep-alive connections show here)
         out["server_cpu_share_per_process"] = sorted(
             (round(v / max(1e-9, sum(used.values())), 2) for v in used.values() if v > 0),
-            reverse=True)
+            reverse=True,
+        )
         out["workers"] = workers
         out["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
         out["generator"] = "python asyncio raw sockets, keep-alive, closed loop"
@@ -321,12 +443,17 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--requests", type=int, default=3000)
     ap.add_argument("--seconds", type=float, default=30.0)
-    ap.add_argument("--workers", default="1",
-                    help="uvicorn worker processes; a comma-separated list runs each in turn")
+    ap.add_argument(
+        "--workers",
+        default="1",
+        help="uvicorn worker processes; a comma-separated list runs each in turn",
+    )
     ap.add_argument("--api-only", action="store_true", help="skip the page timings")
     args = ap.parse_args()
-    result: dict[str, Any] = {"cpus": os.cpu_count(),
-                              "loadavg_1m_before": round(os.getloadavg()[0], 2)}
+    result: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "loadavg_1m_before": round(os.getloadavg()[0], 2),
+    }
     if args.reuse and args.db.exists():
         result["store"] = {"tables": args.tables, "reused": str(args.db)}
     else:

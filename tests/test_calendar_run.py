@@ -92,8 +92,11 @@ def backtest_volume_alerts(tmp_path: Path, calendar: str) -> int:
     project = load_project(tmp_path / "tidegauge.yml")
     store = Store.open(project.store_url())
     out = backtest_project(project, store, END, days=7)
-    return sum(m["alerts"] for m in out["monitors"]
-               if m["table"] == "raw.orders" and m["metric"] == "bucket_row_count")
+    return sum(
+        m["alerts"]
+        for m in out["monitors"]
+        if m["table"] == "raw.orders" and m["metric"] == "bucket_row_count"
+    )
 
 
 @pytest.mark.slow

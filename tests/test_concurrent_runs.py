@@ -27,11 +27,22 @@ tables:
     )
     project = load_project(tmp_path / "tidegauge.yml")
     Store.open(project.store_url()).close()  # migrate once, before the race
-    cmd = [sys.executable, "-m", "tidegauge.cli.main", "--config", str(tmp_path / "tidegauge.yml"),
-           "run", "--now", END.isoformat(), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tidegauge.cli.main",
+        "--config",
+        str(tmp_path / "tidegauge.yml"),
+        "run",
+        "--now",
+        END.isoformat(),
+        "--json",
+    ]
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
 

@@ -23,7 +23,9 @@ def error(tmp_path: Path, body: str) -> str:
 
 
 def test_project_calendar_and_table_overrides(tmp_path):
-    p = project(tmp_path, """
+    p = project(
+        tmp_path,
+        """
 defaults:
   calendar:
     country: us
@@ -39,13 +41,18 @@ tables:
     calendar: false
   - match: "raw.keep"
     calendar: {floor: 0.3}
-""")
+""",
+    )
     when = datetime(2026, 6, 1, tzinfo=UTC)
     us = p.special_days(p.settings_for("analytics.orders"), when, when)
     assert us is not None and us.label == "US-CA + 5 dates"
     assert us.timezone == "America/Los_Angeles"
-    assert {date(2026, 12, 25), date(2026, 3, 31), date(2026, 11, 27),
-            date(2026, 12, 29)} <= us.dates  # Cesar Chavez Day is California's
+    assert {
+        date(2026, 12, 25),
+        date(2026, 3, 31),
+        date(2026, 11, 27),
+        date(2026, 12, 29),
+    } <= us.dates  # Cesar Chavez Day is California's
     de = p.special_days(p.settings_for("eu.orders"), when, when)
     assert de is not None and de.label == "DE + 5 dates"  # own dates are inherited
     assert date(2026, 10, 3) in de.dates and date(2026, 7, 3) not in de.dates
@@ -60,19 +67,30 @@ def test_no_calendar_by_default(tmp_path):
     assert p.calendar_for(p.settings_for("raw.orders")) is None
 
 
-@pytest.mark.parametrize(("body", "line", "key", "message"), [
-    ("    country: XX\n", 5, "defaults.calendar.country", "unknown country 'XX'"),
-    ("    country: USS\n", 5, "defaults.calendar.country", "did you mean"),
-    ("    country: US\n    subdivision: ZZ\n", 6, "defaults.calendar.subdivision",
-     "no subdivision 'ZZ'"),
-    ("    timezone: Mars/Olympus\n", 5, "defaults.calendar.timezone", "unknown time zone"),
-    ("    dates: ['2026-02-30']\n", 5, "defaults.calendar.dates.0", "date"),
-    ("    ranges: [{start: 2026-12-31, end: 2026-12-24}]\n", 5, "defaults.calendar.ranges.0",
-     "before start"),
-    ("    floor: 1.5\n", 5, "defaults.calendar.floor", "less than 1"),
-    ("    expect: sideways\n", 5, "defaults.calendar.expect", "down"),
-    ("    contry: US\n", 5, "defaults.calendar.contry", "did you mean 'country'"),
-])
+@pytest.mark.parametrize(
+    ("body", "line", "key", "message"),
+    [
+        ("    country: XX\n", 5, "defaults.calendar.country", "unknown country 'XX'"),
+        ("    country: USS\n", 5, "defaults.calendar.country", "did you mean"),
+        (
+            "    country: US\n    subdivision: ZZ\n",
+            6,
+            "defaults.calendar.subdivision",
+            "no subdivision 'ZZ'",
+        ),
+        ("    timezone: Mars/Olympus\n", 5, "defaults.calendar.timezone", "unknown time zone"),
+        ("    dates: ['2026-02-30']\n", 5, "defaults.calendar.dates.0", "date"),
+        (
+            "    ranges: [{start: 2026-12-31, end: 2026-12-24}]\n",
+            5,
+            "defaults.calendar.ranges.0",
+            "before start",
+        ),
+        ("    floor: 1.5\n", 5, "defaults.calendar.floor", "less than 1"),
+        ("    expect: sideways\n", 5, "defaults.calendar.expect", "down"),
+        ("    contry: US\n", 5, "defaults.calendar.contry", "did you mean 'country'"),
+    ],
+)
 def test_bad_calendar_names_file_line_and_key(tmp_path, body, line, key, message):
     text = error(tmp_path, "\ndefaults:\n  calendar:\n" + body)
     assert f"tidegauge.yml:{line}: {key}:" in text

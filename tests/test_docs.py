@@ -32,7 +32,7 @@ def test_every_project_key_is_in_the_readme_or_schema():
 
 def test_the_readme_project_file_is_valid(tmp_path, monkeypatch):
     start = README.index("```yaml\nname: marketplace")
-    text = README[start + len("```yaml\n"): README.index("```", start + 7)]
+    text = README[start + len("```yaml\n") : README.index("```", start + 7)]
     for var in ("PGPASSWORD", "WEBHOOK_SECRET", "TIDEGAUGE_ADMIN_TOKEN"):
         monkeypatch.setenv(var, "x")
     no_dbt = text.replace("dbt:\n  manifest: target/manifest.json\n", "")

@@ -63,10 +63,11 @@ def test_errors_in_the_project_file_keep_its_format(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         load_project(path)
     lines = str(e.value).splitlines()
-    assert any(line.startswith(f"{path}:17: monitors.1.sla:") and "not a duration" in line
-               for line in lines), lines
-    assert f"{path}:18: monitors.1.colums: unknown key 'colums'; did you mean 'columns'?" \
-        in lines
+    assert any(
+        line.startswith(f"{path}:17: monitors.1.sla:") and "not a duration" in line
+        for line in lines
+    ), lines
+    assert f"{path}:18: monitors.1.colums: unknown key 'colums'; did you mean 'columns'?" in lines
 
 
 def test_unknown_type_and_rule_requirements(tmp_path: Path) -> None:
@@ -106,18 +107,26 @@ def test_duplicate_names_name_both_places(tmp_path: Path) -> None:
 
 def test_unknown_channel_is_an_error_with_a_suggestion(tmp_path: Path) -> None:
     path = write_project(tmp_path, rules=False)
-    path.write_text(path.read_text().replace("    schedule: 1h", "    channels: [slak]")
-                    + "channels:\n  - {name: slack, type: webhook, url: 'http://127.0.0.1:9'}\n")
+    path.write_text(
+        path.read_text().replace("    schedule: 1h", "    channels: [slak]")
+        + "channels:\n  - {name: slack, type: webhook, url: 'http://127.0.0.1:9'}\n"
+    )
     with pytest.raises(ConfigError) as e:
         load_project(path)
     assert "unknown channel 'slak'; did you mean 'slack'?" in str(e.value)
 
 
 def test_schedules_and_python_objects_are_the_yaml_objects() -> None:
-    m = parse_monitor({"type": "volume", "name": "v", "table": "raw.orders",
-                       "schedule": "*/15 * * * *", "min_rows": 5})
-    assert m == VolumeMonitor(name="v", table="raw.orders", schedule="*/15 * * * *",
-                              min_rows=5)
+    m = parse_monitor(
+        {
+            "type": "volume",
+            "name": "v",
+            "table": "raw.orders",
+            "schedule": "*/15 * * * *",
+            "min_rows": 5,
+        }
+    )
+    assert m == VolumeMonitor(name="v", table="raw.orders", schedule="*/15 * * * *", min_rows=5)
     with pytest.raises(ValidationError, match="not a duration"):
         VolumeMonitor(name="v", table="raw.orders", schedule="sometimes")
     with pytest.raises(ValidationError, match=r"schema\.table"):
@@ -137,14 +146,34 @@ def test_rule_queries_count_violations_on_duckdb(tmp_path: Path) -> None:
         (RuleMonitor(name="a", table="raw.orders", rule="not_null", column="id"), 0),
         (RuleMonitor(name="b", table="raw.orders", rule="unique", column="id"), 0),
         (RuleMonitor(name="c", table="raw.orders", rule="unique", column="status"), None),
-        (RuleMonitor(name="d", table="raw.orders", rule="accepted_values", column="status",
-                     values=["paid", "placed"]), 7),
-        (RuleMonitor(name="e", table="raw.orders", rule="range", column="amount", min=0,
-                     max=200), 0),
-        (RuleMonitor(name="e2", table="raw.orders", rule="range", column="amount", max=50),
-         None),
-        (RuleMonitor(name="f", table="raw.orders", rule="relationships", column="customer_id",
-                     to="raw.customers", field="id"), 7),
+        (
+            RuleMonitor(
+                name="d",
+                table="raw.orders",
+                rule="accepted_values",
+                column="status",
+                values=["paid", "placed"],
+            ),
+            7,
+        ),
+        (
+            RuleMonitor(
+                name="e", table="raw.orders", rule="range", column="amount", min=0, max=200
+            ),
+            0,
+        ),
+        (RuleMonitor(name="e2", table="raw.orders", rule="range", column="amount", max=50), None),
+        (
+            RuleMonitor(
+                name="f",
+                table="raw.orders",
+                rule="relationships",
+                column="customer_id",
+                to="raw.customers",
+                field="id",
+            ),
+            7,
+        ),
     ]
     for m, want in cases:
         sql, lo, hi = rule_query(m, "duckdb")
@@ -154,12 +183,17 @@ def test_rule_queries_count_violations_on_duckdb(tmp_path: Path) -> None:
             assert got == want, (m.name, sql)
         else:
             assert got > 0
-    sql, lo, hi = rule_query(RuleMonitor(name="g", table="raw.orders", rule="row_count_min",
-                                         min=10), "duckdb")
+    sql, lo, hi = rule_query(
+        RuleMonitor(name="g", table="raw.orders", rule="row_count_min", min=10), "duckdb"
+    )
     assert con.execute(sql).fetchone()[0] > 10 and lo == 10 and hi is None  # type: ignore[index]
     # rendered per dialect
-    mysql, _, _ = rule_query(RuleMonitor(name="h", table="raw.orders", rule="accepted_values",
-                                         column="status", values=["x"]), "mysql")
+    mysql, _, _ = rule_query(
+        RuleMonitor(
+            name="h", table="raw.orders", rule="accepted_values", column="status", values=["x"]
+        ),
+        "mysql",
+    )
     assert "`" in mysql or "CAST" in mysql
     con.close()
 
@@ -179,8 +213,7 @@ def test_run_fires_rules_through_the_normal_path(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_plan_apply_idempotent_with_backtests_and_warnings(tmp_path: Path) -> None:
     path = write_project(tmp_path)
-    path.write_text(path.read_text()
-                    + "  - {name: ghost, type: volume, table: raw.nowhere}\n")
+    path.write_text(path.read_text() + "  - {name: ghost, type: volume, table: raw.nowhere}\n")
     project = load_project(path)
     store = Store.open(project.store_url())
     run(project, store, Clock.fixed(END))
@@ -200,12 +233,21 @@ def test_plan_apply_idempotent_with_backtests_and_warnings(tmp_path: Path) -> No
     assert apply_plan(project, store).empty
 
     # change one monitor, delete another, add one from Python
-    path.write_text(path.read_text().replace("sla: 6h", "sla: 2h").replace(
-        "  - {name: ghost, type: volume, table: raw.nowhere}\n", ""))
+    path.write_text(
+        path.read_text()
+        .replace("sla: 6h", "sla: 2h")
+        .replace("  - {name: ghost, type: volume, table: raw.nowhere}\n", "")
+    )
     project = load_project(path)
-    project.monitors = [*project.monitors, CustomSQLMonitor(
-        name="big_orders", table="raw.orders", sql="select count(*) from raw.orders "
-        "where amount > 100", max=10_000)]
+    project.monitors = [
+        *project.monitors,
+        CustomSQLMonitor(
+            name="big_orders",
+            table="raw.orders",
+            sql="select count(*) from raw.orders where amount > 100",
+            max=10_000,
+        ),
+    ]
     plan = compute_plan(project, store)
     actions = {c.name: c for c in plan.changes}
     assert actions["orders_fresh"].action == "change"
@@ -219,8 +261,9 @@ def test_plan_apply_idempotent_with_backtests_and_warnings(tmp_path: Path) -> No
 
 @pytest.mark.slow
 @pytest.mark.dbt
-def test_dbt_meta_and_tests_become_monitors(tmp_path: Path,
-                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_dbt_meta_and_tests_become_monitors(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     from tests.fixtures.dbtkit import built_fixture_project, parse_variant
 
     built = built_fixture_project(tmp_path_factory)
@@ -245,13 +288,16 @@ def test_dbt_meta_and_tests_become_monitors(tmp_path: Path,
     # the typo is reported with the node, not a crash
     assert any("stg_orders" in w and "sevrity" in w for w in project.monitor_warnings)
     rules = {(m.rule, m.column) for m in dbt.values() if isinstance(m, RuleMonitor)}
-    assert {("not_null", "order_id"), ("unique", "user_id"),
-            ("accepted_values", "category")} <= rules
-    fk = next(m for m in dbt.values() if isinstance(m, RuleMonitor)
-              and m.rule == "relationships")
+    assert {
+        ("not_null", "order_id"),
+        ("unique", "user_id"),
+        ("accepted_values", "category"),
+    } <= rules
+    fk = next(m for m in dbt.values() if isinstance(m, RuleMonitor) and m.rule == "relationships")
     assert fk.to is not None and fk.to.endswith(".stg_users") and fk.field == "user_id"
-    accepted = next(m for m in dbt.values() if isinstance(m, RuleMonitor)
-                    and m.rule == "accepted_values")
+    accepted = next(
+        m for m in dbt.values() if isinstance(m, RuleMonitor) and m.rule == "accepted_values"
+    )
     assert accepted.values == ["sneakers", "trading_cards"]
     # and the run checks them: the fixture's accepted_values test fails on purpose
     store = Store.open(project.store_url())

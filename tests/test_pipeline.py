@@ -54,7 +54,6 @@ def build_warehouse(path: Path) -> None:
     con.close()
 
 
-
 @pytest.mark.slow
 def test_volume_drop_becomes_one_incident_sent_once(tmp_path, recorder):
     build_warehouse(tmp_path / "w.duckdb")
@@ -135,5 +134,7 @@ tables:
     assert inc is not None and inc["table"] == "raw.orders"
     assert "analytics.stg_orders" in inc["impact"]["tables"]
     assert {a["table"] for a in store.alerts.list(incident_id=inc["id"])} == {
-        "raw.orders", "analytics.stg_orders"}
+        "raw.orders",
+        "analytics.stg_orders",
+    }
     assert any(e["type"] == "rerooted" for e in inc["timeline"])

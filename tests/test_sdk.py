@@ -21,24 +21,29 @@ def test_public_api_is_sorted_lazy_and_complete() -> None:
         tidegauge.nope  # noqa: B018
     # importing the package loads neither pydantic models nor sqlglot
     code = "import sys, tidegauge; print('sqlglot' in sys.modules, 'pydantic' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["False", "False"]
 
 
 def test_monitor_classes_are_what_yaml_loads(tmp_path: Path) -> None:
     project = tidegauge.load_project(write_project(tmp_path))
     assert isinstance(project.monitors[0], tidegauge.VolumeMonitor)
-    assert project.monitors[0].model_dump() == tidegauge.VolumeMonitor(
-        name="orders_volume", table="raw.orders", owner="@omar", severity="high",
-        schedule="1h").model_dump()
+    assert (
+        project.monitors[0].model_dump()
+        == tidegauge.VolumeMonitor(
+            name="orders_volume", table="raw.orders", owner="@omar", severity="high", schedule="1h"
+        ).model_dump()
+    )
 
 
 @pytest.mark.slow
 def test_run_query_plan_apply_and_breaker_from_python(tmp_path: Path) -> None:
     with tidegauge.Tidegauge(write_project(tmp_path, bad_status=True)) as tg:
-        tg.add_monitor(tidegauge.RuleMonitor(name="ids_unique", table="raw.orders",
-                                             rule="unique", column="id"))
+        tg.add_monitor(
+            tidegauge.RuleMonitor(name="ids_unique", table="raw.orders", rule="unique", column="id")
+        )
         with pytest.raises(ValueError, match="declared twice"):
             tg.add_monitor(tidegauge.VolumeMonitor(name="ids_unique", table="raw.orders"))
         report = tg.run(now=END, tables=["raw.orders"])

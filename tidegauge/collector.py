@@ -330,16 +330,18 @@ def _freshness_and_volume(r: _Run, choice: TimestampChoice) -> None:
         r.point(Metric.FRESHNESS_LAG_SECONDS, (r.now - last_modified).total_seconds())
     ts = choice.freshness if last_modified is None else None
     zone = r.caps.zone
-    q = build_max_query(r.source, ts, count=row_count is None, now=r.now,
-                        dialect=r.wh.DIALECT, zone=zone)
+    q = build_max_query(
+        r.source, ts, count=row_count is None, now=r.now, dialect=r.wh.DIALECT, zone=zone
+    )
     if q is None:
         return
 
     def step() -> None:
         # Re-plan from the current schema (the timestamp column may have been dropped).
         col = ts if ts is None or any(c.name == ts.name for c in r.columns) else None
-        query = build_max_query(r.source, col, count=row_count is None, now=r.now,
-                                dialect=r.wh.DIALECT, zone=zone)
+        query = build_max_query(
+            r.source, col, count=row_count is None, now=r.now, dialect=r.wh.DIALECT, zone=zone
+        )
         if query is None:
             return
         out = _lower(r.run("freshness", query).dicts())[0]

@@ -97,7 +97,8 @@ class RetentionConfig(Strict):
 
     fine_days: int = Field(120, ge=1, description="keep finer-than-daily points this long")
     keep_days: int | None = Field(
-        730, ge=1, description="delete every point older than this (null: keep forever)")
+        730, ge=1, description="delete every point older than this (null: keep forever)"
+    )
 
 
 class StoreConfig(Strict):
@@ -139,16 +140,21 @@ class CalendarConfig(Strict):
 
     enabled: bool = True
     country: str | None = Field(
-        None, description="ISO 3166 code whose public holidays count (e.g. US, GB, DE)")
+        None, description="ISO 3166 code whose public holidays count (e.g. US, GB, DE)"
+    )
     subdivision: str | None = Field(None, description="state or province, e.g. CA or BY")
     dates: list[date] = Field(default_factory=list, description="more special days")
     ranges: list[DateRange] = Field(default_factory=list, description="runs of special days")
     timezone: str = Field("UTC", description="the zone special days are local dates in")
     expect: Literal["down", "up", "both"] = Field(
-        "down", description="which way a special day may move without alerting")
+        "down", description="which way a special day may move without alerting"
+    )
     floor: float = Field(
-        DEFAULT_FLOOR, ge=0, lt=1,
-        description="a special day still alerts when clearly below this share of normal")
+        DEFAULT_FLOOR,
+        ge=0,
+        lt=1,
+        description="a special day still alerts when clearly below this share of normal",
+    )
 
     @field_validator("country")
     @classmethod
@@ -174,10 +180,15 @@ class CalendarConfig(Strict):
         if self.subdivision and not self.country:
             raise ConfigError(f"calendar: subdivision '{self.subdivision}' needs a country")
         return build_special_days(
-            years=range(start.year - 1, end.year + 2), country=self.country,
-            subdivision=self.subdivision, dates=self.dates,
-            ranges=[(r.start, r.end) for r in self.ranges], timezone=self.timezone,
-            expect=self.expect, floor=self.floor)
+            years=range(start.year - 1, end.year + 2),
+            country=self.country,
+            subdivision=self.subdivision,
+            dates=self.dates,
+            ranges=[(r.start, r.end) for r in self.ranges],
+            timezone=self.timezone,
+            expect=self.expect,
+            floor=self.floor,
+        )
 
 
 class TableSettings(Strict):
@@ -204,7 +215,8 @@ class TableSettings(Strict):
     tags: list[str] = Field(default_factory=list)
     sensitivity: Literal["low", "medium", "high"] | None = None
     calendar: CalendarConfig | None = Field(
-        None, description="keys replace the project calendar's; false: no special days")
+        None, description="keys replace the project calendar's; false: no special days"
+    )
 
     @field_validator("calendar", mode="before")
     @classmethod
@@ -276,23 +288,31 @@ class ExecutionConfig(Strict):
     Dagster job, a chunk per op, in Dagster's multiprocess executor (``dagster``)."""
 
     type: Literal["local", "celery", "dagster"] = "local"
-    broker: str = Field("redis://127.0.0.1:6379/0",
-                        description="Celery broker URL: redis://… or amqp://…")
+    broker: str = Field(
+        "redis://127.0.0.1:6379/0", description="Celery broker URL: redis://… or amqp://…"
+    )
     result_backend: str | None = Field(
-        None, description="where workers put chunk results (default: the Redis broker, "
-        "or rpc:// for an AMQP broker)")
+        None,
+        description="where workers put chunk results (default: the Redis broker, "
+        "or rpc:// for an AMQP broker)",
+    )
     queue: str = Field("tidegauge", min_length=1, description="the queue workers listen on")
     chunk_size: int = Field(200, ge=1, le=100_000, description="tables per task")
-    timeout: Duration = Field(timedelta(hours=1),
-                              description="how long a run waits for all its chunks")
+    timeout: Duration = Field(
+        timedelta(hours=1), description="how long a run waits for all its chunks"
+    )
     retries: int = Field(1, ge=0, le=5, description="re-sends of a chunk whose task failed")
     max_concurrent: int | None = Field(
-        None, ge=1, le=1024,
-        description="dagster: chunks run at once, each in its own process (default: CPUs)")
+        None,
+        ge=1,
+        le=1024,
+        description="dagster: chunks run at once, each in its own process (default: CPUs)",
+    )
     detect: Literal["coordinator", "workers"] = Field(
         "coordinator",
         description="coordinator: detection over all tables at once, as one process does "
-        "(the same false-discovery-rate family); workers: each chunk detects its own tables")
+        "(the same false-discovery-rate family); workers: each chunk detects its own tables",
+    )
 
     @field_validator("timeout", mode="before")
     @classmethod
@@ -341,7 +361,8 @@ class Project(Strict):
 
     #: folder of the project file; relative paths are resolved against it
     root: Path = Field(
-        default_factory=Path.cwd, exclude=True,
+        default_factory=Path.cwd,
+        exclude=True,
         description="folder of the project file; set by the loader, not written by hand",
     )
 
@@ -443,8 +464,9 @@ class Project(Strict):
             raise ConfigError(f"calendar of {settings.match}: {e.errors()[0]['msg']}") from None
         return chosen if chosen.enabled else None
 
-    def special_days(self, settings: TableSettings, start: datetime,
-                     end: datetime) -> SpecialDays | None:
+    def special_days(
+        self, settings: TableSettings, start: datetime, end: datetime
+    ) -> SpecialDays | None:
         """The table's special days as plain dates for a detector, or None without any."""
         cal = self.calendar_for(settings)
         return None if cal is None else cal.special_days(start, end)
@@ -470,7 +492,8 @@ def _format_errors(err: ValidationError, smap: SourceMap, model: type[BaseModel]
         loc = tuple(e["loc"])
         # pydantic puts the union tag into the loc; drop it for the source map lookup
         clean: list[str | int] = [
-            p for i, p in enumerate(loc)
+            p
+            for i, p in enumerate(loc)
             if not (isinstance(p, str) and p in _TAGS and i > 0 and isinstance(loc[i - 1], int))
         ]
         key = ".".join(str(p) for p in clean) or "(top level)"
@@ -487,8 +510,16 @@ def _format_errors(err: ValidationError, smap: SourceMap, model: type[BaseModel]
 
 
 _TAGS = {
-    "duckdb", "postgres", "mysql", "snowflake",
-    "slack", "teams", "pagerduty", "opsgenie", "email", "webhook",
+    "duckdb",
+    "postgres",
+    "mysql",
+    "snowflake",
+    "slack",
+    "teams",
+    "pagerduty",
+    "opsgenie",
+    "email",
+    "webhook",
     *MONITOR_TYPES,
 }
 
@@ -585,8 +616,9 @@ def load_monitors(project: Project, folder: Path | None = None) -> None:
     dbt = load_dbt_monitors(project)
     project.set_dbt_monitors(dbt.monitors, dbt.problems)
     everything = [*project.monitors, *dbt.monitors]
-    errors = check_unique(everything) + check_channels(everything,
-                                                       [c.name for c in project.channels])
+    errors = check_unique(everything) + check_channels(
+        everything, [c.name for c in project.channels]
+    )
     if errors:
         raise ConfigError("\n".join(errors))
     install(project)

@@ -71,8 +71,18 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 
 FieldMetric = Literal[
-    "null_rate", "distinct_count", "mean", "p50", "min", "max", "empty_rate", "zero_rate",
-    "negative_rate", "true_rate", "len_mean", "duplicate_rate",
+    "null_rate",
+    "distinct_count",
+    "mean",
+    "p50",
+    "min",
+    "max",
+    "empty_rate",
+    "zero_rate",
+    "negative_rate",
+    "true_rate",
+    "len_mean",
+    "duplicate_rate",
 ]
 RuleName = Literal[
     "not_null", "unique", "accepted_values", "range", "row_count_min", "relationships"
@@ -110,7 +120,8 @@ class _MonitorBase(BaseModel):
     table: str = Field(..., description="schema.table (or warehouse:schema.table)")
     description: str | None = None
     schedule: str | None = Field(
-        None, description="interval (30m, 6h, 1d) or five-field cron",
+        None,
+        description="interval (30m, 6h, 1d) or five-field cron",
         json_schema_extra={"examples": ["1h", "0 6 * * *"]},
     )
     owner: str | None = Field(None, description="who is told; routes match on it")
@@ -188,9 +199,9 @@ class FreshnessMonitor(_MonitorBase):
     """
 
     type: Literal["freshness"] = "freshness"
-    sla: Annotated[
-        timedelta | None, Field(json_schema_extra={"examples": ["30m", "6h", "2d"]})
-    ] = Field(None, description="alert when older than this; unset: learned cadence")
+    sla: Annotated[timedelta | None, Field(json_schema_extra={"examples": ["30m", "6h", "2d"]})] = (
+        Field(None, description="alert when older than this; unset: learned cadence")
+    )
     timestamp_column: str | None = None
 
     @field_validator("sla", mode="before")
@@ -318,8 +329,10 @@ def duplicate_names(data: Any, smap: SourceMap) -> list[str]:
             continue
         where = smap.where(("monitors", i, "name"))
         if name in seen:
-            out.append(f"{where}: monitors.{i}.name: duplicate monitor name '{name}' "
-                       f"(also declared at {seen[name]})")
+            out.append(
+                f"{where}: monitors.{i}.name: duplicate monitor name '{name}' "
+                f"(also declared at {seen[name]})"
+            )
         else:
             seen[name] = where
     return out
@@ -376,8 +389,10 @@ def check_channels(monitors: Iterable[_MonitorBase], channels: Iterable[str]) ->
         unknown = [c for c in m.channels if c not in known]
         if unknown:
             close = _closest(unknown[0], sorted(known))
-            out.append(f"{m.origin or m.source}: monitors.{m.name}.channels: unknown channel "
-                       f"'{unknown[0]}'" + (f"; did you mean '{close}'?" if close else ""))
+            out.append(
+                f"{m.origin or m.source}: monitors.{m.name}.channels: unknown channel "
+                f"'{unknown[0]}'" + (f"; did you mean '{close}'?" if close else "")
+            )
     return out
 
 
@@ -436,8 +451,10 @@ def dbt_monitors(dbt: DbtProject) -> DbtMonitors:
             data = dict(item)
             if table and "table" not in data:
                 data["table"] = table
-            data.setdefault("name", f"{node.name}_{data.get('type', 'monitor')}"
-                            + (f"_{i}" if len(items) > 1 else ""))
+            data.setdefault(
+                "name",
+                f"{node.name}_{data.get('type', 'monitor')}" + (f"_{i}" if len(items) > 1 else ""),
+            )
             try:
                 m = parse_monitor(data)
             except ValidationError as e:
@@ -463,8 +480,10 @@ def dbt_monitors(dbt: DbtProject) -> DbtMonitors:
         if test.test_type == "relationships":
             parent = _resolve_ref(str(params.get("to") or ""), by_name)
             if parent is None or parent not in relations:
-                out.problems.append(f"{where} ({test.unique_id}): cannot resolve "
-                                    f"relationships target {params.get('to')!r}")
+                out.problems.append(
+                    f"{where} ({test.unique_id}): cannot resolve "
+                    f"relationships target {params.get('to')!r}"
+                )
                 continue
             rule["to"], rule["field"] = relations[parent], params.get("field")
         try:
@@ -557,8 +576,9 @@ def table_settings(m: _MonitorBase) -> dict[str, Any]:
     elif isinstance(m, FieldHealthMonitor):
         out["field_health"] = True
         if m.metrics:  # compute only what is watched (duplicates come from distinct counts)
-            out["metrics"] = sorted({"distinct_count" if x == "duplicate_rate" else x
-                                     for x in m.metrics})
+            out["metrics"] = sorted(
+                {"distinct_count" if x == "duplicate_rate" else x for x in m.metrics}
+            )
     elif isinstance(m, CategoricalMonitor):
         out["categorical"] = True
         out["categorical_columns"] = list(m.columns)
@@ -598,8 +618,12 @@ def rule_query(m: _MonitorBase, dialect: str | None) -> tuple[str, float | None,
     if m.rule == "not_null":
         q = q.where(exp.Is(this=c, expression=exp.Null()))
     elif m.rule == "unique":
-        q = exp.select(exp.Sub(this=exp.Count(this=c.copy()),
-                               expression=exp.Count(this=exp.Distinct(expressions=[c.copy()]))))
+        q = exp.select(
+            exp.Sub(
+                this=exp.Count(this=c.copy()),
+                expression=exp.Count(this=exp.Distinct(expressions=[c.copy()])),
+            )
+        )
         q = q.from_(table(m.table))
     elif m.rule == "accepted_values":
         values = [exp.Literal.string(str(v)) for v in m.values]
@@ -616,8 +640,10 @@ def rule_query(m: _MonitorBase, dialect: str | None) -> tuple[str, float | None,
         q = q.where(exp.or_(*conds))
     elif m.rule == "relationships":
         child = col(m.column or "", "c")
-        parent = exp.select(exp.Literal.number(1)).from_(table(m.to or "", "p")).where(
-            exp.EQ(this=col(m.field or "", "p"), expression=child.copy())
+        parent = (
+            exp.select(exp.Literal.number(1))
+            .from_(table(m.to or "", "p"))
+            .where(exp.EQ(this=col(m.field or "", "p"), expression=child.copy()))
         )
         q = (
             exp.select(count)
@@ -641,12 +667,14 @@ def custom_metric(project: Project, m: _MonitorBase) -> CustomMetric | None:
     from tidegauge.config import CustomMetric
 
     if isinstance(m, CustomSQLMonitor):
-        return CustomMetric(name=m.name, sql=m.sql, table=m.fqn, warehouse=m.warehouse,
-                            min=m.min, max=m.max)
+        return CustomMetric(
+            name=m.name, sql=m.sql, table=m.fqn, warehouse=m.warehouse, min=m.min, max=m.max
+        )
     if isinstance(m, RuleMonitor) or (isinstance(m, VolumeMonitor) and m.min_rows is not None):
         sql, lo, hi = rule_query(m, _dialect(project, m))
-        return CustomMetric(name=m.name, sql=sql, table=m.fqn, warehouse=m.warehouse,
-                            min=lo, max=hi)
+        return CustomMetric(
+            name=m.name, sql=sql, table=m.fqn, warehouse=m.warehouse, min=lo, max=hi
+        )
     return None
 
 
@@ -670,8 +698,7 @@ def install(project: Project, monitors: Sequence[_MonitorBase] | None = None) ->
     from tidegauge.config import TableSettings
 
     base = project.user_config()
-    ms = [m for m in (declared_monitors(project) if monitors is None else monitors)
-          if m.enabled]
+    ms = [m for m in (declared_monitors(project) if monitors is None else monitors) if m.enabled]
     tables: list[TableSettings] = []
     metrics: list[CustomMetric] = []
     routes: list[RouteConfig] = []
@@ -690,8 +717,9 @@ def install(project: Project, monitors: Sequence[_MonitorBase] | None = None) ->
     project.routes = [*base.routes, *routes]
 
 
-def monitor_for_alert(monitors: Sequence[_MonitorBase], fqn: str, kind: str,
-                      metric: str) -> _MonitorBase | None:
+def monitor_for_alert(
+    monitors: Sequence[_MonitorBase], fqn: str, kind: str, metric: str
+) -> _MonitorBase | None:
     """The declared monitor an alert of ``fqn`` comes from (best match), if any."""
     fqn = fqn.lower()
     mine = [m for m in monitors if m.enabled and m.fqn == fqn]

@@ -159,8 +159,9 @@ def run(
         report.warehouse_errors = dict(found.errors)
         external: list[tuple[int, Any]] = []  # dbt test failures, as rule alerts
         graph = refresh_lineage(project, store, found, now, external)
-        collected, alerts = per_table(project, store, found, now, run_id, report, only,
-                                      progress, external)
+        collected, alerts = per_table(
+            project, store, found, now, run_id, report, only, progress, external
+        )
         report.alerts = alerts
         # grouping reads open incidents and writes new ones: one process at a time
         with exclusive(store, "group", timeout=GROUP_WAIT):
@@ -207,8 +208,7 @@ def per_table(
 
     if project.execution.type == "local":
         collected = collect_tables(project, store, found, now, run_id, report, only, progress)
-        return collected, detect_tables(project, store, collected, now, run_id, report,
-                                        external)
+        return collected, detect_tables(project, store, collected, now, run_id, report, external)
     from tidegauge.fanout.chunks import alerts_by_id
 
     if project.execution.type == "dagster":
@@ -216,13 +216,13 @@ def per_table(
     else:
         from tidegauge.fanout.celery_engine import fan_out
 
-    collected, alert_ids, report.fanout = fan_out(project, store, found, now, run_id, report,
-                                                  only, progress)
+    collected, alert_ids, report.fanout = fan_out(
+        project, store, found, now, run_id, report, only, progress
+    )
     if project.execution.detect == "workers":
         stored = alerts_by_id(store, alert_ids)
         # dbt test failures and other external alerts are the coordinator's own
-        return collected, stored + detect_tables(project, store, [], now, run_id, report,
-                                                 external)
+        return collected, stored + detect_tables(project, store, [], now, run_id, report, external)
     return collected, detect_tables(project, store, collected, now, run_id, report, external)
 
 

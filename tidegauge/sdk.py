@@ -131,10 +131,19 @@ class BreakerTripped(RuntimeError):
 
 
 def _alert_brief(a: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "kind", "metric", "column", "severity", "declared_severity", "monitor",
-            "title", "incident_id", "data_time")
-    return {k: (v.isoformat() if isinstance(v, datetime) else v)
-            for k, v in a.items() if k in keys}
+    keys = (
+        "id",
+        "kind",
+        "metric",
+        "column",
+        "severity",
+        "declared_severity",
+        "monitor",
+        "title",
+        "incident_id",
+        "data_time",
+    )
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in a.items() if k in keys}
 
 
 def open_alerts(store: Store, table_id: int) -> list[dict[str, Any]]:
@@ -146,8 +155,16 @@ def open_alerts(store: Store, table_id: int) -> list[dict[str, Any]]:
 
     a, i = s.alerts, s.incidents
     q = (
-        select(a.c.id, a.c.kind, a.c.metric, a.c.column_name, a.c.severity, a.c.title,
-               a.c.incident_id, a.c.data_time)
+        select(
+            a.c.id,
+            a.c.kind,
+            a.c.metric,
+            a.c.column_name,
+            a.c.severity,
+            a.c.title,
+            a.c.incident_id,
+            a.c.data_time,
+        )
         .select_from(a.join(i, i.c.id == a.c.incident_id))
         .where(a.c.table_id == table_id, i.c.status.in_(OPEN_STATUSES))
         .where(or_(a.c.feedback.is_(None), a.c.feedback.not_in(["expected", "false_positive"])))
@@ -174,8 +191,12 @@ def latest_data_time(store: Store, table_id: int) -> datetime | None:
         ).scalar()
         bucket = c.execute(
             select(mp.c.bucket_start, mp.c.bucket_seconds)
-            .where(mp.c.table_id == table_id, mp.c.metric == "bucket_row_count",
-                   mp.c.segment == "", mp.c.value > 0)
+            .where(
+                mp.c.table_id == table_id,
+                mp.c.metric == "bucket_row_count",
+                mp.c.segment == "",
+                mp.c.value > 0,
+            )
             .order_by(mp.c.bucket_start.desc())
             .limit(1)
         ).first()
@@ -224,20 +245,30 @@ def check_breaker(
             checks.append(BreakerCheck(name, None, error=store_error or "store unavailable"))
             continue
         try:
-            checks.append(_check_one(store, name, lvl, age_limit, at, monitors,
-                                     monitor_for_alert))
+            checks.append(_check_one(store, name, lvl, age_limit, at, monitors, monitor_for_alert))
         except Exception as e:  # the store failing mid-check is "cannot answer", not a crash
             log.warning("breaker could not judge %s: %s", name, e)
             checks.append(BreakerCheck(name, None, error=f"{type(e).__name__}: {e}"))
     return BreakerResult(lvl, age_limit, opened, checks, at)
 
 
-def _check_one(store: Store, name: str, lvl: BreakerLevel, age_limit: timedelta | None,
-               at: datetime, monitors: Sequence[_MonitorBase], owner_of: Any) -> BreakerCheck:
+def _check_one(
+    store: Store,
+    name: str,
+    lvl: BreakerLevel,
+    age_limit: timedelta | None,
+    at: datetime,
+    monitors: Sequence[_MonitorBase],
+    owner_of: Any,
+) -> BreakerCheck:
     t = store.find_table(name)
     if t is None:
-        return BreakerCheck(name, None, error=f"table {name} is not known to tidegauge "
-                            "(misspelt, ambiguous, or not collected yet)")
+        return BreakerCheck(
+            name,
+            None,
+            error=f"table {name} is not known to tidegauge "
+            "(misspelt, ambiguous, or not collected yet)",
+        )
     check = BreakerCheck(t.ref.fqn, True)
     floor = _RANK[lvl.min_severity]
     for a in open_alerts(store, t.id):
@@ -346,8 +377,9 @@ def _warehouse_tables(project: Project) -> tuple[set[str], list[str]]:
     return names, problems
 
 
-def compute_plan(project: Project, store: Store, *, backtest_days: float = 90,
-                 backtests: bool = True) -> Plan:
+def compute_plan(
+    project: Project, store: Store, *, backtest_days: float = 90, backtests: bool = True
+) -> Plan:
     """Diff the declared monitors (files, Python, dbt) against the store's ``monitors``."""
     from tidegauge.monitors import declared_monitors
 
@@ -363,11 +395,14 @@ def compute_plan(project: Project, store: Store, *, backtest_days: float = 90,
                 plan.warnings.extend(problems)
             where = f" ({m.origin})" if m.origin else ""
             if m.table.lower() in warehouse_names:
-                plan.warnings.append(f"monitor '{m.name}'{where}: table {m.table} has no "
-                                     "history yet (run `tidegauge run`)")
+                plan.warnings.append(
+                    f"monitor '{m.name}'{where}: table {m.table} has no "
+                    "history yet (run `tidegauge run`)"
+                )
             else:
-                plan.warnings.append(f"monitor '{m.name}'{where}: table {m.table} does not "
-                                     "exist in any warehouse")
+                plan.warnings.append(
+                    f"monitor '{m.name}'{where}: table {m.table} does not exist in any warehouse"
+                )
         kind = str(getattr(m, "type"))  # noqa: B009
         want = {
             "kind": kind,
@@ -380,13 +415,15 @@ def compute_plan(project: Project, store: Store, *, backtest_days: float = 90,
         if have is None:
             change = PlannedChange("create", m.name, kind, m.table, m.source, m.origin)
         else:
-            diff = {k: [_plain(have[k]), _plain(v)] for k, v in want.items()
-                    if _plain(have[k]) != _plain(v)}
+            diff = {
+                k: [_plain(have[k]), _plain(v)]
+                for k, v in want.items()
+                if _plain(have[k]) != _plain(v)
+            }
             if not diff:
                 plan.unchanged.append(m.name)
                 continue
-            change = PlannedChange("change", m.name, kind, m.table, m.source, m.origin,
-                                   diff)
+            change = PlannedChange("change", m.name, kind, m.table, m.source, m.origin, diff)
         if backtests and t is not None and m.enabled:
             change.backtest = predict(project, store, t, m, backtest_days)
         plan.changes.append(change)
@@ -394,9 +431,15 @@ def compute_plan(project: Project, store: Store, *, backtest_days: float = 90,
     for name, row in sorted(stored.items()):
         if name not in names and row["source"] in MANAGED_SOURCES:
             t = store.table(row["table_id"]) if row["table_id"] else None
-            plan.changes.append(PlannedChange(
-                "delete", name, row["kind"], t.ref.fqn if t else row["config"].get("table"),
-                row["source"]))
+            plan.changes.append(
+                PlannedChange(
+                    "delete",
+                    name,
+                    row["kind"],
+                    t.ref.fqn if t else row["config"].get("table"),
+                    row["source"],
+                )
+            )
     return plan
 
 
@@ -404,8 +447,9 @@ def _plain(v: Any) -> Any:
     return json.loads(json.dumps(v, default=str, sort_keys=True))
 
 
-def apply_plan(project: Project, store: Store, plan: Plan | None = None,
-               now: datetime | None = None) -> Plan:
+def apply_plan(
+    project: Project, store: Store, plan: Plan | None = None, now: datetime | None = None
+) -> Plan:
     """Make the store's ``monitors`` match the declared ones; idempotent."""
     from sqlalchemy import delete, insert, update
 
@@ -422,9 +466,14 @@ def apply_plan(project: Project, store: Store, plan: Plan | None = None,
                 continue
             m = by_name[ch.name]
             t = store.find_table(m.table)
-            values = {"kind": ch.kind, "table_id": t.id if t else None,
-                      "config": m.stored_config(), "source": m.source, "enabled": m.enabled,
-                      "updated_at": at}
+            values = {
+                "kind": ch.kind,
+                "table_id": t.id if t else None,
+                "config": m.stored_config(),
+                "source": m.source,
+                "enabled": m.enabled,
+                "updated_at": at,
+            }
             if ch.action == "create":
                 c.execute(insert(s.monitors).values(name=m.name, created_at=at, **values))
             else:
@@ -435,8 +484,9 @@ def apply_plan(project: Project, store: Store, plan: Plan | None = None,
 # --------------------------------------------------------------------------- backtests
 
 
-def predict(project: Project, store: Store, table: StoredTable, m: _MonitorBase,
-            days: float = 90) -> dict[str, Any] | None:
+def predict(
+    project: Project, store: Store, table: StoredTable, m: _MonitorBase, days: float = 90
+) -> dict[str, Any] | None:
     """Predicted alerts per week of a monitor, replayed over the stored history."""
     from tidegauge.monitors import (
         CategoricalMonitor,
@@ -465,11 +515,14 @@ def predict(project: Project, store: Store, table: StoredTable, m: _MonitorBase,
     if isinstance(m, FieldHealthMonitor):
         wanted = set(m.metrics) or {"null_rate", "distinct_count", "mean", "p50"}
         cols = {c.lower() for c in m.columns}
-        chosen = {k: v for k, v in series.items()
-                  if k[0] in wanted and k[1] and k[2] is None
-                  and (not cols or k[1].lower() in cols)}
-        return _learned(project, table, m, dict(sorted(chosen.items(),
-                                                       key=lambda kv: str(kv[0]))[:50]), days)
+        chosen = {
+            k: v
+            for k, v in series.items()
+            if k[0] in wanted and k[1] and k[2] is None and (not cols or k[1].lower() in cols)
+        }
+        return _learned(
+            project, table, m, dict(sorted(chosen.items(), key=lambda kv: str(kv[0]))[:50]), days
+        )
     if isinstance(m, FreshnessMonitor):
         if m.sla is None:
             return {"alerts_per_week": None, "note": "learned cadence: not replayed"}
@@ -493,9 +546,13 @@ def predict(project: Project, store: Store, table: StoredTable, m: _MonitorBase,
     return None
 
 
-def _learned(project: Project, table: StoredTable, m: _MonitorBase,
-             chosen: dict[tuple[str, str | None, str | None], list[Any]],
-             days: float) -> dict[str, Any] | None:
+def _learned(
+    project: Project,
+    table: StoredTable,
+    m: _MonitorBase,
+    chosen: dict[tuple[str, str | None, str | None], list[Any]],
+    days: float,
+) -> dict[str, Any] | None:
     from tidegauge.core.detectors.backtest import backtest
     from tidegauge.steps.detect import detector_settings
 
@@ -510,8 +567,13 @@ def _learned(project: Project, table: StoredTable, m: _MonitorBase,
         if m.direction:
             changes["direction"] = type(settings.direction)(m.direction)
         try:
-            res = backtest([p.bucket_start for p in pts], [float(p.value) for p in pts],
-                           settings.with_(**changes), days, metric=metric)
+            res = backtest(
+                [p.bucket_start for p in pts],
+                [float(p.value) for p in pts],
+                settings.with_(**changes),
+                days,
+                metric=metric,
+            )
         except ValueError:
             continue
         total += res.alerts
@@ -519,8 +581,12 @@ def _learned(project: Project, table: StoredTable, m: _MonitorBase,
         tested += 1
     if not tested:
         return {"alerts_per_week": None, "note": "not enough history to replay"}
-    return {"alerts": total, "weeks": weeks, "series": tested,
-            "alerts_per_week": round(total / max(weeks, 1), 2)}
+    return {
+        "alerts": total,
+        "weeks": weeks,
+        "series": tested,
+        "alerts_per_week": round(total / max(weeks, 1), 2),
+    }
 
 
 def _rate(n: int, times: Sequence[datetime], days: float, note: str) -> dict[str, Any]:
@@ -528,14 +594,18 @@ def _rate(n: int, times: Sequence[datetime], days: float, note: str) -> dict[str
         return {"alerts_per_week": None, "note": "not enough history to replay"}
     span = max((times[-1] - times[0]).total_seconds(), 1.0)
     weeks = min(span / 604800, days / 7)
-    return {"alerts": n, "weeks": round(weeks, 1),
-            "alerts_per_week": round(n / max(weeks, 1.0), 2), "note": note}
+    return {
+        "alerts": n,
+        "weeks": round(weeks, 1),
+        "alerts_per_week": round(n / max(weeks, 1.0), 2),
+        "note": note,
+    }
 
 
-def _add_bound(out: dict[str, Any], pts: Sequence[Any], lo: float | None, hi: float | None,
-               days: float) -> dict[str, Any]:
-    bad = [p for p in pts if (lo is not None and p.value < lo) or (hi is not None
-                                                                   and p.value > hi)]
+def _add_bound(
+    out: dict[str, Any], pts: Sequence[Any], lo: float | None, hi: float | None, days: float
+) -> dict[str, Any]:
+    bad = [p for p in pts if (lo is not None and p.value < lo) or (hi is not None and p.value > hi)]
     bounded = _rate(len(bad), [p.bucket_start for p in pts], days, "bound violations")
     if out.get("alerts_per_week") is None:
         return bounded
@@ -544,18 +614,27 @@ def _add_bound(out: dict[str, Any], pts: Sequence[Any], lo: float | None, hi: fl
     return out
 
 
-def _rule_history(m: Any, series: dict[tuple[str, str | None, str | None], list[Any]],
-                  days: float) -> dict[str, Any]:
+def _rule_history(
+    m: Any, series: dict[tuple[str, str | None, str | None], list[Any]], days: float
+) -> dict[str, Any]:
     col = (m.column or "").lower()
 
     def of(metric: str) -> list[Any]:
-        return [p for (mt, c, s), pts in series.items() for p in pts
-                if mt == metric and (c or "").lower() == col and s is None]
+        return [
+            p
+            for (mt, c, s), pts in series.items()
+            for p in pts
+            if mt == metric and (c or "").lower() == col and s is None
+        ]
 
     if m.rule == "not_null":
         pts = of("null_count")
-        return _rate(sum(1 for p in pts if p.value > 0), [p.bucket_start for p in pts], days,
-                     "buckets with nulls")
+        return _rate(
+            sum(1 for p in pts if p.value > 0),
+            [p.bucket_start for p in pts],
+            days,
+            "buckets with nulls",
+        )
     if m.rule == "row_count_min":
         pts = of("bucket_row_count") or of("row_count")
         return _add_bound({"alerts_per_week": None}, pts, m.min, None, days)
@@ -566,11 +645,22 @@ def _rule_history(m: Any, series: dict[tuple[str, str | None, str | None], list[
         return _rate(len(bad), [p.bucket_start for p in lows or highs], days, "out of range")
     if m.rule == "accepted_values":
         allowed = {str(v) for v in m.values}
-        buckets = {p.bucket_start for (mt, c, s), pts in series.items() for p in pts
-                   if mt == "value_count" and (c or "").lower() == col}
-        bad = {p.bucket_start for (mt, c, s), pts in series.items() for p in pts
-               if mt == "value_count" and (c or "").lower() == col and s not in allowed
-               and s != "__other__" and p.value > 0}
+        buckets = {
+            p.bucket_start
+            for (mt, c, s), pts in series.items()
+            for p in pts
+            if mt == "value_count" and (c or "").lower() == col
+        }
+        bad = {
+            p.bucket_start
+            for (mt, c, s), pts in series.items()
+            for p in pts
+            if mt == "value_count"
+            and (c or "").lower() == col
+            and s not in allowed
+            and s != "__other__"
+            and p.value > 0
+        }
         return _rate(len(bad), sorted(buckets), days, "buckets with other values")
     return {"alerts_per_week": None, "note": f"{m.rule}: no stored history to replay"}
 
@@ -593,12 +683,12 @@ class Tidegauge:
     >>> tg.close()
     """
 
-    def __init__(self, project: Project | str | Path | None = None, *,
-                 store: Store | None = None) -> None:
+    def __init__(
+        self, project: Project | str | Path | None = None, *, store: Store | None = None
+    ) -> None:
         from tidegauge.config import Project, load_project
 
-        self.project: Project = project if isinstance(project, Project) else load_project(
-            project)
+        self.project: Project = project if isinstance(project, Project) else load_project(project)
         self._store = store
         self._store_error: str | None = None
 
@@ -610,8 +700,9 @@ class Tidegauge:
     def __enter__(self) -> Tidegauge:
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -630,19 +721,31 @@ class Tidegauge:
 
     # -- running and reading
 
-    def run(self, now: datetime | None = None, tables: Sequence[str] | None = None, *,
-            notify: bool = True) -> RunReport:
+    def run(
+        self,
+        now: datetime | None = None,
+        tables: Sequence[str] | None = None,
+        *,
+        notify: bool = True,
+    ) -> RunReport:
         """One monitoring run as of ``now`` (default: now) over ``tables`` (default: all)."""
         from tidegauge.core.clock import Clock
         from tidegauge.runner import run
 
         clock = Clock.fixed(now) if now is not None else Clock()
-        return run(self.project, self.store, clock, only=list(tables) if tables else None,
-                   notify=notify)
+        return run(
+            self.project, self.store, clock, only=list(tables) if tables else None, notify=notify
+        )
 
-    def alerts(self, *, table: str | None = None, since: datetime | None = None,
-               kind: str | None = None, open_only: bool = False,
-               limit: int = 500) -> list[dict[str, Any]]:
+    def alerts(
+        self,
+        *,
+        table: str | None = None,
+        since: datetime | None = None,
+        kind: str | None = None,
+        open_only: bool = False,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
         """Alerts, newest data first; ``open_only`` keeps those a breaker would see."""
         table_id = self._table_id(table)
         if table is not None and table_id is None:
@@ -651,19 +754,36 @@ class Tidegauge:
         if open_only:
             from tidegauge.store.incidents import OPEN_STATUSES
 
-            open_ids = {i["id"] for i in self.store.incidents.list(status=OPEN_STATUSES,
-                                                                   limit=100_000)}
-            rows = [a for a in rows if a["incident_id"] in open_ids
-                    and a["feedback"] not in ("expected", "false_positive")]
+            open_ids = {
+                i["id"] for i in self.store.incidents.list(status=OPEN_STATUSES, limit=100_000)
+            }
+            rows = [
+                a
+                for a in rows
+                if a["incident_id"] in open_ids
+                and a["feedback"] not in ("expected", "false_positive")
+            ]
         return rows
 
-    def incidents(self, *, status: str | Sequence[str] | None = None,
-                  table: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    def incidents(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        table: str | None = None,
+        limit: int = 500,
+    ) -> list[dict[str, Any]]:
         """Incidents, newest first; ``status="open"`` means every open status."""
         from tidegauge.store.incidents import OPEN_STATUSES
 
-        wanted = (OPEN_STATUSES if status == "open" else [status] if isinstance(status, str)
-                  else list(status) if status else None)
+        wanted = (
+            OPEN_STATUSES
+            if status == "open"
+            else [status]
+            if isinstance(status, str)
+            else list(status)
+            if status
+            else None
+        )
         table_id = self._table_id(table)
         if table is not None and table_id is None:
             return []
@@ -704,9 +824,15 @@ class Tidegauge:
 
     # -- circuit breakers
 
-    def breaker(self, tables: str | Iterable[str], *, level: BreakerLevel | str = "block",
-                max_age: timedelta | str | None = None, fail_open: bool | None = None,
-                now: datetime | None = None) -> BreakerResult:
+    def breaker(
+        self,
+        tables: str | Iterable[str],
+        *,
+        level: BreakerLevel | str = "block",
+        max_age: timedelta | str | None = None,
+        fail_open: bool | None = None,
+        now: datetime | None = None,
+    ) -> BreakerResult:
         """Raise :class:`BreakerTripped` when the tables' data must not be used.
 
         Trips on an open alert at or above ``level`` (``warn``: medium+, ``block``: high+)
@@ -721,8 +847,16 @@ class Tidegauge:
             error = None
         except Exception as e:  # an unreachable store is an answer the caller configures
             store, error = None, f"store unavailable: {type(e).__name__}: {e}"
-        result = check_breaker(store, names, level=level, max_age=max_age, fail_open=fail_open,
-                               now=now, monitors=self.monitors(), store_error=error)
+        result = check_breaker(
+            store,
+            names,
+            level=level,
+            max_age=max_age,
+            fail_open=fail_open,
+            now=now,
+            monitors=self.monitors(),
+            store_error=error,
+        )
         for c in result.unanswered:
             log.warning("breaker: cannot judge %s: %s", c.table, c.error)
         if result.tripped:

@@ -89,9 +89,7 @@ def _build(node: yaml.Node, loc: Loc, smap: SourceMap) -> Any:
             if not isinstance(key, str):
                 key = str(key)
             if key in out:
-                raise ConfigError(
-                    f"{smap.path}:{knode.start_mark.line + 1}: duplicate key '{key}'"
-                )
+                raise ConfigError(f"{smap.path}:{knode.start_mark.line + 1}: duplicate key '{key}'")
             smap.lines[(*loc, key)] = knode.start_mark.line + 1
             out[key] = _build(vnode, (*loc, key), smap)
         return out

@@ -35,14 +35,31 @@ def site_packages(venv: Path) -> Path:
     return found[0]
 
 
-def pip_audit(path: Path, service: str, osv_url: str | None = None
-              ) -> tuple[dict[str, Any] | None, str]:
+def pip_audit(
+    path: Path, service: str, osv_url: str | None = None
+) -> tuple[dict[str, Any] | None, str]:
     """pip-audit's JSON report from one service, or None and the reason it failed."""
     extra = ["--osv-url", osv_url] if osv_url and service == "osv" else []
     proc = subprocess.run(
-        [sys.executable, "-m", "pip_audit", "--path", str(path), "-s", service,
-         "-f", "json", "--progress-spinner", "off", "--cache-dir", str(CACHE), *extra],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "pip_audit",
+            "--path",
+            str(path),
+            "-s",
+            service,
+            "-f",
+            "json",
+            "--progress-spinner",
+            "off",
+            "--cache-dir",
+            str(CACHE),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     try:
         return json.loads(proc.stdout), ""
@@ -56,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--site-packages", type=Path, default=None)
     ap.add_argument("--osv-url", default=None, help="an OSV API other than api.osv.dev")
     ap.add_argument("--services", default="osv,pypi", help="advisory services, in order")
-    ap.add_argument("--strict", action="store_true",
-                    help="fail (exit 3) when some packages could not be looked up")
+    ap.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 3) when some packages could not be looked up",
+    )
     args = ap.parse_args(argv)
     path = args.site_packages or site_packages(ROOT / ".venv")
 
@@ -70,10 +90,14 @@ def main(argv: list[str] | None = None) -> int:
                 break  # this service answered for at least some packages
         errors.append(err or f"{service}: no package could be looked up")
     if report is None:  # no service answered at all: every installed package is unchecked
-        installed = {(d.metadata["Name"], d.version)
-                     for d in importlib.metadata.distributions(path=[str(path)])}
-        deps = [{"name": n, "version": v, "skip_reason": "no advisory service answered"}
-                for n, v in sorted(installed)]
+        installed = {
+            (d.metadata["Name"], d.version)
+            for d in importlib.metadata.distributions(path=[str(path)])
+        }
+        deps = [
+            {"name": n, "version": v, "skip_reason": "no advisory service answered"}
+            for n, v in sorted(installed)
+        ]
     else:
         deps = report.get("dependencies", [])
     vulnerable = [d for d in deps if d.get("vulns")]
@@ -84,17 +108,26 @@ def main(argv: list[str] | None = None) -> int:
         for v in d["vulns"]:
             fixes = ", ".join(v.get("fix_versions") or []) or "no fixed release"
             print(f"VULNERABLE {d['name']} {d['version']}: {v['id']} (fixed in: {fixes})")
-    print(json.dumps({
-        "packages": len(deps), "checked": len(checked), "not_checked": len(skipped),
-        "vulnerable": len(vulnerable), "service_errors": errors,
-    }))
+    print(
+        json.dumps(
+            {
+                "packages": len(deps),
+                "checked": len(checked),
+                "not_checked": len(skipped),
+                "vulnerable": len(vulnerable),
+                "service_errors": errors,
+            }
+        )
+    )
     if vulnerable:
         return 1
     if skipped or not deps:
-        print(f"WARNING: the vulnerability audit did NOT cover {len(skipped)} of {len(deps)} "
-              "installed packages: the advisory services (api.osv.dev, PyPI's per-release "
-              "JSON) were unreachable from this machine. Re-run `make audit` where they are.",
-              file=sys.stderr)
+        print(
+            f"WARNING: the vulnerability audit did NOT cover {len(skipped)} of {len(deps)} "
+            "installed packages: the advisory services (api.osv.dev, PyPI's per-release "
+            "JSON) were unreachable from this machine. Re-run `make audit` where they are.",
+            file=sys.stderr,
+        )
         return 3 if args.strict else 0
     print("audit: every installed package was checked; no known vulnerabilities")
     return 0

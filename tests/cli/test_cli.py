@@ -82,9 +82,17 @@ def test_unreachable_warehouse_is_reported_not_raised(tmp_path):
     )
     # a real process: the entry point's error handling, no traceback, no password
     proc = subprocess.run(
-        [sys.executable, "-m", "tidegauge.cli.main", "--config", str(tmp_path / "tidegauge.yml"),
-         "discover"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "tidegauge.cli.main",
+            "--config",
+            str(tmp_path / "tidegauge.yml"),
+            "discover",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1

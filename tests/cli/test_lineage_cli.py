@@ -36,8 +36,16 @@ def run(app: typer.Typer, *args: str):  # type: ignore[no-untyped-def]
 
 
 def test_column_lineage_json(app: typer.Typer, built: BuiltProject) -> None:
-    res = run(app, "lineage", "stg_orders", "--column", "amount", "--json",
-              "--manifest", str(built.manifest))
+    res = run(
+        app,
+        "lineage",
+        "stg_orders",
+        "--column",
+        "amount",
+        "--json",
+        "--manifest",
+        str(built.manifest),
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["node"] == "model.livestream.stg_orders"
@@ -52,16 +60,25 @@ def test_column_lineage_json(app: typer.Typer, built: BuiltProject) -> None:
 
 
 def test_table_lineage_tree_for_humans(app: typer.Typer, built: BuiltProject) -> None:
-    res = run(app, "lineage", "model.livestream.customers", "--upstream", "--depth", "1",
-              "--manifest", str(built.manifest))
+    res = run(
+        app,
+        "lineage",
+        "model.livestream.customers",
+        "--upstream",
+        "--depth",
+        "1",
+        "--manifest",
+        str(built.manifest),
+    )
     assert res.exit_code == 0, res.output
     for name in ("main.stg_orders", "main.stg_payments", "main.stg_users"):
         assert name in res.stdout
     assert "main_raw.raw_users" not in res.stdout  # depth 1
 
 
-def test_bad_input_exits_2_with_a_message(app: typer.Typer, built: BuiltProject,
-                                          tmp_path: Path) -> None:
+def test_bad_input_exits_2_with_a_message(
+    app: typer.Typer, built: BuiltProject, tmp_path: Path
+) -> None:
     m = str(built.manifest)
     res = run(app, "lineage", "nope_table", "--manifest", m)
     assert res.exit_code == 2 and "no table or dbt node named" in res.stderr
@@ -82,9 +99,9 @@ def test_impact_exit_codes(app: typer.Typer, built: BuiltProject, tmp_path: Path
     res = run(app, "impact", "--manifest", m, "--base-manifest", m)
     assert res.exit_code == 0, res.output
     sql = (built.project_dir / "models/staging/stg_orders.sql").read_text()
-    new = parse_variant(built, tmp_path, {
-        "models/staging/stg_orders.sql": sql.replace("    status,\n", "")
-    })
+    new = parse_variant(
+        built, tmp_path, {"models/staging/stg_orders.sql": sql.replace("    status,\n", "")}
+    )
     res = run(app, "impact", "--manifest", str(new), "--base-manifest", m, "--json")
     assert res.exit_code == 1
     data = json.loads(res.stdout)

@@ -21,8 +21,9 @@ def make_app() -> typer.Typer:
     app = typer.Typer(no_args_is_help=True, add_completion=False)
 
     @app.callback()
-    def _global(ctx: typer.Context,
-                config: Path = typer.Option(Path("tidegauge.yml"), "--config", "-c")) -> None:
+    def _global(
+        ctx: typer.Context, config: Path = typer.Option(Path("tidegauge.yml"), "--config", "-c")
+    ) -> None:
         ctx.obj = CliState(config_path=config)
 
     for module in (monitors, breaker, run):
@@ -93,8 +94,10 @@ def test_plan_apply_breaker(tmp_path: Path) -> None:
     assert cli(tmp_path, "breaker", "raw.nope", *now, "--fail-open").exit_code == 0  # type: ignore[attr-defined]
     # stale data
     late = ["--now", "2026-03-11T12:00:00+00:00"]
-    assert cli(tmp_path, "breaker", "raw.customers", *late, "--max-age", "6h",
-               "--fail-open").exit_code == 0  # type: ignore[attr-defined]
+    assert (
+        cli(tmp_path, "breaker", "raw.customers", *late, "--max-age", "6h", "--fail-open").exit_code
+        == 0
+    )  # type: ignore[attr-defined]
     r = cli(tmp_path, "breaker", "raw.orders", *late, "--max-age", "6h", "--level", "warn")
     assert r.exit_code == 1 and "h old" in r.output  # type: ignore[attr-defined]
     assert cli(tmp_path, "breaker", "raw.orders", "--level", "loud").exit_code == 2  # type: ignore[attr-defined]

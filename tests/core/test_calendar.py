@@ -85,8 +85,12 @@ def test_holiday_dip_is_not_alerted_with_a_calendar_and_is_without() -> None:
     y[-3] *= 0.6
     plain = on(SeasonalDetector().evaluate(ts, y, test_from=ts[-10]), hol)
     assert plain[0].is_anomaly  # no detector can know without a calendar
-    d = on(SeasonalDetector(metric="row count", calendar=cal(hol.date())).evaluate(
-        ts, y, test_from=ts[-10]), hol)[0]
+    d = on(
+        SeasonalDetector(metric="row count", calendar=cal(hol.date())).evaluate(
+            ts, y, test_from=ts[-10]
+        ),
+        hol,
+    )[0]
     assert not d.is_anomaly
     assert "holiday (calendar: US" in d.reason and "not alerted" in d.reason
     assert d.details["special_day"] == hol.date().isoformat()
@@ -98,8 +102,12 @@ def test_outage_on_a_holiday_still_alerts() -> None:
     ts, y = daily(70)
     hol = ts[-3]
     y[-3] = 0.0
-    d = on(SeasonalDetector(metric="row count", calendar=cal(hol.date())).evaluate(
-        ts, y, test_from=ts[-10]), hol)[0]
+    d = on(
+        SeasonalDetector(metric="row count", calendar=cal(hol.date())).evaluate(
+            ts, y, test_from=ts[-10]
+        ),
+        hol,
+    )[0]
     assert d.is_anomaly
     assert d.details["special_day_test"] == "floor"
     assert "floor" in d.reason and "calendar: US" in d.reason
@@ -109,10 +117,13 @@ def test_the_floor_is_a_configurable_share() -> None:
     ts, y = daily(70)
     hol = ts[-3]
     y[-3] *= 0.35
-    quiet = on(SeasonalDetector(calendar=cal(hol.date())).evaluate(
-        ts, y, test_from=ts[-10]), hol)[0]
-    strict = on(SeasonalDetector(calendar=cal(hol.date(), floor=0.6)).evaluate(
-        ts, y, test_from=ts[-10]), hol)[0]
+    quiet = on(SeasonalDetector(calendar=cal(hol.date())).evaluate(ts, y, test_from=ts[-10]), hol)[
+        0
+    ]
+    strict = on(
+        SeasonalDetector(calendar=cal(hol.date(), floor=0.6)).evaluate(ts, y, test_from=ts[-10]),
+        hol,
+    )[0]
     assert not quiet.is_anomaly and strict.is_anomaly
 
 
@@ -121,11 +132,12 @@ def test_a_spike_on_a_holiday_is_still_news() -> None:
     ts, y = daily(70)
     hol = ts[-3]
     y[-3] *= 3.0
-    d = on(SeasonalDetector(calendar=cal(hol.date())).evaluate(ts, y, test_from=ts[-10]),
-           hol)[0]
+    d = on(SeasonalDetector(calendar=cal(hol.date())).evaluate(ts, y, test_from=ts[-10]), hol)[0]
     assert d.is_anomaly and d.details["special_day_test"] == "as_usual"
-    up = on(SeasonalDetector(calendar=cal(hol.date(), expect="up")).evaluate(
-        ts, y, test_from=ts[-10]), hol)[0]
+    up = on(
+        SeasonalDetector(calendar=cal(hol.date(), expect="up")).evaluate(ts, y, test_from=ts[-10]),
+        hol,
+    )[0]
     assert not up.is_anomaly  # a retailer's Black Friday: up is what its holidays do
 
 
@@ -139,8 +151,7 @@ def test_hourly_holiday_is_quiet_and_the_day_after_too() -> None:
     assert sum(d.is_anomaly for d in on(plain, hol)) >= 6
     dets = SeasonalDetector(calendar=cal(hol.date())).evaluate(ts, y, test_from=start)
     assert [d.timestamp for d in dets if d.is_anomaly] == []
-    assert all(d.details["special_day_test"] in ("not_alerted", "as_usual")
-               for d in on(dets, hol))
+    assert all(d.details["special_day_test"] in ("not_alerted", "as_usual") for d in on(dets, hol))
 
 
 def test_hourly_outage_on_a_holiday_alerts() -> None:
@@ -150,11 +161,11 @@ def test_hourly_outage_on_a_holiday_alerts() -> None:
     y[day] = np.round(y[day] * 0.6)
     y[day & (np.array([t.hour for t in ts]) >= 10)] = 0.0  # loads stop at 10:00
     dets = SeasonalDetector(calendar=cal(hol.date())).evaluate(
-        ts, y, test_from=hol - timedelta(days=2))
+        ts, y, test_from=hol - timedelta(days=2)
+    )
     hits = [d.timestamp for d in dets if d.is_anomaly]
     assert hits and min(hits) <= hol + timedelta(hours=11)
-    assert all(d.details.get("special_day_test") == "floor" for d in on(dets, hol)
-               if d.is_anomaly)
+    assert all(d.details.get("special_day_test") == "floor" for d in on(dets, hol) if d.is_anomaly)
 
 
 def test_the_day_is_the_calendars_local_date() -> None:
@@ -180,8 +191,7 @@ def test_holiday_level_is_learned_from_earlier_special_days() -> None:
     y[idx] = np.round(y[idx] * 0.6)
     calendar = cal(*(ts[i].date() for i in idx))
     last = idx[-1]
-    d = SeasonalDetector(metric="rows", calendar=calendar).evaluate(
-        ts, y, test_from=ts[last])[0]
+    d = SeasonalDetector(metric="rows", calendar=calendar).evaluate(ts, y, test_from=ts[last])[0]
     assert not d.is_anomaly and d.details["special_day_test"] == "holiday_level"
     assert d.details["special_day_examples"] >= 3
     assert "expected holiday level" in d.reason
@@ -191,8 +201,9 @@ def test_holiday_level_is_learned_from_earlier_special_days() -> None:
     assert deeper.is_anomaly
     # a detector told nothing about earlier special days would not alert on the 40% day
     only_last = cal(ts[last].date())
-    assert not SeasonalDetector(calendar=only_last).evaluate(
-        ts, y, test_from=ts[last])[0].is_anomaly
+    assert (
+        not SeasonalDetector(calendar=only_last).evaluate(ts, y, test_from=ts[last])[0].is_anomaly
+    )
 
 
 def test_backtest_replays_with_the_calendar() -> None:
@@ -217,11 +228,19 @@ def test_a_daily_bucket_belongs_to_the_date_it_mostly_covers() -> None:
 
 
 def test_country_calendar_and_own_dates() -> None:
-    sd = special_days(years=[2026], country="us", subdivision="CA",
-                      dates=[date(2026, 11, 27)],
-                      ranges=[(date(2026, 12, 28), date(2026, 12, 31))])
-    assert {date(2026, 12, 25), date(2026, 7, 3), date(2026, 11, 27),
-            date(2026, 12, 30)} <= sd.dates  # July 4 is a Saturday: observed on the 3rd
+    sd = special_days(
+        years=[2026],
+        country="us",
+        subdivision="CA",
+        dates=[date(2026, 11, 27)],
+        ranges=[(date(2026, 12, 28), date(2026, 12, 31))],
+    )
+    assert {
+        date(2026, 12, 25),
+        date(2026, 7, 3),
+        date(2026, 11, 27),
+        date(2026, 12, 30),
+    } <= sd.dates  # July 4 is a Saturday: observed on the 3rd
     assert sd.label == "US-CA + 5 dates"
     with pytest.raises(ValueError, match="unknown country 'XX'"):
         special_days(years=[2026], country="XX")

@@ -23,8 +23,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltProject:
 def test_dropping_a_used_column_is_breaking(built: BuiltProject, tmp_path: Path) -> None:
     sql = (built.project_dir / STG_ORDERS).read_text()
     new_manifest = parse_variant(built, tmp_path, {STG_ORDERS: sql.replace("    status,\n", "")})
-    report = compare_graphs(load_dbt_project(new_manifest).graph,
-                            load_dbt_project(built.manifest).graph)
+    report = compare_graphs(
+        load_dbt_project(new_manifest).graph, load_dbt_project(built.manifest).graph
+    )
     assert report.breaking
     assert [(c.node_id, c.kind) for c in report.changed_nodes] == [
         ("model.livestream.stg_orders", ChangeKind.MODIFIED)
@@ -44,8 +45,9 @@ def test_adding_a_column_is_not_breaking(built: BuiltProject, tmp_path: Path) ->
     sql = (built.project_dir / STG_ORDERS).read_text()
     edited = sql.replace("    status,\n", "    status,\n    amount * 100 as amount_cents,\n")
     new_manifest = parse_variant(built, tmp_path, {STG_ORDERS: edited})
-    report = compare_graphs(load_dbt_project(new_manifest).graph,
-                            load_dbt_project(built.manifest).graph)
+    report = compare_graphs(
+        load_dbt_project(new_manifest).graph, load_dbt_project(built.manifest).graph
+    )
     assert not report.breaking
     assert not [c for c in report.column_changes if c.kind is ChangeKind.REMOVED]
     assert "main.seller_revenue" in report.downstream_models  # worth a look, not breaking

@@ -115,8 +115,10 @@ def test_sibling_upstream_of_a_symptom_does_not_join():
 def test_cause_seen_after_its_symptom_joins_and_becomes_the_root():
     # another run opened an incident on stg.orders; raw.orders (which it reads) alerts later
     inc = OpenIncident(4, "stg.orders", AlertKind.VOLUME, T0, {"stg.orders"})
-    alerts = [AlertRef(8, "mart.revenue", AlertKind.VOLUME, T0),
-              AlertRef(7, "raw.orders", AlertKind.VOLUME, T0)]
+    alerts = [
+        AlertRef(8, "mart.revenue", AlertKind.VOLUME, T0),
+        AlertRef(7, "raw.orders", AlertKind.VOLUME, T0),
+    ]
     groups = group_alerts(alerts, [inc], path)
     assert len(groups) == 1
     g = groups[0]
@@ -129,41 +131,60 @@ def test_cause_seen_after_its_symptom_joins_and_becomes_the_root():
 
 def test_upstream_alert_of_another_family_does_not_take_over_an_incident():
     inc = OpenIncident(4, "stg.orders", AlertKind.VOLUME, T0, {"stg.orders"})
-    groups = group_alerts([AlertRef(7, "raw.orders", AlertKind.NULL_RATE, T0, column="id")],
-                          [inc], path)
+    groups = group_alerts(
+        [AlertRef(7, "raw.orders", AlertKind.NULL_RATE, T0, column="id")], [inc], path
+    )
     assert groups[0].incident_id is None and groups[0].reroot is None
 
 
 def test_upstream_alert_outside_the_window_opens_its_own_incident():
     inc = OpenIncident(4, "stg.orders", AlertKind.VOLUME, T0, {"stg.orders"})
-    groups = group_alerts([AlertRef(7, "raw.orders", AlertKind.VOLUME, T0 + timedelta(days=2))],
-                          [inc], path)
+    groups = group_alerts(
+        [AlertRef(7, "raw.orders", AlertKind.VOLUME, T0 + timedelta(days=2))], [inc], path
+    )
     assert groups[0].incident_id is None
 
 
 def test_a_lasting_condition_keeps_its_incident_reachable():
     # a new status value started 14 hours ago and keeps coming (its latest alert 2 hours
     # ago); the string length of that column moving now is the same problem, not a new one
-    inc = OpenIncident(3, "raw.orders", AlertKind.CATEGORY_NEW_VALUE, T0, {"raw.orders"},
-                       "status", last_time=T0 + timedelta(hours=12))
-    late = AlertRef(9, "raw.orders", AlertKind.DISTRIBUTION, T0 + timedelta(hours=14),
-                    column="status")
+    inc = OpenIncident(
+        3,
+        "raw.orders",
+        AlertKind.CATEGORY_NEW_VALUE,
+        T0,
+        {"raw.orders"},
+        "status",
+        last_time=T0 + timedelta(hours=12),
+    )
+    late = AlertRef(
+        9, "raw.orders", AlertKind.DISTRIBUTION, T0 + timedelta(hours=14), column="status"
+    )
     groups = group_alerts([late], [inc], path)
     assert [g.incident_id for g in groups] == [3]
     # measured from its start alone it would have been out of reach
-    fresh = OpenIncident(3, "raw.orders", AlertKind.CATEGORY_NEW_VALUE, T0, {"raw.orders"},
-                         "status")
+    fresh = OpenIncident(
+        3, "raw.orders", AlertKind.CATEGORY_NEW_VALUE, T0, {"raw.orders"}, "status"
+    )
     assert [g.incident_id for g in group_alerts([late], [fresh], path)] == [None]
     # an incident that went quiet long ago does not take new alerts
-    quiet = OpenIncident(3, "raw.orders", AlertKind.CATEGORY_NEW_VALUE, T0, {"raw.orders"},
-                         "status", last_time=T0 + timedelta(hours=1))
+    quiet = OpenIncident(
+        3,
+        "raw.orders",
+        AlertKind.CATEGORY_NEW_VALUE,
+        T0,
+        {"raw.orders"},
+        "status",
+        last_time=T0 + timedelta(hours=1),
+    )
     assert [g.incident_id for g in group_alerts([late], [quiet], path)] == [None]
 
 
 def test_alerts_of_one_run_chain_through_an_open_incident():
     inc = OpenIncident(3, "raw.orders", AlertKind.VOLUME, T0, {"raw.orders"})
-    alerts = [AlertRef(i, "raw.orders", AlertKind.VOLUME, T0 + timedelta(hours=8 * i))
-              for i in (1, 2)]
+    alerts = [
+        AlertRef(i, "raw.orders", AlertKind.VOLUME, T0 + timedelta(hours=8 * i)) for i in (1, 2)
+    ]
     groups = group_alerts(alerts, [inc], path)
     assert [(g.incident_id, sorted(m.id for m in g.members)) for g in groups] == [(3, [1, 2])]
 
@@ -171,7 +192,14 @@ def test_alerts_of_one_run_chain_through_an_open_incident():
 def test_a_lasting_condition_does_not_swallow_other_problems_of_its_table():
     # the new value keeps alerting; a volume drop on the same table hours after it started
     # is another problem (measured from the incident's start, as before)
-    inc = OpenIncident(3, "raw.orders", AlertKind.CATEGORY_NEW_VALUE, T0, {"raw.orders"},
-                       "status", last_time=T0 + timedelta(hours=12))
+    inc = OpenIncident(
+        3,
+        "raw.orders",
+        AlertKind.CATEGORY_NEW_VALUE,
+        T0,
+        {"raw.orders"},
+        "status",
+        last_time=T0 + timedelta(hours=12),
+    )
     drop = AlertRef(9, "raw.orders", AlertKind.VOLUME, T0 + timedelta(hours=12))
     assert [g.incident_id for g in group_alerts([drop], [inc], path)] == [None]

@@ -113,14 +113,16 @@ def test_fall_back_hour_lands_in_two_utc_hours() -> None:
 
 def test_a_skipped_day_and_a_half_hour_shift() -> None:
     # Samoa moved from -10:00 to +14:00 at the end of 29 December 2011: the 30th never was
-    apia = zone_map("Pacific/Apia", datetime(2011, 12, 29, tzinfo=UTC),
-                    datetime(2011, 12, 31, tzinfo=UTC))
+    apia = zone_map(
+        "Pacific/Apia", datetime(2011, 12, 29, tzinfo=UTC), datetime(2011, 12, 31, tzinfo=UTC)
+    )
     assert apia.to_utc(datetime(2011, 12, 29, 23, 59)) == datetime(2011, 12, 30, 9, 59)
     assert apia.to_utc(datetime(2011, 12, 30, 12)) == datetime(2011, 12, 30, 10)
     assert apia.to_utc(datetime(2011, 12, 31, 0, 1)) == datetime(2011, 12, 30, 10, 1)
     # Lord Howe falls back by 30 minutes: the repeated half hour splits at 01:45
-    lh = zone_map("Australia/Lord_Howe", datetime(2026, 4, 4, tzinfo=UTC),
-                  datetime(2026, 4, 6, tzinfo=UTC))
+    lh = zone_map(
+        "Australia/Lord_Howe", datetime(2026, 4, 4, tzinfo=UTC), datetime(2026, 4, 6, tzinfo=UTC)
+    )
     first, second = lh.to_utc(datetime(2026, 4, 5, 1, 40)), lh.to_utc(datetime(2026, 4, 5, 1, 50))
     assert second - first == timedelta(minutes=40)
 
@@ -163,8 +165,9 @@ def zone_and_instant(draw: st.DrawFn) -> tuple[str, datetime]:
 
 
 @settings(max_examples=400, deadline=None)
-@given(za=zone_and_instant(), a=st.integers(-4 * 3600, 4 * 3600),
-       b=st.integers(-4 * 3600, 4 * 3600))
+@given(
+    za=zone_and_instant(), a=st.integers(-4 * 3600, 4 * 3600), b=st.integers(-4 * 3600, 4 * 3600)
+)
 def test_window_bounds_on_the_raw_column_select_the_same_rows(
     za: tuple[str, datetime], a: int, b: int
 ) -> None:
@@ -220,8 +223,12 @@ def test_a_window_without_transition_shifts_by_one_offset(dialect: str) -> None:
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_a_window_with_a_transition_converts_piecewise(dialect: str) -> None:
-    sql = _hour_query(dialect, BERLIN, Window(FALL - timedelta(days=1), FALL + timedelta(hours=5)),
-                      col(TYPES[dialect][0]))
+    sql = _hour_query(
+        dialect,
+        BERLIN,
+        Window(FALL - timedelta(days=1), FALL + timedelta(hours=5)),
+        col(TYPES[dialect][0]),
+    )
     assert "CASE" in sql and "2026-10-25 02:30:00" in sql  # the midpoint of the repeated hour
 
 
@@ -257,8 +264,13 @@ def test_min_max_of_a_naive_column_are_read_as_instants() -> None:
     caps = Capabilities("duckdb", zone=BERLIN)
     plan = build_profile_plan(TABLE, [NAIVE], caps)
     names = ["row_count", *[o.name for o in plan.queries[0].outputs]]
-    values = {"row_count": 2, "c0_nonnull": 2, "c0_distinct": 2,
-              "c0_min": datetime(2026, 7, 1, 2), "c0_max": datetime(2026, 7, 1, 3)}
+    values = {
+        "row_count": 2,
+        "c0_nonnull": 2,
+        "c0_distinct": 2,
+        "c0_min": datetime(2026, 7, 1, 2),
+        "c0_max": datetime(2026, 7, 1, 3),
+    }
     (row,) = plan.read([(names, [tuple(values.get(n) for n in names)])])
     got = {v.metric.value: v.value for v in row.values}
     assert got["min"] == datetime(2026, 7, 1, 0, tzinfo=UTC).timestamp()

@@ -42,9 +42,12 @@ def build_warehouse(path: Path, tables: int, *, days: int = 14, hours_after: int
     con.execute("CREATE SCHEMA raw; CREATE SCHEMA analytics")
     con.execute("BEGIN")
     for i in range(tables):
-        drop = ("CASE WHEN hour_start >= TIMESTAMP '2026-03-10 09:00:00' "
-                "AND hour_start < TIMESTAMP '2026-03-10 12:00:00' THEN 0.1 ELSE 1 END"
-                if i == 0 else "1")
+        drop = (
+            "CASE WHEN hour_start >= TIMESTAMP '2026-03-10 09:00:00' "
+            "AND hour_start < TIMESTAMP '2026-03-10 12:00:00' THEN 0.1 ELSE 1 END"
+            if i == 0
+            else "1"
+        )
         con.execute(
             f"""
             CREATE TABLE raw.t_{i:04d} AS
@@ -65,13 +68,21 @@ def build_warehouse(path: Path, tables: int, *, days: int = 14, hours_after: int
             """
         )
     con.execute("COMMIT")
-    con.execute("CREATE VIEW analytics.v_0000 AS "
-                "SELECT id, created_at, status, amount FROM raw.t_0000 WHERE amount >= 0")
+    con.execute(
+        "CREATE VIEW analytics.v_0000 AS "
+        "SELECT id, created_at, status, amount FROM raw.t_0000 WHERE amount >= 0"
+    )
     con.close()
 
 
-def write_project(folder: Path, store_url: str, *, field_health: bool = False,
-                  execution: str | None = None, history_days: int = 14) -> Path:
+def write_project(
+    folder: Path,
+    store_url: str,
+    *,
+    field_health: bool = False,
+    execution: str | None = None,
+    history_days: int = 14,
+) -> Path:
     """A project over ``folder/w.duckdb``; ``execution`` is the YAML flow mapping."""
     path = folder / "tidegauge.yml"
     path.write_text(
@@ -108,12 +119,29 @@ class Fleet:
         for i in range(self.n):
             name = f"w{i}-{self.tag}@localhost"
             out = open(self.logs / f"worker{i}.log", "wb")  # noqa: SIM115 - the child owns it
-            self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "tidegauge.cli.main", "--config", str(self.config),
-                 "worker", "--concurrency", "1", "--loglevel", "INFO", "--hostname", name],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                cwd=str(self.config.parent),
-            ))
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "tidegauge.cli.main",
+                        "--config",
+                        str(self.config),
+                        "worker",
+                        "--concurrency",
+                        "1",
+                        "--loglevel",
+                        "INFO",
+                        "--hostname",
+                        name,
+                    ],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    cwd=str(self.config.parent),
+                )
+            )
             out.close()
             self.names.append(f"celery@{name}" if "@" not in name else name)
         return self
@@ -127,8 +155,7 @@ class Fleet:
                 if p.poll() is not None:
                     raise RuntimeError(f"a worker exited with {p.returncode}:\n{self.log_tail()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"workers {sorted(waiting)} never answered:\n"
-                                   f"{self.log_tail()}")
+                raise RuntimeError(f"workers {sorted(waiting)} never answered:\n{self.log_tail()}")
             for reply in app.control.ping(destination=sorted(waiting), timeout=1.0):
                 waiting -= set(reply)
 
@@ -165,25 +192,42 @@ def fingerprint(store: Store, *, points: bool = True) -> dict[str, Any]:
     ``points=False`` the points are only counted (benchmarks store millions)."""
     t, p, a, i = s.tables, s.metric_points, s.alerts, s.incidents
     with store.engine.connect() as c:
-        names = {r.id: f"{r.schema}.{r.name}" for r in c.execute(select(t.c.id, t.c.schema,
-                                                                          t.c.name))}
+        names = {
+            r.id: f"{r.schema}.{r.name}" for r in c.execute(select(t.c.id, t.c.schema, t.c.name))
+        }
         if points:
             listed: Any = sorted(
-                (names[r.table_id], r.column_name, r.segment, r.metric,
-                 r.bucket_start.replace(tzinfo=None), r.bucket_seconds,
-                 None if r.value is None else round(r.value, 9))
+                (
+                    names[r.table_id],
+                    r.column_name,
+                    r.segment,
+                    r.metric,
+                    r.bucket_start.replace(tzinfo=None),
+                    r.bucket_seconds,
+                    None if r.value is None else round(r.value, 9),
+                )
                 for r in c.execute(select(p))
             )
         else:
             listed = [c.execute(select(func.count()).select_from(p)).scalar()]
         alert_key = {
-            r.id: (r.kind, names[r.table_id], r.column_name, r.segment, r.metric,
-                   r.data_time.replace(tzinfo=None))
+            r.id: (
+                r.kind,
+                names[r.table_id],
+                r.column_name,
+                r.segment,
+                r.metric,
+                r.data_time.replace(tzinfo=None),
+            )
             for r in c.execute(select(a))
         }
         alerts = sorted(
-            (*alert_key[r.id], r.severity, r.title,
-             None if r.observed is None else round(r.observed, 9))
+            (
+                *alert_key[r.id],
+                r.severity,
+                r.title,
+                None if r.observed is None else round(r.observed, 9),
+            )
             for r in c.execute(select(a))
         )
         members: dict[int, list[Any]] = {}
@@ -191,9 +235,17 @@ def fingerprint(store: Store, *, points: bool = True) -> dict[str, Any]:
             if r.incident_id is not None:
                 members.setdefault(r.incident_id, []).append(alert_key[r.id])
         incidents = sorted(
-            (r.kind, names[r.table_id], r.column_name, r.status, r.severity,
-             r.data_time.replace(tzinfo=None), tuple(sorted(members.get(r.id, []))),
-             alert_key.get(r.root_alert_id), tuple(sorted((r.impact or {}).get("tables", []))))
+            (
+                r.kind,
+                names[r.table_id],
+                r.column_name,
+                r.status,
+                r.severity,
+                r.data_time.replace(tzinfo=None),
+                tuple(sorted(members.get(r.id, []))),
+                alert_key.get(r.root_alert_id),
+                tuple(sorted((r.impact or {}).get("tables", []))),
+            )
             for r in c.execute(select(i))
         )
         ledger = Counter(
@@ -201,14 +253,21 @@ def fingerprint(store: Store, *, points: bool = True) -> dict[str, Any]:
             for r in c.execute(select(s.cost_ledger.c.table_id, s.cost_ledger.c.monitor))
             if r.table_id is not None
         )
-        snapshots = Counter(names[r.table_id] for r in c.execute(
-            select(s.schema_snapshots.c.table_id)))
+        snapshots = Counter(
+            names[r.table_id] for r in c.execute(select(s.schema_snapshots.c.table_id))
+        )
         events = sorted(
             (names[r.table_id], r.change, r.column_name, r.old_value, r.new_value)
             for r in c.execute(select(s.schema_events))
         )
-    return {"points": listed, "alerts": alerts, "incidents": incidents, "ledger": ledger,
-            "snapshots": snapshots, "schema_events": events}
+    return {
+        "points": listed,
+        "alerts": alerts,
+        "incidents": incidents,
+        "ledger": ledger,
+        "snapshots": snapshots,
+        "schema_events": events,
+    }
 
 
 def diff(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
@@ -217,11 +276,15 @@ def diff(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
     for k in left:
         if left[k] != right[k]:
             if isinstance(left[k], Counter):
-                out[k] = {"only_left": dict(left[k] - right[k]),
-                          "only_right": dict(right[k] - left[k])}
+                out[k] = {
+                    "only_left": dict(left[k] - right[k]),
+                    "only_right": dict(right[k] - left[k]),
+                }
             else:
                 lset, rset = set(left[k]), set(right[k])
-                out[k] = {"only_left": sorted(lset - rset, key=str)[:10],
-                          "only_right": sorted(rset - lset, key=str)[:10],
-                          "sizes": (len(left[k]), len(right[k]))}
+                out[k] = {
+                    "only_left": sorted(lset - rset, key=str)[:10],
+                    "only_right": sorted(rset - lset, key=str)[:10],
+                    "sizes": (len(left[k]), len(right[k])),
+                }
     return out

@@ -79,8 +79,14 @@ class Setup:
         return self.project("single", self.stores[0], None)
 
     def fanned(self, broker: str = REDIS, **extra: Any) -> Path:
-        opts = {"type": "celery", "broker": broker, "queue": self.queue, "chunk_size": 6,
-                "timeout": "5m", **extra}
+        opts = {
+            "type": "celery",
+            "broker": broker,
+            "queue": self.queue,
+            "chunk_size": 6,
+            "timeout": "5m",
+            **extra,
+        }
         flow = "{" + ", ".join(f"{k}: {v}" for k, v in opts.items()) + "}"
         return self.project("fleet", self.stores[1], flow)
 
@@ -136,7 +142,8 @@ def test_fleet_of_three_stores_what_one_process_stores(setup: Setup) -> None:
     got = assert_same(ref_store, store)
     volume = [i for i in got["incidents"] if i[0] == "volume"]
     assert [(i[1], sorted({m[1] for m in i[6]})) for i in volume] == [
-        ("raw.t_0000", ["analytics.v_0000", "raw.t_0000"])]
+        ("raw.t_0000", ["analytics.v_0000", "raw.t_0000"])
+    ]
 
     # an hour later, after a schema change: schema changes travel back from the workers
     for folder in ("single", "fleet"):
@@ -169,7 +176,8 @@ def test_fleet_over_rabbitmq(setup: Setup, reference: dict[str, Any]) -> None:
     assert_same(reference, store)
     # the progress bar moves one table at a time, up to every table of the run
     assert [(done, total) for _, done, total in seen] == [
-        (k, TABLES + 1) for k in range(1, TABLES + 2)]
+        (k, TABLES + 1) for k in range(1, TABLES + 2)
+    ]
     assert len({name for name, _, _ in seen}) == TABLES + 1
 
 
@@ -237,12 +245,12 @@ def _run_while(config: Path, action: Any) -> tuple[RunReport, Store, Any]:
     return report, store, acted
 
 
-def test_killed_pool_process_chunk_is_sent_again(setup: Setup,
-                                                 reference: dict[str, Any]) -> None:
+def test_killed_pool_process_chunk_is_sent_again(setup: Setup, reference: dict[str, Any]) -> None:
     config = setup.fanned(retries=1)
     fleet = setup.fleet(config, 2)
     report, store, killed = _run_while(
-        config, lambda done: _kill_a_busy_pool_process(config, fleet, done))
+        config, lambda done: _kill_a_busy_pool_process(config, fleet, done)
+    )
     assert killed, "no chunk was running to kill"
     assert report.fanout["retried"] == 1 and report.fanout["failed"] == 0, report.fanout
     assert report.failed_tables == {}
@@ -255,16 +263,19 @@ def test_failed_chunk_is_recorded_and_collected_by_the_next_run(
     config = setup.fanned(retries=0)
     fleet = setup.fleet(config, 2)
     report, store, killed = _run_while(
-        config, lambda done: _kill_a_busy_pool_process(config, fleet, done))
+        config, lambda done: _kill_a_busy_pool_process(config, fleet, done)
+    )
     assert killed
     assert report.fanout["failed"] == 1
     lost = set(report.failed_tables)
-    assert 1 <= len(lost) <= 6 and all("WorkerLostError" in e
-                                       for e in report.failed_tables.values())
+    assert 1 <= len(lost) <= 6 and all(
+        "WorkerLostError" in e for e in report.failed_tables.values()
+    )
     run_row = store.runs()[0]
     assert run_row["status"] == "partial"
-    failed_rows = {r["table_id"] for r in store.run_tables(run_row["id"])
-                   if r["status"] == "failed"}
+    failed_rows = {
+        r["table_id"] for r in store.run_tables(run_row["id"]) if r["status"] == "failed"
+    }
     assert {store.table(t).ref.fqn for t in failed_rows} == lost  # type: ignore[union-attr]
 
     # the next run as of the same moment collects exactly the lost tables

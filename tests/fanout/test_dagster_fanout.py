@@ -56,8 +56,13 @@ def test_dagster_ops_store_what_one_process_stores(
 ) -> None:
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     single = project(tmp_path, "single", warehouse, stores[0], None)
-    fanned = project(tmp_path, "fanned", warehouse, stores[1],
-                     "{type: dagster, chunk_size: 5, max_concurrent: 2}")
+    fanned = project(
+        tmp_path,
+        "fanned",
+        warehouse,
+        stores[1],
+        "{type: dagster, chunk_size: 5, max_concurrent: 2}",
+    )
     ref, ref_store = run_at(single)
     report, store = run_at(fanned)
 
@@ -69,7 +74,8 @@ def test_dagster_ops_store_what_one_process_stores(
     import os
 
     assert report.fanout["workers"] and all(
-        not w.endswith(f":{os.getpid()}") for w in report.fanout["workers"])
+        not w.endswith(f":{os.getpid()}") for w in report.fanout["workers"]
+    )
     got = fingerprint(store)
     assert diff(fingerprint(ref_store), got) == {}
     volume = [i for i in got["incidents"] if i[0] == "volume"]
@@ -83,8 +89,13 @@ def test_chunks_that_fail_leave_their_tables_failed_not_lost(
     coordinator loaded) are retried by Dagster, then answer with the error: the run ends,
     its tables are failed in it with that error, and the next run collects them."""
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    config = project(tmp_path, "fanned", warehouse, stores[1],
-                     "{type: dagster, chunk_size: 10, max_concurrent: 2, retries: 1}")
+    config = project(
+        tmp_path,
+        "fanned",
+        warehouse,
+        stores[1],
+        "{type: dagster, chunk_size: 10, max_concurrent: 2, retries: 1}",
+    )
     p = load_project(config)
     store = Store.open(p.store_url())
     moved = config.with_name("elsewhere.yml")

@@ -41,27 +41,42 @@ def test_defaults_are_local_and_celery_options_parse(tmp_path: Path) -> None:
     p = load_project(project_file(tmp_path, "  type: local"))
     assert p.execution.type == "local" and p.execution.detect == "coordinator"
     assert p.source == (tmp_path / "tidegauge.yml").resolve()
-    p = load_project(project_file(tmp_path, """  type: celery
+    p = load_project(
+        project_file(
+            tmp_path,
+            """  type: celery
   broker: amqp://guest:guest@127.0.0.1:5672//
   chunk_size: 50
   timeout: 10m
   retries: 0
-  detect: workers"""))
+  detect: workers""",
+        )
+    )
     ex = p.execution
-    assert (ex.type, ex.chunk_size, ex.timeout, ex.retries) == ("celery", 50,
-                                                                timedelta(minutes=10), 0)
+    assert (ex.type, ex.chunk_size, ex.timeout, ex.retries) == (
+        "celery",
+        50,
+        timedelta(minutes=10),
+        0,
+    )
     from tidegauge.fanout.celery_engine import result_backend
 
     assert result_backend(ex) == "rpc://"
 
 
-@pytest.mark.parametrize(("block", "message"), [
-    ("  type: celery\n  chunk_sise: 5", "tidegauge.yml:6: execution.chunk_sise: unknown key "
-                                        "'chunk_sise'; did you mean 'chunk_size'?"),
-    ("  type: dask", "tidegauge.yml:5: execution.type"),
-    ("  type: celery\n  broker: localhost", "tidegauge.yml:6: execution.broker"),
-    ("  type: celery\n  chunk_size: 0", "tidegauge.yml:6: execution.chunk_size"),
-])
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        (
+            "  type: celery\n  chunk_sise: 5",
+            "tidegauge.yml:6: execution.chunk_sise: unknown key "
+            "'chunk_sise'; did you mean 'chunk_size'?",
+        ),
+        ("  type: dask", "tidegauge.yml:5: execution.type"),
+        ("  type: celery\n  broker: localhost", "tidegauge.yml:6: execution.broker"),
+        ("  type: celery\n  chunk_size: 0", "tidegauge.yml:6: execution.chunk_size"),
+    ],
+)
 def test_config_errors_name_the_line(tmp_path: Path, block: str, message: str) -> None:
     with pytest.raises(ConfigError) as e:
         load_project(project_file(tmp_path, block))
@@ -78,16 +93,22 @@ def test_celery_with_a_sqlite_store_is_a_clear_error(tmp_path: Path) -> None:
     assert store.runs()[0]["status"] == "failed"  # recorded, not left running
 
 
-@pytest.mark.parametrize(("block", "message"), [
-    ("  type: celery", "store.url is a SQLite file"),
-    ("  type: local", "execution.type is local"),
-])
-def test_worker_command_refuses_what_cannot_work(tmp_path: Path, block: str,
-                                                 message: str) -> None:
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("  type: celery", "store.url is a SQLite file"),
+        ("  type: local", "execution.type is local"),
+    ],
+)
+def test_worker_command_refuses_what_cannot_work(tmp_path: Path, block: str, message: str) -> None:
     path = project_file(tmp_path, block)
     proc = subprocess.run(
         [sys.executable, "-m", "tidegauge.cli.main", "--config", str(path), "worker"],
-        capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=False,
     )
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
@@ -96,13 +117,24 @@ def test_worker_command_refuses_what_cannot_work(tmp_path: Path, block: str,
 def test_tables_and_schema_changes_cross_the_wire_unchanged() -> None:
     import json
 
-    cols = (ColumnInfo("id", "BIGINT", TypeFamily.INTEGER, nullable=False, ordinal=1),
-            ColumnInfo("at", "TIMESTAMP WITH TIME ZONE", TypeFamily.TIMESTAMP, ordinal=2))
-    info = TableInfo(TableRef("main", "raw", "orders", "db"), TableKind.VIEW, 12, 3400,
-                     datetime(2026, 3, 1, 12, tzinfo=UTC), cols, "a comment")
+    cols = (
+        ColumnInfo("id", "BIGINT", TypeFamily.INTEGER, nullable=False, ordinal=1),
+        ColumnInfo("at", "TIMESTAMP WITH TIME ZONE", TypeFamily.TIMESTAMP, ordinal=2),
+    )
+    info = TableInfo(
+        TableRef("main", "raw", "orders", "db"),
+        TableKind.VIEW,
+        12,
+        3400,
+        datetime(2026, 3, 1, 12, tzinfo=UTC),
+        cols,
+        "a comment",
+    )
     assert table_from_wire(json.loads(json.dumps(table_to_wire(info)))) == info
-    changed = (ColumnInfo("id", "VARCHAR", TypeFamily.STRING, ordinal=1),
-               ColumnInfo("new", "INT", TypeFamily.INTEGER, ordinal=3))
+    changed = (
+        ColumnInfo("id", "VARCHAR", TypeFamily.STRING, ordinal=1),
+        ColumnInfo("new", "INT", TypeFamily.INTEGER, ordinal=3),
+    )
     changes = diff_schemas(list(cols), list(changed))
     assert len(changes) >= 2
     wired = json.loads(json.dumps([change_to_wire(c) for c in changes]))
@@ -116,8 +148,7 @@ def test_plan_cuts_the_selected_tables_into_chunks() -> None:
         found.tables.setdefault("main", []).append(info)
         found.table_ids[info.ref.key] = 100 + i
     chunks = plan(found, None, 3)
-    assert [[t.table_id for t in c] for c in chunks] == [[100, 101, 102], [103, 104, 105],
-                                                         [106]]
+    assert [[t.table_id for t in c] for c in chunks] == [[100, 101, 102], [103, 104, 105], [106]]
     only = plan(found, ["raw.T1", "t4", "main:raw.t6", "nope"], 2)
     assert [[t.info.ref.name for t in c] for c in only] == [["t1", "t4"], ["t6"]]
 
@@ -129,11 +160,16 @@ def test_unreachable_broker_is_one_clear_line_without_the_password(tmp_path: Pat
 
     require_server("postgres")
     with scratch_database() as url:
-        path = project_file(tmp_path, "  type: celery\n  broker: redis://:s3cret@127.0.0.1:1/0",
-                            store=url)
+        path = project_file(
+            tmp_path, "  type: celery\n  broker: redis://:s3cret@127.0.0.1:1/0", store=url
+        )
         proc = subprocess.run(
             [sys.executable, "-m", "tidegauge.cli.main", "--config", str(path), "run"],
-            capture_output=True, text=True, timeout=300, cwd=REPO, check=False,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO,
+            check=False,
         )
         assert proc.returncode == 2, proc.stderr
         assert "execution.broker redis://:**@127.0.0.1:1/0 is unreachable" in proc.stderr

@@ -46,8 +46,14 @@ def admin() -> Any:
     return psycopg.connect(POSTGRES_URL, autocommit=True)
 
 
-def terminate(con: Any, *, application: str | None = "tidegauge", datname: str | None = None,
-              query_like: str | None = None, ports: set[int] | None = None) -> list[int]:
+def terminate(
+    con: Any,
+    *,
+    application: str | None = "tidegauge",
+    datname: str | None = None,
+    query_like: str | None = None,
+    ports: set[int] | None = None,
+) -> list[int]:
     """Terminate this process's backends that match; returns their pids."""
     clauses = ["pid <> pg_backend_pid()", "client_port = ANY(%(ports)s)"]
     params: dict[str, Any] = {"ports": sorted(ports if ports is not None else own_ports())}

@@ -147,8 +147,7 @@ def test_hourly_runs_across_the_fall_back_count_each_row_once(tmp_path: Path) ->
     first = datetime(2026, 10, 23, tzinfo=UTC)
     end = datetime(2026, 10, 25, 8, tzinfo=UTC)
     local_warehouse(tmp_path, "Europe/Berlin", first, end)
-    store, table_id = run_in_zone(tmp_path, "Europe/Berlin", datetime(2026, 10, 24, 22,
-                                                                      tzinfo=UTC))
+    store, table_id = run_in_zone(tmp_path, "Europe/Berlin", datetime(2026, 10, 24, 22, tzinfo=UTC))
     project = load_project(tmp_path / "tidegauge.yml")
     for h in range(23, 33):
         run(project, store, Clock.fixed(datetime(2026, 10, 24, tzinfo=UTC) + timedelta(hours=h)))
@@ -164,8 +163,11 @@ def test_a_bad_zone_name_is_a_config_error_naming_the_line(tmp_path: Path) -> No
     (tmp_path / "tidegauge.yml").write_text(
         "warehouses:\n  - type: duckdb\n    path: w.duckdb\n    timezone: Europe/Berln\n"
     )
-    with pytest.raises(ConfigError, match=r"tidegauge.yml:4: warehouses.0.timezone: .*unknown "
-                       r"time zone 'Europe/Berln'.*did you mean 'Europe/Berlin'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"tidegauge.yml:4: warehouses.0.timezone: .*unknown "
+        r"time zone 'Europe/Berln'.*did you mean 'Europe/Berlin'",
+    ):
         load_project(tmp_path / "tidegauge.yml")
 
 

@@ -37,25 +37,50 @@ FUZZ = settings(
 )
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 
 # --- YAML project -------------------------------------------------------------------------
-KEYS = ["warehouses", "store", "tables", "channels", "routes", "defaults", "web", "metrics",
-        "name", "type", "path", "url", "match", "field_health", "segments", "history_days",
-        "bucket", "timezone", "include", "exclude", "monitors", "dbt", "password"]
+KEYS = [
+    "warehouses",
+    "store",
+    "tables",
+    "channels",
+    "routes",
+    "defaults",
+    "web",
+    "metrics",
+    "name",
+    "type",
+    "path",
+    "url",
+    "match",
+    "field_health",
+    "segments",
+    "history_days",
+    "bucket",
+    "timezone",
+    "include",
+    "exclude",
+    "monitors",
+    "dbt",
+    "password",
+]
 key = st.one_of(st.sampled_from(KEYS), st.text(max_size=10))
 yaml_values = st.recursive(
     st.one_of(scalars, st.sampled_from(["duckdb", "postgres", "${NOPE}", "*", "1h", "w.duckdb"])),
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(key, inner, max_size=5)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(key, inner, max_size=5)),
     max_leaves=25,
 )
 SEEDS = [
@@ -109,29 +134,55 @@ def test_yaml_loader_on_mutated_valid_files(seed: str, at: int, insert: str) -> 
         insert.encode("utf-8")
     except UnicodeEncodeError:
         return
-    load_text(seed[:at] + insert + seed[at + 1:])
+    load_text(seed[:at] + insert + seed[at + 1 :])
 
 
 # --- dbt manifests ------------------------------------------------------------------------
 def small_manifest() -> dict[str, Any]:
     return {
-        "metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
-                     "project_name": "p", "adapter_type": "duckdb"},
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
+            "project_name": "p",
+            "adapter_type": "duckdb",
+        },
         "nodes": {
-            "model.p.a": {"resource_type": "model", "unique_id": "model.p.a", "name": "a",
-                          "database": "db", "schema": "main", "alias": "a", "package_name": "p",
-                          "depends_on": {"nodes": ["source.p.raw.t"]}, "columns": {},
-                          "config": {"meta": {}}, "meta": {}, "tags": [],
-                          "compiled_code": "select id from raw.t", "raw_code": "select 1",
-                          "fqn": ["p", "a"]},
+            "model.p.a": {
+                "resource_type": "model",
+                "unique_id": "model.p.a",
+                "name": "a",
+                "database": "db",
+                "schema": "main",
+                "alias": "a",
+                "package_name": "p",
+                "depends_on": {"nodes": ["source.p.raw.t"]},
+                "columns": {},
+                "config": {"meta": {}},
+                "meta": {},
+                "tags": [],
+                "compiled_code": "select id from raw.t",
+                "raw_code": "select 1",
+                "fqn": ["p", "a"],
+            },
         },
         "sources": {
-            "source.p.raw.t": {"resource_type": "source", "unique_id": "source.p.raw.t",
-                               "name": "t", "source_name": "raw", "database": "db",
-                               "schema": "raw", "identifier": "t", "columns": {},
-                               "meta": {}, "tags": [], "fqn": ["p", "raw", "t"]},
+            "source.p.raw.t": {
+                "resource_type": "source",
+                "unique_id": "source.p.raw.t",
+                "name": "t",
+                "source_name": "raw",
+                "database": "db",
+                "schema": "raw",
+                "identifier": "t",
+                "columns": {},
+                "meta": {},
+                "tags": [],
+                "fqn": ["p", "raw", "t"],
+            },
         },
-        "exposures": {}, "metrics": {}, "parent_map": {}, "child_map": {},
+        "exposures": {},
+        "metrics": {},
+        "parent_map": {},
+        "child_map": {},
     }
 
 
@@ -195,8 +246,12 @@ def real_manifest(tmp_path_factory) -> dict[str, Any]:
 
 @pytest.mark.slow
 @pytest.mark.dbt
-@settings(max_examples=60, deadline=timedelta(seconds=10), derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=timedelta(seconds=10),
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=st.data())
 def test_dbt_real_manifest_mutations(real_manifest: dict[str, Any], data: st.DataObject) -> None:
     all_paths = paths(real_manifest)
@@ -215,8 +270,13 @@ VALID_EVENT = {
     "run": {"runId": "3f5e83fa-3480-44ff-99c5-ff943904e5e8"},
     "job": {"namespace": "n", "name": "j"},
     "inputs": [{"namespace": "pg://h", "name": "s.t", "facets": {}}],
-    "outputs": [{"namespace": "pg://h", "name": "s.u",
-                 "outputFacets": {"outputStatistics": {"rowCount": 3}}}],
+    "outputs": [
+        {
+            "namespace": "pg://h",
+            "name": "s.u",
+            "outputFacets": {"outputStatistics": {"rowCount": 3}},
+        }
+    ],
     "producer": "p",
     "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
 }
@@ -246,12 +306,42 @@ def test_openlineage_mutated_events(data: st.DataObject) -> None:
 
 # --- SQL text -----------------------------------------------------------------------------
 SQL_WORDS = st.sampled_from(
-    ["SELECT", "FROM", "WHERE", "JOIN", "ON", "GROUP BY", "UNION", "WITH", "AS", "(", ")",
-     ",", "*", "a", "b.c", "t", "s.t", "'x'", "1", ";", "INSERT INTO", "CREATE TABLE",
-     "DELETE", "--", "/*", "*/", "$$", "\"q\"", "CASE WHEN", "END", "OVER (", "PARTITION BY"]
+    [
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "JOIN",
+        "ON",
+        "GROUP BY",
+        "UNION",
+        "WITH",
+        "AS",
+        "(",
+        ")",
+        ",",
+        "*",
+        "a",
+        "b.c",
+        "t",
+        "s.t",
+        "'x'",
+        "1",
+        ";",
+        "INSERT INTO",
+        "CREATE TABLE",
+        "DELETE",
+        "--",
+        "/*",
+        "*/",
+        "$$",
+        '"q"',
+        "CASE WHEN",
+        "END",
+        "OVER (",
+        "PARTITION BY",
+    ]
 )
-sql_text = st.one_of(st.text(max_size=200),
-                     st.lists(SQL_WORDS, max_size=30).map(" ".join))
+sql_text = st.one_of(st.text(max_size=200), st.lists(SQL_WORDS, max_size=30).map(" ".join))
 
 
 @FUZZ

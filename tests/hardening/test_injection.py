@@ -49,10 +49,19 @@ def test_hostile_names_and_values_are_quoted(kind: str, table: str, tmp_path: Pa
         info = next(t for t in wh.list_tables() if t.ref.name == table)
         assert {c.name for c in info.columns} == set(EVIL_COLUMNS)
         res = collect_table(
-            wh, info, TableSettings(match="*", field_health=True, categorical=True),
-            Defaults(history_days=10), now=NOW, last_bucket=None,
-            custom_metrics=[CustomMetric(name="evil", table=info.ref.fqn,
-                                         sql=f'SELECT count(*) AS n FROM "{eng.schema}".sentinel')],
+            wh,
+            info,
+            TableSettings(match="*", field_health=True, categorical=True),
+            Defaults(history_days=10),
+            now=NOW,
+            last_bucket=None,
+            custom_metrics=[
+                CustomMetric(
+                    name="evil",
+                    table=info.ref.fqn,
+                    sql=f'SELECT count(*) AS n FROM "{eng.schema}".sentinel',
+                )
+            ],
         )
         assert res.errors == [], res.errors
         # the values come back verbatim as categorical segments: quoted, never executed
@@ -104,12 +113,21 @@ def test_rejected_custom_sql_is_a_table_error_and_runs_nothing(tmp_path: Path) -
         eng.seed("sentinel", {"id": "int"}, [(1,)])
         info = next(t for t in eng.warehouse.list_tables() if t.ref.name == "sentinel")
         res = collect_table(
-            eng.warehouse, info, TableSettings(match="*"), Defaults(), now=NOW, last_bucket=None,
-            custom_metrics=[CustomMetric(name="m", table=info.ref.fqn,
-                                         sql=f"SELECT 1; DROP TABLE {info.ref.fqn}")],
+            eng.warehouse,
+            info,
+            TableSettings(match="*"),
+            Defaults(),
+            now=NOW,
+            last_bucket=None,
+            custom_metrics=[
+                CustomMetric(
+                    name="m", table=info.ref.fqn, sql=f"SELECT 1; DROP TABLE {info.ref.fqn}"
+                )
+            ],
         )
         assert any("custom metric m: exactly one statement" in e for e in res.errors)
         assert not [e for e in res.ledger if e.monitor == "custom:m"]
         count = eng.warehouse.execute(
-            exp.select(exp.func("count", exp.Star())).from_(eng.table("sentinel")))
+            exp.select(exp.func("count", exp.Star())).from_(eng.table("sentinel"))
+        )
         assert count.rows[0][0] == 1

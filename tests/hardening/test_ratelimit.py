@@ -30,8 +30,9 @@ def event() -> dict[str, Any]:
 def app_with(tmp_path, web: WebConfig | None = None, rate: tuple[float, int] = (0.5, 5)):
     store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
     project = Project(name="t", web=web or WebConfig())
-    return TestClient(create_app(project, store, lineage_recorder=InMemoryLineageRecorder(),
-                                 ingest_rate=rate))
+    return TestClient(
+        create_app(project, store, lineage_recorder=InMemoryLineageRecorder(), ingest_rate=rate)
+    )
 
 
 def test_ingest_burst_then_429_per_client(tmp_path):
@@ -49,8 +50,9 @@ def test_ingest_burst_then_429_per_client(tmp_path):
 
 
 def test_ingest_needs_an_admin_token(tmp_path):
-    client = app_with(tmp_path, WebConfig(admin_tokens=["a" * 32], read_tokens=["r" * 32]),
-                      rate=(100.0, 100))
+    client = app_with(
+        tmp_path, WebConfig(admin_tokens=["a" * 32], read_tokens=["r" * 32]), rate=(100.0, 100)
+    )
     assert client.post("/api/v1/lineage", json=event()).status_code == 401
     read = {"Authorization": "Bearer " + "r" * 32}
     assert client.post("/api/v1/lineage", json=event(), headers=read).status_code == 403

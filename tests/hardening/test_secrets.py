@@ -38,7 +38,6 @@ def leaks(text: str) -> list[str]:
     return [s for s in SECRETS if s in text]
 
 
-
 @pytest.fixture
 def project_dir(tmp_path: Path, recorder: HttpRecorder) -> Path:
     build_warehouse(tmp_path / "w.duckdb")
@@ -93,9 +92,7 @@ def test_no_secret_in_logs_store_or_api(project_dir, env, recorder, caplog):
     assert report.notifications.get("retry", 0) + report.notifications.get("failed", 0) >= 1
     assert recorder.requests  # and the webhook was tried
 
-    logged = "\n".join(
-        f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records
-    )
+    logged = "\n".join(f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records)
     assert leaks(logged) == []
     assert leaks(json.dumps(report.as_dict(), default=str)) == []
     for row in OutboxRepo(store).rows():
@@ -128,8 +125,16 @@ def test_no_secret_in_cli_output(project_dir, env, recorder):
     config = str(project_dir / "tidegauge.yml")
     cli = [sys.executable, "-m", "tidegauge.cli.main", "--config", config]
     environ = {**os.environ, **env, "PYTHONPATH": os.getcwd(), "COLUMNS": "200"}
-    for args in (["run", "--now", END.isoformat(), "--json"], ["run", "--now", END.isoformat()],
-                 ["status", "--json"], ["status"], ["discover"], ["validate"], ["plan"],
-                 ["incidents"], ["alerts"]):
+    for args in (
+        ["run", "--now", END.isoformat(), "--json"],
+        ["run", "--now", END.isoformat()],
+        ["status", "--json"],
+        ["status"],
+        ["discover"],
+        ["validate"],
+        ["plan"],
+        ["incidents"],
+        ["alerts"],
+    ):
         p = subprocess.run(cli + args, env=environ, capture_output=True, text=True, timeout=300)
         assert leaks(p.stdout + p.stderr) == [], (args, p.stdout[-500:], p.stderr[-500:])

@@ -54,7 +54,8 @@ def state(store: Store) -> dict[str, Any]:
     tables = {t.id: t.ref.fqn for t in store.tables()}
     points = {
         (tables[tid], p.metric, p.column, p.segment, p.bucket_start, p.value)
-        for tid in tables for p in store.points(tid)
+        for tid in tables
+        for p in store.points(tid)
     }
     alerts = store.alerts.list(limit=100_000)
     incidents = store.incidents.list()
@@ -141,11 +142,19 @@ def test_killed_run_is_completed_by_the_next(scenario, warehouse, reference, tmp
         Store.open(project.store_url()).close()  # migrated before the child starts
         if scenario == "mid-send":
             rec.reply(Reply(hang=30.0))  # the first delivery stalls: killed inside it
-        cmd = [sys.executable, "-m", "tidegauge.cli.main", "--config", str(config), "run",
-               "--now", END.isoformat(), "--json"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tidegauge.cli.main",
+            "--config",
+            str(config),
+            "run",
+            "--now",
+            END.isoformat(),
+            "--json",
+        ]
         env = {**os.environ, "PYTHONPATH": os.getcwd()}
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         trigger = SCENARIOS[scenario]
         db = tmp_path / "state.db"
         deadline = time.monotonic() + 120
@@ -217,8 +226,7 @@ def test_reclaim_fails_dead_runs_and_frees_dead_holders(tmp_path):
 
     failed = reclaim(store, wall, holder_name())
     status = {r["id"]: r["status"] for r in store.runs()}
-    assert status == {own: "failed", killed: "failed", remote_old: "failed",
-                      remote_new: "running"}
+    assert status == {own: "failed", killed: "failed", remote_old: "failed", remote_new: "running"}
     assert sorted(failed) == sorted([own, killed, remote_old])
     # the dead holder's lease is free at once, not in 30 minutes
     assert store.acquire_lease("group", "me", timedelta(minutes=1), wall)

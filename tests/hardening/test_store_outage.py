@@ -57,9 +57,13 @@ tables:
 def kill_store(db: str) -> int:
     con = admin()
     try:
-        return len(con.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()", [db]).fetchall())
+        return len(
+            con.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [db],
+            ).fetchall()
+        )
     finally:
         con.close()
 

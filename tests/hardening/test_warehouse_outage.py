@@ -66,8 +66,11 @@ tables:
 def zero_counts(store: Store, table: str) -> list[float]:
     t = store.find_table(table)
     assert t is not None
-    return [p.value for p in store.points(t.id) if p.metric in ("row_count", "bucket_row_count")
-            and p.value == 0]
+    return [
+        p.value
+        for p in store.points(t.id)
+        if p.metric in ("row_count", "bucket_row_count") and p.value == 0
+    ]
 
 
 def test_backend_killed_between_tables_reconnects_and_finishes(tmp_path, pg_schema):
@@ -122,5 +125,6 @@ def test_table_whose_queries_keep_dying_fails_alone_and_is_retried(tmp_path, pg_
     assert [t["table_id"] for t in store.run_tables(second.run_id)] == [slow_id]
     counts = [p for p in store.points(slow_id) if p.metric == "bucket_row_count"]
     assert counts and all(p.value == 10 for p in counts)
-    assert not [a for a in store.alerts.list(limit=1000)
-                if a["table"] == slow and a["kind"] == "volume"]
+    assert not [
+        a for a in store.alerts.list(limit=1000) if a["table"] == slow and a["kind"] == "volume"
+    ]

@@ -57,16 +57,16 @@ def test_bad_input_table_stops_the_job(tmp_path: Path) -> None:
     built: list[str] = []
     assets = _job_assets(built)
     checks = tidegauge_asset_checks(tg, assets)
-    names = {c.check_key.name for c in checks if asset_table(c.check_key.asset_key)
-             == "raw.orders"}
-    assert {"orders_volume", "orders_status_ok", "orders_customer_fk",
-            "tidegauge_breaker"} <= names
-    result = dg.materialize([*assets, *checks], resources={"tidegauge": tg},
-                            raise_on_error=False)
+    names = {c.check_key.name for c in checks if asset_table(c.check_key.asset_key) == "raw.orders"}
+    assert {"orders_volume", "orders_status_ok", "orders_customer_fk", "tidegauge_breaker"} <= names
+    result = dg.materialize([*assets, *checks], resources={"tidegauge": tg}, raise_on_error=False)
     assert not result.success
     assert built == ["raw.orders"]  # the downstream asset never ran
-    evals = {e.check_name: e for e in result.get_asset_check_evaluations()
-             if e.asset_key == dg.AssetKey(["raw", "orders"])}
+    evals = {
+        e.check_name: e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == dg.AssetKey(["raw", "orders"])
+    }
     assert not evals["tidegauge_breaker"].passed
     assert not evals["orders_status_ok"].passed
     assert evals["orders_fresh"].passed
@@ -76,8 +76,11 @@ def test_good_input_table_lets_the_job_through(tmp_path: Path) -> None:
     tg = _monitored(tmp_path, rules=False)
     built: list[str] = []
     assets = _job_assets(built)
-    result = dg.materialize([*assets, *tidegauge_asset_checks(tg, assets)],
-                            resources={"tidegauge": tg}, raise_on_error=False)
+    result = dg.materialize(
+        [*assets, *tidegauge_asset_checks(tg, assets)],
+        resources={"tidegauge": tg},
+        raise_on_error=False,
+    )
     assert result.success, [e for e in result.all_events if e.is_failure]
     assert built == ["raw.orders", "analytics.daily_orders"]
 

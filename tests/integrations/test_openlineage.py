@@ -75,14 +75,22 @@ def official_event(run_id: str, state: RunState = RunState.COMPLETE) -> RunEvent
             "revenue": column_lineage_dataset.Fields(
                 inputFields=[
                     column_lineage_dataset.InputField(
-                        NS, "warehouse.main.orders", "amount",
-                        transformations=[column_lineage_dataset.Transformation(
-                            type="DIRECT", subtype="AGGREGATION")],
+                        NS,
+                        "warehouse.main.orders",
+                        "amount",
+                        transformations=[
+                            column_lineage_dataset.Transformation(
+                                type="DIRECT", subtype="AGGREGATION"
+                            )
+                        ],
                     ),
                     column_lineage_dataset.InputField(
-                        NS, "warehouse.main.orders", "status",
-                        transformations=[column_lineage_dataset.Transformation(
-                            type="INDIRECT", subtype="FILTER")],
+                        NS,
+                        "warehouse.main.orders",
+                        "status",
+                        transformations=[
+                            column_lineage_dataset.Transformation(type="INDIRECT", subtype="FILTER")
+                        ],
                     ),
                 ]
             )
@@ -99,9 +107,14 @@ def official_event(run_id: str, state: RunState = RunState.COMPLETE) -> RunEvent
         job=Job(namespace="spark", name="daily_revenue"),
         producer="https://example.com/spark-job",
         inputs=[InputDataset(NS, "warehouse.main.orders")],
-        outputs=[OutputDataset(NS, "warehouse.mart.daily_revenue",
-                               facets={"schema": schema, "columnLineage": lineage},
-                               outputFacets={"outputStatistics": stats})],
+        outputs=[
+            OutputDataset(
+                NS,
+                "warehouse.mart.daily_revenue",
+                facets={"schema": schema, "columnLineage": lineage},
+                outputFacets={"outputStatistics": stats},
+            )
+        ],
     )
 
 
@@ -119,7 +132,8 @@ def test_official_client_events_land_in_the_graph(server) -> None:  # type: igno
     assert out.kind is NodeKind.TABLE and out.column("revenue").data_type == "DECIMAL"
     # the job sits between its datasets; column lineage also links the datasets directly
     assert {h.node.display for h in g.upstream(out, depth=1).nodes} == {
-        "daily_revenue", "main.orders"
+        "daily_revenue",
+        "main.orders",
     }
     assert g.node("openlineage-job:spark/daily_revenue").kind is NodeKind.JOB
     up = {(e.source_column, e.kind) for e in g.upstream(out, "revenue").column_edges}
@@ -137,8 +151,13 @@ def test_endpoint_rejects_bad_bodies_and_stores_nothing(server) -> None:  # type
     r = httpx.post(ep, content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 400 and "not JSON" in r.json()["detail"]
     good = json.loads(json.dumps(official_event(str(uuid.uuid4())), default=_attrs))
-    for field, reason in [("eventTime", "eventTime"), ("producer", "producer"),
-                          ("run", "run"), ("job", "job"), ("schemaURL", "schemaURL")]:
+    for field, reason in [
+        ("eventTime", "eventTime"),
+        ("producer", "producer"),
+        ("run", "run"),
+        ("job", "job"),
+        ("schemaURL", "schemaURL"),
+    ]:
         body = {k: v for k, v in good.items() if k != field}
         r = httpx.post(ep, json=body)
         assert r.status_code == 400 and reason in r.json()["detail"], r.text
@@ -173,17 +192,35 @@ def test_parse_requires_the_spec_fields_but_not_event_type() -> None:
     with pytest.raises(InvalidEvent, match=r"job\.name"):
         parse_run_event(dict(body, job={"namespace": "n"}))
     with pytest.raises(InvalidEvent, match="rowCount"):
-        parse_run_event(dict(body, outputs=[{"namespace": "n", "name": "a.b", "outputFacets": {
-            "outputStatistics": {"rowCount": -1}}}]))
+        parse_run_event(
+            dict(
+                body,
+                outputs=[
+                    {
+                        "namespace": "n",
+                        "name": "a.b",
+                        "outputFacets": {"outputStatistics": {"rowCount": -1}},
+                    }
+                ],
+            )
+        )
 
 
 def test_quality_event_matches_the_official_facet_schemas() -> None:
     ev = build_quality_event(
-        [DatasetQuality(NS, "warehouse.main.orders", row_count=1000,
-                        columns={"amount": ColumnMetrics(null_count=3, distinct_count=870,
-                                                         min=0.5, max=999.0)},
-                        assertions=[Assertion("not_null", False, column="amount",
-                                              severity="error", actual="3")])],
+        [
+            DatasetQuality(
+                NS,
+                "warehouse.main.orders",
+                row_count=1000,
+                columns={
+                    "amount": ColumnMetrics(null_count=3, distinct_count=870, min=0.5, max=999.0)
+                },
+                assertions=[
+                    Assertion("not_null", False, column="amount", severity="error", actual="3")
+                ],
+            )
+        ],
         run_id=str(uuid.uuid4()),
     )
     facets = ev["inputs"][0]["inputFacets"]

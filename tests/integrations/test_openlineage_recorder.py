@@ -24,8 +24,9 @@ from tidegauge.web.server import create_app
 def test_events_from_the_official_client_reach_the_store(tmp_path):
     store = Store.open(f"sqlite:///{tmp_path}/state.db")
     # the output dataset is a table tidegauge already knows: its rowCount becomes a point
-    tid = store.upsert_table(TableInfo(TableRef("main", "mart", "daily_revenue")),
-                             datetime.now(UTC))
+    tid = store.upsert_table(
+        TableInfo(TableRef("main", "mart", "daily_revenue")), datetime.now(UTC)
+    )
     app = create_app(Project(root=tmp_path), store)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -38,7 +39,9 @@ def test_events_from_the_official_client_reach_the_store(tmp_path):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     try:
-        client = OpenLineageClient(transport=HttpTransport(HttpConfig(url=f"http://127.0.0.1:{port}")))
+        client = OpenLineageClient(
+            transport=HttpTransport(HttpConfig(url=f"http://127.0.0.1:{port}"))
+        )
         run_id = str(uuid.uuid4())
         client.emit(official_event(run_id))
         client.emit(official_event(run_id))  # a retry of the same event: stored once

@@ -45,8 +45,11 @@ tables:
 def _seed(engine) -> None:
     for name, n in SIZES.items():
         engine.seed(name, {"id": "int", "name": "text"}, [(i, f"x{i}") for i in range(n)])
-    engine.seed("events", {"id": "int", "created_at": "timestamp"},
-                [(i, datetime(2026, 2, 28, i)) for i in range(4)])
+    engine.seed(
+        "events",
+        {"id": "int", "created_at": "timestamp"},
+        [(i, datetime(2026, 2, 28, i)) for i in range(4)],
+    )
 
 
 def _collect(project, store):
@@ -58,8 +61,10 @@ def _collect(project, store):
 
 
 def _row_counts(store, collected):
-    return {e.info.ref.name: [p.value for p in store.points(e.table_id, metric="row_count")]
-            for e in collected}
+    return {
+        e.info.ref.name: [p.value for p in store.points(e.table_id, metric="row_count")]
+        for e in collected
+    }
 
 
 @pytest.mark.parametrize(("kind", "url"), ENGINES)
@@ -98,8 +103,7 @@ def test_a_table_dropped_after_discovery_fails_alone(kind, url, tmp_path):
         assert list(report.failed_tables) == [f"{engine.schema}.b"]
         counts = _row_counts(store, collected)
         assert counts.pop("b") == []
-        assert counts == {**{n: [float(v)] for n, v in SIZES.items() if n != "b"},
-                          "events": [4.0]}
+        assert counts == {**{n: [float(v)] for n, v in SIZES.items() if n != "b"}, "events": [4.0]}
         dropped = found.table_ids[f"w:{engine.schema}.b"]
         errors = {r["table_id"]: r["error"] for r in store.run_tables(run_id)}
         assert "dropped" in errors.pop(dropped)  # recorded, so the next run retries it

@@ -19,7 +19,6 @@ from tidegauge.store.store import Store
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
-
 def setup_project(tmp_path, recorder):
     (tmp_path / "tidegauge.yml").write_text(
         f"""
@@ -35,10 +34,21 @@ channels:
     store = Store.open(project.store_url())
     ref = TableRef("main", "raw", "orders")
     tid = store.upsert_table(TableInfo(ref), NOW)
-    aid = store.alerts.add(Alert(AlertKind.VOLUME, ref, "bucket_row_count", NOW, NOW,
-                                 observed=10.0, expected=100.0, title="volume drop"), tid, None)
-    iid = store.incidents.create(Incident(AlertKind.VOLUME, ref, "volume drop", NOW, NOW),
-                                 tid, aid)
+    aid = store.alerts.add(
+        Alert(
+            AlertKind.VOLUME,
+            ref,
+            "bucket_row_count",
+            NOW,
+            NOW,
+            observed=10.0,
+            expected=100.0,
+            title="volume drop",
+        ),
+        tid,
+        None,
+    )
+    iid = store.incidents.create(Incident(AlertKind.VOLUME, ref, "volume drop", NOW, NOW), tid, aid)
     store.alerts.set_incident([aid], iid)
     return project, store, iid
 
@@ -62,10 +72,13 @@ def child(tmp_path, body: str) -> subprocess.Popen:
 
 def test_killed_after_outbox_write_still_delivers_once(tmp_path, recorder):
     project, store, iid = setup_project(tmp_path, recorder)
-    proc = child(tmp_path, f"""
+    proc = child(
+        tmp_path,
+        f"""
         enqueue_incident(project, store, OutboxRepo(store), {iid}, datetime.now(UTC))
         os.kill(os.getpid(), signal.SIGKILL)  # dies before any send
-        """)
+        """,
+    )
     assert proc.wait(timeout=120) == -signal.SIGKILL
     rows = OutboxRepo(store).rows(incident_id=iid)
     assert [r["status"] for r in rows] == ["pending"]
@@ -83,9 +96,12 @@ def test_killed_mid_send_is_retried_with_the_same_idempotency_key(tmp_path, reco
 
     enqueue_incident(project, store, OutboxRepo(store), iid, NOW)
     recorder.reply(Reply(hang=20.0))  # the first request stalls: the sender is killed in it
-    proc = child(tmp_path, """
+    proc = child(
+        tmp_path,
+        """
         deliver(project, store, holder="doomed", lease=timedelta(seconds=1))
-        """)
+        """,
+    )
     deadline = time.monotonic() + 60
     while not recorder.requests:
         assert time.monotonic() < deadline, "the child never sent"

@@ -56,14 +56,15 @@ def test_each_table_gets_what_the_per_table_reads_give(tmp_path):
         seen.add(i)
         since = END - timedelta(days=max(project.defaults.history_days, 42) + 1)
         assert h.select(series_read(project, END)) == store.points(
-            tid, since=since, metrics=list(SERIES_KINDS), unsegmented=True)
+            tid, since=since, metrics=list(SERIES_KINDS), unsegmented=True
+        )
         assert h.select(*history_reads(project, [entry], END)[:1]) == store.points(
-            tid, metric="value_count", since=END - HISTORY)
+            tid, metric="value_count", since=END - HISTORY
+        )
         assert h.categorical == store.categorical_columns(tid)
         assert h.flagged == store.alerts.flagged_times(tid)
         assert h.feedback == store.alerts.feedback_for(tid)
-        assert h.test_from(END, 3600, 2, False) == window.test_from(
-            store, tid, END, 3600, 2, False)
+        assert h.test_from(END, 3600, 2, False) == window.test_from(store, tid, END, 3600, 2, False)
         assert len(h.points) > 0
     assert seen == set(range(len(collected)))
 

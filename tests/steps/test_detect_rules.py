@@ -14,8 +14,9 @@ def test_identifier_like_names():
 
 
 def test_a_recurring_value_set_is_stable():
-    hist = [(T0 + timedelta(hours=i), {"paid": 10, "placed": 3, "refunded": i % 2})
-            for i in range(48)]
+    hist = [
+        (T0 + timedelta(hours=i), {"paid": 10, "placed": 3, "refunded": i % 2}) for i in range(48)
+    ]
     assert _stable_value_set(hist, limit=100)
 
 

@@ -12,7 +12,6 @@ from tidegauge.store.store import Store
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
-
 def project_with(tmp_path, recorder, extra: str):
     (tmp_path / "tidegauge.yml").write_text(
         f"""
@@ -31,10 +30,16 @@ channels:
 def open_incident(store, name: str) -> int:
     ref = TableRef("main", "raw", name)
     tid = store.upsert_table(TableInfo(ref), NOW)
-    aid = store.alerts.add(Alert(AlertKind.VOLUME, ref, "bucket_row_count", NOW, NOW,
-                                 title=f"volume drop in raw.{name}"), tid, None)
-    iid = store.incidents.create(Incident(AlertKind.VOLUME, ref, f"volume drop in raw.{name}",
-                                          NOW, NOW), tid, aid)
+    aid = store.alerts.add(
+        Alert(
+            AlertKind.VOLUME, ref, "bucket_row_count", NOW, NOW, title=f"volume drop in raw.{name}"
+        ),
+        tid,
+        None,
+    )
+    iid = store.incidents.create(
+        Incident(AlertKind.VOLUME, ref, f"volume drop in raw.{name}", NOW, NOW), tid, aid
+    )
     store.alerts.set_incident([aid], iid)
     return iid
 

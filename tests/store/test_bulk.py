@@ -18,8 +18,10 @@ def _tables(store, n, *, columns=2):  # noqa: F811
     infos = [
         TableInfo(
             TableRef("wh", "sch", f"t{i:04d}"),
-            columns=tuple(ColumnInfo(f"c{j}", "INTEGER", TypeFamily.INTEGER, ordinal=j)
-                          for j in range(columns)),
+            columns=tuple(
+                ColumnInfo(f"c{j}", "INTEGER", TypeFamily.INTEGER, ordinal=j)
+                for j in range(columns)
+            ),
         )
         for i in range(n)
     ]
@@ -65,8 +67,7 @@ def test_two_holders_racing_for_overlapping_chunks_never_share_a_lease(store):  
 
     def take(holder: str) -> None:
         start.wait()
-        got[holder] = bulk.acquire_leases(store, sets[holder], holder, timedelta(minutes=5),
-                                          NOW)
+        got[holder] = bulk.acquire_leases(store, sets[holder], holder, timedelta(minutes=5), NOW)
 
     threads = [threading.Thread(target=take, args=(h,)) for h in sets]
     for t in threads:
@@ -83,8 +84,12 @@ def test_chunk_reads_match_the_per_table_reads(store):  # noqa: F811
     run1 = store.start_run(as_of=NOW - timedelta(hours=1), now=NOW, holder="x")
     run2 = store.start_run(as_of=NOW, now=NOW, holder="y")
     store.finish_run(run1, "success", {}, NOW)
-    pts = [MetricPoint(infos[0].ref, "bucket_row_count", NOW - timedelta(hours=h), 10.0,
-                       bucket_seconds=3600) for h in range(3)]
+    pts = [
+        MetricPoint(
+            infos[0].ref, "bucket_row_count", NOW - timedelta(hours=h), 10.0, bucket_seconds=3600
+        )
+        for h in range(3)
+    ]
     write = bulk.TableWrite(a, "ok", points=pts, schema=list(infos[0].columns))
     bulk.write_collected(store, run1, NOW - timedelta(hours=1), [write])
     bulk.write_collected(store, run2, NOW, [bulk.TableWrite(b, "ok")])
@@ -95,10 +100,13 @@ def test_chunk_reads_match_the_per_table_reads(store):  # noqa: F811
     assert bulk.tables_collected(store, ids, NOW, other_than=run2) == set()
     snaps = bulk.latest_snapshots(store, ids)
     assert set(snaps) == {a} and snaps[a].columns == store.latest_snapshot(a)
-    streamed = dict(bulk.stream_points(
-        store, {t: i.ref for i, t in zip(infos, ids, strict=True)},
-        [bulk.PointFilter(NOW - timedelta(hours=1), frozenset({"bucket_row_count"}))],
-    ))
+    streamed = dict(
+        bulk.stream_points(
+            store,
+            {t: i.ref for i, t in zip(infos, ids, strict=True)},
+            [bulk.PointFilter(NOW - timedelta(hours=1), frozenset({"bucket_row_count"}))],
+        )
+    )
     assert streamed == {a: store.points(a, since=NOW - timedelta(hours=1))}
     assert c not in streamed
 
@@ -111,9 +119,20 @@ def test_write_collected_twice_stores_each_point_and_snapshot_once(store):  # no
     for value in (5.0, 7.0):
         pts = [MetricPoint(infos[0].ref, "row_count", NOW, value)]
         prev = bulk.latest_snapshots(store, [tid]).get(tid)
-        bulk.write_collected(store, run_id, NOW, [bulk.TableWrite(
-            tid, "ok", points=pts, schema=cols,
-            previous_fingerprint=prev.fingerprint if prev else None)])
+        bulk.write_collected(
+            store,
+            run_id,
+            NOW,
+            [
+                bulk.TableWrite(
+                    tid,
+                    "ok",
+                    points=pts,
+                    schema=cols,
+                    previous_fingerprint=prev.fingerprint if prev else None,
+                )
+            ],
+        )
     with store.engine.connect() as c:
         assert c.execute(select(func.count()).select_from(s.schema_snapshots)).scalar() == 1
         assert c.execute(select(func.count()).select_from(s.run_tables)).scalar() == 1
@@ -132,13 +151,29 @@ def test_statements_per_chunk_do_not_grow_with_its_tables(store):  # noqa: F811
             bulk.tables_collected(store, ids, NOW, other_than=run_id)
             bulk.last_buckets(store, ids)
             bulk.latest_snapshots(store, ids)
-            bulk.write_collected(store, run_id, NOW, [
-                bulk.TableWrite(t, "ok", points=[MetricPoint(i.ref, "row_count", NOW, 1.0)],
-                                schema=list(i.columns), ledger=[{
-                                    "run_id": run_id, "table_id": t, "monitor": "freshness",
-                                    "at": NOW, "seconds": 0.0}])
-                for i, t in zip(infos, ids, strict=True)
-            ])
+            bulk.write_collected(
+                store,
+                run_id,
+                NOW,
+                [
+                    bulk.TableWrite(
+                        t,
+                        "ok",
+                        points=[MetricPoint(i.ref, "row_count", NOW, 1.0)],
+                        schema=list(i.columns),
+                        ledger=[
+                            {
+                                "run_id": run_id,
+                                "table_id": t,
+                                "monitor": "freshness",
+                                "at": NOW,
+                                "seconds": 0.0,
+                            }
+                        ],
+                    )
+                    for i, t in zip(infos, ids, strict=True)
+                ],
+            )
             list(bulk.stream_points(store, refs, [bulk.PointFilter(NOW - timedelta(days=1))]))
             bulk.release_leases(store, names, "me")
         counts.append(len(seen))
@@ -151,17 +186,26 @@ def test_upsert_tables_records_many_tables_and_only_changed_columns(store):  # n
     assert len(set(ids)) == n
     assert [c.name for c in store.columns(ids[-1])] == ["c0", "c1", "c2"]
     changed = list(infos)
-    changed[7] = TableInfo(infos[7].ref, columns=(
-        ColumnInfo("c0", "BIGINT", TypeFamily.INTEGER, ordinal=0),
-        ColumnInfo("c9", "TEXT", TypeFamily.STRING, ordinal=1),
-    ))
+    changed[7] = TableInfo(
+        infos[7].ref,
+        columns=(
+            ColumnInfo("c0", "BIGINT", TypeFamily.INTEGER, ordinal=0),
+            ColumnInfo("c9", "TEXT", TypeFamily.STRING, ordinal=1),
+        ),
+    )
     with _statements(store) as seen:
         again = store.upsert_tables(changed, NOW + timedelta(hours=1))
     assert again == ids
     assert [(c.name, c.data_type) for c in store.columns(ids[7])] == [
-        ("c0", "BIGINT"), ("c9", "TEXT")]
+        ("c0", "BIGINT"),
+        ("c9", "TEXT"),
+    ]
     assert [c.name for c in store.columns(ids[8])] == ["c0", "c1", "c2"]
-    writes = [q for q in seen if q.lstrip().upper().startswith(("INSERT INTO COLUMNS",
-                                                                 "UPDATE COLUMNS",
-                                                                 "DELETE FROM COLUMNS"))]
+    writes = [
+        q
+        for q in seen
+        if q.lstrip()
+        .upper()
+        .startswith(("INSERT INTO COLUMNS", "UPDATE COLUMNS", "DELETE FROM COLUMNS"))
+    ]
     assert len(writes) <= 3 * 2  # one delete, update and insert per 500 tables at most

@@ -58,11 +58,13 @@ def alembic(engine: Engine, action: str, revision: str) -> None:
         getattr(command, action)(cfg, revision)
 
 
-@pytest.fixture(params=[
-    "sqlite",
-    pytest.param("postgres", marks=pytest.mark.postgres),
-    pytest.param("mysql", marks=pytest.mark.mysql),
-])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
 def empty_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/old.db"
@@ -86,15 +88,27 @@ def empty_url(request, tmp_path) -> Iterator[str]:
 def points_rows(engine: Engine) -> set[tuple[object, ...]]:
     mp = s.metric_points
     with engine.connect() as c:
-        rows = c.execute(select(mp.c.table_id, mp.c.metric, mp.c.column_name, mp.c.segment,
-                                mp.c.bucket_start, mp.c.bucket_seconds, mp.c.value)).all()
+        rows = c.execute(
+            select(
+                mp.c.table_id,
+                mp.c.metric,
+                mp.c.column_name,
+                mp.c.segment,
+                mp.c.bucket_start,
+                mp.c.bucket_seconds,
+                mp.c.value,
+            )
+        ).all()
     return {(r[0], r[1], r[2], r[3], r[4].replace(tzinfo=None), r[5], r[6]) for r in rows}
 
 
 def metric_points_indexes(engine: Engine) -> dict[str, tuple[tuple[str, ...], bool]]:
     insp = inspect(engine)
-    out = {i["name"]: (tuple(i["column_names"]), bool(i["unique"]))
-           for i in insp.get_indexes("metric_points") if i["name"]}
+    out = {
+        i["name"]: (tuple(i["column_names"]), bool(i["unique"]))
+        for i in insp.get_indexes("metric_points")
+        if i["name"]
+    }
     for u in insp.get_unique_constraints("metric_points"):
         out[u["name"]] = (tuple(u["column_names"]), True)
     return out
@@ -105,16 +119,45 @@ def test_a_0001_store_upgrades_with_its_points(empty_url):
     schema_at_0001().create_all(engine)
     alembic(engine, "stamp", "0001")
     with engine.begin() as c:
-        c.execute(insert(s.tables), [
-            {"id": i, "warehouse": "main", "database": "", "schema": "shop", "name": f"t{i}",
-             "first_seen": NOW, "last_seen": NOW, "tags": []} for i in (1, 2)])
-        c.execute(insert(s.metric_points), [
-            {"table_id": tid, "column_name": col, "segment": seg, "metric": metric,
-             "bucket_start": NOW - timedelta(hours=h), "bucket_seconds": 3600,
-             "value": float(tid * 1000 + h), "collected_at": NOW, "run_id": 1}
-            for tid in (1, 2) for h in range(48)
-            for metric, col, seg in [("bucket_row_count", "", ""), ("null_rate", "a", ""),
-                                     ("value_count", "s", "paid")]])
+        c.execute(
+            insert(s.tables),
+            [
+                {
+                    "id": i,
+                    "warehouse": "main",
+                    "database": "",
+                    "schema": "shop",
+                    "name": f"t{i}",
+                    "first_seen": NOW,
+                    "last_seen": NOW,
+                    "tags": [],
+                }
+                for i in (1, 2)
+            ],
+        )
+        c.execute(
+            insert(s.metric_points),
+            [
+                {
+                    "table_id": tid,
+                    "column_name": col,
+                    "segment": seg,
+                    "metric": metric,
+                    "bucket_start": NOW - timedelta(hours=h),
+                    "bucket_seconds": 3600,
+                    "value": float(tid * 1000 + h),
+                    "collected_at": NOW,
+                    "run_id": 1,
+                }
+                for tid in (1, 2)
+                for h in range(48)
+                for metric, col, seg in [
+                    ("bucket_row_count", "", ""),
+                    ("null_rate", "a", ""),
+                    ("value_count", "s", "paid"),
+                ]
+            ],
+        )
     before = points_rows(engine)
     assert OLD in metric_points_indexes(engine)
     assert NEW not in metric_points_indexes(engine)
@@ -127,8 +170,9 @@ def test_a_0001_store_upgrades_with_its_points(empty_url):
     assert indexes[NEW] == (("table_id", "bucket_start"), False)
     if engine.dialect.name == "postgresql":  # the index alone answers history reads
         with engine.connect() as c:
-            ddl = c.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"),
-                            {"n": NEW}).scalar_one()
+            ddl = c.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"), {"n": NEW}
+            ).scalar_one()
         assert ddl.endswith("INCLUDE (metric, column_name, segment, bucket_seconds, value)")
     if engine.dialect.name != "mysql":  # MariaDB's reflected types differ from the declared
         with engine.connect() as c:
@@ -137,11 +181,18 @@ def test_a_0001_store_upgrades_with_its_points(empty_url):
     migrate(engine)
     store = Store(engine)
     ref = TableRef("main", "shop", "t1")
-    store.upsert_points(1, [MetricPoint(ref, "bucket_row_count", NOW - timedelta(hours=1), 7.0,
-                                        bucket_seconds=3600)], run_id=2, now=NOW)
+    store.upsert_points(
+        1,
+        [MetricPoint(ref, "bucket_row_count", NOW - timedelta(hours=1), 7.0, bucket_seconds=3600)],
+        run_id=2,
+        now=NOW,
+    )
     got = store.points(1, metric="bucket_row_count", since=NOW - timedelta(hours=2))
     assert [(p.bucket_start, p.value) for p in got] == [
-        (NOW - timedelta(hours=2), 1002.0), (NOW - timedelta(hours=1), 7.0), (NOW, 1000.0)]
+        (NOW - timedelta(hours=2), 1002.0),
+        (NOW - timedelta(hours=1), 7.0),
+        (NOW, 1000.0),
+    ]
     assert len(points_rows(engine)) == len(before)
     engine.dispose()
 

@@ -36,9 +36,12 @@ def schema_at_0002() -> MetaData:
 
 def indexes(engine: Engine) -> dict[str, tuple[str, ...]]:
     insp = inspect(engine)
-    return {i["name"]: tuple(i["column_names"])
-            for table in ("tables", "incidents", "run_tables")
-            for i in insp.get_indexes(table) if i["name"]}
+    return {
+        i["name"]: tuple(i["column_names"])
+        for table in ("tables", "incidents", "run_tables")
+        for i in insp.get_indexes(table)
+        if i["name"]
+    }
 
 
 def test_a_0002_store_gains_the_read_indexes_with_its_rows(empty_url):  # noqa: F811
@@ -46,13 +49,27 @@ def test_a_0002_store_gains_the_read_indexes_with_its_rows(empty_url):  # noqa: 
     schema_at_0002().create_all(engine)
     alembic(engine, "stamp", "0002")
     with engine.begin() as c:
-        c.execute(insert(s.tables), [
-            {"id": i, "warehouse": "main", "database": "", "schema": "shop", "name": f"t{i}",
-             "first_seen": NOW, "last_seen": NOW, "tags": []} for i in (1, 2, 3)])
-        c.execute(insert(s.runs), [{"id": 1, "started_at": NOW, "as_of": NOW,
-                                    "status": "ok"}])
-        c.execute(insert(s.run_tables), [{"run_id": 1, "table_id": i, "status": "ok",
-                                          "points": 3} for i in (1, 2, 3)])
+        c.execute(
+            insert(s.tables),
+            [
+                {
+                    "id": i,
+                    "warehouse": "main",
+                    "database": "",
+                    "schema": "shop",
+                    "name": f"t{i}",
+                    "first_seen": NOW,
+                    "last_seen": NOW,
+                    "tags": [],
+                }
+                for i in (1, 2, 3)
+            ],
+        )
+        c.execute(insert(s.runs), [{"id": 1, "started_at": NOW, "as_of": NOW, "status": "ok"}])
+        c.execute(
+            insert(s.run_tables),
+            [{"run_id": 1, "table_id": i, "status": "ok", "points": 3} for i in (1, 2, 3)],
+        )
     assert not set(READ_INDEXES) & set(indexes(engine))
 
     migrate(engine)

@@ -49,10 +49,10 @@ def hourly_history(store: Store) -> int:
         at = start + timedelta(hours=h)
         points += [
             MetricPoint(REF, "bucket_row_count", at, float(100 + h % 24), bucket_seconds=3600),
-            MetricPoint(REF, "null_rate", at, (h % 4) / 100, column="email",
-                        bucket_seconds=3600),
-            MetricPoint(REF, "value_count", at, 10.0, column="status", segment="paid",
-                        bucket_seconds=3600),
+            MetricPoint(REF, "null_rate", at, (h % 4) / 100, column="email", bucket_seconds=3600),
+            MetricPoint(
+                REF, "value_count", at, 10.0, column="status", segment="paid", bucket_seconds=3600
+            ),
             MetricPoint(REF, "row_count", at + timedelta(minutes=5), float(h), bucket_seconds=0),
         ]
     store.upsert_points(tid, points, run_id=1, now=NOW)
@@ -60,8 +60,10 @@ def hourly_history(store: Store) -> int:
 
 
 def all_points(store: Store, tid: int) -> list[tuple[object, ...]]:
-    return sorted((p.metric, p.column, p.segment, p.bucket_start, p.bucket_seconds, p.value)
-                  for p in store.points(tid))
+    return sorted(
+        (p.metric, p.column, p.segment, p.bucket_start, p.bucket_seconds, p.value)
+        for p in store.points(tid)
+    )
 
 
 def test_prune_rolls_up_old_points_keeps_recent_ones_and_is_idempotent(store):
@@ -88,8 +90,9 @@ def test_prune_rolls_up_old_points_keeps_recent_ones_and_is_idempotent(store):
     assert by[("bucket_row_count", day)] == sum(p[5] for p in hourly)  # volumes add up
     assert by[("null_rate", day)] == pytest.approx(0.015)  # rates average
     assert by[("value_count", day)] == 240.0
-    last_snapshot = max((p for p in before if p[0] == "row_count" and p[3] < day + timedelta(1)),
-                        key=lambda p: p[3])
+    last_snapshot = max(
+        (p for p in before if p[0] == "row_count" and p[3] < day + timedelta(1)), key=lambda p: p[3]
+    )
     assert by[("row_count", day)] == last_snapshot[5]  # snapshots keep the day's last value
     assert report.tables == 1
     assert report.rolled_series_days == 4 * days
@@ -104,20 +107,26 @@ def test_prune_rolls_up_old_points_keeps_recent_ones_and_is_idempotent(store):
 def test_detection_history_is_the_same_after_a_prune(store):
     tid = hourly_history(store)
     since = NOW - timedelta(days=43)
-    before = store.points(tid, since=since, metrics=["bucket_row_count", "null_rate"],
-                          unsegmented=True)
+    before = store.points(
+        tid, since=since, metrics=["bucket_row_count", "null_rate"], unsegmented=True
+    )
     prune(store, Retention(), NOW)
-    assert store.points(tid, since=since, metrics=["bucket_row_count", "null_rate"],
-                        unsegmented=True) == before
+    assert (
+        store.points(tid, since=since, metrics=["bucket_row_count", "null_rate"], unsegmented=True)
+        == before
+    )
 
 
 def test_keep_forever_only_rolls_up(store):
     tid = hourly_history(store)
     prune(store, Retention(fine_days=150, keep_days=None), NOW)
     with store.engine.connect() as c:
-        oldest = c.execute(select(s.metric_points.c.bucket_start)
-                           .where(s.metric_points.c.table_id == tid)
-                           .order_by(s.metric_points.c.bucket_start).limit(1)).scalar_one()
+        oldest = c.execute(
+            select(s.metric_points.c.bucket_start)
+            .where(s.metric_points.c.table_id == tid)
+            .order_by(s.metric_points.c.bucket_start)
+            .limit(1)
+        ).scalar_one()
     assert oldest.replace(tzinfo=UTC) == datetime(2025, 8, 13, tzinfo=UTC)  # NOW - 200 d, floored
 
 
@@ -148,8 +157,7 @@ def test_cli_store_prune(tmp_path):
     tid = hourly_history(st)
     st.close()
     runner = CliRunner()
-    args = ["--config", str(tmp_path / "tidegauge.yml"), "store", "prune",
-            "--now", NOW.isoformat()]
+    args = ["--config", str(tmp_path / "tidegauge.yml"), "store", "prune", "--now", NOW.isoformat()]
     r = runner.invoke(app, [*args, "--fine-days", "100", "--keep-days", "0", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
@@ -167,12 +175,20 @@ def test_cli_store_prune(tmp_path):
 def test_cli_store_prune_applies_the_project_retention(tmp_path):
     (tmp_path / "tidegauge.yml").write_text(
         "name: t\nstore:\n  url: sqlite:///state.db\n  retention:\n    fine_days: 100\n"
-        "    keep_days: null\n")
+        "    keep_days: null\n"
+    )
     st = Store.open(f"sqlite:///{tmp_path}/state.db")
     tid = hourly_history(st)
     st.close()
-    args = ["--config", str(tmp_path / "tidegauge.yml"), "store", "prune",
-            "--now", NOW.isoformat(), "--json"]
+    args = [
+        "--config",
+        str(tmp_path / "tidegauge.yml"),
+        "store",
+        "prune",
+        "--now",
+        NOW.isoformat(),
+        "--json",
+    ]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
@@ -184,8 +200,9 @@ def test_cli_store_prune_applies_the_project_retention(tmp_path):
 
 def test_a_retention_that_cuts_into_detection_history_names_file_and_key(tmp_path):
     cfg = tmp_path / "tidegauge.yml"
-    cfg.write_text("name: t\ndefaults:\n  history_days: 60\n"
-                   "store:\n  retention:\n    fine_days: 50\n")
+    cfg.write_text(
+        "name: t\ndefaults:\n  history_days: 60\nstore:\n  retention:\n    fine_days: 50\n"
+    )
     r = CliRunner().invoke(app, ["--config", str(cfg), "store", "prune"])
     assert r.exit_code == 2
     assert "tidegauge.yml" in r.output and "store.retention" in r.output

@@ -36,13 +36,23 @@ class OSV(BaseHTTPRequestHandler):
     def _vulns(q: dict) -> list[dict]:
         if q.get("package", {}).get("name") != "leaky" or q.get("version") != "1.0":
             return []
-        return [{
-            "id": "GHSA-test-leak-0001", "summary": "leaks", "details": "leaks secrets",
-            "modified": "2026-01-01T00:00:00Z", "aliases": [],
-            "affected": [{"package": {"name": "leaky", "ecosystem": "PyPI"},
-                          "ranges": [{"type": "ECOSYSTEM",
-                                      "events": [{"introduced": "0"}, {"fixed": "1.1"}]}]}],
-        }]
+        return [
+            {
+                "id": "GHSA-test-leak-0001",
+                "summary": "leaks",
+                "details": "leaks secrets",
+                "modified": "2026-01-01T00:00:00Z",
+                "aliases": [],
+                "affected": [
+                    {
+                        "package": {"name": "leaky", "ecosystem": "PyPI"},
+                        "ranges": [
+                            {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.1"}]}
+                        ],
+                    }
+                ],
+            }
+        ]
 
     def log_message(self, *args: object) -> None:
         pass
@@ -65,8 +75,9 @@ def site(tmp_path: Path, *dists: tuple[str, str]) -> Path:
 
 
 def audit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(AUDIT), *args], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, str(AUDIT), *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_a_vulnerable_package_fails_the_audit_and_is_named(tmp_path: Path, osv: str) -> None:
@@ -90,6 +101,5 @@ def test_an_unreachable_service_is_not_reported_as_clean(tmp_path: Path) -> None
     res = audit("--site-packages", str(path), "--osv-url", dead, "--services", "osv")
     assert res.returncode == 0
     assert "did NOT cover 1 of 1" in res.stderr
-    strict = audit("--site-packages", str(path), "--osv-url", dead, "--services", "osv",
-                   "--strict")
+    strict = audit("--site-packages", str(path), "--osv-url", dead, "--services", "osv", "--strict")
     assert strict.returncode == 3

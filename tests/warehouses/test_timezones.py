@@ -70,9 +70,7 @@ def values(res: CollectionResult, metric: str, column: str | None = None) -> dic
 def test_dst_buckets_are_utc_hours_on_every_engine(engine: Engine, transition: datetime) -> None:
     times = instants(transition)
     walls = [t.astimezone(ZoneInfo(BERLIN)).replace(tzinfo=None) for t in times]
-    ref = engine.seed(
-        "events", {"id": "int", "created_at": "timestamp"}, list(enumerate(walls))
-    )
+    ref = engine.seed("events", {"id": "int", "created_at": "timestamp"}, list(enumerate(walls)))
     now = times[-1] + STEP
     res = collect(engine.connect(timezone=BERLIN), ref, now)
 
@@ -108,8 +106,8 @@ def test_columns_with_a_time_zone_are_unaffected(engine: Engine) -> None:
     if engine.kind == "mysql":  # a TIMESTAMP literal is read in the session zone
         literals = ", ".join(f"({i}, '{t:%Y-%m-%d %H:%M:%S}')" for i, t in enumerate(times))
     statements = [
-        f'CREATE TABLE {table} ({_q(engine, "id")} INT, '
-        f'{_q(engine, "created_at")} {AWARE_TYPES[engine.kind]})',
+        f"CREATE TABLE {table} ({_q(engine, 'id')} INT, "
+        f"{_q(engine, 'created_at')} {AWARE_TYPES[engine.kind]})",
         f"INSERT INTO {table} VALUES {literals}",
     ]
     if engine.kind == "mysql":

@@ -55,20 +55,25 @@ def _cols(*spec: tuple[str, str, TypeFamily]) -> tuple[ColumnInfo, ...]:
 def seed(store: Store, now: datetime = NOW) -> Seeded:
     ids: dict[str, int] = {}
     specs = {
-        "raw.orders": _cols(("id", "BIGINT", TypeFamily.INTEGER),
-                            ("status", "VARCHAR", TypeFamily.STRING),
-                            ("amount", "DOUBLE", TypeFamily.FLOAT),
-                            ("created_at", "TIMESTAMP", TypeFamily.TIMESTAMP)),
-        "analytics.daily_revenue": _cols(("day", "DATE", TypeFamily.DATE),
-                                         ("revenue", "DOUBLE", TypeFamily.FLOAT)),
-        "analytics.customers": _cols(("id", "BIGINT", TypeFamily.INTEGER),
-                                     ("email", "VARCHAR", TypeFamily.STRING)),
+        "raw.orders": _cols(
+            ("id", "BIGINT", TypeFamily.INTEGER),
+            ("status", "VARCHAR", TypeFamily.STRING),
+            ("amount", "DOUBLE", TypeFamily.FLOAT),
+            ("created_at", "TIMESTAMP", TypeFamily.TIMESTAMP),
+        ),
+        "analytics.daily_revenue": _cols(
+            ("day", "DATE", TypeFamily.DATE), ("revenue", "DOUBLE", TypeFamily.FLOAT)
+        ),
+        "analytics.customers": _cols(
+            ("id", "BIGINT", TypeFamily.INTEGER), ("email", "VARCHAR", TypeFamily.STRING)
+        ),
         f"evil.{XSS_TABLE}": _cols((XSS_COLUMN, "VARCHAR", TypeFamily.STRING)),
     }
     for fqn, cols in specs.items():
         schema, name = fqn.split(".", 1)
-        info = TableInfo(TableRef("main", schema, name), row_count=120_000, bytes=8_400_000,
-                         columns=cols)
+        info = TableInfo(
+            TableRef("main", schema, name), row_count=120_000, bytes=8_400_000, columns=cols
+        )
         ids[fqn] = store.upsert_table(info, now - timedelta(days=21))
     store.set_table_meta(ids["raw.orders"], owner="data-platform@example.com", tags=["raw"])
     run_id = store.start_run(as_of=now, now=now, holder="test")
@@ -82,8 +87,9 @@ def seed(store: Store, now: datetime = NOW) -> Seeded:
             base = 500 + 300 * math.sin(2 * math.pi * (t.hour - 6) / 24) + 7 * (h % 5)
             if fqn == "raw.orders" and h >= hours - 3:
                 base *= 0.2  # the incident: orders drop
-            pts.append(MetricPoint(ref, "bucket_row_count", t, float(round(base)),
-                                   bucket_seconds=3600))
+            pts.append(
+                MetricPoint(ref, "bucket_row_count", t, float(round(base)), bucket_seconds=3600)
+            )
             rate = 0.01 + 0.002 * (h % 3)
             if fqn == "analytics.customers" and h == hours - 1:
                 rate = 0.35
@@ -92,32 +98,68 @@ def seed(store: Store, now: datetime = NOW) -> Seeded:
                 pts.append(MetricPoint(ref, "null_rate", t, rate, column=col, bucket_seconds=3600))
         pts.append(MetricPoint(ref, "max_timestamp", now, (now - timedelta(hours=1)).timestamp()))
         store.upsert_points(tid, pts, run_id=run_id, now=now)
-    store.add_schema_events(ids["raw.orders"], [
-        {"change": "column_added", "column_name": "coupon_code", "new_value": "VARCHAR"}
-    ], now - timedelta(hours=5))
+    store.add_schema_events(
+        ids["raw.orders"],
+        [{"change": "column_added", "column_name": "coupon_code", "new_value": "VARCHAR"}],
+        now - timedelta(hours=5),
+    )
     orders = TableRef("main", "raw", "orders")
     t_drop = start + timedelta(hours=hours - 1)
-    volume = Alert(AlertKind.VOLUME, orders, "bucket_row_count", t_drop, now, observed=130.0,
-                   expected=640.0, lower=520.0, upper=760.0, severity=Severity.HIGH,
-                   title="volume anomaly in raw.orders",
-                   explanation={"text": "130 rows in the hour, expected 520 – 760"})
+    volume = Alert(
+        AlertKind.VOLUME,
+        orders,
+        "bucket_row_count",
+        t_drop,
+        now,
+        observed=130.0,
+        expected=640.0,
+        lower=520.0,
+        upper=760.0,
+        severity=Severity.HIGH,
+        title="volume anomaly in raw.orders",
+        explanation={"text": "130 rows in the hour, expected 520 – 760"},
+    )
     vid = store.alerts.add(volume, ids["raw.orders"], run_id)
     customers = TableRef("main", "analytics", "customers")
-    nulls = Alert(AlertKind.NULL_RATE, customers, "null_rate", t_drop, now, column="email",
-                  observed=0.35, expected=0.012, lower=0.0, upper=0.03, severity=Severity.MEDIUM,
-                  title="null rate anomaly in analytics.customers.email",
-                  explanation={"text": "35% nulls, expected about 1%"})
+    nulls = Alert(
+        AlertKind.NULL_RATE,
+        customers,
+        "null_rate",
+        t_drop,
+        now,
+        column="email",
+        observed=0.35,
+        expected=0.012,
+        lower=0.0,
+        upper=0.03,
+        severity=Severity.MEDIUM,
+        title="null rate anomaly in analytics.customers.email",
+        explanation={"text": "35% nulls, expected about 1%"},
+    )
     nid = store.alerts.add(nulls, ids["analytics.customers"], run_id)
     assert vid is not None and nid is not None
-    inc = Incident(AlertKind.VOLUME, orders, "Orders volume dropped 80%", t_drop, now,
-                   severity=Severity.HIGH, summary="raw.orders received 130 rows, expected 640.",
-                   owner="data-platform@example.com",
-                   impact=Impact(("analytics.daily_revenue", "analytics.customers"),
-                                 ("analytics.daily_revenue.revenue",), ("Revenue dashboard",),
-                                 ("analytics@example.com",)),
-                   root_cause=[{"type": "schema_change",
-                                "text": "schema change upstream in `raw.orders`: column_added "
-                                        "`coupon_code`"}])
+    inc = Incident(
+        AlertKind.VOLUME,
+        orders,
+        "Orders volume dropped 80%",
+        t_drop,
+        now,
+        severity=Severity.HIGH,
+        summary="raw.orders received 130 rows, expected 640.",
+        owner="data-platform@example.com",
+        impact=Impact(
+            ("analytics.daily_revenue", "analytics.customers"),
+            ("analytics.daily_revenue.revenue",),
+            ("Revenue dashboard",),
+            ("analytics@example.com",),
+        ),
+        root_cause=[
+            {
+                "type": "schema_change",
+                "text": "schema change upstream in `raw.orders`: column_added `coupon_code`",
+            }
+        ],
+    )
     iid = store.incidents.create(inc, ids["raw.orders"], vid)
     store.alerts.set_incident([vid, nid], iid)
     store.incidents.add_event(iid, "opened", "incident opened", now)
@@ -126,18 +168,41 @@ def seed(store: Store, now: datetime = NOW) -> Seeded:
     g = LineageGraph()
     for fqn in specs:
         schema, name = fqn.split(".", 1)
-        g.add_node(Node(table_node_id("main", fqn), NodeKind.TABLE, name, schema, name,
-                        owners=("analytics@example.com",) if schema == "analytics" else ()))
+        g.add_node(
+            Node(
+                table_node_id("main", fqn),
+                NodeKind.TABLE,
+                name,
+                schema,
+                name,
+                owners=("analytics@example.com",) if schema == "analytics" else (),
+            )
+        )
     g.add_node(Node("exposure.revenue_dashboard", NodeKind.EXPOSURE, "Revenue dashboard"))
-    g.add_edge(table_node_id("main", "raw.orders"), table_node_id("main",
-               "analytics.daily_revenue"), Origin.SQL)
-    g.add_edge(table_node_id("main", "raw.orders"), table_node_id("main",
-               "analytics.customers"), Origin.SQL)
-    g.add_edge(table_node_id("main", "analytics.daily_revenue"), "exposure.revenue_dashboard",
-               Origin.DBT)
+    g.add_edge(
+        table_node_id("main", "raw.orders"),
+        table_node_id("main", "analytics.daily_revenue"),
+        Origin.SQL,
+    )
+    g.add_edge(
+        table_node_id("main", "raw.orders"),
+        table_node_id("main", "analytics.customers"),
+        Origin.SQL,
+    )
+    g.add_edge(
+        table_node_id("main", "analytics.daily_revenue"), "exposure.revenue_dashboard", Origin.DBT
+    )
     save_graph(store, g, now)
-    return Seeded(store, ids["raw.orders"], ids["analytics.daily_revenue"],
-                  ids["analytics.customers"], ids[f"evil.{XSS_TABLE}"], vid, nid, iid)
+    return Seeded(
+        store,
+        ids["raw.orders"],
+        ids["analytics.daily_revenue"],
+        ids["analytics.customers"],
+        ids[f"evil.{XSS_TABLE}"],
+        vid,
+        nid,
+        iid,
+    )
 
 
 @pytest.fixture
@@ -150,8 +215,9 @@ def seeded(tmp_path: Path) -> Iterator[Seeded]:
 
 
 def make_client(seeded: Seeded, project: Project | None = None) -> TestClient:
-    app = create_app(project or Project(name="shop"), seeded.store,
-                     clock=Clock.fixed(NOW + timedelta(minutes=5)))
+    app = create_app(
+        project or Project(name="shop"), seeded.store, clock=Clock.fixed(NOW + timedelta(minutes=5))
+    )
     return TestClient(app, raise_server_exceptions=False)
 
 

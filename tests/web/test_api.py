@@ -23,18 +23,21 @@ def test_table_detail_columns_and_schema_history(client: TestClient, seeded: See
     r = client.get(f"/api/v1/tables/{seeded.orders}")
     assert [c["name"] for c in r.json()["columns"]] == ["id", "status", "amount", "created_at"]
     cols = client.get(f"/api/v1/tables/{seeded.orders}/columns").json()
-    assert cols[1] == {"name": "status", "data_type": "VARCHAR", "family": "string",
-                       "nullable": True, "ordinal": 1}
+    assert cols[1] == {
+        "name": "status",
+        "data_type": "VARCHAR",
+        "family": "string",
+        "nullable": True,
+        "ordinal": 1,
+    }
     history = client.get(f"/api/v1/tables/{seeded.orders}/schema-history").json()
     assert history[0]["change"] == "column_added" and history[0]["column_name"] == "coupon_code"
 
 
 def test_metric_history_has_band_and_alert(client: TestClient, seeded: Seeded) -> None:
     series = client.get(f"/api/v1/tables/{seeded.orders}/metrics").json()
-    assert {"metric": "bucket_row_count", "column": None, "segment": None,
-            "points": 504} in series
-    r = client.get(f"/api/v1/tables/{seeded.orders}/metrics/bucket_row_count",
-                   params={"days": 7})
+    assert {"metric": "bucket_row_count", "column": None, "segment": None, "points": 504} in series
+    r = client.get(f"/api/v1/tables/{seeded.orders}/metrics/bucket_row_count", params={"days": 7})
     assert r.status_code == 200
     body = r.json()
     points = body["points"]
@@ -51,8 +54,7 @@ def test_metric_history_has_band_and_alert(client: TestClient, seeded: Seeded) -
 
 
 def test_metric_history_unknown_series_is_404(client: TestClient, seeded: Seeded) -> None:
-    r = client.get(f"/api/v1/tables/{seeded.orders}/metrics/null_rate",
-                   params={"column": "nope"})
+    r = client.get(f"/api/v1/tables/{seeded.orders}/metrics/null_rate", params={"column": "nope"})
     assert r.status_code == 404 and "no series" in r.json()["detail"]
 
 
@@ -70,21 +72,26 @@ def test_alerts_filters_and_pagination(client: TestClient, seeded: Seeded) -> No
 
 
 def test_feedback_post_reaches_the_store(client: TestClient, seeded: Seeded) -> None:
-    r = client.post(f"/api/v1/alerts/{seeded.volume_alert}/feedback",
-                    json={"value": "expected"})
+    r = client.post(f"/api/v1/alerts/{seeded.volume_alert}/feedback", json={"value": "expected"})
     assert r.status_code == 200 and r.json()["feedback"] == "expected"
     fb = seeded.store.alerts.feedback_for(seeded.orders)
     assert [v for entries in fb.values() for _, v in entries] == ["expected"]
     assert client.get("/api/v1/alerts", params={"feedback": "expected"}).json()["total"] == 1
-    assert client.post(f"/api/v1/alerts/{seeded.volume_alert}/feedback",
-                       json={"value": "great"}).status_code == 422
-    assert client.post("/api/v1/alerts/9999/feedback",
-                       json={"value": "fixed"}).status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/alerts/{seeded.volume_alert}/feedback", json={"value": "great"}
+        ).status_code
+        == 422
+    )
+    assert client.post("/api/v1/alerts/9999/feedback", json={"value": "fixed"}).status_code == 404
 
 
 def test_writes_need_json(client: TestClient, seeded: Seeded) -> None:
-    r = client.post(f"/api/v1/alerts/{seeded.volume_alert}/feedback",
-                    content='{"value": "expected"}', headers={"content-type": "text/plain"})
+    r = client.post(
+        f"/api/v1/alerts/{seeded.volume_alert}/feedback",
+        content='{"value": "expected"}',
+        headers={"content-type": "text/plain"},
+    )
     assert r.status_code == 415
 
 
@@ -93,12 +100,15 @@ def test_incidents_list_detail_status_and_notes(client: TestClient, seeded: Seed
     assert body["total"] == 1
     inc = body["items"][0]
     assert inc["table"] == "raw.orders" and sorted(inc["alerts"]) == sorted(
-        [seeded.volume_alert, seeded.null_alert])
+        [seeded.volume_alert, seeded.null_alert]
+    )
     detail = client.get(f"/api/v1/incidents/{seeded.incident}").json()
     assert detail["impact"]["exposures"] == ["Revenue dashboard"]
     assert detail["timeline"][0]["type"] == "opened"
-    r = client.post(f"/api/v1/incidents/{seeded.incident}/status",
-                    json={"status": "fixed", "note": "backfilled"})
+    r = client.post(
+        f"/api/v1/incidents/{seeded.incident}/status",
+        json={"status": "fixed", "note": "backfilled"},
+    )
     assert r.status_code == 200 and r.json()["status"] == "fixed"
     assert client.get("/api/v1/incidents", params={"open": "true"}).json()["total"] == 0
     assert client.get("/api/v1/incidents", params={"status": "fixed"}).json()["total"] == 1
@@ -106,21 +116,28 @@ def test_incidents_list_detail_status_and_notes(client: TestClient, seeded: Seed
     assert r.status_code == 201
     texts = [e["text"] for e in r.json()["timeline"]]
     assert texts[-3:] == ["status open → fixed", "backfilled", "told finance"]
-    assert client.post(f"/api/v1/incidents/{seeded.incident}/notes",
-                       json={"text": ""}).status_code == 422
-    assert client.post(f"/api/v1/incidents/{seeded.incident}/status",
-                       json={"status": "closed"}).status_code == 422
+    assert (
+        client.post(f"/api/v1/incidents/{seeded.incident}/notes", json={"text": ""}).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            f"/api/v1/incidents/{seeded.incident}/status", json={"status": "closed"}
+        ).status_code
+        == 422
+    )
 
 
 def test_lineage_upstream_downstream_and_impact(client: TestClient) -> None:
     down = client.get("/api/v1/lineage/downstream", params={"node": "raw.orders"}).json()
     assert {n["name"] for n in down["nodes"]} == {
-        "analytics.daily_revenue", "analytics.customers", "Revenue dashboard"}
-    one = client.get("/api/v1/lineage/downstream",
-                     params={"node": "raw.orders", "depth": 1}).json()
+        "analytics.daily_revenue",
+        "analytics.customers",
+        "Revenue dashboard",
+    }
+    one = client.get("/api/v1/lineage/downstream", params={"node": "raw.orders", "depth": 1}).json()
     assert len(one["nodes"]) == 2
-    up = client.get("/api/v1/lineage/upstream",
-                    params={"node": "analytics.daily_revenue"}).json()
+    up = client.get("/api/v1/lineage/upstream", params={"node": "analytics.daily_revenue"}).json()
     assert [n["name"] for n in up["nodes"]] == ["raw.orders"]
     impact = client.get("/api/v1/impact", params={"node": "raw.orders"}).json()
     assert impact["exposures"] == ["Revenue dashboard"]
@@ -143,9 +160,14 @@ def test_monitors_and_runs(client: TestClient, seeded: Seeded) -> None:
 
 def test_openapi_and_json_errors(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    for path in ("/api/v1/tables", "/api/v1/alerts/{alert_id}/feedback",
-                 "/api/v1/incidents/{incident_id}/status", "/api/v1/lineage/{direction}",
-                 "/api/v1/tables/{table_id}/metrics/{metric}", "/api/v1/lineage"):
+    for path in (
+        "/api/v1/tables",
+        "/api/v1/alerts/{alert_id}/feedback",
+        "/api/v1/incidents/{incident_id}/status",
+        "/api/v1/lineage/{direction}",
+        "/api/v1/tables/{table_id}/metrics/{metric}",
+        "/api/v1/lineage",
+    ):
         assert path in spec["paths"], path
     assert "/" not in spec["paths"]  # pages are not API
     r = client.get("/api/v1/tables/999")
@@ -166,8 +188,9 @@ def test_configured_owners_and_tags_per_project(seeded: Seeded) -> None:
     from tidegauge.config import Project, TableSettings
 
     for owner, tag in (("oncall@example.com", "tier-1"), ("other@example.com", "tier-2")):
-        project = Project(name="shop", tables=[TableSettings(match="raw.*", owner=owner,
-                                                             tags=[tag])])
+        project = Project(
+            name="shop", tables=[TableSettings(match="raw.*", owner=owner, tags=[tag])]
+        )
         with make_client(seeded, project) as c:
             t = c.get(f"/api/v1/tables/{seeded.orders}").json()
             assert t["owners"] == ["data-platform@example.com", owner]

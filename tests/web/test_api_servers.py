@@ -52,8 +52,13 @@ def answers(seeded: Seeded) -> dict[str, object]:
     return out
 
 
-@pytest.mark.parametrize("kind", [pytest.param("postgres", marks=pytest.mark.postgres),
-                                  pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
+)
 def test_read_api_matches_sqlite(kind: str, tmp_path: Path) -> None:
     require_server(kind)
     local = Store.open(f"sqlite:///{tmp_path / 'state.db'}")

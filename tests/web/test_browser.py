@@ -26,9 +26,15 @@ from tidegauge.web.server import create_app
 pytestmark = pytest.mark.browser
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_path() -> str:
@@ -43,13 +49,17 @@ def chromium_path() -> str:
 
 @pytest.fixture
 def base_url(seeded: Seeded) -> Iterator[str]:
-    app = create_app(Project(name="livestream-marketplace"), seeded.store,
-                     clock=Clock.fixed(NOW + timedelta(minutes=5)))
+    app = create_app(
+        Project(name="livestream-marketplace"),
+        seeded.store,
+        clock=Clock.fixed(NOW + timedelta(minutes=5)),
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

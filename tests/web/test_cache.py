@@ -59,8 +59,9 @@ def test_feedback_shows_in_the_next_response(client: TestClient, seeded: Seeded)
     assert seeded.volume_alert not in [a["id"] for a in listed["items"]]
 
 
-def test_status_change_and_note_show_in_the_next_response(client: TestClient,
-                                                          seeded: Seeded) -> None:
+def test_status_change_and_note_show_in_the_next_response(
+    client: TestClient, seeded: Seeded
+) -> None:
     url = f"/api/v1/incidents/{seeded.incident}"
     assert cached(client, url)["status"] == "open"
     assert cached(client, "/api/v1/incidents?open=true")["total"] == 1
@@ -92,8 +93,9 @@ def test_a_run_written_beside_the_server_shows_next(client: TestClient, seeded: 
     assert client.get("/api/v1/tables").json()["total"] == total + 1  # the memoised count too
 
 
-def test_a_write_from_another_process_shows_next(client: TestClient, seeded: Seeded,
-                                                 tmp_path: Path) -> None:
+def test_a_write_from_another_process_shows_next(
+    client: TestClient, seeded: Seeded, tmp_path: Path
+) -> None:
     url = f"/api/v1/alerts/{seeded.null_alert}"
     assert cached(client, url)["feedback"] is None
     code = (
@@ -103,8 +105,11 @@ def test_a_write_from_another_process_shows_next(client: TestClient, seeded: See
         "(int(sys.argv[2]),))\n"
         "c.commit()\n"
     )
-    subprocess.run([sys.executable, "-c", code, str(tmp_path / "state.db"),
-                    str(seeded.null_alert)], check=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "state.db"), str(seeded.null_alert)],
+        check=True,
+        timeout=60,
+    )
     assert client.get(url).json()["feedback"] == "false_positive"
 
 
@@ -117,8 +122,7 @@ def test_errors_are_never_cached(client: TestClient, seeded: Seeded) -> None:
 
 
 def test_tokens_are_checked_before_the_cache(seeded: Seeded) -> None:
-    project = Project(name="shop", web=WebConfig(read_tokens=["r" * 24],
-                                                 admin_tokens=["a" * 24]))
+    project = Project(name="shop", web=WebConfig(read_tokens=["r" * 24], admin_tokens=["a" * 24]))
     with make_client(seeded, project) as c:
         url = f"/api/v1/incidents/{seeded.incident}"
         assert c.get(url, headers={"Authorization": f"Bearer {'r' * 24}"}).status_code == 200
@@ -127,8 +131,11 @@ def test_tokens_are_checked_before_the_cache(seeded: Seeded) -> None:
         assert c.get(url).status_code == 401
         assert c.get(url, headers={"Authorization": "Bearer wrong-token"}).status_code == 401
         # a read token still cannot write, cached reads or not
-        r = c.post(f"{url}/status", json={"status": "fixed"},
-                   headers={**JSON, "Authorization": f"Bearer {'r' * 24}"})
+        r = c.post(
+            f"{url}/status",
+            json={"status": "fixed"},
+            headers={**JSON, "Authorization": f"Bearer {'r' * 24}"},
+        )
         assert r.status_code == 403
 
 

@@ -31,8 +31,7 @@ def test_pages_render(client: TestClient, seeded: Seeded) -> None:
         r = client.get(url)
         assert r.status_code == 200, url
         assert text in r.text, url
-        assert "<svg" in r.text or url.startswith(("/search", "/tables?", "/incidents?",
-                                                   "/alerts"))
+        assert "<svg" in r.text or url.startswith(("/search", "/tables?", "/incidents?", "/alerts"))
 
 
 def test_security_headers(client: TestClient) -> None:
@@ -47,8 +46,13 @@ def test_security_headers(client: TestClient) -> None:
 
 
 def test_unknown_ids_give_an_html_404(client: TestClient) -> None:
-    for url in ("/tables/999", "/incidents/999", "/no/such/page", "/alerts/999",
-                "/tables/1?column=nope"):
+    for url in (
+        "/tables/999",
+        "/incidents/999",
+        "/no/such/page",
+        "/alerts/999",
+        "/tables/1?column=nope",
+    ):
         r = client.get(url)
         assert r.status_code == 404, url
         assert r.headers["content-type"].startswith("text/html")
@@ -71,8 +75,7 @@ def test_names_and_notes_are_escaped(client: TestClient, seeded: Seeded) -> None
     assert XSS_TABLE not in client.get("/").text
     url = f"/incidents/{seeded.incident}"
     token = csrf_of(client.get(url).text)
-    r = client.post(f"{url}/notes", data={"text": "<script>alert(2)</script>",
-                                          "csrf_token": token})
+    r = client.post(f"{url}/notes", data={"text": "<script>alert(2)</script>", "csrf_token": token})
     assert r.status_code == 200  # followed the redirect back
     assert "<script>alert(2)</script>" not in r.text
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in r.text
@@ -86,8 +89,11 @@ def test_form_posts_need_the_csrf_token(client: TestClient, seeded: Seeded) -> N
     r = client.post(url, data={"value": "expected", "csrf_token": "forged" * 8})
     assert r.status_code == 403
     token = csrf_of(client.get("/").text)
-    r = client.post(url, data={"value": "expected", "csrf_token": token},
-                    headers={"origin": "https://evil.example"})
+    r = client.post(
+        url,
+        data={"value": "expected", "csrf_token": token},
+        headers={"origin": "https://evil.example"},
+    )
     assert r.status_code == 403 and "cross-site" in r.text
     assert seeded.store.alerts.get(seeded.volume_alert)["feedback"] is None  # type: ignore[index]
 
@@ -96,9 +102,11 @@ def test_feedback_button_changes_the_page(client: TestClient, seeded: Seeded) ->
     url = f"/tables/{seeded.orders}"
     before = client.get(url).text
     assert "✓ expected" not in before
-    r = client.post(f"/alerts/{seeded.volume_alert}/feedback",
-                    data={"value": "expected", "csrf_token": csrf_of(before), "next": url},
-                    follow_redirects=False)
+    r = client.post(
+        f"/alerts/{seeded.volume_alert}/feedback",
+        data={"value": "expected", "csrf_token": csrf_of(before), "next": url},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == f"{url}#alert-{seeded.volume_alert}"
     after = client.get(url).text
     assert "✓ expected" in after and "marked expected" in after  # badge and flash
@@ -111,8 +119,11 @@ def test_status_buttons_and_open_redirects(client: TestClient, seeded: Seeded) -
     token = csrf_of(client.get(url).text)
     r = client.post(f"{url}/status", data={"status": "acknowledged", "csrf_token": token})
     assert r.status_code == 200 and "is now acknowledged" in r.text
-    r = client.post(f"/alerts/{seeded.null_alert}/feedback", follow_redirects=False,
-                    data={"value": "fixed", "csrf_token": token, "next": "//evil.example/x"})
+    r = client.post(
+        f"/alerts/{seeded.null_alert}/feedback",
+        follow_redirects=False,
+        data={"value": "fixed", "csrf_token": token, "next": "//evil.example/x"},
+    )
     assert r.headers["location"].startswith("/#alert-")
 
 
@@ -144,16 +155,32 @@ def test_token_auth_pages(seeded: Seeded) -> None:
         login = c.get(r.headers["location"]).text
         bad = c.post("/login", data={"token": "wrong", "csrf_token": csrf_of(login)})
         assert bad.status_code == 401 and "not valid" in bad.text
-        r = c.post("/login", data={"token": "r" * 24, "csrf_token": csrf_of(login),
-                                   "next": f"/incidents/{seeded.incident}"})
+        r = c.post(
+            "/login",
+            data={
+                "token": "r" * 24,
+                "csrf_token": csrf_of(login),
+                "next": f"/incidents/{seeded.incident}",
+            },
+        )
         assert r.status_code == 200 and "read only" in r.text
         assert "disabled" in r.text  # buttons off for a read token
-        r = c.post(f"/incidents/{seeded.incident}/status",
-                   data={"status": "fixed", "csrf_token": csrf_of(r.text)})
+        r = c.post(
+            f"/incidents/{seeded.incident}/status",
+            data={"status": "fixed", "csrf_token": csrf_of(r.text)},
+        )
         assert r.status_code == 403 and "admin token" in r.text
         login = c.get("/login").text
-        r = c.post("/login", data={"token": "a" * 24, "csrf_token": csrf_of(login),
-                                   "next": f"/incidents/{seeded.incident}"})
-        r = c.post(f"/incidents/{seeded.incident}/status",
-                   data={"status": "fixed", "csrf_token": csrf_of(r.text)})
+        r = c.post(
+            "/login",
+            data={
+                "token": "a" * 24,
+                "csrf_token": csrf_of(login),
+                "next": f"/incidents/{seeded.incident}",
+            },
+        )
+        r = c.post(
+            f"/incidents/{seeded.incident}/status",
+            data={"status": "fixed", "csrf_token": csrf_of(r.text)},
+        )
         assert r.status_code == 200 and "is now fixed" in r.text

@@ -53,8 +53,12 @@ def test_two_workers_share_the_store_and_see_each_others_writes(tmp_path: Path) 
     store.close()
     port = _free_port()
     root = str(Path(__file__).resolve().parents[2])
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port)], cwd=root,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER, url, str(port)],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {'a' * 24}"}
     try:

@@ -51,8 +51,9 @@ def register(app: typer.Typer) -> None:
             since_at = parse_instant(since) if since else None
         except ValueError as e:
             fail(str(e))
-        rows = [alert_json(a) for a in state.store.alerts.list(since=since_at, kind=kind,
-                                                                limit=limit)]
+        rows = [
+            alert_json(a) for a in state.store.alerts.list(since=since_at, kind=kind, limit=limit)
+        ]
         if as_json:
             print_json(rows)
             return
@@ -62,8 +63,14 @@ def register(app: typer.Typer) -> None:
         t = Table("id", "data time", "kind", "table", "column", "observed", "expected", "sev")
         for a in rows:
             t.add_row(
-                str(a["id"]), f"{a['data_time']:%Y-%m-%d %H:%M}", a["kind"], a["table"] or "",
-                a["column"] or "", _num(a["observed"]), _num(a["expected"]), a["severity"],
+                str(a["id"]),
+                f"{a['data_time']:%Y-%m-%d %H:%M}",
+                a["kind"],
+                a["table"] or "",
+                a["column"] or "",
+                _num(a["observed"]),
+                _num(a["expected"]),
+                a["severity"],
             )
         console.print(t)
 

@@ -27,7 +27,8 @@ def register(app: typer.Typer) -> None:
             None, "--max-age", help="trip when the newest data is older (30m, 6h, 2d)"
         ),
         fail_open: bool | None = typer.Option(
-            None, "--fail-open/--fail-closed",
+            None,
+            "--fail-open/--fail-closed",
             help="when tidegauge cannot answer; default closed for block, open for warn",
         ),
         now: str | None = typer.Option(None, "--now", help="judge as of this ISO time"),
@@ -58,16 +59,30 @@ def register(app: typer.Typer) -> None:
             store, error = None, f"store unavailable: {type(e).__name__}: {e}"
         from tidegauge.monitors import declared_monitors
 
-        result = check_breaker(store, tables, level=lvl, max_age=age, fail_open=opened,
-                               now=at, monitors=declared_monitors(project), store_error=error)
+        result = check_breaker(
+            store,
+            tables,
+            level=lvl,
+            max_age=age,
+            fail_open=opened,
+            now=at,
+            monitors=declared_monitors(project),
+            store_error=error,
+        )
         for c in result.unanswered:
             why = escape(f"cannot judge {c.table}: {c.error}")
-            errors.print(f"[yellow]warning:[/] {why} — failing {'open' if opened else 'closed'}",
-                         highlight=False, soft_wrap=True)
+            errors.print(
+                f"[yellow]warning:[/] {why} — failing {'open' if opened else 'closed'}",
+                highlight=False,
+                soft_wrap=True,
+            )
         if as_json:
             print_json(result.as_dict())
         else:
             console.print(escape(result.summary()), highlight=False, soft_wrap=True)
-            console.print("[bold red]breaker tripped[/]" if result.tripped
-                          else "[green]breaker closed: go ahead[/]")
+            console.print(
+                "[bold red]breaker tripped[/]"
+                if result.tripped
+                else "[green]breaker closed: go ahead[/]"
+            )
         raise typer.Exit(1 if result.tripped else 0)

@@ -83,20 +83,37 @@ def run_demo(
     found = []
     for inj in scenario.incidents:
         match = [
-            i for i in incidents
-            if i["table"] and i["table"].lower() == inj.table.lower()
-            and (inj.expected_alert_kind in (i["kind"],) or _has_alert_kind(
-                store, i["id"], inj.expected_alert_kind))
+            i
+            for i in incidents
+            if i["table"]
+            and i["table"].lower() == inj.table.lower()
+            and (
+                inj.expected_alert_kind in (i["kind"],)
+                or _has_alert_kind(store, i["id"], inj.expected_alert_kind)
+            )
         ]
-        found.append({"injected": inj.description, "table": inj.table,
-                      "kind": inj.expected_alert_kind,
-                      "incident": match[0]["id"] if match else None})
+        found.append(
+            {
+                "injected": inj.description,
+                "table": inj.table,
+                "kind": inj.expected_alert_kind,
+                "incident": match[0]["id"] if match else None,
+            }
+        )
     return {
         "folder": str(folder),
         "end": end,
         "runs": runs,
-        "incidents": [{"id": i["id"], "title": i["title"], "severity": i["severity"],
-                       "alerts": len(i["alerts"]), "table": i["table"]} for i in incidents],
+        "incidents": [
+            {
+                "id": i["id"],
+                "title": i["title"],
+                "severity": i["severity"],
+                "alerts": len(i["alerts"]),
+                "table": i["table"],
+            }
+            for i in incidents
+        ],
         "injected": found,
         "clean_tables": list(scenario.clean_tables),
     }
@@ -124,8 +141,11 @@ def register(app: typer.Typer) -> None:
         else:
             t = Table("injected incident", "table", "found as")
             for f in summary["injected"]:
-                t.add_row(f["injected"], f["table"],
-                          f"incident #{f['incident']}" if f["incident"] else "[red]missed[/]")
+                t.add_row(
+                    f["injected"],
+                    f["table"],
+                    f"incident #{f['incident']}" if f["incident"] else "[red]missed[/]",
+                )
             console.print(t)
             it = Table("#", "severity", "incident", "alerts")
             for i in summary["incidents"]:

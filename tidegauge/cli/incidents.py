@@ -34,8 +34,13 @@ def incident_json(i: dict[str, Any]) -> dict[str, Any]:
     }
     if "timeline" in i:
         out["timeline"] = [
-            {"at": e["at"], "type": e["type"], "actor": e["actor"], "text": e["text"],
-             "details": e["details"]}
+            {
+                "at": e["at"],
+                "type": e["type"],
+                "actor": e["actor"],
+                "text": e["text"],
+                "details": e["details"],
+            }
             for e in i["timeline"]
         ]
     return out
@@ -60,8 +65,16 @@ def register(app: typer.Typer) -> None:
             return
         t = Table("id", "status", "sev", "kind", "table", "title", "alerts", "since")
         for i in data:
-            t.add_row(str(i["id"]), i["status"], i["severity"], i["kind"], i["table"] or "",
-                      i["title"], str(len(i["alerts"])), f"{i['data_time']:%Y-%m-%d %H:%M}")
+            t.add_row(
+                str(i["id"]),
+                i["status"],
+                i["severity"],
+                i["kind"],
+                i["table"] or "",
+                i["title"],
+                str(len(i["alerts"])),
+                f"{i['data_time']:%Y-%m-%d %H:%M}",
+            )
         console.print(t)
 
     @app.command()
@@ -79,8 +92,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
             return
-        console.print(f"[bold]#{data['id']} {data['title']}[/]  "
-                      f"({data['status']}, {data['severity']})", highlight=False)
+        console.print(
+            f"[bold]#{data['id']} {data['title']}[/]  ({data['status']}, {data['severity']})",
+            highlight=False,
+        )
         console.print(data["summary"], highlight=False)
         impact = data["impact"] or {}
         for key in ("tables", "exposures", "owners"):
@@ -91,15 +106,17 @@ def register(app: typer.Typer) -> None:
         for e in data.get("timeline", []):
             console.print(f"  {e['at']:%Y-%m-%d %H:%M} {e['type']}: {e['text']}", highlight=False)
 
-    def _set(ctx: typer.Context, incident_id: int, status: IncidentStatus,
-             note: str | None) -> None:
+    def _set(
+        ctx: typer.Context, incident_id: int, status: IncidentStatus, note: str | None
+    ) -> None:
         state: CliState = ctx.obj
         now = Clock().now()
         from tidegauge.steps.notify import set_incident_status
 
         try:
-            set_incident_status(state.project, state.store, incident_id, status, now,
-                                note=note, actor="cli")
+            set_incident_status(
+                state.project, state.store, incident_id, status, now, note=note, actor="cli"
+            )
         except KeyError as e:
             fail(str(e.args[0]))
         console.print(f"incident {incident_id} is now {status.value}")

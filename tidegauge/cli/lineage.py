@@ -60,10 +60,16 @@ def register(app: typer.Typer) -> None:
         if upstream and downstream:
             fail("--upstream and --downstream are exclusive; give neither for both")
         graph = load_graph(manifest, ctx.obj)
-        directions = ["upstream"] if upstream else ["downstream"] if downstream else [
-            "upstream",
-            "downstream",
-        ]
+        directions = (
+            ["upstream"]
+            if upstream
+            else ["downstream"]
+            if downstream
+            else [
+                "upstream",
+                "downstream",
+            ]
+        )
         try:
             root = graph.resolve(table)
             results = {
@@ -167,8 +173,9 @@ def _tree(res: LineageResult) -> Tree:
         else:
             key, child = (e.target, e.target_column), (e.source, e.source_column, e.kind.value)
         col_children.setdefault(key, []).append(child)
-    names = {h.node.id: h.node.display for h in res.columns} | {h.node.id: h.node.display
-                                                                for h in res.nodes}
+    names = {h.node.id: h.node.display for h in res.columns} | {
+        h.node.id: h.node.display for h in res.nodes
+    }
     seen_cols: set[tuple[str, str]] = set()
 
     def add_col(parent: Tree, key: tuple[str, str]) -> None:
@@ -183,13 +190,9 @@ def _tree(res: LineageResult) -> Tree:
             add_col(parent.add(label), (nid, col))
 
     add_col(tree, (res.root.id, res.column.lower()))
-    without_columns = [
-        h for h in res.nodes if h.node.id not in {c.node.id for c in res.columns}
-    ]
+    without_columns = [h for h in res.nodes if h.node.id not in {c.node.id for c in res.columns}]
     for h in without_columns:
-        tree.add(
-            _label(h.node.kind, h.node.display, h.node.owners) + " [dim](table-level)[/]"
-        )
+        tree.add(_label(h.node.kind, h.node.display, h.node.owners) + " [dim](table-level)[/]")
     return tree
 
 

@@ -58,8 +58,19 @@ def _global(
     ctx.obj = CliState(config_path=config)
 
 
-for module in (project, run, alerts, incidents, lineage, monitors, breaker, serve, demo, store,
-               worker):
+for module in (
+    project,
+    run,
+    alerts,
+    incidents,
+    lineage,
+    monitors,
+    breaker,
+    serve,
+    demo,
+    store,
+    worker,
+):
     module.register(app)
 
 

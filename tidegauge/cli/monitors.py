@@ -63,8 +63,14 @@ def register(app: typer.Typer) -> None:
         warnings = [w for w in project.monitor_warnings if w not in problems]
         monitors = declared_monitors(project)
         if as_json:
-            print_json({"valid": not problems, "errors": problems, "warnings": warnings,
-                        "monitors": len(monitors)})
+            print_json(
+                {
+                    "valid": not problems,
+                    "errors": problems,
+                    "warnings": warnings,
+                    "monitors": len(monitors),
+                }
+            )
         else:
             for w in warnings:
                 errors.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
@@ -97,13 +103,21 @@ def register(app: typer.Typer) -> None:
         t = Table("", "monitor", "type", "table", "source", "predicted alerts", "changes")
         signs = {"create": "[green]+[/]", "change": "[yellow]~[/]", "delete": "[red]-[/]"}
         for c in result.changes:
-            t.add_row(signs[c.action], c.name, c.kind, c.table or "", c.source,
-                      _rate(c.backtest) if c.action != "delete" else "",
-                      ", ".join(f"{k}" for k in c.changes) if c.changes else "")
+            t.add_row(
+                signs[c.action],
+                c.name,
+                c.kind,
+                c.table or "",
+                c.source,
+                _rate(c.backtest) if c.action != "delete" else "",
+                ", ".join(f"{k}" for k in c.changes) if c.changes else "",
+            )
         console.print(t)
-        console.print(f"{result.count('create')} to create, {result.count('change')} to "
-                      f"change, {result.count('delete')} to delete, "
-                      f"{len(result.unchanged)} unchanged")
+        console.print(
+            f"{result.count('create')} to create, {result.count('change')} to "
+            f"change, {result.count('delete')} to delete, "
+            f"{len(result.unchanged)} unchanged"
+        )
 
     @app.command()
     def apply(
@@ -120,9 +134,11 @@ def register(app: typer.Typer) -> None:
             return
         for w in result.warnings:
             errors.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
-        console.print(f"applied: {result.count('create')} created, {result.count('change')} "
-                      f"changed, {result.count('delete')} deleted, "
-                      f"{len(result.unchanged)} unchanged")
+        console.print(
+            f"applied: {result.count('create')} created, {result.count('change')} "
+            f"changed, {result.count('delete')} deleted, "
+            f"{len(result.unchanged)} unchanged"
+        )
 
 
 def dumps(data: Any) -> str:

@@ -27,8 +27,13 @@ def warehouse_from_url(url: str) -> dict[str, object]:
         if not path:
             raise ValueError("a DuckDB URL needs a path: duckdb:///abs/path.duckdb")
         return {"name": "main", "type": "duckdb", "path": path}
-    kinds = {"postgresql": "postgres", "postgres": "postgres", "mysql": "mysql",
-             "mariadb": "mysql", "snowflake": "snowflake"}
+    kinds = {
+        "postgresql": "postgres",
+        "postgres": "postgres",
+        "mysql": "mysql",
+        "mariadb": "mysql",
+        "snowflake": "snowflake",
+    }
     if scheme not in kinds:
         raise ValueError(
             f"unsupported warehouse URL scheme '{parsed.scheme}' "
@@ -78,9 +83,8 @@ def register(app: typer.Typer) -> None:
             "store": {"url": "sqlite:///.tidegauge/state.db"},
             "defaults": {"bucket": "hour", "history_days": 30},
         }
-        text = (
-            "# tidegauge project file: see `tidegauge schema` for every key.\n"
-            + yaml.safe_dump(doc, sort_keys=False)
+        text = "# tidegauge project file: see `tidegauge schema` for every key.\n" + yaml.safe_dump(
+            doc, sort_keys=False
         )
         target.write_text(text, encoding="utf-8")
         console.print(f"wrote [bold]{target}[/] for a {entry['type']} warehouse")
@@ -149,8 +153,11 @@ def register(app: typer.Typer) -> None:
         store = state.store
         tables = store.tables()
         runs = store.runs(limit=5)
-        open_incidents = [i for i in store.incidents.list() if i["status"] in
-                          ("open", "acknowledged", "investigating")]
+        open_incidents = [
+            i
+            for i in store.incidents.list()
+            if i["status"] in ("open", "acknowledged", "investigating")
+        ]
         data = {
             "tables": len(tables),
             "runs": runs,
@@ -160,11 +167,19 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
             return
-        console.print(f"[bold]{len(tables)}[/] tables monitored, "
-                      f"[bold]{len(open_incidents)}[/] open incidents")
+        console.print(
+            f"[bold]{len(tables)}[/] tables monitored, "
+            f"[bold]{len(open_incidents)}[/] open incidents"
+        )
         t = Table("run", "as of", "status", "tables", "points", "alerts")
         for r in runs:
             st = r["stats"] or {}
-            t.add_row(str(r["id"]), str(r["as_of"]), r["status"], str(st.get("tables", "")),
-                      str(st.get("points", "")), str(st.get("alerts", "")))
+            t.add_row(
+                str(r["id"]),
+                str(r["as_of"]),
+                r["status"],
+                str(st.get("tables", "")),
+                str(st.get("points", "")),
+                str(st.get("alerts", "")),
+            )
         console.print(t)

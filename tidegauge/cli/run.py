@@ -34,8 +34,7 @@ def register(app: typer.Typer) -> None:
         if not project.warehouses:
             fail(f"{state.config_path}: no warehouses configured")
         if as_json or not console.is_terminal:
-            report = run_once(project, state.store, clock, only=table or None,
-                              notify=not no_notify)
+            report = run_once(project, state.store, clock, only=table or None, notify=not no_notify)
         else:
             with Progress(
                 TextColumn("[bold]collect[/]"),
@@ -51,8 +50,14 @@ def register(app: typer.Typer) -> None:
                 def progress(name: str, done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total, description=name)
 
-                report = run_once(project, state.store, clock, only=table or None,
-                                  progress=progress, notify=not no_notify)
+                report = run_once(
+                    project,
+                    state.store,
+                    clock,
+                    only=table or None,
+                    progress=progress,
+                    notify=not no_notify,
+                )
         data = report.as_dict()
         if as_json:
             print_json(data)
@@ -88,13 +93,16 @@ def register_backtest(app: typer.Typer) -> None:
             at = parse_instant(now) if now else Clock().now()
         except ValueError as e:
             fail(str(e))
-        result = backtest_project(state.project, state.store, at, days=days,
-                                  sensitivity=sensitivity)
+        result = backtest_project(
+            state.project, state.store, at, days=days, sensitivity=sensitivity
+        )
         if as_json:
             print_json(result)
             return
-        console.print(f"replayed {days} days: [bold]{result['alerts']}[/] alerts "
-                      f"({result['alerts_per_week']}/week)")
+        console.print(
+            f"replayed {days} days: [bold]{result['alerts']}[/] alerts "
+            f"({result['alerts_per_week']}/week)"
+        )
         t = Table("table", "monitor", "alerts", "tested")
         for m in sorted(result["monitors"], key=lambda m: -m["alerts"])[:40]:
             name = f"{m['column']}.{m['metric']}" if m["column"] else m["metric"]

@@ -20,16 +20,24 @@ def register(app: typer.Typer) -> None:
             False, "--no-scheduler", help="serve only; do not run monitors on schedule"
         ),
         workers: int = typer.Option(
-            1, "--workers", min=1, max=64,
+            1,
+            "--workers",
+            min=1,
+            max=64,
             help="server processes (uvicorn workers); monitors still run in one process only",
         ),
     ) -> None:
         """Serve the web UI and REST API (OpenAPI at /openapi.json) and run monitors."""
         state: CliState = ctx.obj
         project, store = state.project, state.store
-        console.print(f"[bold green]tidegauge[/] serving {project.name} at http://{host}:{port}/"
-                      + ("" if no_scheduler else
-                         f"  (runs every {project.defaults.bucket.seconds // 60} min)")
-                      + (f"  [{workers} workers]" if workers > 1 else ""),
-                      highlight=False)
+        console.print(
+            f"[bold green]tidegauge[/] serving {project.name} at http://{host}:{port}/"
+            + (
+                ""
+                if no_scheduler
+                else f"  (runs every {project.defaults.bucket.seconds // 60} min)"
+            )
+            + (f"  [{workers} workers]" if workers > 1 else ""),
+            highlight=False,
+        )
         serve_blocking(project, store, host, port, scheduler=not no_scheduler, workers=workers)

@@ -15,14 +15,18 @@ store_app = typer.Typer(help="Maintenance of the metadata store.", no_args_is_he
 def prune_command(
     ctx: typer.Context,
     fine_days: int | None = typer.Option(
-        None, "--fine-days", min=1,
+        None,
+        "--fine-days",
+        min=1,
         help="keep hourly (finer than daily) points this many days "
-             f"(default: store.retention.fine_days, else {DEFAULT.fine_days})",
+        f"(default: store.retention.fine_days, else {DEFAULT.fine_days})",
     ),
     keep_days: int | None = typer.Option(
-        None, "--keep-days", min=0,
+        None,
+        "--keep-days",
+        min=0,
         help="delete every point older than this, 0: keep forever "
-             f"(default: store.retention.keep_days, else {DEFAULT.keep_days})",
+        f"(default: store.retention.keep_days, else {DEFAULT.keep_days})",
     ),
     now: str | None = typer.Option(None, "--now", help="prune as of this ISO time"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
@@ -41,8 +45,7 @@ def prune_command(
         fail(str(e))
     conf = state.project.store.retention
     keep = conf.keep_days if keep_days is None else (keep_days or None)
-    policy = Retention(fine_days=conf.fine_days if fine_days is None else fine_days,
-                       keep_days=keep)
+    policy = Retention(fine_days=conf.fine_days if fine_days is None else fine_days, keep_days=keep)
     policy.validate(state.project.defaults.history_days)
     report = prune(state.store, policy, at)
     if as_json:

@@ -13,11 +13,17 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def worker(
         ctx: typer.Context,
-        concurrency: int = typer.Option(1, "--concurrency", min=1, max=256,
-                                        help="worker processes (tables run one at a time in each)"),
+        concurrency: int = typer.Option(
+            1,
+            "--concurrency",
+            min=1,
+            max=256,
+            help="worker processes (tables run one at a time in each)",
+        ),
         loglevel: str = typer.Option("INFO", "--loglevel", help="DEBUG, INFO, WARNING, ERROR"),
         hostname: str | None = typer.Option(
-            None, "--hostname", "-n", help="the worker's name (default celery@<host>)"),
+            None, "--hostname", "-n", help="the worker's name (default celery@<host>)"
+        ),
     ) -> None:
         """Take chunks of tables from `execution.broker` and collect them into the shared store.
 
@@ -30,15 +36,18 @@ def register(app: typer.Typer) -> None:
         state: CliState = ctx.obj
         project = state.project
         if project.execution.type != "celery":
-            fail(f"{state.config_path}: execution.type is {project.execution.type}; "
-                 "set it to celery for runs to send work to workers")
+            fail(
+                f"{state.config_path}: execution.type is {project.execution.type}; "
+                "set it to celery for runs to send work to workers"
+            )
         require_shared_store(project)
         _check_store(project.store_url())
         os.environ[CONFIG_ENV] = str(state.config_path.resolve())
         app = make_app(project.execution)
         preload(project)
-        app.worker_main(worker_argv(project, concurrency=concurrency, loglevel=loglevel,
-                                    hostname=hostname))
+        app.worker_main(
+            worker_argv(project, concurrency=concurrency, loglevel=loglevel, hostname=hostname)
+        )
 
 
 def _check_store(url: str) -> None:

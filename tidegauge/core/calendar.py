@@ -80,8 +80,9 @@ class SpecialDays:
         """Which buckets fall on a special day."""
         if not self.dates:
             return np.zeros(len(stamps), dtype=bool)
-        return np.array([d in self.dates for d in self.local_dates(stamps, bucket_seconds)],
-                        dtype=bool)
+        return np.array(
+            [d in self.dates for d in self.local_dates(stamps, bucket_seconds)], dtype=bool
+        )
 
     def allows(self, diff: float) -> bool:
         """Whether a deviation of this sign is one special days are expected to make."""
@@ -98,24 +99,28 @@ def zone(name: str) -> Any:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone '{name}' (use an IANA name such as "
-                         "'America/New_York' or 'UTC')") from None
+        raise ValueError(
+            f"unknown time zone '{name}' (use an IANA name such as 'America/New_York' or 'UTC')"
+        ) from None
 
 
 def _holidays_module() -> Any:
     try:
         import holidays
     except ImportError:  # pragma: no cover - the package is in the default extras
-        raise ValueError("a country calendar needs the 'holidays' package: "
-                         "pip install 'tidegauge[calendar]'") from None
+        raise ValueError(
+            "a country calendar needs the 'holidays' package: pip install 'tidegauge[calendar]'"
+        ) from None
     return holidays
 
 
 @lru_cache(maxsize=1)
 def _supported() -> dict[str, list[str]]:
     """Country code → subdivision codes the ``holidays`` package knows."""
-    return {str(k): [str(s) for s in v]
-            for k, v in _holidays_module().list_supported_countries().items()}
+    return {
+        str(k): [str(s) for s in v]
+        for k, v in _holidays_module().list_supported_countries().items()
+    }
 
 
 def check_country(country: str, subdivision: str | None = None) -> str:
@@ -133,14 +138,15 @@ def check_country(country: str, subdivision: str | None = None) -> str:
         subs = supported[code]
         if subdivision.upper() not in {s.upper() for s in subs}:
             shown = ", ".join(subs[:12]) + (", …" if len(subs) > 12 else "")
-            raise ValueError(f"country {code} has no subdivision '{subdivision}'"
-                             + (f" (known: {shown})" if subs else " (it has none)"))
+            raise ValueError(
+                f"country {code} has no subdivision '{subdivision}'"
+                + (f" (known: {shown})" if subs else " (it has none)")
+            )
     return code
 
 
 @lru_cache(maxsize=32)
-def country_dates(country: str, subdivision: str | None, years: tuple[int, ...]
-                  ) -> frozenset[date]:
+def country_dates(country: str, subdivision: str | None, years: tuple[int, ...]) -> frozenset[date]:
     """Public holidays (observed days included) of a country in the given years."""
     code = check_country(country, subdivision)
     subdiv = None
@@ -197,6 +203,9 @@ def special_days(
     if country:
         found |= country_dates(country, subdivision, tuple(sorted(set(years))))
     return SpecialDays(
-        dates=frozenset(found), label=calendar_label(country, subdivision, len(own)),
-        timezone=timezone, expect=Direction(expect), floor=floor,
+        dates=frozenset(found),
+        label=calendar_label(country, subdivision, len(own)),
+        timezone=timezone,
+        expect=Direction(expect),
+        floor=floor,
     )

@@ -214,8 +214,9 @@ def _offset_at(zone: tzinfo, epoch: int) -> timedelta:
     return datetime.fromtimestamp(epoch, zone).utcoffset() or timedelta(0)
 
 
-def transitions(name: str, since: datetime, until: datetime) -> list[tuple[datetime, timedelta,
-                                                                            timedelta]]:
+def transitions(
+    name: str, since: datetime, until: datetime
+) -> list[tuple[datetime, timedelta, timedelta]]:
     """``(instant, offset before, offset after)`` of each offset change in ``(since, until]``."""
     zone = zone_info(name)
     if isinstance(zone, timezone):
@@ -247,8 +248,10 @@ def zone_map(name: str, since: datetime, until: datetime) -> ZoneMap:
         lo, hi = ensure_utc(since) - _MARGIN, ensure_utc(until) + _MARGIN
     except OverflowError:
         lo, hi = ensure_utc(since), ensure_utc(until)
-    first = _offset_at(zone, int(lo.timestamp())) if not isinstance(zone, timezone) else (
-        zone.utcoffset(None)
+    first = (
+        _offset_at(zone, int(lo.timestamp()))
+        if not isinstance(zone, timezone)
+        else (zone.utcoffset(None))
     )
     pieces = [Piece(None, first)]
     for instant, before, after in transitions(name, lo, hi):

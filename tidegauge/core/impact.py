@@ -90,8 +90,13 @@ class ImpactReport:
                     "new_type": c.new_type,
                     "breaking": c.breaking,
                     "used_by": [
-                        {"node": u.node_id, "table": u.table, "column": u.column,
-                         "direct": u.direct, "owners": list(u.owners)}
+                        {
+                            "node": u.node_id,
+                            "table": u.table,
+                            "column": u.column,
+                            "direct": u.direct,
+                            "owners": list(u.owners),
+                        }
                         for u in c.used_by
                     ],
                     "exposures": list(c.exposures),
@@ -159,9 +164,7 @@ def compare_graphs(new: LineageGraph, base: LineageGraph) -> ImpactReport:
         if now is None:
             change = NodeChange(nid, old.display, ChangeKind.REMOVED)
             changed.append(change)
-            users = [
-                h.node for h in base.downstream(old, depth=1).nodes if h.node.id in new
-            ]
+            users = [h.node for h in base.downstream(old, depth=1).nodes if h.node.id in new]
             if users:
                 removed_in_use.append(change)
                 for u in users:

@@ -106,9 +106,15 @@ def _reads(chain: list[str]) -> str:
     return "grouped because " + ", which ".join(reversed(pairs)) if pairs else ""
 
 
-def _compatible(a: AlertRef, kind: AlertKind, data_time: datetime, rel: int,
-                policy: GroupingPolicy, column: str | None = None,
-                gap: timedelta | None = None) -> bool:
+def _compatible(
+    a: AlertRef,
+    kind: AlertKind,
+    data_time: datetime,
+    rel: int,
+    policy: GroupingPolicy,
+    column: str | None = None,
+    gap: timedelta | None = None,
+) -> bool:
     """``gap``: how far the alert is from an open incident's span of data times. A lasting
     incident stays reachable through it for its own family and its own column; everything
     else is measured from the incident's start."""
@@ -163,8 +169,7 @@ def group_alerts(
             if rel[0] < 0 and not same_family:
                 continue
             gap = inc.gap(alert.data_time)
-            if not _compatible(alert, inc.kind, inc.data_time, rel[0], policy, inc.column,
-                               gap):
+            if not _compatible(alert, inc.kind, inc.data_time, rel[0], policy, inc.column, gap):
                 continue
             dt = abs(alert.data_time - inc.data_time)
             score = (
@@ -180,8 +185,7 @@ def group_alerts(
             rel = _relation(g.root.table, alert.table, path)
             if rel is None or rel[0] < 0:
                 continue
-            if not _compatible(alert, g.root.kind, g.root.data_time, rel[0], policy,
-                               g.root.column):
+            if not _compatible(alert, g.root.kind, g.root.data_time, rel[0], policy, g.root.column):
                 continue
             same_family = FAMILIES.get(alert.kind) == FAMILIES.get(g.root.kind)
             score = (
@@ -212,8 +216,7 @@ def group_alerts(
                 joined.root = alert
                 target.root_table, target.kind = alert.table, alert.kind
                 target.data_time, target.column = alert.data_time, alert.column
-                joined.reasons[alert.id] = (
-                    f"joined incident #{target.id} as its new root: {reason}")
+                joined.reasons[alert.id] = f"joined incident #{target.id} as its new root: {reason}"
         else:
             target.members.append(alert)
             target.reasons[alert.id] = reason

@@ -248,14 +248,24 @@ class LineageResult:
                 for h in self.nodes
             ],
             "columns": [
-                {"node": h.node.id, "table": h.node.display, "column": h.column,
-                 "depth": h.depth, "direct": h.direct}
+                {
+                    "node": h.node.id,
+                    "table": h.node.display,
+                    "column": h.column,
+                    "depth": h.depth,
+                    "direct": h.direct,
+                }
                 for h in self.columns
             ],
             "edges": [{"source": s, "target": t} for s, t in self.edges],
             "column_edges": [
-                {"source": e.source, "source_column": e.source_column, "target": e.target,
-                 "target_column": e.target_column, "kind": e.kind.value}
+                {
+                    "source": e.source,
+                    "source_column": e.source_column,
+                    "target": e.target,
+                    "target_column": e.target_column,
+                    "kind": e.kind.value,
+                }
                 for e in self.column_edges
             ],
         }
@@ -269,9 +279,25 @@ class _Index:
     without a sort.
     """
 
-    __slots__ = ("col_display", "col_down", "col_down_all", "col_ids", "col_keys",
-                 "col_of_node", "col_up", "display", "down", "exposure_names", "ids",
-                 "is_exposure", "is_relation", "owned", "pos", "table_has_cols", "up")
+    __slots__ = (
+        "col_display",
+        "col_down",
+        "col_down_all",
+        "col_ids",
+        "col_keys",
+        "col_of_node",
+        "col_up",
+        "display",
+        "down",
+        "exposure_names",
+        "ids",
+        "is_exposure",
+        "is_relation",
+        "owned",
+        "pos",
+        "table_has_cols",
+        "up",
+    )
 
     def __init__(self, graph: LineageGraph) -> None:
         nodes = graph._nodes
@@ -279,9 +305,7 @@ class _Index:
         self.pos: dict[str, int] = {nid: i for i, nid in enumerate(self.ids)}
         self.display: list[str] = [nodes[i].display for i in self.ids]
         self.is_relation = bytes(1 if nodes[i].kind.is_relation else 0 for i in self.ids)
-        self.is_exposure = bytes(
-            1 if nodes[i].kind is NodeKind.EXPOSURE else 0 for i in self.ids
-        )
+        self.is_exposure = bytes(1 if nodes[i].kind is NodeKind.EXPOSURE else 0 for i in self.ids)
         self.exposure_names: list[str] = [nodes[i].name for i in self.ids]
         self.owned: list[tuple[int, tuple[str, ...]]] = [
             (p, nodes[i].owners)
@@ -498,8 +522,9 @@ class LineageGraph:
         for c in columns:
             old = node.column(c.name)
             if old is not None:
-                c = NodeColumn(c.name, c.data_type or old.data_type,
-                               c.description or old.description)
+                c = NodeColumn(
+                    c.name, c.data_type or old.data_type, c.description or old.description
+                )
             out.append(c)
         meta = {**node.meta, "columns_from": source} if source else node.meta
         self._nodes[canon] = replace(node, columns=tuple(out), meta=meta)
@@ -694,8 +719,13 @@ class LineageGraph:
                             a, b = idx.col_keys[u], idx.col_keys[v]
                             s, t = (a, b) if direction == "downstream" else (b, a)
                             col_edges.append(
-                                ColumnEdge(ids[s[0]], s[1], ids[t[0]], t[1],
-                                           EdgeKind.DIRECT if direct else EdgeKind.INDIRECT)
+                                ColumnEdge(
+                                    ids[s[0]],
+                                    s[1],
+                                    ids[t[0]],
+                                    t[1],
+                                    EdgeKind.DIRECT if direct else EdgeKind.INDIRECT,
+                                )
                             )
                             if v not in depth_of:
                                 depth_of[v] = d

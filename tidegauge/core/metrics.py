@@ -207,7 +207,6 @@ for _m, _ in QUANTILE_METRICS:
     _METRICS_OF_AGG[Agg(_m.value)] = (_m,)
 
 
-
 def aggregates_for(metrics: Collection[str]) -> frozenset[Agg]:
     """The raw aggregates that yield ``metrics`` (the non-null count always: rates need it).
 
@@ -573,8 +572,9 @@ def _wall_to_utc(col: exp.Expr, m: ZoneMap) -> exp.Expr:
     for i in range(len(m.pieces) - 1):
         start = m.pieces[i + 1].start
         assert start is not None
-        ifs.append(exp.If(this=exp.LT(this=col.copy(), expression=_naive_literal(start)),
-                          true=piece(i)))
+        ifs.append(
+            exp.If(this=exp.LT(this=col.copy(), expression=_naive_literal(start)), true=piece(i))
+        )
     return exp.Case(ifs=ifs, default=piece(len(m.pieces) - 1))
 
 
@@ -881,9 +881,12 @@ def build_max_query(
         if now is not None:
             caps = Capabilities(dialect, zone=zone)
             value = exp.Case(
-                ifs=[exp.If(this=exp.LTE(this=_col(ts.name),
-                                         expression=_now_literal(now, ts, caps)),
-                            true=_col(ts.name))]
+                ifs=[
+                    exp.If(
+                        this=exp.LTE(this=_col(ts.name), expression=_now_literal(now, ts, caps)),
+                        true=_col(ts.name),
+                    )
+                ]
             )
         items.append(exp.alias_(exp.Max(this=value), "max_ts"))
     if not items:

@@ -43,11 +43,17 @@ def segment_that_moved(
         for value, series in sorted(values.items()):
             by_time = dict(series)
             observed = by_time.get(at, 0.0)
-            history = [by_time[at - timedelta(weeks=k)] for k in range(1, weeks + 1)
-                       if at - timedelta(weeks=k) in by_time]
+            history = [
+                by_time[at - timedelta(weeks=k)]
+                for k in range(1, weeks + 1)
+                if at - timedelta(weeks=k) in by_time
+            ]
             if len(history) < 2:
-                history = [by_time[at - timedelta(days=k)] for k in range(1, 8)
-                           if at - timedelta(days=k) in by_time]
+                history = [
+                    by_time[at - timedelta(days=k)]
+                    for k in range(1, 8)
+                    if at - timedelta(days=k) in by_time
+                ]
             if not history and observed == 0:
                 continue
             expected = median(history) if history else 0.0

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-_ALIASES = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0",
-            "@monthly": "0 0 1 * *"}
+_ALIASES = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+}
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 #: a gap longer than this is due whatever the schedule says

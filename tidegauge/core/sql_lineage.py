@@ -669,9 +669,7 @@ def _merge(
         elif isinstance(then, exp.Insert):
             cols = then.this.expressions if isinstance(then.this, exp.Tuple) else []
             vals = then.expression.expressions if then.expression is not None else []
-            pairs.extend(
-                (c.name.lower(), v) for c, v in zip(cols, vals, strict=False)
-            )
+            pairs.extend((c.name.lower(), v) for c, v in zip(cols, vals, strict=False))
         for col_name, value in pairs:
             d_direct, _ = trace(value)
             extra: set[_Src] = set()
@@ -683,8 +681,7 @@ def _merge(
             slot[1].update(cond_src | extra)
     outputs = sorted(writes)
     traces: list[_Trace] = [
-        (frozenset(writes[c][0] - {(target, c)}), frozenset(writes[c][1] | shared))
-        for c in outputs
+        (frozenset(writes[c][0] - {(target, c)}), frozenset(writes[c][1] | shared)) for c in outputs
     ]
     return SqlLineage(
         "merge",

@@ -65,10 +65,10 @@ def make_app(ex: ExecutionConfig) -> Celery:
     try:
         from celery import Celery
     except ImportError:
-        raise ConfigError("execution.type is celery but Celery is not installed: "
-                          "pip install 'tidegauge[celery]'") from None
-    app = Celery("tidegauge", broker=ex.broker, backend=result_backend(ex),
-                 set_as_current=False)
+        raise ConfigError(
+            "execution.type is celery but Celery is not installed: pip install 'tidegauge[celery]'"
+        ) from None
+    app = Celery("tidegauge", broker=ex.broker, backend=result_backend(ex), set_as_current=False)
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -108,8 +108,9 @@ def check_broker(app: Celery, ex: ExecutionConfig) -> None:
             app.backend.client.ping()
     except Exception as e:  # kombu and redis raise many kinds; all mean the same here
         first = (str(e).strip().splitlines() or [""])[0]
-        raise ConfigError(f"{what} {maybe_sanitize_url(url)} is unreachable: "
-                          f"{type(e).__name__}: {first}") from None
+        raise ConfigError(
+            f"{what} {maybe_sanitize_url(url)} is unreachable: {type(e).__name__}: {first}"
+        ) from None
 
 
 def _describe(result: Any) -> str:
@@ -122,8 +123,17 @@ def _describe(result: Any) -> str:
 class _Chunks:
     """The run's chunks in flight: sent, answered, re-sent or given up on."""
 
-    def __init__(self, app: Celery, project: Project, store: Store, chunks: list[list[Any]],
-                 run_id: int, now: datetime, report: RunReport, detect: bool) -> None:
+    def __init__(
+        self,
+        app: Celery,
+        project: Project,
+        store: Store,
+        chunks: list[list[Any]],
+        run_id: int,
+        now: datetime,
+        report: RunReport,
+        detect: bool,
+    ) -> None:
         self.app, self.project, self.store = app, project, store
         self.chunks, self.run_id, self.now, self.report = chunks, run_id, now, report
         self.detect = detect
@@ -133,16 +143,25 @@ class _Chunks:
         self.mono_deadline = time.monotonic() + ex.timeout.total_seconds()
         self.pending: dict[int, tuple[Any, int]] = {}  # chunk index → (AsyncResult, attempt)
         self.gathered = Gathered(total=sum(map(len, chunks)))
-        self.stats: dict[str, Any] = {"engine": "celery", "queue": ex.queue,
-                                      "chunks": len(chunks), "retried": 0, "failed": 0,
-                                      "timed_out": 0, "workers": []}
+        self.stats: dict[str, Any] = {
+            "engine": "celery",
+            "queue": ex.queue,
+            "chunks": len(chunks),
+            "retried": 0,
+            "failed": 0,
+            "timed_out": 0,
+            "workers": [],
+        }
 
     def send(self, i: int, attempt: int) -> None:
         remaining = max(1.0, self.mono_deadline - time.monotonic())
         res = self.app.send_task(
             TASK,
-            args=[payload(self.project, self.chunks[i], self.run_id, self.now, self.deadline,
-                          self.detect)],
+            args=[
+                payload(
+                    self.project, self.chunks[i], self.run_id, self.now, self.deadline, self.detect
+                )
+            ],
             queue=self.ex.queue,
             expires=self.deadline,  # a task still queued at the deadline is dropped
             time_limit=remaining + 5.0,  # the worker kills a task running past it
@@ -151,8 +170,9 @@ class _Chunks:
 
     def fail(self, i: int, error: str) -> None:
         n = len(self.chunks)
-        record_failed(self.store, self.run_id, self.chunks[i], f"chunk {i + 1}/{n}: {error}",
-                      self.report)
+        record_failed(
+            self.store, self.run_id, self.chunks[i], f"chunk {i + 1}/{n}: {error}", self.report
+        )
         self.stats["failed"] += 1
         log.error("chunk %d/%d (%d tables) failed: %s", i + 1, n, len(self.chunks[i]), error)
 
@@ -163,8 +183,13 @@ class _Chunks:
         error = _describe(res.result)
         if attempt < self.ex.retries and time.monotonic() < self.mono_deadline:
             freed = release_dead_leases(self.store, self.chunks[i])
-            log.warning("chunk %d/%d failed (%s); sending it again%s", i + 1, len(self.chunks),
-                        error, f" ({freed} leases of dead processes freed)" if freed else "")
+            log.warning(
+                "chunk %d/%d failed (%s); sending it again%s",
+                i + 1,
+                len(self.chunks),
+                error,
+                f" ({freed} leases of dead processes freed)" if freed else "",
+            )
             self.stats["retried"] += 1
             self.send(i, attempt + 1)
             return
@@ -186,9 +211,12 @@ class _Chunks:
             self.app.control.revoke(ids, terminate=True, signal="SIGKILL")
             for i in sorted(self.pending):
                 self.stats["timed_out"] += 1
-                self.fail(i, f"no answer within {self.ex.timeout} (execution.timeout); "
-                             "is a worker listening on queue "
-                             f"'{self.ex.queue}'? Its tables are collected by the next run")
+                self.fail(
+                    i,
+                    f"no answer within {self.ex.timeout} (execution.timeout); "
+                    "is a worker listening on queue "
+                    f"'{self.ex.queue}'? Its tables are collected by the next run",
+                )
             self.pending.clear()
 
 
@@ -214,10 +242,16 @@ def fan_out(
         check_broker(app, ex)  # a wrong broker shows on every run, even one with no tables
         if not chunks:
             return [], [], {"engine": "celery", "chunks": 0}
-        flight = _Chunks(app, project, store, chunks, run_id, now, report,
-                         detect=ex.detect == "workers")
-        log.info("run %d: %d tables in %d chunks on queue '%s'", run_id,
-                 sum(map(len, chunks)), len(chunks), ex.queue)
+        flight = _Chunks(
+            app, project, store, chunks, run_id, now, report, detect=ex.detect == "workers"
+        )
+        log.info(
+            "run %d: %d tables in %d chunks on queue '%s'",
+            run_id,
+            sum(map(len, chunks)),
+            len(chunks),
+            ex.queue,
+        )
         for i in range(len(chunks)):
             flight.send(i, 0)
         flight.wait(progress)
@@ -229,12 +263,25 @@ def fan_out(
     return got.collected, got.alert_ids, flight.stats
 
 
-def worker_argv(project: Project, *, concurrency: int, loglevel: str,
-                hostname: str | None) -> list[str]:
+def worker_argv(
+    project: Project, *, concurrency: int, loglevel: str, hostname: str | None
+) -> list[str]:
     """``celery worker`` arguments for this project's queue."""
-    argv = ["worker", "--queues", project.execution.queue, "--concurrency", str(concurrency),
-            "--loglevel", loglevel, "--prefetch-multiplier", "1", "-O", "fair",
-            "--without-gossip", "--without-mingle"]
+    argv = [
+        "worker",
+        "--queues",
+        project.execution.queue,
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        loglevel,
+        "--prefetch-multiplier",
+        "1",
+        "-O",
+        "fair",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     if hostname:
         argv += ["--hostname", hostname]
     return argv

@@ -39,8 +39,12 @@ CONFIG_ENV = "TIDEGAUGE_CONFIG"
 
 
 #: warehouse type → its driver module, imported before a worker forks its pool
-DRIVERS = {"duckdb": "duckdb", "postgres": "psycopg", "mysql": "pymysql",
-           "snowflake": "snowflake.connector"}
+DRIVERS = {
+    "duckdb": "duckdb",
+    "postgres": "psycopg",
+    "mysql": "pymysql",
+    "snowflake": "snowflake.connector",
+}
 
 
 class ChunkAbandoned(RuntimeError):
@@ -65,14 +69,20 @@ def plan(found: DiscoverResult, only: list[str] | None, size: int) -> list[list[
         PlannedTable(name, info, found.table_ids[info.ref.key])
         for name, infos in found.tables.items()
         for info in infos
-        if not wanted or wanted & {info.ref.fqn.lower(), info.ref.name.lower(),
-                                   info.ref.key.lower()}
+        if not wanted
+        or wanted & {info.ref.fqn.lower(), info.ref.name.lower(), info.ref.key.lower()}
     ]
-    return [tables[i:i + size] for i in range(0, len(tables), size)]
+    return [tables[i : i + size] for i in range(0, len(tables), size)]
 
 
-def payload(project: Project, chunk: list[PlannedTable], run_id: int, now: datetime,
-            deadline: datetime, detect: bool) -> dict[str, Any]:
+def payload(
+    project: Project,
+    chunk: list[PlannedTable],
+    run_id: int,
+    now: datetime,
+    deadline: datetime,
+    detect: bool,
+) -> dict[str, Any]:
     """One task's argument: plain JSON."""
     return {
         "project": str(project.source) if project.source else None,
@@ -80,12 +90,15 @@ def payload(project: Project, chunk: list[PlannedTable], run_id: int, now: datet
         "now": now.isoformat(),
         "deadline": deadline.isoformat(),
         "detect": detect,
-        "tables": [{"warehouse": t.warehouse, "table_id": t.table_id,
-                    "info": table_to_wire(t.info)} for t in chunk],
+        "tables": [
+            {"warehouse": t.warehouse, "table_id": t.table_id, "info": table_to_wire(t.info)}
+            for t in chunk
+        ],
     }
 
 
 # --- the worker's side ---------------------------------------------------------------
+
 
 @lru_cache(maxsize=4)
 def _project(path: str, mtime_ns: int) -> Project:
@@ -100,8 +113,10 @@ def worker_project(sent: str | None) -> Project:
     coordinator loaded, which must then be at the same path on this host."""
     path = os.environ.get(CONFIG_ENV) or sent
     if not path:
-        raise ConfigError("the run's project was not loaded from a file, and this worker "
-                          f"has no {CONFIG_ENV}: start it with `tidegauge --config FILE worker`")
+        raise ConfigError(
+            "the run's project was not loaded from a file, and this worker "
+            f"has no {CONFIG_ENV}: start it with `tidegauge --config FILE worker`"
+        )
     p = Path(path)
     if p.is_dir():
         p = p / "tidegauge.yml"
@@ -145,8 +160,10 @@ def _check_run(store: Store, run_id: int, now: datetime) -> None:
             select(s.runs.c.status, s.runs.c.as_of).where(s.runs.c.id == run_id)
         ).first()
     if row is None or utc(row.as_of) != now:
-        raise ConfigError(f"run {run_id} as of {now.isoformat()} is not in this worker's "
-                          "store: the worker and the coordinator use different stores")
+        raise ConfigError(
+            f"run {run_id} as of {now.isoformat()} is not in this worker's "
+            "store: the worker and the coordinator use different stores"
+        )
     if row.status != "running":
         raise ChunkAbandoned(f"run {run_id} is already {row.status}")
 
@@ -193,8 +210,10 @@ def run_chunk(task: dict[str, Any]) -> dict[str, Any]:
 
 # --- the coordinator's side ----------------------------------------------------------
 
-def merge(project: Project, chunk: list[PlannedTable], result: dict[str, Any],
-          report: RunReport) -> list[CollectedTable]:
+
+def merge(
+    project: Project, chunk: list[PlannedTable], result: dict[str, Any], report: RunReport
+) -> list[CollectedTable]:
     """Add one chunk's answer to the run's report; returns its collected tables."""
     from tidegauge.steps.collect import CollectedTable
 
@@ -202,15 +221,17 @@ def merge(project: Project, chunk: list[PlannedTable], result: dict[str, Any],
     out = []
     for e in result["entries"]:
         info = infos[e["key"]]
-        out.append(CollectedTable(
-            table_id=int(e["table_id"]),
-            info=info,
-            settings=project.settings_for(info.ref.fqn),
-            schema_changes=[change_from_wire(ch) for ch in e["schema_changes"]],
-            points=int(e["points"]),
-            first_run=bool(e["first_run"]),
-            error=e["error"],
-        ))
+        out.append(
+            CollectedTable(
+                table_id=int(e["table_id"]),
+                info=info,
+                settings=project.settings_for(info.ref.fqn),
+                schema_changes=[change_from_wire(ch) for ch in e["schema_changes"]],
+                points=int(e["points"]),
+                first_run=bool(e["first_run"]),
+                error=e["error"],
+            )
+        )
     report.points += int(result["points"])
     report.failed_tables.update(result["failed_tables"])
     for name, err in result["warehouse_errors"].items():
@@ -227,8 +248,14 @@ class Gathered:
     alert_ids: list[int] = field(default_factory=list)
     workers: list[str] = field(default_factory=list)
 
-    def add(self, project: Project, chunk: list[PlannedTable], answer: dict[str, Any],
-            report: RunReport, progress: Progress | None) -> None:
+    def add(
+        self,
+        project: Project,
+        chunk: list[PlannedTable],
+        answer: dict[str, Any],
+        report: RunReport,
+        progress: Progress | None,
+    ) -> None:
         """Merge one chunk's answer (see :func:`merge`) and move the progress bar."""
         entries = merge(project, chunk, answer, report)
         self.collected.extend(entries)
@@ -253,8 +280,9 @@ def require_shared_store(project: Project) -> None:
         )
 
 
-def record_failed(store: Store, run_id: int, chunk: list[PlannedTable], error: str,
-                  report: RunReport) -> None:
+def record_failed(
+    store: Store, run_id: int, chunk: list[PlannedTable], error: str, report: RunReport
+) -> None:
     """A chunk whose task failed or never answered: its tables are failed in this run, so
     a run as of the same moment collects them again and a later run catches them up."""
     for t in chunk:

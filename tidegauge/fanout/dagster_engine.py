@@ -45,14 +45,21 @@ except ImportError:  # pragma: no cover - the dagster extra is not installed
 
 
 #: what every op needs, imported once by the executor's fork server
-PRELOAD = ("tidegauge.fanout.dagster_engine", "tidegauge.fanout.chunks", "tidegauge.collector",
-           "tidegauge.steps.collect", "tidegauge.steps.detect")
+PRELOAD = (
+    "tidegauge.fanout.dagster_engine",
+    "tidegauge.fanout.chunks",
+    "tidegauge.collector",
+    "tidegauge.steps.collect",
+    "tidegauge.steps.detect",
+)
 
 
 def _require_dagster() -> None:
     if dg is None:
-        raise ConfigError("execution.type is dagster but Dagster is not installed: "
-                          "pip install 'tidegauge[dagster]'")
+        raise ConfigError(
+            "execution.type is dagster but Dagster is not installed: "
+            "pip install 'tidegauge[dagster]'"
+        )
 
 
 if dg is not None:
@@ -79,8 +86,10 @@ if dg is not None:
     def gather(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return sorted(results, key=lambda r: int(r["index"]))
 
-    @dg.job(executor_def=dg.multiprocess_executor,
-            description="tidegauge: collect one run's tables, a chunk per op")
+    @dg.job(
+        executor_def=dg.multiprocess_executor,
+        description="tidegauge: collect one run's tables, a chunk per op",
+    )
     def chunk_fanout_job() -> None:
         gather(emit_chunks().map(collect_chunk).collect())
 
@@ -107,35 +116,49 @@ def fan_out(
     require_shared_store(project)
     ex = project.execution
     chunks: list[list[PlannedTable]] = plan(found, only, ex.chunk_size)
-    stats: dict[str, Any] = {"engine": "dagster", "chunks": len(chunks), "failed": 0,
-                             "workers": []}
+    stats: dict[str, Any] = {"engine": "dagster", "chunks": len(chunks), "failed": 0, "workers": []}
     if not chunks:
         return [], [], stats
     deadline = datetime.now(UTC) + ex.timeout
-    tasks = [{**payload(project, c, run_id, now, deadline, ex.detect == "workers"), "index": i}
-             for i, c in enumerate(chunks)]
+    tasks = [
+        {**payload(project, c, run_id, now, deadline, ex.detect == "workers"), "index": i}
+        for i, c in enumerate(chunks)
+    ]
     run_config = {
-        "ops": {"emit_chunks": {"config": {"tasks": tasks}},
-                "collect_chunk": {"config": {"retries": ex.retries}}},
-        "execution": {"config": {
-            "max_concurrent": ex.max_concurrent or os.cpu_count() or 1,
-            # each op is a process: forked from a server that has imported tidegauge once,
-            # it starts in a fraction of a second instead of importing everything again
-            "start_method": {"forkserver": {"preload_modules": list(PRELOAD)}},
-        }},
+        "ops": {
+            "emit_chunks": {"config": {"tasks": tasks}},
+            "collect_chunk": {"config": {"retries": ex.retries}},
+        },
+        "execution": {
+            "config": {
+                "max_concurrent": ex.max_concurrent or os.cpu_count() or 1,
+                # each op is a process: forked from a server that has imported tidegauge once,
+                # it starts in a fraction of a second instead of importing everything again
+                "start_method": {"forkserver": {"preload_modules": list(PRELOAD)}},
+            }
+        },
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
-    log.info("run %d: %d tables in %d chunks as Dagster ops", run_id,
-             sum(map(len, chunks)), len(chunks))
-    temp = None if os.environ.get("DAGSTER_HOME") else tempfile.TemporaryDirectory(
-        prefix="tidegauge-dagster-")
+    log.info(
+        "run %d: %d tables in %d chunks as Dagster ops", run_id, sum(map(len, chunks)), len(chunks)
+    )
+    temp = (
+        None
+        if os.environ.get("DAGSTER_HOME")
+        else tempfile.TemporaryDirectory(prefix="tidegauge-dagster-")
+    )
     answers: dict[int, dict[str, Any]] = {}
     error = "the Dagster job ended before this chunk answered"
     try:
-        with _instance(temp) as instance, dg.execute_job(
-            dg.reconstructable(chunk_fanout_job), instance=instance, run_config=run_config,
-            raise_on_error=False,
-        ) as result:
+        with (
+            _instance(temp) as instance,
+            dg.execute_job(
+                dg.reconstructable(chunk_fanout_job),
+                instance=instance,
+                run_config=run_config,
+                raise_on_error=False,
+            ) as result,
+        ):
             stats["dagster_run_id"] = result.run_id
             if result.success:
                 answers = {int(r["index"]): r for r in result.output_for_node("gather")}

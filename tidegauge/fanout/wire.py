@@ -23,13 +23,23 @@ def _parse_time(v: str | None) -> datetime | None:
 
 
 def column_to_wire(c: ColumnInfo) -> dict[str, Any]:
-    return {"name": c.name, "data_type": c.data_type, "family": c.family.value,
-            "nullable": c.nullable, "ordinal": c.ordinal}
+    return {
+        "name": c.name,
+        "data_type": c.data_type,
+        "family": c.family.value,
+        "nullable": c.nullable,
+        "ordinal": c.ordinal,
+    }
 
 
 def column_from_wire(d: dict[str, Any]) -> ColumnInfo:
-    return ColumnInfo(d["name"], d["data_type"], TypeFamily(d["family"]),
-                      nullable=bool(d["nullable"]), ordinal=int(d["ordinal"]))
+    return ColumnInfo(
+        d["name"],
+        d["data_type"],
+        TypeFamily(d["family"]),
+        nullable=bool(d["nullable"]),
+        ordinal=int(d["ordinal"]),
+    )
 
 
 def table_to_wire(info: TableInfo) -> dict[str, Any]:

@@ -73,13 +73,18 @@ class TidegaugeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         with self.client() as tg:
             return tg.run(now=self.at(), tables=tables).as_dict()
 
-    def breaker(self, tables: Sequence[str], *, level: str | None = None,
-                max_age: str | None = None) -> BreakerResult:
+    def breaker(
+        self, tables: Sequence[str], *, level: str | None = None, max_age: str | None = None
+    ) -> BreakerResult:
         """Raise :class:`~tidegauge.sdk.BreakerTripped` when ``tables`` must not be used."""
         with self.client() as tg:
-            return tg.breaker(tables, level=level or self.level,
-                              max_age=max_age or self.max_age, fail_open=self.fail_open,
-                              now=self.at())
+            return tg.breaker(
+                tables,
+                level=level or self.level,
+                max_age=max_age or self.max_age,
+                fail_open=self.fail_open,
+                now=self.at(),
+            )
 
 
 def asset_table(key: dg.AssetKey) -> str | None:
@@ -131,33 +136,46 @@ def tidegauge_asset_checks(
     return checks
 
 
-def _monitor_check(key: dg.AssetKey, table: str, name: str, severity: str
-                   ) -> dg.AssetChecksDefinition:
-    level = (dg.AssetCheckSeverity.ERROR if severity in ("high", "critical")
-             else dg.AssetCheckSeverity.WARN)
+def _monitor_check(
+    key: dg.AssetKey, table: str, name: str, severity: str
+) -> dg.AssetChecksDefinition:
+    level = (
+        dg.AssetCheckSeverity.ERROR
+        if severity in ("high", "critical")
+        else dg.AssetCheckSeverity.WARN
+    )
 
-    @dg.asset_check(asset=key, name=name.replace(".", "_").replace("-", "_"),
-                    description=f"tidegauge monitor {name} on {table}")
+    @dg.asset_check(
+        asset=key,
+        name=name.replace(".", "_").replace("-", "_"),
+        description=f"tidegauge monitor {name} on {table}",
+    )
     def _check(tidegauge: TidegaugeResource) -> dg.AssetCheckResult:
         from tidegauge.monitors import monitor_for_alert
 
         with tidegauge.client() as tg:
             mine = [m for m in tg.monitors() if m.name == name]
-            alerts = [a for a in tg.alerts(table=table, open_only=True)
-                      if monitor_for_alert(mine, table, a["kind"], a["metric"]) is not None]
+            alerts = [
+                a
+                for a in tg.alerts(table=table, open_only=True)
+                if monitor_for_alert(mine, table, a["kind"], a["metric"]) is not None
+            ]
         return dg.AssetCheckResult(
             passed=not alerts,
             severity=level,
-            metadata={"open_alerts": len(alerts),
-                      "titles": [str(a["title"]) for a in alerts[:10]]},
+            metadata={"open_alerts": len(alerts), "titles": [str(a["title"]) for a in alerts[:10]]},
         )
 
     return _check
 
 
 def _breaker_check(key: dg.AssetKey, table: str, blocking: bool) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=key, name="tidegauge_breaker", blocking=blocking,
-                    description=f"no open tidegauge alert on {table} (any monitor)")
+    @dg.asset_check(
+        asset=key,
+        name="tidegauge_breaker",
+        blocking=blocking,
+        description=f"no open tidegauge alert on {table} (any monitor)",
+    )
     def _check(tidegauge: TidegaugeResource) -> dg.AssetCheckResult:
         try:
             result = tidegauge.breaker([table])
@@ -174,8 +192,9 @@ def _breaker_check(key: dg.AssetKey, table: str, blocking: bool) -> dg.AssetChec
 
 
 @dg.op(description="One tidegauge run: collect, detect, group, notify.")
-def tidegauge_run_op(context: dg.OpExecutionContext,
-                     tidegauge: TidegaugeResource) -> dict[str, Any]:
+def tidegauge_run_op(
+    context: dg.OpExecutionContext, tidegauge: TidegaugeResource
+) -> dict[str, Any]:
     report = tidegauge.run()
     context.log.info(f"tidegauge run {report['run_id']}: {report['alerts']} new alert(s)")
     return report
@@ -186,8 +205,10 @@ def tidegauge_run_job() -> None:
     tidegauge_run_op()
 
 
-def tidegauge_schedule(cron: str = "0 * * * *", *, name: str = "tidegauge_hourly",
-                       timezone: str = "UTC") -> dg.ScheduleDefinition:
+def tidegauge_schedule(
+    cron: str = "0 * * * *", *, name: str = "tidegauge_hourly", timezone: str = "UTC"
+) -> dg.ScheduleDefinition:
     """A schedule that runs :data:`tidegauge_run_job` (needs a ``tidegauge`` resource)."""
-    return dg.ScheduleDefinition(name=name, cron_schedule=cron, job=tidegauge_run_job,
-                                 execution_timezone=timezone)
+    return dg.ScheduleDefinition(
+        name=name, cron_schedule=cron, job=tidegauge_run_job, execution_timezone=timezone
+    )

@@ -767,4 +767,3 @@ def _read_sources_json(
 def graph_from_manifest(manifest_path: Path | str) -> LineageGraph:
     """Just the lineage graph (what ``tidegauge lineage --manifest`` uses)."""
     return load_dbt_project(manifest_path).graph
-

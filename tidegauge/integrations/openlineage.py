@@ -231,9 +231,7 @@ def _dataset(d: Any, where: str, output: bool) -> Dataset:
                 raise InvalidEvent(f"columnLineage.fields.{out_col}.inputFields must be objects")
             trans = inp.get("transformations") or []
             ttype = "DIRECT"
-            if trans and all(
-                isinstance(t, dict) and t.get("type") == "INDIRECT" for t in trans
-            ):
+            if trans and all(isinstance(t, dict) and t.get("type") == "INDIRECT" for t in trans):
                 ttype = "INDIRECT"
             if spec.get("transformationType") == "INDIRECT":
                 ttype = "INDIRECT"

@@ -31,8 +31,12 @@ class StoreLineageRecorder:
 
     def record(self, event: RunEvent) -> bool:
         now = datetime.now(UTC)
-        row = {"key": event.key, "source": "openlineage", "received_at": now,
-               "payload": dict(event.raw)}
+        row = {
+            "key": event.key,
+            "source": "openlineage",
+            "received_at": now,
+            "payload": dict(event.raw),
+        }
         stmt = upsert(self.store.dialect, s.lineage_events, [row], ["key"], None)
         with self.store.engine.begin() as c:
             if c.execute(stmt.returning(s.lineage_events.c.id)).scalar() is None:
@@ -56,4 +60,3 @@ class StoreLineageRecorder:
     def events(self) -> int:
         with self.store.engine.connect() as c:
             return len(c.execute(select(s.lineage_events.c.id)).all())
-

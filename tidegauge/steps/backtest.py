@@ -30,9 +30,15 @@ class MonitorBacktest:
     per_week: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"table": self.table, "metric": self.metric, "column": self.column,
-                "kind": self.kind.value, "alerts": self.alerts,
-                "tested_points": self.tested_points, "per_week": self.per_week}
+        return {
+            "table": self.table,
+            "metric": self.metric,
+            "column": self.column,
+            "kind": self.kind.value,
+            "alerts": self.alerts,
+            "tested_points": self.tested_points,
+            "per_week": self.per_week,
+        }
 
 
 def _week(t: datetime) -> str:
@@ -41,7 +47,11 @@ def _week(t: datetime) -> str:
 
 
 def backtest_project(
-    project: Project, store: Store, now: datetime, *, days: int = 90,
+    project: Project,
+    store: Store,
+    now: datetime,
+    *,
+    days: int = 90,
     sensitivity: Sensitivity | None = None,
 ) -> dict[str, Any]:
     """Replay the last ``days`` of every stored series of every table."""
@@ -52,15 +62,21 @@ def backtest_project(
         settings = project.settings_for(table.ref.fqn)
         if sensitivity is not None:
             settings = settings.model_copy(update={"sensitivity": sensitivity.value})
-        points = store.points(table.id, metrics=list(SERIES_KINDS), unsegmented=True,
-                              since=start - timedelta(days=42), until=now)
+        points = store.points(
+            table.id,
+            metrics=list(SERIES_KINDS),
+            unsegmented=True,
+            since=start - timedelta(days=42),
+            until=now,
+        )
         series: dict[tuple[str, str | None], list[Any]] = {}
         for p in points:
             if p.value is not None:
                 series.setdefault((p.metric, p.column), []).append(p)
         rows = {p.bucket_start: p.value or 0.0 for p in series.get(("bucket_row_count", None), [])}
-        for (metric, column), pts in sorted(series.items(), key=lambda kv: (kv[0][0],
-                                                                            kv[0][1] or "")):
+        for (metric, column), pts in sorted(
+            series.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")
+        ):
             if metric == "row_count" and rows:
                 continue
             dsettings = detector_settings(metric, settings, project, column=column)
@@ -72,15 +88,35 @@ def backtest_project(
                 continue
             alert_times, tested = times
             per_week = Counter(_week(t) for t in alert_times)
-            mb = MonitorBacktest(table.ref.fqn, metric, column, kind, len(alert_times), tested,
-                                 dict(sorted(per_week.items())))
+            mb = MonitorBacktest(
+                table.ref.fqn,
+                metric,
+                column,
+                kind,
+                len(alert_times),
+                tested,
+                dict(sorted(per_week.items())),
+            )
             monitors.append(mb)
             if mb.alerts:
-                incident = Incident(kind, table.ref, f"{metric} on {table.ref.fqn}", now, now,
-                                    severity=Severity.MEDIUM, column=column,
-                                    owner=settings.owner, tags=tuple(settings.tags))
-                for d in route(incident, project.routes, project.channels, now=now,
-                               default_channel=project.default_channel):
+                incident = Incident(
+                    kind,
+                    table.ref,
+                    f"{metric} on {table.ref.fqn}",
+                    now,
+                    now,
+                    severity=Severity.MEDIUM,
+                    column=column,
+                    owner=settings.owner,
+                    tags=tuple(settings.tags),
+                )
+                for d in route(
+                    incident,
+                    project.routes,
+                    project.channels,
+                    now=now,
+                    default_channel=project.default_channel,
+                ):
                     if d.disposition.value != "skip":
                         channels[d.channel] += mb.alerts
     weeks = max(days / 7.0, 1.0)
@@ -94,12 +130,16 @@ def backtest_project(
     }
 
 
-def _replay(metric: str, pts: list[Any], rows: dict[datetime, float], start: datetime,
-            settings: DetectorSettings, calendar: SpecialDays | None = None,
-            ) -> tuple[list[datetime], int] | None:
+def _replay(
+    metric: str,
+    pts: list[Any],
+    rows: dict[datetime, float],
+    start: datetime,
+    settings: DetectorSettings,
+    calendar: SpecialDays | None = None,
+) -> tuple[list[datetime], int] | None:
     if metric in RATE_METRICS:
-        rp = [RatePoint(p.bucket_start, float(p.value), rows.get(p.bucket_start, 0.0))
-              for p in pts]
+        rp = [RatePoint(p.bucket_start, float(p.value), rows.get(p.bucket_start, 0.0)) for p in pts]
         hist = [r for r in rp if r.timestamp < start]
         tested = [r for r in rp if r.timestamp >= start]
         if not tested:
@@ -109,6 +149,12 @@ def _replay(metric: str, pts: list[Any], rows: dict[datetime, float], start: dat
     days = max((pts[-1].bucket_start - start).total_seconds() / 86400.0, 0.0)
     if days <= 0:
         return None
-    res = replay_series([p.bucket_start for p in pts], [float(p.value) for p in pts],
-                        settings, days=days, metric=metric, calendar=calendar)
+    res = replay_series(
+        [p.bucket_start for p in pts],
+        [float(p.value) for p in pts],
+        settings,
+        days=days,
+        metric=metric,
+        calendar=calendar,
+    )
     return res.alert_times, res.tested_points

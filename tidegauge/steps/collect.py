@@ -126,8 +126,18 @@ def collect_tables(
     by_warehouse: dict[str, list[TableInfo]] = {}
     for name, info in todo:
         by_warehouse.setdefault(name, []).append(info)
-    run = _Pass(project, store, found, now, run_id, report, progress, len(todo),
-                holder_name(), _monitors_by_table(project))
+    run = _Pass(
+        project,
+        store,
+        found,
+        now,
+        run_id,
+        report,
+        progress,
+        len(todo),
+        holder_name(),
+        _monitors_by_table(project),
+    )
     out: list[CollectedTable] = []
     for name, infos in by_warehouse.items():
         try:
@@ -168,18 +178,22 @@ def _collect_chunk(
         lasts = last_buckets(store, tids)
         snapshots = latest_snapshots(store, tids)
         settings = {info.ref.key: run.project.settings_for(info.ref.fqn) for info in mine}
-        counts = count_rows(wh, [
-            info for info in mine
-            if ids[info.ref.key] in due and ids[info.ref.key] not in elsewhere
-            and countable(wh, info, settings[info.ref.key])
-        ])
+        counts = count_rows(
+            wh,
+            [
+                info
+                for info in mine
+                if ids[info.ref.key] in due
+                and ids[info.ref.key] not in elsewhere
+                and countable(wh, info, settings[info.ref.key])
+            ],
+        )
         try:
             for i, info in enumerate(mine):
                 tid = ids[info.ref.key]
                 if time.monotonic() - leased_at > RENEW_AFTER.total_seconds():
                     rest = [lease[ids[x.ref.key]] for x in mine[i:]]
-                    held = acquire_leases(store, rest, run.holder, TABLE_LEASE,
-                                          datetime.now(UTC))
+                    held = acquire_leases(store, rest, run.holder, TABLE_LEASE, datetime.now(UTC))
                     leased_at = time.monotonic()
                 if lease[tid] not in held:
                     log.info("%s: lease lost to another process, skipped", info.ref.fqn)
@@ -190,9 +204,17 @@ def _collect_chunk(
                 if tid in elsewhere:
                     log.info("%s: already collected as of %s", info.ref.fqn, run.now)
                     continue
-                entry, write = _collect_one(run, wh, warehouse, info, settings[info.ref.key],
-                                            tid, lasts.get(tid), snapshots.get(tid),
-                                            counts.get(info.ref.key))
+                entry, write = _collect_one(
+                    run,
+                    wh,
+                    warehouse,
+                    info,
+                    settings[info.ref.key],
+                    tid,
+                    lasts.get(tid),
+                    snapshots.get(tid),
+                    counts.get(info.ref.key),
+                )
                 entries.append(entry)
                 writes.append(write)
                 run.report.points += entry.points
@@ -239,8 +261,10 @@ def _collect_one(
             now=run.now,
             last_bucket=last,
             custom_metrics=[
-                m for m in project.metrics
-                if m.table and m.table.lower() == info.ref.fqn.lower()
+                m
+                for m in project.metrics
+                if m.table
+                and m.table.lower() == info.ref.fqn.lower()
                 and (m.warehouse in (None, warehouse))
             ],
         )
@@ -253,9 +277,15 @@ def _collect_one(
         write.points = list(result.points)
         entry.points = len(write.points)
         write.ledger += [
-            _ledger(run, tid, getattr(le, "monitor", "collect"),
-                    float(getattr(le, "seconds", 0.0)), getattr(le, "rows", None),
-                    getattr(le, "sql", None), getattr(le, "bytes_scanned", None))
+            _ledger(
+                run,
+                tid,
+                getattr(le, "monitor", "collect"),
+                float(getattr(le, "seconds", 0.0)),
+                getattr(le, "rows", None),
+                getattr(le, "sql", None),
+                getattr(le, "bytes_scanned", None),
+            )
             for le in result.ledger
             # a count from the chunk's statement is in the ledger already, not as metadata
             if counted is None or (le.monitor, le.kind) != ("freshness", "metadata")
@@ -273,10 +303,25 @@ def _collect_one(
     return entry, write
 
 
-def _ledger(run: _Pass, tid: int, monitor: str, seconds: float, rows: int | None,
-            sql: str | None, scanned: int | None = None) -> dict[str, Any]:
-    return {"run_id": run.run_id, "table_id": tid, "monitor": monitor, "at": run.now,
-            "seconds": seconds, "rows": rows, "bytes": scanned, "sql": sql}
+def _ledger(
+    run: _Pass,
+    tid: int,
+    monitor: str,
+    seconds: float,
+    rows: int | None,
+    sql: str | None,
+    scanned: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "table_id": tid,
+        "monitor": monitor,
+        "at": run.now,
+        "seconds": seconds,
+        "rows": rows,
+        "bytes": scanned,
+        "sql": sql,
+    }
 
 
 def _store_chunk(run: _Pass, entries: list[CollectedTable], writes: list[TableWrite]) -> None:
@@ -287,8 +332,11 @@ def _store_chunk(run: _Pass, entries: list[CollectedTable], writes: list[TableWr
     except (DataError, IntegrityError) as e:
         refused = e
     if len(writes) > 1:
-        log.warning("storing %d tables at once failed (%s); storing them one by one",
-                    len(writes), _first_line(refused))
+        log.warning(
+            "storing %d tables at once failed (%s); storing them one by one",
+            len(writes),
+            _first_line(refused),
+        )
     for entry, write in zip(entries, writes, strict=True):
         if len(writes) > 1:
             try:
@@ -302,8 +350,12 @@ def _store_chunk(run: _Pass, entries: list[CollectedTable], writes: list[TableWr
         run.report.points -= entry.points
         entry.points, entry.error, entry.schema_changes = 0, msg, []
         run.report.failed_tables[entry.info.ref.fqn] = msg
-        write_collected(run.store, run.run_id, run.now,
-                        [TableWrite(write.table_id, "failed", msg, write.seconds)])
+        write_collected(
+            run.store,
+            run.run_id,
+            run.now,
+            [TableWrite(write.table_id, "failed", msg, write.seconds)],
+        )
 
 
 def _first_line(e: Exception) -> str:
@@ -335,8 +387,11 @@ def _due_tables(run: _Pass, tables: list[tuple[TableInfo, int]]) -> set[int]:
             scheduled[tid] = mine
     if scheduled:
         last = previous_runs_as_of(run.store, scheduled, run.now)
-        due.update(tid for tid, mine in scheduled.items()
-                   if any(is_due(m.schedule, last.get(tid), run.now) for m in mine))
+        due.update(
+            tid
+            for tid, mine in scheduled.items()
+            if any(is_due(m.schedule, last.get(tid), run.now) for m in mine)
+        )
     return due
 
 

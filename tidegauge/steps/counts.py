@@ -66,8 +66,9 @@ def count_rows(wh: Warehouse, infos: Sequence[TableInfo]) -> dict[str, Counted]:
         try:
             res = wh.execute(query, comment=f"freshness {len(part)} tables")
         except WarehouseError as e:
-            log.info("counting %d tables at once failed (%s); counting them one by one",
-                     len(part), e)
+            log.info(
+                "counting %d tables at once failed (%s); counting them one by one", len(part), e
+            )
             continue
         row: Sequence[Any] = res.rows[0] if res.rows else ()
         share = res.seconds / len(part)
@@ -83,14 +84,19 @@ def count_query(tables: Sequence[exp.Table]) -> exp.Select:
     Nodes are made directly (the builders copy their arguments): a run builds this for
     every small table it has.
     """
-    return exp.Select(expressions=[
-        exp.Alias(
-            this=exp.Subquery(this=exp.Select(expressions=[exp.Count(this=exp.Star())],
-                                              from_=exp.From(this=table))),
-            alias=exp.to_identifier(f"c{i}"),
-        )
-        for i, table in enumerate(tables)
-    ])
+    return exp.Select(
+        expressions=[
+            exp.Alias(
+                this=exp.Subquery(
+                    this=exp.Select(
+                        expressions=[exp.Count(this=exp.Star())], from_=exp.From(this=table)
+                    )
+                ),
+                alias=exp.to_identifier(f"c{i}"),
+            )
+            for i, table in enumerate(tables)
+        ]
+    )
 
 
 class KnownCount:

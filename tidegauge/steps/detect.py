@@ -67,6 +67,7 @@ RATE_METRICS = frozenset({"null_rate", "empty_rate", "zero_rate", "negative_rate
 #: tables whose history is read together (a few queries per chunk, points streamed)
 CHUNK = 500
 
+
 @dataclass
 class Candidate:
     table_id: int
@@ -100,7 +101,11 @@ def declared_monitor(project: Project, fqn: str, metric: str, column: str | None
 
 
 def detector_settings(
-    metric: str, settings: TableSettings, project: Project, *, column: str | None = None,
+    metric: str,
+    settings: TableSettings,
+    project: Project,
+    *,
+    column: str | None = None,
 ) -> DetectorSettings:
     _, direction = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))
     sens = Sensitivity(settings.sensitivity or project.defaults.sensitivity)
@@ -154,10 +159,13 @@ def detect_tables(
     to_store = [(_to_alert(c, now), c.table_id) for c in survivors]
     direct = [*external, *(d for _, per_table in found for d in per_table)]
     to_store += [(alert, tid) for tid, alert in direct]
-    return [_summary(alert, tid)
-            for (alert, tid), aid in zip(to_store, _add_alerts(store, to_store, run_id, report),
-                                         strict=True)
-            if aid is not None]
+    return [
+        _summary(alert, tid)
+        for (alert, tid), aid in zip(
+            to_store, _add_alerts(store, to_store, run_id, report), strict=True
+        )
+        if aid is not None
+    ]
 
 
 def _add_alerts(
@@ -168,8 +176,11 @@ def _add_alerts(
     try:
         return store.alerts.add_many(items, run_id)
     except (DataError, IntegrityError) as e:
-        log.warning("storing %d alerts at once failed (%s); storing them one by one",
-                    len(items), e.orig or e)
+        log.warning(
+            "storing %d alerts at once failed (%s); storing them one by one",
+            len(items),
+            e.orig or e,
+        )
     ids: list[int | None] = []
     for alert, tid in items:
         try:
@@ -215,8 +226,7 @@ def _series_candidates(
         by_series.setdefault((p.metric, p.column, p.segment), []).append(p)
     has_buckets = any(k[0] == "bucket_row_count" for k in by_series)
     rows_by_bucket = {
-        p.bucket_start: p.value or 0.0
-        for p in by_series.get(("bucket_row_count", None, None), [])
+        p.bucket_start: p.value or 0.0 for p in by_series.get(("bucket_row_count", None, None), [])
     }
     categorical = history.categorical
     watched = _watched_columns(project, entry.info.ref.fqn)
@@ -229,10 +239,11 @@ def _series_candidates(
         if metric == "row_count" and has_buckets:
             continue
         complete = [
-            p for p in series
-            if p.value is not None and (
-                p.bucket_seconds == 0 or p.bucket_start + timedelta(seconds=p.bucket_seconds)
-                <= now
+            p
+            for p in series
+            if p.value is not None
+            and (
+                p.bucket_seconds == 0 or p.bucket_start + timedelta(seconds=p.bucket_seconds) <= now
             )
         ]
         if metric in SAMPLE_STATISTICS and column is not None and identifier_like(column):
@@ -240,8 +251,11 @@ def _series_candidates(
         if metric in SAMPLE_STATISTICS and rows_by_bucket:
             # a mean or median of a handful of rows jumps by chance: neither train nor test
             # on buckets too small for the statistic to mean anything
-            complete = [p for p in complete
-                        if rows_by_bucket.get(p.bucket_start, 0.0) >= MIN_ROWS_FOR_STATISTIC]
+            complete = [
+                p
+                for p in complete
+                if rows_by_bucket.get(p.bucket_start, 0.0) >= MIN_ROWS_FOR_STATISTIC
+            ]
         if not any(p.bucket_start >= start for p in complete):
             continue
         key = series_key(tid, metric, column, segment)
@@ -254,29 +268,73 @@ def _series_candidates(
             # a key-like column: its distinct count only echoes volume; what matters is
             # whether values start repeating, i.e. duplicates
             dup = [
-                MetricPoint(p.table, "duplicate_rate", p.bucket_start,
-                            max(0.0, 1.0 - (p.value or 0.0) / rows_by_bucket[p.bucket_start]),
-                            column, None, p.bucket_seconds)
-                for p in complete if rows_by_bucket.get(p.bucket_start)
+                MetricPoint(
+                    p.table,
+                    "duplicate_rate",
+                    p.bucket_start,
+                    max(0.0, 1.0 - (p.value or 0.0) / rows_by_bucket[p.bucket_start]),
+                    column,
+                    None,
+                    p.bucket_seconds,
+                )
+                for p in complete
+                if rows_by_bucket.get(p.bucket_start)
             ]
-            for d in _rate_detections("duplicate_rate", column, dup, rows_by_bucket, {},
-                                      start, flagged.get(key, set()),
-                                      dsettings.with_(direction=Direction.UP), bucket):
-                out.append(Candidate(tid, entry.info.ref, "duplicate_rate", column, segment,
-                                     AlertKind.DUPLICATES, d, bucket))
+            for d in _rate_detections(
+                "duplicate_rate",
+                column,
+                dup,
+                rows_by_bucket,
+                {},
+                start,
+                flagged.get(key, set()),
+                dsettings.with_(direction=Direction.UP),
+                bucket,
+            ):
+                out.append(
+                    Candidate(
+                        tid,
+                        entry.info.ref,
+                        "duplicate_rate",
+                        column,
+                        segment,
+                        AlertKind.DUPLICATES,
+                        d,
+                        bucket,
+                    )
+                )
             continue
         if metric in RATE_METRICS:
             detections = _rate_detections(
-                metric, column, complete, rows_by_bucket,
+                metric,
+                column,
+                complete,
+                rows_by_bucket,
                 {p.bucket_start: p.value for p in by_series.get(("null_rate", column, None), [])},
-                start, flagged.get(key, set()), dsettings, bucket,
+                start,
+                flagged.get(key, set()),
+                dsettings,
+                bucket,
             )
             for d in detections:
-                out.append(Candidate(tid, entry.info.ref, metric, column, segment,
-                                     SERIES_KINDS[metric][0], d, bucket))
+                out.append(
+                    Candidate(
+                        tid,
+                        entry.info.ref,
+                        metric,
+                        column,
+                        segment,
+                        SERIES_KINDS[metric][0],
+                        d,
+                        bucket,
+                    )
+                )
             continue
-        det = SeasonalDetector(dsettings, metric=metric, calendar=project.special_days(
-            settings, complete[0].bucket_start, now))  # holidays: see core/detectors/special
+        det = SeasonalDetector(
+            dsettings,
+            metric=metric,
+            calendar=project.special_days(settings, complete[0].bucket_start, now),
+        )  # holidays: see core/detectors/special
         try:
             detections = det.evaluate(
                 [p.bucket_start for p in complete],
@@ -291,8 +349,7 @@ def _series_candidates(
         kind = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))[0]
         bseconds = complete[-1].bucket_seconds if complete else bucket
         for d in detections:  # every tested point: FDR needs all p-values, not just the hits
-            out.append(Candidate(tid, entry.info.ref, metric, column, segment, kind, d,
-                                 bseconds))
+            out.append(Candidate(tid, entry.info.ref, metric, column, segment, kind, d, bseconds))
     return out
 
 
@@ -302,8 +359,11 @@ def _watched_columns(project: Project, fqn: str) -> set[str] | None:
 
     named: set[str] = set()
     for m in declared_monitors(project):
-        if (isinstance(m, FieldHealthMonitor) and m.enabled
-                and m.table.split(":")[-1].lower() == fqn.lower()):
+        if (
+            isinstance(m, FieldHealthMonitor)
+            and m.enabled
+            and m.table.split(":")[-1].lower() == fqn.lower()
+        ):
             if not m.columns:
                 return None
             named.update(c.lower() for c in m.columns)
@@ -318,8 +378,9 @@ def identifier_like(column: str) -> bool:
 
 def _near_unique(series: list[MetricPoint], rows: dict[datetime, float]) -> bool:
     """Whether a column's distinct count is (almost) its row count in most buckets."""
-    ratios = sorted((p.value or 0.0) / rows[p.bucket_start] for p in series
-                    if rows.get(p.bucket_start))
+    ratios = sorted(
+        (p.value or 0.0) / rows[p.bucket_start] for p in series if rows.get(p.bucket_start)
+    )
     return len(ratios) >= 8 and ratios[len(ratios) // 2] >= 0.95
 
 
@@ -342,8 +403,7 @@ def _rate_detections(
             rows *= 1.0 - (null_rates.get(p.bucket_start) or 0.0)
         return RatePoint(p.bucket_start, float(p.value or 0.0), rows)
 
-    history = [point(p) for p in series if p.bucket_start < start
-               and p.bucket_start not in flagged]
+    history = [point(p) for p in series if p.bucket_start < start and p.bucket_start not in flagged]
     tested = [point(p) for p in series if p.bucket_start >= start]
     return evaluate_rates(history, tested, settings, metric, points_per_day=86400 / bucket)
 

@@ -31,8 +31,10 @@ def categories_read(now: datetime) -> PointFilter:
 
 
 def updates_read(now: datetime) -> list[PointFilter]:
-    return [PointFilter(now - HISTORY, frozenset({"bucket_row_count"}), unsegmented=True),
-            PointFilter(now - HISTORY, frozenset({"last_modified"}))]
+    return [
+        PointFilter(now - HISTORY, frozenset({"bucket_row_count"}), unsegmented=True),
+        PointFilter(now - HISTORY, frozenset({"last_modified"})),
+    ]
 
 
 def rules_read(now: datetime) -> PointFilter:
@@ -47,6 +49,8 @@ def history_reads(
     if any(rule_specs(project, e) for e in entries):
         reads.append(rules_read(now))
     return reads
+
+
 #: share-shift alerts need at least this many rows in the tested buckets
 MIN_SHIFT_ROWS = 100
 
@@ -153,20 +157,29 @@ def _categorical_alert(entry: CollectedTable, column: str, d: Detection, now: da
         upper=d.upper,
         severity=Severity.HIGH if kind is AlertKind.CATEGORY_NEW_VALUE else Severity.MEDIUM,
         title=title,
-        explanation={"text": d.reason, "training_points": d.training_points,
-                     "p_value": d.p_value, **_plain(d.details)},
+        explanation={
+            "text": d.reason,
+            "training_points": d.training_points,
+            "p_value": d.p_value,
+            **_plain(d.details),
+        },
     )
 
 
 def _plain(details: dict[str, object]) -> dict[str, object]:
-    return {k: v for k, v in details.items()
-            if isinstance(v, str | int | float | bool | type(None) | list | dict)}
+    return {
+        k: v
+        for k, v in details.items()
+        if isinstance(v, str | int | float | bool | type(None) | list | dict)
+    }
 
 
 def update_times(store: Store, table_id: int, now: datetime) -> list[datetime]:
     """When a table received data: buckets with rows, and metadata modification times."""
-    points = [*store.points(table_id, metric="bucket_row_count", since=now - HISTORY),
-              *store.points(table_id, metric="last_modified", since=now - HISTORY)]
+    points = [
+        *store.points(table_id, metric="bucket_row_count", since=now - HISTORY),
+        *store.points(table_id, metric="last_modified", since=now - HISTORY),
+    ]
     return times_of_updates(points, now)
 
 
@@ -212,8 +225,7 @@ def freshness_alert(
         upper=d.upper,
         severity=Severity.HIGH,
         title=f"{entry.info.ref.fqn} is late: no new data since {last:%Y-%m-%d %H:%M} UTC",
-        explanation={"text": d.reason, "training_points": d.training_points,
-                     **_plain(d.details)},
+        explanation={"text": d.reason, "training_points": d.training_points, **_plain(d.details)},
     )
 
 
@@ -221,19 +233,26 @@ def rule_specs(project: Project, entry: CollectedTable) -> list[RuleSpec]:
     st = entry.settings
     specs = []
     if st.row_count_min is not None:
-        specs.append(RuleSpec(RuleType.ROW_COUNT_MIN, min=float(st.row_count_min),
-                              name="row_count_min"))
+        specs.append(
+            RuleSpec(RuleType.ROW_COUNT_MIN, min=float(st.row_count_min), name="row_count_min")
+        )
     for m in project.metrics:
-        if m.table and m.table.lower() == entry.info.ref.fqn.lower() and (
-            m.min is not None or m.max is not None
+        if (
+            m.table
+            and m.table.lower() == entry.info.ref.fqn.lower()
+            and (m.min is not None or m.max is not None)
         ):
-            specs.append(RuleSpec(RuleType.RANGE, column=f"custom:{m.name}", min=m.min,
-                                  max=m.max, name=m.name))
+            specs.append(
+                RuleSpec(
+                    RuleType.RANGE, column=f"custom:{m.name}", min=m.min, max=m.max, name=m.name
+                )
+            )
     return specs
 
 
-def rule_alerts(project: Project, history: TableHistory, entry: CollectedTable,
-                now: datetime) -> list[Alert]:
+def rule_alerts(
+    project: Project, history: TableHistory, entry: CollectedTable, now: datetime
+) -> list[Alert]:
     specs = rule_specs(project, entry)
     if not specs:
         return []

@@ -39,30 +39,50 @@ def quality_datasets(
             latest[(p.column, p.metric)] = p.value
         columns = {}
         for col in entry.info.columns:
-            got = {m: latest.get((col.name, m))
-                   for m in ("null_count", "distinct_count", "min", "max")}
+            got = {
+                m: latest.get((col.name, m)) for m in ("null_count", "distinct_count", "min", "max")
+            }
             if any(x is not None for x in got.values()):
                 nulls, distinct = got["null_count"], got["distinct_count"]
                 columns[col.name] = ColumnMetrics(
                     null_count=int(nulls) if nulls is not None else None,
                     distinct_count=int(distinct) if distinct is not None else None,
-                    min=got["min"], max=got["max"],
+                    min=got["min"],
+                    max=got["max"],
                 )
         rows = latest.get((None, "bucket_row_count"))
         assertions = [
-            Assertion(assertion=str(a["kind"]), success=False, column=a["column"],
-                      severity=str(a["severity"]), name=str(a["alert"].metric))
-            for a in alerts if a["table_id"] == entry.table_id
+            Assertion(
+                assertion=str(a["kind"]),
+                success=False,
+                column=a["column"],
+                severity=str(a["severity"]),
+                name=str(a["alert"].metric),
+            )
+            for a in alerts
+            if a["table_id"] == entry.table_id
         ]
         namespace = f"tidegauge://{ref.warehouse}"
-        out.append(DatasetQuality(namespace, ref.fqn,
-                                  row_count=int(rows) if rows is not None else None,
-                                  columns=columns, assertions=assertions))
+        out.append(
+            DatasetQuality(
+                namespace,
+                ref.fqn,
+                row_count=int(rows) if rows is not None else None,
+                columns=columns,
+                assertions=assertions,
+            )
+        )
     return out
 
 
-def emit_run(project: Project, store: Store, collected: Sequence[CollectedTable],
-             alerts: list[dict[str, Any]], now: datetime, report: RunReport) -> bool:
+def emit_run(
+    project: Project,
+    store: Store,
+    collected: Sequence[CollectedTable],
+    alerts: list[dict[str, Any]],
+    now: datetime,
+    report: RunReport,
+) -> bool:
     """POST this run's RunEvent to ``openlineage.url``; False (logged) when it fails."""
     url = project.openlineage.url
     if not url or not collected:
@@ -81,7 +101,6 @@ def emit_run(project: Project, store: Store, collected: Sequence[CollectedTable]
         with OpenLineageEmitter(url, api_key=project.openlineage.api_key) as emitter:
             emitter.emit(event)
     except httpx.HTTPError as e:
-        log.warning("OpenLineage emission to %s failed: %s", url.split("?")[0],
-                    type(e).__name__)
+        log.warning("OpenLineage emission to %s failed: %s", url.split("?")[0], type(e).__name__)
         return False
     return True

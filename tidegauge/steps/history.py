@@ -76,13 +76,16 @@ def histories(
         tid = entries[index].table_id
         while pending is not None and pending[0] < tid:
             pending = next(stream, None)
-        yield index, TableHistory(
-            table_id=tid,
-            points=pending[1] if pending is not None and pending[0] == tid else [],
-            previous_run=previous.get(tid),
-            categorical=categorical.get(tid, set()),
-            flagged=flagged.get(tid, {}),
-            feedback=feedback.get(tid, {}),
+        yield (
+            index,
+            TableHistory(
+                table_id=tid,
+                points=pending[1] if pending is not None and pending[0] == tid else [],
+                previous_run=previous.get(tid),
+                categorical=categorical.get(tid, set()),
+                flagged=flagged.get(tid, {}),
+                feedback=feedback.get(tid, {}),
+            ),
         )
     for _ in stream:  # drain, so the connection closes
         pass

@@ -80,15 +80,22 @@ def warehouse_graph(
                 for e in lin.edges:
                     sid = by_key.get(".".join(e.source_table.split(".")[-2:]))
                     if sid is not None:
-                        g.add_column_edge(sid, e.source_column, target, e.target_column,
-                                          e.kind, Origin.QUERY_HISTORY)
+                        g.add_column_edge(
+                            sid,
+                            e.source_column,
+                            target,
+                            e.target_column,
+                            e.kind,
+                            Origin.QUERY_HISTORY,
+                        )
     for wh, defs in views.items():
         for fqn, sql in defs.items():
             target = by_key.get(fqn.lower())
             if target is None:
                 continue
-            lin = column_lineage(sql, schema=schema_cols, dialect=dialects.get(wh),
-                                 default_schema=fqn.split(".")[0])
+            lin = column_lineage(
+                sql, schema=schema_cols, dialect=dialects.get(wh), default_schema=fqn.split(".")[0]
+            )
             if lin.error:
                 g.set_lineage_error(target, lin.error)
             for src in lin.sources:
@@ -98,8 +105,9 @@ def warehouse_graph(
             for e in lin.edges:
                 sid = by_key.get(".".join(e.source_table.split(".")[-2:]))
                 if sid is not None:
-                    g.add_column_edge(sid, e.source_column, target, e.target_column, e.kind,
-                                      Origin.VIEW)
+                    g.add_column_edge(
+                        sid, e.source_column, target, e.target_column, e.kind, Origin.VIEW
+                    )
     return g
 
 
@@ -135,6 +143,7 @@ def refresh_lineage(
                 wh.close()
         except WarehouseError as e:
             log.warning("view definitions of %s: %s", cfg.name, e)
+
     def owners(fqn: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         st = project.settings_for(fqn)
         return ((st.owner,) if st.owner else ()), tuple(st.tags)
@@ -173,7 +182,7 @@ def _dbt_results(
                 "table": (ev.table or "").lower(),
                 "status": ev.status,
                 "text": f"dbt {ev.resource_type} `{ev.node_id}` {ev.status}: "
-                        f"{(ev.message or '').strip()[:300]}",
+                f"{(ev.message or '').strip()[:300]}",
             },
         }
         with store.engine.begin() as c:
@@ -189,21 +198,29 @@ def _dbt_results(
         wh, fqn = key.split(":", 1)
         schema, name = fqn.split(".", 1)
         at = res.completed_at or now
-        out.append((tid, Alert(
-            kind=AlertKind.RULE,
-            table=TableRef(wh, schema, name),
-            metric=f"dbt_test:{res.test_name}",
-            column=res.column,
-            data_time=at,
-            detected_at=now,
-            observed=float(res.failures) if res.failures is not None else None,
-            expected=0.0,
-            severity=Severity.HIGH if res.status in ("fail", "error") else Severity.LOW,
-            title=f"dbt test {res.test_name} {res.status} on {fqn}",
-            explanation={"text": (res.message or f"dbt test {res.test_name}: {res.status}"),
-                         "test_id": res.test_id, "status": res.status,
-                         "failures": res.failures},
-        )))
+        out.append(
+            (
+                tid,
+                Alert(
+                    kind=AlertKind.RULE,
+                    table=TableRef(wh, schema, name),
+                    metric=f"dbt_test:{res.test_name}",
+                    column=res.column,
+                    data_time=at,
+                    detected_at=now,
+                    observed=float(res.failures) if res.failures is not None else None,
+                    expected=0.0,
+                    severity=Severity.HIGH if res.status in ("fail", "error") else Severity.LOW,
+                    title=f"dbt test {res.test_name} {res.status} on {fqn}",
+                    explanation={
+                        "text": (res.message or f"dbt test {res.test_name}: {res.status}"),
+                        "test_id": res.test_id,
+                        "status": res.status,
+                        "failures": res.failures,
+                    },
+                ),
+            )
+        )
     return out
 
 
@@ -215,10 +232,16 @@ def _only_origin(graph: LineageGraph, origin: Origin) -> LineageGraph:
         {
             **records,
             "nodes": keep_nodes,
-            "edges": [e for e in records.get("edges", [])
-                      if e.get("source") in ids and e.get("target") in ids],
-            "column_edges": [e for e in records.get("column_edges", [])
-                             if e.get("source") in ids and e.get("target") in ids],
+            "edges": [
+                e
+                for e in records.get("edges", [])
+                if e.get("source") in ids and e.get("target") in ids
+            ],
+            "column_edges": [
+                e
+                for e in records.get("column_edges", [])
+                if e.get("source") in ids and e.get("target") in ids
+            ],
             "aliases": {k: v for k, v in records.get("aliases", {}).items() if v in ids},
         }
     )

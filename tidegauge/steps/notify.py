@@ -72,9 +72,15 @@ def incident_url(project: Project, incident_id: int) -> str:
     return f"{project.web.base_url.rstrip('/')}/incidents/{incident_id}"
 
 
-def enqueue_incident(project: Project, store: Store, outbox: OutboxRepo, incident_id: int,
-                     now: datetime, action: str = "trigger",
-                     digests: dict[str, list[Incident]] | None = None) -> int:
+def enqueue_incident(
+    project: Project,
+    store: Store,
+    outbox: OutboxRepo,
+    incident_id: int,
+    now: datetime,
+    action: str = "trigger",
+    digests: dict[str, list[Incident]] | None = None,
+) -> int:
     """Route one incident and write its messages to the outbox (idempotent).
 
     Incidents a channel's hourly budget cannot take are added to ``digests`` (per channel)
@@ -100,27 +106,48 @@ def enqueue_incident(project: Project, store: Store, outbox: OutboxRepo, inciden
     for d in decisions:
         if d.disposition.value == "digest" and digests is not None:
             digests.setdefault(d.channel, []).append(inc)
-            store.incidents.add_event(incident_id, "notification",
-                                      f"held for a digest on {d.channel}: {d.reason}", now,
-                                      details={"channel": d.channel, "action": "digest"})
+            store.incidents.add_event(
+                incident_id,
+                "notification",
+                f"held for a digest on {d.channel}: {d.reason}",
+                now,
+                details={"channel": d.channel, "action": "digest"},
+            )
             continue
         if d.disposition.value not in ("send", "hold"):
             if d.fallback or d.disposition.value != "skip":
                 log.info("incident %s → %s: %s", incident_id, d.channel, d.reason)
             continue
         key = f"incident-{incident_id}:{d.channel}:{action}"
-        if outbox.enqueue(dedup_key=key, channel=d.channel, incident_id=incident_id,
-                          action=action, payload=message.to_dict(), now=now,
-                          not_before=d.hold_until):
+        if outbox.enqueue(
+            dedup_key=key,
+            channel=d.channel,
+            incident_id=incident_id,
+            action=action,
+            payload=message.to_dict(),
+            now=now,
+            not_before=d.hold_until,
+        ):
             queued += 1
-            store.incidents.add_event(incident_id, "notification",
-                                      f"queued for {d.channel}: {d.reason}", now,
-                                      details={"channel": d.channel, "action": action})
+            store.incidents.add_event(
+                incident_id,
+                "notification",
+                f"queued for {d.channel}: {d.reason}",
+                now,
+                details={"channel": d.channel, "action": action},
+            )
     return queued
 
 
-def deliver(project: Project, store: Store, *, holder: str, max_inline_wait: float = 5.0,
-            rounds: int = 3, lease: timedelta = CLAIM_LEASE) -> dict[str, int]:
+def deliver(
+    project: Project,
+    store: Store,
+    *,
+    holder: str,
+    max_inline_wait: float = 5.0,
+    rounds: int = 3,
+    lease: timedelta = CLAIM_LEASE,
+) -> dict[str, int]:
     """Send due outbox rows; retry with exponential backoff, honouring Retry-After."""
     outbox = OutboxRepo(store)
     counts = {"sent": 0, "retry": 0, "failed": 0}
@@ -144,20 +171,31 @@ def deliver(project: Project, store: Store, *, holder: str, max_inline_wait: flo
                 try:
                     # one key per incident and channel pairs a trigger with its resolve;
                     # the outbox key (per delivery) is the receiver's idempotency key
-                    pair = (f"tidegauge-incident-{row['incident_id']}:{name}"
-                            if row["incident_id"] else row["dedup_key"])
-                    notifier.send(Message.from_dict(row["payload"]), dedup_key=pair,
-                                  action=row["action"], idempotency_key=row["dedup_key"])
+                    pair = (
+                        f"tidegauge-incident-{row['incident_id']}:{name}"
+                        if row["incident_id"]
+                        else row["dedup_key"]
+                    )
+                    notifier.send(
+                        Message.from_dict(row["payload"]),
+                        dedup_key=pair,
+                        action=row["action"],
+                        idempotency_key=row["dedup_key"],
+                    )
                 except RetryableDeliveryError as e:
                     attempts = row["attempts"] + 1
                     if attempts >= MAX_ATTEMPTS:
                         outbox.mark_failed(row["id"], str(e))
                         counts["failed"] += 1
                         continue
-                    wait = e.retry_after if e.retry_after is not None else min(
-                        MAX_BACKOFF, BASE_BACKOFF ** attempts)
-                    outbox.mark_retry(row["id"], str(e), datetime.now(UTC) + timedelta(
-                        seconds=wait))
+                    wait = (
+                        e.retry_after
+                        if e.retry_after is not None
+                        else min(MAX_BACKOFF, BASE_BACKOFF**attempts)
+                    )
+                    outbox.mark_retry(
+                        row["id"], str(e), datetime.now(UTC) + timedelta(seconds=wait)
+                    )
                     counts["retry"] += 1
                     soonest = wait if soonest is None else min(soonest, wait)
                     continue
@@ -169,8 +207,12 @@ def deliver(project: Project, store: Store, *, holder: str, max_inline_wait: flo
                 counts["sent"] += 1
                 if row["incident_id"]:
                     store.incidents.add_event(
-                        row["incident_id"], "notification", f"sent to {name}",
-                        datetime.now(UTC), details={"channel": name, "action": row["action"]})
+                        row["incident_id"],
+                        "notification",
+                        f"sent to {name}",
+                        datetime.now(UTC),
+                        details={"channel": name, "action": row["action"]},
+                    )
             if soonest is None or soonest > max_inline_wait:
                 break
             time.sleep(soonest)
@@ -194,8 +236,14 @@ def notify_incidents(project: Project, store: Store, now: datetime, report: RunR
     for channel, incs in digests.items():
         ids = sorted(i.id for i in incs if i.id is not None)
         message = build_digest(incs, f"{project.web.base_url.rstrip('/')}/incidents")
-        outbox.enqueue(dedup_key=f"digest-{channel}-{'-'.join(map(str, ids))}", channel=channel,
-                       incident_id=None, action="trigger", payload=message.to_dict(), now=now)
+        outbox.enqueue(
+            dedup_key=f"digest-{channel}-{'-'.join(map(str, ids))}",
+            channel=channel,
+            incident_id=None,
+            action="trigger",
+            payload=message.to_dict(),
+            now=now,
+        )
     renotify(project, store, outbox, now)
     report.notifications = deliver(project, store, holder=holder_name())
 
@@ -204,8 +252,10 @@ def _already_routed(store: Store, outbox: OutboxRepo, incident_id: int) -> bool:
     if any(r["action"] == "trigger" for r in outbox.rows(incident_id=incident_id)):
         return True
     inc = store.incidents.get(incident_id) or {}
-    return any(e["type"] == "notification" and (e.get("details") or {}).get("action") == "digest"
-               for e in inc.get("timeline", []))
+    return any(
+        e["type"] == "notification" and (e.get("details") or {}).get("action") == "digest"
+        for e in inc.get("timeline", [])
+    )
 
 
 def renotify(project: Project, store: Store, outbox: OutboxRepo, now: datetime) -> int:
@@ -216,8 +266,11 @@ def renotify(project: Project, store: Store, outbox: OutboxRepo, now: datetime) 
     wall = datetime.now(UTC)
     queued = 0
     for row in store.incidents.open():
-        sent = [r for r in outbox.rows(incident_id=row["id"])
-                if r["action"] == "trigger" and r["status"] == "sent"]
+        sent = [
+            r
+            for r in outbox.rows(incident_id=row["id"])
+            if r["action"] == "trigger" and r["status"] == "sent"
+        ]
         for channel, policy in policies.items():
             mine = [r for r in sent if r["channel"] == channel]
             if not mine:
@@ -228,8 +281,14 @@ def renotify(project: Project, store: Store, outbox: OutboxRepo, now: datetime) 
             inc = _with_evidence(store, incident_from_row(row))
             message = build_message(inc, url=incident_url(project, row["id"]), action="trigger")
             key = f"incident-{row['id']}:{channel}:trigger:reminder-{len(mine)}"
-            if outbox.enqueue(dedup_key=key, channel=channel, incident_id=row["id"],
-                              action="trigger", payload=message.to_dict(), now=now):
+            if outbox.enqueue(
+                dedup_key=key,
+                channel=channel,
+                incident_id=row["id"],
+                action="trigger",
+                payload=message.to_dict(),
+                now=now,
+            ):
                 queued += 1
     return queued
 
@@ -251,8 +310,14 @@ def resolve_incident(project: Project, store: Store, incident_id: int, now: date
         if sent["action"] != "trigger" or sent["status"] != "sent":
             continue
         key = f"incident-{incident_id}:{sent['channel']}:resolve"
-        if outbox.enqueue(dedup_key=key, channel=sent["channel"], incident_id=incident_id,
-                          action="resolve", payload=message.to_dict(), now=now):
+        if outbox.enqueue(
+            dedup_key=key,
+            channel=sent["channel"],
+            incident_id=incident_id,
+            action="resolve",
+            payload=message.to_dict(),
+            now=now,
+        ):
             queued += 1
     if queued:
         deliver(project, store, holder=holder_name())
@@ -260,8 +325,14 @@ def resolve_incident(project: Project, store: Store, incident_id: int, now: date
 
 
 def set_incident_status(
-    project: Project, store: Store, incident_id: int, status: IncidentStatus, now: datetime,
-    *, note: str | None = None, actor: str | None = None,
+    project: Project,
+    store: Store,
+    incident_id: int,
+    status: IncidentStatus,
+    now: datetime,
+    *,
+    note: str | None = None,
+    actor: str | None = None,
 ) -> dict[str, Any]:
     """Change an incident's status; closing it resolves it on the channels it reached.
 

@@ -68,24 +68,31 @@ def reclaim(store: Store, now: datetime, current: str) -> list[int]:
     wall = datetime.now(UTC)
     with store.engine.begin() as c:
         running = c.execute(
-            select(s.runs.c.id, s.runs.c.holder, s.runs.c.started_at)
-            .where(s.runs.c.status == "running")
+            select(s.runs.c.id, s.runs.c.holder, s.runs.c.started_at).where(
+                s.runs.c.status == "running"
+            )
         ).all()
         dead = []
         for r in running:
             alive = False if r.holder == current else holder_alive(r.holder)
             started = utc(r.started_at)
-            if alive is False or (alive is None and started is not None
-                                  and wall - started > RUN_STALE):
+            if alive is False or (
+                alive is None and started is not None and wall - started > RUN_STALE
+            ):
                 dead.append(r.id)
         if dead:
-            log.warning("runs %s were interrupted (their process is gone): marked failed",
-                        ", ".join(map(str, dead)))
+            log.warning(
+                "runs %s were interrupted (their process is gone): marked failed",
+                ", ".join(map(str, dead)),
+            )
             c.execute(
                 update(s.runs)
                 .where(s.runs.c.id.in_(dead), s.runs.c.status == "running")
-                .values(status="failed", finished_at=now,
-                        error="interrupted: the process running it died")
+                .values(
+                    status="failed",
+                    finished_at=now,
+                    error="interrupted: the process running it died",
+                )
             )
             c.execute(
                 update(s.run_tables)
@@ -94,10 +101,11 @@ def reclaim(store: Store, now: datetime, current: str) -> list[int]:
             )
         holders = {str(h) for (h,) in c.execute(select(s.leases.c.holder).distinct())}
         holders |= {
-            str(h) for (h,) in c.execute(
-                select(s.outbox.c.claimed_by).distinct().where(
-                    s.outbox.c.status == "pending", s.outbox.c.claimed_by.is_not(None)
-                )
+            str(h)
+            for (h,) in c.execute(
+                select(s.outbox.c.claimed_by)
+                .distinct()
+                .where(s.outbox.c.status == "pending", s.outbox.c.claimed_by.is_not(None))
             )
         }
         gone = sorted(h for h in holders if holder_alive(h) is False)
@@ -110,8 +118,9 @@ def reclaim(store: Store, now: datetime, current: str) -> list[int]:
             )
         recent = select(s.runs.c.id).order_by(s.runs.c.id.desc()).limit(RECENT_RUNS).subquery()
         failed = c.execute(
-            select(s.runs.c.id).where(s.runs.c.id.in_(select(recent.c.id)),
-                                      s.runs.c.status == "failed")
+            select(s.runs.c.id).where(
+                s.runs.c.id.in_(select(recent.c.id)), s.runs.c.status == "failed"
+            )
         ).all()
     return [r.id for r in failed]
 
@@ -123,8 +132,9 @@ def orphan_alerts(store: Store, failed_runs: list[int]) -> list[dict[str, Any]]:
     """
     if not failed_runs:
         return []
-    out = store.alerts.for_grouping(s.alerts.c.incident_id.is_(None),
-                                    s.alerts.c.run_id.in_(failed_runs))
+    out = store.alerts.for_grouping(
+        s.alerts.c.incident_id.is_(None), s.alerts.c.run_id.in_(failed_runs)
+    )
     if out:
         log.warning("%d alert(s) of interrupted runs are grouped now", len(out))
     return out

@@ -49,8 +49,13 @@ class AlertRepo:
         ids: builtins.list[int | None] = []
         with self.store.engine.begin() as c:
             for alert, table_id in items:
-                stmt = upsert(self.store.dialect, s.alerts, [_row(alert, table_id, run_id)],
-                              ["fingerprint"], None)
+                stmt = upsert(
+                    self.store.dialect,
+                    s.alerts,
+                    [_row(alert, table_id, run_id)],
+                    ["fingerprint"],
+                    None,
+                )
                 aid = c.execute(stmt.returning(s.alerts.c.id)).scalar()
                 ids.append(None if aid is None else int(aid))
         for (alert, _), aid in zip(items, ids, strict=True):
@@ -97,15 +102,34 @@ class AlertRepo:
             if table is None:
                 continue
             alert = Alert(
-                kind=AlertKind(r.kind), table=table.ref, metric=r.metric,
-                data_time=utc(r.data_time), detected_at=utc(r.detected_at),  # type: ignore[arg-type]
-                column=r.column_name, segment=r.segment, observed=r.observed,
-                expected=r.expected, lower=r.lower, upper=r.upper, severity=Severity(r.severity),
-                title=r.title, explanation=dict(r.explanation or {}), id=int(r.id),
+                kind=AlertKind(r.kind),
+                table=table.ref,
+                metric=r.metric,
+                data_time=utc(r.data_time),  # type: ignore[arg-type]
+                detected_at=utc(r.detected_at),  # type: ignore[arg-type]
+                column=r.column_name,
+                segment=r.segment,
+                observed=r.observed,
+                expected=r.expected,
+                lower=r.lower,
+                upper=r.upper,
+                severity=Severity(r.severity),
+                title=r.title,
+                explanation=dict(r.explanation or {}),
+                id=int(r.id),
             )
-            out.append({"id": alert.id, "table_id": r.table_id, "table": alert.table,
-                        "kind": alert.kind, "column": alert.column, "data_time": alert.data_time,
-                        "severity": alert.severity, "alert": alert})
+            out.append(
+                {
+                    "id": alert.id,
+                    "table_id": r.table_id,
+                    "table": alert.table,
+                    "kind": alert.kind,
+                    "column": alert.column,
+                    "data_time": alert.data_time,
+                    "severity": alert.severity,
+                    "alert": alert,
+                }
+            )
         return out
 
     def _query(self, q: Any) -> builtins.list[dict[str, Any]]:
@@ -192,9 +216,7 @@ class AlertRepo:
         """Data times already alerted per series (they leave the training set)."""
         return self.flagged_times_many([table_id]).get(table_id, {})
 
-    def flagged_times_many(
-        self, table_ids: Iterable[int]
-    ) -> dict[int, dict[str, set[datetime]]]:
+    def flagged_times_many(self, table_ids: Iterable[int]) -> dict[int, dict[str, set[datetime]]]:
         """:meth:`flagged_times` of many tables, one query per few hundred tables."""
         out: dict[int, dict[str, set[datetime]]] = {}
         wanted = sorted(set(table_ids))

@@ -65,8 +65,13 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def upsert(engine_name: str, table: Any, values: list[dict[str, Any]] | None, keys: list[str],
-           update: list[str] | None) -> Insert:
+def upsert(
+    engine_name: str,
+    table: Any,
+    values: list[dict[str, Any]] | None,
+    keys: list[str],
+    update: list[str] | None,
+) -> Insert:
     """INSERT … ON CONFLICT for SQLite and PostgreSQL, ON DUPLICATE KEY UPDATE for
     MySQL/MariaDB (``update=None`` means do nothing).
 

@@ -133,9 +133,7 @@ class IncidentRepo:
                 .where(s.incident_events.c.incident_id == incident_id)
                 .order_by(s.incident_events.c.at, s.incident_events.c.id)
             ).all()
-        inc["timeline"] = [
-            {**dict(e._mapping), "at": utc(e.at)} for e in events
-        ]
+        inc["timeline"] = [{**dict(e._mapping), "at": utc(e.at)} for e in events]
         return inc
 
     def _rows(self, q: Any) -> builtins.list[dict[str, Any]]:

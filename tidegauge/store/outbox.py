@@ -54,8 +54,9 @@ class OutboxRepo:
         with self.store.engine.begin() as c:
             return c.execute(stmt.returning(s.outbox.c.id)).scalar() is not None
 
-    def claim(self, holder: str, now: datetime, lease: timedelta,
-              limit: int = 100) -> list[dict[str, Any]]:
+    def claim(
+        self, holder: str, now: datetime, lease: timedelta, limit: int = 100
+    ) -> list[dict[str, Any]]:
         """Take up to ``limit`` due rows for ``holder``; rows another holder has are skipped."""
         o = s.outbox
         with self.store.engine.begin() as c:
@@ -92,16 +93,32 @@ class OutboxRepo:
         return [dict(r._mapping) for r in rows]
 
     def mark_sent(self, row_id: int, now: datetime) -> None:
-        self._set(row_id, status=SENT, sent_at=now, claimed_until=None, last_error=None,
-                  attempts=s.outbox.c.attempts + 1)
+        self._set(
+            row_id,
+            status=SENT,
+            sent_at=now,
+            claimed_until=None,
+            last_error=None,
+            attempts=s.outbox.c.attempts + 1,
+        )
 
     def mark_retry(self, row_id: int, error: str, next_at: datetime) -> None:
-        self._set(row_id, next_attempt_at=next_at, claimed_until=None, last_error=error,
-                  attempts=s.outbox.c.attempts + 1)
+        self._set(
+            row_id,
+            next_attempt_at=next_at,
+            claimed_until=None,
+            last_error=error,
+            attempts=s.outbox.c.attempts + 1,
+        )
 
     def mark_failed(self, row_id: int, error: str) -> None:
-        self._set(row_id, status=FAILED, claimed_until=None, last_error=error,
-                  attempts=s.outbox.c.attempts + 1)
+        self._set(
+            row_id,
+            status=FAILED,
+            claimed_until=None,
+            last_error=error,
+            attempts=s.outbox.c.attempts + 1,
+        )
 
     def _set(self, row_id: int, **values: Any) -> None:
         with self.store.engine.begin() as c:

@@ -79,8 +79,11 @@ class PruneReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "tables": self.tables, "rolled_series_days": self.rolled_series_days,
-            "deleted": self.deleted, "inserted": self.inserted, "expired": self.expired,
+            "tables": self.tables,
+            "rolled_series_days": self.rolled_series_days,
+            "deleted": self.deleted,
+            "inserted": self.inserted,
+            "expired": self.expired,
             "seconds": round(self.seconds, 3),
             "fine_before": self.fine_before.isoformat() if self.fine_before else None,
             "keep_after": self.keep_after.isoformat() if self.keep_after else None,
@@ -116,8 +119,13 @@ def _fine(t: Any) -> ColumnElement[bool]:
     return fine
 
 
-def prune_table(store: Store, table_id: int, fine_before: datetime,
-                keep_after: datetime | None, report: PruneReport) -> None:
+def prune_table(
+    store: Store,
+    table_id: int,
+    fine_before: datetime,
+    keep_after: datetime | None,
+    report: PruneReport,
+) -> None:
     """Roll up one table's fine points older than ``fine_before``; drop those before
     ``keep_after``. One transaction."""
     t = s.metric_points
@@ -127,9 +135,15 @@ def prune_table(store: Store, table_id: int, fine_before: datetime,
                 delete(t).where(t.c.table_id == table_id, t.c.bucket_start < keep_after)
             ).rowcount
         rows = c.execute(
-            select(t.c.metric, t.c.column_name, t.c.segment, t.c.bucket_start,
-                   t.c.bucket_seconds, t.c.value, t.c.collected_at)
-            .where(t.c.table_id == table_id, _fine(t), t.c.bucket_start < fine_before)
+            select(
+                t.c.metric,
+                t.c.column_name,
+                t.c.segment,
+                t.c.bucket_start,
+                t.c.bucket_seconds,
+                t.c.value,
+                t.c.collected_at,
+            ).where(t.c.table_id == table_id, _fine(t), t.c.bucket_start < fine_before)
         ).all()
         if not rows:
             return
@@ -137,16 +151,26 @@ def prune_table(store: Store, table_id: int, fine_before: datetime,
         for r in rows:
             at: datetime = utc(r.bucket_start)  # type: ignore[assignment]
             groups.setdefault((r.metric, r.column_name, r.segment, day_start(at)), []).append(
-                (at, r.value, r.bucket_seconds, r.collected_at))
+                (at, r.value, r.bucket_seconds, r.collected_at)
+            )
         daily: list[dict[str, Any]] = []
         for (metric, column, segment, day), pts in groups.items():
             pairs = [(at, v) for at, v, _, _ in pts]
             snapshots = all(sec == 0 for _, _, sec, _ in pts)
             value = snapshot_value(pairs) if snapshots else rollup_value(metric, pairs)
-            daily.append({"table_id": table_id, "column_name": column, "segment": segment,
-                          "metric": metric, "bucket_start": day, "bucket_seconds": DAY,
-                          "value": value, "collected_at": max(p[3] for p in pts),
-                          "run_id": None})
+            daily.append(
+                {
+                    "table_id": table_id,
+                    "column_name": column,
+                    "segment": segment,
+                    "metric": metric,
+                    "bucket_start": day,
+                    "bucket_seconds": DAY,
+                    "value": value,
+                    "collected_at": max(p[3] for p in pts),
+                    "run_id": None,
+                }
+            )
         report.deleted += c.execute(
             delete(t).where(t.c.table_id == table_id, _fine(t), t.c.bucket_start < fine_before)
         ).rowcount
@@ -161,13 +185,15 @@ def table_ids(store: Store) -> list[int]:
         return [int(r[0]) for r in c.execute(select(s.tables.c.id).order_by(s.tables.c.id))]
 
 
-def prune(store: Store, policy: Retention, now: datetime,
-          tables: Iterable[int] | None = None) -> PruneReport:
+def prune(
+    store: Store, policy: Retention, now: datetime, tables: Iterable[int] | None = None
+) -> PruneReport:
     """Apply ``policy`` to every table (or ``tables``), one short transaction per table."""
     started = time.perf_counter()
     fine_before = day_start(now - timedelta(days=policy.fine_days))
-    keep_after = (day_start(now - timedelta(days=policy.keep_days))
-                  if policy.keep_days is not None else None)
+    keep_after = (
+        day_start(now - timedelta(days=policy.keep_days)) if policy.keep_days is not None else None
+    )
     report = PruneReport(fine_before=fine_before, keep_after=keep_after)
     for tid in tables if tables is not None else table_ids(store):
         prune_table(store, tid, fine_before, keep_after, report)

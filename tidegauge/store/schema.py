@@ -62,8 +62,14 @@ tables = Table(
     UniqueConstraint("warehouse", "database", "schema", "name", name="uq_tables_identity"),
     # live tables by name: the web's table lists page through it (prefixes on MariaDB, whose
     # index keys cannot hold three full utf8mb4 names)
-    Index("ix_tables_live_order", "dropped_at", "warehouse", "schema", "name",
-          mysql_length={"warehouse": 150, "schema": 150, "name": 300}),
+    Index(
+        "ix_tables_live_order",
+        "dropped_at",
+        "warehouse",
+        "schema",
+        "name",
+        mysql_length={"warehouse": 150, "schema": 150, "name": 300},
+    ),
 )
 
 columns = Table(

@@ -85,9 +85,7 @@ def columns_to_json(cols: Sequence[ColumnInfo]) -> list[dict[str, Any]]:
 
 def columns_from_json(data: Iterable[dict[str, Any]]) -> list[ColumnInfo]:
     return [
-        ColumnInfo(
-            d["name"], d["data_type"], TypeFamily(d["family"]), d["nullable"], d["ordinal"]
-        )
+        ColumnInfo(d["name"], d["data_type"], TypeFamily(d["family"]), d["nullable"], d["ordinal"])
         for d in data
     ]
 
@@ -126,44 +124,45 @@ class Store:
         """
         t = s.tables
         stmt = upsert(
-            self.dialect, t, None, ["warehouse", "database", "schema", "name"],
+            self.dialect,
+            t,
+            None,
+            ["warehouse", "database", "schema", "name"],
             ["kind", "row_count", "bytes", "last_modified", "last_seen", "dropped_at"],
         )
         ids: dict[tuple[str, str, str, str], int] = {}
         with self.engine.begin() as c:
             for lo in range(0, len(infos), TABLES_PER_STATEMENT):
                 # one row per table identity (the last wins), as the per-table upsert did
-                part = {_identity(info.ref): info
-                        for info in infos[lo : lo + TABLES_PER_STATEMENT]}
-                c.execute(stmt, [
-                    {
-                        "warehouse": info.ref.warehouse,
-                        "database": info.ref.database or "",
-                        "schema": info.ref.schema,
-                        "name": info.ref.name,
-                        "kind": info.kind.value,
-                        "row_count": info.row_count,
-                        "bytes": info.bytes,
-                        "last_modified": info.last_modified,
-                        "first_seen": now,
-                        "last_seen": now,
-                        "dropped_at": None,
-                        "tags": [],
-                    }
-                    for info in part.values()
-                ])
+                part = {_identity(info.ref): info for info in infos[lo : lo + TABLES_PER_STATEMENT]}
+                c.execute(
+                    stmt,
+                    [
+                        {
+                            "warehouse": info.ref.warehouse,
+                            "database": info.ref.database or "",
+                            "schema": info.ref.schema,
+                            "name": info.ref.name,
+                            "kind": info.kind.value,
+                            "row_count": info.row_count,
+                            "bytes": info.bytes,
+                            "last_modified": info.last_modified,
+                            "first_seen": now,
+                            "last_seen": now,
+                            "dropped_at": None,
+                            "tags": [],
+                        }
+                        for info in part.values()
+                    ],
+                )
                 rows = c.execute(
                     select(t.c.id, t.c.warehouse, t.c.database, t.c.schema, t.c.name).where(
-                        tuple_(t.c.warehouse, t.c.database, t.c.schema, t.c.name).in_(
-                            list(part)
-                        )
+                        tuple_(t.c.warehouse, t.c.database, t.c.schema, t.c.name).in_(list(part))
                     )
                 ).all()
                 for r in rows:
                     ids[(r.warehouse, r.database, r.schema, r.name)] = int(r.id)
-                self._replace_columns(
-                    c, {ids[key]: info.columns for key, info in part.items()}
-                )
+                self._replace_columns(c, {ids[key]: info.columns for key, info in part.items()})
         return [ids[_identity(info.ref)] for info in infos]
 
     def _replace_columns(self, c: Any, wanted: dict[int, Sequence[ColumnInfo]]) -> None:
@@ -189,19 +188,22 @@ class Store:
                 row = have.get(c_.name)
                 if row is None:
                     new.append({"table_id": tid, "name": c_.name, **vals})
-                elif (row.data_type, row.family, row.nullable, row.ordinal) != tuple(
-                    vals.values()
-                ):
-                    changed.append({"b_tid": tid, "b_name": c_.name,
-                                    **{f"b_{k}": v for k, v in vals.items()}})
+                elif (row.data_type, row.family, row.nullable, row.ordinal) != tuple(vals.values()):
+                    changed.append(
+                        {"b_tid": tid, "b_name": c_.name, **{f"b_{k}": v for k, v in vals.items()}}
+                    )
         match = and_(col.c.table_id == bindparam("b_tid"), col.c.name == bindparam("b_name"))
         if gone:
             c.execute(delete(col).where(match), gone)
         if changed:
             c.execute(
-                update(col).where(match).values(
-                    data_type=bindparam("b_data_type"), family=bindparam("b_family"),
-                    nullable=bindparam("b_nullable"), ordinal=bindparam("b_ordinal"),
+                update(col)
+                .where(match)
+                .values(
+                    data_type=bindparam("b_data_type"),
+                    family=bindparam("b_family"),
+                    nullable=bindparam("b_nullable"),
+                    ordinal=bindparam("b_ordinal"),
                 ),
                 changed,
             )
@@ -218,9 +220,7 @@ class Store:
             ).all()
             gone = [r.id for r in rows if r.id not in seen]
             if gone:
-                c.execute(
-                    update(s.tables).where(s.tables.c.id.in_(gone)).values(dropped_at=now)
-                )
+                c.execute(update(s.tables).where(s.tables.c.id.in_(gone)).values(dropped_at=now))
         return gone
 
     def set_table_meta(self, table_id: int, **values: Any) -> None:
@@ -258,10 +258,11 @@ class Store:
         for t in self.tables(include_dropped=True):
             if warehouse and t.ref.warehouse != warehouse:
                 continue
-            if (len(parts) >= 2 and t.ref.schema.lower() == parts[-2].lower()
-                    and t.ref.name.lower() == parts[-1].lower()) or (
-                len(parts) == 1 and t.ref.name.lower() == parts[0].lower()
-            ):
+            if (
+                len(parts) >= 2
+                and t.ref.schema.lower() == parts[-2].lower()
+                and t.ref.name.lower() == parts[-1].lower()
+            ) or (len(parts) == 1 and t.ref.name.lower() == parts[0].lower()):
                 candidates.append(t)
         live = [t for t in candidates if t.dropped_at is None] or candidates
         return live[0] if len(live) == 1 else None
@@ -335,7 +336,10 @@ class Store:
         rows = [point_row(table_id, p, now, run_id) for p in points]
         keys = ["table_id", "column_name", "segment", "metric", "bucket_start"]
         stmt = upsert(
-            self.dialect, s.metric_points, None, keys,
+            self.dialect,
+            s.metric_points,
+            None,
+            keys,
             ["value", "bucket_seconds", "collected_at", "run_id"],
         )
         with self.engine.begin() as c:
@@ -398,7 +402,11 @@ class Store:
         """
         t = s.metric_points
         q = select(
-            t.c.metric, t.c.column_name, t.c.segment, t.c.bucket_start, t.c.bucket_seconds,
+            t.c.metric,
+            t.c.column_name,
+            t.c.segment,
+            t.c.bucket_start,
+            t.c.bucket_seconds,
             t.c.value,
         ).where(t.c.table_id == table_id)
         if metric is not None:
@@ -437,7 +445,11 @@ class Store:
         return int(rid[0])  # type: ignore[index]
 
     def finish_run(
-        self, run_id: int, status: str, stats: dict[str, Any], now: datetime,
+        self,
+        run_id: int,
+        status: str,
+        stats: dict[str, Any],
+        now: datetime,
         error: str | None = None,
     ) -> None:
         with self.engine.begin() as c:
@@ -448,8 +460,14 @@ class Store:
             )
 
     def record_run_table(
-        self, run_id: int, table_id: int, status: str, *, error: str | None = None,
-        seconds: float | None = None, points: int = 0,
+        self,
+        run_id: int,
+        table_id: int,
+        status: str,
+        *,
+        error: str | None = None,
+        seconds: float | None = None,
+        points: int = 0,
     ) -> None:
         with self.engine.begin() as c:
             c.execute(

@@ -51,9 +51,7 @@ class DuckDBWarehouse(Warehouse):
         if not memory and not Path(path).exists():
             raise ConnectionFailed(f"warehouse '{self.name}': DuckDB file {path} does not exist")
         try:
-            self._con = duckdb.connect(
-                path, read_only=self.config.read_only and not memory
-            )
+            self._con = duckdb.connect(path, read_only=self.config.read_only and not memory)
         except duckdb.Error as e:
             raise ConnectionFailed(f"warehouse '{self.name}': cannot open {path}: {e}") from None
 

@@ -358,7 +358,6 @@ class PostgresWarehouse(Warehouse):
             out[TableRef(self.name, schema, str(r["name"]))] = str(r["definition"]).strip()
         return out
 
-
     def query_history(self, limit: int = 5000) -> list[str]:
         """Statements that write tables, from ``pg_stat_statements`` when it is installed.
 
@@ -372,9 +371,16 @@ class PostgresWarehouse(Warehouse):
             return []
         text = exp.func("lower", exp.func("ltrim", exp.column("query")))
         writes = exp.or_(
-            *(exp.Like(this=text.copy(), expression=exp.Literal.string(p))
-              for p in ("insert%", "create table%", "create unlogged table%", "merge%",
-                        "create or replace%"))
+            *(
+                exp.Like(this=text.copy(), expression=exp.Literal.string(p))
+                for p in (
+                    "insert%",
+                    "create table%",
+                    "create unlogged table%",
+                    "merge%",
+                    "create or replace%",
+                )
+            )
         )
         q = (
             exp.select("query")
@@ -388,6 +394,7 @@ class PostgresWarehouse(Warehouse):
         except WarehouseError:
             # installed but not preloaded, or not readable by this role
             return []
+
 
 def _with_string_enums(table: TableInfo, enums: set[tuple[str, str, str]]) -> TableInfo:
     """An enum's type name means nothing to sqlglot; its values are strings."""

@@ -131,8 +131,23 @@ def _configured(project: Project, fqn: str) -> Configured:
 def table_json(project: Project, r: Any) -> dict[str, Any]:
     """The public shape of a table, from a row of :func:`reads.table_page` or
     :func:`reads.table` (table columns and health)."""
-    (table_id, warehouse, _, schema, name, kind, row_count, nbytes, last_modified, last_seen,
-     _, owner, tags, dbt_unique_id, timestamp_column) = r[:reads.N_TABLE_COLS]
+    (
+        table_id,
+        warehouse,
+        _,
+        schema,
+        name,
+        kind,
+        row_count,
+        nbytes,
+        last_modified,
+        last_seen,
+        _,
+        owner,
+        tags,
+        dbt_unique_id,
+        timestamp_column,
+    ) = r[: reads.N_TABLE_COLS]
     fqn = f"{schema}.{name}"
     configured_owner, extra = _configured(project, fqn)
     health, incidents, alerts = reads.health(r)
@@ -178,13 +193,15 @@ def list_tables(
     store, project = store_of(request), project_of(request)
     conditions = queries.table_conditions(q=q, schema=schema, warehouse=warehouse)
     with store.engine.connect() as c:
-        rows, total = reads.table_page(c, clock_of(request).now(), limit, offset, conditions,
-                                       memo_of(request))
+        rows, total = reads.table_page(
+            c, clock_of(request).now(), limit, offset, conditions, memo_of(request)
+        )
     return json_response(page([table_json(project, r) for r in rows], total, limit, offset))
 
 
-@router.get("/tables/{table_id}", summary="One table with its columns and health",
-            response_model=Obj)
+@router.get(
+    "/tables/{table_id}", summary="One table with its columns and health", response_model=Obj
+)
 @quick_read
 def table_detail(request: Request, table_id: Id) -> Response:
     store, project = store_of(request), project_of(request)
@@ -212,8 +229,10 @@ def schema_history(request: Request, table_id: Id) -> list[dict[str, Any]]:
     store = store_of(request)
     get_table(store, table_id)
     return [
-        {k: e[k] for k in ("detected_at", "change", "column_name", "old_value", "new_value",
-                           "details")}
+        {
+            k: e[k]
+            for k in ("detected_at", "change", "column_name", "old_value", "new_value", "details")
+        }
         for e in store.schema_events(table_id)
     ]
 
@@ -248,40 +267,77 @@ def metric_history(
     get_table(store, table_id)
     key = (metric, column or "", segment or "")
     if key not in {(m, c, s) for m, c, s, _ in queries.series_keys(store, table_id)}:
-        raise HTTPException(404, f"table {table_id} has no series {metric!r}"
-                            + (f" for column {column!r}" if column else ""))
-    series = bands.banded(store, table_id, [key], clock_of(request).now(),
-                          display=timedelta(days=days))
+        raise HTTPException(
+            404,
+            f"table {table_id} has no series {metric!r}"
+            + (f" for column {column!r}" if column else ""),
+        )
+    series = bands.banded(
+        store, table_id, [key], clock_of(request).now(), display=timedelta(days=days)
+    )
     return series[0].as_dict()
 
 
 # --------------------------------------------------------------------------- monitors
 
 
-def monitors_for(project: Project, store: Store, t: StoredTable,
-                 keys: list[tuple[str, str, str, int]] | None = None) -> list[dict[str, Any]]:
+def monitors_for(
+    project: Project,
+    store: Store,
+    t: StoredTable,
+    keys: list[tuple[str, str, str, int]] | None = None,
+) -> list[dict[str, Any]]:
     """What watches a table: monitors stored by ``apply``, config rules and automatic ones."""
     settings = project.settings_for(t.ref.fqn)
     keys = keys if keys is not None else queries.series_keys(store, t.id)
     metrics = {m for m, c, _, _ in keys if not c}
     out: list[dict[str, Any]] = [
-        {"name": r["name"], "kind": r["kind"], "column": None, "source": r["source"],
-         "enabled": r["enabled"], "detail": r["config"]}
+        {
+            "name": r["name"],
+            "kind": r["kind"],
+            "column": None,
+            "source": r["source"],
+            "enabled": r["enabled"],
+            "detail": r["config"],
+        }
         for r in queries.monitors_rows(store, t.id)
     ]
     fresh = "learned update cadence"
     if settings.freshness_sla is not None:
         fresh += f"; SLA {settings.freshness_sla}"
-    out.append({"name": "freshness", "kind": "freshness", "column": None,
-                "source": "config" if settings.freshness_sla else "auto", "enabled": True,
-                "detail": fresh})
+    out.append(
+        {
+            "name": "freshness",
+            "kind": "freshness",
+            "column": None,
+            "source": "config" if settings.freshness_sla else "auto",
+            "enabled": True,
+            "detail": fresh,
+        }
+    )
     vol = "rows per time bucket" if "bucket_row_count" in metrics else "total row count"
     if settings.row_count_min is not None:
         vol += f"; at least {settings.row_count_min:,} rows"
-    out.append({"name": "volume", "kind": "volume", "column": None, "source": "auto",
-                "enabled": True, "detail": vol})
-    out.append({"name": "schema", "kind": "schema_change", "column": None, "source": "auto",
-                "enabled": True, "detail": "added, removed and retyped columns"})
+    out.append(
+        {
+            "name": "volume",
+            "kind": "volume",
+            "column": None,
+            "source": "auto",
+            "enabled": True,
+            "detail": vol,
+        }
+    )
+    out.append(
+        {
+            "name": "schema",
+            "kind": "schema_change",
+            "column": None,
+            "source": "auto",
+            "enabled": True,
+            "detail": "added, removed and retyped columns",
+        }
+    )
     per_col: dict[str, set[str]] = {}
     categorical: set[str] = set()
     for m, c, _, _ in keys:
@@ -292,16 +348,39 @@ def monitors_for(project: Project, store: Store, t: StoredTable,
         else:
             per_col.setdefault(c, set()).add(m)
     for col, ms in sorted(per_col.items()):
-        out.append({"name": f"field health · {col}", "kind": "field_health", "column": col,
-                    "source": "auto", "enabled": True, "detail": ", ".join(sorted(ms))})
+        out.append(
+            {
+                "name": f"field health · {col}",
+                "kind": "field_health",
+                "column": col,
+                "source": "auto",
+                "enabled": True,
+                "detail": ", ".join(sorted(ms)),
+            }
+        )
     for col in sorted(categorical):
-        out.append({"name": f"categorical values · {col}", "kind": "categorical",
-                    "column": col, "source": "auto", "enabled": True,
-                    "detail": "new, vanished and shifting values"})
+        out.append(
+            {
+                "name": f"categorical values · {col}",
+                "kind": "categorical",
+                "column": col,
+                "source": "auto",
+                "enabled": True,
+                "detail": "new, vanished and shifting values",
+            }
+        )
     for cm in project.metrics:
         if cm.table and cm.table.lower() == t.ref.fqn.lower():
-            out.append({"name": f"custom · {cm.name}", "kind": "custom", "column": None,
-                        "source": "config", "enabled": True, "detail": cm.sql})
+            out.append(
+                {
+                    "name": f"custom · {cm.name}",
+                    "kind": "custom",
+                    "column": None,
+                    "source": "config",
+                    "enabled": True,
+                    "detail": cm.sql,
+                }
+            )
     return out
 
 
@@ -313,16 +392,33 @@ def list_monitors(
     store, project = store_of(request), project_of(request)
     if table_id is not None:
         t = get_table(store, table_id)
-        return [{"table": t.ref.fqn, "table_id": t.id, **m} for m in monitors_for(project,
-                                                                                  store, t)]
+        return [
+            {"table": t.ref.fqn, "table_id": t.id, **m} for m in monitors_for(project, store, t)
+        ]
     out = [
-        {"table": None, "table_id": r["table_id"], "name": r["name"], "kind": r["kind"],
-         "column": None, "source": r["source"], "enabled": r["enabled"], "detail": r["config"]}
+        {
+            "table": None,
+            "table_id": r["table_id"],
+            "name": r["name"],
+            "kind": r["kind"],
+            "column": None,
+            "source": r["source"],
+            "enabled": r["enabled"],
+            "detail": r["config"],
+        }
         for r in queries.monitors_rows(store)
     ]
     out += [
-        {"table": None, "table_id": None, "name": f"custom · {cm.name}", "kind": "custom",
-         "column": None, "source": "config", "enabled": True, "detail": cm.sql}
+        {
+            "table": None,
+            "table_id": None,
+            "name": f"custom · {cm.name}",
+            "kind": "custom",
+            "column": None,
+            "source": "config",
+            "enabled": True,
+            "detail": cm.sql,
+        }
         for cm in project.metrics
     ]
     return out
@@ -347,12 +443,16 @@ def list_alerts(
     incident_id: Annotated[int | None, Query(ge=1)] = None,
     since: Annotated[datetime | None, Query(description="detected at or after (ISO-8601)")] = None,
 ) -> Response:
-    flt = queries.AlertFilter(table_id=table_id, kind=kind,
-                              severity=severity.value if severity else None, feedback=feedback,
-                              incident_id=incident_id, since=since)
+    flt = queries.AlertFilter(
+        table_id=table_id,
+        kind=kind,
+        severity=severity.value if severity else None,
+        feedback=feedback,
+        incident_id=incident_id,
+        since=since,
+    )
     with store_of(request).engine.connect() as c:
-        rows, total = reads.alert_page(c, flt.conditions(), limit, offset,
-                                       memo=memo_of(request))
+        rows, total = reads.alert_page(c, flt.conditions(), limit, offset, memo=memo_of(request))
     return json_response(page([alert_json(a) for a in rows], total, limit, offset))
 
 
@@ -365,8 +465,11 @@ def alert_detail(request: Request, alert_id: Id) -> Response:
     return json_response(alert_json(a))
 
 
-@router.post("/alerts/{alert_id}/feedback", summary="Tell the detector what an alert was",
-             dependencies=writes)
+@router.post(
+    "/alerts/{alert_id}/feedback",
+    summary="Tell the detector what an alert was",
+    dependencies=writes,
+)
 def alert_feedback(request: Request, alert_id: Id, body: FeedbackIn) -> dict[str, Any]:
     store = store_of(request)
     who: Principal = request.state.principal
@@ -396,8 +499,9 @@ def list_incidents(
     statuses = [s.value for s in status or []]
     if open_only:
         statuses = statuses or list(queries.OPEN_STATUSES)
-    flt = queries.IncidentFilter(status=statuses, severity=severity.value if severity else None,
-                                 table_id=table_id)
+    flt = queries.IncidentFilter(
+        status=statuses, severity=severity.value if severity else None, table_id=table_id
+    )
     rows, total = queries.list_incidents(store_of(request), flt, limit=limit, offset=offset)
     return json_response(page([incident_json(i) for i in rows], total, limit, offset))
 
@@ -409,26 +513,39 @@ def get_incident(store: Store, incident_id: int) -> dict[str, Any]:
     return inc
 
 
-@router.get("/incidents/{incident_id}", summary="One incident with timeline and impact",
-            response_model=Obj)
+@router.get(
+    "/incidents/{incident_id}", summary="One incident with timeline and impact", response_model=Obj
+)
 @quick_read
 def incident_detail(request: Request, incident_id: Id) -> Response:
     return json_response(incident_json(get_incident(store_of(request), incident_id)))
 
 
-@router.post("/incidents/{incident_id}/status", summary="Change an incident's status",
-             dependencies=writes)
+@router.post(
+    "/incidents/{incident_id}/status", summary="Change an incident's status", dependencies=writes
+)
 def incident_status(request: Request, incident_id: Id, body: StatusIn) -> dict[str, Any]:
     store = store_of(request)
     get_incident(store, incident_id)
     who: Principal = request.state.principal
-    set_incident_status(request.app.state.project, store, incident_id, body.status,
-                        clock_of(request).now(), note=body.note, actor=who.name)
+    set_incident_status(
+        request.app.state.project,
+        store,
+        incident_id,
+        body.status,
+        clock_of(request).now(),
+        note=body.note,
+        actor=who.name,
+    )
     return incident_json(get_incident(store, incident_id))
 
 
-@router.post("/incidents/{incident_id}/notes", summary="Add a note to the timeline",
-             dependencies=writes, status_code=201)
+@router.post(
+    "/incidents/{incident_id}/notes",
+    summary="Add a note to the timeline",
+    dependencies=writes,
+    status_code=201,
+)
 def incident_note(request: Request, incident_id: Id, body: NoteIn) -> dict[str, Any]:
     store = store_of(request)
     get_incident(store, incident_id)
@@ -453,8 +570,12 @@ def graph_of(store: Store) -> LineageGraph:
 def lineage(
     request: Request,
     direction: Literal["upstream", "downstream"],
-    node: Annotated[str, Query(min_length=1, max_length=400,
-                               description="schema.table, a dbt unique_id or a bare name")],
+    node: Annotated[
+        str,
+        Query(
+            min_length=1, max_length=400, description="schema.table, a dbt unique_id or a bare name"
+        ),
+    ],
     column: Annotated[str | None, Query(max_length=400)] = None,
     depth: Annotated[int | None, Query(ge=1, le=50)] = None,
 ) -> dict[str, Any]:

@@ -60,8 +60,9 @@ class BandedSeries:
                     "upper": hi,
                     "alert_id": flagged[t]["id"] if t in flagged else None,
                 }
-                for t, v, e, lo, hi in zip(self.times, self.values, self.expected, self.lower,
-                                           self.upper, strict=True)
+                for t, v, e, lo, hi in zip(
+                    self.times, self.values, self.expected, self.lower, self.upper, strict=True
+                )
             ],
         }
 
@@ -71,11 +72,15 @@ class BandedSeries:
             value = a["observed"]
             if value is None or not math.isfinite(value):
                 continue
-            marks.append(Mark(
-                at=a["data_time"], value=value, label=a["title"] or a["kind"],
-                reviewed=a["feedback"] in ("expected", "false_positive"),
-                href=alert_href.format(id=a["id"]) if alert_href else None,
-            ))
+            marks.append(
+                Mark(
+                    at=a["data_time"],
+                    value=value,
+                    label=a["title"] or a["kind"],
+                    reviewed=a["feedback"] in ("expected", "false_positive"),
+                    href=alert_href.format(id=a["id"]) if alert_href else None,
+                )
+            )
         return ChartData(self.times, self.values, self.lower, self.upper, self.expected, marks)
 
 
@@ -89,13 +94,25 @@ def banded(
 ) -> list[BandedSeries]:
     """History of ``keys`` over the last ``display`` with bands and the alerts on them."""
     start = (now - display).replace(minute=0, second=0, microsecond=0)
-    model = _cache.get(store, ("band", table_id, tuple(keys), start),
-                       lambda: _compute(store, table_id, keys, start))
+    model = _cache.get(
+        store,
+        ("band", table_id, tuple(keys), start),
+        lambda: _compute(store, table_id, keys, start),
+    )
     alerts = _series_alerts(store, table_id, keys, start)
     out = []
     for s in model:
-        s = BandedSeries(s.metric, s.column, s.segment, list(s.times), list(s.values),
-                         list(s.expected), list(s.lower), list(s.upper), s.band_from)
+        s = BandedSeries(
+            s.metric,
+            s.column,
+            s.segment,
+            list(s.times),
+            list(s.values),
+            list(s.expected),
+            list(s.lower),
+            list(s.upper),
+            s.band_from,
+        )
         s.alerts = alerts.get((s.metric, s.column, s.segment), [])
         pos = {t: i for i, t in enumerate(s.times)}
         for a in s.alerts:  # the band the detector used wins over the display model
@@ -110,8 +127,9 @@ def banded(
 def _series_alerts(
     store: Store, table_id: int, keys: list[SeriesKey], since: datetime
 ) -> dict[SeriesKey, list[dict[str, Any]]]:
-    rows, _ = queries.list_alerts(store, queries.AlertFilter(table_id=table_id), limit=2000,
-                                  count=False)
+    rows, _ = queries.list_alerts(
+        store, queries.AlertFilter(table_id=table_id), limit=2000, count=False
+    )
     wanted = set(keys)
     out: dict[SeriesKey, list[dict[str, Any]]] = {}
     for a in rows:
@@ -121,8 +139,9 @@ def _series_alerts(
     return out
 
 
-def _compute(store: Store, table_id: int, keys: list[SeriesKey],
-             start: datetime) -> list[BandedSeries]:
+def _compute(
+    store: Store, table_id: int, keys: list[SeriesKey], start: datetime
+) -> list[BandedSeries]:
     raw = queries.series_points(store, table_id, keys, since=start - TRAINING)
     out: list[BandedSeries] = []
     groups: dict[tuple[datetime, ...], list[SeriesKey]] = {}
@@ -137,8 +156,9 @@ def _compute(store: Store, table_id: int, keys: list[SeriesKey],
         test_from = _test_from(list(grid), start)
         if test_from is None:
             continue
-        y = np.array([[np.nan if v is None else v for _, v in raw[k]] for k in members],
-                     dtype=np.float64)
+        y = np.array(
+            [[np.nan if v is None else v for _, v in raw[k]] for k in members], dtype=np.float64
+        )
         try:
             res = evaluate_batch(list(grid), y, test_from=test_from)
         except (ValueError, np.linalg.LinAlgError, FloatingPointError):

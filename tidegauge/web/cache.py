@@ -58,8 +58,13 @@ class ResponseCache:
     live tables there are, say) under the same rule: :meth:`memo`.
     """
 
-    def __init__(self, *, max_bytes: int = 64 * 1024 * 1024, max_age: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        max_bytes: int = 64 * 1024 * 1024,
+        max_age: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_bytes = max_bytes
         self.max_age = max_age
         self.clock = clock
@@ -81,8 +86,9 @@ class ResponseCache:
             self._bytes = 0
             self._generation = generation
 
-    def get(self, generation: Hashable, key: tuple[str, bytes],
-            max_age: float | None) -> Entry | None:
+    def get(
+        self, generation: Hashable, key: tuple[str, bytes], max_age: float | None
+    ) -> Entry | None:
         with self._lock:
             self._advance(generation)
             e = self._entries.get(key)
@@ -128,8 +134,9 @@ class ResponseCache:
 class ApiCacheMiddleware:
     """Serves repeated read-API requests from a :class:`ResponseCache` (pure ASGI)."""
 
-    def __init__(self, app: ASGIApp, *, cache: ResponseCache,
-                 generation: Generation | None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, cache: ResponseCache, generation: Generation | None
+    ) -> None:
         self.app = app
         self.cache = cache
         self.generation = generation
@@ -142,9 +149,13 @@ class ApiCacheMiddleware:
         return self.generation.read()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (self.generation is None or scope["type"] != "http" or scope["method"] != "GET"
-                or not scope["path"].startswith(PREFIX)
-                or principal_of(Request(scope)) is None):
+        if (
+            self.generation is None
+            or scope["type"] != "http"
+            or scope["method"] != "GET"
+            or not scope["path"].startswith(PREFIX)
+            or principal_of(Request(scope)) is None
+        ):
             await self.app(scope, receive, send)
             return
         gen = await self._generation()
@@ -169,8 +180,9 @@ class ApiCacheMiddleware:
                 del self._inflight[(gen, key)]
             done.set()
 
-    async def _compute(self, gen: Hashable, key: tuple[str, bytes], scope: Scope,
-                       receive: Receive, send: Send) -> None:
+    async def _compute(
+        self, gen: Hashable, key: tuple[str, bytes], scope: Scope, receive: Receive, send: Send
+    ) -> None:
         start: Message | None = None
         chunks: list[bytes] = []
         size = 0
@@ -179,17 +191,26 @@ class ApiCacheMiddleware:
             nonlocal start, size
             if message["type"] == "http.response.start":
                 start = message
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"x-cache", b"miss")]}
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"x-cache", b"miss")],
+                }
             elif message["type"] == "http.response.body" and start is not None:
                 body = message.get("body", b"")
                 size += len(body)
                 if size <= MAX_BODY:
                     chunks.append(body)
                 if not message.get("more_body", False) and _cacheable(start, size):
-                    self.cache.put(gen, key, Entry(start["status"],
-                                                   tuple(start.get("headers", [])),
-                                                   b"".join(chunks), self.cache.clock()))
+                    self.cache.put(
+                        gen,
+                        key,
+                        Entry(
+                            start["status"],
+                            tuple(start.get("headers", [])),
+                            b"".join(chunks),
+                            self.cache.clock(),
+                        ),
+                    )
             await send(message)
 
         await self.app(scope, receive, capture)
@@ -202,6 +223,11 @@ def _cacheable(start: Message, size: int) -> bool:
 
 
 async def _replay(entry: Entry, send: Send) -> None:
-    await send({"type": "http.response.start", "status": entry.status,
-                "headers": [*entry.headers, (b"x-cache", b"hit")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": entry.status,
+            "headers": [*entry.headers, (b"x-cache", b"hit")],
+        }
+    )
     await send({"type": "http.response.body", "body": entry.body})

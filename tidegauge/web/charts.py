@@ -150,8 +150,14 @@ def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
 
 
 _TIME_STEPS = [
-    timedelta(hours=1), timedelta(hours=3), timedelta(hours=6), timedelta(hours=12),
-    timedelta(days=1), timedelta(days=2), timedelta(days=7), timedelta(days=14),
+    timedelta(hours=1),
+    timedelta(hours=3),
+    timedelta(hours=6),
+    timedelta(hours=12),
+    timedelta(days=1),
+    timedelta(days=2),
+    timedelta(days=7),
+    timedelta(days=14),
     timedelta(days=30),
 ]
 
@@ -159,8 +165,7 @@ _TIME_STEPS = [
 def time_ticks(start: datetime, end: datetime, target: int = 7) -> list[tuple[datetime, str]]:
     """Ticks at round hours or midnights; labels carry the date where the day changes."""
     span = max((end - start).total_seconds(), 3600.0)
-    step = next((st for st in _TIME_STEPS if span / st.total_seconds() <= target),
-                _TIME_STEPS[-1])
+    step = next((st for st in _TIME_STEPS if span / st.total_seconds() <= target), _TIME_STEPS[-1])
     sec = int(step.total_seconds())
     epoch = int(start.timestamp())
     first = epoch - epoch % sec + (sec if epoch % sec else 0)
@@ -223,13 +228,20 @@ def metric_chart(
         )
     if unit in ("percent", "count"):  # a band below zero (or above 100%) says nothing
         ceiling = 1.0 if unit == "percent" else math.inf
-        data = ChartData(data.times, data.values, [_clip(v, 0.0, ceiling) for v in data.lower],
-                         [_clip(v, 0.0, ceiling) for v in data.upper], data.expected, data.marks)
+        data = ChartData(
+            data.times,
+            data.values,
+            [_clip(v, 0.0, ceiling) for v in data.lower],
+            [_clip(v, 0.0, ceiling) for v in data.upper],
+            data.expected,
+            data.marks,
+        )
     t0, t1 = data.times[0], data.times[-1]
     if t1 <= t0:
         t1 = t0 + timedelta(hours=1)
-    finite = [v for v in (*data.values, *data.lower, *data.upper) if v is not None
-              and math.isfinite(v)]
+    finite = [
+        v for v in (*data.values, *data.lower, *data.upper) if v is not None and math.isfinite(v)
+    ]
     finite += [m.value for m in data.marks if math.isfinite(m.value)]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
     if unit in ("percent", "count") and lo >= 0:
@@ -256,29 +268,41 @@ def metric_chart(
     # grid and y axis
     for v in yt:
         y = y_of(v)
-        parts.append(f'<line class="grid" x1="{PAD_LEFT}" x2="{width - PAD_RIGHT}" '
-                     f'y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(f'<text class="tick" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" '
-                     f'text-anchor="end">{escape(_axis_value(v, unit, step))}</text>')
+        parts.append(
+            f'<line class="grid" x1="{PAD_LEFT}" x2="{width - PAD_RIGHT}" '
+            f'y1="{y:.1f}" y2="{y:.1f}"/>'
+        )
+        parts.append(
+            f'<text class="tick" x="{PAD_LEFT - 6}" y="{y + 4:.1f}" '
+            f'text-anchor="end">{escape(_axis_value(v, unit, step))}</text>'
+        )
     unit_label = UNIT_LABELS.get(unit, "")
     if unit_label:
-        parts.append(f'<text class="axis-label" x="12" y="{PAD_TOP + plot_h / 2:.1f}" '
-                     f'transform="rotate(-90 12 {PAD_TOP + plot_h / 2:.1f})" '
-                     f'text-anchor="middle">{escape(unit_label)}</text>')
+        parts.append(
+            f'<text class="axis-label" x="12" y="{PAD_TOP + plot_h / 2:.1f}" '
+            f'transform="rotate(-90 12 {PAD_TOP + plot_h / 2:.1f})" '
+            f'text-anchor="middle">{escape(unit_label)}</text>'
+        )
     # x axis
     base = PAD_TOP + plot_h
-    parts.append(f'<line class="axis" x1="{PAD_LEFT}" x2="{width - PAD_RIGHT}" '
-                 f'y1="{base}" y2="{base}"/>')
+    parts.append(
+        f'<line class="axis" x1="{PAD_LEFT}" x2="{width - PAD_RIGHT}" y1="{base}" y2="{base}"/>'
+    )
     for t, label in time_ticks(t0, t1):
         x = x_of(t)
         if x < PAD_LEFT - 0.5 or x > width - PAD_RIGHT + 0.5:
             continue
-        parts.append(f'<line class="tickmark" x1="{x:.1f}" x2="{x:.1f}" y1="{base}" '
-                     f'y2="{base + 4}"/>')
-        parts.append(f'<text class="tick" x="{x:.1f}" y="{base + 17}" '
-                     f'text-anchor="middle">{escape(label)}</text>')
-    parts.append(f'<text class="axis-label" x="{width - PAD_RIGHT}" y="{height - 4}" '
-                 f'text-anchor="end">UTC</text>')
+        parts.append(
+            f'<line class="tickmark" x1="{x:.1f}" x2="{x:.1f}" y1="{base}" y2="{base + 4}"/>'
+        )
+        parts.append(
+            f'<text class="tick" x="{x:.1f}" y="{base + 17}" '
+            f'text-anchor="middle">{escape(label)}</text>'
+        )
+    parts.append(
+        f'<text class="axis-label" x="{width - PAD_RIGHT}" y="{height - 4}" '
+        f'text-anchor="end">UTC</text>'
+    )
     # band
     if data.lower and data.upper:
         for band in _band_segments(xs, data.lower, data.upper):
@@ -301,8 +325,10 @@ def metric_chart(
             continue
         cls = "mark reviewed" if m.reviewed else "mark"
         tip = f"{m.at:%a %d %b %H:%M} UTC — {format_value(m.value, unit)} — {m.label}"
-        circle = (f'<circle class="{cls}" cx="{x_of(m.at):.1f}" cy="{y_of(m.value):.1f}" r="5">'
-                  f"<title>{escape(tip)}</title></circle>")
+        circle = (
+            f'<circle class="{cls}" cx="{x_of(m.at):.1f}" cy="{y_of(m.value):.1f}" r="5">'
+            f"<title>{escape(tip)}</title></circle>"
+        )
         if m.href:
             circle = f'<a href="{escape(m.href)}">{circle}</a>'
         parts.append(circle)
@@ -344,5 +370,7 @@ def sparkline(values: Sequence[float | None], *, width: int = 120, height: int =
         for i, v in enumerate(values)
         if v is not None and math.isfinite(v)
     ]
-    return Markup(f'<svg class="spark" viewBox="0 0 {width} {height}" aria-hidden="true">'
-                  f'<path class="line" d="{_path(pts)}"/></svg>')
+    return Markup(
+        f'<svg class="spark" viewBox="0 0 {width} {height}" aria-hidden="true">'
+        f'<path class="line" d="{_path(pts)}"/></svg>'
+    )

@@ -163,8 +163,14 @@ def csrf_token(request: Request) -> str:
 
 def set_csrf_cookie(request: Request, response: Response) -> None:
     if getattr(request.state, "new_csrf", False):
-        response.set_cookie(CSRF_COOKIE, request.state.csrf, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", path="/")
+        response.set_cookie(
+            CSRF_COOKIE,
+            request.state.csrf,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
 
 
 def same_origin(request: Request) -> bool:
@@ -182,8 +188,10 @@ async def verify_csrf(request: Request) -> None:
     form = await request.form()
     sent: Any = form.get(CSRF_FIELD)
     cookie = request.cookies.get(CSRF_COOKIE)
-    if not isinstance(sent, str) or not cookie or not hmac.compare_digest(
-        sent.encode(), cookie.encode()
+    if (
+        not isinstance(sent, str)
+        or not cookie
+        or not hmac.compare_digest(sent.encode(), cookie.encode())
     ):
         raise CsrfError("missing or stale form token; reload the page and try again")
 

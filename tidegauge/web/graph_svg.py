@@ -60,8 +60,9 @@ def layers_of(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
         indeg[rest[0]] = 0
 
 
-def _order(layers: dict[str, int], edges: list[tuple[str, str]],
-           nodes: list[str]) -> list[list[str]]:
+def _order(
+    layers: dict[str, int], edges: list[tuple[str, str]], nodes: list[str]
+) -> list[list[str]]:
     n_layers = max(layers.values(), default=0) + 1
     cols: list[list[str]] = [[] for _ in range(n_layers)]
     for n in nodes:
@@ -80,8 +81,7 @@ def _order(layers: dict[str, int], edges: list[tuple[str, str]],
             pos = {n: i for i, n in enumerate(ref)}
             nbrs = preds if forward else succs
 
-            def bary(n: str, pos: dict[str, int] = pos,
-                     nbrs: dict[str, list[str]] = nbrs) -> float:
+            def bary(n: str, pos: dict[str, int] = pos, nbrs: dict[str, list[str]] = nbrs) -> float:
                 ps = [pos[m] for m in nbrs[n] if m in pos]
                 return sum(ps) / len(ps) if ps else float("inf")
 
@@ -93,8 +93,9 @@ def _short(text: str, n: int = MAX_LABEL) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def lineage_svg(nodes: list[GraphNode], edges: list[tuple[str, str]],
-                *, title: str = "lineage") -> Markup:
+def lineage_svg(
+    nodes: list[GraphNode], edges: list[tuple[str, str]], *, title: str = "lineage"
+) -> Markup:
     if not nodes:
         return Markup("")
     ids = [n.id for n in nodes]
@@ -128,8 +129,10 @@ def lineage_svg(nodes: list[GraphNode], edges: list[tuple[str, str]],
         mid = (x1 + x2) / 2
         hot = by_id[a].state in ("root", "hit") and by_id[b].state in ("root", "hit")
         cls = "edge hot" if hot else "edge"
-        parts.append(f'<path class="{cls}" d="M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} '
-                     f'{mid:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" marker-end="url(#arrow)"/>')
+        parts.append(
+            f'<path class="{cls}" d="M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} '
+            f'{mid:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" marker-end="url(#arrow)"/>'
+        )
     for n in nodes:
         x, y = pos[n.id]
         tip = f"{n.label} ({n.kind})" + (f" — {n.detail}" if n.detail else "")

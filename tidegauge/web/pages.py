@@ -56,8 +56,20 @@ WRITE = [Depends(require_admin), Depends(verify_csrf)]
 
 TABLE_METRICS = ("bucket_row_count", "row_count", "freshness_lag_seconds")
 COLUMN_METRICS = (
-    "null_rate", "distinct_count", "mean", "p50", "min", "max", "stddev", "empty_rate",
-    "zero_rate", "negative_rate", "true_rate", "future_rate", "len_mean", "duplicate_count",
+    "null_rate",
+    "distinct_count",
+    "mean",
+    "p50",
+    "min",
+    "max",
+    "stddev",
+    "empty_rate",
+    "zero_rate",
+    "negative_rate",
+    "true_rate",
+    "future_rate",
+    "len_mean",
+    "duplicate_count",
 )
 METRIC_TITLES = {
     "bucket_row_count": "Rows per time bucket",
@@ -118,7 +130,8 @@ def when(value: datetime | None) -> str:
 
 def sev_state(severity: str | None) -> str:
     return {"critical": "critical", "high": "critical", "medium": "warn", "low": "warn"}.get(
-        severity or "", "ok")
+        severity or "", "ok"
+    )
 
 
 def label(text: str | None) -> str:
@@ -154,17 +167,25 @@ def ticks(text: str) -> Markup:
     )
 
 
-templates.env.filters.update(ago=ago, when=when, sev_state=sev_state, label=label,
-                             number=number, size=size, metric_value=metric_value,
-                             ticks=ticks)
+templates.env.filters.update(
+    ago=ago,
+    when=when,
+    sev_state=sev_state,
+    label=label,
+    number=number,
+    size=size,
+    metric_value=metric_value,
+    ticks=ticks,
+)
 templates.env.globals.update(FEEDBACK_ACTIONS=FEEDBACK_ACTIONS, STATUS_ACTIONS=STATUS_ACTIONS)
 
 
 # --------------------------------------------------------------------------- rendering
 
 
-def render(request: Request, name: str, context: dict[str, Any],
-           status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
     project = project_of(request)
     p: Principal | None = getattr(request.state, "principal", None) or principal_of(request)
     flash = request.cookies.get(FLASH_COOKIE)
@@ -187,19 +208,34 @@ def render(request: Request, name: str, context: dict[str, Any],
     return response
 
 
-def error_page(request: Request, status: int, message: str,
-               reasons: Sequence[str] = ()) -> HTMLResponse:
-    titles = {404: "Not found", 403: "Not allowed", 422: "Invalid input",
-              500: "Server error", 405: "Not allowed"}
-    return render(request, "error.html", {"status": status, "title": titles.get(status, "Error"),
-                                          "message": message, "reasons": list(reasons)},
-                  status_code=status)
+def error_page(
+    request: Request, status: int, message: str, reasons: Sequence[str] = ()
+) -> HTMLResponse:
+    titles = {
+        404: "Not found",
+        403: "Not allowed",
+        422: "Invalid input",
+        500: "Server error",
+        405: "Not allowed",
+    }
+    return render(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "title": titles.get(status, "Error"),
+            "message": message,
+            "reasons": list(reasons),
+        },
+        status_code=status,
+    )
 
 
 def back(target: str, message: str) -> RedirectResponse:
     resp = RedirectResponse(target, status_code=303)
-    resp.set_cookie(FLASH_COOKIE, quote(message), max_age=30, httponly=True, samesite="strict",
-                    path="/")
+    resp.set_cookie(
+        FLASH_COOKIE, quote(message), max_age=30, httponly=True, samesite="strict", path="/"
+    )
     return resp
 
 
@@ -236,11 +272,19 @@ def login(
     web = project.web
     if not auth_enabled(project) or token_matches(token, [*web.read_tokens, *web.admin_tokens]):
         resp = back(safe_next(next), "Signed in.")
-        resp.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/", max_age=30 * 86400)
+        resp.set_cookie(
+            TOKEN_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+            max_age=30 * 86400,
+        )
         return resp
-    return render(request, "login.html", {"next": safe_next(next),
-                                          "error": "That token is not valid."}, 401)
+    return render(
+        request, "login.html", {"next": safe_next(next), "error": "That token is not valid."}, 401
+    )
 
 
 @router.post("/logout", dependencies=[Depends(verify_csrf)])
@@ -260,37 +304,50 @@ def overview(request: Request) -> Response:
     states = queries.health_states(store, now)
     schemas = queries.schema_health(store, states)
     open_incidents, open_total = queries.list_incidents(
-        store, queries.IncidentFilter(status=list(queries.OPEN_STATUSES)), limit=8)
+        store, queries.IncidentFilter(status=list(queries.OPEN_STATUSES)), limit=8
+    )
     alerts, _ = queries.list_alerts(store, queries.AlertFilter(), limit=8, count=False)
     unreviewed = sum(n for _, _, n in states.values())
     latest = _latest_cached(store)
     fresh = freshness_summary(store, latest, now)
     runs = store.runs(limit=1)
     n_tables = sum(h.tables for h in schemas)
-    return render(request, "overview.html", {
-        "schemas": schemas,
-        "tables": n_tables,
-        "states": {k: sum(getattr(h, k) for h in schemas) for k in ("ok", "warn", "critical")},
-        "incidents": open_incidents,
-        "open_total": open_total,
-        "critical_open": sum(1 for i in open_incidents if sev_state(i["severity"]) == "critical"),
-        "alerts": alerts,
-        "unreviewed": unreviewed,
-        "fresh": fresh,
-        "last_run": runs[0] if runs else None,
-        "active": "overview",
-    })
+    return render(
+        request,
+        "overview.html",
+        {
+            "schemas": schemas,
+            "tables": n_tables,
+            "states": {k: sum(getattr(h, k) for h in schemas) for k in ("ok", "warn", "critical")},
+            "incidents": open_incidents,
+            "open_total": open_total,
+            "critical_open": sum(
+                1 for i in open_incidents if sev_state(i["severity"]) == "critical"
+            ),
+            "alerts": alerts,
+            "unreviewed": unreviewed,
+            "fresh": fresh,
+            "last_run": runs[0] if runs else None,
+            "active": "overview",
+        },
+    )
 
 
 def _latest_cached(store: Store) -> dict[int, datetime]:
-    return queries.RunCache.get(_latest_cache, store, ("latest",),
-                                lambda: queries.latest_data_times(store))
+    return queries.RunCache.get(
+        _latest_cache, store, ("latest",), lambda: queries.latest_data_times(store)
+    )
 
 
 _latest_cache = queries.RunCache(max_entries=2)
 
-FRESH_BUCKETS = [("< 1h", 3600), ("1–6h", 6 * 3600), ("6–24h", 86400), ("1–7d", 7 * 86400),
-                 ("> 7d", math.inf)]
+FRESH_BUCKETS = [
+    ("< 1h", 3600),
+    ("1–6h", 6 * 3600),
+    ("6–24h", 86400),
+    ("1–7d", 7 * 86400),
+    ("> 7d", math.inf),
+]
 
 
 def freshness_summary(store: Store, latest: dict[int, datetime], now: datetime) -> dict[str, Any]:
@@ -305,8 +362,12 @@ def freshness_summary(store: Store, latest: dict[int, datetime], now: datetime) 
     tables = queries.tables_by_id(store, stalest_ids)
     stalest = [(tables[i], latest[i]) for i in stalest_ids if i in tables]
     total = max(sum(counts.values()), 1)
-    return {"counts": counts, "total": sum(counts.values()), "stalest": stalest,
-            "shares": {k: v / total for k, v in counts.items()}}
+    return {
+        "counts": counts,
+        "total": sum(counts.values()),
+        "stalest": stalest,
+        "shares": {k: v / total for k, v in counts.items()},
+    }
 
 
 # --------------------------------------------------------------------------- tables
@@ -325,15 +386,26 @@ def tables_page(
     states = queries.health_states(store, clock_of(request).now(), [t.id for t in rows])
     latest = _latest_cached(store)
     project = project_of(request)
-    items = [(t, states.get(t.id, ("ok", 0, 0)), latest.get(t.id),
-              api.owners_and_tags(project, t)[0]) for t in rows]
-    return render(request, "tables.html", {"items": items, "q": q or "", "schema": schema,
-                                           "page": paging(total, limit, offset, request),
-                                           "active": "tables"})
+    items = [
+        (t, states.get(t.id, ("ok", 0, 0)), latest.get(t.id), api.owners_and_tags(project, t)[0])
+        for t in rows
+    ]
+    return render(
+        request,
+        "tables.html",
+        {
+            "items": items,
+            "q": q or "",
+            "schema": schema,
+            "page": paging(total, limit, offset, request),
+            "active": "tables",
+        },
+    )
 
 
-def chart_keys(keys: list[tuple[str, str, str, int]], column: str | None,
-               alerted: set[tuple[str, str]]) -> list[tuple[str, str, str]]:
+def chart_keys(
+    keys: list[tuple[str, str, str, int]], column: str | None, alerted: set[tuple[str, str]]
+) -> list[tuple[str, str, str]]:
     have = {(m, c) for m, c, seg, _ in keys if not seg}
     out: list[tuple[str, str, str]] = []
     table_level = [m for m in TABLE_METRICS if (m, "") in have]
@@ -366,38 +438,60 @@ def table_page(
         raise HTTPException(404, f"{t.ref.fqn} has no column named {column!r}.")
     state = queries.health_states(store, now, [t.id]).get(t.id, ("ok", 0, 0))
     keys = queries.series_keys(store, t.id)
-    alerts, alerts_total = queries.list_alerts(store, queries.AlertFilter(table_id=t.id),
-                                               limit=10)
+    alerts, alerts_total = queries.list_alerts(store, queries.AlertFilter(table_id=t.id), limit=10)
     alerted = {(a["metric"], a["column"] or "") for a in alerts}
     wanted = chart_keys(keys, column, alerted)
     series = bands.banded(store, t.id, wanted, now, display=timedelta(days=days))
     charts = [
-        {"title": chart_title(s.metric, s.column), "metric": s.metric, "column": s.column,
-         "svg": metric_chart(s.chart(alert_href="/alerts/{id}"), metric=s.metric,
-                             title=chart_title(s.metric, s.column)),
-         "last": s.values[-1] if s.values else None,
-         "alerts": len(s.alerts), "band_from": s.band_from}
+        {
+            "title": chart_title(s.metric, s.column),
+            "metric": s.metric,
+            "column": s.column,
+            "svg": metric_chart(
+                s.chart(alert_href="/alerts/{id}"),
+                metric=s.metric,
+                title=chart_title(s.metric, s.column),
+            ),
+            "last": s.values[-1] if s.values else None,
+            "alerts": len(s.alerts),
+            "band_from": s.band_from,
+        }
         for s in series
     ]
     events = store.schema_events(t.id)
     changed = {e["column_name"] for e in events}
     incidents, _ = queries.list_incidents(
-        store, queries.IncidentFilter(table_id=t.id, status=list(queries.OPEN_STATUSES)),
-        limit=5)
+        store, queries.IncidentFilter(table_id=t.id, status=list(queries.OPEN_STATUSES)), limit=5
+    )
     owners, tags = api.owners_and_tags(project, t)
     col_metrics: dict[str, int] = {}
     for _m, c, _, _ in keys:
         if c:
             col_metrics[c] = col_metrics.get(c, 0) + 1
-    return render(request, "table.html", {
-        "t": t, "state": state, "owners": owners, "tags": tags, "columns": columns,
-        "events": events[:30], "changed": changed, "charts": charts, "alerts": alerts,
-        "alerts_total": alerts_total, "incidents": incidents, "column": column,
-        "monitors": api.monitors_for(project, store, t, keys),
-        "latest": _latest_cached(store).get(t.id), "col_metrics": col_metrics,
-        "description": queries.table_description(store, t.id), "active": "tables",
-        "days": days,
-    })
+    return render(
+        request,
+        "table.html",
+        {
+            "t": t,
+            "state": state,
+            "owners": owners,
+            "tags": tags,
+            "columns": columns,
+            "events": events[:30],
+            "changed": changed,
+            "charts": charts,
+            "alerts": alerts,
+            "alerts_total": alerts_total,
+            "incidents": incidents,
+            "column": column,
+            "monitors": api.monitors_for(project, store, t, keys),
+            "latest": _latest_cached(store).get(t.id),
+            "col_metrics": col_metrics,
+            "description": queries.table_description(store, t.id),
+            "active": "tables",
+            "days": days,
+        },
+    )
 
 
 def chart_title(metric: str, column: str) -> str:
@@ -411,18 +505,30 @@ def chart_title(metric: str, column: str) -> str:
 @router.get("/alerts", response_class=HTMLResponse, dependencies=READ)
 def alerts_page(
     request: Request,
-    feedback: Annotated[Literal["expected", "false_positive", "fixed", "none"] | None,
-                        Query()] = None,
+    feedback: Annotated[
+        Literal["expected", "false_positive", "fixed", "none"] | None, Query()
+    ] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     limit = 50
-    rows, total = queries.list_alerts(store_of(request),
-                                      queries.AlertFilter(feedback=feedback, kind=kind),
-                                      limit=limit, offset=offset)
-    return render(request, "alerts.html", {"alerts": rows, "feedback": feedback, "kind": kind,
-                                           "page": paging(total, limit, offset, request),
-                                           "active": "alerts"})
+    rows, total = queries.list_alerts(
+        store_of(request),
+        queries.AlertFilter(feedback=feedback, kind=kind),
+        limit=limit,
+        offset=offset,
+    )
+    return render(
+        request,
+        "alerts.html",
+        {
+            "alerts": rows,
+            "feedback": feedback,
+            "kind": kind,
+            "page": paging(total, limit, offset, request),
+            "active": "alerts",
+        },
+    )
 
 
 @router.get("/alerts/{alert_id}", dependencies=READ)
@@ -449,9 +555,11 @@ def alert_feedback(
     except KeyError:
         raise HTTPException(404, f"There is no alert with id {alert_id}.") from None
     target = safe_next(next)
-    return back(f"{target}#alert-{alert_id}",
-                f"Alert #{alert_id} marked {label(value.value)}: the detector will learn "
-                "from it on the next run.")
+    return back(
+        f"{target}#alert-{alert_id}",
+        f"Alert #{alert_id} marked {label(value.value)}: the detector will learn "
+        "from it on the next run.",
+    )
 
 
 # --------------------------------------------------------------------------- incidents
@@ -469,12 +577,19 @@ def incidents_page(
         "closed": [s.value for s in IncidentStatus if not s.is_open],
         "all": [],
     }[state]
-    rows, total = queries.list_incidents(store_of(request),
-                                         queries.IncidentFilter(status=statuses),
-                                         limit=limit, offset=offset)
-    return render(request, "incidents.html", {"incidents": rows, "state": state,
-                                              "page": paging(total, limit, offset, request),
-                                              "active": "incidents"})
+    rows, total = queries.list_incidents(
+        store_of(request), queries.IncidentFilter(status=statuses), limit=limit, offset=offset
+    )
+    return render(
+        request,
+        "incidents.html",
+        {
+            "incidents": rows,
+            "state": state,
+            "page": paging(total, limit, offset, request),
+            "active": "incidents",
+        },
+    )
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse, dependencies=READ)
@@ -484,10 +599,12 @@ def incident_page(request: Request, incident_id: int) -> Response:
     if inc is None:
         raise HTTPException(404, f"There is no incident with id {incident_id}.")
     now = clock_of(request).now()
-    alerts, _ = queries.list_alerts(store, queries.AlertFilter(incident_id=incident_id),
-                                    limit=200, count=False)
-    root = next((a for a in alerts if a["id"] == inc["root_alert_id"]), alerts[-1] if alerts
-                else None)
+    alerts, _ = queries.list_alerts(
+        store, queries.AlertFilter(incident_id=incident_id), limit=200, count=False
+    )
+    root = next(
+        (a for a in alerts if a["id"] == inc["root_alert_id"]), alerts[-1] if alerts else None
+    )
     chart = None
     if root is not None:
         key = (root["metric"], root["column"] or "", root["segment"] or "")
@@ -495,17 +612,31 @@ def incident_page(request: Request, incident_id: int) -> Response:
         if key in have:
             # three days before the incident to now (or a day after it, if it is old)
             end = min(now, inc["data_time"] + timedelta(days=1))
-            s = bands.banded(store, inc["table_id"], [key], end,
-                             display=end - inc["data_time"] + timedelta(days=3))[0]
+            s = bands.banded(
+                store,
+                inc["table_id"],
+                [key],
+                end,
+                display=end - inc["data_time"] + timedelta(days=3),
+            )[0]
             title = chart_title(s.metric, s.column)
-            chart = {"title": title, "svg": metric_chart(s.chart(), metric=s.metric,
-                                                         title=title)}
+            chart = {"title": title, "svg": metric_chart(s.chart(), metric=s.metric, title=title)}
     graph_svg, graph_note = incident_graph(store, inc)
-    return render(request, "incident.html", {
-        "inc": inc, "alerts": alerts, "root": root, "chart": chart, "graph": graph_svg,
-        "graph_note": graph_note, "impact": inc["impact"] or {},
-        "is_open": IncidentStatus(inc["status"]).is_open, "active": "incidents",
-    })
+    return render(
+        request,
+        "incident.html",
+        {
+            "inc": inc,
+            "alerts": alerts,
+            "root": root,
+            "chart": chart,
+            "graph": graph_svg,
+            "graph_note": graph_note,
+            "impact": inc["impact"] or {},
+            "is_open": IncidentStatus(inc["status"]).is_open,
+            "active": "incidents",
+        },
+    )
 
 
 @router.post("/incidents/{incident_id}/status", dependencies=WRITE)
@@ -518,13 +649,20 @@ def incident_status(
     store = store_of(request)
     who: Principal = request.state.principal
     try:
-        set_incident_status(request.app.state.project, store, incident_id, status,
-                            clock_of(request).now(), note=(note or "").strip() or None,
-                            actor=who.name)
+        set_incident_status(
+            request.app.state.project,
+            store,
+            incident_id,
+            status,
+            clock_of(request).now(),
+            note=(note or "").strip() or None,
+            actor=who.name,
+        )
     except KeyError:
         raise HTTPException(404, f"There is no incident with id {incident_id}.") from None
-    return back(f"/incidents/{incident_id}", f"Incident #{incident_id} is now "
-                f"{label(status.value)}.")
+    return back(
+        f"/incidents/{incident_id}", f"Incident #{incident_id} is now {label(status.value)}."
+    )
 
 
 @router.post("/incidents/{incident_id}/notes", dependencies=WRITE)
@@ -576,12 +714,28 @@ def build_graph(
     total = 1 + sum(len(w.nodes) for w in walks)
     out = []
     for nid, n in seen.items():
-        state = "root" if nid == root.id else (
-            hit_state if (n.key or "") in hit or n.display.lower() in hit else
-            "upstream" if nid in up_ids else "normal")
+        state = (
+            "root"
+            if nid == root.id
+            else (
+                hit_state
+                if (n.key or "") in hit or n.display.lower() in hit
+                else "upstream"
+                if nid in up_ids
+                else "normal"
+            )
+        )
         detail = n.kind.value + (f" · {', '.join(n.owners)}" if n.owners else "")
-        out.append(GraphNode(nid, n.display, n.kind.value, state,
-                             href=f"/lineage?node={quote(n.id)}", detail=detail))
+        out.append(
+            GraphNode(
+                nid,
+                n.display,
+                n.kind.value,
+                state,
+                href=f"/lineage?node={quote(n.id)}",
+                detail=detail,
+            )
+        )
     return out, list(dict.fromkeys(edges)), total
 
 
@@ -611,10 +765,21 @@ def lineage_page(
 ) -> Response:
     store = store_of(request)
     graph = cached_graph(store)
-    ctx: dict[str, Any] = {"node": node or "", "direction": direction, "depth": depth,
-                           "incident": None, "svg": None, "error": None, "up": [], "down": [],
-                           "note": None, "has_graph": graph is not None, "active": "lineage",
-                           "suggestions": [], "links": {}}
+    ctx: dict[str, Any] = {
+        "node": node or "",
+        "direction": direction,
+        "depth": depth,
+        "incident": None,
+        "svg": None,
+        "error": None,
+        "up": [],
+        "down": [],
+        "note": None,
+        "has_graph": graph is not None,
+        "active": "lineage",
+        "suggestions": [],
+        "links": {},
+    }
     hit: set[str] = set()
     if incident is not None:
         inc = queries.get_incident(store, incident)
@@ -629,8 +794,8 @@ def lineage_page(
     if graph is None or not node:
         if graph is not None:
             ctx["suggestions"] = sorted(
-                (n for n in graph.nodes if n.kind.is_relation),
-                key=lambda n: n.display)[:40]
+                (n for n in graph.nodes if n.kind.is_relation), key=lambda n: n.display
+            )[:40]
         return render(request, "lineage.html", ctx)
     try:
         root = graph.resolve(node)
@@ -647,8 +812,9 @@ def lineage_page(
     ctx.update(
         root=root,
         svg=lineage_svg(nodes, edges, title=f"Lineage of {root.display}"),
-        note=None if total <= len(nodes) else f"Showing {len(nodes)} of {total} nodes; "
-        "lower the depth to see the rest clearly.",
+        note=None
+        if total <= len(nodes)
+        else f"Showing {len(nodes)} of {total} nodes; lower the depth to see the rest clearly.",
         up=[h for w in walks if w.direction == "upstream" for h in w.nodes],
         down=[h for w in walks if w.direction == "downstream" for h in w.nodes],
         links=_node_links(store, [root, *(h.node for w in walks for h in w.nodes)]),
@@ -664,8 +830,11 @@ def search(request: Request, q: Annotated[str, Query(max_length=200)] = "") -> R
     store = store_of(request)
     q = q.strip()
     if not q:
-        return render(request, "search.html", {"q": "", "tables": [], "columns": [],
-                                               "incidents": [], "nodes": [], "total": 0})
+        return render(
+            request,
+            "search.html",
+            {"q": "", "tables": [], "columns": [], "incidents": [], "nodes": [], "total": 0},
+        )
     tables, n_tables = queries.list_tables(store, q=q, limit=25)
     columns = queries.search_columns(store, q, limit=25)
     incidents, _ = queries.list_incidents(store, queries.IncidentFilter(q=q), limit=15)
@@ -674,18 +843,29 @@ def search(request: Request, q: Annotated[str, Query(max_length=200)] = "") -> R
     if graph is not None:
         low = q.lower()
         known = {t.ref.fqn.lower() for t in tables}
-        nodes = [n for n in graph.nodes
-                 if (low in n.display.lower() or low in n.id.lower())
-                 and (n.key or "") not in known][:15]
+        nodes = [
+            n
+            for n in graph.nodes
+            if (low in n.display.lower() or low in n.id.lower()) and (n.key or "") not in known
+        ][:15]
     total = len(tables) + len(columns) + len(incidents) + len(nodes)
     if len(tables) == 1 and total == 1:
         return RedirectResponse(f"/tables/{tables[0].id}", 303)
-    return render(request, "search.html", {"q": q, "tables": tables, "n_tables": n_tables,
-                                           "columns": columns, "incidents": incidents,
-                                           "nodes": nodes, "total": total})
+    return render(
+        request,
+        "search.html",
+        {
+            "q": q,
+            "tables": tables,
+            "n_tables": n_tables,
+            "columns": columns,
+            "incidents": incidents,
+            "nodes": nodes,
+            "total": total,
+        },
+    )
 
 
 @router.get("/healthz", include_in_schema=False)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
-

@@ -115,10 +115,14 @@ def list_tables(
     cond = table_conditions(q=q, schema=schema, warehouse=warehouse, ids=ids)
     query = reads.table_page_query(cond, with_health=False) if cond else reads.LIVE_ROWS
     with store.engine.connect() as c:
-        rows = [StoredTable.from_row(r) for r in c.execute(query, {"limit": limit,
-                                                                   "offset": offset})]
-        total = int(c.execute(select(func.count()).select_from(s.tables)
-                              .where(reads.LIVE, *cond)).scalar_one())
+        rows = [
+            StoredTable.from_row(r) for r in c.execute(query, {"limit": limit, "offset": offset})
+        ]
+        total = int(
+            c.execute(
+                select(func.count()).select_from(s.tables).where(reads.LIVE, *cond)
+            ).scalar_one()
+        )
     return rows, total
 
 
@@ -223,8 +227,9 @@ class IncidentFilter:
         if self.incident_id is not None:
             cond.append(i.c.id == self.incident_id)
         if self.q:
-            cond.append(func.lower(i.c.title).like(f"%{_escape_like(self.q.lower())}%",
-                                                   escape="\\"))
+            cond.append(
+                func.lower(i.c.title).like(f"%{_escape_like(self.q.lower())}%", escape="\\")
+            )
         return cond
 
 

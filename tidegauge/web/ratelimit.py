@@ -32,8 +32,14 @@ class TokenBucket:
     [0.0, 0.0, 1.0]
     """
 
-    def __init__(self, rate: float, burst: int, *, max_clients: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        *,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be > 0 and burst >= 1")
         self.rate, self.burst, self.max_clients = rate, burst, max_clients
@@ -58,8 +64,9 @@ class TokenBucket:
             return (1.0 - b.tokens) / self.rate
 
     def _evict(self, now: float) -> None:
-        full = [k for k, b in self._buckets.items()
-                if b.tokens + (now - b.at) * self.rate >= self.burst]
+        full = [
+            k for k, b in self._buckets.items() if b.tokens + (now - b.at) * self.rate >= self.burst
+        ]
         for k in full or list(self._buckets)[: max(1, len(self._buckets) // 10)]:
             del self._buckets[k]
 
@@ -76,17 +83,25 @@ def client_key(scope: Scope) -> str:
 class RateLimitMiddleware:
     """Applies ``bucket`` to requests whose method and path prefix match (pure ASGI)."""
 
-    def __init__(self, app: ASGIApp, *, bucket: TokenBucket,
-                 paths: Iterable[str] = ("/api/v1/lineage",),
-                 methods: Iterable[str] = ("POST", "PUT")) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        bucket: TokenBucket,
+        paths: Iterable[str] = ("/api/v1/lineage",),
+        methods: Iterable[str] = ("POST", "PUT"),
+    ) -> None:
         self.app = app
         self.bucket = bucket
         self.paths = tuple(paths)
         self.methods = frozenset(methods)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["method"] not in self.methods
-                or not scope["path"].startswith(self.paths)):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in self.methods
+            or not scope["path"].startswith(self.paths)
+        ):
             await self.app(scope, receive, send)
             return
         wait = self.bucket.take(client_key(scope))
@@ -94,11 +109,15 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         body = b'{"detail":"too many requests: slow down and retry later"}'
-        await send({
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [(b"content-type", b"application/json"),
-                        (b"retry-after", str(max(1, math.ceil(wait))).encode()),
-                        (b"content-length", str(len(body)).encode())],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"retry-after", str(max(1, math.ceil(wait))).encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

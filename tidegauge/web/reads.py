@@ -36,9 +36,23 @@ def _page(q: Select[Any]) -> Select[Any]:
     return q.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
 
 
-TABLE_COLS = [T.c.id, T.c.warehouse, T.c.database, T.c.schema, T.c.name, T.c.kind,
-              T.c.row_count, T.c.bytes, T.c.last_modified, T.c.last_seen, T.c.dropped_at,
-              T.c.owner, T.c.tags, T.c.dbt_unique_id, T.c.timestamp_column]
+TABLE_COLS = [
+    T.c.id,
+    T.c.warehouse,
+    T.c.database,
+    T.c.schema,
+    T.c.name,
+    T.c.kind,
+    T.c.row_count,
+    T.c.bytes,
+    T.c.last_modified,
+    T.c.last_seen,
+    T.c.dropped_at,
+    T.c.owner,
+    T.c.tags,
+    T.c.dbt_unique_id,
+    T.c.timestamp_column,
+]
 LIVE = T.c.dropped_at.is_(None)
 ORDER = (T.c.warehouse, T.c.schema, T.c.name, T.c.id)  # ix_tables_live_order (+ rowid)
 
@@ -52,13 +66,18 @@ def _one_of(column: Any, values: Sequence[str]) -> Any:
 _SINCE = bindparam("since", type_=A.c.detected_at.type)
 _OPEN = _one_of(INC.c.status, OPEN_STATUSES)
 HEALTH_COLS = [
-    select(func.count()).where(INC.c.table_id == T.c.id, _OPEN)
-    .scalar_subquery().label("open_incidents"),
-    select(func.count()).where(INC.c.table_id == T.c.id, _OPEN, _one_of(INC.c.severity, SEVERE))
-    .scalar_subquery().label("severe_incidents"),
-    select(func.count()).where(A.c.table_id == T.c.id, A.c.detected_at >= _SINCE,
-                               A.c.feedback.is_(None))
-    .scalar_subquery().label("recent_alerts"),
+    select(func.count())
+    .where(INC.c.table_id == T.c.id, _OPEN)
+    .scalar_subquery()
+    .label("open_incidents"),
+    select(func.count())
+    .where(INC.c.table_id == T.c.id, _OPEN, _one_of(INC.c.severity, SEVERE))
+    .scalar_subquery()
+    .label("severe_incidents"),
+    select(func.count())
+    .where(A.c.table_id == T.c.id, A.c.detected_at >= _SINCE, A.c.feedback.is_(None))
+    .scalar_subquery()
+    .label("recent_alerts"),
 ]
 
 
@@ -76,8 +95,11 @@ LIVE_ROWS = table_page_query([], with_health=False)
 _LIVE_COUNT = select(func.count()).select_from(T).where(LIVE)
 _TABLE = select(*TABLE_COLS, *HEALTH_COLS, T.c.description).where(T.c.id == bindparam("id"))
 N_TABLE_COLS = len(TABLE_COLS)  # rows are read by position: a Row's attributes cost ~1 µs each
-_COLUMNS = (select(C.c.name, C.c.data_type, C.c.family, C.c.nullable, C.c.ordinal)
-            .where(C.c.table_id == bindparam("id")).order_by(C.c.ordinal))
+_COLUMNS = (
+    select(C.c.name, C.c.data_type, C.c.family, C.c.nullable, C.c.ordinal)
+    .where(C.c.table_id == bindparam("id"))
+    .order_by(C.c.ordinal)
+)
 
 _OPEN_BY_TABLE = (
     select(INC.c.table_id, func.count(), func.sum(case((INC.c.severity.in_(SEVERE), 1), else_=0)))
@@ -86,14 +108,18 @@ _OPEN_BY_TABLE = (
 )
 _RECENT_BY_TABLE = (
     select(A.c.table_id, func.count())
-    .where(A.c.detected_at >= bindparam("since", type_=A.c.detected_at.type),
-           A.c.feedback.is_(None), A.c.table_id.in_(_ids()))
+    .where(
+        A.c.detected_at >= bindparam("since", type_=A.c.detected_at.type),
+        A.c.feedback.is_(None),
+        A.c.table_id.in_(_ids()),
+    )
     .group_by(A.c.table_id)
 )
 
 FQN = (T.c.schema + literal(".") + T.c.name).label("table_fqn")
 _ALERT = select(A, FQN, T.c.warehouse.label("table_warehouse")).select_from(
-    A.join(T, T.c.id == A.c.table_id))
+    A.join(T, T.c.id == A.c.table_id)
+)
 ALERT_ORDER = (A.c.data_time.desc(), A.c.id.desc())
 _ALERT_ONE = _ALERT.where(A.c.id == bindparam("id"))
 
@@ -101,16 +127,19 @@ _ALERT_ONE = _ALERT.where(A.c.id == bindparam("id"))
 def alert_page_query(conditions: Sequence[Any]) -> Select[Any]:
     """A page of alerts matching ``conditions``, newest data first; binds limit/offset."""
     ids = _page(select(A.c.id).where(*conditions).order_by(*ALERT_ORDER)).subquery("page")
-    return (select(A, FQN, T.c.warehouse.label("table_warehouse"))
-            .select_from(A.join(ids, ids.c.id == A.c.id).join(T, T.c.id == A.c.table_id))
-            .order_by(*ALERT_ORDER))
+    return (
+        select(A, FQN, T.c.warehouse.label("table_warehouse"))
+        .select_from(A.join(ids, ids.c.id == A.c.id).join(T, T.c.id == A.c.table_id))
+        .order_by(*ALERT_ORDER)
+    )
 
 
 _ALERT_PAGE = alert_page_query([])  # the ids from ix_alerts_data_time, covering
 _ALERT_COUNT = select(func.count()).select_from(A)
 
 _INCIDENT = select(INC, FQN, T.c.warehouse.label("table_warehouse")).select_from(
-    INC.join(T, T.c.id == INC.c.table_id))
+    INC.join(T, T.c.id == INC.c.table_id)
+)
 _INCIDENT_ONE = _INCIDENT.where(INC.c.id == bindparam("id"))
 _INCIDENT_ALERTS = select(A.c.id).where(A.c.incident_id == bindparam("id")).order_by(A.c.id)
 _EVENTS = select(E).where(E.c.incident_id == bindparam("id")).order_by(E.c.at, E.c.id)
@@ -136,22 +165,29 @@ def health(r: Any) -> tuple[str, int, int]:
     """(state, open incidents, unreviewed alerts in the last 24 h) from a row of
     :data:`TABLE_COLS` then :data:`HEALTH_COLS`: critical with a severe open incident, warn
     with any other open incident or recent alert."""
-    n_open, severe, n_recent = r[N_TABLE_COLS:N_TABLE_COLS + 3]
+    n_open, severe, n_recent = r[N_TABLE_COLS : N_TABLE_COLS + 3]
     if severe:
         return "critical", int(n_open), int(n_recent)
     return ("warn" if n_open or n_recent else "ok"), int(n_open), int(n_recent)
 
 
-def table_page(c: Connection, now: datetime, limit: int, offset: int,
-               conditions: Sequence[Any] = (), memo: Memo = _no_memo) -> tuple[list[Any], int]:
+def table_page(
+    c: Connection,
+    now: datetime,
+    limit: int,
+    offset: int,
+    conditions: Sequence[Any] = (),
+    memo: Memo = _no_memo,
+) -> tuple[list[Any], int]:
     """Rows (with :data:`HEALTH_COLS`) of live tables ordered by warehouse, schema and name,
     and how many match. ``memo`` may keep the count of all live tables until the store
     changes (``ResponseCache.memo``)."""
     params = {"limit": limit, "offset": offset, "since": now - RECENT}
     if conditions:
         rows = c.execute(table_page_query(conditions), params).all()
-        total = int(c.execute(select(func.count()).select_from(T).where(LIVE, *conditions))
-                    .scalar_one())
+        total = int(
+            c.execute(select(func.count()).select_from(T).where(LIVE, *conditions)).scalar_one()
+        )
         return list(rows), total
     rows = c.execute(_LIVE_PAGE, params).all()
     total = memo("live_tables", lambda: int(c.execute(_LIVE_COUNT).scalar_one()))
@@ -171,8 +207,9 @@ def columns_json(c: Connection, table_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def health_states(c: Connection, now: datetime,
-                  ids: Sequence[int]) -> dict[int, tuple[str, int, int]]:
+def health_states(
+    c: Connection, now: datetime, ids: Sequence[int]
+) -> dict[int, tuple[str, int, int]]:
     """table id → (state, open incidents, unreviewed alerts in the last 24 h), non-ok only."""
     if not ids:
         return {}
@@ -206,15 +243,20 @@ def alert(c: Connection, alert_id: int) -> dict[str, Any] | None:
     return alert_row(rows[0]) if rows else None
 
 
-def alert_page(c: Connection, conditions: list[Any], limit: int, offset: int,
-               count: bool = True, memo: Memo = _no_memo) -> tuple[list[dict[str, Any]], int]:
+def alert_page(
+    c: Connection,
+    conditions: list[Any],
+    limit: int,
+    offset: int,
+    count: bool = True,
+    memo: Memo = _no_memo,
+) -> tuple[list[dict[str, Any]], int]:
     """Alerts matching ``conditions``, newest data first, and how many match."""
     query = alert_page_query(conditions) if conditions else _ALERT_PAGE
     rows = [alert_row(d) for d in records(c.execute(query, {"limit": limit, "offset": offset}))]
     total = len(rows)
     if count and conditions:
-        total = int(c.execute(select(func.count()).select_from(A).where(*conditions))
-                    .scalar_one())
+        total = int(c.execute(select(func.count()).select_from(A).where(*conditions)).scalar_one())
     elif count:
         total = memo("alerts", lambda: int(c.execute(_ALERT_COUNT).scalar_one()))
     return rows, total

@@ -40,8 +40,7 @@ class Scheduler:
     def start(self) -> None:
         if self._thread is not None:
             return
-        self._thread = threading.Thread(target=self._loop, name="tidegauge-scheduler",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="tidegauge-scheduler", daemon=True)
         self._thread.start()
         log.info("scheduler: a run every %.0fs", self.interval)
 
@@ -70,8 +69,12 @@ class Scheduler:
         try:
             report = run(self.project, self.store, self.clock)
             self.runs += 1
-            log.info("scheduled run %s: %s tables, %s alerts", report.run_id, report.tables,
-                     len(report.alerts))
+            log.info(
+                "scheduled run %s: %s tables, %s alerts",
+                report.run_id,
+                report.tables,
+                len(report.alerts),
+            )
         except Exception:  # logged; the next tick tries again
             log.exception("scheduled run failed")
 

@@ -146,8 +146,7 @@ def create_app(
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.response_cache = ResponseCache(max_age=cache_max_age)
-    app.add_middleware(ApiCacheMiddleware, cache=app.state.response_cache,
-                       generation=generation)
+    app.add_middleware(ApiCacheMiddleware, cache=app.state.response_cache, generation=generation)
     app.add_middleware(RateLimitMiddleware, bucket=TokenBucket(*ingest_rate))
     app.add_middleware(SecurityHeadersMiddleware)
     _install_error_handlers(app)
@@ -158,8 +157,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if is_api(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
-                                headers=getattr(exc, "headers", None))
+            return JSONResponse(
+                {"detail": exc.detail},
+                status_code=exc.status_code,
+                headers=getattr(exc, "headers", None),
+            )
         message = exc.detail if isinstance(exc.detail, str) else "Something is not right."
         if exc.status_code == 404 and message == "Not Found":
             message = "There is no page at this address."
@@ -185,8 +187,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             from urllib.parse import quote
 
             return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-        return pages.error_page(request, 403, "Your token can read but not change things. "
-                                "Sign in with an admin token to do this.")
+        return pages.error_page(
+            request,
+            403,
+            "Your token can read but not change things. Sign in with an admin token to do this.",
+        )
 
     @app.exception_handler(CsrfError)
     async def csrf(request: Request, exc: CsrfError) -> Response:
@@ -200,16 +205,25 @@ def _install_error_handlers(app: FastAPI) -> None:
             # the store is down or restarting: say so, and when to come back
             log.warning("store unavailable serving %s: %s", request.url.path, type(exc).__name__)
             if is_api(request):
-                return JSONResponse({"detail": "the metadata store is unavailable; retry soon"},
-                                    status_code=503, headers={"Retry-After": "5"})
-            return pages.error_page(request, 503, "The metadata store is unavailable right "
-                                    "now. This page will work again once it is back.")
+                return JSONResponse(
+                    {"detail": "the metadata store is unavailable; retry soon"},
+                    status_code=503,
+                    headers={"Retry-After": "5"},
+                )
+            return pages.error_page(
+                request,
+                503,
+                "The metadata store is unavailable right "
+                "now. This page will work again once it is back.",
+            )
         log.exception("error serving %s %s", request.method, request.url.path)
         if is_api(request):
-            return JSONResponse({"detail": "internal error; the server log has the details"},
-                                status_code=500)
-        return pages.error_page(request, 500, "Something went wrong on our side. The server "
-                                "log has the details.")
+            return JSONResponse(
+                {"detail": "internal error; the server log has the details"}, status_code=500
+            )
+        return pages.error_page(
+            request, 500, "Something went wrong on our side. The server log has the details."
+        )
 
 
 def _pool_size(store: Store) -> int:
@@ -226,8 +240,15 @@ def _unreachable(exc: Exception) -> bool:
 WORKER_ENV = "TIDEGAUGE_WEB_WORKER"
 
 
-def serve_blocking(project: Project, store: Store, host: str, port: int, scheduler: bool,
-                   workers: int = 1, **uvicorn_options: Any) -> None:
+def serve_blocking(
+    project: Project,
+    store: Store,
+    host: str,
+    port: int,
+    scheduler: bool,
+    workers: int = 1,
+    **uvicorn_options: Any,
+) -> None:
     """Serve the UI and API until interrupted; run monitors on schedule unless disabled.
 
     With ``workers`` > 1, uvicorn starts that many processes, each with its own app, store
@@ -240,8 +261,9 @@ def serve_blocking(project: Project, store: Store, host: str, port: int, schedul
 
     options: dict[str, Any] = {"log_level": "warning", **uvicorn_options}
     if workers > 1:
-        os.environ[WORKER_ENV] = base64.b64encode(pickle.dumps(
-            (project, store.engine.url.render_as_string(hide_password=False)))).decode()
+        os.environ[WORKER_ENV] = base64.b64encode(
+            pickle.dumps((project, store.engine.url.render_as_string(hide_password=False)))
+        ).decode()
         target: Any = "tidegauge.web.server:worker_app"
         options.update(factory=True, workers=workers)
     else:

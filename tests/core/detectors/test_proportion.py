@@ -12,8 +12,9 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def history(rate: float = 0.005, n: int = 40, buckets: int = 500, seed: int = 3):
     rng = np.random.default_rng(seed)
-    return [RatePoint(T0 + timedelta(hours=i), rng.binomial(n, rate) / n, n)
-            for i in range(buckets)]
+    return [
+        RatePoint(T0 + timedelta(hours=i), rng.binomial(n, rate) / n, n) for i in range(buckets)
+    ]
 
 
 def test_one_null_in_a_small_bucket_is_not_news():
@@ -51,8 +52,10 @@ def test_direction_and_learning_phase():
 
 def test_overdispersed_history_widens_the_band():
     rng = np.random.default_rng(5)
-    noisy = [RatePoint(T0 + timedelta(hours=i), float(np.clip(rng.normal(0.1, 0.05), 0, 1)),
-                       500) for i in range(300)]
+    noisy = [
+        RatePoint(T0 + timedelta(hours=i), float(np.clip(rng.normal(0.1, 0.05), 0, 1)), 500)
+        for i in range(300)
+    ]
     t = T0 + timedelta(hours=400)
     [d] = evaluate_rates(noisy, [RatePoint(t, 0.17, 500)], DetectorSettings())
     assert not d.is_anomaly and d.details["dispersion"] > 5

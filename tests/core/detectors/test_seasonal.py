@@ -276,8 +276,7 @@ def test_batch_small_counts_with_a_sharp_daily_shape_stay_quiet() -> None:
     ts = [T0 + timedelta(hours=i) for i in range(n)]
     h = np.arange(n) % 24
     mu = 20 + 200 * ((h >= 8) & (h < 20))
-    res = evaluate_batch(ts, rng.poisson(np.tile(mu, (100, 1))).astype(float),
-                         test_from=ts[-24])
+    res = evaluate_batch(ts, rng.poisson(np.tile(mu, (100, 1))).astype(float), test_from=ts[-24])
     assert res.is_anomaly.sum() <= 3
     # the step at 08:00 is learned (a few series pick the smooth shape and a wider band)
     assert np.mean(res.lower[:, 10] > 100) >= 0.9
@@ -317,10 +316,10 @@ def test_peak_drop_of_counts_is_found_wherever_the_run_starts(seed: int, lead: i
     # the baseline was last refitted at (i.e. on the time of day the runs happened to start)
     ts, y = _evening_peak_counts(31, seed)
     drop = len(ts) - 24 + 18
-    y[drop:drop + 4] = np.round(y[drop:drop + 4] * 0.3)
+    y[drop : drop + 4] = np.round(y[drop : drop + 4] * 0.3)
     dets = SeasonalDetector(metric="row count").evaluate(ts, y, test_from=ts[drop - lead])
     found = [d for d in dets if d.is_anomaly]
-    assert [d.timestamp for d in found] == ts[drop:drop + 4]
+    assert [d.timestamp for d in found] == ts[drop : drop + 4]
     assert all(d.direction is Direction.DOWN for d in found)
 
 

@@ -84,7 +84,8 @@ def test_detector_gives_one_detection_per_tested_point_with_a_reason() -> None:
     y = 100 + rng.normal(0, 1, 2000)
     y[1900] = 140
     dets = StreamDetector(DetectorSettings(sensitivity=1e-4), metric="latency").evaluate(
-        ts, y, test_from=ts[1800])
+        ts, y, test_from=ts[1800]
+    )
     assert len(dets) == 200
     hit = [d for d in dets if d.is_anomaly]
     assert [d.timestamp for d in hit] == [ts[1900]]

@@ -35,7 +35,7 @@ def test_seasonal_residual_uses_the_median_of_earlier_days_only() -> None:
 def test_a_missing_busy_period_alerts_on_its_day_and_not_before() -> None:
     y = _daily(14, 2.0, seed=5)
     day = 10 * PER_DAY
-    y[day + 120:day + 216] = 20.0 + np.random.default_rng(6).normal(0, 2.0, 96)
+    y[day + 120 : day + 216] = 20.0 + np.random.default_rng(6).normal(0, 2.0, 96)
     res = stream_scores(y, float(PER_DAY))  # the default (medium) sensitivity
     hits = np.flatnonzero(res.alert)
     assert any(day + 120 <= h <= day + 140 for h in hits)
@@ -46,8 +46,10 @@ def test_a_missing_busy_period_alerts_on_its_day_and_not_before() -> None:
 
 
 def test_noiseless_periodic_series_never_alert() -> None:
-    for y in (_daily(14, 0.0, seed=0),
-              50 + 30 * np.sin(2 * np.pi * np.arange(14 * PER_DAY) / PER_DAY)):
+    for y in (
+        _daily(14, 0.0, seed=0),
+        50 + 30 * np.sin(2 * np.pi * np.arange(14 * PER_DAY) / PER_DAY),
+    ):
         res = stream_scores(y, float(PER_DAY))
         assert not res.alert.any()
         assert np.all(np.isfinite(res.p_value))
@@ -56,10 +58,9 @@ def test_noiseless_periodic_series_never_alert() -> None:
 def test_clean_seasonal_noise_stays_quiet_and_direction_is_respected() -> None:
     y = _daily(14, 3.0, seed=7)
     assert stream_scores(y, float(PER_DAY)).alert.sum() <= 1
-    y[10 * PER_DAY + 120:10 * PER_DAY + 216] -= 40.0
-    up = stream_scores(y, float(PER_DAY), DetectorSettings(direction=Direction.UP),
-                       alpha=10**-2.5)
-    assert not up.alert[10 * PER_DAY + 120:10 * PER_DAY + 216].any()
+    y[10 * PER_DAY + 120 : 10 * PER_DAY + 216] -= 40.0
+    up = stream_scores(y, float(PER_DAY), DetectorSettings(direction=Direction.UP), alpha=10**-2.5)
+    assert not up.alert[10 * PER_DAY + 120 : 10 * PER_DAY + 216].any()
 
 
 def test_a_new_view_is_not_trusted_before_a_day_of_its_own_history() -> None:

@@ -49,8 +49,9 @@ def backtest(
     if not s.stamps:
         return BacktestResult(0, [], {}, 0)
     start = s.stamps[-1] - timedelta(days=days)
-    dets = SeasonalDetector(settings or DetectorSettings(), metric=metric,
-                            calendar=calendar).evaluate(s.stamps, s.y, test_from=start)
+    dets = SeasonalDetector(
+        settings or DetectorSettings(), metric=metric, calendar=calendar
+    ).evaluate(s.stamps, s.y, test_from=start)
     alerts = [d.timestamp for d in dets if d.is_anomaly]
     per_week: Counter[str] = Counter()
     for d in dets:

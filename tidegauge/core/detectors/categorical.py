@@ -106,8 +106,14 @@ class CategoricalDetector:
 
     # -- new values --------------------------------------------------------------------------
 
-    def _new_values(self, hist: Sequence[tuple[datetime, Counts]], now: dict[str, int],
-                    n_now: int, when: datetime, alpha: float) -> list[Detection]:
+    def _new_values(
+        self,
+        hist: Sequence[tuple[datetime, Counts]],
+        now: dict[str, int],
+        n_now: int,
+        when: datetime,
+        alpha: float,
+    ) -> list[Detection]:
         totals: dict[str, int] = {}
         seen: set[str] = set()
         novel_share: list[float] = []
@@ -121,8 +127,11 @@ class CategoricalDetector:
                 totals[v] = totals.get(v, 0) + int(k)
         n_hist = sum(totals.values())
         routine = bool(novel_share) and float(np.mean(np.array(novel_share) > 0)) >= 0.2
-        candidates = {v: k for v, k in now.items()
-                      if totals.get(v, 0) <= max(0.0, 1e-4 * n_hist) and k >= MIN_NEW_COUNT}
+        candidates = {
+            v: k
+            for v, k in now.items()
+            if totals.get(v, 0) <= max(0.0, 1e-4 * n_hist) and k >= MIN_NEW_COUNT
+        }
         if not candidates:
             return []
         out: list[Detection] = []
@@ -137,14 +146,29 @@ class CategoricalDetector:
             p = float(normal_sf(z))
             if p <= alpha and novel_now - med >= self.min_shift_abs:
                 top = max(candidates, key=lambda v: candidates[v])
-                out.append(Detection(
-                    True, when, observed=novel_now, expected=med, upper=med + 4 * sd,
-                    score=z, p_value=p, training_points=len(hist), direction=Direction.UP,
-                    reason=(f"{novel_now:.0%} of rows in {self.column} hold values never seen "
-                            f"before (usually {med:.1%}), e.g. `{top}`"),
-                    details={"kind": "category_new_value", "value": top,
-                             "values": sorted(candidates), "routine_novelty": True},
-                ))
+                out.append(
+                    Detection(
+                        True,
+                        when,
+                        observed=novel_now,
+                        expected=med,
+                        upper=med + 4 * sd,
+                        score=z,
+                        p_value=p,
+                        training_points=len(hist),
+                        direction=Direction.UP,
+                        reason=(
+                            f"{novel_now:.0%} of rows in {self.column} hold values never seen "
+                            f"before (usually {med:.1%}), e.g. `{top}`"
+                        ),
+                        details={
+                            "kind": "category_new_value",
+                            "value": top,
+                            "values": sorted(candidates),
+                            "routine_novelty": True,
+                        },
+                    )
+                )
             return out
         for v, k in sorted(candidates.items(), key=lambda kv: -kv[1]):
             rate = (totals.get(v, 0) + 0.5) / (n_hist + 1)
@@ -152,29 +176,44 @@ class CategoricalDetector:
             if p > alpha:
                 continue
             share = k / n_now
-            out.append(Detection(
-                True, when, observed=share, expected=totals.get(v, 0) / max(n_hist, 1),
-                score=-math.log10(max(p, 1e-300)), p_value=p, training_points=len(hist),
-                direction=Direction.UP,
-                reason=(f"new value `{v}` in {self.column}: {share:.0%} of rows "
+            out.append(
+                Detection(
+                    True,
+                    when,
+                    observed=share,
+                    expected=totals.get(v, 0) / max(n_hist, 1),
+                    score=-math.log10(max(p, 1e-300)),
+                    p_value=p,
+                    training_points=len(hist),
+                    direction=Direction.UP,
+                    reason=(
+                        f"new value `{v}` in {self.column}: {share:.0%} of rows "
                         f"({k:,} of {n_now:,}) since {when:%Y-%m-%d %H:%M}, never seen in "
-                        f"{len(hist)} buckets ({n_hist:,} rows)"),
-                details={"kind": "category_new_value", "value": v, "count": k,
-                         "share": share},
-            ))
+                        f"{len(hist)} buckets ({n_hist:,} rows)"
+                    ),
+                    details={"kind": "category_new_value", "value": v, "count": k, "share": share},
+                )
+            )
         return out
 
     # -- vanished values ---------------------------------------------------------------------
 
-    def _vanished(self, hist: Sequence[tuple[datetime, Counts]], now: dict[str, int],
-                  n_now: int, when: datetime, alpha: float) -> list[Detection]:
+    def _vanished(
+        self,
+        hist: Sequence[tuple[datetime, Counts]],
+        now: dict[str, int],
+        n_now: int,
+        when: datetime,
+        alpha: float,
+    ) -> list[Detection]:
         values = {v for _, c in hist for v in c}
         out: list[Detection] = []
         for v in sorted(values):
             if now.get(v, 0) > 0:
                 continue
-            shares = np.array([c.get(v, 0) / max(sum(c.values()), 1) for _, c in hist
-                               if sum(c.values()) > 0])
+            shares = np.array(
+                [c.get(v, 0) / max(sum(c.values()), 1) for _, c in hist if sum(c.values()) > 0]
+            )
             if shares.size < MIN_HISTORY_BUCKETS or np.mean(shares > 0) < 0.9:
                 continue
             share = float(np.median(shares))
@@ -184,21 +223,37 @@ class CategoricalDetector:
             p = math.exp(n_now * math.log1p(-min(share, 1 - 1e-12)))
             if p > alpha:
                 continue
-            out.append(Detection(
-                True, when, observed=0.0, expected=share, lower=0.0,
-                score=-math.log10(max(p, 1e-300)), p_value=p, training_points=len(hist),
-                direction=Direction.DOWN,
-                reason=(f"value `{v}` vanished from {self.column}: 0 of {n_now:,} rows, "
+            out.append(
+                Detection(
+                    True,
+                    when,
+                    observed=0.0,
+                    expected=share,
+                    lower=0.0,
+                    score=-math.log10(max(p, 1e-300)),
+                    p_value=p,
+                    training_points=len(hist),
+                    direction=Direction.DOWN,
+                    reason=(
+                        f"value `{v}` vanished from {self.column}: 0 of {n_now:,} rows, "
                         f"usually {share:.1%} (~{expected_rows:,.0f} rows), present in "
-                        f"{np.mean(shares > 0):.0%} of {shares.size} past buckets"),
-                details={"kind": "category_vanished", "value": v, "expected_share": share},
-            ))
+                        f"{np.mean(shares > 0):.0%} of {shares.size} past buckets"
+                    ),
+                    details={"kind": "category_vanished", "value": v, "expected_share": share},
+                )
+            )
         return out
 
     # -- share shift -------------------------------------------------------------------------
 
-    def _shift(self, hist: Sequence[tuple[datetime, Counts]], now: dict[str, int],
-               n_now: int, when: datetime, alpha: float) -> Detection | None:
+    def _shift(
+        self,
+        hist: Sequence[tuple[datetime, Counts]],
+        now: dict[str, int],
+        n_now: int,
+        when: datetime,
+        alpha: float,
+    ) -> Detection | None:
         values = sorted({v for _, c in hist for v in c})
         if not values:
             return None
@@ -235,23 +290,35 @@ class CategoricalDetector:
         p = np.minimum(1.0, 2 * normal_sf(np.abs(z)) / weight)
         delta = cur - base
         effect = (np.abs(delta) >= self.min_shift_abs) & (
-            np.abs(delta) >= self.min_shift_rel * np.maximum(base, 1e-12))
+            np.abs(delta) >= self.min_shift_rel * np.maximum(base, 1e-12)
+        )
         hits = np.flatnonzero((p <= alpha) & effect & (base > 0))
         if hits.size == 0:
             return None
         top = int(hits[np.argmax(np.abs(delta[hits]))])
         v = values[top]
-        movers = {values[i]: {"share": float(cur[i]), "expected": float(base[i])}
-                  for i in hits}
+        movers = {values[i]: {"share": float(cur[i]), "expected": float(base[i])} for i in hits}
         tvd = 0.5 * float(np.sum(np.abs(cur - base)))
         return Detection(
-            True, when, observed=float(cur[top]), expected=float(base[top]),
-            lower=float(max(0.0, base[top] - 4 * sd[top])), upper=float(base[top] + 4 * sd[top]),
-            score=float(z[top]), p_value=float(p[top]), training_points=nb,
+            True,
+            when,
+            observed=float(cur[top]),
+            expected=float(base[top]),
+            lower=float(max(0.0, base[top] - 4 * sd[top])),
+            upper=float(base[top] + 4 * sd[top]),
+            score=float(z[top]),
+            p_value=float(p[top]),
+            training_points=nb,
             direction=Direction.UP if delta[top] > 0 else Direction.DOWN,
-            reason=(f"share of `{v}` in {self.column} moved to {cur[top]:.1%} from a usual "
-                    f"{base[top]:.1%} ({len(hits)} value(s) shifted; total variation "
-                    f"{tvd:.1%}; learned from {nb} buckets)"),
-            details={"kind": "category_shift", "value": v, "movers": movers,
-                     "total_variation": tvd},
+            reason=(
+                f"share of `{v}` in {self.column} moved to {cur[top]:.1%} from a usual "
+                f"{base[top]:.1%} ({len(hits)} value(s) shifted; total variation "
+                f"{tvd:.1%}; learned from {nb} buckets)"
+            ),
+            details={
+                "kind": "category_shift",
+                "value": v,
+                "movers": movers,
+                "total_variation": tvd,
+            },
         )

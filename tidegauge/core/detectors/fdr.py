@@ -24,7 +24,8 @@ class FdrMethod(StrEnum):
 
 
 def fdr_reject(
-    p_values: Sequence[float] | npt.NDArray[np.float64], q: float = 0.05,
+    p_values: Sequence[float] | npt.NDArray[np.float64],
+    q: float = 0.05,
     method: FdrMethod = FdrMethod.BH,
 ) -> npt.NDArray[np.bool_]:
     """Which hypotheses are rejected (discoveries) at false-discovery rate ``q``.

@@ -27,7 +27,19 @@ import numpy as np
 from tidegauge.core.detectors.base import Detection, Direction
 
 _PERIODS = (
-    60, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 43200, 86400, 604800,
+    60,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    14400,
+    21600,
+    43200,
+    86400,
+    604800,
 )
 MIN_UPDATES = 6
 TOLERANCE_FRACTION = 0.25  # of the period, at least
@@ -66,8 +78,10 @@ class Cadence:
     @property
     def description(self) -> str:
         if self.period is None:
-            return (f"irregular (gaps up to {_fmt_delta(self.gap_quantile)}, "
-                    f"{self.n_updates} updates seen)")
+            return (
+                f"irregular (gaps up to {_fmt_delta(self.gap_quantile)}, "
+                f"{self.n_updates} updates seen)"
+            )
         p = self.period
         pm = f" ± {_fmt_delta(self.spread)}" if self.spread >= 30 else ""
         if p == 3600:
@@ -77,8 +91,11 @@ class Cadence:
         if p < 86400:
             return f"every {p / 3600:.0f} hours from {_clock(self.phase)}{pm}"
         if p == 86400:
-            days = "" if len(self.weekdays) == 7 else " on " + ",".join(
-                "MTWTFSS"[d] for d in sorted(self.weekdays))
+            days = (
+                ""
+                if len(self.weekdays) == 7
+                else " on " + ",".join("MTWTFSS"[d] for d in sorted(self.weekdays))
+            )
             return f"daily around {_clock(self.phase)} UTC{pm}{days}"
         return f"every {p / 86400:.0f} days around {_clock(self.phase % 86400)} UTC{pm}"
 
@@ -154,8 +171,12 @@ class FreshnessDetector:
         now_s = _secs(now)
         past = sorted(u for u in update_times if _secs(u) <= now_s)
         if not past:
-            return Detection(False, now, reason=f"{self.table}: no update seen yet",
-                             details={"status": "learning"})
+            return Detection(
+                False,
+                now,
+                reason=f"{self.table}: no update seen yet",
+                details={"status": "learning"},
+            )
         last = _secs(past[-1])
         age = now_s - last
         details: dict[str, object] = {"last_update": past[-1].isoformat(), "age_seconds": age}
@@ -163,18 +184,32 @@ class FreshnessDetector:
             limit = sla.total_seconds()
             bad = age > limit
             return Detection(
-                bad, now, observed=age, expected=limit, lower=None, upper=limit,
-                score=age / max(limit, 1.0), p_value=0.0 if bad else 1.0,
-                training_points=len(past), direction=Direction.UP,
-                reason=(f"{self.table} last updated {_fmt_delta(age)} ago, "
-                        f"{'beyond' if bad else 'within'} its SLA of {_fmt_delta(limit)}"),
+                bad,
+                now,
+                observed=age,
+                expected=limit,
+                lower=None,
+                upper=limit,
+                score=age / max(limit, 1.0),
+                p_value=0.0 if bad else 1.0,
+                training_points=len(past),
+                direction=Direction.UP,
+                reason=(
+                    f"{self.table} last updated {_fmt_delta(age)} ago, "
+                    f"{'beyond' if bad else 'within'} its SLA of {_fmt_delta(limit)}"
+                ),
                 details={**details, "kind": "sla", "sla_seconds": limit},
             )
         c = learn_cadence(past)
         if c is None:
-            return Detection(False, now, observed=age, training_points=len(past),
-                             reason=f"{self.table}: learning its cadence ({len(past)} updates)",
-                             details={**details, "status": "learning"})
+            return Detection(
+                False,
+                now,
+                observed=age,
+                training_points=len(past),
+                reason=f"{self.table}: learning its cadence ({len(past)} updates)",
+                details={**details, "status": "learning"},
+            )
         details["cadence"] = c.description
         if c.period is None:
             limit = c.gap_quantile * 1.5
@@ -182,11 +217,19 @@ class FreshnessDetector:
             p = float((1 + np.sum(gaps >= age)) / (gaps.size + 1))
             bad = age > limit
             return Detection(
-                bad, now, observed=age, expected=float(np.median(gaps)), upper=limit,
-                score=age / max(limit, 1.0), p_value=p, training_points=len(past),
+                bad,
+                now,
+                observed=age,
+                expected=float(np.median(gaps)),
+                upper=limit,
+                score=age / max(limit, 1.0),
+                p_value=p,
+                training_points=len(past),
                 direction=Direction.UP,
-                reason=(f"{self.table} last updated {_fmt_delta(age)} ago; it updates "
-                        f"{c.description}; overdue after {_fmt_delta(limit)}"),
+                reason=(
+                    f"{self.table} last updated {_fmt_delta(age)} ago; it updates "
+                    f"{c.description}; overdue after {_fmt_delta(limit)}"
+                ),
                 details={**details, "kind": "irregular", "limit_seconds": limit},
             )
         due = next_expected(c, last)
@@ -196,17 +239,31 @@ class FreshnessDetector:
         due_dt = datetime.fromtimestamp(due, UTC)
         when = f"{due_dt:%Y-%m-%d %H:%M} UTC"
         if bad:
-            reason = (f"{self.table} is {_fmt_delta(late)} overdue: it updates {c.description} "
-                      f"and the update due {when} has not landed (last {_fmt_delta(age)} ago; "
-                      f"learned from {c.n_updates} updates)")
+            reason = (
+                f"{self.table} is {_fmt_delta(late)} overdue: it updates {c.description} "
+                f"and the update due {when} has not landed (last {_fmt_delta(age)} ago; "
+                f"learned from {c.n_updates} updates)"
+            )
         else:
-            reason = (f"{self.table} is fresh: updates {c.description}, next due {when}")
+            reason = f"{self.table} is fresh: updates {c.description}, next due {when}"
         return Detection(
-            bad, now, observed=age, expected=due - last, lower=None,
-            upper=deadline - last, score=late / max(c.tolerance, 1.0),
-            p_value=0.0 if bad else 1.0, training_points=c.n_updates, direction=Direction.UP,
+            bad,
+            now,
+            observed=age,
+            expected=due - last,
+            lower=None,
+            upper=deadline - last,
+            score=late / max(c.tolerance, 1.0),
+            p_value=0.0 if bad else 1.0,
+            training_points=c.n_updates,
+            direction=Direction.UP,
             reason=reason,
-            details={**details, "kind": "cadence", "expected_update": due_dt.isoformat(),
-                     "lateness_seconds": max(late, 0.0), "tolerance_seconds": c.tolerance,
-                     "period_seconds": c.period},
+            details={
+                **details,
+                "kind": "cadence",
+                "expected_update": due_dt.isoformat(),
+                "lateness_seconds": max(late, 0.0),
+                "tolerance_seconds": c.tolerance,
+                "period_seconds": c.period,
+            },
         )

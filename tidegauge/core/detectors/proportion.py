@@ -66,8 +66,13 @@ def evaluate_rates(
     out: list[Detection] = []
     if len(hist) < MIN_HISTORY_BUCKETS:
         return [
-            Detection(False, t.timestamp, observed=t.rate, training_points=len(hist),
-                      reason=f"learning: {len(hist)} of {MIN_HISTORY_BUCKETS} buckets seen")
+            Detection(
+                False,
+                t.timestamp,
+                observed=t.rate,
+                training_points=len(hist),
+                reason=f"learning: {len(hist)} of {MIN_HISTORY_BUCKETS} buckets seen",
+            )
             for t in tested
         ]
     n_h = np.array([h.rows for h in hist], dtype=np.float64)
@@ -78,8 +83,15 @@ def evaluate_rates(
     alpha = settings.point_alpha(points_per_day)
     for t in tested:
         if t.rows <= 0 or not math.isfinite(t.rate):
-            out.append(Detection(False, t.timestamp, observed=t.rate,
-                                 training_points=len(hist), reason="no rows in this bucket"))
+            out.append(
+                Detection(
+                    False,
+                    t.timestamp,
+                    observed=t.rate,
+                    training_points=len(hist),
+                    reason="no rows in this bucket",
+                )
+            )
             continue
         n = t.rows
         k = t.rate * n
@@ -114,9 +126,17 @@ def evaluate_rates(
         )
         out.append(
             Detection(
-                bad, t.timestamp, observed=t.rate, expected=p0, lower=lower, upper=upper,
-                score=z, p_value=p_value, training_points=len(hist),
-                direction=Direction.UP if z > 0 else Direction.DOWN, reason=reason,
+                bad,
+                t.timestamp,
+                observed=t.rate,
+                expected=p0,
+                lower=lower,
+                upper=upper,
+                score=z,
+                p_value=p_value,
+                training_points=len(hist),
+                direction=Direction.UP if z > 0 else Direction.DOWN,
+                reason=reason,
                 details={"rows": n, "dispersion": round(phi, 3), "model": "binomial"},
             )
         )

@@ -54,13 +54,26 @@ def _target(rule: RuleSpec) -> str:
     return f"`{rule.column}`" if rule.column else "table"
 
 
-def _det(bad: bool, rule: RuleSpec, at: datetime, observed: float | None, reason: str,
-         lower: float | None = None, upper: float | None = None,
-         **details: object) -> Detection:
+def _det(
+    bad: bool,
+    rule: RuleSpec,
+    at: datetime,
+    observed: float | None,
+    reason: str,
+    lower: float | None = None,
+    upper: float | None = None,
+    **details: object,
+) -> Detection:
     return Detection(
-        bad, at, observed=observed, lower=lower, upper=upper,
-        expected=upper if upper is not None else lower, score=1.0 if bad else 0.0,
-        p_value=0.0 if bad else 1.0, reason=reason,
+        bad,
+        at,
+        observed=observed,
+        lower=lower,
+        upper=upper,
+        expected=upper if upper is not None else lower,
+        score=1.0 if bad else 0.0,
+        p_value=0.0 if bad else 1.0,
+        reason=reason,
         direction=Direction.UP if upper is not None else Direction.DOWN,
         details={"kind": "rule", "rule": rule.type.value, "rule_name": rule.name, **details},
     )
@@ -73,54 +86,114 @@ def evaluate_rule(rule: RuleSpec, obs: RuleInput) -> list[Detection]:
     if rule.type is RuleType.NOT_NULL:
         v = m.get("null_count")
         bad = v is not None and v > 0
-        return [_det(bad, rule, t, v, f"{col} has {fmt_number(v or 0)} null(s); rule: not null",
-                     upper=0.0)]
+        return [
+            _det(
+                bad,
+                rule,
+                t,
+                v,
+                f"{col} has {fmt_number(v or 0)} null(s); rule: not null",
+                upper=0.0,
+            )
+        ]
     if rule.type is RuleType.UNIQUE:
         v = m.get("duplicate_count")
         bad = v is not None and v > 0
-        return [_det(bad, rule, t, v, f"{col} has {fmt_number(v or 0)} duplicate(s); "
-                     "rule: unique", upper=0.0)]
+        return [
+            _det(
+                bad,
+                rule,
+                t,
+                v,
+                f"{col} has {fmt_number(v or 0)} duplicate(s); rule: unique",
+                upper=0.0,
+            )
+        ]
     if rule.type is RuleType.ACCEPTED_VALUES:
         bad_vals = {k: c for k, c in obs.value_counts.items() if k not in rule.values and c > 0}
         n = float(sum(bad_vals.values()))
         shown = ", ".join(f"`{k}` ({c:,})" for k, c in sorted(bad_vals.items())[:5])
-        reason = (f"{col} has {fmt_number(n)} row(s) outside the accepted values: {shown}"
-                  if bad_vals else f"{col} holds only accepted values")
-        return [_det(bool(bad_vals), rule, t, n, reason, upper=0.0,
-                     unexpected=sorted(bad_vals))]
+        reason = (
+            f"{col} has {fmt_number(n)} row(s) outside the accepted values: {shown}"
+            if bad_vals
+            else f"{col} holds only accepted values"
+        )
+        return [_det(bool(bad_vals), rule, t, n, reason, upper=0.0, unexpected=sorted(bad_vals))]
     if rule.type is RuleType.RANGE:
         out: list[Detection] = []
         lo, hi = m.get("min"), m.get("max")
         if rule.min is not None and lo is not None:
             bad = lo < rule.min
-            out.append(_det(bad, rule, t, lo, f"{col} minimum {fmt_number(lo)} is "
-                            f"{'below' if bad else 'within'} the bound {fmt_number(rule.min)}",
-                            lower=rule.min, bound="min"))
+            out.append(
+                _det(
+                    bad,
+                    rule,
+                    t,
+                    lo,
+                    f"{col} minimum {fmt_number(lo)} is "
+                    f"{'below' if bad else 'within'} the bound {fmt_number(rule.min)}",
+                    lower=rule.min,
+                    bound="min",
+                )
+            )
         if rule.max is not None and hi is not None:
             bad = hi > rule.max
-            out.append(_det(bad, rule, t, hi, f"{col} maximum {fmt_number(hi)} is "
-                            f"{'above' if bad else 'within'} the bound {fmt_number(rule.max)}",
-                            upper=rule.max, bound="max"))
+            out.append(
+                _det(
+                    bad,
+                    rule,
+                    t,
+                    hi,
+                    f"{col} maximum {fmt_number(hi)} is "
+                    f"{'above' if bad else 'within'} the bound {fmt_number(rule.max)}",
+                    upper=rule.max,
+                    bound="max",
+                )
+            )
         return out
     if rule.type is RuleType.ROW_COUNT_MIN:
         v = m.get("row_count")
         floor = rule.min or 0.0
         bad = v is not None and v < floor
-        return [_det(bad, rule, t, v, f"row count {fmt_number(v or 0)} is "
-                     f"{'below' if bad else 'at or above'} the minimum {fmt_number(floor)}",
-                     lower=floor)]
+        return [
+            _det(
+                bad,
+                rule,
+                t,
+                v,
+                f"row count {fmt_number(v or 0)} is "
+                f"{'below' if bad else 'at or above'} the minimum {fmt_number(floor)}",
+                lower=floor,
+            )
+        ]
     # freshness SLA
     if rule.sla is None:
         raise ValueError("freshness_sla rule needs an sla")
     limit = rule.sla.total_seconds()
     if obs.last_update is None:
-        return [_det(True, rule, t, None, "no update has ever been seen; rule: freshness SLA",
-                     upper=limit)]
+        return [
+            _det(
+                True,
+                rule,
+                t,
+                None,
+                "no update has ever been seen; rule: freshness SLA",
+                upper=limit,
+            )
+        ]
     age = (t - obs.last_update).total_seconds()
     bad = age > limit
-    return [_det(bad, rule, t, age, f"last update {age / 3600:.1f} h ago, "
-                 f"{'beyond' if bad else 'within'} the SLA of {limit / 3600:.1f} h",
-                 upper=limit)]
+    return [
+        _det(
+            bad,
+            rule,
+            t,
+            age,
+            f"last update {age / 3600:.1f} h ago, "
+            f"{'beyond' if bad else 'within'} the SLA of {limit / 3600:.1f} h",
+            upper=limit,
+        )
+    ]
 
 
 def evaluate_rules(rules: Collection[RuleSpec], obs: RuleInput) -> list[Detection]:

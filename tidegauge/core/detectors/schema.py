@@ -37,8 +37,11 @@ class SchemaChange:
     @property
     def breaking(self) -> bool:
         """Whether downstream readers of the column can break."""
-        return self.change in (SchemaChangeType.REMOVED, SchemaChangeType.RENAMED,
-                               SchemaChangeType.TYPE_CHANGED)
+        return self.change in (
+            SchemaChangeType.REMOVED,
+            SchemaChangeType.RENAMED,
+            SchemaChangeType.TYPE_CHANGED,
+        )
 
     @property
     def reason(self) -> str:
@@ -101,10 +104,14 @@ def diff_schemas(old: Sequence[ColumnInfo], new: Sequence[ColumnInfo]) -> list[S
         used_o.add(o.name)
         used_n.add(n.name)
         changes.append(SchemaChange(SchemaChangeType.RENAMED, n.name, o, n))
-    changes += [SchemaChange(SchemaChangeType.ADDED, n.name, None, n)
-                for n in added if n.name not in used_n]
-    changes += [SchemaChange(SchemaChangeType.REMOVED, o.name, o, None)
-                for o in removed if o.name not in used_o]
+    changes += [
+        SchemaChange(SchemaChangeType.ADDED, n.name, None, n) for n in added if n.name not in used_n
+    ]
+    changes += [
+        SchemaChange(SchemaChangeType.REMOVED, o.name, o, None)
+        for o in removed
+        if o.name not in used_o
+    ]
     order = {c.name.lower(): i for i, c in enumerate(new)}
     changes.sort(key=lambda c: (c.new is None, order.get(c.column.lower(), 0)))
     return changes

@@ -93,9 +93,11 @@ class Series:
 
 
 def _epoch_sow(ts: datetime) -> tuple[float, float]:
-    epoch = ts.timestamp() if ts.tzinfo is not None else (
-        ts.replace(tzinfo=UTC) - _EPOCH
-    ).total_seconds()
+    epoch = (
+        ts.timestamp()
+        if ts.tzinfo is not None
+        else (ts.replace(tzinfo=UTC) - _EPOCH).total_seconds()
+    )
     sow = ts.weekday() * SECONDS_PER_DAY + ts.hour * 3600 + ts.minute * 60 + ts.second
     return epoch, float(sow)
 
@@ -177,8 +179,13 @@ def candidate_specs(bucket: float, span_seconds: float) -> list[Spec]:
     if sharp:
         specs.append(Spec(daily=k_sharp))
     if bucket <= SECONDS_PER_DAY and span_seconds >= 14 * SECONDS_PER_DAY:
-        specs.append(Spec(daily=(k_sharp if sharp else k) if sub_daily else 0, weekly=True,
-                          weekend_daily=min(2, k) if sub_daily else 0))
+        specs.append(
+            Spec(
+                daily=(k_sharp if sharp else k) if sub_daily else 0,
+                weekly=True,
+                weekend_daily=min(2, k) if sub_daily else 0,
+            )
+        )
     return specs
 
 
@@ -253,7 +260,10 @@ def _inv_small(a: FloatArray) -> FloatArray:
 
 
 def robust_fit(
-    x: FloatArray, y: FloatArray, scale_floor: float, iters: int = 8,
+    x: FloatArray,
+    y: FloatArray,
+    scale_floor: float,
+    iters: int = 8,
     start: FloatArray | None = None,
 ) -> tuple[FloatArray, float, FloatArray]:
     """Huber then bisquare IRLS; returns coefficients, MAD scale of residuals, final weights.
@@ -409,12 +419,11 @@ class Fit:
     #: point adds Poisson noise at its expected count (see :func:`count_noise_var`)
     poisson: bool = False
 
-    def predict(
-        self, t: FloatArray, sow: FloatArray
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def predict(self, t: FloatArray, sow: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Expected value, seasonal term (both in transformed units) and leverage."""
-        x, _ = design(t, sow, self.spec, t_end=self.t_end, span=self.span, trend=self.trend,
-                      steps=self.steps)
+        x, _ = design(
+            t, sow, self.spec, t_end=self.t_end, span=self.span, trend=self.trend, steps=self.steps
+        )
         exp = x @ self.beta
         seas = x[:, self.seasonal_mask] @ self.beta[self.seasonal_mask] - self.seasonal_mean
         lev = np.einsum("ij,jk,ik->i", x, self.xtwx_inv, x)
@@ -442,8 +451,9 @@ def fit_baseline(
     span = float(t_end - t.min())
     n = y.size
     trend = n >= 10 and span >= 3 * bucket
-    steps_used = tuple(c for c in steps if np.count_nonzero(t >= c) >= 1
-                       and np.count_nonzero(t < c) >= 1)
+    steps_used = tuple(
+        c for c in steps if np.count_nonzero(t >= c) >= 1 and np.count_nonzero(t < c) >= 1
+    )
     specs = candidate_specs(bucket, span + bucket)
     if spec is not None and spec in specs:
         specs = [spec]
@@ -515,9 +525,22 @@ def fit_baseline(
     df = min(df_small, tail_df(resid[~episode]))
     seas_mean = float(np.mean(x[:, smask] @ beta[smask])) if smask.any() else 0.0
     return Fit(
-        spec=chosen, transform=tr, beta=beta, seasonal_mask=smask, xtwx_inv=xtwx_inv, scale=s,
-        df=df, n_train=n, span_days=(span + bucket) / SECONDS_PER_DAY, t_end=t_end, span=span,
-        trend=trend, steps=steps_used, seasonal_mean=seas_mean, counts=counts, poisson=poisson,
+        spec=chosen,
+        transform=tr,
+        beta=beta,
+        seasonal_mask=smask,
+        xtwx_inv=xtwx_inv,
+        scale=s,
+        df=df,
+        n_train=n,
+        span_days=(span + bucket) / SECONDS_PER_DAY,
+        t_end=t_end,
+        span=span,
+        trend=trend,
+        steps=steps_used,
+        seasonal_mean=seas_mean,
+        counts=counts,
+        poisson=poisson,
     )
 
 
@@ -526,8 +549,9 @@ def _anscombe(y: FloatArray) -> FloatArray:
 
 
 def _anscombe_inv(a: FloatArray) -> FloatArray:
-    return np.asarray(np.where(a > 0, np.maximum((np.maximum(a, 0.0) / 2.0) ** 2 - 0.375, 0.0),
-                               0.0))
+    return np.asarray(
+        np.where(a > 0, np.maximum((np.maximum(a, 0.0) / 2.0) ** 2 - 0.375, 0.0), 0.0)
+    )
 
 
 def count_noise_var(g: npt.NDArray[Any], offset: float | npt.NDArray[Any]) -> FloatArray:
@@ -557,7 +581,12 @@ class PointScore:
 
 
 def score_points(
-    fit: Fit, t: FloatArray, sow: FloatArray, y: FloatArray, alpha: float, band_factor: float,
+    fit: Fit,
+    t: FloatArray,
+    sow: FloatArray,
+    y: FloatArray,
+    alpha: float,
+    band_factor: float,
     direction: Direction,
     *,
     shift: FloatArray | float = 0.0,
@@ -620,11 +649,18 @@ def score_points(
             p = max(p, min(1.0, p_pois))
             p_lo, p_hi = poisson_band(mu, alpha)
             lo_i, hi_i = min(lo_i, p_lo), max(hi_i, p_hi)
-        out.append(PointScore(
-            observed=float(y[i]), expected=float(exp[i]), lower=lo_i, upper=hi_i,
-            z=zi, p_value=min(1.0, p), seasonal=float(seas_raw[i]),
-            trend=float(exp[i] - seas_raw[i]),
-        ))
+        out.append(
+            PointScore(
+                observed=float(y[i]),
+                expected=float(exp[i]),
+                lower=lo_i,
+                upper=hi_i,
+                z=zi,
+                p_value=min(1.0, p),
+                seasonal=float(seas_raw[i]),
+                trend=float(exp[i] - seas_raw[i]),
+            )
+        )
     return out
 
 
@@ -644,8 +680,9 @@ def _history_phrase(fit: Fit, bucket: float) -> str:
     return f"{fit.n_train} points"
 
 
-def explain(metric: str, ps: PointScore, fit: Fit, ts: datetime, bucket: float,
-            anomalous: bool) -> str:
+def explain(
+    metric: str, ps: PointScore, fit: Fit, ts: datetime, bucket: float, anomalous: bool
+) -> str:
     """One human sentence that says what was seen against what was expected and why."""
     diff = ps.observed - ps.expected
     if ps.expected != 0:
@@ -711,8 +748,7 @@ class SeasonalDetector:
         """
         s = prepare(timestamps, values)
         cfg = self.settings
-        eff = feedback if isinstance(feedback, FeedbackEffect) else compile_feedback(
-            feedback or ())
+        eff = feedback if isinstance(feedback, FeedbackEffect) else compile_feedback(feedback or ())
         n = s.y.size
         usable = np.isfinite(s.y)
         if exclude is not None:
@@ -754,16 +790,29 @@ class SeasonalDetector:
         for i in (int(k) for k in test_idx):
             ts = s.stamps[i]
             if not np.isfinite(s.y[i]):
-                out.append(Detection(False, ts, observed=None, reason=f"{self.metric} is missing",
-                                     details={"status": "missing"}))
+                out.append(
+                    Detection(
+                        False,
+                        ts,
+                        observed=None,
+                        reason=f"{self.metric} is missing",
+                        details={"status": "missing"},
+                    )
+                )
                 continue
             train = usable & (s.t < s.t[i]) & (s.t >= s.t[i] - window) & (~flagged | forced)
             n_train = int(np.count_nonzero(train))
             if n_train < cfg.min_history:
-                out.append(Detection(
-                    False, ts, observed=float(s.y[i]), training_points=n_train,
-                    reason=f"learning: {n_train} of {cfg.min_history} points of history",
-                    details={"status": "learning"}))
+                out.append(
+                    Detection(
+                        False,
+                        ts,
+                        observed=float(s.y[i]),
+                        training_points=n_train,
+                        reason=f"learning: {n_train} of {cfg.min_history} points of history",
+                        details={"status": "learning"},
+                    )
+                )
                 fit = None
                 continue
             if fit is None or since_fit >= refit:
@@ -771,17 +820,30 @@ class SeasonalDetector:
                 # materially (choosing them is most of the cost of a fit)
                 if tr_cache is None or n_train > 1.5 * tr_cache[1]:
                     tr_cache = None
-                fit = fit_baseline(s.t[train], s.sow[train], s.y[train], s.bucket, changepoints,
-                                   transform=tr_cache[0] if tr_cache else None,
-                                   spec=tr_cache[2] if tr_cache else None,
-                                   previous=fit if tr_cache else None,
-                                   count_noise=self.counts_things)
+                fit = fit_baseline(
+                    s.t[train],
+                    s.sow[train],
+                    s.y[train],
+                    s.bucket,
+                    changepoints,
+                    transform=tr_cache[0] if tr_cache else None,
+                    spec=tr_cache[2] if tr_cache else None,
+                    previous=fit if tr_cache else None,
+                    count_noise=self.counts_things,
+                )
                 if tr_cache is None:
                     tr_cache = (fit.transform, n_train, fit.spec)
                 since_fit = 0
             since_fit += 1
-            ps = score_points(fit, s.t[i:i + 1], s.sow[i:i + 1], s.y[i:i + 1], alpha,
-                              band_factor, cfg.direction)[0]
+            ps = score_points(
+                fit,
+                s.t[i : i + 1],
+                s.sow[i : i + 1],
+                s.y[i : i + 1],
+                alpha,
+                band_factor,
+                cfg.direction,
+            )[0]
             det = self._decide(ps, fit, ts, s.bucket, alpha)
             if det.is_anomaly and not forced[i]:
                 det = self._seen_before(det, s.y[train], alpha)
@@ -803,13 +865,25 @@ class SeasonalDetector:
                 episode[cp_i:i] = True
                 alt_train = train & ~episode
                 if np.count_nonzero(alt_train) >= cfg.min_history:
-                    alt_fit = fit_baseline(s.t[alt_train], s.sow[alt_train], s.y[alt_train],
-                                           s.bucket, alt_cps,
-                                           transform=tr_cache[0] if tr_cache else None,
-                                           spec=tr_cache[2] if tr_cache else None,
-                                           count_noise=self.counts_things)
-                    alt_ps = score_points(alt_fit, s.t[i:i + 1], s.sow[i:i + 1],
-                                          s.y[i:i + 1], alpha, band_factor, cfg.direction)[0]
+                    alt_fit = fit_baseline(
+                        s.t[alt_train],
+                        s.sow[alt_train],
+                        s.y[alt_train],
+                        s.bucket,
+                        alt_cps,
+                        transform=tr_cache[0] if tr_cache else None,
+                        spec=tr_cache[2] if tr_cache else None,
+                        count_noise=self.counts_things,
+                    )
+                    alt_ps = score_points(
+                        alt_fit,
+                        s.t[i : i + 1],
+                        s.sow[i : i + 1],
+                        s.y[i : i + 1],
+                        alpha,
+                        band_factor,
+                        cfg.direction,
+                    )[0]
                     alt_det = self._decide(alt_ps, alt_fit, ts, s.bucket, alpha)
                     if not alt_det.is_anomaly:
                         changepoints = alt_cps
@@ -837,22 +911,34 @@ class SeasonalDetector:
                 run, run_sign = [], 0
         return out
 
-    def _special_day(self, ps: PointScore, det: Detection, fit: Fit, s: Series, i: int,
-                     day_of: list[date], ok: BoolArray, alpha: float,
-                     band_factor: float) -> Detection:
+    def _special_day(
+        self,
+        ps: PointScore,
+        det: Detection,
+        fit: Fit,
+        s: Series,
+        i: int,
+        day_of: list[date],
+        ok: BoolArray,
+        alpha: float,
+        band_factor: float,
+    ) -> Detection:
         """The verdict on a point that falls on a special day (policy: :mod:`.special`)."""
         cal = self.calendar
         assert cal is not None
         cfg, tr, ts, today = self.settings, fit.transform, s.stamps[i], day_of[i]
-        past = np.array([j for j in np.flatnonzero(ok[:i]) if day_of[j] != today],
-                        dtype=np.int64)
+        past = np.array([j for j in np.flatnonzero(ok[:i]) if day_of[j] != today], dtype=np.int64)
         g_past = fit.predict(s.t[past], s.sow[past])[0]
-        ex = sp.examples([day_of[j] for j in past], tr.fwd(s.y[past]) - g_past, s.y[past],
-                         tr.inv(g_past))
-        pt = (fit, s.t[i:i + 1], s.sow[i:i + 1], s.y[i:i + 1], alpha, band_factor)
+        ex = sp.examples(
+            [day_of[j] for j in past], tr.fwd(s.y[past]) - g_past, s.y[past], tr.inv(g_past)
+        )
+        pt = (fit, s.t[i : i + 1], s.sow[i : i + 1], s.y[i : i + 1], alpha, band_factor)
         diff = ps.observed - ps.expected
-        info = {"special_day": today.isoformat(), "calendar": cal.label,
-                "special_day_examples": ex.n}
+        info = {
+            "special_day": today.isoformat(),
+            "calendar": cal.label,
+            "special_day_examples": ex.n,
+        }
         # the floor (or ceiling) a holiday stays within, tested like any expectation
         side = Direction.DOWN if diff < 0 else Direction.UP
         share = sp.floor_share(cal, ex) if side is Direction.DOWN else sp.ceiling_share(cal, ex)
@@ -867,22 +953,38 @@ class SeasonalDetector:
         if floor_hit and floor_ps is not None:
             limit = floor_ps.lower if side is Direction.DOWN else floor_ps.upper
             return replace(
-                det, is_anomaly=True, p_value=floor_ps.p_value, score=floor_ps.z,
+                det,
+                is_anomaly=True,
+                p_value=floor_ps.p_value,
+                score=floor_ps.z,
                 lower=limit if side is Direction.DOWN else ps.lower,
                 upper=limit if side is Direction.UP else ps.upper,
                 reason=sp.beyond_floor(base, today, cal, side, share, limit),
-                details={**det.details, **info, "special_day_test": "floor"})
+                details={**det.details, **info, "special_day_test": "floor"},
+            )
         if ex.n >= sp.MIN_EXAMPLES:
             effect, spread = ex.level()
-            hp = score_points(*pt, cfg.direction, shift=effect,
-                              extra_sd=spread * math.sqrt(1.0 + 1.0 / ex.n),
-                              df=max(2.0, min(fit.df, ex.n - 1.0)))[0]
+            hp = score_points(
+                *pt,
+                cfg.direction,
+                shift=effect,
+                extra_sd=spread * math.sqrt(1.0 + 1.0 / ex.n),
+                df=max(2.0, min(fit.df, ex.n - 1.0)),
+            )[0]
             hdet = self._decide(hp, fit, ts, s.bucket, alpha)
-            hdet.reason = sp.holiday_level(self.metric, hp.observed, hp.expected, hp.lower,
-                                           hp.upper, ps.expected, today, cal, ex.n,
-                                           hdet.is_anomaly)
-            hdet.details.update(info, special_day_test="holiday_level",
-                                normal_expected=ps.expected)
+            hdet.reason = sp.holiday_level(
+                self.metric,
+                hp.observed,
+                hp.expected,
+                hp.lower,
+                hp.upper,
+                ps.expected,
+                today,
+                cal,
+                ex.n,
+                hdet.is_anomaly,
+            )
+            hdet.details.update(info, special_day_test="holiday_level", normal_expected=ps.expected)
             return hdet
         if det.is_anomaly and cal.allows(diff):
             if floor_ps is None:  # no floor (``floor: 0``) or nothing to be a share of
@@ -890,12 +992,14 @@ class SeasonalDetector:
             else:
                 limit = floor_ps.lower if side is Direction.DOWN else floor_ps.upper
             return replace(
-                det, is_anomaly=False,
+                det,
+                is_anomaly=False,
                 p_value=1.0 if floor_ps is None else floor_ps.p_value,
                 lower=limit if side is Direction.DOWN else ps.lower,
                 upper=limit if side is Direction.UP else ps.upper,
                 reason=sp.not_alerted(base, today, cal, side, share, limit),
-                details={**det.details, **info, "special_day_test": "not_alerted"})
+                details={**det.details, **info, "special_day_test": "not_alerted"},
+            )
         det.reason = sp.noted(det.reason, today, cal)
         det.details.update(info, special_day_test="as_usual")
         return det
@@ -915,33 +1019,55 @@ class SeasonalDetector:
         if k == 0 or p_emp <= alpha:
             return det
         return replace(
-            det, is_anomaly=False, p_value=max(det.p_value, p_emp),
-            reason=(f"{self.metric} {fmt_number(obs)} is outside the band, but the series takes "
-                    f"only a few values and was this far out in {k} of the last {vals.size} "
-                    "buckets"),
-            details={**det.details, "seen_before": {"buckets": k, "of": int(vals.size),
-                                                    "p_value": p_emp}})
+            det,
+            is_anomaly=False,
+            p_value=max(det.p_value, p_emp),
+            reason=(
+                f"{self.metric} {fmt_number(obs)} is outside the band, but the series takes "
+                f"only a few values and was this far out in {k} of the last {vals.size} "
+                "buckets"
+            ),
+            details={
+                **det.details,
+                "seen_before": {"buckets": k, "of": int(vals.size), "p_value": p_emp},
+            },
+        )
 
-    def _decide(self, ps: PointScore, fit: Fit, ts: datetime, bucket: float,
-                alpha: float) -> Detection:
+    def _decide(
+        self, ps: PointScore, fit: Fit, ts: datetime, bucket: float, alpha: float
+    ) -> Detection:
         cfg = self.settings
         diff = ps.observed - ps.expected
         big_enough = abs(diff) >= cfg.min_abs_change and (
-            cfg.min_rel_change <= 0 or abs(diff) >= cfg.min_rel_change * abs(ps.expected))
+            cfg.min_rel_change <= 0 or abs(diff) >= cfg.min_rel_change * abs(ps.expected)
+        )
         outside = ps.observed > ps.upper or ps.observed < ps.lower
-        side_ok = (cfg.direction is Direction.BOTH
-                   or (cfg.direction is Direction.UP and diff > 0)
-                   or (cfg.direction is Direction.DOWN and diff < 0))
+        side_ok = (
+            cfg.direction is Direction.BOTH
+            or (cfg.direction is Direction.UP and diff > 0)
+            or (cfg.direction is Direction.DOWN and diff < 0)
+        )
         anomalous = bool(outside and side_ok and big_enough and ps.p_value <= alpha)
         return Detection(
-            is_anomaly=anomalous, timestamp=ts, observed=ps.observed, expected=ps.expected,
-            lower=ps.lower, upper=ps.upper, score=ps.z, p_value=ps.p_value,
-            seasonal=ps.seasonal, trend=ps.trend, training_points=fit.n_train,
+            is_anomaly=anomalous,
+            timestamp=ts,
+            observed=ps.observed,
+            expected=ps.expected,
+            lower=ps.lower,
+            upper=ps.upper,
+            score=ps.z,
+            p_value=ps.p_value,
+            seasonal=ps.seasonal,
+            trend=ps.trend,
+            training_points=fit.n_train,
             direction=Direction.UP if diff > 0 else Direction.DOWN,
             reason=explain(self.metric, ps, fit, ts, bucket, anomalous),
             details={
-                "seasonality": fit.spec.name, "transform": fit.transform.lam,
-                "scale": fit.scale, "df": fit.df, "alpha": alpha,
+                "seasonality": fit.spec.name,
+                "transform": fit.transform.lam,
+                "scale": fit.scale,
+                "df": fit.df,
+                "alpha": alpha,
                 "training_days": round(fit.span_days, 2),
                 "changepoints": len(fit.steps),
             },
@@ -994,7 +1120,7 @@ def _tail_df_rows(az: npt.NDArray[np.float32]) -> FloatArray:
     if n < 80:
         return np.full(az.shape[0], np.inf)
     k_med, k_q = (n - 1) // 2, round(0.975 * (n - 1))
-    med = np.partition(az, k_med, axis=1)[:, k_med:k_med + 1]
+    med = np.partition(az, k_med, axis=1)[:, k_med : k_med + 1]
     out = az >= BISQUARE_C
     nb = np.zeros_like(out)
     nb[:, 1:] |= out[:, :-1]
@@ -1019,8 +1145,9 @@ def _rho_sum(r: npt.NDArray[np.float32], s_ref: FloatArray) -> FloatArray:
     np.subtract(1.0, v, out=v)
     w3 = v * v
     w3 *= v
-    return np.asarray((BISQUARE_C**2 / 6.0) * (r.shape[1] - w3.sum(axis=1, dtype=np.float64)),
-                      dtype=np.float64)
+    return np.asarray(
+        (BISQUARE_C**2 / 6.0) * (r.shape[1] - w3.sum(axis=1, dtype=np.float64)), dtype=np.float64
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1032,18 +1159,27 @@ class _Design:
     lev: FloatArray  # leverage of the test points
 
 
-def _batch_design(spec: Spec, t_tr: FloatArray, s_tr: FloatArray, t_te: FloatArray,
-                  s_te: FloatArray, t_end: float, span: float) -> _Design:
+def _batch_design(
+    spec: Spec,
+    t_tr: FloatArray,
+    s_tr: FloatArray,
+    t_te: FloatArray,
+    s_te: FloatArray,
+    t_end: float,
+    span: float,
+) -> _Design:
     x, _ = design(t_tr, s_tr, spec, t_end=t_end, span=span, trend=True)
     xt, _ = design(t_te, s_te, spec, t_end=t_end, span=span, trend=True)
     inv = _inv_small(x.T @ x)
     lev = np.einsum("ij,jk,ik->i", xt, inv, xt)
-    return _Design(spec, x.astype(np.float32), (inv @ x.T).astype(np.float32), xt,
-                   np.maximum(lev, 0.0))
+    return _Design(
+        spec, x.astype(np.float32), (inv @ x.T).astype(np.float32), xt, np.maximum(lev, 0.0)
+    )
 
 
-def _batch_transform(y: npt.NDArray[np.float32], med: FloatArray
-                     ) -> tuple[npt.NDArray[np.int8], FloatArray]:
+def _batch_transform(
+    y: npt.NDArray[np.float32], med: FloatArray
+) -> tuple[npt.NDArray[np.int8], FloatArray]:
     """Per row, :func:`choose_transform`'s rule: 0 log(y + 1% median), 1 sqrt, 2 identity."""
     lo = np.min(y, axis=1).astype(np.float64)
     lam = np.full(y.shape[0], 2, dtype=np.int8)
@@ -1132,8 +1268,10 @@ def evaluate_batch(
     t_tr, s_tr, t_te, s_te = t[tr_idx], sow[tr_idx], t[te_idx], sow[te_idx]
     t_end, span = float(t_tr.max()), float(t_tr.max() - t_tr.min())
     n_tr = tr_idx.size
-    designs = [_batch_design(sp, t_tr, s_tr, t_te, s_te, t_end, span)
-               for sp in candidate_specs(bucket, span + bucket)]
+    designs = [
+        _batch_design(sp, t_tr, s_tr, t_te, s_te, t_end, span)
+        for sp in candidate_specs(bucket, span + bucket)
+    ]
     designs = [d for d in designs if n_tr > d.x.shape[1] + 2] or designs[:1]
     specs = [d.spec for d in designs]
     alpha = cfg.point_alpha(SECONDS_PER_DAY / bucket)
@@ -1144,10 +1282,10 @@ def evaluate_batch(
     cols = _sub_cols(n_tr)
     full = designs[-1]
     for a in range(0, n_series, chunk):
-        y = y_all[a:a + chunk]
+        y = y_all[a : a + chunk]
         m = y.shape[0]
-        y_tr = y[:, tr_idx[0]:tr_idx[-1] + 1].astype(np.float32)  # t is sorted: contiguous
-        y_te = y[:, te_idx[0]:te_idx[-1] + 1]
+        y_tr = y[:, tr_idx[0] : tr_idx[-1] + 1].astype(np.float32)  # t is sorted: contiguous
+        y_te = y[:, te_idx[0] : te_idx[-1] + 1]
         finite = np.isfinite(y_tr)
         all_finite = bool(finite.all())
         sub = y_tr[:, cols]
@@ -1164,8 +1302,12 @@ def evaluate_batch(
         g = _fwd(y_tr, lam, off)
         g_te = _fwd(y_te, lam, off)
         g_med = np.abs(_fwd(med[:, None], lam, off)[:, 0])
-        floor = np.where(lam == 0, REL_SCALE_FLOOR,
-                         np.where(lam == 1, 0.5, 1.0) * REL_SCALE_FLOOR * g_med) + 1e-9
+        floor = (
+            np.where(
+                lam == 0, REL_SCALE_FLOOR, np.where(lam == 1, 0.5, 1.0) * REL_SCALE_FLOOR * g_med
+            )
+            + 1e-9
+        )
         # robust fit of the richest model; missing values follow the fit
         beta = g @ full.proj.T
         scale = floor
@@ -1227,8 +1369,7 @@ def evaluate_batch(
         assert az_best is not None
         n_used = float(n_tr)
         s_best = s_best * np.sqrt(n_used / np.maximum(n_used - p_best, 1.0))
-        df = np.minimum(np.maximum(2.0, MAD_EFFICIENCY * (n_tr - p_best)),
-                        _tail_df_rows(az_best))
+        df = np.minimum(np.maximum(2.0, MAD_EFFICIENCY * (n_tr - p_best)), _tail_df_rows(az_best))
         if hetero.any():
             v_te = np.where(hetero[:, None], _poisson_sd(e_best, lam, off), 0.0)
             sd = np.sqrt(s_best[:, None] ** 2 + v_te**2)
@@ -1271,11 +1412,18 @@ def evaluate_batch(
     big = np.abs(diff) >= cfg.min_abs_change
     if cfg.min_rel_change > 0:
         big &= np.abs(diff) >= cfg.min_rel_change * np.abs(res["exp"])
-    anomalous = np.isfinite(obs) & big & (res["p"] <= alpha) & (
-        (obs > res["hi"]) | (obs < res["lo"]))
+    anomalous = (
+        np.isfinite(obs) & big & (res["p"] <= alpha) & ((obs > res["hi"]) | (obs < res["lo"]))
+    )
     return BatchResult(
-        test_times=[stamps[i] for i in te_idx], observed=obs, expected=res["exp"],
-        lower=res["lo"], upper=res["hi"], score=res["z"], p_value=res["p"],
-        is_anomaly=anomalous, seasonality=seas_names,
+        test_times=[stamps[i] for i in te_idx],
+        observed=obs,
+        expected=res["exp"],
+        lower=res["lo"],
+        upper=res["hi"],
+        score=res["z"],
+        p_value=res["p"],
+        is_anomaly=anomalous,
+        seasonality=seas_names,
         training_points=np.count_nonzero(np.isfinite(y_all[:, tr_idx]), axis=1).astype(np.int64),
     )

@@ -62,8 +62,9 @@ class Examples:
         return m, sd
 
 
-def examples(days: Sequence[date], resid: FloatArray, observed: FloatArray,
-             expected: FloatArray) -> Examples:
+def examples(
+    days: Sequence[date], resid: FloatArray, observed: FloatArray, expected: FloatArray
+) -> Examples:
     """Group earlier special-day buckets by local date (``days[k]`` is bucket ``k``'s date).
 
     >>> ex = examples([date(2024, 1, 1), date(2024, 1, 1), date(2024, 5, 27)],
@@ -77,11 +78,15 @@ def examples(days: Sequence[date], resid: FloatArray, observed: FloatArray,
         groups.setdefault(d, []).append(k)
     ordered = sorted(groups)
     effects = np.array([float(np.median(resid[groups[d]])) for d in ordered], dtype=np.float64)
-    ratios = np.array([
-        float(np.sum(observed[groups[d]]) / s) if (s := float(np.sum(expected[groups[d]]))) > 0
-        else math.nan
-        for d in ordered
-    ], dtype=np.float64)
+    ratios = np.array(
+        [
+            float(np.sum(observed[groups[d]]) / s)
+            if (s := float(np.sum(expected[groups[d]]))) > 0
+            else math.nan
+            for d in ordered
+        ],
+        dtype=np.float64,
+    )
     return Examples(ordered, effects, ratios)
 
 
@@ -106,37 +111,58 @@ def tag(day: date, cal: SpecialDays) -> str:
     return f"calendar: {cal.label}, {day:%a %Y-%m-%d}"
 
 
-def not_alerted(base: str, day: date, cal: SpecialDays, side: Direction, share: float,
-                limit: float) -> str:
+def not_alerted(
+    base: str, day: date, cal: SpecialDays, side: Direction, share: float, limit: float
+) -> str:
     """``…; holiday (calendar: US, Wed 2024-12-25): not alerted — …``"""
     where = "below" if side is Direction.DOWN else "above"
     amount = f"{share:.0%} of" if side is Direction.DOWN else f"{share:.3g}× "
-    return (f"{base}; holiday ({tag(day, cal)}): not alerted — a special day alerts only "
-            f"{where} {amount} the usual level (about {fmt_number(limit)})")
+    return (
+        f"{base}; holiday ({tag(day, cal)}): not alerted — a special day alerts only "
+        f"{where} {amount} the usual level (about {fmt_number(limit)})"
+    )
 
 
-def beyond_floor(base: str, day: date, cal: SpecialDays, side: Direction, share: float,
-                 limit: float) -> str:
+def beyond_floor(
+    base: str, day: date, cal: SpecialDays, side: Direction, share: float, limit: float
+) -> str:
     where = "below the floor of" if side is Direction.DOWN else "above the ceiling of"
     amount = f"{share:.0%} of it" if side is Direction.DOWN else f"{share:.3g}× it"
-    return (f"{base}, and {where} {amount} (about {fmt_number(limit)}) that even a holiday "
-            f"({tag(day, cal)}) stays within")
+    return (
+        f"{base}, and {where} {amount} (about {fmt_number(limit)}) that even a holiday "
+        f"({tag(day, cal)}) stays within"
+    )
 
 
-def holiday_level(metric: str, observed: float, expected: float, lower: float, upper: float,
-                  normal: float, day: date, cal: SpecialDays, n: int, anomalous: bool) -> str:
+def holiday_level(
+    metric: str,
+    observed: float,
+    expected: float,
+    lower: float,
+    upper: float,
+    normal: float,
+    day: date,
+    cal: SpecialDays,
+    n: int,
+    anomalous: bool,
+) -> str:
     """``row count 690 is within the expected holiday level 700 (band …) …``"""
     diff = observed - expected
     if anomalous:
-        rel = (f"{abs(diff) / abs(expected):.0%} {'above' if diff > 0 else 'below'}"
-               if expected else ("above" if diff > 0 else "below"))
+        rel = (
+            f"{abs(diff) / abs(expected):.0%} {'above' if diff > 0 else 'below'}"
+            if expected
+            else ("above" if diff > 0 else "below")
+        )
         verb = f"is {rel}"
     else:
         verb = "is within"
-    return (f"{metric} {fmt_number(observed)} {verb} the expected holiday level "
-            f"{fmt_number(expected)} (band {fmt_number(lower)}–{fmt_number(upper)}; "
-            f"{tag(day, cal)}), learned from {n} earlier special days; a normal day would "
-            f"expect {fmt_number(normal)}")
+    return (
+        f"{metric} {fmt_number(observed)} {verb} the expected holiday level "
+        f"{fmt_number(expected)} (band {fmt_number(lower)}–{fmt_number(upper)}; "
+        f"{tag(day, cal)}), learned from {n} earlier special days; a normal day would "
+        f"expect {fmt_number(normal)}"
+    )
 
 
 def noted(base: str, day: date, cal: SpecialDays) -> str:

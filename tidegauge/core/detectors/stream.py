@@ -96,7 +96,7 @@ def _ref_stats(y: FloatArray, absd: FloatArray, lo: int, t: int) -> tuple[float,
     m = float(np.median(ref))
     tiny = 1e-9 * (abs(m) + 1.0)
     sc = max(1.4826 * float(np.median(np.abs(ref - m))), 0.1 * float(np.std(ref)), tiny)
-    d = absd[lo + 1:t]
+    d = absd[lo + 1 : t]
     st = max(float(np.median(d)), 0.1 * float(np.mean(d)), tiny) if d.size else tiny
     return m, sc, st
 
@@ -124,11 +124,12 @@ def _rolling_ref(y: FloatArray, length: int) -> tuple[FloatArray, FloatArray, Fl
             mad = 1.4826 * np.median(np.abs(ref - m[:, None]), axis=1)
             sd = np.std(ref, axis=1)
             tiny = 1e-9 * (np.abs(m) + 1.0)
-            med[a + length:b + length] = m
-            scale[a + length:b + length] = np.maximum(np.maximum(mad, 0.1 * sd), tiny)
-            d = dwin[a + 1:b + 1]
-            step[a + length:b + length] = np.maximum(
-                np.maximum(np.median(d, axis=1), 0.1 * np.mean(d, axis=1)), tiny)
+            med[a + length : b + length] = m
+            scale[a + length : b + length] = np.maximum(np.maximum(mad, 0.1 * sd), tiny)
+            d = dwin[a + 1 : b + 1]
+            step[a + length : b + length] = np.maximum(
+                np.maximum(np.median(d, axis=1), 0.1 * np.mean(d, axis=1)), tiny
+            )
     return med, scale, step
 
 
@@ -152,8 +153,8 @@ def _history_range(y: FloatArray, every: int) -> tuple[FloatArray, FloatArray]:
     lo = np.full(n, np.inf)
     hi = np.full(n, -np.inf)
     for t in range(20, n, every):
-        q = np.quantile(y[max(0, t - MAX_CALIBRATION):t], (0.005, 0.995))
-        lo[t:t + every], hi[t:t + every] = q[0], q[1]
+        q = np.quantile(y[max(0, t - MAX_CALIBRATION) : t], (0.005, 0.995))
+        lo[t : t + every], hi[t : t + every] = q[0], q[1]
     lo[np.isinf(lo)] = np.nan
     hi[np.isinf(hi)] = np.nan
     return lo, hi
@@ -169,14 +170,15 @@ def seasonal_residual(y: FloatArray, period: int, days: int = SEASONAL_DAYS) -> 
     lags = np.full((days, n), np.nan)
     for d in range(1, days + 1):
         if d * period < n:
-            lags[d - 1, d * period:] = y[:n - d * period]
+            lags[d - 1, d * period :] = y[: n - d * period]
     valid = np.isfinite(lags).any(axis=0)
     out[valid] = y[valid] - np.nanmedian(lags[:, valid], axis=0)
     return out
 
 
-def knn_surprise(y: FloatArray, dim: int, scale: float, k: int = 3,
-                 history: int = 4000) -> FloatArray:
+def knn_surprise(
+    y: FloatArray, dim: int, scale: float, k: int = 3, history: int = 4000
+) -> FloatArray:
     """Mean distance from each lag vector ``y[t-dim+1..t]`` to its ``k`` nearest earlier ones.
 
     Only vectors ending at least ``dim`` points before ``t`` count (no overlap with the tested
@@ -204,7 +206,7 @@ def knn_surprise(y: FloatArray, dim: int, scale: float, k: int = 3,
         part = np.partition(d2, kk - 1, axis=1)[:, :kk]
         dist = np.sqrt(np.maximum(part, 0.0) / dim).mean(axis=1)
         dist[~np.isfinite(dist)] = np.nan
-        out[a + dim - 1:b + dim - 1] = dist
+        out[a + dim - 1 : b + dim - 1] = dist
     return out
 
 
@@ -266,7 +268,7 @@ def fit_tail(history: FloatArray, min_calibration: int = MIN_CALIBRATION) -> Tai
     if n < max(min_calibration, MIN_CALIBRATION):
         return Tail(n, math.inf, 1.0, 0.0, 1.0, 1.0)
     k = max(MIN_EXCEEDANCES, math.ceil((1.0 - MAX_TAIL_QUANTILE) * n))
-    top = np.partition(h, n - k - 1)[n - k - 1:]  # the threshold and the k values above it
+    top = np.partition(h, n - k - 1)[n - k - 1 :]  # the threshold and the k values above it
     u = float(top[0])
     exc = top[1:] - u
     exc = exc[exc > 0]
@@ -307,8 +309,15 @@ def stream_scores(
     n = y.size
     if n == 0:
         e = np.zeros(0)
-        return StreamScores(e, np.zeros(0, dtype=bool), np.ones((0, len(FEATURES))), e, e, e,
-                            alpha or cfg.point_alpha(points_per_day))
+        return StreamScores(
+            e,
+            np.zeros(0, dtype=bool),
+            np.ones((0, len(FEATURES))),
+            e,
+            e,
+            e,
+            alpha or cfg.point_alpha(points_per_day),
+        )
     finite = np.isfinite(y)
     if not finite.all():  # carry the last value over gaps: they are never scored
         idx = np.where(finite, np.arange(n), 0)
@@ -333,8 +342,10 @@ def stream_scores(
     # a daily cycle needs a few points a day; a daily series still has its weekly cycle
     daily = _seasonal_level(y, round(per_day) if per_day >= 4 else 0, kernel, length)
     weekly = _seasonal_level(y, round(7 * per_day), kernel, length)
-    feats = np.stack([np.abs(z), np.abs(level), mean_step / step, knn, novel, np.abs(daily),
-                      np.abs(weekly)], axis=1)
+    feats = np.stack(
+        [np.abs(z), np.abs(level), mean_step / step, knn, novel, np.abs(daily), np.abs(weekly)],
+        axis=1,
+    )
     feats[:w] = np.nan
     nf = feats.shape[1]
     # a statistic averaged over w points is autocorrelated: its tail is only trusted after a
@@ -358,14 +369,25 @@ def stream_scores(
     if cfg.direction is not Direction.BOTH:
         # point-like views take the point's side, window views the recent level's side
         want = 1.0 if cfg.direction is Direction.UP else -1.0
-        side = np.stack([np.sign(z), np.sign(level), np.sign(level), np.sign(level),
-                         np.sign(z), np.sign(daily), np.sign(weekly)], axis=1)
+        side = np.stack(
+            [
+                np.sign(z),
+                np.sign(level),
+                np.sign(level),
+                np.sign(level),
+                np.sign(z),
+                np.sign(daily),
+                np.sign(weekly),
+            ],
+            axis=1,
+        )
         fp = np.where(side == want, fp, 1.0)
     pval = np.minimum(1.0, fp.min(axis=1) * nf) if n else pval
     pval[~finite] = 1.0
     alert = alerts_from(pval, alpha, gap)
-    return StreamScores(p_value=pval, alert=alert, feature_p=fp, median=med, scale=scale, z=z,
-                        alpha=alpha)
+    return StreamScores(
+        p_value=pval, alert=alert, feature_p=fp, median=med, scale=scale, z=z, alpha=alpha
+    )
 
 
 def alerts_from(p_value: FloatArray, alpha: float, quiet: int) -> npt.NDArray[np.bool_]:
@@ -404,29 +426,58 @@ class StreamDetector:
             i = int(idx)
             obs = float(s.y[i])
             if not math.isfinite(obs):
-                out.append(Detection(False, s.stamps[i], reason=f"{self.metric} is missing",
-                                     details={"status": "missing"}))
+                out.append(
+                    Detection(
+                        False,
+                        s.stamps[i],
+                        reason=f"{self.metric} is missing",
+                        details={"status": "missing"},
+                    )
+                )
                 continue
             m, sc = float(res.median[i]), float(res.scale[i])
             if not math.isfinite(m):
-                out.append(Detection(False, s.stamps[i], observed=obs,
-                                     reason="learning", details={"status": "learning"}))
+                out.append(
+                    Detection(
+                        False,
+                        s.stamps[i],
+                        observed=obs,
+                        reason="learning",
+                        details={"status": "learning"},
+                    )
+                )
                 continue
             k = int(np.argmin(res.feature_p[i]))
-            what = {"point": "the value", "level": "the recent level",
-                    "spread": "the recent variability",
-                    "pattern": "the recent pattern",
-                    "range": "the value, outside its whole history,",
-                    "daily": "the recent level against the same time on earlier days"}[FEATURES[k]]
-            reason = (f"{self.metric} {fmt_number(obs)}: {what} is unusual against the "
-                      f"previous {fmt_number(m)} ± {fmt_number(sc)} "
-                      f"(tail probability {res.p_value[i]:.2g})")
-            out.append(Detection(
-                bool(res.alert[i]), s.stamps[i], observed=obs, expected=m,
-                lower=m - 4 * sc, upper=m + 4 * sc, score=float(res.z[i]),
-                p_value=float(res.p_value[i]),
-                direction=Direction.UP if obs >= m else Direction.DOWN, reason=reason,
-                details={"feature": FEATURES[k], "alpha": res.alpha,
-                         "points_per_day": round(SECONDS_PER_DAY / s.bucket, 3)},
-            ))
+            what = {
+                "point": "the value",
+                "level": "the recent level",
+                "spread": "the recent variability",
+                "pattern": "the recent pattern",
+                "range": "the value, outside its whole history,",
+                "daily": "the recent level against the same time on earlier days",
+            }[FEATURES[k]]
+            reason = (
+                f"{self.metric} {fmt_number(obs)}: {what} is unusual against the "
+                f"previous {fmt_number(m)} ± {fmt_number(sc)} "
+                f"(tail probability {res.p_value[i]:.2g})"
+            )
+            out.append(
+                Detection(
+                    bool(res.alert[i]),
+                    s.stamps[i],
+                    observed=obs,
+                    expected=m,
+                    lower=m - 4 * sc,
+                    upper=m + 4 * sc,
+                    score=float(res.z[i]),
+                    p_value=float(res.p_value[i]),
+                    direction=Direction.UP if obs >= m else Direction.DOWN,
+                    reason=reason,
+                    details={
+                        "feature": FEATURES[k],
+                        "alpha": res.alpha,
+                        "points_per_day": round(SECONDS_PER_DAY / s.bucket, 3),
+                    },
+                )
+            )
         return out

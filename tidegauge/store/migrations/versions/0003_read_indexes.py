@@ -25,8 +25,12 @@ branch_labels = None
 depends_on = None
 
 INDEXES: list[tuple[str, str, list[str], dict[str, object]]] = [
-    ("ix_tables_live_order", "tables", ["dropped_at", "warehouse", "schema", "name"],
-     {"mysql_length": {"warehouse": 150, "schema": 150, "name": 300}}),
+    (
+        "ix_tables_live_order",
+        "tables",
+        ["dropped_at", "warehouse", "schema", "name"],
+        {"mysql_length": {"warehouse": 150, "schema": 150, "name": 300}},
+    ),
     ("ix_incidents_table_status", "incidents", ["table_id", "status"], {}),
     ("ix_run_tables_table", "run_tables", ["table_id", "run_id"], {}),
 ]
@@ -51,10 +55,16 @@ def downgrade() -> None:
             # InnoDB serves a foreign key from any index that leads with its column and
             # refuses to drop the last one; give the key back the index it had before
             insp = sa.inspect(bind)
-            others = [i for i in insp.get_indexes(table)
-                      if i["name"] != name and i["column_names"][:1] == cols[:1]]
-            fks = [f for f in insp.get_foreign_keys(table)
-                   if f["constrained_columns"][:1] == cols[:1] and f.get("name")]
+            others = [
+                i
+                for i in insp.get_indexes(table)
+                if i["name"] != name and i["column_names"][:1] == cols[:1]
+            ]
+            fks = [
+                f
+                for f in insp.get_foreign_keys(table)
+                if f["constrained_columns"][:1] == cols[:1] and f.get("name")
+            ]
             if fks and not others:
                 op.create_index(str(fks[0]["name"]), table, cols[:1])
         op.drop_index(name, table)

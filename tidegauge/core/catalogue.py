@@ -1,0 +1,273 @@
+"""The metric catalogue: one spec per metric, read by detection, web, retention, monitors,
+the SDK and notifications. Nothing else spells a metric's title, unit, alert kind, direction
+or roll-up.
+
+To add a metric: add it to :class:`~tidegauge.core.metrics.Metric` (what the collector
+emits) and one :class:`MetricSpec` to ``_SPECS`` below.
+
+>>> spec("bucket_row_count").title
+'Rows per time bucket'
+>>> spec("custom:paid_share").kind.value
+'custom'
+>>> spec("null_rate").unit.value
+'ratio'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tidegauge.core.detectors.base import Direction
+from tidegauge.core.metrics import CUSTOM_PREFIX, Metric
+from tidegauge.core.model import AlertKind
+
+__all__ = [
+    "MetricSpec",
+    "Rollup",
+    "Scope",
+    "Unit",
+    "all_specs",
+    "detected_metrics",
+    "spec",
+]
+
+
+class Unit(StrEnum):
+    """What a metric's value measures, so every surface formats it the same way."""
+
+    ROWS = "rows"  # a number of rows
+    VALUES = "values"  # a number of distinct values or keys
+    RATIO = "ratio"  # 0..1, shown as a percentage
+    SECONDS = "seconds"  # a duration
+    TIMESTAMP = "timestamp"  # epoch seconds, shown as a time
+    CHARACTERS = "characters"  # string length
+    NUMBER = "number"  # in the column's own unit
+    BYTES = "bytes"
+
+
+class Rollup(StrEnum):
+    """How fine points of a metric roll up into one day (retention, daily charts)."""
+
+    SUM = "sum"
+    MAX = "max"
+    MIN = "min"
+    LAST = "last"
+
+
+class Scope(StrEnum):
+    """Where a metric's series lives."""
+
+    TABLE = "table"
+    COLUMN = "column"
+    CATEGORY = "category"  # one series per value of a column (segment = the value)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """Everything the product says about one metric, in one place.
+
+    ``kind`` is ``None`` for metrics that are stored but never scored as a learned series
+    (their alerts come from another detector, or they only feed other metrics).
+    ``counts`` marks metrics that count things (Poisson noise in the seasonal detector).
+    ``noun`` is what one unit of the metric is called in a sentence ("rows", "nulls").
+    """
+
+    name: str
+    title: str
+    unit: Unit
+    rollup: Rollup
+    scope: Scope
+    kind: AlertKind | None = None
+    direction: Direction = Direction.BOTH
+    counts: bool = False
+    noun: str = ""
+
+
+_SPECS: tuple[MetricSpec, ...] = (
+    # table level
+    MetricSpec(
+        Metric.ROW_COUNT,
+        "Total rows",
+        Unit.ROWS,
+        Rollup.LAST,
+        Scope.TABLE,
+        AlertKind.VOLUME,
+        Direction.BOTH,
+        counts=True,
+        noun="rows",
+    ),
+    MetricSpec(
+        Metric.BUCKET_ROW_COUNT,
+        "Rows per time bucket",
+        Unit.ROWS,
+        Rollup.SUM,
+        Scope.TABLE,
+        AlertKind.VOLUME,
+        Direction.BOTH,
+        counts=True,
+        noun="rows",
+    ),
+    MetricSpec(Metric.LAST_MODIFIED, "Last modified", Unit.TIMESTAMP, Rollup.MAX, Scope.TABLE),
+    MetricSpec(Metric.MAX_TIMESTAMP, "Newest row", Unit.TIMESTAMP, Rollup.MAX, Scope.TABLE),
+    MetricSpec(
+        Metric.FRESHNESS_LAG_SECONDS,
+        "Time since last update",
+        Unit.SECONDS,
+        Rollup.MAX,
+        Scope.TABLE,
+        AlertKind.FRESHNESS,
+        Direction.UP,
+    ),
+    # per column
+    MetricSpec(Metric.NULL_COUNT, "Nulls", Unit.ROWS, Rollup.SUM, Scope.COLUMN, noun="nulls"),
+    MetricSpec(
+        Metric.NULL_RATE,
+        "Null rate",
+        Unit.RATIO,
+        Rollup.LAST,
+        Scope.COLUMN,
+        AlertKind.NULL_RATE,
+        Direction.UP,
+    ),
+    MetricSpec(
+        Metric.DISTINCT_COUNT,
+        "Distinct values",
+        Unit.VALUES,
+        Rollup.MAX,
+        Scope.COLUMN,
+        AlertKind.DISTINCT,
+        Direction.BOTH,
+        noun="distinct values",
+    ),
+    MetricSpec(Metric.MIN, "Minimum", Unit.NUMBER, Rollup.MIN, Scope.COLUMN),
+    MetricSpec(Metric.MAX, "Maximum", Unit.NUMBER, Rollup.MAX, Scope.COLUMN),
+    MetricSpec(
+        Metric.MEAN,
+        "Mean",
+        Unit.NUMBER,
+        Rollup.LAST,
+        Scope.COLUMN,
+        AlertKind.DISTRIBUTION,
+        Direction.BOTH,
+    ),
+    MetricSpec(Metric.STDDEV, "Standard deviation", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
+    MetricSpec(Metric.P01, "1st percentile", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
+    MetricSpec(Metric.P25, "Lower quartile", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
+    MetricSpec(
+        Metric.P50,
+        "Median",
+        Unit.NUMBER,
+        Rollup.LAST,
+        Scope.COLUMN,
+        AlertKind.DISTRIBUTION,
+        Direction.BOTH,
+    ),
+    MetricSpec(Metric.P75, "Upper quartile", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
+    MetricSpec(Metric.P99, "99th percentile", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
+    MetricSpec(Metric.LEN_MIN, "Shortest value", Unit.CHARACTERS, Rollup.MIN, Scope.COLUMN),
+    MetricSpec(Metric.LEN_MAX, "Longest value", Unit.CHARACTERS, Rollup.MAX, Scope.COLUMN),
+    MetricSpec(
+        Metric.LEN_MEAN,
+        "Mean length",
+        Unit.CHARACTERS,
+        Rollup.LAST,
+        Scope.COLUMN,
+        AlertKind.DISTRIBUTION,
+        Direction.BOTH,
+    ),
+    MetricSpec(
+        Metric.EMPTY_RATE,
+        "Empty strings",
+        Unit.RATIO,
+        Rollup.LAST,
+        Scope.COLUMN,
+        AlertKind.NULL_RATE,
+        Direction.UP,
+    ),
+    MetricSpec(
+        Metric.ZERO_RATE,
+        "Zeros",
+        Unit.RATIO,
+        Rollup.LAST,
+        Scope.COLUMN,
+        AlertKind.DISTRIBUTION,
+        Direction.BOTH,
+    ),
+    MetricSpec(
+        Metric.NEGATIVE_RATE,
+        "Negative values",
+        Unit.RATIO,
+        Rollup.LAST,
+        Scope.COLUMN,
+        AlertKind.DISTRIBUTION,
+        Direction.UP,
+    ),
+    MetricSpec(
+        Metric.TRUE_RATE,
+        "True rate",
+        Unit.RATIO,
+        Rollup.LAST,
+        Scope.COLUMN,
+        AlertKind.DISTRIBUTION,
+        Direction.BOTH,
+    ),
+    MetricSpec(
+        Metric.FUTURE_RATE, "Timestamps in the future", Unit.RATIO, Rollup.LAST, Scope.COLUMN
+    ),
+    # categorical: segment = the value
+    MetricSpec(
+        Metric.VALUE_COUNT,
+        "Rows per value",
+        Unit.ROWS,
+        Rollup.SUM,
+        Scope.CATEGORY,
+        counts=True,
+        noun="rows",
+    ),
+)
+
+_BY_NAME: dict[str, MetricSpec] = {str(s.name): s for s in _SPECS}
+
+_CUSTOM = MetricSpec(
+    "custom",
+    "Custom metric",
+    Unit.NUMBER,
+    Rollup.LAST,
+    Scope.TABLE,
+    AlertKind.CUSTOM,
+    Direction.BOTH,
+)
+
+
+def spec(name: str) -> MetricSpec:
+    """The spec of metric ``name``; ``custom:<name>`` metrics share one generic spec.
+
+    Raises:
+        KeyError: the name is in no catalogue entry (a typo, or a metric nobody emits).
+    """
+    if name.startswith(CUSTOM_PREFIX):
+        custom = name[len(CUSTOM_PREFIX) :]
+        return MetricSpec(
+            name,
+            custom,
+            _CUSTOM.unit,
+            _CUSTOM.rollup,
+            _CUSTOM.scope,
+            _CUSTOM.kind,
+            _CUSTOM.direction,
+        )
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown metric {name!r}; known: {', '.join(sorted(_BY_NAME))}") from None
+
+
+def all_specs() -> tuple[MetricSpec, ...]:
+    """Every catalogued metric, in catalogue order."""
+    return _SPECS
+
+
+def detected_metrics() -> frozenset[str]:
+    """The metrics scored as learned series (those with an alert kind)."""
+    return frozenset(str(s.name) for s in _SPECS if s.kind is not None)
