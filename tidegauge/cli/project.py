@@ -11,7 +11,7 @@ from rich.table import Table
 
 from tidegauge.cli.common import CliState, console, fail, print_json
 from tidegauge.core.clock import Clock
-from tidegauge.runner import discover
+from tidegauge.steps.discover import discover
 
 
 def warehouse_from_url(url: str) -> dict[str, object]:

@@ -38,7 +38,7 @@ from tidegauge.store.store import Store
 from tidegauge.warehouses.base import ConnectionFailed, QueryResult, Warehouse, WarehouseError
 
 if TYPE_CHECKING:
-    from tidegauge.runner import DiscoverResult, Progress, RunReport
+    from tidegauge.steps.context import DiscoverResult, Progress, RunReport
 
 log = logging.getLogger("tidegauge.collect")
 
@@ -115,7 +115,8 @@ def collect_tables(
     only: list[str] | None,
     progress: Progress | None,
 ) -> list[CollectedTable]:
-    from tidegauge.runner import connect, holder_name
+    from tidegauge.steps.discover import connect
+    from tidegauge.steps.leases import holder_name
 
     todo = [
         (name, info)

@@ -35,8 +35,8 @@ from tidegauge.store.bulk import PointFilter
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.runner import RunReport
     from tidegauge.steps.collect import CollectedTable
+    from tidegauge.steps.context import RunReport
 
 log = logging.getLogger("tidegauge.detect")
 

@@ -16,8 +16,8 @@ from tidegauge.config import Project
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.runner import RunReport
     from tidegauge.steps.collect import CollectedTable
+    from tidegauge.steps.context import RunReport
 
 log = logging.getLogger("tidegauge.emit")
 

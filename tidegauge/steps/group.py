@@ -16,7 +16,7 @@ from tidegauge.core.rootcause import segment_that_moved
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.runner import RunReport
+    from tidegauge.steps.context import RunReport
 
 log = logging.getLogger("tidegauge.group")
 

@@ -24,7 +24,7 @@ from tidegauge.store.outbox import OutboxRepo
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.runner import RunReport
+    from tidegauge.steps.context import RunReport
 
 log = logging.getLogger("tidegauge.notify")
 
@@ -223,7 +223,7 @@ def deliver(
 
 
 def notify_incidents(project: Project, store: Store, now: datetime, report: RunReport) -> None:
-    from tidegauge.runner import holder_name
+    from tidegauge.steps.leases import holder_name
 
     if not project.channels:
         return
@@ -295,7 +295,7 @@ def renotify(project: Project, store: Store, outbox: OutboxRepo, now: datetime) 
 
 def resolve_incident(project: Project, store: Store, incident_id: int, now: datetime) -> int:
     """A closed incident resolves its page/alert on every channel its trigger reached."""
-    from tidegauge.runner import holder_name
+    from tidegauge.steps.leases import holder_name
 
     if not project.channels:
         return 0
