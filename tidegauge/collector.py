@@ -103,13 +103,7 @@ class _TableGone(Exception):
 
 
 def capabilities_of(warehouse: Warehouse) -> Capabilities:
-    return Capabilities(
-        dialect=warehouse.DIALECT,
-        approx_distinct=warehouse.APPROX_DISTINCT,
-        quantiles=warehouse.QUANTILES,
-        tablesample=warehouse.TABLESAMPLE,
-        zone=getattr(warehouse.config, "timezone", "UTC"),
-    )
+    return warehouse.capabilities()
 
 
 class _Run:
@@ -330,18 +324,14 @@ def _freshness_and_volume(r: _Run, choice: TimestampChoice) -> None:
         r.point(Metric.FRESHNESS_LAG_SECONDS, (r.now - last_modified).total_seconds())
     ts = choice.freshness if last_modified is None else None
     zone = r.caps.zone
-    q = build_max_query(
-        r.source, ts, count=row_count is None, now=r.now, dialect=r.wh.DIALECT, zone=zone
-    )
+    q = build_max_query(r.source, ts, count=row_count is None, now=r.now, caps=r.caps)
     if q is None:
         return
 
     def step() -> None:
         # Re-plan from the current schema (the timestamp column may have been dropped).
         col = ts if ts is None or any(c.name == ts.name for c in r.columns) else None
-        query = build_max_query(
-            r.source, col, count=row_count is None, now=r.now, dialect=r.wh.DIALECT, zone=zone
-        )
+        query = build_max_query(r.source, col, count=row_count is None, now=r.now, caps=r.caps)
         if query is None:
             return
         out = _lower(r.run("freshness", query).dicts())[0]
@@ -349,7 +339,7 @@ def _freshness_and_volume(r: _Run, choice: TimestampChoice) -> None:
             r.point(Metric.ROW_COUNT, int(out["row_count"]))
         if out.get("max_ts") is not None:
             latest = to_utc(out["max_ts"])
-            if col is not None and naive_timestamp(col, r.wh.DIALECT):
+            if col is not None and naive_timestamp(col, r.caps):
                 # a wall time of the warehouse zone (the identity in UTC)
                 latest = wall_to_utc(latest.replace(tzinfo=None), zone)
             r.point(Metric.MAX_TIMESTAMP, latest.timestamp())

@@ -11,13 +11,16 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, Union
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    PlainValidator,
     PrivateAttr,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -33,10 +36,14 @@ from tidegauge.notifiers.config import (
     RouteConfig,
     check_references,
 )
+from tidegauge.warehouses.base import WarehouseConfigBase, WarehouseError
 from tidegauge.warehouses.duckdb import DuckDBWarehouseConfig
-from tidegauge.warehouses.mysql import MySQLWarehouseConfig
-from tidegauge.warehouses.postgres import PostgresWarehouseConfig
-from tidegauge.warehouses.snowflake import SnowflakeWarehouseConfig
+from tidegauge.warehouses.registry import (
+    WAREHOUSES,
+    builtin_config_classes,
+    config_class,
+    known_types,
+)
 from tidegauge.yamlsource import ConfigError, SourceMap, load_yaml
 
 if TYPE_CHECKING:
@@ -51,13 +58,46 @@ __all__ = [
 
 DEFAULT_STORE_URL = "sqlite:///.tidegauge/state.db"
 
-WarehouseConfig = Annotated[
-    DuckDBWarehouseConfig
-    | PostgresWarehouseConfig
-    | MySQLWarehouseConfig
-    | SnowflakeWarehouseConfig,
-    Field(discriminator="type"),
-]
+#: the tag of an engine registered through the ``tidegauge.warehouses`` entry points
+_EXTERNAL = "external"
+
+
+def _warehouse_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return str(kind) if kind in WAREHOUSES else _EXTERNAL
+
+
+def _external_warehouse(value: Any) -> WarehouseConfigBase:
+    """A ``warehouses:`` entry of a type the registry finds through entry points."""
+    if isinstance(value, WarehouseConfigBase):
+        return value
+    if not isinstance(value, dict) or not value.get("type"):
+        raise ValueError(f"a warehouse needs a 'type:' (one of {', '.join(known_types())})")
+    try:
+        model = config_class(str(value["type"]))
+    except WarehouseError as e:
+        raise ValueError(str(e)) from None
+    try:
+        return model.model_validate(value)
+    except ValidationError as e:
+        raise ValueError(
+            "; ".join(f"{'.'.join(str(p) for p in x['loc'])}: {x['msg']}" for x in e.errors())
+        ) from None
+
+
+if TYPE_CHECKING:
+    WarehouseConfig = WarehouseConfigBase
+else:
+    # One tagged branch per built-in engine (so errors point at the exact key), and one for
+    # engines plugged in through entry points: validated by their own adapter's CONFIG.
+    _BRANCHES = (
+        *(Annotated[c, Tag(k)] for k, c in builtin_config_classes().items()),
+        Annotated[WarehouseConfigBase, PlainValidator(_external_warehouse), Tag(_EXTERNAL)],
+    )
+    WarehouseConfig = Annotated[
+        Union[_BRANCHES],  # noqa: UP007 -- built from the registry at run time
+        Discriminator(_warehouse_tag),
+    ]
 
 
 class Strict(BaseModel):
@@ -510,10 +550,8 @@ def _format_errors(err: ValidationError, smap: SourceMap, model: type[BaseModel]
 
 
 _TAGS = {
-    "duckdb",
-    "postgres",
-    "mysql",
-    "snowflake",
+    *WAREHOUSES,
+    _EXTERNAL,
     "slack",
     "teams",
     "pagerduty",

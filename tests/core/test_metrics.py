@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from tidegauge.core.metrics import (
     OTHER,
     Agg,
     BucketSpec,
-    Capabilities,
     CustomSQLError,
     Metric,
     Window,
@@ -35,18 +35,15 @@ from tidegauge.core.metrics import (
     profile_columns,
 )
 from tidegauge.core.model import ColumnInfo, TypeFamily
+from tidegauge.warehouses.registry import WAREHOUSES, adapter_class
 
 GOLDEN = Path(__file__).parent / "golden"
 F = TypeFamily
 NOW = datetime(2024, 3, 3, 12, 0, tzinfo=UTC)
 WINDOW = Window(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 3, tzinfo=UTC))
 
-CAPS = {
-    "duckdb": Capabilities("duckdb", approx_distinct=True, quantiles=True, tablesample=True),
-    "postgres": Capabilities("postgres", quantiles=True, tablesample=True),
-    "mysql": Capabilities("mysql"),
-    "snowflake": Capabilities("snowflake", approx_distinct=True, quantiles=True, tablesample=True),
-}
+#: each engine's capabilities as its adapter declares them (core never names an engine)
+CAPS = {kind: adapter_class(kind).CAPABILITIES for kind in WAREHOUSES}
 
 COLUMNS = [
     ColumnInfo("i", "INTEGER", F.INTEGER),
@@ -99,8 +96,9 @@ def golden_sql(dialect: str) -> str:
 def test_golden_sql(dialect: str) -> None:
     path = GOLDEN / f"profile_{dialect}.sql"
     text = golden_sql(dialect)
-    if os.environ.get("TIDEGAUGE_UPDATE_GOLDEN") or not path.exists():
+    if os.environ.get("TIDEGAUGE_UPDATE_GOLDEN"):
         path.write_text(text)
+    assert path.exists(), f"{path} is missing: write it with TIDEGAUGE_UPDATE_GOLDEN=1"
     assert text == path.read_text()
 
 
@@ -240,7 +238,7 @@ def expected_by_bucket(con: Any) -> dict[datetime, dict[str, dict[Metric, float]
 
 @pytest.mark.parametrize("approx", [False, True])
 def test_duckdb_profile_matches_numpy(con: Any, approx: bool) -> None:
-    caps = Capabilities("duckdb", approx_distinct=approx, quantiles=True)
+    caps = replace(CAPS["duckdb"], approx_distinct=approx)
     plan = build_profile_plan(
         TABLE, COLUMNS, caps, bucket=BucketSpec(COLUMNS[5], 3600), window=WINDOW, now=NOW
     )
@@ -274,9 +272,7 @@ def test_duckdb_profile_matches_numpy(con: Any, approx: bool) -> None:
 
 def test_split_plan_gives_the_same_values(con: Any) -> None:
     whole = build_profile_plan(TABLE, COLUMNS, CAPS["duckdb"], now=NOW)
-    split = build_profile_plan(
-        TABLE, COLUMNS, Capabilities("duckdb", True, True, True, max_select_items=9), now=NOW
-    )
+    split = build_profile_plan(TABLE, COLUMNS, replace(CAPS["duckdb"], max_select_items=9), now=NOW)
     assert len(split.queries) > 3
 
     def flat(plan: Any) -> dict[tuple[Any, ...], float]:
@@ -397,7 +393,7 @@ def test_custom_sql_rejects_everything_else(sql: str, message: str) -> None:
 
 
 def test_nan_is_no_value() -> None:
-    from tidegauge.core.metrics import _number
+    from tidegauge.core.metrics.profile import _number
 
     assert _number(float("nan")) is None
     assert _number(math.inf) == math.inf

@@ -11,7 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlglot import exp
 
 from tidegauge.core.clock import check_zone
+from tidegauge.core.metrics import Capabilities
 from tidegauge.core.model import ColumnInfo, TableInfo, TableKind, TableRef, TypeFamily
 
 
@@ -46,6 +47,8 @@ class WarehouseConfigBase(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    #: the engine: module name = config ``type:`` = entry-point name (``Literal`` in each)
+    type: str
     name: str = "main"
     include: list[str] = Field(default_factory=lambda: ["*"], description="schema.table globs")
     exclude: list[str] = Field(default_factory=list, description="schema.table globs")
@@ -172,12 +175,12 @@ class Warehouse(ABC):
     """
 
     DIALECT: ClassVar[str]
-    #: approx_count_distinct (HLL) exists
-    APPROX_DISTINCT: ClassVar[bool] = False
-    #: exact quantiles via an aggregate (quantile_cont / percentile_cont)
-    QUANTILES: ClassVar[bool] = False
-    #: TABLESAMPLE with a percentage
-    TABLESAMPLE: ClassVar[bool] = False
+    #: the pydantic model of this engine's ``warehouses:`` entry (``type: Literal[...]``)
+    CONFIG: ClassVar[type[WarehouseConfigBase]]
+    #: what the engine can do, read by core's query builders (quantile style, limits,
+    #: approximate distinct, COUNT_IF, grouping sets, zoned types); ``zone`` comes from
+    #: the config at :meth:`capabilities`
+    CAPABILITIES: ClassVar[Capabilities]
     #: last-modified time available from metadata without a scan
     METADATA_FRESHNESS: ClassVar[bool] = False
     #: exact (or good) row counts available from metadata without a scan
@@ -186,6 +189,10 @@ class Warehouse(ABC):
     def __init__(self, config: WarehouseConfigBase) -> None:
         self.config = config
         self.name = config.name
+
+    def capabilities(self) -> Capabilities:
+        """This warehouse's :attr:`CAPABILITIES` in the zone of its naive timestamps."""
+        return replace(self.CAPABILITIES, zone=self.config.timezone)
 
     # --- connection -------------------------------------------------------------
     @abstractmethod
