@@ -105,14 +105,16 @@ def _is_tz(column: ColumnInfo, caps: Capabilities) -> bool:
 def naive_timestamp(column: ColumnInfo, caps: Capabilities) -> bool:
     """A timestamp column without a zone: its values are wall times of the warehouse zone.
 
-    MySQL/MariaDB ``TIMESTAMP`` is stored in UTC and read in the session zone (UTC), so only
-    ``DATETIME`` is naive there; ``TIMESTAMP WITH TIME ZONE``, ``TIMESTAMPTZ``,
-    ``TIMESTAMP_LTZ`` and ``TIMESTAMP_TZ`` are instants everywhere.
+    Where ``caps.naive_type_prefixes`` is set, only those types are naive (MariaDB: its
+    ``TIMESTAMP`` is stored in UTC and read in the UTC session zone, so only ``DATETIME``);
+    elsewhere ``TIMESTAMP WITH TIME ZONE``, ``TIMESTAMPTZ``, ``TIMESTAMP_LTZ`` and
+    ``TIMESTAMP_TZ`` are instants and the rest are naive.
 
-    >>> naive_timestamp(ColumnInfo("t", "timestamp without time zone", TypeFamily.TIMESTAMP),
-    ...                 "postgres")
+    >>> ts = ColumnInfo("t", "timestamp without time zone", TypeFamily.TIMESTAMP)
+    >>> naive_timestamp(ts, Capabilities("generic"))
     True
-    >>> naive_timestamp(ColumnInfo("t", "timestamp", TypeFamily.TIMESTAMP), "mysql")
+    >>> naive_timestamp(ColumnInfo("t", "timestamp", TypeFamily.TIMESTAMP),
+    ...                 Capabilities("generic", naive_type_prefixes=("datetime",)))
     False
     """
     if column.family is not TypeFamily.TIMESTAMP:
