@@ -371,6 +371,20 @@ def _window(
     return Window(since, until), spec
 
 
+def key_columns(r: _Run) -> frozenset[str]:
+    """The table's key columns: declared primary/unique in the warehouse, or ``keys:`` true
+    (monitors translate dbt ``unique`` tests to it); ``keys:`` false wins over both."""
+    declared = r.wh.key_columns(r.table.ref)
+    said = r.settings.keys
+    present = {c.name.lower(): c.name for c in r.columns}
+    chosen = {k for k in declared if said.get(k) is not False}
+    chosen |= {k.lower() for k, v in said.items() if v}
+    for k in sorted(chosen - set(present)):
+        if k in said:  # a declared key always exists; a configured one may be a typo
+            r.result.errors.append(f"{r.table.ref.fqn}: key column {k} not found")
+    return frozenset(present[k] for k in chosen if k in present)
+
+
 def _field_health_on(r: _Run) -> bool:
     if r.settings.field_health is not None:
         return r.settings.field_health
@@ -410,6 +424,7 @@ def _profile(
             sample_percent=sample,
             exclude=r.settings.exclude_columns,
             only=aggregates_for(r.settings.metrics) if r.settings.metrics else None,
+            keys=key_columns(r),
         )
         _add_skipped(r, plan)
         results = []

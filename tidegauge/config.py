@@ -246,6 +246,12 @@ class TableSettings(Strict):
         None, description="field-health metrics to compute (default: all for each type)"
     )
     pii_columns: list[str] = Field(default_factory=list, description="values never stored")
+    keys: dict[str, bool] = Field(
+        default_factory=dict,
+        description="column: true makes it a key (duplicates counted per bucket and "
+        "alerted on); false says it is no longer one, on purpose (declared keys and dbt "
+        "unique tests included). Entries of matching tables: merge, later ones win.",
+    )
     segments: list[list[str]] = Field(default_factory=list, description="up to 2 columns each")
     max_segments: int | None = None
     sample_percent: float | None = Field(None, gt=0, le=100)
@@ -483,9 +489,13 @@ class Project(Strict):
     def settings_for(self, fqn: str) -> TableSettings:
         """Merge every ``tables:`` entry whose glob matches ``schema.table``."""
         merged: dict[str, Any] = {}
+        keys: dict[str, bool] = {}
         for entry in self.tables:
             if fnmatchcase(fqn.lower(), entry.match.lower()):
                 merged.update(entry.model_dump(exclude_unset=True))
+                # a key switched off for one table must not switch off the glob's others
+                keys.update({k.lower(): v for k, v in entry.keys.items()})
+        merged["keys"] = keys
         merged["match"] = fqn
         return TableSettings.model_validate(merged)
 

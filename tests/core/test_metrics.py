@@ -148,6 +148,36 @@ def test_select_limit_splits_into_few_scans_and_merges() -> None:
     assert len(build_profile_plan(TABLE, cols, CAPS["duckdb"]).queries) == 2
 
 
+def test_a_key_column_gets_exact_duplicates_and_no_distribution_statistics() -> None:
+    cols = [ColumnInfo("order_id", "BIGINT", F.INTEGER), COLUMNS[5]]
+    plan = build_profile_plan(
+        TABLE, cols, CAPS["duckdb"], bucket=BucketSpec(COLUMNS[5]), window=WINDOW, keys=["ORDER_ID"]
+    )
+    aggs = {o.agg for o in plan.queries[0].outputs if o.column == "order_id"}
+    assert aggs == {Agg.NONNULL, Agg.KEY_DISTINCT, Agg.MIN, Agg.MAX}
+    sql = plan.queries[0].query.sql("duckdb")
+    assert 'COUNT(DISTINCT "order_id")' in sql and "APPROX_COUNT_DISTINCT" not in sql
+    # a sample cannot say whether keys repeat: no duplicate count at all
+    sampled = build_profile_plan(TABLE, cols, CAPS["duckdb"], sample_percent=10, keys=["order_id"])
+    assert Agg.KEY_DISTINCT not in {o.agg for o in sampled.queries[0].outputs}
+
+
+def test_duplicates_of_a_key_with_nulls_and_no_timestamp_on_duckdb() -> None:
+    c = duckdb.connect()
+    c.execute(
+        "CREATE TABLE k AS SELECT * FROM (VALUES (1), (2), (2), (3), (3), (3), (NULL), (NULL)) "
+        "t(order_id)"
+    )
+    cols = [ColumnInfo("order_id", "INTEGER", F.INTEGER)]
+    plan = build_profile_plan(exp.to_table("k"), cols, CAPS["duckdb"], keys=["order_id"])
+    (row,) = plan.read([run(c, q.query) for q in plan.queries])
+    got = {v.metric: v.value for v in row.values}
+    # 6 non-null keys, 3 distinct: 3 rows repeat a key; NULLs are nulls, not duplicates
+    assert got[Metric.DUPLICATE_COUNT] == 3 and got[Metric.DUPLICATE_RATE] == 3 / 8
+    assert got[Metric.NULL_COUNT] == 2 and Metric.MEAN not in got
+    assert Metric.DISTINCT_COUNT not in got
+
+
 # --- executed on DuckDB, compared with numpy -----------------------------------------------
 
 
@@ -201,7 +231,7 @@ def expected_by_bucket(con: Any) -> dict[datetime, dict[str, dict[Metric, float]
                 Metric.NULL_COUNT: len(vals) - len(nn),
                 Metric.NULL_RATE: (len(vals) - len(nn)) / len(vals),
             }
-            if name != "b":
+            if name not in ("b", "ts", "dt"):  # no distinct count of a timestamp or date
                 m[Metric.DISTINCT_COUNT] = len(set(nn))
             if name in ("i", "f", "d", "allnull") and nn:
                 a = np.array([float(v) for v in nn])

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DataError, IntegrityError
 
 from tidegauge.config import Project, TableSettings
+from tidegauge.core.catalogue import Scope, Unit, all_specs, rate_metrics
 from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction, Sensitivity
 from tidegauge.core.detectors.fdr import fdr_reject
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
@@ -40,30 +41,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tidegauge.detect")
 
-#: metric → alert kind, and which way is bad by default
+#: metric → alert kind, and which way is bad by default (from the metric catalogue)
 SERIES_KINDS: dict[str, tuple[AlertKind, Direction]] = {
-    "bucket_row_count": (AlertKind.VOLUME, Direction.BOTH),
-    "row_count": (AlertKind.VOLUME, Direction.BOTH),
-    "null_rate": (AlertKind.NULL_RATE, Direction.UP),
-    "distinct_count": (AlertKind.DISTINCT, Direction.BOTH),
-    "mean": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "p50": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "empty_rate": (AlertKind.NULL_RATE, Direction.UP),
-    "zero_rate": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "negative_rate": (AlertKind.DISTRIBUTION, Direction.UP),
-    "true_rate": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "len_mean": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "duplicate_count": (AlertKind.DUPLICATES, Direction.UP),
+    **{str(m.name): (m.kind, m.direction) for m in all_specs() if m.kind is not None and m.scored},
     "custom": (AlertKind.CUSTOM, Direction.BOTH),
 }
 
 #: proportions need an absolute floor: a null rate going 0.0001 → 0.0003 is not news
 RATE_FLOOR = 0.01
 #: statistics of a bucket's values, meaningless on a few rows
-SAMPLE_STATISTICS = frozenset({"mean", "p50", "len_mean"})
+SAMPLE_STATISTICS = frozenset(
+    str(m.name)
+    for m in all_specs()
+    if m.kind is not None and m.scope is Scope.COLUMN and m.unit in (Unit.NUMBER, Unit.CHARACTERS)
+)
 MIN_ROWS_FOR_STATISTIC = 30
 #: rates of rows, tested as binomial proportions of the bucket's rows
-RATE_METRICS = frozenset({"null_rate", "empty_rate", "zero_rate", "negative_rate", "true_rate"})
+RATE_METRICS = rate_metrics()
 #: tables whose history is read together (a few queries per chunk, points streamed)
 CHUNK = 500
 

@@ -142,7 +142,7 @@ class MySQLWarehouse(Warehouse):
         return message.strip()
 
     def connect(self) -> None:
-        import pymysql  # type: ignore[import-untyped]
+        import pymysql  # type: ignore[import-untyped,unused-ignore]
 
         if self._con is not None:
             return

@@ -76,6 +76,7 @@ class Agg(StrEnum):
     NEGATIVE = "negative"
     TRUE = "true"
     FUTURE = "future"
+    KEY_DISTINCT = "key_distinct"  # exact COUNT(DISTINCT key): duplicates must not be estimates
 
 
 _NUMERIC_AGGS = (
@@ -102,8 +103,10 @@ _AGGS_BY_FAMILY: dict[TypeFamily, tuple[Agg, ...]] = {
         Agg.EMPTY,
     ),
     TypeFamily.BOOLEAN: (Agg.NONNULL, Agg.TRUE),
-    TypeFamily.TIMESTAMP: (Agg.NONNULL, Agg.DISTINCT, Agg.MIN, Agg.MAX, Agg.FUTURE),
-    TypeFamily.DATE: (Agg.NONNULL, Agg.DISTINCT, Agg.MIN, Agg.MAX, Agg.FUTURE),
+    # No distinct count of a timestamp or a date: within a bucket it only echoes how many
+    # rows arrived (and alerted on nothing but volume, e.g. ``placed_at``).
+    TypeFamily.TIMESTAMP: (Agg.NONNULL, Agg.MIN, Agg.MAX, Agg.FUTURE),
+    TypeFamily.DATE: (Agg.NONNULL, Agg.MIN, Agg.MAX, Agg.FUTURE),
     TypeFamily.TIME: (Agg.NONNULL, Agg.DISTINCT),
 }
 
@@ -124,7 +127,11 @@ _METRICS_OF_AGG: dict[Agg, tuple[Metric, ...]] = {
     Agg.NEGATIVE: (Metric.NEGATIVE_RATE,),
     Agg.TRUE: (Metric.TRUE_RATE,),
     Agg.FUTURE: (Metric.FUTURE_RATE,),
+    Agg.KEY_DISTINCT: (Metric.DUPLICATE_COUNT, Metric.DUPLICATE_RATE),
 }
+#: what a key column keeps: null counts, its range, and its exact distinct count; its mean,
+#: quantiles or zero rate describe nothing (ids name things, they do not measure them)
+_KEY_AGGS = frozenset({Agg.NONNULL, Agg.MIN, Agg.MAX, Agg.LEN_MIN, Agg.LEN_MAX})
 for _m, _ in QUANTILE_METRICS:
     _METRICS_OF_AGG[Agg(_m.value)] = (_m,)
 
@@ -275,6 +282,15 @@ def _derive(
         elif agg is Agg.DISTINCT:
             if not sampled:
                 put(Metric.DISTINCT_COUNT, value)
+        elif agg is Agg.KEY_DISTINCT:
+            distinct = _int(value)
+            if not sampled and distinct is not None and nonnull is not None:
+                # rows whose key repeats an earlier row's key in the bucket (NULLs are not
+                # keys: they count in the null rate); the rate is over all the bucket's rows
+                duplicates = max(nonnull - distinct, 0)
+                put(Metric.DUPLICATE_COUNT, duplicates)
+                if n > 0:
+                    put(Metric.DUPLICATE_RATE, duplicates / n)
         elif agg is Agg.QUANTILES:
             if isinstance(value, list | tuple):
                 for (metric, _), q in zip(QUANTILE_METRICS, value, strict=False):
@@ -341,6 +357,8 @@ def _aggregate(
     c = _col(column.name)
     if agg is Agg.NONNULL:
         return exp.Count(this=c)
+    if agg is Agg.KEY_DISTINCT:
+        return exp.Count(this=exp.Distinct(expressions=[c]))
     if agg is Agg.DISTINCT:
         if caps.approx_distinct:
             return exp.ApproxDistinct(this=c)
@@ -421,6 +439,7 @@ def build_profile_plan(
     exclude: Collection[str] = (),
     only: Collection[Agg] | None = None,
     segment: exp.Expr | None = None,
+    keys: Collection[str] = (),
 ) -> ProfilePlan:
     """All field metrics of ``columns`` per bucket in one ``SELECT ... GROUP BY bucket``.
 
@@ -436,6 +455,9 @@ def build_profile_plan(
         exclude: column names never profiled.
         only: compute only these raw aggregates (segmented metrics use a cheap subset).
         segment: an expression to group by beside the bucket (the segment plan sets it).
+        keys: columns that behave as keys: their exact duplicates per bucket are counted
+            (``duplicate_count``, ``duplicate_rate``) in the same scan, and they get no
+            distribution statistics. Not on a sample: duplicates of a sample mean nothing.
     """
     spec = bucket.effective() if bucket else None
     keep, skipped = profile_columns(columns, exclude)
@@ -443,8 +465,12 @@ def build_profile_plan(
     if sample_percent is not None and sample_percent < 100 and not caps.tablesample:
         skipped.append(("*", f"{caps.dialect} has no TABLESAMPLE: profiled without sampling"))
     aggregates: list[tuple[OutputColumn, exp.Expr]] = []
+    key_names = {k.lower() for k in keys}
     for i, c in enumerate(keep):
-        for agg in _aggs_for(c.family, caps, only):
+        aggs = _aggs_for(c.family, caps, only)
+        if c.name.lower() in key_names:
+            aggs = (*(a for a in aggs if a in _KEY_AGGS), *(() if sampled else (Agg.KEY_DISTINCT,)))
+        for agg in aggs:
             e = _aggregate(agg, c, caps, now)
             if e is not None:
                 aggregates.append((OutputColumn(f"c{i}_{agg.value}", c.name, agg, c.family), e))
