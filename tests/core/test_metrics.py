@@ -98,7 +98,8 @@ def test_golden_sql(dialect: str) -> None:
     text = golden_sql(dialect)
     if os.environ.get("TIDEGAUGE_UPDATE_GOLDEN"):
         path.write_text(text)
-    assert path.exists(), f"{path} is missing: write it with TIDEGAUGE_UPDATE_GOLDEN=1"
+    # a missing golden is a failure, not a file quietly written with whatever the code says
+    assert path.exists(), f"{path} is missing: run with TIDEGAUGE_UPDATE_GOLDEN=1 and review it"
     assert text == path.read_text()
 
 
