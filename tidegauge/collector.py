@@ -594,7 +594,8 @@ def _segments(r: _Run, by: list[str], spec: BucketSpec | None, window: Window | 
 def _custom(r: _Run, m: CustomMetric) -> None:
     name = CUSTOM_PREFIX + m.name
     try:
-        query = parse_custom_sql(m.sql, r.wh.DIALECT, name=f"custom metric {m.name}")
+        # a monitor's own tree is rendered by this warehouse; user SQL is parsed in its dialect
+        query = m.query or parse_custom_sql(m.sql, r.wh.DIALECT, name=f"custom metric {m.name}")
     except CustomSQLError as e:
         r.result.errors.append(str(e))
         return

@@ -44,7 +44,7 @@ from tidegauge.warehouses.registry import (
     config_class,
     known_types,
 )
-from tidegauge.yamlsource import ConfigError, SourceMap, load_yaml
+from tidegauge.yamlsource import ConfigError, SourceMap, format_errors, load_yaml
 
 if TYPE_CHECKING:
     from tidegauge.monitors import _MonitorBase
@@ -155,6 +155,18 @@ class CustomMetric(Strict):
     warehouse: str | None = None
     min: float | None = None
     max: float | None = None
+
+    #: a monitor's query as a sqlglot tree, rendered by the warehouse that runs it (``sql``
+    #: is then only its generic rendering, for display)
+    _query: Any = PrivateAttr(default=None)
+
+    @property
+    def query(self) -> Any:
+        """The sqlglot tree to run instead of parsing ``sql``; None for the user's SQL."""
+        return self._query
+
+    def set_query(self, tree: Any) -> None:
+        self._query = tree
 
 
 class DateRange(Strict):
@@ -494,7 +506,9 @@ class Project(Strict):
             if fnmatchcase(fqn.lower(), entry.match.lower()):
                 merged.update(entry.model_dump(exclude_unset=True))
                 # a key switched off for one table must not switch off the glob's others
-                keys.update({k.lower(): v for k, v in entry.keys.items()})
+                for k, v in entry.keys.items():
+                    # false is said on purpose: it wins over a declared key or a dbt test
+                    keys[k.lower()] = keys.get(k.lower(), True) and v
         merged["keys"] = keys
         merged["match"] = fqn
         return TableSettings.model_validate(merged)
@@ -536,29 +550,6 @@ class Project(Strict):
         return url
 
 
-def _format_errors(err: ValidationError, smap: SourceMap, model: type[BaseModel]) -> str:
-    lines = []
-    for e in err.errors():
-        loc = tuple(e["loc"])
-        # pydantic puts the union tag into the loc; drop it for the source map lookup
-        clean: list[str | int] = [
-            p
-            for i, p in enumerate(loc)
-            if not (isinstance(p, str) and p in _TAGS and i > 0 and isinstance(loc[i - 1], int))
-        ]
-        key = ".".join(str(p) for p in clean) or "(top level)"
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            bad = str(clean[-1])
-            options = _valid_keys(model, clean[:-1], smap)
-            close = difflib.get_close_matches(bad, options, n=1)
-            msg = f"unknown key '{bad}'" + (f"; did you mean '{close[0]}'?" if close else "")
-        elif e["type"] == "union_tag_invalid":
-            msg = f"unknown type; {msg}"
-        lines.append(f"{smap.where(tuple(clean))}: {key}: {msg}")
-    return "\n".join(lines)
-
-
 _TAGS = {
     *WAREHOUSES,
     _EXTERNAL,
@@ -572,40 +563,8 @@ _TAGS = {
 }
 
 
-def _valid_keys(model: type[BaseModel], loc: list[str | int], smap: SourceMap) -> list[str]:
-    """The field names valid at ``loc`` (best effort: follows nested models and lists)."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        current = _inner_model(field.annotation)
-        if current is None:
-            return []
-    fields = getattr(current, "model_fields", None)
-    if fields is None and isinstance(current, list):
-        return sorted({k for m in current for k in m.model_fields})
-    return sorted(fields or [])
-
-
-def _inner_model(annotation: Any) -> Any:
-    from typing import get_args
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    models = []
-    stack = list(get_args(annotation))
-    while stack:
-        a = stack.pop()
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            models.append(a)
-        else:
-            stack.extend(get_args(a))
-    if len(models) == 1:
-        return models[0]
-    return models or None
+def _format_errors(err: ValidationError, smap: SourceMap, model: type[BaseModel]) -> str:
+    return format_errors(err, smap, model, _TAGS)
 
 
 def parse_project(data: Any, smap: SourceMap) -> Project:

@@ -76,22 +76,9 @@ class Candidate:
 
 def declared_monitor(project: Project, fqn: str, metric: str, column: str | None) -> Any:
     """The declared monitor (YAML, Python or dbt meta) that owns this series, if any."""
-    from tidegauge.monitors import declared_monitors
+    from tidegauge.monitors import monitor_for_series
 
-    for m in declared_monitors(project):
-        if not m.enabled or m.table.split(":")[-1].lower() != fqn.lower():
-            continue
-        kind = getattr(m, "type", "")
-        if kind == "volume" and metric in ("bucket_row_count", "row_count"):
-            return m
-        if kind == "custom_sql" and metric == f"custom:{m.name}":
-            return m
-        if kind == "field_health" and column is not None:
-            columns = [c.lower() for c in getattr(m, "columns", [])]
-            metrics = [str(x) for x in getattr(m, "metrics", [])]
-            if (not columns or column.lower() in columns) and (not metrics or metric in metrics):
-                return m
-    return None
+    return monitor_for_series(project, fqn, metric, column)
 
 
 def detector_settings(
@@ -349,18 +336,16 @@ def _series_candidates(
 
 def _watched_columns(project: Project, fqn: str) -> set[str] | None:
     """Columns named by the table's field-health monitors; None when none narrows them."""
-    from tidegauge.monitors import FieldHealthMonitor, declared_monitors
+    from tidegauge.monitors import declared_monitors
 
     named: set[str] = set()
     for m in declared_monitors(project):
-        if (
-            isinstance(m, FieldHealthMonitor)
-            and m.enabled
-            and m.table.split(":")[-1].lower() == fqn.lower()
-        ):
-            if not m.columns:
-                return None
-            named.update(c.lower() for c in m.columns)
+        watched = m.watched_columns() if m.enabled and m.fqn == fqn.lower() else None
+        if watched is None:
+            continue
+        if not watched:
+            return None
+        named |= watched
     return named or None
 
 
