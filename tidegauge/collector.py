@@ -103,13 +103,7 @@ class _TableGone(Exception):
 
 
 def capabilities_of(warehouse: Warehouse) -> Capabilities:
-    return Capabilities(
-        dialect=warehouse.DIALECT,
-        approx_distinct=warehouse.APPROX_DISTINCT,
-        quantiles=warehouse.QUANTILES,
-        tablesample=warehouse.TABLESAMPLE,
-        zone=getattr(warehouse.config, "timezone", "UTC"),
-    )
+    return warehouse.capabilities()
 
 
 class _Run:
@@ -330,18 +324,14 @@ def _freshness_and_volume(r: _Run, choice: TimestampChoice) -> None:
         r.point(Metric.FRESHNESS_LAG_SECONDS, (r.now - last_modified).total_seconds())
     ts = choice.freshness if last_modified is None else None
     zone = r.caps.zone
-    q = build_max_query(
-        r.source, ts, count=row_count is None, now=r.now, dialect=r.wh.DIALECT, zone=zone
-    )
+    q = build_max_query(r.source, ts, count=row_count is None, now=r.now, caps=r.caps)
     if q is None:
         return
 
     def step() -> None:
         # Re-plan from the current schema (the timestamp column may have been dropped).
         col = ts if ts is None or any(c.name == ts.name for c in r.columns) else None
-        query = build_max_query(
-            r.source, col, count=row_count is None, now=r.now, dialect=r.wh.DIALECT, zone=zone
-        )
+        query = build_max_query(r.source, col, count=row_count is None, now=r.now, caps=r.caps)
         if query is None:
             return
         out = _lower(r.run("freshness", query).dicts())[0]
@@ -349,7 +339,7 @@ def _freshness_and_volume(r: _Run, choice: TimestampChoice) -> None:
             r.point(Metric.ROW_COUNT, int(out["row_count"]))
         if out.get("max_ts") is not None:
             latest = to_utc(out["max_ts"])
-            if col is not None and naive_timestamp(col, r.wh.DIALECT):
+            if col is not None and naive_timestamp(col, r.caps):
                 # a wall time of the warehouse zone (the identity in UTC)
                 latest = wall_to_utc(latest.replace(tzinfo=None), zone)
             r.point(Metric.MAX_TIMESTAMP, latest.timestamp())
@@ -379,6 +369,20 @@ def _window(
     if since >= until:
         return None, spec
     return Window(since, until), spec
+
+
+def key_columns(r: _Run) -> frozenset[str]:
+    """The table's key columns: declared primary/unique in the warehouse, or ``keys:`` true
+    (monitors translate dbt ``unique`` tests to it); ``keys:`` false wins over both."""
+    declared = r.wh.key_columns(r.table.ref)
+    said = r.settings.keys
+    present = {c.name.lower(): c.name for c in r.columns}
+    chosen = {k for k in declared if said.get(k) is not False}
+    chosen |= {k.lower() for k, v in said.items() if v}
+    for k in sorted(chosen - set(present)):
+        if k in said:  # a declared key always exists; a configured one may be a typo
+            r.result.errors.append(f"{r.table.ref.fqn}: key column {k} not found")
+    return frozenset(present[k] for k in chosen if k in present)
 
 
 def _field_health_on(r: _Run) -> bool:
@@ -420,6 +424,7 @@ def _profile(
             sample_percent=sample,
             exclude=r.settings.exclude_columns,
             only=aggregates_for(r.settings.metrics) if r.settings.metrics else None,
+            keys=key_columns(r),
         )
         _add_skipped(r, plan)
         results = []
@@ -589,7 +594,8 @@ def _segments(r: _Run, by: list[str], spec: BucketSpec | None, window: Window | 
 def _custom(r: _Run, m: CustomMetric) -> None:
     name = CUSTOM_PREFIX + m.name
     try:
-        query = parse_custom_sql(m.sql, r.wh.DIALECT, name=f"custom metric {m.name}")
+        # a monitor's own tree is rendered by this warehouse; user SQL is parsed in its dialect
+        query = m.query or parse_custom_sql(m.sql, r.wh.DIALECT, name=f"custom metric {m.name}")
     except CustomSQLError as e:
         r.result.errors.append(str(e))
         return

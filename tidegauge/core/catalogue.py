@@ -29,7 +29,9 @@ __all__ = [
     "Unit",
     "all_specs",
     "detected_metrics",
+    "rate_metrics",
     "spec",
+    "with_unit",
 ]
 
 
@@ -47,12 +49,17 @@ class Unit(StrEnum):
 
 
 class Rollup(StrEnum):
-    """How fine points of a metric roll up into one day (retention, daily charts)."""
+    """How fine points of a metric roll up into one day (retention, daily charts).
 
-    SUM = "sum"
+    Snapshots (points of no bucket: a row count or last-modified time read at each run) keep
+    the day's last value whatever their roll-up says.
+    """
+
+    SUM = "sum"  # counts of a bucket's rows: the day's count
     MAX = "max"
     MIN = "min"
-    LAST = "last"
+    MEAN = "mean"  # rates, means, quantiles: the mean of the day's buckets
+    LAST = "last"  # snapshots
 
 
 class Scope(StrEnum):
@@ -69,6 +76,8 @@ class MetricSpec:
 
     ``kind`` is ``None`` for metrics that are stored but never scored as a learned series
     (their alerts come from another detector, or they only feed other metrics).
+    ``scored`` is false for metrics with an alert kind whose alerts come from another
+    detector than the learned series (freshness lag: the freshness detector).
     ``counts`` marks metrics that count things (Poisson noise in the seasonal detector).
     ``noun`` is what one unit of the metric is called in a sentence ("rows", "nulls").
     """
@@ -82,6 +91,7 @@ class MetricSpec:
     direction: Direction = Direction.BOTH
     counts: bool = False
     noun: str = ""
+    scored: bool = True
 
 
 _SPECS: tuple[MetricSpec, ...] = (
@@ -118,6 +128,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.TABLE,
         AlertKind.FRESHNESS,
         Direction.UP,
+        scored=False,
     ),
     # per column
     MetricSpec(Metric.NULL_COUNT, "Nulls", Unit.ROWS, Rollup.SUM, Scope.COLUMN, noun="nulls"),
@@ -125,7 +136,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Metric.NULL_RATE,
         "Null rate",
         Unit.RATIO,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.NULL_RATE,
         Direction.UP,
@@ -146,32 +157,32 @@ _SPECS: tuple[MetricSpec, ...] = (
         Metric.MEAN,
         "Mean",
         Unit.NUMBER,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
     ),
-    MetricSpec(Metric.STDDEV, "Standard deviation", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
-    MetricSpec(Metric.P01, "1st percentile", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
-    MetricSpec(Metric.P25, "Lower quartile", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
+    MetricSpec(Metric.STDDEV, "Standard deviation", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
+    MetricSpec(Metric.P01, "1st percentile", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
+    MetricSpec(Metric.P25, "Lower quartile", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
     MetricSpec(
         Metric.P50,
         "Median",
         Unit.NUMBER,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
     ),
-    MetricSpec(Metric.P75, "Upper quartile", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
-    MetricSpec(Metric.P99, "99th percentile", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
+    MetricSpec(Metric.P75, "Upper quartile", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
+    MetricSpec(Metric.P99, "99th percentile", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
     MetricSpec(Metric.LEN_MIN, "Shortest value", Unit.CHARACTERS, Rollup.MIN, Scope.COLUMN),
     MetricSpec(Metric.LEN_MAX, "Longest value", Unit.CHARACTERS, Rollup.MAX, Scope.COLUMN),
     MetricSpec(
         Metric.LEN_MEAN,
         "Mean length",
         Unit.CHARACTERS,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
@@ -180,7 +191,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Metric.EMPTY_RATE,
         "Empty strings",
         Unit.RATIO,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.NULL_RATE,
         Direction.UP,
@@ -189,7 +200,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Metric.ZERO_RATE,
         "Zeros",
         Unit.RATIO,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
@@ -198,7 +209,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Metric.NEGATIVE_RATE,
         "Negative values",
         Unit.RATIO,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.UP,
@@ -207,13 +218,42 @@ _SPECS: tuple[MetricSpec, ...] = (
         Metric.TRUE_RATE,
         "True rate",
         Unit.RATIO,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
     ),
     MetricSpec(
-        Metric.FUTURE_RATE, "Timestamps in the future", Unit.RATIO, Rollup.LAST, Scope.COLUMN
+        Metric.FUTURE_RATE, "Timestamps in the future", Unit.RATIO, Rollup.MEAN, Scope.COLUMN
+    ),
+    # key columns
+    MetricSpec(
+        Metric.DUPLICATE_COUNT,
+        "Duplicated keys",
+        Unit.ROWS,
+        Rollup.SUM,
+        Scope.COLUMN,
+        counts=True,
+        noun="rows repeating a key",
+    ),
+    MetricSpec(
+        Metric.DUPLICATE_RATE,
+        "Duplicate rate",
+        Unit.RATIO,
+        Rollup.MEAN,
+        Scope.COLUMN,
+        AlertKind.DUPLICATES,
+        Direction.UP,
+    ),
+    MetricSpec(
+        Metric.ORPHAN_RATE,
+        "Keys without a parent",
+        Unit.RATIO,
+        Rollup.MEAN,
+        Scope.COLUMN,
+        AlertKind.RULE,
+        Direction.UP,
+        scored=False,
     ),
     # categorical: segment = the value
     MetricSpec(
@@ -233,7 +273,7 @@ _CUSTOM = MetricSpec(
     "custom",
     "Custom metric",
     Unit.NUMBER,
-    Rollup.LAST,
+    Rollup.MEAN,
     Scope.TABLE,
     AlertKind.CUSTOM,
     Direction.BOTH,
@@ -269,5 +309,19 @@ def all_specs() -> tuple[MetricSpec, ...]:
 
 
 def detected_metrics() -> frozenset[str]:
-    """The metrics scored as learned series (those with an alert kind)."""
-    return frozenset(str(s.name) for s in _SPECS if s.kind is not None)
+    """The metrics scored as learned series (an alert kind, and ``scored``)."""
+    return frozenset(str(s.name) for s in _SPECS if s.kind is not None and s.scored)
+
+
+def rate_metrics() -> frozenset[str]:
+    """Scored column metrics that are shares of rows: tested as binomial proportions."""
+    return frozenset(
+        str(s.name)
+        for s in _SPECS
+        if s.unit is Unit.RATIO and s.scope is Scope.COLUMN and s.kind is not None and s.scored
+    )
+
+
+def with_unit(unit: Unit) -> frozenset[str]:
+    """The catalogued metrics measured in ``unit``."""
+    return frozenset(str(s.name) for s in _SPECS if s.unit is unit)

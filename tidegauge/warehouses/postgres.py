@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import Field, model_validator
 from sqlglot import exp
 
+from tidegauge.core.metrics import Capabilities, QuantileStyle
 from tidegauge.core.model import TableInfo, TableRef, TypeFamily
 from tidegauge.warehouses.base import (
     ConnectionFailed,
@@ -102,9 +103,12 @@ class PostgresWarehouse(Warehouse):
     """PostgreSQL 12+.
 
     Capabilities:
-      * ``QUANTILES``: ``percentile_cont(...) WITHIN GROUP`` is an ordinary aggregate.
-      * ``TABLESAMPLE``: ``TABLESAMPLE SYSTEM/BERNOULLI (percent)``.
-      * ``APPROX_DISTINCT``: no; HyperLogLog needs an extension we cannot assume.
+      * quantiles: ``percentile_cont(ARRAY[...]) WITHIN GROUP`` is an ordinary aggregate
+        returning every quantile at once.
+      * TABLESAMPLE: ``TABLESAMPLE SYSTEM/BERNOULLI (percent)``.
+      * approximate distinct: no; HyperLogLog needs an extension we cannot assume.
+      * select items: a target list holds at most 1,664 entries; 1,600 leaves room for
+        the bucket, segment and row count.
       * ``METADATA_ROW_COUNT``: no; ``n_live_tup`` / ``reltuples`` are estimates that lag
         behind loads (reltuples only moves on VACUUM/ANALYZE), good for sizing a scan
         but not for volume monitoring. ``TableInfo.row_count`` still carries the estimate.
@@ -116,9 +120,14 @@ class PostgresWarehouse(Warehouse):
     """
 
     DIALECT = "postgres"
-    QUANTILES = True
-    TABLESAMPLE = True
-    APPROX_DISTINCT = False
+    CONFIG = PostgresWarehouseConfig
+    CAPABILITIES = Capabilities(
+        "postgres",
+        quantiles=True,
+        tablesample=True,
+        max_select_items=1600,
+        quantile_style=QuantileStyle.ARRAY_WITHIN_GROUP,
+    )
     METADATA_ROW_COUNT = False
     METADATA_FRESHNESS = False
 

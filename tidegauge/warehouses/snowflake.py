@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import Field, model_validator
 from sqlglot import exp
 
+from tidegauge.core.metrics import Capabilities, QuantileStyle
 from tidegauge.core.model import TableInfo, TableRef, TypeFamily
 from tidegauge.warehouses.base import (
     ConnectionFailed,
@@ -122,12 +123,24 @@ class SnowflakeWarehouse(Warehouse):
     ``TABLESAMPLE BERNOULLI/SYSTEM (p)``; ``ROW_COUNT`` in information_schema is exact for
     tables, and ``LAST_ALTERED`` moves on every DML (and DDL), so metadata freshness and
     volume need no scan. No read-only session exists: use a SELECT-only role.
+    ``PERCENTILE_CONT`` takes one fraction, so each quantile is its own aggregate; a
+    statement is capped at 1 MB of text, so a scan holds at most 4,000 aggregates.
+    Zoned timestamps are truncated as they are (``TIMESTAMP_TZ`` keeps its offset and
+    ``CONVERT_TIMEZONE`` would change the type).
     """
 
     DIALECT = "snowflake"
-    APPROX_DISTINCT = True
-    QUANTILES = True
-    TABLESAMPLE = True
+    CONFIG = SnowflakeWarehouseConfig
+    CAPABILITIES = Capabilities(
+        "snowflake",
+        approx_distinct=True,
+        quantiles=True,
+        tablesample=True,
+        max_select_items=4000,
+        quantile_style=QuantileStyle.EACH,
+        count_if=True,
+        truncate_in_utc=False,
+    )
     METADATA_ROW_COUNT = True
     METADATA_FRESHNESS = True
 
