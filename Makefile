@@ -8,7 +8,7 @@ NAB_OUT ?= bench/out/nab
 .DEFAULT_GOAL := help
 .PHONY: help install browser demo test check lint types audit format format-check bench-collect bench-detect \
         bench-nab bench-detect-speed bench-lineage bench-metadata bench-web bench-scale \
-        bench-store bench-fanout bench-demo-hours clean
+        bench-store bench-fanout bench-demo-hours dbt-matrix clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ bench-demo-hours: $(STAMP) ## the demo with its data ending at each hour of a da
 
 bench-fanout: $(STAMP) ## Celery fan-out: tables/s with 1, 2 and 4 workers vs one process (JSON)
 	$(BIN)/python -m bench.fanout $(BENCH_ARGS)
+
+dbt-matrix: $(STAMP) ## rebuild tests/fixtures/manifests with every dbt-core from 1.5 on, one venv each (.venv-dbt/)
+	$(BIN)/python tests/fixtures/dbt_matrix.py --uv $(BIN)/uv $(DBT_MATRIX_ARGS)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output
