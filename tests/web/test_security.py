@@ -118,7 +118,7 @@ def test_nul_bytes_and_deep_json_are_refused_not_crashed(app):
 
 
 def test_bodies_are_bounded_before_and_during_decompression(app):
-    client, recorder = app
+    client, _ = app
     # a declared length over the limit is refused unread
     r = client.post(
         "/api/v1/alerts/1/feedback",
@@ -163,14 +163,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def tidegauge(tmp_path: Path, *args: str) -> list[str]:
+    cfg = str(tmp_path / "tidegauge.yml")
+    return [sys.executable, "-m", "tidegauge.cli.main", "-c", cfg, *args]
+
+
 @pytest.fixture
 def served(tmp_path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """A real `tidegauge serve` on loopback, without tokens."""
     (tmp_path / "tidegauge.yml").write_text('store: {url: "sqlite:///state.db"}\n')
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tidegauge.cli.main", "-c", str(tmp_path / "tidegauge.yml")]
-        + ["serve", "--port", str(port), "--no-scheduler"],
+        tidegauge(tmp_path, "serve", "--port", str(port), "--no-scheduler"),
         env={**os.environ},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -239,9 +243,16 @@ def test_the_flag_serves_beyond_loopback_with_a_warning(tmp_path):
     (tmp_path / "tidegauge.yml").write_text('store: {url: "sqlite:///state.db"}\n')
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tidegauge.cli.main", "-c", str(tmp_path / "tidegauge.yml")]
-        + ["serve", "--host", "0.0.0.0", "--port", str(port), "--no-scheduler"]
-        + ["--allow-remote-without-auth"],
+        tidegauge(
+            tmp_path,
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(port),
+            "--no-scheduler",
+            "--allow-remote-without-auth",
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
