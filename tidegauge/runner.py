@@ -45,8 +45,13 @@ def run(
     only: list[str] | None = None,
     progress: Progress | None = None,
     notify: bool = True,
+    wall: Clock | None = None,
 ) -> RunReport:
-    """One run as of ``clock.now()``; see the module docstring."""
+    """One run as of ``clock.now()``; see the module docstring.
+
+    ``wall`` is the real clock for delivery retry budgets (default: the system clock);
+    tests inject one to move time instead of sleeping.
+    """
     from tidegauge.steps.emit import emit_run
     from tidegauge.steps.group import group_alerts
     from tidegauge.steps.lineage import refresh_lineage
@@ -59,6 +64,8 @@ def run(
     failed_runs = reclaim(store, now, holder_name())  # finish what killed runs left
     run_id = store.start_run(as_of=now, now=now, holder=holder_name())
     report = RunReport(run_id=run_id, as_of=now)
+    # monitors or lineage from an unreadable dbt manifest are missing from this run
+    report.problems = list(project.monitor_warnings)
     status, error = "success", None
     try:
         found = discover(project, store, now)
@@ -78,18 +85,43 @@ def run(
         if notify:
             outbox = OutboxRepo(store)
             for iid in unqueued_incidents(store, failed_runs):
-                enqueue_incident(project, store, outbox, iid, now)
-            notify_incidents(project, store, now, report)
-        if report.failed_tables or report.warehouse_errors:
+                enqueue_incident(project, store, outbox, iid, now, clock=wall)
+            notify_incidents(project, store, now, report, clock=wall)
+        if report.partial:
             status = "partial"
-    except Exception as e:  # the run is recorded as failed, then the error propagates
+    except BaseException as e:  # the run is recorded as failed, then the error propagates
         status, error = "failed", f"{type(e).__name__}: {e}"
-        raise
-    finally:
         report.seconds = time.perf_counter() - started
-        stats = json.loads(json.dumps(report.as_dict(), default=str))
-        store.finish_run(run_id, status, stats, clock.now(), error)
+        _finish_failed(store, run_id, report, clock, error)
+        raise
+    report.seconds = time.perf_counter() - started
+    stats = json.loads(json.dumps(report.as_dict(), default=str))
+    store.finish_run(run_id, status, stats, clock.now(), error)
     return report
+
+
+#: how long a failed run tries to record its failure while the store is unreachable
+FINISH_RETRY = (0.5, 1.0, 2.0)
+
+
+def _finish_failed(store: Store, run_id: int, report: RunReport, clock: Clock, error: str) -> None:
+    """Record the run as failed and release what it holds, trying again for a few seconds
+    when the store is what failed; if it stays away, the next run reclaims both (the
+    process that held them is gone by then)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from tidegauge.steps.recover import release_held
+
+    stats = json.loads(json.dumps(report.as_dict(), default=str))
+    for wait in (0.0, *FINISH_RETRY):
+        time.sleep(wait)
+        try:
+            store.finish_run(run_id, "failed", stats, clock.now(), error[:2000])
+            release_held(store, holder_name())
+            return
+        except DBAPIError as e:
+            log.warning("recording run %s as failed: store unavailable (%s)", run_id, e.orig)
+    log.error("run %s could not be recorded as failed: the store stays unavailable", run_id)
 
 
 def per_table(

@@ -17,6 +17,7 @@ from tidegauge.cli import (
     incidents,
     lineage,
     monitors,
+    outbox,
     project,
     run,
     serve,
@@ -70,6 +71,7 @@ for module in (
     demo,
     store,
     worker,
+    outbox,
 ):
     module.register(app)
 

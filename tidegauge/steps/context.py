@@ -45,6 +45,19 @@ class RunReport:
     notifications: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     fanout: dict[str, Any] = field(default_factory=dict)  # chunks, retries, workers
+    #: what went wrong without stopping the run (an unreadable dbt manifest, ...)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        """Some of the work failed (tables, warehouses, deliveries, the manifest) while the
+        rest completed: the run is ``partial`` and ``tidegauge run`` exits with 3."""
+        return bool(
+            self.failed_tables
+            or self.warehouse_errors
+            or self.problems
+            or self.notifications.get("failed")
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,4 +73,5 @@ class RunReport:
             "notifications": self.notifications,
             "seconds": round(self.seconds, 3),
             **({"fanout": self.fanout} if self.fanout else {}),
+            **({"problems": self.problems} if self.problems else {}),
         }
