@@ -50,7 +50,11 @@ format-check: $(STAMP) ## ruff format --check: fails on any file the formatter w
 
 check: lint format-check types test ## lint, format, types and tests (what CI runs)
 
-bench-collect: $(STAMP) ## field-health profile vs a hand-written scan, Soda Core and GX (JSON)
+bench/.venv-%/.installed: bench/reference_tools.py
+	$(BIN)/python bench/reference_tools.py --setup $*
+	@test -x bench/.venv-$*/bin/python && touch $@ || true
+
+bench-collect: $(STAMP) bench/.venv-soda/.installed bench/.venv-gx/.installed ## 10M rows: tidegauge's first and steady runs vs a hand-written scan, Soda Core, GX (JSON)
 	$(BIN)/python bench/collect.py $(BENCH_ARGS)
 
 bench-detect: $(STAMP) ## warehouse incident-injection suite: recall, false alarms, delay (JSON)

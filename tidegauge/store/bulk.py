@@ -18,7 +18,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql import Insert
 
 from tidegauge.core.model import ColumnInfo, MetricPoint, TableRef
 from tidegauge.store import schema as s
@@ -27,12 +40,13 @@ from tidegauge.store.store import (
     Store,
     columns_from_json,
     columns_to_json,
-    point_row,
     schema_fingerprint,
 )
 
 #: ids bound in one ``IN (…)``: well under SQLite's 32,766 variables and PostgreSQL's 65,535
 IDS_PER_STATEMENT = 500
+#: rows handed to the driver per ``executemany`` (bounds the driver's own buffers)
+WRITE_BATCH = 20_000
 
 T = TypeVar("T")
 
@@ -333,6 +347,36 @@ def _series_order(points: list[MetricPoint]) -> list[MetricPoint]:
 # --- writes ----------------------------------------------------------------------------
 
 
+#: the ``metric_points`` columns a collected point fills, in the order rows are built
+POINT_COLUMNS = (
+    "table_id",
+    "column_name",
+    "segment",
+    "metric",
+    "bucket_start",
+    "bucket_seconds",
+    "value",
+    "collected_at",
+    "run_id",
+)
+POINT_KEY = ["table_id", "column_name", "segment", "metric", "bucket_start"]
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """A window of a table's series that a collection recomputed in full: stored points of
+    that family in ``[since, until)`` not produced again are stale and go.
+
+    Categorical values and segments are open sets (top-k values plus ``__other__``): a
+    recomputed bucket may name other values than the stored one did (a shorter window ranks
+    values differently), so an upsert alone would leave both. ``family`` is ``value_count``
+    (categorical) or ``segments`` (every other segmented point)."""
+
+    family: str
+    since: datetime
+    until: datetime
+
+
 @dataclass
 class TableWrite:
     """What collecting one table stores: its run row, points, ledger and schema."""
@@ -347,18 +391,33 @@ class TableWrite:
     schema: list[ColumnInfo] | None = None
     previous_fingerprint: str | None = None
     schema_events: list[dict[str, Any]] = field(default_factory=list)
+    #: windows whose points of a family this write replaces (see :class:`Replaced`)
+    replaced: list[Replaced] = field(default_factory=list)
 
 
 def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[TableWrite]) -> None:
-    """Store a chunk of collected tables in one transaction (raises on a store error)."""
+    """Store collected tables in one transaction (raises on a store error).
+
+    Idempotent: writing the same tables again (a replayed chunk, a run killed after its
+    commit and run again) leaves the store as one write does: points are upserted by series
+    and bucket, and windows a write recomputed in full are replaced (:class:`Replaced`).
+    """
     if not writes:
         return
     # one row per series and bucket (the last wins): PostgreSQL refuses an upsert that
     # touches the same row twice in one statement
     points = list(
         {
-            (w.table_id, p.column or "", p.segment or "", p.metric, p.bucket_start): point_row(
-                w.table_id, p, now, run_id
+            (w.table_id, p.column or "", p.segment or "", p.metric, p.bucket_start): (
+                w.table_id,
+                p.column or "",
+                p.segment or "",
+                p.metric,
+                p.bucket_start,
+                p.bucket_seconds,
+                p.value,
+                now,
+                run_id,
             )
             for w in writes
             for p in w.points
@@ -389,18 +448,32 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
         }
         for w in writes
     ]
+    t = s.metric_points
     with store.engine.begin() as c:
+        for w in writes:
+            for r in w.replaced:
+                family = (
+                    t.c.metric == "value_count"
+                    if r.family == "value_count"
+                    else and_(t.c.segment != "", t.c.metric != "value_count")
+                )
+                c.execute(
+                    delete(t).where(
+                        t.c.table_id == w.table_id,
+                        t.c.bucket_start >= r.since,
+                        t.c.bucket_start < r.until,
+                        family,
+                    )
+                )
         if points:
-            c.execute(
-                upsert(
-                    store.dialect,
-                    s.metric_points,
-                    None,
-                    ["table_id", "column_name", "segment", "metric", "bucket_start"],
-                    ["value", "bucket_seconds", "collected_at", "run_id"],
-                ),
-                points,
+            stmt = upsert(
+                store.dialect,
+                t,
+                None,
+                POINT_KEY,
+                ["value", "bucket_seconds", "collected_at", "run_id"],
             )
+            executemany_raw(c, stmt, t, POINT_COLUMNS, points)
         if snapshots:
             c.execute(insert(s.schema_snapshots), snapshots)
         if events:
@@ -417,3 +490,44 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
             ),
             run_rows,
         )
+
+
+def executemany_raw(
+    c: Connection, stmt: Insert, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Run ``stmt`` once per row of ``rows`` (tuples in ``columns`` order) through the driver's
+    own ``executemany``.
+
+    SQLAlchemy's executemany turns every row into a dict and processes every value on its
+    way to the driver: for the 200,000 points of a first run over a wide table that took
+    longer than the warehouse scan. Here the statement is compiled once, only the values
+    whose type needs it (timestamps on SQLite) are converted, and the driver batches the rest
+    (psycopg pipelines, sqlite3 loops in C). The SQL is the one SQLAlchemy would send.
+    """
+    dialect = c.dialect
+    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+    procs = [
+        (i, proc)
+        for i, name in enumerate(columns)
+        if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+    if procs:
+        converted = []
+        for row in rows:
+            values = list(row)
+            for i, proc in procs:
+                values[i] = proc(values[i])
+            converted.append(values)
+        rows = [tuple(v) for v in converted]
+    params: Any
+    if compiled.positiontup is not None:  # qmark / format: values in the statement's order
+        order = [columns.index(name) for name in compiled.positiontup]
+        params = (
+            rows
+            if order == list(range(len(columns)))
+            else [tuple(row[i] for i in order) for row in rows]
+        )
+    else:  # named / pyformat
+        params = [dict(zip(columns, row, strict=True)) for row in rows]
+    for part in chunked(params, WRITE_BATCH):
+        c.exec_driver_sql(str(compiled), part)
