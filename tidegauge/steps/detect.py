@@ -122,6 +122,24 @@ def detector_settings(
     )
 
 
+def series_detector(
+    project: Project,
+    settings: TableSettings,
+    metric: str,
+    column: str | None,
+    first: datetime,
+    now: datetime,
+) -> SeasonalDetector:
+    """The seasonal detector live detection runs on a series: its settings, its name and the
+    table's special days from ``first`` to ``now``. Chart bands (web/bands.py) use the same one,
+    so that a chart shows the band an alert was judged against."""
+    return SeasonalDetector(
+        detector_settings(metric, settings, project, column=column),
+        metric=metric,
+        calendar=project.special_days(settings, first, now),  # holidays: core/detectors/special
+    )
+
+
 def detect_tables(
     project: Project,
     store: Store,
@@ -330,11 +348,7 @@ def _series_candidates(
                     )
                 )
             continue
-        det = SeasonalDetector(
-            dsettings,
-            metric=metric,
-            calendar=project.special_days(settings, complete[0].bucket_start, now),
-        )  # holidays: see core/detectors/special
+        det = series_detector(project, settings, metric, column, complete[0].bucket_start, now)
         try:
             detections = det.evaluate(
                 [p.bucket_start for p in complete],
