@@ -306,6 +306,7 @@ def root_cause_hints(
                     "column": move.column,
                     "value": move.value,
                     "share_of_change": round(move.share_of_change, 3),
+                    "usual_share": round(move.usual_share, 3),
                 }
             )
     return hints
