@@ -48,6 +48,7 @@ def incident_from_row(row: dict[str, Any]) -> Incident:
         detected_at=row["detected_at"],
         status=IncidentStatus(row["status"]),
         severity=Severity(row["severity"]),
+        severity_reason=list(row.get("severity_reason") or []),
         owner=row.get("owner"),
         alert_ids=list(row.get("alerts") or []),
         impact=Impact(
