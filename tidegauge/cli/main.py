@@ -21,6 +21,7 @@ from tidegauge.cli import (
     run,
     serve,
     store,
+    streams,
     worker,
 )
 from tidegauge.cli.common import CliState, fail
@@ -69,6 +70,7 @@ for module in (
     serve,
     demo,
     store,
+    streams,
     worker,
 ):
     module.register(app)

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as e:
             fail(str(e))
         project = state.project
-        if not project.warehouses:
+        if not project.warehouses and not project.streams:
             fail(f"{state.config_path}: no warehouses configured")
         if as_json or not console.is_terminal:
             report = run_once(project, state.store, clock, only=table or None, notify=not no_notify)

@@ -45,6 +45,7 @@ BYTES = "bytes"
 LAST_MESSAGE = "last_message_at"  # snapshot, epoch seconds
 SKEW = "partition_skew"  # snapshot: busiest partition's share over an even share
 END_OFFSET = "end_offset"  # snapshot: summed real end offsets
+PARTITIONS = "partitions"  # snapshot
 PARSE_FAILURES = "parse_failure_rate"
 OVERSIZED = "oversized_count"
 LAG = "consumer_lag"  # column = group, messages (bucketed: the last poll's in the bucket)
@@ -65,6 +66,7 @@ STREAM_METRICS = (
     LAST_MESSAGE,
     SKEW,
     END_OFFSET,
+    PARTITIONS,
     PARSE_FAILURES,
     OVERSIZED,
     LAG,
@@ -354,6 +356,7 @@ def _poll(
                 c += h.bucket_messages.get(b, 0.0)  # an earlier poll filled part of it
                 pts.append(MetricPoint(ref, MESSAGES, b, round(c, 3), bucket_seconds=bucket))
         pts.append(MetricPoint(ref, END_OFFSET, now, total_end))
+        pts.append(MetricPoint(ref, PARTITIONS, now, float(n)))
         sample = samples.get(t, [])
         if not first:
             # only what arrived since the previous poll: the last N of each partition may
