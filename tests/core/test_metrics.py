@@ -99,8 +99,10 @@ def golden_sql(dialect: str) -> str:
 def test_golden_sql(dialect: str) -> None:
     path = GOLDEN / f"profile_{dialect}.sql"
     text = golden_sql(dialect)
-    if os.environ.get("TIDEGAUGE_UPDATE_GOLDEN") or not path.exists():
+    if os.environ.get("TIDEGAUGE_UPDATE_GOLDEN"):
         path.write_text(text)
+    # a missing golden is a failure, not a file quietly written with whatever the code says
+    assert path.exists(), f"{path} is missing: run with TIDEGAUGE_UPDATE_GOLDEN=1 and review it"
     assert text == path.read_text()
 
 
