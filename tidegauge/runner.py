@@ -58,6 +58,7 @@ def run(
     from tidegauge.steps.notify import enqueue_incident, notify_incidents
     from tidegauge.steps.recover import orphan_alerts, reclaim, unqueued_incidents
     from tidegauge.store.outbox import OutboxRepo
+    from tidegauge.streams.run import poll_streams
 
     started = time.perf_counter()
     now = clock.now()
@@ -75,6 +76,9 @@ def run(
         collected, alerts = per_table(
             project, store, found, now, run_id, report, only, progress, external
         )
+        alerts += poll_streams(
+            project, store, now, run_id, graph=graph, errors=report.warehouse_errors
+        )[1]
         report.alerts = alerts
         # grouping reads open incidents and writes new ones: one process at a time
         with exclusive(store, "group", timeout=GROUP_WAIT):

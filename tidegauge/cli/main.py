@@ -22,6 +22,7 @@ from tidegauge.cli import (
     run,
     serve,
     store,
+    streams,
     worker,
 )
 from tidegauge.cli.common import CliState, fail
@@ -70,6 +71,7 @@ for module in (
     serve,
     demo,
     store,
+    streams,
     worker,
     outbox,
 ):

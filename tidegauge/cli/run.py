@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as e:
             fail(str(e))
         project = state.project
-        if not project.warehouses:
+        if not project.warehouses and not project.streams:
             fail(f"{state.config_path}: no warehouses configured")
         try:
             report = _run(state, clock, table, no_notify, as_json)
