@@ -30,7 +30,11 @@ LAYERS: dict[str, int] = {
     "fanout": 4,
     "collector": 4,
     "integrations.openlineage_recorder": 4,  # records ingested events into the stored graph
+    "streams": 4,  # polling topics: the streams' own collect and detect steps
+    "streams.kafka": 1,  # the Kafka adapter, like a warehouse's
+    "streams.config": 3,  # the `streams:` part of the project file
     "runner": 5,
+    "streams.watch": 5,  # `tidegauge watch`: runs in a loop
     "sdk": 6,
     "demo": 6,
     "integrations.dagster": 6,  # the SDK as Dagster assets and checks
