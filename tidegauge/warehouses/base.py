@@ -364,6 +364,13 @@ class Warehouse(ABC):
             )
         return sorted(out, key=lambda t: t.ref)
 
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        """OpenLineage ``(namespace, name)`` of a table, per the spec's naming for the engine
+        (:mod:`tidegauge.integrations.openlineage_naming`); engines the spec lacks keep ours."""
+        return f"tidegauge://{self.name}", ".".join(
+            p for p in (ref.database, ref.schema, ref.name) if p
+        )
+
     def view_definitions(self) -> dict[TableRef, str]:
         """SQL of every view, for lineage. Engines without it return nothing."""
         return {}

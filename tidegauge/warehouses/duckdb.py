@@ -140,6 +140,11 @@ class DuckDBWarehouse(Warehouse):
         col_rows = self.execute(columns, comment="discover columns").dicts()
         return self.build_tables(rows, col_rows)
 
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        from tidegauge.integrations import openlineage_naming
+
+        return openlineage_naming.duckdb(self.config.path, ref.schema, ref.name, ref.database)
+
     def view_definitions(self) -> dict[TableRef, str]:
         q = (
             exp.select("schema_name", "view_name", "sql")

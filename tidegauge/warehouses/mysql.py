@@ -296,6 +296,12 @@ class MySQLWarehouse(Warehouse):
             for r in self.execute(q, comment="discover json columns").dicts()
         }
 
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        from tidegauge.integrations import openlineage_naming
+
+        # a MySQL schema is its database
+        return openlineage_naming.mysql(self.config.host, self.config.port, ref.schema, ref.name)
+
     def view_definitions(self) -> dict[TableRef, str]:
         q = (
             exp.select(

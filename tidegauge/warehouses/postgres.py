@@ -347,6 +347,14 @@ class PostgresWarehouse(Warehouse):
         }
         return rows, enums
 
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        from tidegauge.integrations import openlineage_naming
+
+        c = self.config
+        return openlineage_naming.postgres(
+            c.host, c.port, ref.database or c.database, ref.schema, ref.name
+        )
+
     def view_definitions(self) -> dict[TableRef, str]:
         views = exp.select(
             _alias(exp.column("schemaname"), "schema"),

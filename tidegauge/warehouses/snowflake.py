@@ -297,6 +297,14 @@ class SnowflakeWarehouse(Warehouse):
                 r["data_type"] = f"NUMBER({r['numeric_precision']},{r['numeric_scale'] or 0})"
         return [_with_number_families(t) for t in self.build_tables(rows, col_rows)]
 
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        from tidegauge.integrations import openlineage_naming
+
+        c = self.config
+        return openlineage_naming.snowflake(
+            c.account, ref.database or c.database, ref.schema, ref.name
+        )
+
     def view_definitions(self) -> dict[TableRef, str]:
         q = self._schema_filter(
             exp.select(
