@@ -589,7 +589,9 @@ def _segments(r: _Run, by: list[str], spec: BucketSpec | None, window: Window | 
 def _custom(r: _Run, m: CustomMetric) -> None:
     name = CUSTOM_PREFIX + m.name
     try:
-        query = parse_custom_sql(m.sql, r.wh.DIALECT, name=f"custom metric {m.name}")
+        query = parse_custom_sql(
+            m.sql, r.wh.DIALECT, name=f"custom metric {m.name}", functions=r.wh.SQL_FUNCTIONS
+        )
     except CustomSQLError as e:
         r.result.errors.append(str(e))
         return

@@ -39,7 +39,7 @@ SELECT COUNT(*) AS row_count, COUNT("amount") AS c0_nonnull, ... FROM orders
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -51,6 +51,7 @@ from sqlglot import exp
 
 from tidegauge.core.clock import ZoneMap, is_utc, local_date, utc_to_wall, wall_to_utc, zone_map
 from tidegauge.core.model import ColumnInfo, TypeFamily
+from tidegauge.core.sql_guard import UnsafeSQLError, check_functions
 
 __all__ = [
     "CUSTOM_PREFIX",
@@ -1162,8 +1163,12 @@ _WRITE_NODES: tuple[type[exp.Expr], ...] = (
 )
 
 
-def parse_custom_sql(sql: str, dialect: str, *, name: str = "custom metric") -> exp.Query:
-    """Parse ``sql``; accept only one read-only ``SELECT`` (or a set operation of them).
+def parse_custom_sql(
+    sql: str, dialect: str, *, name: str = "custom metric", functions: Iterable[str] = ()
+) -> exp.Query:
+    """Parse ``sql``; accept only one read-only ``SELECT`` (or a set operation of them)
+    calling only allowed functions (:mod:`tidegauge.core.sql_guard`; ``functions`` are the
+    engine's own, from its adapter).
 
     >>> parse_custom_sql("SELECT count(*) FROM t WHERE x < 0", "duckdb").sql()
     'SELECT COUNT(*) FROM t WHERE x < 0'
@@ -1189,4 +1194,8 @@ def parse_custom_sql(sql: str, dialect: str, *, name: str = "custom metric") -> 
             raise CustomSQLError(
                 f"{name}: only read-only SELECTs are allowed, found {node.key.upper()}"
             )
+    try:
+        check_functions(stmt, dialect, allowed=functions, name=name)
+    except UnsafeSQLError as e:
+        raise CustomSQLError(str(e)) from None
     return stmt

@@ -30,6 +30,59 @@ class DuckDBWarehouseConfig(WarehouseConfigBase):
 
 class DuckDBWarehouse(Warehouse):
     DIALECT = "duckdb"
+    # not read_text/read_csv/read_parquet/read_json/glob/… (files), not getenv/current_setting
+    SQL_FUNCTIONS = frozenset(
+        [
+            "approx_quantile",
+            "quantile",
+            "quantile_cont",
+            "quantile_disc",
+            "reservoir_quantile",
+            "arg_max",
+            "arg_min",
+            "max_by",
+            "min_by",
+            "list",
+            "string_split",
+            "regexp_matches",
+            "regexp_extract",
+            "regexp_replace",
+            "regexp_full_match",
+            "contains",
+            "ends_with",
+            "prefix",
+            "suffix",
+            "strftime",
+            "strptime",
+            "epoch",
+            "epoch_ms",
+            "make_date",
+            "make_timestamp",
+            "date_diff",
+            "time_bucket",
+            "dayname",
+            "monthname",
+            "year",
+            "month",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "week",
+            "dayofweek",
+            "isodow",
+            "isnan",
+            "isinf",
+            "hash",
+            "md5",
+            "bit_length",
+            "levenshtein",
+            "len",
+            "array_length",
+            "list_count",
+            "unnest",
+        ]
+    )
     APPROX_DISTINCT = True
     QUANTILES = True
     TABLESAMPLE = True
