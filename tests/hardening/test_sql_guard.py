@@ -87,7 +87,7 @@ def test_ordinary_metric_sql_passes(dialect: str, sql: str) -> None:
 
 
 def test_error_names_the_function_and_engine() -> None:
-    with pytest.raises(CustomSQLError, match="function set_config is not allowed.*postgres"):
+    with pytest.raises(CustomSQLError, match=r"function set_config is not allowed.*postgres"):
         parse_custom_sql(
             "select set_config('x.y', 'z', false)",
             "postgres",
