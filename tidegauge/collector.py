@@ -607,7 +607,9 @@ def _custom(r: _Run, m: CustomMetric) -> None:
     name = CUSTOM_PREFIX + m.name
     try:
         # a monitor's own tree is rendered by this warehouse; user SQL is parsed in its dialect
-        query = m.query or parse_custom_sql(m.sql, r.wh.DIALECT, name=f"custom metric {m.name}")
+        query = m.query or parse_custom_sql(
+            m.sql, r.wh.DIALECT, name=f"custom metric {m.name}", functions=r.wh.SQL_FUNCTIONS
+        )
     except CustomSQLError as e:
         r.result.errors.append(str(e))
         return

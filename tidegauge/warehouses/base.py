@@ -188,6 +188,10 @@ class Warehouse(ABC):
     METADATA_FRESHNESS: ClassVar[bool] = False
     #: exact (or good) row counts available from metadata without a scan
     METADATA_ROW_COUNT: ClassVar[bool] = False
+    #: functions user SQL may call here besides the standard ones
+    #: (:data:`tidegauge.core.sql_guard.STANDARD_FUNCTIONS`); pure computations only, never
+    #: one that reads files, changes settings or reaches other servers
+    SQL_FUNCTIONS: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: WarehouseConfigBase) -> None:
         self.config = config

@@ -141,6 +141,49 @@ class SnowflakeWarehouse(Warehouse):
         count_if=True,
         truncate_in_utc=False,
     )
+    # not system$… functions, external functions or stage readers
+    SQL_FUNCTIONS = frozenset(
+        [
+            "iff",
+            "zeroifnull",
+            "nullifzero",
+            "div0",
+            "approx_percentile",
+            "hll",
+            "to_date",
+            "to_timestamp",
+            "to_char",
+            "to_varchar",
+            "try_to_number",
+            "try_to_date",
+            "dateadd",
+            "timestampdiff",
+            "timestampadd",
+            "regexp_like",
+            "regexp_substr",
+            "regexp_replace",
+            "regexp_count",
+            "charindex",
+            "contains",
+            "endswith",
+            "startswith",
+            "array_size",
+            "parse_json",
+            "split_part",
+            "listagg",
+            "median",
+            "mode",
+            "kurtosis",
+            "skew",
+            "year",
+            "month",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "dayofweek",
+        ]
+    )
     METADATA_ROW_COUNT = True
     METADATA_FRESHNESS = True
 

@@ -123,7 +123,9 @@ class RequestGuardMiddleware:
         if origin is not None:
             host = headers.get("host", "")
             if origin == "null" or urlsplit(origin).netloc.lower() != host.lower():
-                raise Refused(403, "cross-origin write refused")
+                raise Refused(
+                    403, "cross-site write refused: the request comes from another origin"
+                )
         if scope["path"].startswith("/api/"):
             ctype = headers.get("content-type", "").split(";")[0].strip().lower()
             if ctype != "application/json":

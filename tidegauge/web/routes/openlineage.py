@@ -27,7 +27,8 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
     summary="Record an OpenLineage RunEvent, JobEvent or DatasetEvent",
     responses={
         400: {
-            "description": "not JSON, too deeply nested, or not a valid event (type and field named)"
+            "description": "not JSON, too deeply nested, or not a valid event "
+            "(its type and the field at fault are named)"
         },
         413: {"description": "body (or its decompressed form) larger than 16 MiB"},
         415: {"description": "not Content-Type: application/json"},
