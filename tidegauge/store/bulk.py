@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    DateTime,
+    String,
     Table,
     and_,
     delete,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.sql import Insert
@@ -49,6 +52,8 @@ IDS_PER_STATEMENT = 500
 WRITE_BATCH = 20_000
 
 T = TypeVar("T")
+#: a ``metric_points`` row as :func:`stream_points` reads it
+_PointRow = tuple[int, str, str, str, Any, float | None, int]
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:
@@ -297,6 +302,11 @@ def stream_points(
         t.c.bucket_start >= min(f.since for f in filters),
         or_(false(), *[f.clause() for f in filters]),
     )
+    # SQLite hands timestamps back as text: read them as text and parse each distinct one
+    # once (a table's series share their bucket starts), not once per point through the
+    # type's result processor; PostgreSQL's driver returns them in UTC already
+    text = store.dialect == "sqlite"
+    bucket_col = type_coerce(t.c.bucket_start, String) if text else t.c.bucket_start
     with store.engine.connect() as c:
         streaming = c.execution_options(stream_results=True, yield_per=2000)
         for part in _id_lists(refs):
@@ -306,7 +316,7 @@ def stream_points(
                     t.c.metric,
                     t.c.column_name,
                     t.c.segment,
-                    t.c.bucket_start,
+                    bucket_col,
                     t.c.value,
                     t.c.bucket_seconds,
                 )
@@ -314,19 +324,24 @@ def stream_points(
                 .order_by(t.c.table_id, t.c.bucket_start)
             )
             current: int | None = None
+            ref: TableRef | None = None
             batch: list[MetricPoint] = []
-            for tid, metric, column, segment, bucket, value, seconds in _tuples(
-                streaming.execute(q)
-            ):
+            times: dict[Any, datetime] = {}
+            rows = cast(Iterable[_PointRow], streaming.execute(q))
+            for tid, metric, column, segment, bucket, value, seconds in rows:
                 if tid != current:
                     if current is not None:
                         yield current, _series_order(batch)
                     current, batch = int(tid), []
+                    ref = refs[current]
+                when = times.get(bucket)
+                if when is None:
+                    when = times[bucket] = _stored_time(bucket)
                 batch.append(
                     MetricPoint(
-                        table=refs[current],
+                        table=ref,  # type: ignore[arg-type]  # set with current
                         metric=metric,
-                        bucket_start=utc(bucket),  # type: ignore[arg-type]
+                        bucket_start=when,
                         value=value,
                         column=column or None,
                         segment=segment or None,
@@ -335,6 +350,15 @@ def stream_points(
                 )
             if current is not None:
                 yield current, _series_order(batch)
+
+
+def _stored_time(value: Any) -> datetime:
+    """A stored timestamp in UTC: SQLite's text, or a driver's datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    when = utc(value)
+    assert when is not None  # bucket_start is NOT NULL
+    return when
 
 
 def _series_order(points: list[MetricPoint]) -> list[MetricPoint]:
@@ -507,18 +531,27 @@ def executemany_raw(
     dialect = c.dialect
     compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
     procs = [
-        (i, proc)
+        (i, proc, isinstance(table.c[name].type, DateTime))
         for i, name in enumerate(columns)
         if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
     if procs:
+        # a chunk's rows share a few hundred bucket starts and one collection time: each
+        # distinct timestamp is converted once
+        memo: dict[Any, Any] = {}
         converted = []
         for row in rows:
             values = list(row)
-            for i, proc in procs:
-                values[i] = proc(values[i])
-            converted.append(values)
-        rows = [tuple(v) for v in converted]
+            for i, proc, repeats in procs:
+                if repeats:
+                    done = memo.get(values[i], memo)
+                    if done is memo:
+                        done = memo[values[i]] = proc(values[i])
+                    values[i] = done
+                else:
+                    values[i] = proc(values[i])
+            converted.append(tuple(values))
+        rows = converted
     params: Any
     if compiled.positiontup is not None:  # qmark / format: values in the statement's order
         order = [columns.index(name) for name in compiled.positiontup]
