@@ -97,9 +97,19 @@ def detector_settings(
     if monitor is not None:  # what the owner declared wins over the metric's default
         direction = Direction(monitor.direction) if monitor.direction else direction
         sens = Sensitivity(monitor.sensitivity) if monitor.sensitivity else sens
+    return metric_settings(metric, sens, direction)
+
+
+def metric_settings(
+    metric: str, sensitivity: Sensitivity = Sensitivity.MEDIUM, direction: Direction | None = None
+) -> DetectorSettings:
+    """A metric's detector settings before any table or monitor says otherwise: its direction
+    and the minimum change worth an alert (a rate by ``RATE_FLOOR``, a count by one and 10%)."""
+    if direction is None:
+        direction = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))[1]
     rate = metric.endswith("_rate")
     return DetectorSettings(
-        sensitivity=sens,
+        sensitivity=sensitivity,
         direction=direction,
         min_abs_change=RATE_FLOOR if rate else (1.0 if metric.endswith("count") else 0.0),
         min_rel_change=0.0 if rate else 0.1,
