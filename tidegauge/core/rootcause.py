@@ -10,6 +10,7 @@ z-score of at least 3, the usual "three sigma").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,7 +47,7 @@ def _departs_from_even_change(
     if total_expected <= 0:
         return observed > expected
     predicted = expected * total_observed / total_expected
-    return abs(observed - predicted) >= NOISE_SIGMAS * max(predicted, 1.0) ** 0.5
+    return abs(observed - predicted) >= NOISE_SIGMAS * math.sqrt(max(predicted, 1.0))
 
 
 def segment_that_moved(
