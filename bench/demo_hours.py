@@ -8,7 +8,7 @@ The demo's data end at the last full hour, so what each replayed run tests (and 
 detector refits its baselines) moves with the time of day; a detector that is right only
 at some hours shows here. Two hours run at a time.
 
-    .venv/bin/python -m bench.demo_hours [--day 2026-11-26] [--hours 0-23] [--jobs 2]
+    .venv/bin/python -m bench.demo_hours [--day 2026-11-26] [--hours 0-23|0,6,12] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -47,8 +47,12 @@ def one(end: datetime) -> dict[str, Any]:
 
 
 def hours(text: str) -> list[int]:
-    lo, _, hi = text.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
+    """``0-23``, ``9`` or a comma list of either: ``0,6,12-14``."""
+    out: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
 
 
 def main() -> None:

@@ -357,6 +357,14 @@ def test_a_schema_change_downstream_joins_the_upstream_schema_change_not_a_data_
     )
     groups = group_alerts([removed], [drop], market_path, link=market_link)
     assert [g.incident_id for g in groups] == [None]
+    # not even in the same hour: rows going missing never remove a column
+    same_hour = replace(removed, data_time=T0 + timedelta(hours=4))
+    assert [g.incident_id for g in group_alerts([same_hour], [drop], market_path)] == [None]
+    schema = OpenIncident(
+        2, "raw.orders", AlertKind.SCHEMA_CHANGE, T0, {"raw.orders"}, "coupon", last_time=T0
+    )
+    groups = group_alerts([same_hour], [drop, schema], market_path, link=market_link)
+    assert [g.incident_id for g in groups] == [2]
 
 
 def test_a_symptom_does_not_come_before_its_cause():

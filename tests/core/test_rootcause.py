@@ -25,6 +25,19 @@ def test_whole_table_drop_blames_no_segment():
     assert segment_that_moved(counts, AT) is None
 
 
+def test_noise_in_small_segments_does_not_turn_a_whole_table_drop_into_one_segments_fault():
+    # 70% of rows lost; the few coupon orders, being few, happen to lose only a quarter
+    counts = {
+        "coupon_code": {
+            "__null__": weekly(134, 36),
+            "WELCOME10": weekly(4, 4),
+            "LIVE5": weekly(4, 3),
+            "VIP20": weekly(4, 2),
+        }
+    }
+    assert segment_that_moved(counts, AT) is None
+
+
 def test_whole_table_stop_blames_no_segment():
     counts = {"is_featured": {"false": weekly(13, 0), "true": weekly(1, 0)}}
     assert segment_that_moved(counts, AT) is None

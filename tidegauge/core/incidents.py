@@ -147,8 +147,11 @@ def _family(kind: AlertKind) -> str | None:
     return FAMILIES.get(kind)
 
 
-def _explains(inc: OpenIncident, alert: AlertRef, link: ColumnLink | None) -> tuple[int, str]:
-    """How well the root of ``inc`` explains a downstream ``alert`` (lower is better)."""
+def _explains(
+    inc: OpenIncident, alert: AlertRef, link: ColumnLink | None
+) -> tuple[int | None, str]:
+    """How well the root of ``inc`` explains a downstream ``alert`` (lower is better; None:
+    it cannot)."""
     same_family = _family(alert.kind) == _family(inc.kind)
     linked = (
         link(inc.root_table, inc.column, alert.table, alert.column)
@@ -159,7 +162,7 @@ def _explains(inc: OpenIncident, alert: AlertRef, link: ColumnLink | None) -> tu
     if alert.kind is AlertKind.SCHEMA_CHANGE and inc.kind is not AlertKind.SCHEMA_CHANGE:
         # data going wrong upstream does not change a model's columns; only a schema
         # change upstream explains one downstream
-        return _TABLE_ONLY, "a schema change downstream is not caused by the data upstream"
+        return None, ""
     if linked is Link.DIRECT:
         return _COMPUTED_FROM_ROOT, f"{where} is computed from `{inc.root_table}.{inc.column}`"
     if inc.column is None and _family(inc.kind) == "arrival":
@@ -244,7 +247,7 @@ def group_alerts(
                 cand = (score, target, f"continuing on `{alert.table}`: {what}", 0)
             elif chain := path(inc.root_table, alert.table):
                 strength, why = _explains(inc, alert, link)
-                if not _downstream_fits(inc, alert, strength, policy):
+                if strength is None or not _downstream_fits(inc, alert, strength, policy):
                     continue
                 same_family = _family(alert.kind) == _family(inc.kind)
                 score = (

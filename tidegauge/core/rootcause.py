@@ -2,20 +2,23 @@
 
 A segment is blamed only when it explains more of the change than its share of the rows
 would: when a whole table drops, its biggest segment also "loses the most rows", but that
-says nothing about the cause. Blame needs the change to be concentrated in the segment —
-its own relative change clearly larger than that of the other rows of its column.
+says nothing about the cause. If the change were spread evenly, every segment would move by
+the table's own factor (observed total / usual total); a segment is blamed only when its
+count departs from that prediction by more than counting noise explains (a Poisson
+z-score of at least 3, the usual "three sigma").
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
-#: the segment's relative change must be at least this many times that of the rest of the
-#: column: a uniform change (every segment moving by the same fraction) gives 1
-CONCENTRATION = 2.0
+#: how many standard deviations of counting noise (Poisson: sqrt of the predicted count) a
+#: segment must depart from an evenly spread change to be blamed
+NOISE_SIGMAS = 3.0
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,14 @@ class SegmentMove:
         )
 
 
-def _relative(observed: float, expected: float) -> float:
-    if expected > 0:
-        return abs(observed - expected) / expected
-    return float("inf") if observed > 0 else 0.0
+def _departs_from_even_change(
+    observed: float, expected: float, total_observed: float, total_expected: float
+) -> bool:
+    """Did this segment move more than the whole column, beyond counting noise?"""
+    if total_expected <= 0:
+        return observed > expected
+    predicted = expected * total_observed / total_expected
+    return abs(observed - predicted) >= NOISE_SIGMAS * math.sqrt(max(predicted, 1.0))
 
 
 def segment_that_moved(
@@ -84,11 +91,10 @@ def segment_that_moved(
         value, observed, expected = max(moves, key=lambda m: (abs(m[1] - m[2]), m[0]))
         share = abs(observed - expected) / total_change
         usual = expected / total_expected if total_expected > 0 else 0.0
-        rest_observed = sum(o for v, o, _ in moves if v != value)
-        rest_expected = sum(e for v, _, e in moves if v != value)
-        own = _relative(observed, expected)
-        rest = _relative(rest_observed, rest_expected)
-        if share <= usual or own < CONCENTRATION * rest:
+        total_observed = sum(o for _, o, _ in moves)
+        if share <= usual or not _departs_from_even_change(
+            observed, expected, total_observed, total_expected
+        ):
             continue  # it moved with everything else: no more to blame than its share
         cand = SegmentMove(column, value, observed, expected, share, usual)
         if best is None or abs(cand.observed - cand.expected) > abs(best.observed - best.expected):
