@@ -23,6 +23,7 @@ from tidegauge.core.detectors.fdr import fdr_reject
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableRef
+from tidegauge.monitors.keys import describe_duplicates
 from tidegauge.steps.detect_other import (
     categorical_alerts,
     freshness_alert,
@@ -138,6 +139,10 @@ def detect_tables(
 
     survivors = _fdr([c for cands, _ in found for c in cands])
     to_store = [(_to_alert(c, now), c.table_id) for c in survivors]
+    # duplicate keys: which keys repeat, asked of the warehouse only now that they alert
+    describe_duplicates(
+        project, [a for a, _ in to_store], {e.info.ref.key: e.info for e in collected}
+    )
     direct = [*external, *(d for _, per_table in found for d in per_table)]
     to_store += [(alert, tid) for tid, alert in direct]
     return [
@@ -245,6 +250,8 @@ def _series_candidates(
             continue  # field-health monitors on this table name the columns to watch
         if metric == "distinct_count" and column in categorical:
             continue  # its values are tracked one by one: new and vanished values say more
+        if metric == "distinct_count" and settings.keys.get((column or "").lower()) is False:
+            continue  # no longer a key, on purpose: repeats are expected, its count echoes volume
         if metric == "distinct_count" and _near_unique(complete, rows_by_bucket):
             # a key-like column: its distinct count only echoes volume; what matters is
             # whether values start repeating, i.e. duplicates
