@@ -193,3 +193,44 @@ def test_null_keys_and_a_table_without_timestamps(tmp_path: Path) -> None:
         assert got[Metric.DUPLICATE_COUNT] == 1 and got[Metric.NULL_COUNT] == 2
         assert got[Metric.DUPLICATE_RATE] == pytest.approx(1 / 6)
         store.close()
+
+
+def test_a_relationship_gets_an_orphan_rate_and_a_day_of_orphans_alerts(
+    engine: Engine, tmp_path: Path
+) -> None:
+    engine.seed("customers", {"id": "bigint", "name": "text"}, [(i, f"c{i}") for i in range(1, 41)])
+    rows = orders(duplicated_last_day=False)
+    last_day = START + timedelta(days=DAYS - 1)
+    # 10 orders of the last day point at customers that do not exist
+    rows = [
+        (o, 900 + i if placed >= last_day and i < 10 else c, placed, a)
+        for i, (o, c, placed, a) in enumerate(sorted(rows, key=lambda r: (r[2] < last_day, r[2])))
+    ]
+    engine.seed("orders", COLUMNS, rows)
+    # as a dbt relationships test or a rule monitor would declare it
+    from tidegauge.monitors import RuleMonitor
+
+    rule = RuleMonitor(
+        name="fk",
+        table=f"{engine.schema}.orders",
+        rule="relationships",
+        column="customer_id",
+        to=f"{engine.schema}.customers",
+        field="id",
+    )
+    references = rule.table_settings()["references"]
+    assert references == {"customer_id": f"{engine.schema}.customers.id"}
+    p = project(engine, tmp_path, references=references)
+    store = Store.open(p.store_url())
+    run(p, store, Clock.fixed(NOW))
+    table = store.find_table(f"{engine.schema}.orders")
+    assert table is not None
+    rates = {
+        pt.bucket_start: pt.value
+        for pt in store.points(table.id, metric=Metric.ORPHAN_RATE, column="customer_id")
+    }
+    assert len(rates) == DAYS and rates[NOW.replace(minute=0) - timedelta(days=1)] == 0.1
+    assert sum(v for v in rates.values() if v) == pytest.approx(0.1)
+    (alert,) = [a for a in store.alerts.list() if a["metric"] == Metric.ORPHAN_RATE]
+    assert alert["column"] == "customer_id" and alert["observed"] == pytest.approx(0.1)
+    store.close()

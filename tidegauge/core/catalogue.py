@@ -278,7 +278,6 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.COLUMN,
         AlertKind.RULE,
         Direction.UP,
-        scored=False,
     ),
     # categorical: segment = the value
     MetricSpec(
