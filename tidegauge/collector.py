@@ -58,6 +58,7 @@ from tidegauge.core.metrics import (
     parse_custom_sql,
     to_utc,
 )
+from tidegauge.core.metrics.keys import build_orphan_query, read_orphans
 from tidegauge.core.model import ColumnInfo, MetricPoint, TableInfo, TableRef, TypeFamily
 from tidegauge.core.timestamps import TimestampChoice, choose_timestamps
 from tidegauge.warehouses.base import (
@@ -309,6 +310,10 @@ def collect_table(
             # one keeps what was stored)
             assert window.since is not None and window.until is not None  # _window sets both
             res.replaced.append(("segments", window.since, window.until))
+        for column, parent in settings.references.items():
+            if spec is not None and window is None:
+                break  # nothing new to bucket (recorded above)
+            r.guarded(f"orphans:{column}", partial(_orphans, r, column, parent, spec, window))
         for m in custom_metrics:
             r.guarded(CUSTOM_PREFIX + m.name, partial(_custom, r, m))
     except _TableGone as e:
@@ -600,6 +605,36 @@ def _segments(r: _Run, by: list[str], spec: BucketSpec | None, window: Window | 
                 seconds=secs,
                 column=v.column,
                 segment=row.segment,
+            )
+
+
+def _orphans(
+    r: _Run, column: str, parent: str, spec: BucketSpec | None, window: Window | None
+) -> None:
+    """The orphan rate of ``column`` per bucket: the share of its non-null values that no
+    row of ``parent`` (``schema.table.column``) holds."""
+    col = next((c for c in r.columns if c.name.lower() == column.lower()), None)
+    parts = parent.split(".")
+    if col is None or len(parts) < 3:
+        what = f"column {column} not found" if col is None else f"parent {parent!r}"
+        r.result.errors.append(f"{r.table.ref.fqn}: references: {what} (schema.table.column)")
+        return
+    ref = TableRef(r.wh.name, parts[-3], parts[-2], parts[-4] if len(parts) > 3 else None)
+    query = build_orphan_query(
+        r.source,
+        col,
+        r.wh.table_expression(ref),
+        parts[-1],
+        r.caps,
+        bucket=spec,
+        window=window,
+    )
+    res = r.run(f"orphans:{column}", query)
+    secs = spec.effective().seconds if spec else 0
+    for bucket, keys, orphans in read_orphans(res.columns, res.rows):
+        if keys > 0:
+            r.point(
+                Metric.ORPHAN_RATE, orphans / keys, bucket=bucket, seconds=secs, column=col.name
             )
 
 

@@ -259,6 +259,11 @@ class TableSettings(Strict):
         None, description="field-health metrics to compute (default: all for each type)"
     )
     pii_columns: list[str] = Field(default_factory=list, description="values never stored")
+    references: dict[str, str] = Field(
+        default_factory=dict,
+        description="column: its parent as schema.table.column; the share of non-null "
+        "values with no parent row (orphan_rate) is tracked per bucket",
+    )
     keys: dict[str, bool] = Field(
         default_factory=dict,
         description="column: true makes it a key (duplicates counted per bucket and "
@@ -504,14 +509,17 @@ class Project(Strict):
         """Merge every ``tables:`` entry whose glob matches ``schema.table``."""
         merged: dict[str, Any] = {}
         keys: dict[str, bool] = {}
+        references: dict[str, str] = {}
         for entry in self.tables:
             if fnmatchcase(fqn.lower(), entry.match.lower()):
                 merged.update(entry.model_dump(exclude_unset=True))
+                references.update(entry.references)
                 # a key switched off for one table must not switch off the glob's others
                 for k, v in entry.keys.items():
                     # false is said on purpose: it wins over a declared key or a dbt test
                     keys[k.lower()] = keys.get(k.lower(), True) and v
         merged["keys"] = keys
+        merged["references"] = references
         merged["match"] = fqn
         return TableSettings.model_validate(merged)
 

@@ -178,6 +178,7 @@ def latest_data_time(store: Store, table_id: int) -> datetime | None:
     the engine's last-modified time, or the end of the newest non-empty bucket."""
     from sqlalchemy import func, select
 
+    from tidegauge.core.metrics import Metric
     from tidegauge.store import schema as s
     from tidegauge.store.engine import utc
 
@@ -185,14 +186,15 @@ def latest_data_time(store: Store, table_id: int) -> datetime | None:
     with store.engine.connect() as c:
         epoch = c.execute(
             select(func.max(mp.c.value)).where(
-                mp.c.table_id == table_id, mp.c.metric.in_(["max_timestamp", "last_modified"])
+                mp.c.table_id == table_id,
+                mp.c.metric.in_([Metric.MAX_TIMESTAMP.value, Metric.LAST_MODIFIED.value]),
             )
         ).scalar()
         bucket = c.execute(
             select(mp.c.bucket_start, mp.c.bucket_seconds)
             .where(
                 mp.c.table_id == table_id,
-                mp.c.metric == "bucket_row_count",
+                mp.c.metric == Metric.BUCKET_ROW_COUNT.value,
                 mp.c.segment == "",
                 mp.c.value > 0,
             )

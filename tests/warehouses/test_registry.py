@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from tidegauge.warehouses.base import Warehouse, WarehouseError
 from tidegauge.warehouses.registry import (
     WAREHOUSES,
     adapter_class,
+    entry_from_url,
     known_types,
     open_warehouse,
 )
@@ -39,12 +41,13 @@ class LakeWarehouse(DuckDBWarehouse):
     """A third-party engine: DuckDB underneath, its own type and capabilities."""
 
     CONFIG = LakeWarehouseConfig
+    URL_SCHEMES = ("lake",)
     CAPABILITIES = Capabilities("duckdb", max_select_items=50, count_if=True)
 '''
 
 
 @pytest.fixture
-def lake_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def lake_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A real distribution on sys.path: a module and a dist-info with an entry point."""
     site = tmp_path / "site"
     (site / "lake_tidegauge").mkdir(parents=True)
@@ -86,10 +89,21 @@ def test_an_entry_point_adapter_passes_config_validation_and_opens(
     )
     project = load_project(tmp_path / "tidegauge.yml")
     config = project.warehouses[0]
-    assert type(config).__name__ == "LakeWarehouseConfig" and config.flavour == "delta"
+    assert type(config).__name__ == "LakeWarehouseConfig" and getattr(config, "flavour") == "delta"  # noqa: B009
     with open_warehouse(config) as wh:
         assert wh.capabilities().max_select_items == 50
         assert [t.ref.fqn for t in wh.list_tables()] == ["raw.orders"]
+
+
+def test_a_plugged_in_engine_claims_its_url_scheme(lake_plugin: Path) -> None:
+    assert entry_from_url("lake:///data/l.duckdb") == {
+        "name": "main",
+        "type": "lake",
+        "path": "/data/l.duckdb",
+    }
+    assert entry_from_url("postgresql://u:pw@h/db")["url"] == "postgresql://u:${PGPASSWORD}@h/db"
+    with pytest.raises(ValueError, match=r"unsupported warehouse URL scheme 'oracle'.*lake://"):
+        entry_from_url("oracle://x")
 
 
 def test_a_plugged_in_engine_reports_its_own_bad_keys(lake_plugin: Path, tmp_path: Path) -> None:

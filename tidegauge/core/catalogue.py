@@ -28,6 +28,7 @@ __all__ = [
     "Scope",
     "Unit",
     "all_specs",
+    "charted",
     "detected_metrics",
     "rate_metrics",
     "spec",
@@ -76,6 +77,7 @@ class MetricSpec:
 
     ``kind`` is ``None`` for metrics that are stored but never scored as a learned series
     (their alerts come from another detector, or they only feed other metrics).
+    ``chart`` orders the charts shown by default on a table's or column's page.
     ``scored`` is false for metrics with an alert kind whose alerts come from another
     detector than the learned series (freshness lag: the freshness detector).
     ``counts`` marks metrics that count things (Poisson noise in the seasonal detector).
@@ -92,6 +94,8 @@ class MetricSpec:
     counts: bool = False
     noun: str = ""
     scored: bool = True
+    #: position among the charts a table's (or a column's) page shows; 0: not by default
+    chart: int = 0
 
 
 _SPECS: tuple[MetricSpec, ...] = (
@@ -106,6 +110,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Direction.BOTH,
         counts=True,
         noun="rows",
+        chart=2,
     ),
     MetricSpec(
         Metric.BUCKET_ROW_COUNT,
@@ -117,6 +122,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Direction.BOTH,
         counts=True,
         noun="rows",
+        chart=1,
     ),
     MetricSpec(Metric.LAST_MODIFIED, "Last modified", Unit.TIMESTAMP, Rollup.MAX, Scope.TABLE),
     MetricSpec(Metric.MAX_TIMESTAMP, "Newest row", Unit.TIMESTAMP, Rollup.MAX, Scope.TABLE),
@@ -129,6 +135,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         AlertKind.FRESHNESS,
         Direction.UP,
         scored=False,
+        chart=3,
     ),
     # per column
     MetricSpec(Metric.NULL_COUNT, "Nulls", Unit.ROWS, Rollup.SUM, Scope.COLUMN, noun="nulls"),
@@ -140,6 +147,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.COLUMN,
         AlertKind.NULL_RATE,
         Direction.UP,
+        chart=1,
     ),
     MetricSpec(
         Metric.DISTINCT_COUNT,
@@ -150,9 +158,10 @@ _SPECS: tuple[MetricSpec, ...] = (
         AlertKind.DISTINCT,
         Direction.BOTH,
         noun="distinct values",
+        chart=2,
     ),
-    MetricSpec(Metric.MIN, "Minimum", Unit.NUMBER, Rollup.MIN, Scope.COLUMN),
-    MetricSpec(Metric.MAX, "Maximum", Unit.NUMBER, Rollup.MAX, Scope.COLUMN),
+    MetricSpec(Metric.MIN, "Minimum", Unit.NUMBER, Rollup.MIN, Scope.COLUMN, chart=5),
+    MetricSpec(Metric.MAX, "Maximum", Unit.NUMBER, Rollup.MAX, Scope.COLUMN, chart=6),
     MetricSpec(
         Metric.MEAN,
         "Mean",
@@ -161,8 +170,11 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
+        chart=3,
     ),
-    MetricSpec(Metric.STDDEV, "Standard deviation", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
+    MetricSpec(
+        Metric.STDDEV, "Standard deviation", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN, chart=7
+    ),
     MetricSpec(Metric.P01, "1st percentile", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
     MetricSpec(Metric.P25, "Lower quartile", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
     MetricSpec(
@@ -173,6 +185,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
+        chart=4,
     ),
     MetricSpec(Metric.P75, "Upper quartile", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
     MetricSpec(Metric.P99, "99th percentile", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
@@ -186,6 +199,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
+        chart=13,
     ),
     MetricSpec(
         Metric.EMPTY_RATE,
@@ -195,6 +209,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.COLUMN,
         AlertKind.NULL_RATE,
         Direction.UP,
+        chart=8,
     ),
     MetricSpec(
         Metric.ZERO_RATE,
@@ -204,6 +219,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
+        chart=9,
     ),
     MetricSpec(
         Metric.NEGATIVE_RATE,
@@ -213,6 +229,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.UP,
+        chart=10,
     ),
     MetricSpec(
         Metric.TRUE_RATE,
@@ -222,9 +239,15 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
+        chart=11,
     ),
     MetricSpec(
-        Metric.FUTURE_RATE, "Timestamps in the future", Unit.RATIO, Rollup.MEAN, Scope.COLUMN
+        Metric.FUTURE_RATE,
+        "Timestamps in the future",
+        Unit.RATIO,
+        Rollup.MEAN,
+        Scope.COLUMN,
+        chart=12,
     ),
     # key columns
     MetricSpec(
@@ -235,6 +258,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.COLUMN,
         counts=True,
         noun="rows repeating a key",
+        chart=14,
     ),
     MetricSpec(
         Metric.DUPLICATE_RATE,
@@ -244,6 +268,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.COLUMN,
         AlertKind.DUPLICATES,
         Direction.UP,
+        chart=15,
     ),
     MetricSpec(
         Metric.ORPHAN_RATE,
@@ -253,7 +278,6 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.COLUMN,
         AlertKind.RULE,
         Direction.UP,
-        scored=False,
     ),
     # categorical: segment = the value
     MetricSpec(
@@ -325,3 +349,9 @@ def rate_metrics() -> frozenset[str]:
 def with_unit(unit: Unit) -> frozenset[str]:
     """The catalogued metrics measured in ``unit``."""
     return frozenset(str(s.name) for s in _SPECS if s.unit is unit)
+
+
+def charted(scope: Scope) -> tuple[str, ...]:
+    """The metrics of ``scope`` a page charts by default, in order."""
+    chosen = sorted((s for s in _SPECS if s.scope is scope and s.chart), key=lambda s: s.chart)
+    return tuple(str(s.name) for s in chosen)

@@ -38,15 +38,6 @@ log = logging.getLogger("tidegauge.fanout")
 CONFIG_ENV = "TIDEGAUGE_CONFIG"
 
 
-#: warehouse type → its driver module, imported before a worker forks its pool
-DRIVERS = {
-    "duckdb": "duckdb",
-    "postgres": "psycopg",
-    "mysql": "pymysql",
-    "snowflake": "snowflake.connector",
-}
-
-
 class ChunkAbandoned(RuntimeError):
     """The coordinator no longer waits for this chunk (its run ended or its time is up)."""
 
@@ -136,9 +127,10 @@ def preload(project: Project) -> None:
     import tidegauge.collector
     import tidegauge.steps.collect
     import tidegauge.steps.detect  # noqa: F401
+    from tidegauge.warehouses.registry import driver_module
 
     for cfg in project.warehouses:
-        name = DRIVERS.get(cfg.type)
+        name = driver_module(cfg.type)
         if name:
             with contextlib.suppress(ImportError):  # reported clearly when a chunk connects
                 importlib.import_module(name)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from tidegauge.core.catalogue import Scope, all_specs
 from tidegauge.core.metrics import Metric
 from tidegauge.core.model import AlertKind
 from tidegauge.monitors.backtests import learned
@@ -15,20 +17,18 @@ if TYPE_CHECKING:
     from tidegauge.config import Project
     from tidegauge.store.store import Store, StoredTable
 
-FieldMetric = Literal[
-    "null_rate",
-    "distinct_count",
-    "mean",
-    "p50",
-    "min",
-    "max",
-    "empty_rate",
-    "zero_rate",
-    "negative_rate",
-    "true_rate",
-    "len_mean",
-    "duplicate_rate",
-]
+#: what a field-health monitor may name: the scored column metrics of the catalogue, and the
+#: range (min, max) that rules and charts read
+FIELD_HEALTH_METRICS: tuple[str, ...] = tuple(
+    sorted(
+        {
+            str(m.name)
+            for m in all_specs()
+            if m.scope is Scope.COLUMN and m.kind is not None and m.scored
+        }
+        | {Metric.MIN.value, Metric.MAX.value}
+    )
+)
 #: what a field-health monitor replays when it names no metrics
 REPLAYED = (Metric.NULL_RATE, Metric.DISTINCT_COUNT, Metric.MEAN, Metric.P50)
 #: series replayed at most per monitor (a wide table would take minutes)
@@ -47,7 +47,21 @@ class FieldHealthMonitor(MonitorBase):
 
     type: Literal["field_health"] = "field_health"
     columns: list[str] = Field(default_factory=list, description="empty: every column")
-    metrics: list[FieldMetric] = Field(default_factory=list, description="empty: all")
+    metrics: list[str] = Field(
+        default_factory=list,
+        description="empty: all",
+        json_schema_extra={"items": {"enum": list(FIELD_HEALTH_METRICS)}},
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name not in FIELD_HEALTH_METRICS:
+                close = difflib.get_close_matches(name, FIELD_HEALTH_METRICS, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ValueError(f"unknown field-health metric '{name}'{hint}")
+        return v
 
     def own_settings(self) -> dict[str, Any]:
         out: dict[str, Any] = {"field_health": True}

@@ -67,8 +67,11 @@ class RuleMonitor(MonitorBase):
         return self
 
     def own_settings(self) -> dict[str, Any]:
+        """A ``unique`` column is a key; a ``relationships`` column gets its orphan rate."""
         if self.rule == "unique" and self.column:
             return {"keys": {self.column: True}}
+        if self.rule == "relationships" and self.column and self.to and self.field:
+            return {"references": {self.column: f"{self.to.split(':', 1)[-1]}.{self.field}"}}
         return {}
 
     def own_query(self) -> OwnQuery:

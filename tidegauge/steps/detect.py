@@ -23,6 +23,7 @@ from tidegauge.core.detectors.fdr import RUN_Q, control_run
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableRef, TypeFamily
+from tidegauge.monitors.keys import describe_duplicates
 from tidegauge.steps.detect_other import (
     categorical_alerts,
     freshness_alert,
@@ -169,6 +170,10 @@ def detect_tables(
 
     survivors = _fdr([c for cands, _ in found for c in cands])
     to_store = [(_to_alert(c, now), c.table_id) for c in survivors]
+    # duplicate keys: which keys repeat, asked of the warehouse only now that they alert
+    describe_duplicates(
+        project, [a for a, _ in to_store], {e.info.ref.key: e.info for e in collected}
+    )
     direct = [*external, *(d for _, per_table in found for d in per_table)]
     to_store += [(alert, tid) for tid, alert in direct]
     return [
@@ -277,6 +282,8 @@ def _series_candidates(
             continue  # field-health monitors on this table name the columns to watch
         if metric == "distinct_count" and column in categorical:
             continue  # its values are tracked one by one: new and vanished values say more
+        if metric == "distinct_count" and settings.keys.get((column or "").lower()) is False:
+            continue  # no longer a key, on purpose: repeats are expected, its count echoes volume
         if metric in VALUE_STATISTICS and column in when_columns:
             continue  # the distinct count of a timestamp only echoes volume and load timing
         if (

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any, ClassVar, cast
+from urllib.parse import urlparse
 
 import sqlglot
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -180,6 +181,12 @@ class Warehouse(ABC):
     DIALECT: ClassVar[str]
     #: the pydantic model of this engine's ``warehouses:`` entry (``type: Literal[...]``)
     CONFIG: ClassVar[type[WarehouseConfigBase]]
+    #: the driver module a worker imports before it forks its pool (fan-out)
+    DRIVER_MODULE: ClassVar[str | None] = None
+    #: URL schemes that name this engine (``tidegauge init --warehouse <url>``)
+    URL_SCHEMES: ClassVar[tuple[str, ...]] = ()
+    #: the environment variable a URL's password is replaced by in a written project file
+    PASSWORD_ENV: ClassVar[str] = "WAREHOUSE_PASSWORD"
     #: what the engine can do, read by core's query builders (quantile style, limits,
     #: approximate distinct, COUNT_IF, grouping sets, zoned types); ``zone`` comes from
     #: the config at :meth:`capabilities`
@@ -197,6 +204,21 @@ class Warehouse(ABC):
         self.config = config
         self.name = config.name
         self._declared_keys: dict[tuple[str, str], frozenset[str]] | None = None
+
+    @classmethod
+    def entry_from_url(cls, url: str) -> dict[str, object]:
+        """A ``warehouses:`` entry for ``url``; a password becomes ``${PASSWORD_ENV}`` so
+        that no secret is written into the project file."""
+        parsed = urlparse(url)
+        entry: dict[str, object] = {"name": "main", "type": cls.CONFIG.model_fields["type"].default}
+        if parsed.password:
+            netloc = f"{parsed.username}:${{{cls.PASSWORD_ENV}}}@{parsed.hostname}"
+            if parsed.port:
+                netloc += f":{parsed.port}"
+            entry["url"] = parsed._replace(netloc=netloc).geturl()
+        else:
+            entry["url"] = url
+        return entry
 
     def capabilities(self) -> Capabilities:
         """This warehouse's :attr:`CAPABILITIES` in the zone of its naive timestamps."""

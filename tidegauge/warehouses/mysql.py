@@ -112,6 +112,9 @@ class MySQLWarehouse(Warehouse):
 
     DIALECT = "mysql"
     CONFIG = MySQLWarehouseConfig
+    DRIVER_MODULE = "pymysql"
+    URL_SCHEMES = ("mysql", "mariadb")
+    PASSWORD_ENV = "MYSQL_PASSWORD"
     CAPABILITIES = Capabilities(
         "mysql",
         max_select_items=1000,

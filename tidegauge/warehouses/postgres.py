@@ -128,6 +128,9 @@ class PostgresWarehouse(Warehouse):
 
     DIALECT = "postgres"
     CONFIG = PostgresWarehouseConfig
+    DRIVER_MODULE = "psycopg"
+    URL_SCHEMES = ("postgresql", "postgres")
+    PASSWORD_ENV = "PGPASSWORD"
     CAPABILITIES = Capabilities(
         "postgres",
         quantiles=True,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import entry_points
 from typing import Any
+from urllib.parse import urlparse
 
 from tidegauge.warehouses.base import Warehouse, WarehouseConfigBase, WarehouseError
 
@@ -23,6 +24,8 @@ __all__ = [
     "builtin_config_classes",
     "config_class",
     "driver_hint",
+    "driver_module",
+    "entry_from_url",
     "known_types",
     "open_warehouse",
 ]
@@ -84,10 +87,38 @@ def known_types() -> list[str]:
     return [*WAREHOUSES, *plugged]
 
 
+def entry_from_url(url: str) -> dict[str, object]:
+    """A ``warehouses:`` entry from a URL, by the adapter that claims its scheme.
+
+    >>> entry_from_url("mysql://root@127.0.0.1:3306/test")["type"]
+    'mysql'
+
+    Raises:
+        ValueError: no adapter claims the scheme (the message lists the known ones).
+    """
+    scheme = urlparse(url).scheme.split("+")[0].lower()
+    schemes: dict[str, type[Warehouse]] = {}
+    for kind in known_types():
+        cls = adapter_class(kind)
+        schemes.update(dict.fromkeys(cls.URL_SCHEMES, cls))
+    if scheme not in schemes:
+        known = ", ".join(f"{s}://" for s in schemes)
+        raise ValueError(f"unsupported warehouse URL scheme '{scheme}' (use {known})")
+    return schemes[scheme].entry_from_url(url)
+
+
 def open_warehouse(config: Any) -> Warehouse:
     """Build (not yet connect) the adapter for a warehouse config."""
     cls = adapter_class(config.type)
     return cls(config)
+
+
+def driver_module(kind: str) -> str | None:
+    """The driver module of warehouse type ``kind`` (None: unknown type or no driver)."""
+    try:
+        return adapter_class(kind).DRIVER_MODULE
+    except WarehouseError:
+        return None
 
 
 def driver_hint(kind: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlparse, urlsplit
 
 from pydantic import Field, model_validator
 from sqlglot import exp
@@ -131,6 +131,22 @@ class SnowflakeWarehouse(Warehouse):
 
     DIALECT = "snowflake"
     CONFIG = SnowflakeWarehouseConfig
+    DRIVER_MODULE = "snowflake.connector"
+    URL_SCHEMES = ("snowflake",)
+
+    @classmethod
+    def entry_from_url(cls, url: str) -> dict[str, object]:
+        """``snowflake://user@account/database``; the password always from the environment."""
+        parsed = urlparse(url)
+        return {
+            "name": "main",
+            "type": "snowflake",
+            "account": parsed.hostname or "",
+            "user": unquote(parsed.username or ""),
+            "password": "${SNOWFLAKE_PASSWORD}",
+            "database": parsed.path.strip("/") or "ANALYTICS",
+        }
+
     CAPABILITIES = Capabilities(
         "snowflake",
         approx_distinct=True,

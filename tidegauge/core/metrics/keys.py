@@ -1,10 +1,12 @@
-"""Key integrity: the small follow-up query that shows which keys repeat.
+"""Key integrity: which keys repeat, and which keys have no parent.
 
 Duplicates themselves are counted in the one-scan profile (``COUNT(*) - COUNT(DISTINCT
 key)`` per bucket, see :mod:`~tidegauge.core.metrics.profile`). Only when that count alerts
 does the detect step ask, with the query built here, *which* keys repeat: how many keys
 appear more than once in the bucket, how many extra rows they make, and a few examples,
-the most repeated first.
+the most repeated first. A declared relationship (a dbt ``relationships`` test, a
+``rule: relationships`` monitor, ``tables: references:``) gets its orphan rate per bucket
+from :func:`build_orphan_query`.
 
 >>> from tidegauge.core.model import ColumnInfo, TypeFamily
 >>> key = ColumnInfo("order_id", "BIGINT", TypeFamily.INTEGER)
@@ -20,16 +22,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlglot import exp
 
 from tidegauge.core.metrics.capabilities import Capabilities
 from tidegauge.core.metrics.expressions import _col
-from tidegauge.core.metrics.timeframe import BucketSpec, Window, _window_filter
+from tidegauge.core.metrics.timeframe import (
+    BucketSpec,
+    Window,
+    _bucket_expr,
+    _window_filter,
+    to_utc,
+)
 from tidegauge.core.model import ColumnInfo
 
-__all__ = ["DuplicateKeys", "build_duplicate_examples_query", "read_duplicate_examples"]
+__all__ = [
+    "DuplicateKeys",
+    "build_duplicate_examples_query",
+    "build_orphan_query",
+    "read_duplicate_examples",
+    "read_orphans",
+]
 
 #: examples shown in an alert: enough to find the load that repeated them, few enough to read
 EXAMPLES = 5
@@ -108,3 +123,65 @@ def read_duplicate_examples(names: Sequence[str], rows: Sequence[Sequence[Any]])
         int(first[index["extra_rows"]]),
         tuple((str(r[index["key_value"]]), int(r[index["n"]])) for r in rows),
     )
+
+
+def build_orphan_query(
+    table: exp.Table,
+    column: ColumnInfo,
+    parent: exp.Table,
+    parent_column: str,
+    caps: Capabilities,
+    *,
+    bucket: BucketSpec | None = None,
+    window: Window | None = None,
+) -> exp.Select:
+    """Per bucket, the non-null keys of ``column`` and how many have no row in ``parent``:
+    ``COUNT(c.key) - COUNT(p.k)`` over a join with the parent's distinct keys (a join, not
+    a correlated subquery: every engine plans it well, and only ``k`` comes from the parent,
+    so the child's bucket column cannot be ambiguous).
+
+    >>> from tidegauge.core.model import ColumnInfo, TypeFamily
+    >>> q = build_orphan_query(exp.to_table("raw.orders"), ColumnInfo("customer_id", "INT",
+    ...     TypeFamily.INTEGER), exp.to_table("raw.customers"), "id", Capabilities("x"))
+    >>> print(q.sql())  # doctest: +NORMALIZE_WHITESPACE
+    SELECT COUNT(*) AS row_count, COUNT("customer_id") AS keys,
+    COUNT("customer_id") - COUNT(p.k) AS orphans FROM raw.orders
+    LEFT JOIN (SELECT DISTINCT "id" AS k FROM raw.customers) AS p ON "customer_id" = p.k
+    """
+    key = _col(column.name)
+    parents = (
+        exp.select(exp.alias_(_col(parent_column), "k")).distinct().from_(parent.copy())
+    ).subquery("p")
+    k = exp.column("k", "p")
+    spec = bucket.effective() if bucket else None
+    head: list[exp.Expr] = []
+    if spec is not None:
+        b = _bucket_expr(spec, caps, window)
+        head.append(exp.alias_(b, "bucket"))
+    q = exp.select(
+        *head,
+        exp.alias_(exp.Count(this=exp.Star()), "row_count"),
+        exp.alias_(exp.Count(this=key.copy()), "keys"),
+        exp.alias_(
+            exp.Sub(this=exp.Count(this=key.copy()), expression=exp.Count(this=k)), "orphans"
+        ),
+    ).from_(table.copy())
+    q = q.join(parents, on=exp.EQ(this=key.copy(), expression=k.copy()), join_type="LEFT")
+    where = _window_filter(spec, window, caps)
+    if where is not None:
+        q = q.where(where)
+    if spec is not None:
+        q = q.group_by(_bucket_expr(spec, caps, window))
+    return q
+
+
+def read_orphans(
+    names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[tuple[datetime | None, int, int]]:
+    """``(bucket, non-null keys, orphans)`` per row of :func:`build_orphan_query`."""
+    index = {n.lower(): i for i, n in enumerate(names)}
+    out = []
+    for r in rows:
+        at = to_utc(r[index["bucket"]]) if "bucket" in index else None
+        out.append((at, int(r[index["keys"]] or 0), int(r[index["orphans"]] or 0)))
+    return out
