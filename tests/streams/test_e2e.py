@@ -9,6 +9,8 @@ history in seconds, and each poll advances the clock by one minute bucket.
 
 from __future__ import annotations
 
+import csv
+import json
 import math
 import random
 from datetime import UTC, datetime, timedelta
@@ -84,6 +86,7 @@ streams:
     pii_fields: [email]
     history_days: 1
     timeout: 5s
+    settle: 2m
     sinks:
       - {{topic: orders, table: raw.orders, table_timestamp: created_at}}
 """
@@ -108,12 +111,32 @@ def test_four_stream_problems_are_found_within_two_polls(tmp_path: Path, broker:
     clock = Clock(lambda: now[0])
     cfg = project.streams[0]
 
+    loaded: dict[tuple[str, int], int] = {}
+
     def keep_up() -> None:
+        """The `billing` consumer: loads every new message into raw.orders, then commits."""
+        import duckdb
+
         with KafkaStream(cfg) as ks:
             ends = ks.end_offsets({"orders": PARTITIONS})
-            list(ks.read({tp: (max(lo, hi - 1), 2**62) for tp, (lo, hi) in ends.items()}))
-            real = {tp: max(hi, ks.ends.get(tp, hi)) for tp, (_, hi) in ends.items()}
-        commit(broker.bootstrap, "billing", real)
+            ranges = {tp: (loaded.get(tp, 0), 2**62) for tp in ends}
+            rows = [
+                (
+                    json.loads(m.value)["order_id"],
+                    json.loads(m.value)["status"],
+                    datetime.fromtimestamp(m.timestamp_ms / 1000, UTC).replace(tzinfo=None),
+                )
+                for m in ks.read(ranges, budget=30)
+            ]
+            loaded.update({tp: max(loaded.get(tp, 0), ks.ends.get(tp, 0)) for tp in ends})
+        batch = tmp_path / "batch.csv"  # COPY: row-by-row inserts of a day take minutes
+        with batch.open("w", newline="") as f:
+            csv.writer(f).writerows(rows)
+        con = duckdb.connect(str(tmp_path / "w.duckdb"))
+        if rows:
+            con.execute(f"copy raw.orders from '{batch}' (header false)")
+        con.close()
+        commit(broker.bootstrap, "billing", dict(loaded))
 
     keep_up()
     first = run(project, store, clock, notify=False)
@@ -152,7 +175,7 @@ def test_four_stream_problems_are_found_within_two_polls(tmp_path: Path, broker:
         return None
 
     stop = first_poll(lambda a: a.metric == "consumer_status" and a.segment == "stopped")
-    drop = first_poll(lambda a: a.kind is AlertKind.VOLUME and a.observed < a.expected)
+    drop = first_poll(lambda a: a.metric == "messages" and a.observed < a.expected)
     new = first_poll(lambda a: a.kind is AlertKind.CATEGORY_NEW_VALUE and a.segment == "refunded")
     renamed = first_poll(
         lambda a: a.kind is AlertKind.SCHEMA_CHANGE and a.column == "total" and a.segment == "added"
@@ -190,3 +213,14 @@ def test_four_stream_problems_are_found_within_two_polls(tmp_path: Path, broker:
     # every stream alert is in an incident, like a table's
     stored = [a for p in found for a in found[p]]
     assert all(store.alerts.get(a.id)["incident_id"] is not None for a in stored)
+    # the stopped consumer leaves raw.orders short: reconciliation says so, with the counts,
+    # and that symptom on the sink joins the topic's incident as a downstream effect
+    loss = [a for a in stored if a.metric == "stream_reconciliation"]
+    assert loss and all(a.table.fqn == "raw.orders" and a.observed < a.expected for a in loss)
+    assert min(a.data_time for a in loss) >= T0 + timedelta(minutes=events["stop"] - 1)
+    assert "messages with event time in the bucket" in loss[0].explanation["text"]
+    stop_alert = next(a for a in stored if a.metric == "consumer_status")
+    root_incident = store.alerts.get(stop_alert.id)["incident_id"]
+    assert store.alerts.get(loss[0].id)["incident_id"] == root_incident
+    incident = store.incidents.get(root_incident)
+    assert str(incident["table"]).endswith("orders") and "kafka" in str(incident["table"])

@@ -9,3 +9,7 @@ when a stream is polled.
 To add another broker type: a ``<type>.py`` adapter with the methods of
 :class:`tidegauge.streams.kafka.KafkaStream`, and a config class in ``config.py``.
 """
+
+from tidegauge.streams.probe import Observer, observe
+
+__all__ = ["Observer", "observe"]

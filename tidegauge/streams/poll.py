@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from tidegauge.core.clock import floor_time
 from tidegauge.core.model import ColumnInfo, MetricPoint, TableInfo, TableRef, TypeFamily
 from tidegauge.store.bulk import PointFilter, latest_snapshots, stream_points
+from tidegauge.streams.events import event_points
 from tidegauge.streams.kafka import TP, KafkaStream, Message, StreamError
 from tidegauge.streams.profile import Profile, profile_payloads
 from tidegauge.streams.status import ConsumerStatus, Observation, evaluate
@@ -60,6 +61,9 @@ NULL_RATE = "null_rate"
 DISTINCT = "distinct_count"
 MEAN = "mean"
 VALUE_COUNT = "value_count"  # column = path, segment = value
+EVENT_MESSAGES = "event_messages"  # sink topics: messages per bucket of event time
+RECONCILE_GAP = "reconcile_gap"  # sink topics: 1 where not every message was read
+SINK_ROWS = "sink_rows"  # column = sink table: its rows per bucket of table_timestamp
 STREAM_METRICS = (
     MESSAGES,
     BYTES,
@@ -81,7 +85,12 @@ STREAM_METRICS = (
     DISTINCT,
     MEAN,
     VALUE_COUNT,
+    EVENT_MESSAGES,
+    RECONCILE_GAP,
+    SINK_ROWS,
 )
+#: a sink topic's messages read per partition per poll for reconciliation
+SINK_READ_CAP = 50_000
 #: backfill reads at most this many retained messages per topic (timestamps only)
 BACKFILL_MAX_MESSAGES = 5_000_000
 STATE_LOOKBACK = timedelta(days=2)
@@ -196,6 +205,9 @@ class _History:
     bucket_messages: dict[datetime, float] = field(default_factory=dict)
     bucket_values: dict[tuple[str, str], float] = field(default_factory=dict)
     polls: int = 0
+    #: sink topics: each partition's real end at the previous poll
+    partition_ends: dict[int, float] = field(default_factory=dict)
+    event_counts: dict[datetime, float] = field(default_factory=dict)
 
 
 def _histories(
@@ -208,15 +220,20 @@ def _histories(
     )
     values = PointFilter(now - timedelta(days=max(history_days, 1)), frozenset({VALUE_COUNT}))
     recent = PointFilter(current - timedelta(seconds=bucket), frozenset({MESSAGES}))
+    events = PointFilter(now - timedelta(days=1), frozenset({EVENT_MESSAGES}))
     out: dict[int, _History] = {}
-    for tid, points in stream_points(store, ids, [state, values, recent]):
+    for tid, points in stream_points(store, ids, [state, values, recent, events]):
         h = out[tid] = _History()
         for p in points:  # ordered by series, then time
             if p.value is None:
                 continue
-            if p.metric == END_OFFSET:
+            if p.metric == END_OFFSET and p.segment is not None:
+                h.partition_ends[int(p.segment)] = p.value
+            elif p.metric == END_OFFSET:
                 h.end_offset = (p.bucket_start, p.value)
                 h.polls += 1
+            elif p.metric == EVENT_MESSAGES:
+                h.event_counts[p.bucket_start] = p.value
             elif p.metric == COMMITTED and p.column:
                 h.committed.setdefault(p.column, []).append((p.bucket_start, p.value))
             elif p.metric == LAG_AT_POLL and p.column:
@@ -312,8 +329,18 @@ def _poll(
         t: h.end_offset[1] for t, tid in tid_of.items() if (h := hist.get(tid)) and h.end_offset
     }
     ranges: dict[TP, tuple[int, int]] = {}
+    sinks = {s.topic for s in cfg.sinks if s.table_timestamp}
+    gaps: set[str] = set()
     for (t, p), (low, high) in offsets.items():
         start = max(low, high - cfg.sample_per_partition)
+        h = hist.get(tid_of[t]) if t in tid_of else None
+        if t in sinks and h is not None and p in h.partition_ends:
+            # a sink topic is read whole since the previous poll: reconciliation counts
+            # every message by event time; past the cap a gap is recorded instead
+            start = max(low, int(h.partition_ends[p]))
+            if high - start > SINK_READ_CAP:
+                start = high - cfg.sample_per_partition
+                gaps.add(t)
         ranges[(t, p)] = (start, 2**62)  # read to the partition's real end (see kafka.py)
     samples: dict[str, list[Message]] = defaultdict(list)
     if cfg.sample_per_partition > 0:
@@ -358,6 +385,8 @@ def _poll(
         pts.append(MetricPoint(ref, END_OFFSET, now, total_end))
         pts.append(MetricPoint(ref, PARTITIONS, now, float(n)))
         sample = samples.get(t, [])
+        if t in sinks:
+            pts += event_points(ref, cfg, sample, h, ends, now, gap=t in gaps or first)
         if not first:
             # only what arrived since the previous poll: the last N of each partition may
             # reach back past it on a quiet topic, and old messages would hide a change

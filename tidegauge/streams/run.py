@@ -15,6 +15,7 @@ from tidegauge.core.lineage import LineageGraph, LineageLookupError, Node, NodeK
 from tidegauge.core.model import Alert
 from tidegauge.streams.detect import topic_alerts
 from tidegauge.streams.poll import SCHEMA, StreamReport, poll_stream
+from tidegauge.streams.reconcile import reconcile
 
 if TYPE_CHECKING:
     from tidegauge.config import Project
@@ -90,6 +91,7 @@ def poll_streams(
                 log.exception("stream detection failed for %s", tr.ref.fqn)
                 if errors is not None:
                     errors[f"stream:{cfg.name}:{tr.topic}"] = f"detection failed: {e}"
+        found += reconcile(project, store, cfg, now, run_id, errors)
         ids = store.alerts.add_many(found, run_id)
         alerts += [
             {
