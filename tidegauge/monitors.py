@@ -44,6 +44,9 @@ from pydantic import (
     model_validator,
 )
 
+from tidegauge.core.schedule import check_schedule as _check_schedule
+from tidegauge.core.units import parse_duration
+
 if TYPE_CHECKING:
     from tidegauge.config import CustomMetric, Project, TableSettings
     from tidegauge.integrations.dbt import DbtProject
@@ -68,7 +71,6 @@ __all__ = [
 MONITOR_TYPES = ("freshness", "volume", "field_health", "categorical", "custom_sql", "rule")
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 
 FieldMetric = Literal[
     "null_rate",
@@ -90,25 +92,17 @@ RuleName = Literal[
 
 
 def _duration(value: Any) -> Any:
-    from tidegauge.config import parse_duration  # lazy: config imports this module
-
     return None if value is None else parse_duration(value)
 
 
 def check_schedule(value: str) -> str:
-    """A schedule is an interval (``30m``, ``6h``, ``1d``) or a five-field cron expression.
+    """A schedule is an interval (``30m``, ``6h``, ``1d``) or a five-field cron expression,
+    read by :mod:`tidegauge.core.schedule`, the same code that decides when a run is due.
 
     >>> check_schedule("0 6 * * 1-5"), check_schedule("6h")
     ('0 6 * * 1-5', '6h')
     """
-    text = " ".join(str(value).split())
-    fields = text.split(" ")
-    if len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields):
-        return text
-    if text.startswith("@") and text in {"@hourly", "@daily", "@weekly", "@monthly"}:
-        return text
-    _duration(text)  # raises a ValueError naming the problem
-    return text
+    return _check_schedule(value)
 
 
 class _MonitorBase(BaseModel):
