@@ -8,7 +8,7 @@ NAB_OUT ?= bench/out/nab
 .DEFAULT_GOAL := help
 .PHONY: help install browser demo test check lint types audit format format-check bench-collect bench-detect \
         bench-nab bench-detect-speed bench-lineage bench-metadata bench-web bench-scale \
-        bench-store bench-fanout bench-demo-hours clean
+        bench-store bench-fanout bench-demo-hours bench-cli clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ bench-scale: $(STAMP) ## metadata-only path over 10,000 tables, DuckDB and Postg
 
 bench-store: $(STAMP) ## metric history at 100M points on PostgreSQL vs 1M: reads, upsert, prune (JSON)
 	$(BIN)/python -m bench.store_history --points 100000000 --compare 1000000 $(BENCH_ARGS)
+
+bench-cli: $(STAMP) ## start-up of the CLI: --help/--version vs importing typer, status on the demo (JSON)
+	$(BIN)/python -m bench.cli $(BENCH_ARGS)
 
 bench-demo-hours: $(STAMP) ## the demo with its data ending at each hour of a day: found, missed, extra (JSON)
 	$(BIN)/python -m bench.demo_hours $(BENCH_ARGS)

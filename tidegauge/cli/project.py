@@ -6,12 +6,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import typer
-import yaml
-from rich.table import Table
 
-from tidegauge.cli.common import CliState, console, fail, print_json
-from tidegauge.core.clock import Clock
-from tidegauge.runner import discover
+from tidegauge.cli.common import CliState, console, fail, minute, print_json
 
 
 def warehouse_from_url(url: str) -> dict[str, object]:
@@ -69,6 +65,8 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="overwrite an existing file"),
     ) -> None:
         """Write a starter tidegauge.yml for a warehouse URL in the current folder."""
+        import yaml
+
         state: CliState = ctx.obj
         target = state.config_path
         if target.exists() and not force:
@@ -95,6 +93,11 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """List the tables and columns of every warehouse (and record them in the store)."""
+        from rich.table import Table
+
+        from tidegauge.core.clock import Clock
+        from tidegauge.runner import discover
+
         state: CliState = ctx.obj
         project = state.project
         result = discover(project, state.store, Clock().now())
@@ -140,6 +143,17 @@ def register(app: typer.Typer) -> None:
             console.print(table)
             for name, err in result.errors.items():
                 console.print(f"[red]warehouse {name}: {err}[/]")
+        from tidegauge.cli.common import warn
+        from tidegauge.cli.matches import Known, unmatched_patterns
+
+        found = [
+            Known(t.ref.warehouse, t.ref.schema, t.ref.name)
+            for infos in result.tables.values()
+            for t in infos
+        ]
+        if not result.errors:  # an unreachable warehouse would make every pattern look wrong
+            for message in unmatched_patterns(project, found):
+                warn(message)
         if result.errors and not any(result.tables.values()):
             raise typer.Exit(1)
 
@@ -149,6 +163,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """The last runs, table counts and open incidents."""
+        from rich.table import Table
+
         state: CliState = ctx.obj
         store = state.store
         tables = store.tables()
@@ -176,7 +192,7 @@ def register(app: typer.Typer) -> None:
             st = r["stats"] or {}
             t.add_row(
                 str(r["id"]),
-                str(r["as_of"]),
+                minute(r["as_of"]),
                 r["status"],
                 str(st.get("tables", "")),
                 str(st.get("points", "")),

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from tidegauge.cli.common import CliState, console
-from tidegauge.web.server import serve_blocking
+
+if TYPE_CHECKING:
+    from tidegauge.web.server import serve_blocking
 
 __all__ = ["register", "serve_blocking"]
 
@@ -28,6 +32,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Serve the web UI and REST API (OpenAPI at /openapi.json) and run monitors."""
+        from tidegauge.web.server import serve_blocking
+
         state: CliState = ctx.obj
         project, store = state.project, state.store
         console.print(
