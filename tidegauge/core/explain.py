@@ -86,7 +86,15 @@ def headline(alert: Any) -> str:
 
 def _usual(lower: float | None, upper: float | None, fmt: Any) -> str:
     if lower is not None and upper is not None:
-        return f"{fmt(max(lower, 0.0) if lower < 0 <= upper else lower)}–{fmt(upper)}"
+        lo, hi = fmt(max(lower, 0.0) if lower < 0 <= upper else lower), fmt(upper)
+        # the unit once: "6.5–7.9 characters", "0–1%", not "6.5 characters–7.9 characters"
+        if lo.endswith("%") and hi.endswith("%"):
+            lo = lo[:-1]
+        elif " " in lo and " " in hi:
+            unit = lo.split(" ", 1)[1]
+            if unit == hi.split(" ", 1)[1] and not any(c.isdigit() for c in unit):
+                lo = lo.split(" ", 1)[0]
+        return f"{lo}–{hi}"
     if upper is not None:
         return f"at most {fmt(upper)}"
     if lower is not None:

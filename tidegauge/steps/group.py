@@ -227,8 +227,10 @@ def _new_incident(
         downstream_tables=len(impact.tables),
     )
     symptoms = len(severities) - 1
-    text = root.explanation.get("text") or root.title
-    summary = str(text)
+    from tidegauge.core.explain import explain
+
+    # the one plain sentence every surface shows (web, CLI, Slack, Teams, e-mail)
+    summary = explain(root)
     if symptoms:
         summary += f" {symptoms} downstream symptom{'s' if symptoms > 1 else ''} grouped here."
     return Incident(
