@@ -187,3 +187,38 @@ def test_json_lists_have_the_rest_api_shape(tmp_path):
         body = json.loads(r.output)
         assert set(body) == {"items", "total", "limit", "offset"}
         assert body["total"] >= len(body["items"])
+
+
+# --- init ----------------------------------------------------------------------------------
+
+
+def test_init_connects_says_what_it_found_and_the_next_command(tmp_path):
+    db = tmp_path / "w.duckdb"
+    make_duckdb(db)
+    (tmp_path / "dbt" / "target").mkdir(parents=True)
+    (tmp_path / "dbt" / "target" / "manifest.json").write_text("{}")
+    r = cli(tmp_path, "init", "--warehouse", f"duckdb://{db}")
+    assert r.exit_code == 0, r.output
+    assert "connected: 2 tables in 1 schemas (shop)" in r.output
+    assert "found dbt artefacts at dbt/target/manifest.json" in r.output
+    assert "next: tidegauge run" in r.output
+    assert "manifest: dbt/target/manifest.json" in (tmp_path / "tidegauge.yml").read_text()
+
+
+def test_init_reports_a_connection_it_cannot_make(tmp_path):
+    r = cli(tmp_path, "init", "--warehouse", "postgresql://u:pw@127.0.0.1:1/db")
+    assert r.exit_code == 1
+    assert "could not connect" in r.output and "tidegauge discover" in r.output
+
+
+def test_init_moves_a_password_out_of_the_file_and_says_so(tmp_path):
+    from tests.servers import POSTGRES_URL, require_server
+
+    require_server("postgres")  # the real local server (trust auth ignores the password)
+    url = POSTGRES_URL
+    with_password = url.replace("postgres@", "postgres:not-needed-with-trust@", 1)
+    r = cli(tmp_path, "init", "--warehouse", with_password)
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "tidegauge.yml").read_text()
+    assert "not-needed-with-trust" not in text and "${PGPASSWORD}" in text
+    assert "export PGPASSWORD=" in r.output and "connected:" in r.output
