@@ -123,6 +123,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         warehouse: str = typer.Option(..., "--warehouse", "-w", help="warehouse URL"),
         force: bool = typer.Option(False, "--force", help="overwrite an existing file"),
+        include: list[str] = typer.Option(
+            [], "--include", help="only these schema.table globs or schemas (repeatable)"
+        ),
     ) -> None:
         """Write a starter tidegauge.yml for a warehouse URL: tests the connection, says what
         it found, keeps passwords out of the file, and prints the next command."""
@@ -138,6 +141,8 @@ def register(app: typer.Typer) -> None:
             entry = warehouse_from_url(warehouse)
         except ValueError as e:
             fail(str(e))
+        if include:
+            entry["include"] = list(include)
         secret = password_in(warehouse, str(entry["type"]))
         found, error = probe(entry, secret, target.parent)
         doc: dict[str, object] = {
