@@ -27,7 +27,19 @@ browser: ## install Debian's chromium for the browser tests (needs root or sudo)
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@command -v chromium
 
-demo: $(STAMP) ## build the demo warehouse, run tidegauge over it and serve the UI
+DEMO_STAMP := $(VENV)/.demo-installed
+
+# the demo installs tidegauge and the `demo` extra only (no dbt, dagster, celery, browser:
+# those are the test suite's); uv prints its progress
+$(DEMO_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "== installing tidegauge and what the demo needs into $(VENV)"
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade uv
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[demo]'
+	@touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP) ## install only what the demo needs, build its warehouse, monitor it, serve the UI
+	@echo "== building the demo warehouse and replaying 30 hours of runs (about a minute)"
 	$(BIN)/tidegauge demo $(DEMO_ARGS)
 
 test: $(STAMP) browser ## run the test suite (servers: PostgreSQL, MariaDB on localhost)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,7 +66,16 @@ def run_demo(
     for stale in ("state.db", "state.db-wal", "state.db-shm"):
         (folder / stale).unlink(missing_ok=True)
     end = demo_end(end or Clock().now())
+    started = time.perf_counter()
     scenario = build_demo_warehouse(folder / "warehouse.duckdb", end=end, days=days)
+    if not quiet:
+        rows = sum(scenario.row_counts.values())
+        console.print(
+            f"  warehouse built: {rows:,} rows over {days} days "
+            f"({time.perf_counter() - started:.0f} s); now monitoring it as it fills, "
+            f"one run every {STEP.total_seconds() / 3600:.0f} hours of data:",
+            highlight=False,
+        )
     project = load_project(demo_project_file(folder, port=port, webhook_url=webhook_url))
     store = Store.open(project.store_url())
     at = end - FIRST_RUN_BEFORE_END
@@ -79,7 +89,8 @@ def run_demo(
             console.print(
                 f"  run as of {at:%Y-%m-%d %H:%M} UTC: {report.tables} tables, "
                 f"{report.points:,} points, {len(report.alerts)} alerts, "
-                f"{len(report.incidents_opened)} new incidents"
+                f"{len(report.incidents_opened)} new incidents ({report.seconds:.0f} s)",
+                highlight=False,
             )
         at += STEP
     incidents = store.incidents.list()
