@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from tidegauge.cli.common import CliState, console, fail, print_json
+from tidegauge.cli.common import CliState, console, errors, fail, print_json
 from tidegauge.core.impact import ImpactReport, compare_graphs
 from tidegauge.core.lineage import LineageGraph, LineageLookupError, LineageResult, NodeKind
 from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
@@ -157,10 +157,19 @@ def _production(state: CliState | None) -> tuple[Any, list[Any]]:
     """The store and warehouses of the tidegauge project here, when there is one."""
     if state is None or not state.config_path.exists():
         return None, []
+    from tidegauge.warehouses.base import WarehouseError
     from tidegauge.warehouses.registry import open_warehouse
+    from tidegauge.yamlsource import ConfigError
 
-    project = state.project
-    return state.store, [open_warehouse(w) for w in project.warehouses]
+    try:
+        project = state.project
+        return state.store, [open_warehouse(w) for w in project.warehouses]
+    except (ConfigError, WarehouseError) as e:
+        # the check still runs from the base catalog; a broken project file is said, not fatal
+        errors.print(
+            f"[yellow]note:[/] {state.config_path} not used: {e}", highlight=False, soft_wrap=True
+        )
+        return None, []
 
 
 def _label(graph_kind: NodeKind, display: str, owners: tuple[str, ...]) -> str:
