@@ -23,7 +23,7 @@ def learned(
 ) -> dict[str, Any] | None:
     """Replay the learned detector over each chosen series, as the run would tune it."""
     from tidegauge.core.detectors.backtest import backtest
-    from tidegauge.steps.detect import detector_settings
+    from tidegauge.monitors.tuning import detector_settings
 
     total, weeks, tested = 0, 0, 0
     for (metric, _col, _seg), pts in chosen.items():

@@ -50,8 +50,7 @@ class FreshnessMonitor(MonitorBase):
     ) -> dict[str, Any] | None:
         if self.sla is None:
             return {"alerts_per_week": None, "note": "learned cadence: not replayed"}
-        from tidegauge.sdk import latest_data_time
-        from tidegauge.steps.detect_other import update_times
+        from tidegauge.store.activity import latest_data_time, update_times
 
         last = latest_data_time(store, table.id) or datetime.now(UTC)
         times = update_times(store, table.id, last)
