@@ -20,7 +20,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tidegauge"
 LAYERS: dict[str, int] = {
     "core": 0,
     "yamlsource": 0,
-    "integrations.openlineage_naming": 0,  # OpenLineage's dataset naming: pure functions
     "store": 1,
     "warehouses": 1,
     "notifiers": 2,
