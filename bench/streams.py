@@ -179,7 +179,7 @@ def bench_sampling(bootstrap: str, args: argparse.Namespace) -> dict[str, object
     with KafkaStream(cfg) as ks:
         ends = ks.end_offsets({"probe": 4})
         t = time.perf_counter()
-        msgs = list(ks.read(dict.fromkeys(ends, (0, 2 ** 62)), budget=60))
+        msgs = list(ks.read(dict.fromkeys(ends, (0, 2**62)), budget=60))
         read_s = time.perf_counter() - t
     t = time.perf_counter()
     profile_payloads((m.value for m in msgs), pii=(), timestamps=(m.timestamp_ms for m in msgs))
