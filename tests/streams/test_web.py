@@ -55,3 +55,4 @@ def test_streams_api_pages_and_overview(broker: Broker, tmp_path: Path) -> None:
     assert listing.status_code == 200 and "/streams/events/orders" in listing.text
     overview = client.get("/")
     assert overview.status_code == 200 and 'href="/streams"' in overview.text
+    assert client.get(f"/tables/{topic['table_id']}").status_code == 200  # like a table
