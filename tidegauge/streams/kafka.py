@@ -39,6 +39,10 @@ log = logging.getLogger("tidegauge.streams")
 TP = tuple[str, int]
 #: partitions per ListOffsets call: bounded so one huge request never hits a size limit
 OFFSETS_CHUNK = 4000
+#: partitions assigned at once when reading: with 2,400 assigned Tansu delivered 676 of
+#: 4,800 messages in 10 s and 1,031 partitions never reached their end (measured); in
+#: chunks of this size each read finishes in a fraction of a second
+READ_CHUNK = 300
 
 
 class StreamError(Exception):
@@ -256,19 +260,30 @@ class KafkaStream:
 
         ``stop`` may be beyond the reported high watermark (see the module docstring); a
         partition is done at its end-of-file event, whose offset :attr:`ends` records.
+        Partitions are read :data:`READ_CHUNK` at a time.
         """
-        ck = _import()
-        from confluent_kafka import TopicPartition
-
         self.ends: dict[TP, int] = {}
         todo = {tp: r for tp, r in ranges.items() if r[1] > r[0]}
         if not todo:
             return
+        deadline = time.monotonic() + (budget if budget is not None else self.timeout)
+        items = list(todo.items())
+        for lo in range(0, len(items), READ_CHUNK):
+            chunk = dict(items[lo : lo + READ_CHUNK])
+            yield from self._read_chunk(chunk, deadline)
+            if time.monotonic() >= deadline:
+                break
+
+    def _read_chunk(
+        self, todo: dict[TP, tuple[int, int]], deadline: float
+    ) -> Generator[Message, None, None]:
+        ck = _import()
+        from confluent_kafka import TopicPartition
+
         consumer = self._consumer
         assigned = [TopicPartition(t, p, start) for (t, p), (start, _) in todo.items()]
         consumer.assign(assigned)
         consumer.resume(assigned)  # a partition paused by an earlier read stays paused
-        deadline = time.monotonic() + (budget if budget is not None else self.timeout)
         pending = set(todo)
         try:
             while pending and time.monotonic() < deadline:
@@ -289,13 +304,16 @@ class KafkaStream:
                     if tp not in pending:
                         continue
                     off = int(m.offset())
-                    if off >= todo[tp][1]:
+                    stop = todo[tp][1]
+                    # the message exists: the end is at least one past it
+                    self.ends[tp] = max(self.ends.get(tp, 0), off + 1)
+                    if off >= stop:
                         pending.discard(tp)
                         consumer.pause([TopicPartition(tp[0], tp[1])])
-                        # the message exists: the end is at least one past it
-                        self.ends[tp] = max(self.ends.get(tp, 0), off + 1)
                         continue
-                    self.ends[tp] = max(self.ends.get(tp, 0), off + 1)
+                    if off + 1 >= stop:  # the last one wanted: no need to wait for more
+                        pending.discard(tp)
+                        consumer.pause([TopicPartition(tp[0], tp[1])])
                     kind, ts = m.timestamp()
                     value = m.value()
                     yield Message(

@@ -331,7 +331,15 @@ def _poll(
     ranges: dict[TP, tuple[int, int]] = {}
     sinks = {s.topic for s in cfg.sinks if s.table_timestamp}
     gaps: set[str] = set()
+    hw_total: dict[str, int] = defaultdict(int)
+    for (t, _p), (_low, high) in offsets.items():
+        hw_total[t] += high
+    # a topic whose watermarks add up to exactly the end the previous poll read has nothing
+    # new and is not read; below it, the watermarks lag (see kafka.py): read to the end
+    idle = {t for t, v in prev_end.items() if hw_total.get(t, 0) == v and t not in sinks}
     for (t, p), (low, high) in offsets.items():
+        if t in idle:
+            continue
         start = max(low, high - cfg.sample_per_partition)
         h = hist.get(tid_of[t]) if t in tid_of else None
         if t in sinks and h is not None and p in h.partition_ends:
@@ -370,6 +378,8 @@ def _poll(
         h = hist.get(tid, _History())
         ends = {p: real_end[(t, p)] for p in range(n) if (t, p) in real_end}
         total_end = float(sum(ends.values()))
+        if t in idle:  # not read: what the previous poll knew still stands
+            total_end = max(total_end, prev_end[t])
         first = h.end_offset is None
         tr = TopicReport(cfg.name, t, tid, n, int(total_end), 0, None, None, None, first_poll=first)
         tr.polls_seen = h.polls
