@@ -59,6 +59,7 @@ def run(
     from tidegauge.steps.recover import orphan_alerts, reclaim, unqueued_incidents
     from tidegauge.store.outbox import OutboxRepo
     from tidegauge.streams.run import poll_streams
+    from tidegauge.streams.segment import recognise as recognise_segment
 
     started = time.perf_counter()
     now = clock.now()
@@ -70,6 +71,7 @@ def run(
     status, error = "success", None
     try:
         found = discover(project, store, now)
+        recognise_segment(project, found.tables)  # Segment's layout: events as segments
         report.warehouse_errors = dict(found.errors)
         external: list[tuple[int, Any]] = []  # dbt test failures, as rule alerts
         graph = refresh_lineage(project, store, found, now, external)

@@ -78,8 +78,8 @@ class Producer:
         for i, (value, at) in enumerate(items):
             self.send(topic, value, at, partition=i % partitions)
 
-    def flush(self) -> None:
-        left = self.p.flush(30)
+    def flush(self, timeout: float = 30.0) -> None:
+        left = self.p.flush(timeout)
         assert left == 0, f"{left} messages not delivered"
 
 

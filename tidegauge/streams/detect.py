@@ -24,7 +24,7 @@ from tidegauge.core.detectors.fdr import fdr_reject
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.model import Alert, AlertKind, Severity
 from tidegauge.store.alerts import series_key
-from tidegauge.streams.poll import MESSAGES, TopicReport
+from tidegauge.streams.poll import LAG_SECONDS, MESSAGES, TopicReport
 from tidegauge.streams.status import ConsumerStatus
 
 if TYPE_CHECKING:
@@ -54,6 +54,10 @@ def topic_alerts(
         out += _volume(cfg, store, tr, now, sensitivity)
     except ValueError as e:
         log.warning("%s: volume detection: %s", tr.ref.fqn, e)
+    try:
+        out += _lag_baselines(cfg, store, tr, now, sensitivity)
+    except ValueError as e:
+        log.warning("%s: lag detection: %s", tr.ref.fqn, e)
     out += _consumers(tr, now)
     out += _schema(tr, now)
     out += _new_values(cfg, tr, now)
@@ -65,30 +69,65 @@ def _volume(
 ) -> list[Alert]:
     if tr.first_poll:
         return []
+    return _learned(
+        cfg, store, tr, now, sensitivity, MESSAGES, None, Direction.BOTH, AlertKind.VOLUME
+    )
+
+
+def _lag_baselines(
+    cfg: KafkaStreamConfig, store: Store, tr: TopicReport, now: datetime, sensitivity: str
+) -> list[Alert]:
+    """Lag in seconds against its own learned baseline (a consumer that is usually a few
+    seconds behind and is now minutes behind, before any status rule trips)."""
+    out: list[Alert] = []
+    for g in tr.groups:
+        out += _learned(
+            cfg, store, tr, now, sensitivity, LAG_SECONDS, g, Direction.UP, AlertKind.FRESHNESS
+        )
+    return out
+
+
+def _learned(
+    cfg: KafkaStreamConfig,
+    store: Store,
+    tr: TopicReport,
+    now: datetime,
+    sensitivity: str,
+    metric: str,
+    column: str | None,
+    direction: Direction,
+    kind: AlertKind,
+) -> list[Alert]:
+    """The seasonal detector on one minute series, testing the buckets since the last poll."""
     bucket = cfg.bucket_seconds
     points = store.points(
-        tr.table_id, metric=MESSAGES, since=now - timedelta(days=TRAINING_DAYS), unsegmented=True
+        tr.table_id,
+        metric=metric,
+        since=now - timedelta(days=TRAINING_DAYS),
+        unsegmented=True,
     )
     complete = [
         p
         for p in points
-        if p.value is not None and p.bucket_start + timedelta(seconds=bucket) <= now
+        if p.value is not None
+        and p.column == column
+        and p.bucket_start + timedelta(seconds=bucket) <= now
     ]
     if len(complete) < 60:
         return []
     # the buckets completed since the previous poll (and the one before, for late growth)
     test_from = floor_time(now, bucket) - timedelta(seconds=2 * bucket)
-    key = series_key(tr.table_id, MESSAGES, None, None)
+    key = series_key(tr.table_id, metric, column, None)
     flagged = store.alerts.flagged_times(tr.table_id).get(key, set())
     det = SeasonalDetector(
         DetectorSettings(
             sensitivity=Sensitivity(sensitivity),
-            direction=Direction.BOTH,
+            direction=direction,
             min_abs_change=1.0,
             min_rel_change=0.1,
             max_training_days=TRAINING_DAYS,
         ),
-        metric=MESSAGES,
+        metric=metric,
     )
     detections = det.evaluate(
         [p.bucket_start for p in complete],
@@ -99,6 +138,11 @@ def _volume(
     if not detections:
         return []
     keep = fdr_reject([d.p_value for d in detections], q=0.05)
+    what = (
+        f"messages per minute on topic {tr.topic}"
+        if column is None
+        else f"lag in seconds of {column} on topic {tr.topic}"
+    )
     out = []
     for d, k in zip(detections, keep, strict=True):
         if not (k and d.is_anomaly):
@@ -106,9 +150,10 @@ def _volume(
         rel = abs((d.observed or 0) - (d.expected or 0)) / max(abs(d.expected or 0), 1e-9)
         out.append(
             Alert(
-                kind=AlertKind.VOLUME,
+                kind=kind,
                 table=tr.ref,
-                metric=MESSAGES,
+                metric=metric,
+                column=column,
                 data_time=d.timestamp,
                 detected_at=now,
                 observed=d.observed,
@@ -116,10 +161,10 @@ def _volume(
                 lower=d.lower,
                 upper=d.upper,
                 severity=Severity.HIGH if rel >= 0.5 else Severity.MEDIUM,
-                title=f"messages per minute anomaly on topic {tr.topic}",
+                title=f"anomaly in {what}",
                 explanation={
-                    "text": f"topic `{tr.topic}` ({cfg.name}): {d.reason}",
-                    "metric": MESSAGES,
+                    "text": f"{what} ({cfg.name}): {d.reason}",
+                    "metric": metric,
                     "observed": d.observed,
                     "expected": d.expected,
                     "band": [d.lower, d.upper],

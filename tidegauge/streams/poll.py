@@ -331,7 +331,15 @@ def _poll(
     ranges: dict[TP, tuple[int, int]] = {}
     sinks = {s.topic for s in cfg.sinks if s.table_timestamp}
     gaps: set[str] = set()
+    hw_total: dict[str, int] = defaultdict(int)
+    for (t, _p), (_low, high) in offsets.items():
+        hw_total[t] += high
+    # a topic whose watermarks add up to exactly the end the previous poll read has nothing
+    # new and is not read; below it, the watermarks lag (see kafka.py): read to the end
+    idle = {t for t, v in prev_end.items() if hw_total.get(t, 0) == v and t not in sinks}
     for (t, p), (low, high) in offsets.items():
+        if t in idle:
+            continue
         start = max(low, high - cfg.sample_per_partition)
         h = hist.get(tid_of[t]) if t in tid_of else None
         if t in sinks and h is not None and p in h.partition_ends:
@@ -356,6 +364,13 @@ def _poll(
                 wanted.append((tp, off))
     stamps = ks.timestamps_at(wanted) if wanted else {}
 
+    new = {t for t in topics if (h := hist.get(tid_of[t])) is None or h.end_offset is None}
+    backfilled_all = _backfill(
+        ks,
+        cfg,
+        {tp: (offsets[tp][0], e) for tp, e in real_end.items() if tp[0] in new},
+        now,
+    )
     points: dict[int, list[MetricPoint]] = defaultdict(list)
     for t, n in sorted(topics.items()):
         tid = tid_of[t]
@@ -363,12 +378,14 @@ def _poll(
         h = hist.get(tid, _History())
         ends = {p: real_end[(t, p)] for p in range(n) if (t, p) in real_end}
         total_end = float(sum(ends.values()))
+        if t in idle:  # not read: what the previous poll knew still stands
+            total_end = max(total_end, prev_end[t])
         first = h.end_offset is None
         tr = TopicReport(cfg.name, t, tid, n, int(total_end), 0, None, None, None, first_poll=first)
         tr.polls_seen = h.polls
         pts = points[tid]
         if first:
-            backfilled = _backfill(ks, cfg, t, {p: offsets[(t, p)] for p in ends}, ends, now)
+            backfilled = backfilled_all.get(t, {})
             for b, c in sorted(backfilled.items()):
                 pts.append(MetricPoint(ref, MESSAGES, b, c, bucket_seconds=bucket))
             tr.messages = int(sum(backfilled.values()))
@@ -581,38 +598,37 @@ def _record_schemas(store: Store, report: StreamReport, now: datetime) -> None:
 def _backfill(
     ks: KafkaStream,
     cfg: KafkaStreamConfig,
-    topic: str,
-    offsets: dict[int, tuple[int, int]],
-    ends: dict[int, int],
+    bounds: dict[TP, tuple[int, int]],
     now: datetime,
-) -> dict[datetime, float]:
-    """Messages per bucket over the retained history (up to ``history_days``).
+) -> dict[str, dict[datetime, float]]:
+    """Messages per bucket over the retained history (up to ``history_days``), per topic.
 
-    The first offset inside the window is found per partition by time (offsets-for-times,
-    or the binary search when the broker's answer is wrong); from there the timestamps of
-    the retained messages are read and counted. Buckets without messages between the first
-    and the current one are stored as zeros: no message is an observation too.
+    The first offset inside the window is found for every partition of every new topic at
+    once (offsets-for-times, or the batched binary search when the broker's answer is
+    wrong); from there the timestamps of the retained messages are read and counted.
+    Buckets without messages between the first and the current one are stored as zeros:
+    no message is an observation too.
     """
     bucket = cfg.bucket_seconds
-    if cfg.history_days <= 0:
+    if cfg.history_days <= 0 or not bounds:
         return {}
     since_ms = int((now - timedelta(days=cfg.history_days)).timestamp() * 1000)
-    ranges: dict[TP, tuple[int, int]] = {}
-    budget = BACKFILL_MAX_MESSAGES // max(1, len(ends))
-    for p, end in ends.items():
-        low = offsets[p][0]
-        start = ks.offset_for_time((topic, p), since_ms, low, end)
-        ranges[(topic, p)] = (max(start, end - budget), end)
-    counts: dict[datetime, float] = defaultdict(float)
+    starts = ks.offsets_for_time(bounds, since_ms)
+    budget = BACKFILL_MAX_MESSAGES // max(1, len(bounds))
+    ranges = {tp: (max(starts[tp], end - budget), end) for tp, (_, end) in bounds.items()}
+    counts: dict[str, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
     now_ms = now.timestamp() * 1000
     for m in ks.read(ranges, budget=max(ks.timeout, 120.0)):
         if m.timestamp_ms is None or m.timestamp_ms < since_ms or m.timestamp_ms > now_ms:
             continue
-        counts[floor_time(datetime.fromtimestamp(m.timestamp_ms / 1000, UTC), bucket)] += 1
-    if not counts:
-        return {}
-    b, last = min(counts), floor_time(now, bucket)
-    while b <= last:
-        counts.setdefault(b, 0.0)
-        b += timedelta(seconds=bucket)
-    return dict(counts)
+        at = floor_time(datetime.fromtimestamp(m.timestamp_ms / 1000, UTC), bucket)
+        counts[m.topic][at] += 1
+    last = floor_time(now, bucket)
+    out: dict[str, dict[datetime, float]] = {}
+    for topic, per in counts.items():
+        b = min(per)
+        while b <= last:
+            per.setdefault(b, 0.0)
+            b += timedelta(seconds=bucket)
+        out[topic] = dict(per)
+    return out

@@ -36,6 +36,17 @@ if TYPE_CHECKING:
 
 __all__ = ["Observer", "observe"]
 
+_CONFLUENT, _DICT, _SIZED, _OTHER = 1, 2, 3, 4
+
+
+def _reader(m: Any) -> int:
+    if isinstance(m, dict):
+        return _DICT
+    if callable(getattr(m, "timestamp", None)) and callable(getattr(m, "topic", None)):
+        return _CONFLUENT
+    return _SIZED if isinstance(m, bytes | str | bytearray) else _OTHER
+
+
 OBSERVED = "observed_messages"
 OBSERVED_BYTES = "observed_bytes"
 OBSERVED_AGE = "observed_age_seconds"  # max age of a message when it was processed
@@ -77,33 +88,41 @@ class Observer:
         bucket = self.bucket
         default_topic = self.topic
         clock = time.time
+        kinds: dict[type, int] = {}  # how to read a message, decided once per type
+        b, b_end = 0, 0.0
         for n, m in enumerate(source, 1):
             now = clock()
-            if isinstance(m, dict):
+            if now >= b_end:
+                b = int(now // bucket)
+                b_end = (b + 1) * bucket
+            k = kinds.get(type(m))
+            if k is None:
+                k = kinds[type(m)] = _reader(m)
+            if k == _CONFLUENT:
+                topic = m.topic() or default_topic
+                tkind, ms = m.timestamp()
+                ts = ms / 1000.0 if tkind else now
+                value = m.value()
+                size = len(value) if value is not None else 0
+            elif k == _DICT:
                 topic = m.get("topic", default_topic)
                 ts = m.get("timestamp", now)
-                if isinstance(ts, datetime):
-                    ts = ts.timestamp()
+                if not isinstance(ts, float | int):
+                    ts = ts.timestamp() if isinstance(ts, datetime) else now
                 value = m.get("value")
-            elif hasattr(m, "timestamp") and callable(m.timestamp):
-                topic = m.topic() or default_topic
-                kind, ms = m.timestamp()
-                ts = ms / 1000.0 if kind else now
-                value = m.value()
+                size = len(value) if isinstance(value, bytes | str) else 0
             else:
-                topic, ts, value = default_topic, now, m
-            key = (topic, int(now // bucket))
-            row = agg.get(key)
+                topic, ts = default_topic, now
+                size = len(m) if k == _SIZED else 0
+            row = agg.get((topic, b))
             if row is None:
-                row = agg[key] = [0.0, 0.0, 0.0, 0.0]
+                row = agg[(topic, b)] = [0.0, 0.0, 0.0, 0.0]
             row[0] += 1
-            if value is not None and hasattr(value, "__len__"):
-                row[1] += len(value)
+            row[1] += size
             if ts > row[2]:
                 row[2] = ts
-            age = now - ts
-            if age > row[3]:
-                row[3] = age
+            if now - ts > row[3]:
+                row[3] = now - ts
             yield m
             if not n & 255 and time.monotonic() >= self._next_flush:
                 self.flush()

@@ -40,7 +40,7 @@ from tidegauge.web.cache import ApiCacheMiddleware, ResponseCache
 from tidegauge.web.deps import AuthError, CsrfError, require_admin
 from tidegauge.web.guard import RequestGuardMiddleware, allowed_hosts
 from tidegauge.web.ratelimit import RateLimitMiddleware, TokenBucket
-from tidegauge.web.routes import openlineage
+from tidegauge.web.routes import openlineage, streams
 
 log = logging.getLogger("tidegauge.web")
 
@@ -149,6 +149,7 @@ def create_app(
     # the ingest writes to the store: an admin token when tokens are configured
     app.include_router(openlineage.router, dependencies=[Depends(require_admin)])
     app.include_router(pages.router)
+    app.include_router(streams.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.response_cache = ResponseCache(max_age=cache_max_age)
     app.add_middleware(ApiCacheMiddleware, cache=app.state.response_cache, generation=generation)
