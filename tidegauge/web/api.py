@@ -29,6 +29,8 @@ from tidegauge.store.store import Store, StoredTable, columns_to_json
 from tidegauge.web import bands, queries, reads
 from tidegauge.web.cache import STATE_KEY
 from tidegauge.web.deps import (
+    MAX_ID,
+    MAX_OFFSET,
     Principal,
     clock_of,
     project_of,
@@ -39,12 +41,21 @@ from tidegauge.web.deps import (
 )
 
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
-Offset = Annotated[int, Query(ge=0, description="items to skip")]
-Id = Annotated[int, Path(ge=1)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip")]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+#: an optional id in the query string, bounded like path ids
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 PROBLEM: dict[int | str, dict[str, Any]] = {
+    400: {"description": "unknown Host, or a body that is not valid or nested too deeply"},
     404: {"description": "no such object"},
-    422: {"description": "invalid parameter, with the reason"},
+    422: {"description": "invalid parameter (out of range, NUL character), with the reason"},
+}
+#: what a write can answer besides PROBLEM (tidegauge.web.guard)
+WRITE_PROBLEM: dict[int | str, dict[str, Any]] = {
+    403: {"description": "a cross-site request, or a token that may only read"},
+    413: {"description": "body larger than the limit, before or after decompression"},
+    415: {"description": "not Content-Type: application/json, or an unknown encoding"},
 }
 
 
@@ -387,7 +398,7 @@ def monitors_for(
 @router.get("/monitors", summary="Monitors, per table when table_id is given")
 def list_monitors(
     request: Request,
-    table_id: Annotated[int | None, Query(ge=1)] = None,
+    table_id: QueryId = None,
 ) -> list[dict[str, Any]]:
     store, project = store_of(request), project_of(request)
     if table_id is not None:
@@ -433,14 +444,14 @@ def list_alerts(
     request: Request,
     limit: Limit = 50,
     offset: Offset = 0,
-    table_id: Annotated[int | None, Query(ge=1)] = None,
+    table_id: QueryId = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
     severity: Severity | None = None,
     feedback: Annotated[
         Literal["expected", "false_positive", "fixed", "none"] | None,
         Query(description="a feedback value, or `none` for alerts nobody reviewed"),
     ] = None,
-    incident_id: Annotated[int | None, Query(ge=1)] = None,
+    incident_id: QueryId = None,
     since: Annotated[datetime | None, Query(description="detected at or after (ISO-8601)")] = None,
 ) -> Response:
     flt = queries.AlertFilter(
@@ -469,6 +480,7 @@ def alert_detail(request: Request, alert_id: Id) -> Response:
     "/alerts/{alert_id}/feedback",
     summary="Tell the detector what an alert was",
     dependencies=writes,
+    responses=WRITE_PROBLEM,
 )
 def alert_feedback(request: Request, alert_id: Id, body: FeedbackIn) -> dict[str, Any]:
     store = store_of(request)
@@ -494,7 +506,7 @@ def list_incidents(
     status: Annotated[list[IncidentStatus] | None, Query(description="repeatable")] = None,
     open_only: Annotated[bool, Query(alias="open", description="only open ones")] = False,
     severity: Severity | None = None,
-    table_id: Annotated[int | None, Query(ge=1)] = None,
+    table_id: QueryId = None,
 ) -> Response:
     statuses = [s.value for s in status or []]
     if open_only:
@@ -522,7 +534,10 @@ def incident_detail(request: Request, incident_id: Id) -> Response:
 
 
 @router.post(
-    "/incidents/{incident_id}/status", summary="Change an incident's status", dependencies=writes
+    "/incidents/{incident_id}/status",
+    summary="Change an incident's status",
+    dependencies=writes,
+    responses=WRITE_PROBLEM,
 )
 def incident_status(request: Request, incident_id: Id, body: StatusIn) -> dict[str, Any]:
     store = store_of(request)
@@ -545,6 +560,7 @@ def incident_status(request: Request, incident_id: Id, body: StatusIn) -> dict[s
     summary="Add a note to the timeline",
     dependencies=writes,
     status_code=201,
+    responses=WRITE_PROBLEM,
 )
 def incident_note(request: Request, incident_id: Id, body: NoteIn) -> dict[str, Any]:
     store = store_of(request)
