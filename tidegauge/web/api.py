@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
 from tidegauge.cli.alerts import alert_json
@@ -40,6 +40,8 @@ from tidegauge.web.deps import (
     store_of,
 )
 
+#: text parameters never hold NUL (tidegauge.web.guard refuses it); said in the schema too
+NO_NUL = r"^[^\x00]*$"
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip")]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -70,17 +72,22 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_read)], respo
 writes = [Depends(require_admin), Depends(require_json)]
 
 
-class FeedbackIn(BaseModel):
+class _Body(BaseModel):
+    # unknown keys are an error, and the schema says so (additionalProperties: false)
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeedbackIn(_Body):
     value: Feedback = Field(description="expected | false_positive | fixed")
 
 
-class StatusIn(BaseModel):
+class StatusIn(_Body):
     status: IncidentStatus
-    note: str | None = Field(None, max_length=10_000)
+    note: str | None = Field(None, max_length=10_000, pattern=NO_NUL)
 
 
-class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=10_000)
+class NoteIn(_Body):
+    text: str = Field(min_length=1, max_length=10_000, pattern=NO_NUL)
 
 
 def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
@@ -197,9 +204,11 @@ def list_tables(
     request: Request,
     limit: Limit = 100,
     offset: Offset = 0,
-    q: Annotated[str | None, Query(max_length=200, description="name contains")] = None,
-    schema: Annotated[str | None, Query(max_length=200)] = None,
-    warehouse: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[
+        str | None, Query(pattern=NO_NUL, max_length=200, description="name contains")
+    ] = None,
+    schema: Annotated[str | None, Query(pattern=NO_NUL, max_length=200)] = None,
+    warehouse: Annotated[str | None, Query(pattern=NO_NUL, max_length=200)] = None,
 ) -> Response:
     store, project = store_of(request), project_of(request)
     conditions = queries.table_conditions(q=q, schema=schema, warehouse=warehouse)
@@ -269,9 +278,9 @@ def table_metrics(request: Request, table_id: Id) -> list[dict[str, Any]]:
 def metric_history(
     request: Request,
     table_id: Id,
-    metric: Annotated[str, Path(max_length=100)],
-    column: Annotated[str | None, Query(max_length=400)] = None,
-    segment: Annotated[str | None, Query(max_length=400)] = None,
+    metric: Annotated[str, Path(pattern=NO_NUL, max_length=100)],
+    column: Annotated[str | None, Query(pattern=NO_NUL, max_length=400)] = None,
+    segment: Annotated[str | None, Query(pattern=NO_NUL, max_length=400)] = None,
     days: Annotated[int, Query(ge=1, le=90)] = 14,
 ) -> dict[str, Any]:
     store = store_of(request)
@@ -445,7 +454,7 @@ def list_alerts(
     limit: Limit = 50,
     offset: Offset = 0,
     table_id: QueryId = None,
-    kind: Annotated[str | None, Query(max_length=40)] = None,
+    kind: Annotated[str | None, Query(pattern=NO_NUL, max_length=40)] = None,
     severity: Severity | None = None,
     feedback: Annotated[
         Literal["expected", "false_positive", "fixed", "none"] | None,
@@ -589,10 +598,13 @@ def lineage(
     node: Annotated[
         str,
         Query(
-            min_length=1, max_length=400, description="schema.table, a dbt unique_id or a bare name"
+            pattern=NO_NUL,
+            min_length=1,
+            max_length=400,
+            description="schema.table, a dbt unique_id or a bare name",
         ),
     ],
-    column: Annotated[str | None, Query(max_length=400)] = None,
+    column: Annotated[str | None, Query(pattern=NO_NUL, max_length=400)] = None,
     depth: Annotated[int | None, Query(ge=1, le=50)] = None,
 ) -> dict[str, Any]:
     graph = graph_of(store_of(request))
@@ -608,8 +620,8 @@ def lineage(
 @router.get("/impact", summary="Who and what is hit downstream of a table or column")
 def impact(
     request: Request,
-    node: Annotated[str, Query(min_length=1, max_length=400)],
-    column: Annotated[str | None, Query(max_length=400)] = None,
+    node: Annotated[str, Query(pattern=NO_NUL, min_length=1, max_length=400)],
+    column: Annotated[str | None, Query(pattern=NO_NUL, max_length=400)] = None,
 ) -> dict[str, Any]:
     graph = graph_of(store_of(request))
     try:

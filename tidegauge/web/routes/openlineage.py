@@ -22,10 +22,19 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
     "/api/v1/lineage",
     status_code=201,
     summary="Record an OpenLineage RunEvent",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "an OpenLineage RunEvent (https://openlineage.io/spec), JSON; "
+            "gzip or deflate Content-Encoding is accepted",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
     responses={
         400: {"description": "not JSON, too deeply nested, or not a valid RunEvent"},
         413: {"description": "body (or its decompressed form) larger than 16 MiB"},
         415: {"description": "not Content-Type: application/json"},
+        422: {"description": "NUL characters in the body"},
     },
 )
 async def post_lineage(request: Request) -> JSONResponse:
