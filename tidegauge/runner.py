@@ -9,140 +9,32 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tidegauge.config import Project
 from tidegauge.core.clock import Clock
-from tidegauge.core.model import TableInfo
+from tidegauge.steps.context import DiscoverResult, Progress, RunReport
+from tidegauge.steps.discover import connect, discover
+from tidegauge.steps.leases import exclusive, holder_name
 from tidegauge.store.store import Store
-from tidegauge.warehouses.base import Warehouse, WarehouseError
-from tidegauge.warehouses.registry import driver_hint, open_warehouse
+
+__all__ = [
+    "DiscoverResult",
+    "Progress",
+    "RunReport",
+    "connect",
+    "discover",
+    "exclusive",
+    "holder_name",
+    "per_table",
+    "run",
+]
 
 log = logging.getLogger("tidegauge.run")
 
-Progress = Callable[[str, int, int], None]
-
-
-@dataclass
-class DiscoverResult:
-    tables: dict[str, list[TableInfo]] = field(default_factory=dict)
-    table_ids: dict[str, int] = field(default_factory=dict)  # TableRef.key → store id
-    errors: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class RunReport:
-    run_id: int
-    as_of: datetime
-    tables: int = 0
-    failed_tables: dict[str, str] = field(default_factory=dict)
-    warehouse_errors: dict[str, str] = field(default_factory=dict)
-    points: int = 0
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    incidents_opened: list[int] = field(default_factory=list)
-    incidents_updated: list[int] = field(default_factory=list)
-    notifications: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    fanout: dict[str, Any] = field(default_factory=dict)  # chunks, retries, workers
-    #: what went wrong without stopping the run (an unreadable dbt manifest, ...)
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def partial(self) -> bool:
-        """Some of the work failed (tables, warehouses, deliveries, the manifest) while the
-        rest completed: the run is ``partial`` and ``tidegauge run`` exits with 3."""
-        return bool(
-            self.failed_tables
-            or self.warehouse_errors
-            or self.problems
-            or self.notifications.get("failed")
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "as_of": self.as_of,
-            "tables": self.tables,
-            "failed_tables": self.failed_tables,
-            "warehouse_errors": self.warehouse_errors,
-            "points": self.points,
-            "alerts": len(self.alerts),
-            "incidents_opened": self.incidents_opened,
-            "incidents_updated": self.incidents_updated,
-            "notifications": self.notifications,
-            "seconds": round(self.seconds, 3),
-            **({"fanout": self.fanout} if self.fanout else {}),
-            **({"problems": self.problems} if self.problems else {}),
-        }
-
-
-def connect(config: Any) -> Warehouse:
-    """Open a warehouse with a clear message when its driver is missing."""
-    wh = open_warehouse(config)
-    try:
-        wh.connect()
-    except ImportError as e:
-        hint = driver_hint(config.type)
-        raise WarehouseError(
-            f"warehouse '{config.name}': driver for {config.type} is not installed "
-            f"({e.name}); {hint}"
-        ) from None
-    return wh
-
-
-def discover(project: Project, store: Store, now: datetime) -> DiscoverResult:
-    """List every warehouse's tables and record them; one failing warehouse never stops others."""
-    result = DiscoverResult()
-    for cfg in project.warehouses:
-        try:
-            wh = connect(cfg)
-            try:
-                infos = wh.list_tables()
-            finally:
-                wh.close()
-        except WarehouseError as e:
-            result.errors[cfg.name] = str(e)
-            log.error("%s", e)
-            continue
-        result.tables[cfg.name] = infos
-        ids = store.upsert_tables(infos, now)
-        seen = set(ids)
-        for info, tid in zip(infos, ids, strict=True):
-            result.table_ids[info.ref.key] = tid
-        store.mark_dropped(cfg.name, seen, now)
-    return result
-
-
 GROUP_WAIT = 300.0
-
-
-@contextmanager
-def exclusive(store: Store, name: str, *, timeout: float) -> Iterator[None]:
-    """Hold a store lease for the block, waiting up to ``timeout`` seconds for it."""
-    holder = holder_name()
-    deadline = time.monotonic() + timeout
-    ttl = timedelta(seconds=max(timeout, 60.0))
-    while not store.acquire_lease(name, holder, ttl, datetime.now(UTC)):
-        if time.monotonic() > deadline:
-            raise WarehouseError(f"another tidegauge process holds '{name}' for too long")
-        time.sleep(0.2)
-    try:
-        yield
-    finally:
-        store.release_lease(name, holder)
-
-
-def holder_name() -> str:
-    """Who holds a lease: host, process and thread (the web scheduler runs in a thread)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def run(
@@ -166,6 +58,7 @@ def run(
     from tidegauge.steps.notify import enqueue_incident, notify_incidents
     from tidegauge.steps.recover import orphan_alerts, reclaim, unqueued_incidents
     from tidegauge.store.outbox import OutboxRepo
+    from tidegauge.streams.run import poll_streams
 
     started = time.perf_counter()
     now = clock.now()
@@ -183,6 +76,9 @@ def run(
         collected, alerts = per_table(
             project, store, found, now, run_id, report, only, progress, external
         )
+        alerts += poll_streams(
+            project, store, now, run_id, graph=graph, errors=report.warehouse_errors
+        )[1]
         report.alerts = alerts
         # grouping reads open incidents and writes new ones: one process at a time
         with exclusive(store, "group", timeout=GROUP_WAIT):
@@ -249,28 +145,16 @@ def per_table(
     detection runs here over all collected tables at once, so the run tests the same
     family of points (false discovery rate) as a single process does.
     """
-    from tidegauge.steps.collect import collect_tables
+    from tidegauge.fanout.chunks import alerts_by_id
+    from tidegauge.fanout.registry import engine
     from tidegauge.steps.detect import detect_tables
 
-    if project.execution.type == "local":
-        collected = collect_tables(project, store, found, now, run_id, report, only, progress)
-        return collected, detect_tables(project, store, collected, now, run_id, report, external)
-    from tidegauge.fanout.chunks import alerts_by_id
-
-    if project.execution.type == "dagster":
-        from tidegauge.fanout.dagster_engine import fan_out
-    else:
-        from tidegauge.fanout.celery_engine import fan_out
-
-    collected, alert_ids, report.fanout = fan_out(
+    fan = engine(project.execution.type)
+    collected, alert_ids, report.fanout = fan.fan_out(
         project, store, found, now, run_id, report, only, progress
     )
-    if project.execution.detect == "workers":
+    if fan.REMOTE and project.execution.detect == "workers":
         stored = alerts_by_id(store, alert_ids)
         # dbt test failures and other external alerts are the coordinator's own
         return collected, stored + detect_tables(project, store, [], now, run_id, report, external)
     return collected, detect_tables(project, store, collected, now, run_id, report, external)
-
-
-def lookback(project: Project) -> timedelta:
-    return timedelta(days=project.defaults.history_days)

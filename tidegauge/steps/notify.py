@@ -26,7 +26,7 @@ from tidegauge.store.outbox import OutboxRepo
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.runner import RunReport
+    from tidegauge.steps.context import RunReport
 
 log = logging.getLogger("tidegauge.notify")
 
@@ -48,6 +48,7 @@ def incident_from_row(row: dict[str, Any]) -> Incident:
         detected_at=row["detected_at"],
         status=IncidentStatus(row["status"]),
         severity=Severity(row["severity"]),
+        severity_reason=list(row.get("severity_reason") or []),
         owner=row.get("owner"),
         alert_ids=list(row.get("alerts") or []),
         impact=Impact(
@@ -317,7 +318,7 @@ def notify_incidents(
     report: RunReport,
     clock: Clock | None = None,
 ) -> None:
-    from tidegauge.runner import holder_name
+    from tidegauge.steps.leases import holder_name
 
     if not project.channels:
         return
@@ -389,7 +390,7 @@ def renotify(project: Project, store: Store, outbox: OutboxRepo, now: datetime) 
 
 def resolve_incident(project: Project, store: Store, incident_id: int, now: datetime) -> int:
     """A closed incident resolves its page/alert on every channel its trigger reached."""
-    from tidegauge.runner import holder_name
+    from tidegauge.steps.leases import holder_name
 
     if not project.channels:
         return 0

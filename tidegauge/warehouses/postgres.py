@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import Field, model_validator
 from sqlglot import exp
 
+from tidegauge.core.metrics import Capabilities, QuantileStyle
 from tidegauge.core.model import TableInfo, TableRef, TypeFamily
 from tidegauge.warehouses.base import (
     ConnectionFailed,
@@ -133,9 +134,12 @@ class PostgresWarehouse(Warehouse):
     """PostgreSQL 12+.
 
     Capabilities:
-      * ``QUANTILES``: ``percentile_cont(...) WITHIN GROUP`` is an ordinary aggregate.
-      * ``TABLESAMPLE``: ``TABLESAMPLE SYSTEM/BERNOULLI (percent)``.
-      * ``APPROX_DISTINCT``: no; HyperLogLog needs an extension we cannot assume.
+      * quantiles: ``percentile_cont(ARRAY[...]) WITHIN GROUP`` is an ordinary aggregate
+        returning every quantile at once.
+      * TABLESAMPLE: ``TABLESAMPLE SYSTEM/BERNOULLI (percent)``.
+      * approximate distinct: no; HyperLogLog needs an extension we cannot assume.
+      * select items: a target list holds at most 1,664 entries; 1,600 leaves room for
+        the bucket, segment and row count.
       * ``METADATA_ROW_COUNT``: no; ``n_live_tup`` / ``reltuples`` are estimates that lag
         behind loads (reltuples only moves on VACUUM/ANALYZE), good for sizing a scan
         but not for volume monitoring. ``TableInfo.row_count`` still carries the estimate.
@@ -147,6 +151,17 @@ class PostgresWarehouse(Warehouse):
     """
 
     DIALECT = "postgres"
+    CONFIG = PostgresWarehouseConfig
+    DRIVER_MODULE = "psycopg"
+    URL_SCHEMES = ("postgresql", "postgres")
+    PASSWORD_ENV = "PGPASSWORD"
+    CAPABILITIES = Capabilities(
+        "postgres",
+        quantiles=True,
+        tablesample=True,
+        max_select_items=1600,
+        quantile_style=QuantileStyle.ARRAY_WITHIN_GROUP,
+    )
     # not set_config/current_setting (session settings), pg_read_file/pg_ls_dir/lo_import
     # (server files), dblink (other servers), pg_sleep, nextval/setval (writes)
     SQL_FUNCTIONS = frozenset(
@@ -185,9 +200,6 @@ class PostgresWarehouse(Warehouse):
             "isfinite",
         ]
     )
-    QUANTILES = True
-    TABLESAMPLE = True
-    APPROX_DISTINCT = False
     METADATA_ROW_COUNT = False
     METADATA_FRESHNESS = False
 
@@ -485,6 +497,14 @@ class PostgresWarehouse(Warehouse):
             if r["typtype"] == "e"
         }
         return rows, enums
+
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        from tidegauge.integrations import openlineage_naming
+
+        c = self.config
+        return openlineage_naming.postgres(
+            c.host, c.port, ref.database or c.database, ref.schema, ref.name
+        )
 
     def view_definitions(self) -> dict[TableRef, str]:
         views = exp.select(

@@ -1,4 +1,7 @@
-"""``POST /api/v1/lineage``: receive OpenLineage RunEvents over the HTTP transport.
+"""``POST /api/v1/lineage``: receive OpenLineage events over the HTTP transport.
+
+RunEvents and the static-lineage JobEvents and DatasetEvents (spec 2-0-2) are all accepted
+and recorded the same way; a 400 names the event type and the field at fault.
 
 The body is validated before anything is stored: non-JSON or a missing required field gives
 HTTP 400 with the reason. Valid events go to ``request.app.state.lineage_recorder`` (any
@@ -11,7 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from tidegauge.integrations.openlineage import InvalidEvent, LineageRecorder, parse_run_event
+from tidegauge.integrations.openlineage import InvalidEvent, LineageRecorder, parse_event
 
 router = APIRouter(tags=["lineage"])
 
@@ -21,17 +24,20 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 @router.post(
     "/api/v1/lineage",
     status_code=201,
-    summary="Record an OpenLineage RunEvent",
+    summary="Record an OpenLineage RunEvent, JobEvent or DatasetEvent",
     openapi_extra={
         "requestBody": {
             "required": True,
-            "description": "an OpenLineage RunEvent (https://openlineage.io/spec), JSON; "
+            "description": "an OpenLineage event (https://openlineage.io/spec), JSON; "
             "gzip or deflate Content-Encoding is accepted",
             "content": {"application/json": {"schema": {"type": "object"}}},
         }
     },
     responses={
-        400: {"description": "not JSON, too deeply nested, or not a valid RunEvent"},
+        400: {
+            "description": "not JSON, too deeply nested, or not a valid event "
+            "(its type and the field at fault are named)"
+        },
         413: {"description": "body (or its decompressed form) larger than 16 MiB"},
         415: {"description": "not Content-Type: application/json"},
         422: {"description": "NUL characters in the body"},
@@ -47,7 +53,7 @@ async def post_lineage(request: Request) -> JSONResponse:
     if len(body) > MAX_BODY_BYTES:
         raise HTTPException(413, "event larger than 16 MiB")
     try:
-        event = parse_run_event(body)
+        event = parse_event(body)
     except InvalidEvent as exc:
         raise HTTPException(400, exc.reason) from exc
     created = recorder.record(event)
