@@ -106,6 +106,30 @@ log = logging.getLogger("tidegauge.warehouses.postgres")
 _ROLE_CHECKED: set[tuple[Any, ...]] = set()
 
 
+def _lenient_text(con: Any) -> None:
+    """A SQL_ASCII database hands back whatever bytes were stored (psycopg gives ``bytes``,
+    which became ``b'...'`` names). Decode text as UTF-8, with surrogate escapes for bytes
+    that are not, so such names can be recognised and reported; queries are then sent as
+    the same bytes (:meth:`PostgresWarehouse._execute_sql`), so every name round-trips."""
+    from psycopg.adapt import Loader
+
+    class LenientText(Loader):
+        def load(self, data: Any) -> str:
+            return bytes(data).decode("utf-8", "surrogateescape")
+
+    for name in ("text", "varchar", "name", "bpchar"):
+        con.adapters.register_loader(name, LenientText)
+
+
+def _undecodable(*values: Any) -> bool:
+    return any(isinstance(v, str) and any("\udc80" <= ch <= "\udcff" for ch in v) for v in values)
+
+
+def _shown(value: Any) -> str:
+    """A name with its non-UTF-8 bytes as ``\\xNN``."""
+    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class PostgresWarehouse(Warehouse):
     """PostgreSQL 12+.
 
@@ -190,6 +214,7 @@ class PostgresWarehouse(Warehouse):
     def __init__(self, config: PostgresWarehouseConfig) -> None:
         super().__init__(config)
         self._con: Any = None
+        self._raw_bytes = False  # a SQL_ASCII database: queries go out as bytes
 
     # --- connection -------------------------------------------------------------
     def _where(self) -> str:
@@ -236,6 +261,10 @@ class PostgresWarehouse(Warehouse):
         except psycopg.Error as e:
             message = f"{self._where()}: cannot connect: {self._scrub(str(e))}"
             raise ConnectionFailed(message) from None
+        # SQL_ASCII: the server keeps and returns raw bytes, and converts nothing
+        self._raw_bytes = self._con.info.encoding == "ascii"
+        if self._raw_bytes:
+            _lenient_text(self._con)
         key = (c.host, c.port, c.database, c.user)
         if key not in _ROLE_CHECKED:
             _ROLE_CHECKED.add(key)
@@ -289,7 +318,7 @@ class PostgresWarehouse(Warehouse):
         self.connect()
         try:
             with self._con.cursor() as cur:
-                cur.execute(sql)
+                cur.execute(sql.encode("utf-8", "surrogateescape") if self._raw_bytes else sql)
                 rows = cur.fetchall() if cur.description else []
                 cols = [d.name for d in cur.description] if cur.description else []
         except psycopg.Error as e:
@@ -376,8 +405,43 @@ class PostgresWarehouse(Warehouse):
         )
         rows = self.execute(q, comment="discover").dicts()
         columns, enums = self._columns()
+        rows, columns = self._valid_names(rows, columns)
         tables = self.build_tables(rows, columns)
         return [_with_string_enums(t, enums) for t in tables]
+
+    def _valid_names(
+        self, rows: list[dict[str, Any]], columns: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Leave out (and name) tables and columns whose names are not UTF-8: a SQL_ASCII
+        database stores any bytes, and such a name can be neither shown nor queried back."""
+        bad = [r for r in rows if _undecodable(r["schema"], r["name"])]
+        for r in bad:
+            log.warning(
+                "%s: table %s.%s is left out: its name is not valid UTF-8 (a SQL_ASCII "
+                "database); rename it to monitor it",
+                self._where(),
+                _shown(r["schema"]),
+                _shown(r["name"]),
+            )
+        bad_cols = [c for c in columns if _undecodable(c["column_name"])]
+        for c in bad_cols:
+            log.warning(
+                "%s: column %s of %s.%s is left out: its name is not valid UTF-8",
+                self._where(),
+                _shown(c["column_name"]),
+                _shown(c["table_schema"]),
+                _shown(c["table_name"]),
+            )
+        if not bad and not bad_cols:
+            return rows, columns
+        return (
+            [r for r in rows if not _undecodable(r["schema"], r["name"])],
+            [
+                c
+                for c in columns
+                if not _undecodable(c["table_schema"], c["table_name"], c["column_name"])
+            ],
+        )
 
     def _columns(self) -> tuple[list[dict[str, Any]], set[tuple[str, str, str]]]:
         """Columns from pg_attribute: ``format_type`` keeps ``integer[]``, ``numeric(12,2)``

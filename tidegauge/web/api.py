@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
 from tidegauge.cli.alerts import alert_json
@@ -30,6 +30,8 @@ from tidegauge.store.store import Store, StoredTable, columns_to_json
 from tidegauge.web import bands, queries, reads
 from tidegauge.web.cache import STATE_KEY
 from tidegauge.web.deps import (
+    MAX_ID,
+    MAX_OFFSET,
     Principal,
     clock_of,
     project_of,
@@ -39,13 +41,24 @@ from tidegauge.web.deps import (
     store_of,
 )
 
+#: text parameters never hold NUL (tidegauge.web.guard refuses it); said in the schema too
+NO_NUL = r"^[^\x00]*$"
 Limit = Annotated[int, Query(ge=1, le=500, description="page size")]
-Offset = Annotated[int, Query(ge=0, description="items to skip")]
-Id = Annotated[int, Path(ge=1)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip")]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+#: an optional id in the query string, bounded like path ids
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 PROBLEM: dict[int | str, dict[str, Any]] = {
+    400: {"description": "unknown Host, or a body that is not valid or nested too deeply"},
     404: {"description": "no such object"},
-    422: {"description": "invalid parameter, with the reason"},
+    422: {"description": "invalid parameter (out of range, NUL character), with the reason"},
+}
+#: what a write can answer besides PROBLEM (tidegauge.web.guard)
+WRITE_PROBLEM: dict[int | str, dict[str, Any]] = {
+    403: {"description": "a cross-site request, or a token that may only read"},
+    413: {"description": "body larger than the limit, before or after decompression"},
+    415: {"description": "not Content-Type: application/json, or an unknown encoding"},
 }
 
 
@@ -60,17 +73,22 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_read)], respo
 writes = [Depends(require_admin), Depends(require_json)]
 
 
-class FeedbackIn(BaseModel):
+class _Body(BaseModel):
+    # unknown keys are an error, and the schema says so (additionalProperties: false)
+    model_config = ConfigDict(extra="forbid")
+
+
+class FeedbackIn(_Body):
     value: Feedback = Field(description="expected | false_positive | fixed")
 
 
-class StatusIn(BaseModel):
+class StatusIn(_Body):
     status: IncidentStatus
-    note: str | None = Field(None, max_length=10_000)
+    note: str | None = Field(None, max_length=10_000, pattern=NO_NUL)
 
 
-class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=10_000)
+class NoteIn(_Body):
+    text: str = Field(min_length=1, max_length=10_000, pattern=NO_NUL)
 
 
 def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
@@ -187,9 +205,11 @@ def list_tables(
     request: Request,
     limit: Limit = 100,
     offset: Offset = 0,
-    q: Annotated[str | None, Query(max_length=200, description="name contains")] = None,
-    schema: Annotated[str | None, Query(max_length=200)] = None,
-    warehouse: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[
+        str | None, Query(pattern=NO_NUL, max_length=200, description="name contains")
+    ] = None,
+    schema: Annotated[str | None, Query(pattern=NO_NUL, max_length=200)] = None,
+    warehouse: Annotated[str | None, Query(pattern=NO_NUL, max_length=200)] = None,
 ) -> Response:
     store, project = store_of(request), project_of(request)
     conditions = queries.table_conditions(q=q, schema=schema, warehouse=warehouse)
@@ -259,9 +279,9 @@ def table_metrics(request: Request, table_id: Id) -> list[dict[str, Any]]:
 def metric_history(
     request: Request,
     table_id: Id,
-    metric: Annotated[str, Path(max_length=100)],
-    column: Annotated[str | None, Query(max_length=400)] = None,
-    segment: Annotated[str | None, Query(max_length=400)] = None,
+    metric: Annotated[str, Path(pattern=NO_NUL, max_length=100)],
+    column: Annotated[str | None, Query(pattern=NO_NUL, max_length=400)] = None,
+    segment: Annotated[str | None, Query(pattern=NO_NUL, max_length=400)] = None,
     days: Annotated[int, Query(ge=1, le=90)] = 14,
 ) -> dict[str, Any]:
     store = store_of(request)
@@ -393,7 +413,7 @@ def monitors_for(
 @router.get("/monitors", summary="Monitors, per table when table_id is given")
 def list_monitors(
     request: Request,
-    table_id: Annotated[int | None, Query(ge=1)] = None,
+    table_id: QueryId = None,
 ) -> list[dict[str, Any]]:
     store, project = store_of(request), project_of(request)
     if table_id is not None:
@@ -439,14 +459,14 @@ def list_alerts(
     request: Request,
     limit: Limit = 50,
     offset: Offset = 0,
-    table_id: Annotated[int | None, Query(ge=1)] = None,
-    kind: Annotated[str | None, Query(max_length=40)] = None,
+    table_id: QueryId = None,
+    kind: Annotated[str | None, Query(pattern=NO_NUL, max_length=40)] = None,
     severity: Severity | None = None,
     feedback: Annotated[
         Literal["expected", "false_positive", "fixed", "none"] | None,
         Query(description="a feedback value, or `none` for alerts nobody reviewed"),
     ] = None,
-    incident_id: Annotated[int | None, Query(ge=1)] = None,
+    incident_id: QueryId = None,
     since: Annotated[datetime | None, Query(description="detected at or after (ISO-8601)")] = None,
 ) -> Response:
     flt = queries.AlertFilter(
@@ -475,6 +495,7 @@ def alert_detail(request: Request, alert_id: Id) -> Response:
     "/alerts/{alert_id}/feedback",
     summary="Tell the detector what an alert was",
     dependencies=writes,
+    responses=WRITE_PROBLEM,
 )
 def alert_feedback(request: Request, alert_id: Id, body: FeedbackIn) -> dict[str, Any]:
     store = store_of(request)
@@ -500,7 +521,7 @@ def list_incidents(
     status: Annotated[list[IncidentStatus] | None, Query(description="repeatable")] = None,
     open_only: Annotated[bool, Query(alias="open", description="only open ones")] = False,
     severity: Severity | None = None,
-    table_id: Annotated[int | None, Query(ge=1)] = None,
+    table_id: QueryId = None,
 ) -> Response:
     statuses = [s.value for s in status or []]
     if open_only:
@@ -528,7 +549,10 @@ def incident_detail(request: Request, incident_id: Id) -> Response:
 
 
 @router.post(
-    "/incidents/{incident_id}/status", summary="Change an incident's status", dependencies=writes
+    "/incidents/{incident_id}/status",
+    summary="Change an incident's status",
+    dependencies=writes,
+    responses=WRITE_PROBLEM,
 )
 def incident_status(request: Request, incident_id: Id, body: StatusIn) -> dict[str, Any]:
     store = store_of(request)
@@ -551,6 +575,7 @@ def incident_status(request: Request, incident_id: Id, body: StatusIn) -> dict[s
     summary="Add a note to the timeline",
     dependencies=writes,
     status_code=201,
+    responses=WRITE_PROBLEM,
 )
 def incident_note(request: Request, incident_id: Id, body: NoteIn) -> dict[str, Any]:
     store = store_of(request)
@@ -579,10 +604,13 @@ def lineage(
     node: Annotated[
         str,
         Query(
-            min_length=1, max_length=400, description="schema.table, a dbt unique_id or a bare name"
+            pattern=NO_NUL,
+            min_length=1,
+            max_length=400,
+            description="schema.table, a dbt unique_id or a bare name",
         ),
     ],
-    column: Annotated[str | None, Query(max_length=400)] = None,
+    column: Annotated[str | None, Query(pattern=NO_NUL, max_length=400)] = None,
     depth: Annotated[int | None, Query(ge=1, le=50)] = None,
 ) -> dict[str, Any]:
     graph = graph_of(store_of(request))
@@ -598,8 +626,8 @@ def lineage(
 @router.get("/impact", summary="Who and what is hit downstream of a table or column")
 def impact(
     request: Request,
-    node: Annotated[str, Query(min_length=1, max_length=400)],
-    column: Annotated[str | None, Query(max_length=400)] = None,
+    node: Annotated[str, Query(pattern=NO_NUL, min_length=1, max_length=400)],
+    column: Annotated[str | None, Query(pattern=NO_NUL, max_length=400)] = None,
 ) -> dict[str, Any]:
     graph = graph_of(store_of(request))
     try:

@@ -28,6 +28,13 @@ from tidegauge.config import Project
 from tidegauge.core.clock import Clock
 from tidegauge.store.store import Store
 
+#: the largest id or offset a request may name: the store's ids are 64-bit, and a larger
+#: number would overflow the driver (a 500) instead of simply finding nothing (a 404)
+MAX_ID = 2**63 - 1
+#: the largest ``offset``: far past any real list, and within what every store's
+#: LIMIT/OFFSET arithmetic takes (PostgreSQL overflows on offsets near 2**63)
+MAX_OFFSET = 2**31 - 1
+
 TOKEN_COOKIE = "tidegauge_token"
 CSRF_COOKIE = "tidegauge_csrf"
 CSRF_FIELD = "csrf_token"

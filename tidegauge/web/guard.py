@@ -3,7 +3,8 @@
 * **Host** must be ``web.base_url``'s host or a loopback name (``localhost``,
   ``127.0.0.1``, ``[::1]``), so a DNS-rebinding page cannot talk to a local server as if
   it were its own site;
-* **NUL bytes** in the path or query string are refused (422): no store takes them in text;
+* **NUL bytes** in the path, query string or body are refused (422): PostgreSQL cannot
+  store them in text, so they would otherwise surface as a 500 deep in a handler;
 * **writes** (POST, PUT, PATCH, DELETE) must be same-origin when the browser says where
   they come from (``Origin``, else ``Referer``), and API writes must be
   ``application/json``: a page on another site can then neither post a simple form nor
@@ -172,9 +173,16 @@ class RequestGuardMiddleware:
         if inflater is not None and not inflater.eof and out:
             raise Refused(400, f"truncated {encoding} body")
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype == "application/json" and json_too_deep(bytes(out)):
+        body = bytes(out)
+        if ctype == "application/json" and json_too_deep(body):
             raise Refused(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-        return bytes(out)
+        if (
+            b"\x00" in body
+            or (ctype == "application/json" and b"\\u0000" in body)
+            or (ctype == "application/x-www-form-urlencoded" and b"%00" in body)
+        ):
+            raise Refused(422, "NUL characters are not allowed in the body")
+        return body
 
 
 def _headers(scope: Scope) -> dict[str, str]:

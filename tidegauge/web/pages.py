@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
@@ -30,6 +31,8 @@ from tidegauge.store.store import Store
 from tidegauge.web import api, bands, queries
 from tidegauge.web.charts import format_value, metric_chart, unit_of
 from tidegauge.web.deps import (
+    MAX_ID,
+    MAX_OFFSET,
     TOKEN_COOKIE,
     Principal,
     auth_enabled,
@@ -48,6 +51,8 @@ from tidegauge.web.deps import (
 from tidegauge.web.graph_svg import GraphNode, lineage_svg
 
 TEMPLATES = Path(__file__).parent / "templates"
+#: ids in page paths are bounded like the API's: a number past 64 bits is a 422, not a 500
+PageId = Annotated[int, FastApiPath(ge=1, le=MAX_ID)]
 FLASH_COOKIE = "tidegauge_flash"
 MAX_GRAPH_NODES = 60
 
@@ -351,7 +356,7 @@ def tables_page(
     request: Request,
     q: Annotated[str | None, Query(max_length=200)] = None,
     schema: Annotated[str | None, Query(max_length=200)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     store = store_of(request)
     limit = 50
@@ -397,7 +402,7 @@ def chart_keys(
 @router.get("/tables/{table_id}", response_class=HTMLResponse, dependencies=READ)
 def table_page(
     request: Request,
-    table_id: int,
+    table_id: PageId,
     column: Annotated[str | None, Query(max_length=400)] = None,
     # a plain int, snapped to the ranges the page offers: ``Literal[2, 7, 14, 30]`` answered
     # 422 to ?days=7 under some FastAPI/pydantic releases (query values arrive as strings)
@@ -501,7 +506,7 @@ def alerts_page(
         Literal["expected", "false_positive", "fixed", "none"] | None, Query()
     ] = None,
     kind: Annotated[str | None, Query(max_length=40)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     limit = 50
     rows, total = queries.list_alerts(
@@ -524,7 +529,7 @@ def alerts_page(
 
 
 @router.get("/alerts/{alert_id}", dependencies=READ)
-def alert_page(request: Request, alert_id: int) -> Response:
+def alert_page(request: Request, alert_id: PageId) -> Response:
     a = queries.get_alert(store_of(request), alert_id)
     if a is None:
         raise HTTPException(404, f"There is no alert with id {alert_id}.")
@@ -536,7 +541,7 @@ def alert_page(request: Request, alert_id: int) -> Response:
 @router.post("/alerts/{alert_id}/feedback", dependencies=WRITE)
 def alert_feedback(
     request: Request,
-    alert_id: int,
+    alert_id: PageId,
     value: Annotated[Feedback, Form()],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
@@ -561,7 +566,7 @@ def alert_feedback(
 def incidents_page(
     request: Request,
     state: Annotated[Literal["open", "closed", "all"], Query()] = "open",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     limit = 50
     statuses = {
@@ -585,7 +590,7 @@ def incidents_page(
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse, dependencies=READ)
-def incident_page(request: Request, incident_id: int) -> Response:
+def incident_page(request: Request, incident_id: PageId) -> Response:
     store = store_of(request)
     inc = queries.get_incident(store, incident_id)
     if inc is None:
@@ -638,7 +643,7 @@ def incident_page(request: Request, incident_id: int) -> Response:
 @router.post("/incidents/{incident_id}/status", dependencies=WRITE)
 def incident_status(
     request: Request,
-    incident_id: int,
+    incident_id: PageId,
     status: Annotated[IncidentStatus, Form()],
     note: Annotated[str | None, Form(max_length=10_000)] = None,
 ) -> Response:
@@ -664,7 +669,7 @@ def incident_status(
 @router.post("/incidents/{incident_id}/notes", dependencies=WRITE)
 def incident_note(
     request: Request,
-    incident_id: int,
+    incident_id: PageId,
     text: Annotated[str, Form(min_length=1, max_length=10_000)],
 ) -> Response:
     store = store_of(request)
@@ -769,7 +774,7 @@ def lineage_page(
     node: Annotated[str | None, Query(max_length=400)] = None,
     direction: Annotated[Literal["both", "upstream", "downstream"], Query()] = "both",
     depth: Annotated[int, Query(ge=1, le=10)] = 2,
-    incident: Annotated[int | None, Query(ge=1)] = None,
+    incident: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     store = store_of(request)
     graph = cached_graph(store)

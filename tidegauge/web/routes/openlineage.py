@@ -25,6 +25,14 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
     "/api/v1/lineage",
     status_code=201,
     summary="Record an OpenLineage RunEvent, JobEvent or DatasetEvent",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "an OpenLineage event (https://openlineage.io/spec), JSON; "
+            "gzip or deflate Content-Encoding is accepted",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
     responses={
         400: {
             "description": "not JSON, too deeply nested, or not a valid event "
@@ -32,6 +40,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
         },
         413: {"description": "body (or its decompressed form) larger than 16 MiB"},
         415: {"description": "not Content-Type: application/json"},
+        422: {"description": "NUL characters in the body"},
     },
 )
 async def post_lineage(request: Request) -> JSONResponse:
