@@ -97,6 +97,10 @@ class CollectionResult:
     #: start of the newest complete bucket collected; pass it back as ``last_bucket``
     last_bucket: datetime | None = None
     timestamps: TimestampChoice | None = None
+    #: (family, since, until): windows whose ``value_count`` or segmented points this
+    #: collection recomputed in full; stored points of that family there not produced
+    #: again are stale (a shorter window ranks the top-k values differently)
+    replaced: list[tuple[str, datetime, datetime]] = field(default_factory=list)
 
 
 class _TableGone(Exception):
@@ -296,10 +300,16 @@ def collect_table(
             r.guarded(step, partial(_profile, r, spec, window, fh, last_bucket, distincts))
         if _categorical_on(r, fh) and not (spec is not None and window is None):
             r.guarded("categorical", partial(_categorical, r, spec, window, distincts))
+        errors = len(res.errors)
         for by in settings.segments:
             if spec is not None and window is None:
                 break  # nothing new to bucket (recorded above)
             r.guarded(f"segments:{','.join(by)}", partial(_segments, r, by, spec, window))
+        if settings.segments and window is not None and len(res.errors) == errors:
+            # every segmentation recomputed the window: the stored one is replaced (a failed
+            # one keeps what was stored)
+            assert window.since is not None and window.until is not None  # _window sets both
+            res.replaced.append(("segments", window.since, window.until))
         for column, parent in settings.references.items():
             if spec is not None and window is None:
                 break  # nothing new to bucket (recorded above)
@@ -533,6 +543,8 @@ def _categorical(
     )
     res = r.run("categorical", plan.query)
     secs = spec.seconds if spec else 0
+    if window is not None and window.since is not None and window.until is not None:
+        r.result.replaced.append(("value_count", window.since, window.until))
     distinct = plan.distinct_counts(res.columns, res.rows)
     high = {name: n for name, n in distinct.items() if n > limit}
     for name, n in high.items():
@@ -630,7 +642,9 @@ def _custom(r: _Run, m: CustomMetric) -> None:
     name = CUSTOM_PREFIX + m.name
     try:
         # a monitor's own tree is rendered by this warehouse; user SQL is parsed in its dialect
-        query = m.query or parse_custom_sql(m.sql, r.wh.DIALECT, name=f"custom metric {m.name}")
+        query = m.query or parse_custom_sql(
+            m.sql, r.wh.DIALECT, name=f"custom metric {m.name}", functions=r.wh.SQL_FUNCTIONS
+        )
     except CustomSQLError as e:
         r.result.errors.append(str(e))
         return

@@ -36,6 +36,7 @@ from tidegauge.notifiers.config import (
     RouteConfig,
     check_references,
 )
+from tidegauge.streams.config import Streams
 from tidegauge.warehouses.base import WarehouseConfigBase, WarehouseError
 from tidegauge.warehouses.duckdb import DuckDBWarehouseConfig
 from tidegauge.warehouses.registry import (
@@ -421,6 +422,7 @@ class Project(Strict):
         default_factory=lambda: ExecutionConfig(),
         description="where per-table work runs: this process, or Celery workers (fan-out)",
     )
+    streams: Streams = Field(default_factory=list, description="Kafka topics and groups")
 
     #: folder of the project file; relative paths are resolved against it
     root: Path = Field(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from tidegauge.config import Project
     from tidegauge.monitors import _MonitorBase
-    from tidegauge.runner import RunReport
+    from tidegauge.steps.context import RunReport
     from tidegauge.store.store import Store, StoredTable
 
 log = logging.getLogger("tidegauge.sdk")
@@ -360,7 +360,7 @@ def _stored_monitors(store: Store) -> dict[str, dict[str, Any]]:
 
 def _warehouse_tables(project: Project) -> tuple[set[str], list[str]]:
     """Lower-case ``schema.table`` and ``warehouse:schema.table`` of every warehouse table."""
-    from tidegauge.runner import connect
+    from tidegauge.steps.discover import connect
     from tidegauge.warehouses.base import WarehouseError
 
     names: set[str] = set()

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from tidegauge.cli.common import CliState, console, fail, print_json
 from tidegauge.core.clock import Clock
-from tidegauge.runner import discover
+from tidegauge.steps.discover import discover
 
 
 def warehouse_from_url(url: str) -> dict[str, object]:
@@ -121,11 +121,15 @@ def register(app: typer.Typer) -> None:
             for i in store.incidents.list()
             if i["status"] in ("open", "acknowledged", "investigating")
         ]
+        from tidegauge.store.outbox import FAILED, OutboxRepo
+
+        undelivered = OutboxRepo(store).count(FAILED)
         data = {
             "tables": len(tables),
             "runs": runs,
             "open_incidents": len(open_incidents),
             "alerts_last_24h": len(store.alerts.list(limit=10_000)),
+            "undelivered_notifications": undelivered,
         }
         if as_json:
             print_json(data)
@@ -134,6 +138,11 @@ def register(app: typer.Typer) -> None:
             f"[bold]{len(tables)}[/] tables monitored, "
             f"[bold]{len(open_incidents)}[/] open incidents"
         )
+        if undelivered:
+            console.print(
+                f"[bold red]{undelivered}[/] notification(s) could not be delivered: "
+                "tidegauge outbox --failed"
+            )
         t = Table("run", "as of", "status", "tables", "points", "alerts")
         for r in runs:
             st = r["stats"] or {}

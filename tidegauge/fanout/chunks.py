@@ -29,8 +29,8 @@ from tidegauge.store.store import Store
 from tidegauge.yamlsource import ConfigError
 
 if TYPE_CHECKING:
-    from tidegauge.runner import DiscoverResult, Progress, RunReport
     from tidegauge.steps.collect import CollectedTable
+    from tidegauge.steps.context import DiscoverResult, Progress, RunReport
 
 log = logging.getLogger("tidegauge.fanout")
 
@@ -162,8 +162,8 @@ def _check_run(store: Store, run_id: int, now: datetime) -> None:
 
 def run_chunk(task: dict[str, Any]) -> dict[str, Any]:
     """Collect (and maybe detect) one chunk; returns what the coordinator merges."""
-    from tidegauge.runner import DiscoverResult, RunReport
     from tidegauge.steps.collect import collect_tables
+    from tidegauge.steps.context import DiscoverResult, RunReport
     from tidegauge.steps.detect import detect_tables
 
     project = worker_project(task["project"])

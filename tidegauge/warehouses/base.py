@@ -195,6 +195,10 @@ class Warehouse(ABC):
     METADATA_FRESHNESS: ClassVar[bool] = False
     #: exact (or good) row counts available from metadata without a scan
     METADATA_ROW_COUNT: ClassVar[bool] = False
+    #: functions user SQL may call here besides the standard ones
+    #: (:data:`tidegauge.core.sql_guard.STANDARD_FUNCTIONS`); pure computations only, never
+    #: one that reads files, changes settings or reaches other servers
+    SQL_FUNCTIONS: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: WarehouseConfigBase) -> None:
         self.config = config
@@ -385,6 +389,13 @@ class Warehouse(ABC):
                 )
             )
         return sorted(out, key=lambda t: t.ref)
+
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        """OpenLineage ``(namespace, name)`` of a table, per the spec's naming for the engine
+        (:mod:`tidegauge.integrations.openlineage_naming`); engines the spec lacks keep ours."""
+        return f"tidegauge://{self.name}", ".".join(
+            p for p in (ref.database, ref.schema, ref.name) if p
+        )
 
     def view_definitions(self) -> dict[TableRef, str]:
         """SQL of every view, for lineage. Engines without it return nothing."""

@@ -48,6 +48,59 @@ class DuckDBWarehouse(Warehouse):
         max_approx_distinct=200,
         count_if=True,
     )
+    # not read_text/read_csv/read_parquet/read_json/glob/… (files), not getenv/current_setting
+    SQL_FUNCTIONS = frozenset(
+        [
+            "approx_quantile",
+            "quantile",
+            "quantile_cont",
+            "quantile_disc",
+            "reservoir_quantile",
+            "arg_max",
+            "arg_min",
+            "max_by",
+            "min_by",
+            "list",
+            "string_split",
+            "regexp_matches",
+            "regexp_extract",
+            "regexp_replace",
+            "regexp_full_match",
+            "contains",
+            "ends_with",
+            "prefix",
+            "suffix",
+            "strftime",
+            "strptime",
+            "epoch",
+            "epoch_ms",
+            "make_date",
+            "make_timestamp",
+            "date_diff",
+            "time_bucket",
+            "dayname",
+            "monthname",
+            "year",
+            "month",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "week",
+            "dayofweek",
+            "isodow",
+            "isnan",
+            "isinf",
+            "hash",
+            "md5",
+            "bit_length",
+            "levenshtein",
+            "len",
+            "array_length",
+            "list_count",
+            "unnest",
+        ]
+    )
     METADATA_ROW_COUNT = True
 
     config: DuckDBWarehouseConfig
@@ -151,6 +204,11 @@ class DuckDBWarehouse(Warehouse):
         )
         col_rows = self.execute(columns, comment="discover columns").dicts()
         return self.build_tables(rows, col_rows)
+
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        from tidegauge.integrations import openlineage_naming
+
+        return openlineage_naming.duckdb(self.config.path, ref.schema, ref.name, ref.database)
 
     def view_definitions(self) -> dict[TableRef, str]:
         q = (

@@ -122,6 +122,42 @@ class MySQLWarehouse(Warehouse):
         zoned_types=False,
         naive_type_prefixes=("datetime",),
     )
+    # not load_file (server files), sleep/benchmark, get_lock, sys_exec-style UDFs
+    SQL_FUNCTIONS = frozenset(
+        [
+            "date_format",
+            "str_to_date",
+            "unix_timestamp",
+            "from_unixtime",
+            "timestampdiff",
+            "timestampadd",
+            "date",
+            "time",
+            "year",
+            "month",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "dayofweek",
+            "weekday",
+            "regexp_like",
+            "regexp_substr",
+            "regexp_replace",
+            "locate",
+            "instr",
+            "char_length",
+            "group_concat",
+            "json_length",
+            "json_extract",
+            "json_unquote",
+            "md5",
+            "sha2",
+            "std",
+            "stddev_samp",
+            "ifnull",
+        ]
+    )
     METADATA_ROW_COUNT = False
     METADATA_FRESHNESS = True
 
@@ -298,6 +334,12 @@ class MySQLWarehouse(Warehouse):
             (str(r["schema"]), str(r["name"]), str(r["column"]))
             for r in self.execute(q, comment="discover json columns").dicts()
         }
+
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        from tidegauge.integrations import openlineage_naming
+
+        # a MySQL schema is its database
+        return openlineage_naming.mysql(self.config.host, self.config.port, ref.schema, ref.name)
 
     def view_definitions(self) -> dict[TableRef, str]:
         q = (

@@ -157,6 +157,49 @@ class SnowflakeWarehouse(Warehouse):
         count_if=True,
         truncate_in_utc=False,
     )
+    # not system$… functions, external functions or stage readers
+    SQL_FUNCTIONS = frozenset(
+        [
+            "iff",
+            "zeroifnull",
+            "nullifzero",
+            "div0",
+            "approx_percentile",
+            "hll",
+            "to_date",
+            "to_timestamp",
+            "to_char",
+            "to_varchar",
+            "try_to_number",
+            "try_to_date",
+            "dateadd",
+            "timestampdiff",
+            "timestampadd",
+            "regexp_like",
+            "regexp_substr",
+            "regexp_replace",
+            "regexp_count",
+            "charindex",
+            "contains",
+            "endswith",
+            "startswith",
+            "array_size",
+            "parse_json",
+            "split_part",
+            "listagg",
+            "median",
+            "mode",
+            "kurtosis",
+            "skew",
+            "year",
+            "month",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "dayofweek",
+        ]
+    )
     METADATA_ROW_COUNT = True
     METADATA_FRESHNESS = True
 
@@ -312,6 +355,14 @@ class SnowflakeWarehouse(Warehouse):
             if str(r["data_type"]).upper() == "NUMBER" and r["numeric_precision"] is not None:
                 r["data_type"] = f"NUMBER({r['numeric_precision']},{r['numeric_scale'] or 0})"
         return [_with_number_families(t) for t in self.build_tables(rows, col_rows)]
+
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        from tidegauge.integrations import openlineage_naming
+
+        c = self.config
+        return openlineage_naming.snowflake(
+            c.account, ref.database or c.database, ref.schema, ref.name
+        )
 
     def view_definitions(self) -> dict[TableRef, str]:
         q = self._schema_filter(

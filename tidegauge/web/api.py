@@ -253,7 +253,7 @@ def table_metrics(request: Request, table_id: Id) -> list[dict[str, Any]]:
     "/tables/{table_id}/metrics/{metric}",
     summary="History of one series with its expected band",
     description="Points of the last `days` days. `expected`/`lower`/`upper` come from the "
-    "alert where the detector raised one, else from a seasonal fit on the history before the "
+    "alert where the detector raised one, else from the live detector walked forward over the "
     "window (`band_from` is the first point it covers).",
 )
 def metric_history(
@@ -274,7 +274,12 @@ def metric_history(
             + (f" for column {column!r}" if column else ""),
         )
     series = bands.banded(
-        store, table_id, [key], clock_of(request).now(), display=timedelta(days=days)
+        store,
+        table_id,
+        [key],
+        clock_of(request).now(),
+        display=timedelta(days=days),
+        project=project_of(request),
     )
     return series[0].as_dict()
 

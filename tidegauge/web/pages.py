@@ -412,7 +412,7 @@ def table_page(
     alerts, alerts_total = queries.list_alerts(store, queries.AlertFilter(table_id=t.id), limit=10)
     alerted = {(a["metric"], a["column"] or "") for a in alerts}
     wanted = chart_keys(keys, column, alerted)
-    series = bands.banded(store, t.id, wanted, now, display=timedelta(days=days))
+    series = bands.banded(store, t.id, wanted, now, display=timedelta(days=days), project=project)
     charts = [
         {
             "title": chart_title(s.metric, s.column),
@@ -592,6 +592,7 @@ def incident_page(request: Request, incident_id: int) -> Response:
                 [key],
                 end,
                 display=end - inc["data_time"] + timedelta(days=3),
+                project=project_of(request),
             )[0]
             title = chart_title(s.metric, s.column)
             chart = {"title": title, "svg": metric_chart(s.chart(), metric=s.metric, title=title)}

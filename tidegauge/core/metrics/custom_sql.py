@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlglot
 from sqlglot import exp
+
+from tidegauge.core.sql_guard import UnsafeSQLError, check_functions
 
 __all__ = ["CustomSQLError", "parse_custom_sql"]
 
@@ -33,8 +37,12 @@ _WRITE_NODES: tuple[type[exp.Expr], ...] = (
 )
 
 
-def parse_custom_sql(sql: str, dialect: str, *, name: str = "custom metric") -> exp.Query:
-    """Parse ``sql``; accept only one read-only ``SELECT`` (or a set operation of them).
+def parse_custom_sql(
+    sql: str, dialect: str, *, name: str = "custom metric", functions: Iterable[str] = ()
+) -> exp.Query:
+    """Parse ``sql``; accept only one read-only ``SELECT`` (or a set operation of them)
+    calling only allowed functions (:mod:`tidegauge.core.sql_guard`; ``functions`` are the
+    engine's own, from its adapter).
 
     >>> parse_custom_sql("SELECT count(*) FROM t WHERE x < 0", "duckdb").sql()
     'SELECT COUNT(*) FROM t WHERE x < 0'
@@ -60,4 +68,8 @@ def parse_custom_sql(sql: str, dialect: str, *, name: str = "custom metric") -> 
             raise CustomSQLError(
                 f"{name}: only read-only SELECTs are allowed, found {node.key.upper()}"
             )
+    try:
+        check_functions(stmt, dialect, allowed=functions, name=name)
+    except UnsafeSQLError as e:
+        raise CustomSQLError(str(e)) from None
     return stmt
