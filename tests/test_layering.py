@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "warehouses": 1,
     "notifiers": 2,
     "integrations": 2,
+    "integrations.openlineage_naming": 1,  # pure naming rules the adapters apply
     "config": 3,
     "monitors": 3,
     "steps": 4,
