@@ -102,7 +102,7 @@ bench-demo-hours: $(STAMP) ## the demo with its data ending at each hour of a da
 bench-fanout: $(STAMP) ## Celery fan-out: tables/s with 1, 2 and 4 workers vs one process (JSON)
 	$(BIN)/python -m bench.fanout $(BENCH_ARGS)
 
-dbt-matrix: $(STAMP) ## rebuild tests/fixtures/manifests with every dbt-core from 1.5 on, one venv each (.venv-dbt/)
+dbt-matrix: $(STAMP) ## rebuild tests/fixtures/manifests with every dbt-core from 1.0 on, one venv each (.venv-dbt/)
 	$(BIN)/python tests/fixtures/dbt_matrix.py --uv $(BIN)/uv $(DBT_MATRIX_ARGS)
 
 clean: ## remove the virtualenv and caches

@@ -38,7 +38,7 @@ from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.schema import diff_schemas
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.model import ColumnInfo, TypeFamily
-from tidegauge.steps.detect import metric_settings
+from tidegauge.monitors.tuning import metric_settings
 
 T0 = datetime(2024, 1, 1)
 HIST_DAYS = 56

@@ -28,7 +28,7 @@ from tidegauge.core.detectors.base import Detection
 from tidegauge.core.detectors.fdr import control_run
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
-from tidegauge.steps.detect import metric_settings
+from tidegauge.monitors.tuning import metric_settings
 
 T0 = datetime(2024, 1, 1)
 HIST_DAYS = 56

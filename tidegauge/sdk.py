@@ -173,43 +173,6 @@ def open_alerts(store: Store, table_id: int) -> list[dict[str, Any]]:
         return [{**r._mapping, "column": r.column_name} for r in c.execute(q)]
 
 
-def latest_data_time(store: Store, table_id: int) -> datetime | None:
-    """When a table last received data, from stored points: the timestamp column's maximum,
-    the engine's last-modified time, or the end of the newest non-empty bucket."""
-    from sqlalchemy import func, select
-
-    from tidegauge.core.metrics import Metric
-    from tidegauge.store import schema as s
-    from tidegauge.store.engine import utc
-
-    mp = s.metric_points
-    with store.engine.connect() as c:
-        epoch = c.execute(
-            select(func.max(mp.c.value)).where(
-                mp.c.table_id == table_id,
-                mp.c.metric.in_([Metric.MAX_TIMESTAMP.value, Metric.LAST_MODIFIED.value]),
-            )
-        ).scalar()
-        bucket = c.execute(
-            select(mp.c.bucket_start, mp.c.bucket_seconds)
-            .where(
-                mp.c.table_id == table_id,
-                mp.c.metric == Metric.BUCKET_ROW_COUNT.value,
-                mp.c.segment == "",
-                mp.c.value > 0,
-            )
-            .order_by(mp.c.bucket_start.desc())
-            .limit(1)
-        ).first()
-    times = []
-    if epoch is not None:
-        times.append(datetime.fromtimestamp(float(epoch), UTC))
-    start = utc(bucket[0]) if bucket is not None else None
-    if bucket is not None and start is not None:
-        times.append(start + timedelta(seconds=int(bucket[1] or 0)))
-    return max(times) if times else None
-
-
 def check_breaker(
     store: Store | None,
     tables: Sequence[str],
@@ -288,6 +251,8 @@ def _check_one(
             f"{first['title']} ({first['declared_severity']})"
         )
     if age_limit is not None:
+        from tidegauge.store.activity import latest_data_time
+
         last = latest_data_time(store, t.id)
         if last is None:
             check.reasons.append("no freshness data stored")
@@ -491,8 +456,8 @@ def predict(
     """Predicted alerts per week of a monitor, replayed over the stored history (each
     monitor type owns its replay: :meth:`~tidegauge.monitors.MonitorBase.backtest`)."""
     from tidegauge.monitors import BacktestContext
-    from tidegauge.steps.detect import detector_settings
-    from tidegauge.steps.detect_other import update_times
+    from tidegauge.monitors.tuning import detector_settings
+    from tidegauge.store.activity import latest_data_time, update_times
 
     pts = store.points(table.id)
     if not pts:

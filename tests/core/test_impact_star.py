@@ -205,3 +205,26 @@ def test_stored_columns_resolve_the_star_before_the_warehouse(
     data = json.loads(out)
     assert data["columns_resolved_from"]["seed.jaffle.raw_payments"] == "store"
     assert ("main.orders", "credit_card_amount") in _users(data, "payment_method")
+
+
+def test_a_broken_project_file_is_noted_and_the_check_still_runs(
+    built: BuiltProject, without_status: Path, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "tidegauge.yml"
+    cfg.write_text("warehouses: [{type: nosuchdb}]\n")
+    res = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(cfg),
+            "impact",
+            "--manifest",
+            str(without_status),
+            "--base-manifest",
+            str(built.manifest),
+        ],
+    )
+    assert "Traceback" not in res.output
+    assert res.exit_code == 1, res.output
+    assert "not used" in res.stderr and "BREAKING" in res.stdout
+    assert "unknown warehouse type" in " ".join(res.stderr.split())

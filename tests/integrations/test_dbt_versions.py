@@ -2,8 +2,9 @@
 
 ``tests/fixtures/manifests/dbt-<version>/`` holds what ``make dbt-matrix`` built: the jaffle
 fixture project built by that dbt-core (and the dbt-duckdb uv resolved for it) in its own venv,
-gzipped as dbt wrote it. The ``dbt``-marked test at the end builds the same project with the
-dbt installed here, so a new dbt release is covered before its fixture is committed.
+gzipped as dbt wrote it, for every minor from 1.0 (manifest v4) to 1.11 (v12). The
+``dbt``-marked test at the end builds the same project with the dbt installed here, so a new
+dbt release is covered before its fixture is committed.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ SCHEMA_OF = {
 BUILT = sorted((p.name.removeprefix("dbt-") for p in MANIFESTS.glob("dbt-*")), key=SCHEMA_OF.get)
 
 
-def test_every_release_from_1_5_has_a_fixture() -> None:
-    assert {"1.5", "1.6", "1.7", "1.8", "1.9", "1.10", "1.11"} <= set(BUILT)
+def test_every_release_from_1_0_has_a_fixture() -> None:
+    """Real builds of each dbt-core minor: 1.0-1.4 (manifest v4-v8) on Python 3.9 with the
+    DuckDB of their time, 1.5-1.11 (v9-v12) on this Python."""
+    assert set(SCHEMA_OF) <= set(BUILT)
 
 
 def _unpack(version: str, dest: Path, catalog: bool = True) -> Path:
@@ -114,6 +117,20 @@ def test_without_a_catalog_star_columns_come_from_the_sql_alone(
         "order_date",
         "status",
     ]
+
+
+def test_raw_sql_of_dbt_1_0_is_rendered_when_compiled_sql_is_missing(tmp_path: Path) -> None:
+    """dbt-core up to 1.2 writes raw_sql/compiled_sql; a `dbt parse` manifest has no
+    compiled_sql, so the raw_sql's ref() calls are rendered from depends_on."""
+    manifest = _unpack("1.0", tmp_path / "target")
+    data = json.loads(manifest.read_text())
+    for node in data["nodes"].values():
+        assert "raw_code" not in node and "compiled_code" not in node
+        node.pop("compiled_sql", None)
+    manifest.write_text(json.dumps(data))
+    g = load_dbt_project(manifest).graph
+    assert g.node("model.jaffle.orders").meta["lineage_sql"] == "rendered raw_code"
+    _check_jaffle(g)
 
 
 def test_optional_keys_may_be_missing_and_unknown_keys_are_ignored(tmp_path: Path) -> None:

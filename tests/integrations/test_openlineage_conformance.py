@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.fixtures.openlineage_spec import spec_errors
-from tidegauge.integrations import openlineage_naming as naming
+from tidegauge.core import openlineage_naming as naming
 from tidegauge.integrations.openlineage import (
     Assertion,
     ColumnMetrics,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tidegauge.core import openlineage_naming as naming
 from tidegauge.core.model import TableRef
-from tidegauge.integrations import openlineage_naming as naming
 from tidegauge.warehouses.duckdb import DuckDBWarehouse, DuckDBWarehouseConfig
 from tidegauge.warehouses.mysql import MySQLWarehouse, MySQLWarehouseConfig
 from tidegauge.warehouses.postgres import PostgresWarehouse, PostgresWarehouseConfig

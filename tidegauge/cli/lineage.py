@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from tidegauge.cli.common import CliState, console, fail, print_json
+from tidegauge.cli.common import CliState, console, errors, fail, print_json
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -164,10 +164,19 @@ def _production(state: CliState | None) -> tuple[Any, list[Any]]:
     """The store and warehouses of the tidegauge project here, when there is one."""
     if state is None or not state.config_path.exists():
         return None, []
+    from tidegauge.warehouses.base import WarehouseError
     from tidegauge.warehouses.registry import open_warehouse
+    from tidegauge.yamlsource import ConfigError
 
-    project = state.project
-    return state.store, [open_warehouse(w) for w in project.warehouses]
+    try:
+        project = state.project
+        return state.store, [open_warehouse(w) for w in project.warehouses]
+    except (ConfigError, WarehouseError) as e:
+        # the check still runs from the base catalog; a broken project file is said, not fatal
+        errors.print(
+            f"[yellow]note:[/] {state.config_path} not used: {e}", highlight=False, soft_wrap=True
+        )
+        return None, []
 
 
 def _label(graph_kind: NodeKind, display: str, owners: tuple[str, ...]) -> str:

@@ -22,375 +22,46 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import replace
 from itertools import compress
-from typing import Any, Literal
+from typing import Any
 
+from tidegauge.core.lineage_index import ONLY_REACHED, LineageIndex, and_bytes, reach
+from tidegauge.core.lineage_model import (
+    RECORDS_VERSION,
+    AmbiguousNodeError,
+    ColumnEdge,
+    ColumnHop,
+    Direction,
+    EdgeKind,
+    LineageLookupError,
+    LineageResult,
+    Node,
+    NodeColumn,
+    NodeKind,
+    Origin,
+    TableHop,
+    UnknownNodeError,
+)
 from tidegauge.core.model import Impact
 
-RECORDS_VERSION = 1
-
-
-class NodeKind(StrEnum):
-    MODEL = "model"
-    SOURCE = "source"
-    SEED = "seed"
-    SNAPSHOT = "snapshot"
-    EXPOSURE = "exposure"
-    TABLE = "table"
-    VIEW = "view"
-    JOB = "job"
-
-    @property
-    def is_relation(self) -> bool:
-        """Whether nodes of this kind are tables or views in a warehouse."""
-        return self not in (NodeKind.EXPOSURE, NodeKind.JOB)
-
-
-class EdgeKind(StrEnum):
-    """How a source column reaches a target column."""
-
-    DIRECT = "direct"  # the value flows into the column
-    INDIRECT = "indirect"  # it decides which rows or groups exist (WHERE, JOIN ON, GROUP BY...)
-
-
-class Origin(StrEnum):
-    """Where a node or an edge was learned from."""
-
-    DBT = "dbt"
-    SQL = "sql"
-    VIEW = "view"
-    QUERY_HISTORY = "query_history"
-    OPENLINEAGE = "openlineage"
-
-
-class LineageLookupError(LookupError):
-    """A name given by a user does not resolve to exactly one node."""
-
-    def __init__(self, name: str, message: str, candidates: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.name = name
-        self.candidates = candidates
-
-
-class UnknownNodeError(LineageLookupError):
-    pass
-
-
-class AmbiguousNodeError(LineageLookupError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class NodeColumn:
-    name: str
-    data_type: str | None = None
-    description: str = ""
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Node:
-    """A table, view, dbt node, exposure or job.
-
-    ``id`` is the dbt ``unique_id`` for dbt nodes, else a stable id chosen by the integration
-    (``table:db.schema.name``, ``openlineage:namespace/name``...). ``schema`` and ``table``
-    (the relation identifier, i.e. the dbt alias or source identifier) keep their original
-    case; matching uses :attr:`key`, which is lowercase.
-    """
-
-    id: str
-    kind: NodeKind
-    name: str
-    schema: str | None = None
-    table: str | None = None
-    database: str | None = None
-    owners: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    group: str | None = None
-    meta: Mapping[str, Any] = field(default_factory=dict)
-    columns: tuple[NodeColumn, ...] = ()
-    checksum: str | None = None
-    url: str | None = None
-    description: str = ""
-    origins: tuple[Origin, ...] = ()
-    lineage_error: str | None = None
-
-    @property
-    def fqn(self) -> str | None:
-        """``schema.table`` in original case, for relations."""
-        if self.schema and self.table:
-            return f"{self.schema}.{self.table}"
-        return None
-
-    @property
-    def key(self) -> str | None:
-        """Lowercase ``schema.table``: what nodes from different origins are matched on."""
-        fqn = self.fqn
-        return fqn.lower() if fqn else None
-
-    @property
-    def display(self) -> str:
-        return self.fqn or self.name
-
-    def column(self, name: str) -> NodeColumn | None:
-        low = name.lower()
-        for col in self.columns:
-            if col.name.lower() == low:
-                return col
-        return None
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind.value,
-            "name": self.name,
-            "schema": self.schema,
-            "table": self.table,
-            "database": self.database,
-            "owners": list(self.owners),
-            "tags": list(self.tags),
-            "group": self.group,
-            "meta": dict(self.meta),
-            "columns": [
-                {"name": c.name, "data_type": c.data_type, "description": c.description}
-                for c in self.columns
-            ],
-            "checksum": self.checksum,
-            "url": self.url,
-            "description": self.description,
-            "origins": [o.value for o in self.origins],
-            "lineage_error": self.lineage_error,
-        }
-
-    @classmethod
-    def from_record(cls, rec: Mapping[str, Any]) -> Node:
-        return cls(
-            id=str(rec["id"]),
-            kind=NodeKind(rec["kind"]),
-            name=str(rec["name"]),
-            schema=rec.get("schema"),
-            table=rec.get("table"),
-            database=rec.get("database"),
-            owners=tuple(rec.get("owners") or ()),
-            tags=tuple(rec.get("tags") or ()),
-            group=rec.get("group"),
-            meta=dict(rec.get("meta") or {}),
-            columns=tuple(
-                NodeColumn(str(c["name"]), c.get("data_type"), str(c.get("description") or ""))
-                for c in rec.get("columns") or ()
-            ),
-            checksum=rec.get("checksum"),
-            url=rec.get("url"),
-            description=str(rec.get("description") or ""),
-            origins=tuple(Origin(o) for o in rec.get("origins") or ()),
-            lineage_error=rec.get("lineage_error"),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class ColumnEdge:
-    source: str
-    source_column: str
-    target: str
-    target_column: str
-    kind: EdgeKind
-    origins: tuple[Origin, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class TableHop:
-    node: Node
-    depth: int
-
-
-@dataclass(frozen=True, slots=True)
-class ColumnHop:
-    node: Node
-    column: str
-    depth: int
-    direct: bool  # reached through direct edges only
-
-    @property
-    def display(self) -> str:
-        return f"{self.node.display}.{self.column}"
-
-
-Direction = Literal["upstream", "downstream"]
-
-
-@dataclass(frozen=True, slots=True)
-class LineageResult:
-    """What a traversal reached, in breadth-first order, and the edges it walked."""
-
-    root: Node
-    column: str | None
-    direction: Direction
-    nodes: tuple[TableHop, ...]
-    columns: tuple[ColumnHop, ...]
-    edges: tuple[tuple[str, str], ...]
-    column_edges: tuple[ColumnEdge, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "root": self.root.id,
-            "root_table": self.root.display,
-            "column": self.column,
-            "direction": self.direction,
-            "nodes": [
-                {
-                    "id": h.node.id,
-                    "kind": h.node.kind.value,
-                    "name": h.node.display,
-                    "depth": h.depth,
-                    "owners": list(h.node.owners),
-                }
-                for h in self.nodes
-            ],
-            "columns": [
-                {
-                    "node": h.node.id,
-                    "table": h.node.display,
-                    "column": h.column,
-                    "depth": h.depth,
-                    "direct": h.direct,
-                }
-                for h in self.columns
-            ],
-            "edges": [{"source": s, "target": t} for s, t in self.edges],
-            "column_edges": [
-                {
-                    "source": e.source,
-                    "source_column": e.source_column,
-                    "target": e.target,
-                    "target_column": e.target_column,
-                    "kind": e.kind.value,
-                }
-                for e in self.column_edges
-            ],
-        }
-
-
-class _Index:
-    """Integer adjacency lists, rebuilt lazily after a mutation, so traversals stay in lists.
-
-    Nodes and columns are numbered in the sorted order of their display names: a traversal
-    marks what it reaches in a bytearray and ``itertools.compress`` yields the sorted names
-    without a sort.
-    """
-
-    __slots__ = (
-        "col_display",
-        "col_down",
-        "col_down_all",
-        "col_ids",
-        "col_keys",
-        "col_of_node",
-        "col_up",
-        "display",
-        "down",
-        "exposure_names",
-        "ids",
-        "is_exposure",
-        "is_relation",
-        "owned",
-        "pos",
-        "table_has_cols",
-        "up",
-    )
-
-    def __init__(self, graph: LineageGraph) -> None:
-        nodes = graph._nodes
-        self.ids: list[str] = sorted(nodes, key=lambda i: (nodes[i].display, i))
-        self.pos: dict[str, int] = {nid: i for i, nid in enumerate(self.ids)}
-        self.display: list[str] = [nodes[i].display for i in self.ids]
-        self.is_relation = bytes(1 if nodes[i].kind.is_relation else 0 for i in self.ids)
-        self.is_exposure = bytes(1 if nodes[i].kind is NodeKind.EXPOSURE else 0 for i in self.ids)
-        self.exposure_names: list[str] = [nodes[i].name for i in self.ids]
-        self.owned: list[tuple[int, tuple[str, ...]]] = [
-            (p, nodes[i].owners)
-            for p, i in enumerate(self.ids)
-            if nodes[i].owners and nodes[i].kind is not NodeKind.JOB
-        ]
-        n = len(self.ids)
-        down: list[set[int]] = [set() for _ in range(n)]
-        up: list[set[int]] = [set() for _ in range(n)]
-        for s, t in graph._edges:
-            si, ti = self.pos[s], self.pos[t]
-            down[si].add(ti)
-            up[ti].add(si)
-        self.down: list[list[int]] = [sorted(x) for x in down]
-        self.up: list[list[int]] = [sorted(x) for x in up]
-
-        keys: set[tuple[int, str]] = set()
-        for nid, node in nodes.items():
-            p = self.pos[nid]
-            keys.update((p, c.name.lower()) for c in node.columns)
-        for s, sc, t, tc, _kind in graph._col_edges:
-            keys.add((self.pos[s], sc))
-            keys.add((self.pos[t], tc))
-        self.col_keys: list[tuple[int, str]] = sorted(keys)  # node order is display order
-        self.col_ids: dict[tuple[int, str], int] = {k: i for i, k in enumerate(self.col_keys)}
-        self.col_display: list[str] = [f"{self.display[p]}.{c}" for p, c in self.col_keys]
-        self.col_of_node: list[list[int]] = [[] for _ in range(n)]
-        for i, (p, _c) in enumerate(self.col_keys):
-            self.col_of_node[p].append(i)
-        m = len(self.col_keys)
-        self.col_down: list[list[tuple[int, bool]]] = [[] for _ in range(m)]
-        self.col_up: list[list[tuple[int, bool]]] = [[] for _ in range(m)]
-        all_down: list[set[int]] = [set() for _ in range(m)]
-        self.table_has_cols: set[tuple[int, int]] = set()
-        for s, sc, t, tc, kind in graph._col_edges:
-            si, ti = self.pos[s], self.pos[t]
-            a, b = self.col_ids[(si, sc)], self.col_ids[(ti, tc)]
-            direct = kind is EdgeKind.DIRECT
-            self.col_down[a].append((b, direct))
-            self.col_up[b].append((a, direct))
-            all_down[a].add(b)
-            self.table_has_cols.add((si, ti))
-        # Filters, join keys and group keys feed every column of a model: m sources x n
-        # columns edges. Route such shared sources through one virtual node per model
-        # (ids >= number of columns) so reachability walks m + n edges instead.
-        preds: dict[int, set[int]] = {}
-        for a, outs in enumerate(all_down):
-            for b in outs:
-                preds.setdefault(b, set()).add(a)
-        for p_node, cols in enumerate(self.col_of_node):
-            if len(cols) < 2 or any(c not in preds for c in cols):
-                continue
-            common = set.intersection(*(preds[c] for c in cols))
-            if len(common) < 2:
-                continue
-            virtual = len(all_down)
-            all_down.append(set(cols))
-            for a in common:
-                all_down[a].difference_update(cols)
-                all_down[a].add(virtual)
-            del p_node
-        self.col_down_all: list[list[int]] = [list(x) for x in all_down]
-
-
-_ONLY_REACHED = bytes([0, 1] + [0] * 254)  # marks: 0 unseen, 1 reached, 2 start
-
-
-def _and(a: bytes | bytearray, b: bytes | bytearray) -> bytes:
-    n = len(a)
-    return (int.from_bytes(a, "little") & int.from_bytes(b, "little")).to_bytes(n, "little")
-
-
-def _reach(adj: list[list[int]], starts: Iterable[int], size: int) -> bytearray:
-    """Mark everything reachable from ``starts`` (excluded unless reached again)."""
-    seen = bytearray(size)
-    stack = list(starts)
-    for s in stack:
-        seen[s] = 2
-    while stack:
-        u = stack.pop()
-        for v in adj[u]:
-            if not seen[v]:
-                seen[v] = 1
-                stack.append(v)
-    return seen
+__all__ = [
+    "RECORDS_VERSION",
+    "AmbiguousNodeError",
+    "ColumnEdge",
+    "ColumnHop",
+    "Direction",
+    "EdgeKind",
+    "LineageGraph",
+    "LineageLookupError",
+    "LineageResult",
+    "Node",
+    "NodeColumn",
+    "NodeKind",
+    "Origin",
+    "TableHop",
+    "UnknownNodeError",
+]
 
 
 class LineageGraph:
@@ -403,7 +74,7 @@ class LineageGraph:
         self._edges: dict[tuple[str, str], set[Origin]] = {}
         self._col_edges: dict[tuple[str, str, str, str, EdgeKind], set[Origin]] = {}
         self._by_key: dict[str, list[str]] = {}
-        self._index: _Index | None = None
+        self._index: LineageIndex | None = None
 
     # ------------------------------------------------------------------ building
 
@@ -644,9 +315,9 @@ class LineageGraph:
 
     # ------------------------------------------------------------------ traversal
 
-    def _idx(self) -> _Index:
+    def _idx(self) -> LineageIndex:
         if self._index is None:
-            self._index = _Index(self)
+            self._index = LineageIndex(self)
         return self._index
 
     def _as_node(self, ref: str | Node) -> Node:
@@ -802,8 +473,8 @@ class LineageGraph:
         r = idx.pos[root.id]
         n_nodes, n_cols = len(idx.ids), len(idx.col_down_all)  # columns + virtual nodes
         if column is None:
-            tables = _reach(idx.down, [r], n_nodes)
-            cols = _reach(idx.col_down_all, idx.col_of_node[r], n_cols)
+            tables = reach(idx.down, [r], n_nodes)
+            cols = reach(idx.col_down_all, idx.col_of_node[r], n_cols)
         else:
             start = idx.col_ids.get((r, column.lower()))
             if start is None and root.columns and root.column(column) is None:
@@ -812,7 +483,7 @@ class LineageGraph:
                     f"{root.display} has no column {column!r}; it has: "
                     + ", ".join(c.name for c in root.columns),
                 )
-            cols = _reach(idx.col_down_all, [] if start is None else [start], n_cols)
+            cols = reach(idx.col_down_all, [] if start is None else [start], n_cols)
             tables = bytearray(n_nodes)
             for c in compress(range(len(idx.col_keys)), cols):
                 if cols[c] == 1:
@@ -822,10 +493,10 @@ class LineageGraph:
             for hop in self._columnless_tail(r, reached, idx.down, n_nodes + 1, "downstream"):
                 tables[idx.pos[hop.node.id]] = 1
         tables[r] = 0
-        tables = tables.translate(_ONLY_REACHED)
-        cols = cols.translate(_ONLY_REACHED)
-        rel = list(compress(idx.display, _and(tables, idx.is_relation)))
-        exposures = sorted(compress(idx.exposure_names, _and(tables, idx.is_exposure)))
+        tables = tables.translate(ONLY_REACHED)
+        cols = cols.translate(ONLY_REACHED)
+        rel = list(compress(idx.display, and_bytes(tables, idx.is_relation)))
+        exposures = sorted(compress(idx.exposure_names, and_bytes(tables, idx.is_exposure)))
         owners: set[str] = set()
         for i, who in idx.owned:
             if tables[i]:

@@ -20,7 +20,6 @@ of ``metadata.adapter_type``, so column lineage needs no warehouse connection.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +36,32 @@ from tidegauge.core.lineage import (
     Origin,
 )
 from tidegauge.core.sql_lineage import SqlLineage, column_lineage
+from tidegauge.integrations.dbt_artifacts import (
+    DbtArtifactError,
+    DbtRunEvent,
+    DbtTest,
+    DbtTestResult,
+    SourceFreshness,
+    parse_time,
+    read_artifact,
+    read_run_results,
+    read_sources_json,
+    schema_version_of,
+)
+
+__all__ = [
+    "SUPPORTED_MANIFEST_VERSIONS",
+    "DbtArtifactError",
+    "DbtProject",
+    "DbtRunEvent",
+    "DbtTest",
+    "DbtTestResult",
+    "SourceFreshness",
+    "dialect_of",
+    "graph_from_manifest",
+    "load_dbt_project",
+    "read_artifact",
+]
 
 SUPPORTED_MANIFEST_VERSIONS = tuple(range(4, 13))
 # the dbt-core releases that wrote the schemas tidegauge no longer reads, for the error message
@@ -88,79 +113,6 @@ _RELATION_KINDS = {
 }
 
 
-class DbtArtifactError(ValueError):
-    """A dbt artefact is missing, malformed, truncated or of an unsupported version."""
-
-    def __init__(self, path: Path | str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = Path(path)
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class DbtTest:
-    """A data test from the manifest; generic ones carry their type, column and params."""
-
-    unique_id: str
-    name: str
-    test_type: str  # not_null, unique, accepted_values, relationships, ... or "singular"
-    namespace: str | None
-    node_id: str | None  # the model/source/seed it is attached to
-    column: str | None
-    params: Mapping[str, Any]
-    severity: str
-    tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class DbtTestResult:
-    """One test outcome from ``run_results.json``; the lead turns these into ``rule`` alerts."""
-
-    test_id: str
-    test_name: str
-    test_type: str
-    node_id: str | None
-    table: str | None  # schema.table of the tested node
-    column: str | None
-    status: str  # pass, fail, warn, error, skipped
-    failures: int | None
-    message: str | None
-    started_at: datetime | None
-    completed_at: datetime | None
-    execution_time: float | None
-    severity: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> bool:
-        return self.status in ("fail", "error", "warn")
-
-
-@dataclass(frozen=True, slots=True)
-class DbtRunEvent:
-    """A model, seed or snapshot that did not build: a root-cause candidate for incidents."""
-
-    node_id: str
-    table: str | None
-    resource_type: str
-    status: str  # error or skipped
-    message: str | None
-    started_at: datetime | None
-    completed_at: datetime | None
-    execution_time: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class SourceFreshness:
-    source_id: str
-    table: str | None
-    status: str  # pass, warn, error, runtime error
-    max_loaded_at: datetime | None
-    snapshotted_at: datetime | None
-    age_seconds: float | None
-    message: str | None = None
-
-
 @dataclass(slots=True)
 class DbtProject:
     """Everything read from one set of dbt artefacts."""
@@ -182,55 +134,6 @@ class DbtProject:
     @property
     def failed_tests(self) -> tuple[DbtTestResult, ...]:
         return tuple(r for r in self.test_results if r.failed)
-
-
-# ------------------------------------------------------------------------------ reading files
-
-
-def read_artifact(path: Path | str) -> dict[str, Any]:
-    """Load one JSON artefact; syntax errors name the line and column."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise DbtArtifactError(p, "file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DbtArtifactError(p, f"cannot read file: {exc}") from exc
-    if not text.strip():
-        raise DbtArtifactError(p, "file is empty")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DbtArtifactError(
-            p, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg} (truncated?)"
-        ) from exc
-    if not isinstance(data, dict):
-        raise DbtArtifactError(p, f"expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _schema_version(path: Path, data: Mapping[str, Any], kind: str) -> int:
-    meta = data.get("metadata")
-    if not isinstance(meta, dict):
-        raise DbtArtifactError(path, "no 'metadata' object: not a dbt artefact")
-    url = meta.get("dbt_schema_version")
-    if not isinstance(url, str) or f"/{kind}/v" not in url:
-        raise DbtArtifactError(
-            path, f"metadata.dbt_schema_version is {url!r}, not a dbt {kind} schema"
-        )
-    tail = url.rsplit("/v", 1)[-1].removesuffix(".json")
-    if not tail.isdigit():
-        raise DbtArtifactError(path, f"cannot read the version in {url!r}")
-    return int(tail)
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def _owners(*values: Any) -> tuple[str, ...]:
@@ -268,7 +171,7 @@ def load_dbt_project(
     """
     path = Path(manifest_path)
     manifest = read_artifact(path)
-    version = _schema_version(path, manifest, "manifest")
+    version = schema_version_of(path, manifest, "manifest")
     if version < SUPPORTED_MANIFEST_VERSIONS[0]:
         raise DbtArtifactError(
             path,
@@ -293,15 +196,15 @@ def load_dbt_project(
         folder = path.parent
         if (folder / "catalog.json").exists():
             catalog = read_artifact(folder / "catalog.json")
-            _schema_version(folder / "catalog.json", catalog, "catalog")
+            schema_version_of(folder / "catalog.json", catalog, "catalog")
             artefacts.append("catalog.json")
         if (folder / "run_results.json").exists():
             run_results = read_artifact(folder / "run_results.json")
-            _schema_version(folder / "run_results.json", run_results, "run-results")
+            schema_version_of(folder / "run_results.json", run_results, "run-results")
             artefacts.append("run_results.json")
         if (folder / "sources.json").exists():
             sources_json = read_artifact(folder / "sources.json")
-            _schema_version(folder / "sources.json", sources_json, "sources")
+            schema_version_of(folder / "sources.json", sources_json, "sources")
             artefacts.append("sources.json")
 
     builder = _GraphBuilder(path, manifest, catalog, resolve_columns)
@@ -316,11 +219,14 @@ def load_dbt_project(
     test_results: list[DbtTestResult] = []
     run_events: list[DbtRunEvent] = []
     if run_results is not None:
-        test_results, run_events = _read_run_results(
-            path.parent / "run_results.json", run_results, builder, {t.unique_id: t for t in tests}
+        test_results, run_events = read_run_results(
+            path.parent / "run_results.json",
+            run_results,
+            builder.table_of,
+            {t.unique_id: t for t in tests},
         )
     freshness = (
-        _read_sources_json(path.parent / "sources.json", sources_json, builder)
+        read_sources_json(path.parent / "sources.json", sources_json, builder.table_of)
         if sources_json is not None
         else []
     )
@@ -330,7 +236,7 @@ def load_dbt_project(
         dbt_version=str(meta.get("dbt_version") or ""),
         project_name=str(meta.get("project_name") or ""),
         adapter_type=str(meta.get("adapter_type") or ""),
-        generated_at=_parse_time(meta.get("generated_at")),
+        generated_at=parse_time(meta.get("generated_at")),
         graph=builder.graph,
         tests=tuple(tests),
         test_results=tuple(test_results),
@@ -742,100 +648,6 @@ def _render_raw(raw: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) 
         return env.from_string(text).render()
     except (jinja2.TemplateError, LookupError, TypeError):
         return None
-
-
-# ------------------------------------------------------------------------------ run results
-
-
-def _timing(result: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
-    start = end = None
-    for t in result.get("timing") or ():
-        s, e = _parse_time(t.get("started_at")), _parse_time(t.get("completed_at"))
-        if s and (start is None or s < start):
-            start = s
-        if e and (end is None or e > end):
-            end = e
-    return start, end
-
-
-def _read_run_results(
-    path: Path,
-    data: Mapping[str, Any],
-    builder: _GraphBuilder,
-    tests: Mapping[str, DbtTest],
-) -> tuple[list[DbtTestResult], list[DbtRunEvent]]:
-    results = data.get("results")
-    if not isinstance(results, list):
-        raise DbtArtifactError(path, "'results' is missing or not a list")
-    test_results: list[DbtTestResult] = []
-    events: list[DbtRunEvent] = []
-    for r in results:
-        if not isinstance(r, dict) or "unique_id" not in r or "status" not in r:
-            raise DbtArtifactError(path, f"a result lacks unique_id or status: {str(r)[:200]}")
-        uid = str(r["unique_id"])
-        status = str(r["status"]).lower()
-        start, end = _timing(r)
-        failures = r.get("failures")
-        if uid.startswith("test."):
-            t = tests.get(uid)
-            test_results.append(
-                DbtTestResult(
-                    test_id=uid,
-                    test_name=t.name if t else uid.split(".")[2],
-                    test_type=t.test_type if t else "unknown",
-                    node_id=t.node_id if t else None,
-                    table=builder.table_of(t.node_id) if t else None,
-                    column=t.column if t else None,
-                    status=status,
-                    failures=int(failures) if isinstance(failures, int | float) else None,
-                    message=r.get("message"),
-                    started_at=start,
-                    completed_at=end,
-                    execution_time=r.get("execution_time"),
-                    severity=t.severity if t else "error",
-                    params=dict(t.params) if t else {},
-                )
-            )
-        elif uid.split(".", 1)[0] in _RELATION_KINDS and status in ("error", "skipped"):
-            events.append(
-                DbtRunEvent(
-                    node_id=uid,
-                    table=builder.table_of(uid),
-                    resource_type=uid.split(".", 1)[0],
-                    status=status,
-                    message=r.get("message"),
-                    started_at=start,
-                    completed_at=end,
-                    execution_time=r.get("execution_time"),
-                )
-            )
-    return test_results, events
-
-
-def _read_sources_json(
-    path: Path, data: Mapping[str, Any], builder: _GraphBuilder
-) -> list[SourceFreshness]:
-    results = data.get("results")
-    if not isinstance(results, list):
-        raise DbtArtifactError(path, "'results' is missing or not a list")
-    out: list[SourceFreshness] = []
-    for r in results:
-        if not isinstance(r, dict) or "unique_id" not in r:
-            raise DbtArtifactError(path, f"a result lacks unique_id: {str(r)[:200]}")
-        uid = str(r["unique_id"])
-        age = r.get("max_loaded_at_time_ago_in_s")
-        out.append(
-            SourceFreshness(
-                source_id=uid,
-                table=builder.table_of(uid),
-                status=str(r.get("status") or ""),
-                max_loaded_at=_parse_time(r.get("max_loaded_at")),
-                snapshotted_at=_parse_time(r.get("snapshotted_at")),
-                age_seconds=float(age) if isinstance(age, int | float) else None,
-                message=r.get("error") or r.get("message"),
-            )
-        )
-    return out
 
 
 def graph_from_manifest(manifest_path: Path | str) -> LineageGraph:

@@ -14,7 +14,7 @@ type and the field at fault (``JobEvent: missing or empty required field job.nam
 **Out**: :func:`build_quality_event` makes a RunEvent for one of tidegauge's own runs with
 ``dataQualityMetrics`` and ``dataQualityAssertions`` input facets; :class:`OpenLineageEmitter`
 POSTs it to a configured URL the way OpenLineage's HTTP transport does. Datasets are named by
-:mod:`tidegauge.integrations.openlineage_naming`.
+:mod:`tidegauge.core.openlineage_naming`.
 """
 
 from __future__ import annotations

@@ -18,12 +18,16 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from tidegauge.config import Project, TableSettings
 from tidegauge.core.catalogue import Scope, Unit, all_specs, rate_metrics
-from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction, Sensitivity
+from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction
 from tidegauge.core.detectors.fdr import RUN_Q, control_run
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableRef, TypeFamily
 from tidegauge.monitors.keys import describe_duplicates
+from tidegauge.monitors.tuning import (
+    SERIES_KINDS,
+    detector_settings,
+)
 from tidegauge.steps.detect_other import (
     categorical_alerts,
     freshness_alert,
@@ -42,14 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tidegauge.detect")
 
-#: metric → alert kind, and which way is bad by default (from the metric catalogue)
-SERIES_KINDS: dict[str, tuple[AlertKind, Direction]] = {
-    **{str(m.name): (m.kind, m.direction) for m in all_specs() if m.kind is not None and m.scored},
-    "custom": (AlertKind.CUSTOM, Direction.BOTH),
-}
-
-#: proportions need an absolute floor: a null rate going 0.0001 → 0.0003 is not news
-RATE_FLOOR = 0.01
 #: statistics of a bucket's values, meaningless on a few rows
 SAMPLE_STATISTICS = frozenset(
     str(m.name)
@@ -83,38 +79,6 @@ def declared_monitor(project: Project, fqn: str, metric: str, column: str | None
     from tidegauge.monitors import monitor_for_series
 
     return monitor_for_series(project, fqn, metric, column)
-
-
-def detector_settings(
-    metric: str,
-    settings: TableSettings,
-    project: Project,
-    *,
-    column: str | None = None,
-) -> DetectorSettings:
-    _, direction = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))
-    sens = Sensitivity(settings.sensitivity or project.defaults.sensitivity)
-    monitor = declared_monitor(project, settings.match, metric, column)
-    if monitor is not None:  # what the owner declared wins over the metric's default
-        direction = Direction(monitor.direction) if monitor.direction else direction
-        sens = Sensitivity(monitor.sensitivity) if monitor.sensitivity else sens
-    return metric_settings(metric, sens, direction)
-
-
-def metric_settings(
-    metric: str, sensitivity: Sensitivity = Sensitivity.MEDIUM, direction: Direction | None = None
-) -> DetectorSettings:
-    """A metric's detector settings before any table or monitor says otherwise: its direction
-    and the minimum change worth an alert (a rate by ``RATE_FLOOR``, a count by one and 10%)."""
-    if direction is None:
-        direction = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))[1]
-    rate = metric.endswith("_rate")
-    return DetectorSettings(
-        sensitivity=sensitivity,
-        direction=direction,
-        min_abs_change=RATE_FLOOR if rate else (1.0 if metric.endswith("count") else 0.0),
-        min_rel_change=0.0 if rate else 0.1,
-    )
 
 
 def series_detector(

@@ -4,7 +4,7 @@ Every collected table becomes an input dataset with ``dataQualityMetrics`` (row 
 per-column null/distinct/min/max of its latest bucket) and ``dataQualityAssertions`` (one per
 alert raised on it in this run, failed). Datasets are named by OpenLineage's naming spec for
 the engine (``postgres://host:port`` + ``database.schema.table`` and so on, see
-:mod:`tidegauge.integrations.openlineage_naming`), so a consumer such as Marquez joins them with
+:mod:`tidegauge.core.openlineage_naming`), so a consumer such as Marquez joins them with
 the same tables seen by dbt, Spark or Airflow. A lineage server that is down never fails the run.
 """
 

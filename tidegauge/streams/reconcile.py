@@ -96,7 +96,7 @@ def reconcile(
     errors: dict[str, str] | None = None,
 ) -> list[tuple[Alert, int]]:
     """Compare settled buckets of every sink of ``cfg``; alerts on the sink tables."""
-    from tidegauge.runner import connect
+    from tidegauge.steps.discover import connect
     from tidegauge.warehouses.base import WarehouseError
 
     out: list[tuple[Alert, int]] = []

@@ -392,7 +392,7 @@ class Warehouse(ABC):
 
     def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
         """OpenLineage ``(namespace, name)`` of a table, per the spec's naming for the engine
-        (:mod:`tidegauge.integrations.openlineage_naming`); engines the spec lacks keep ours."""
+        (:mod:`tidegauge.core.openlineage_naming`); engines the spec lacks keep ours."""
         return f"tidegauge://{self.name}", ".".join(
             p for p in (ref.database, ref.schema, ref.name) if p
         )

@@ -206,7 +206,7 @@ class DuckDBWarehouse(Warehouse):
         return self.build_tables(rows, col_rows)
 
     def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
-        import tidegauge.integrations.openlineage_naming as openlineage_naming
+        from tidegauge.core import openlineage_naming
 
         return openlineage_naming.duckdb(self.config.path, ref.schema, ref.name, ref.database)
 

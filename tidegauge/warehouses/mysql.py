@@ -336,7 +336,7 @@ class MySQLWarehouse(Warehouse):
         }
 
     def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
-        import tidegauge.integrations.openlineage_naming as openlineage_naming
+        from tidegauge.core import openlineage_naming
 
         # a MySQL schema is its database
         return openlineage_naming.mysql(self.config.host, self.config.port, ref.schema, ref.name)

@@ -435,7 +435,7 @@ class PostgresWarehouse(Warehouse):
         return rows, enums
 
     def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
-        import tidegauge.integrations.openlineage_naming as openlineage_naming
+        from tidegauge.core import openlineage_naming
 
         c = self.config
         return openlineage_naming.postgres(

@@ -357,7 +357,7 @@ class SnowflakeWarehouse(Warehouse):
         return [_with_number_families(t) for t in self.build_tables(rows, col_rows)]
 
     def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
-        import tidegauge.integrations.openlineage_naming as openlineage_naming
+        from tidegauge.core import openlineage_naming
 
         c = self.config
         return openlineage_naming.snowflake(
