@@ -308,3 +308,44 @@ def test_dbt_meta_and_tests_become_monitors(
     plan = compute_plan(project, store, backtests=False)
     assert {c.source for c in plan.changes} == {"dbt"}
     store.close()
+
+
+def test_every_monitor_type_is_one_registered_class_that_says_what_it_owns() -> None:
+    from tidegauge.monitors import MONITOR_TYPES, MONITORS, KeysMonitor, monitor_for_alert
+
+    assert tuple(MONITORS) == MONITOR_TYPES
+    for name, cls in MONITORS.items():
+        assert cls.model_fields["type"].default == name and cls.ALERT_KINDS
+    keys = parse_monitor({"type": "keys", "name": "k", "table": "raw.orders", "columns": ["id"]})
+    assert isinstance(keys, KeysMonitor) and keys.table_settings() == {"keys": {"id": True}}
+    assert keys.owns("duplicate_rate", "ID") and not keys.owns("null_rate", "id")
+    assert monitor_for_alert([keys], "raw.orders", "duplicates", "duplicate_rate") is keys
+    # a rule's alerts are found by its name, never by kind alone
+    rule = RuleMonitor(name="u", table="raw.orders", rule="unique", column="id")
+    assert monitor_for_alert([rule], "raw.orders", "rule", "null_rate") is None
+    assert monitor_for_alert([rule], "raw.orders", "rule", "custom:u") is rule
+    assert rule.table_settings() == {"keys": {"id": True}}  # a unique column is a key
+
+
+def test_a_monitor_query_is_a_tree_rendered_by_the_warehouse_that_runs_it(tmp_path: Path) -> None:
+    from tidegauge.monitors import custom_metric
+
+    project = load_project(write_project(tmp_path))
+    m = RuleMonitor(
+        name="s", table="raw.orders", rule="accepted_values", column="status", values=["x"]
+    )
+    metric = custom_metric(project, m)
+    assert metric is not None and metric.query is not None and metric.max == 0.0
+    # the tree, not text in some other warehouse's dialect, reaches the collector
+    assert "CHAR" in metric.query.sql("mysql") and "TEXT" in metric.query.sql("duckdb")
+
+
+def test_monitors_do_not_import_the_project_file_model() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tidegauge.monitors; "
+        "assert 'tidegauge.config' not in sys.modules, 'monitors imports config'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,6 +7,7 @@ the line and the key, and suggest the closest valid key for a typo.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
@@ -30,7 +31,8 @@ from pydantic import (
 from tidegauge.core.calendar import DEFAULT_FLOOR, SpecialDays, check_country, zone
 from tidegauge.core.calendar import special_days as build_special_days
 from tidegauge.core.units import parse_duration
-from tidegauge.monitors import MONITOR_TYPES, Monitor
+from tidegauge.monitors import MONITOR_TYPES, Monitor, MonitorBase
+from tidegauge.monitors import route as monitor_route
 from tidegauge.notifiers.config import (
     Channel,
     NotificationsConfig,
@@ -154,6 +156,21 @@ class CustomMetric(Strict):
 
     def set_query(self, tree: Any) -> None:
         self._query = tree
+
+    @classmethod
+    def of_monitor(cls, m: MonitorBase) -> CustomMetric | None:
+        """The custom metric (with bounds) a monitor's own query writes, if it has one. A
+        sqlglot tree rides along unrendered: the collector has the table's own warehouse
+        render it (``sql`` is then its generic rendering, for display)."""
+        own = m.own_query()
+        if own is None:
+            return None
+        text = own.sql if own.sql is not None else own.tree.sql() if own.tree is not None else ""
+        metric = cls(
+            name=m.name, sql=text, table=m.fqn, warehouse=m.warehouse, min=own.min, max=own.max
+        )
+        metric.set_query(own.tree)
+        return metric
 
 
 class DateRange(Strict):
@@ -442,11 +459,40 @@ class Project(Strict):
     @model_validator(mode="after")
     def _install_monitors(self) -> Project:
         # declared monitors become tables:/metrics:/routes: entries the run already reads
-        from tidegauge.monitors import install
-
         self._user = UserConfig(list(self.tables), list(self.metrics), list(self.routes))
-        install(self)
+        self.install_monitors([*self.monitors, *self._dbt_monitors])
         return self
+
+    def monitor_metric(self, m: MonitorBase) -> CustomMetric | None:
+        """The custom metric a monitor's own query writes, if it has one."""
+        return CustomMetric.of_monitor(m)
+
+    def install_monitors(self, monitors: Sequence[MonitorBase]) -> None:
+        """Translate the enabled ``monitors`` into per-table settings, custom metrics and
+        routes, so that ``run`` honours them (each monitor says what it implies).
+
+        Idempotent: the entries the user wrote are kept aside and the derived ones are rebuilt
+        after them (later ``tables:`` entries win, so a monitor overrides a glob).
+        """
+        base = self.user_config()
+        tables: list[TableSettings] = []
+        metrics: list[CustomMetric] = []
+        routes: list[RouteConfig] = []
+        for m in monitors:
+            if not m.enabled:
+                continue
+            settings = m.table_settings()
+            if settings:
+                tables.append(TableSettings.model_validate({"match": m.fqn, **settings}))
+            metric = CustomMetric.of_monitor(m)
+            if metric is not None:
+                metrics.append(metric)
+            r = monitor_route(m)
+            if r is not None:
+                routes.append(r)
+        self.tables = [*base.tables, *tables]
+        self.metrics = [*base.metrics, *metrics]
+        self.routes = [*base.routes, *routes]
 
     @property
     def source(self) -> Path | None:

@@ -455,6 +455,10 @@ def predict(
 ) -> dict[str, Any] | None:
     """Predicted alerts per week of a monitor, replayed over the stored history (each
     monitor type owns its replay: :meth:`~tidegauge.monitors.MonitorBase.backtest`)."""
+    from tidegauge.monitors import BacktestContext
+    from tidegauge.monitors.tuning import detector_settings
+    from tidegauge.store.activity import latest_data_time, update_times
+
     pts = store.points(table.id)
     if not pts:
         return None
@@ -462,7 +466,21 @@ def predict(
     for p in pts:
         if p.value is not None:
             series.setdefault((p.metric, p.column, p.segment), []).append(p)
-    return m.backtest(project, store, table, series, days)
+    settings = project.settings_for(table.ref.fqn)
+
+    def times() -> list[datetime]:
+        last = latest_data_time(store, table.id) or datetime.now(UTC)
+        return update_times(store, table.id, last)
+
+    ctx = BacktestContext(
+        project,
+        table,
+        series,
+        days,
+        tuning=lambda metric: detector_settings(metric, settings, project),
+        update_times=times,
+    )
+    return m.backtest(ctx)
 
 
 # --------------------------------------------------------------------------- the client

@@ -34,6 +34,7 @@ from tidegauge.core.metrics import (
     parse_custom_sql,
     profile_columns,
 )
+from tidegauge.core.metrics.keys import build_duplicate_examples_query, build_orphan_query
 from tidegauge.core.model import ColumnInfo, TypeFamily
 from tidegauge.warehouses.registry import WAREHOUSES, adapter_class
 
@@ -90,6 +91,39 @@ def golden_sql(dialect: str) -> str:
     )
     parts.append(f"-- segments\n{seg.queries[0].query.sql(dialect, pretty=True)}")
     return "\n\n".join(parts) + "\n"
+
+
+def golden_keys_sql(dialect: str) -> str:
+    """Key integrity: a key column's profile, its duplicate examples, an orphan rate."""
+    caps = CAPS[dialect]
+    bucket = BucketSpec(COLUMNS[5], 86400)
+    key = ColumnInfo("order_id", "BIGINT", F.INTEGER)
+    plan = build_profile_plan(
+        TABLE, [key, COLUMNS[5]], caps, bucket=bucket, window=WINDOW, keys=["order_id"]
+    )
+    examples = build_duplicate_examples_query(TABLE, key, caps, bucket=bucket, window=WINDOW)
+    parent = exp.table_("customers", db="s", quoted=True)
+    orphans = build_orphan_query(TABLE, key, parent, "id", caps, bucket=bucket, window=WINDOW)
+    return (
+        "\n\n".join(
+            [
+                f"-- profile of a key\n{plan.queries[0].query.sql(dialect, pretty=True)}",
+                f"-- duplicate examples\n{examples.sql(dialect, pretty=True)}",
+                f"-- orphans\n{orphans.sql(dialect, pretty=True)}",
+            ]
+        )
+        + "\n"
+    )
+
+
+@pytest.mark.parametrize("dialect", sorted(CAPS))
+def test_golden_keys_sql(dialect: str) -> None:
+    path = GOLDEN / f"keys_{dialect}.sql"
+    text = golden_keys_sql(dialect)
+    if os.environ.get("TIDEGAUGE_UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert path.exists(), f"{path} is missing: run with TIDEGAUGE_UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text()
 
 
 @pytest.mark.parametrize("dialect", sorted(CAPS))

@@ -25,7 +25,9 @@ THREE_ENGINES = [
 ]
 START = datetime(2026, 3, 1)
 DAYS = 30  # a rate needs 24 buckets of history before it is tested
-PER_DAY = 100
+#: enough rows a day that 8% is more than detection's minimum effect (20 rows)
+PER_DAY = 400
+DUPLICATED = PER_DAY * 8 // 100
 #: the run: half an hour into the day after the last one, so the last day is complete
 NOW = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(days=DAYS, minutes=30)
 COLUMNS = {
@@ -43,16 +45,17 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 
 
 def orders(duplicated_last_day: bool) -> list[tuple[Any, ...]]:
-    """``PER_DAY`` orders a day; on the last day 8 rows repeat earlier ids of that day:
-    one id three times and six ids twice (7 keys, 8 extra rows: 8% of the day's rows)."""
+    """``PER_DAY`` orders a day; on the last day ``DUPLICATED`` rows (8%) repeat earlier ids
+    of that day: the day's first id three times, the next ones twice each."""
     rows = []
     for day in range(DAYS):
         first = day * PER_DAY + 1
         for i in range(PER_DAY):
             order_id = first + i
-            if duplicated_last_day and day == DAYS - 1 and i >= PER_DAY - 8:
-                order_id = first if i < PER_DAY - 6 else first + (i - (PER_DAY - 7))
-            placed = START + timedelta(days=day, minutes=14 * i + 3)
+            extra = i - (PER_DAY - DUPLICATED)  # 0, 1, 2, ... for the repeating rows
+            if duplicated_last_day and day == DAYS - 1 and extra >= 0:
+                order_id = first + max(extra - 1, 0)
+            placed = START + timedelta(days=day, seconds=(i * 86400) // PER_DAY + 3)
             rows.append((order_id, 1 + (i * 7) % 40, placed, float(5 + i % 13)))
     return rows
 
@@ -84,11 +87,15 @@ def test_a_day_of_8_percent_duplicated_order_ids_alerts_with_counts_and_examples
     assert alert["column"] == "order_id" and alert["metric"] == Metric.DUPLICATE_RATE
     assert alert["observed"] == pytest.approx(0.08)
     explained = alert["explanation"]
-    assert explained["duplicates"]["keys"] == 7 and explained["duplicates"]["extra_rows"] == 8
+    keys = DUPLICATED - 1  # the first id repeats twice, the others once
+    assert explained["duplicates"]["keys"] == keys
+    assert explained["duplicates"]["extra_rows"] == DUPLICATED
     first_of_last_day = (DAYS - 1) * PER_DAY + 1
     assert explained["duplicates"]["examples"][0] == [str(first_of_last_day), 3]
     assert len(explained["duplicates"]["examples"]) == 5
-    assert explained["text"].startswith("7 order_id values appear more than once (8 extra rows)")
+    assert explained["text"].startswith(
+        f"{keys} order_id values appear more than once ({DUPLICATED} extra rows)"
+    )
     # the key gets no distribution statistics, and the timestamp no distinct count
     table = store.find_table(f"{engine.schema}.orders")
     assert table is not None
@@ -201,9 +208,9 @@ def test_a_relationship_gets_an_orphan_rate_and_a_day_of_orphans_alerts(
     engine.seed("customers", {"id": "bigint", "name": "text"}, [(i, f"c{i}") for i in range(1, 41)])
     rows = orders(duplicated_last_day=False)
     last_day = START + timedelta(days=DAYS - 1)
-    # 10 orders of the last day point at customers that do not exist
+    # 10% of the last day's orders point at customers that do not exist
     rows = [
-        (o, 900 + i if placed >= last_day and i < 10 else c, placed, a)
+        (o, 900 + i if placed >= last_day and i < PER_DAY // 10 else c, placed, a)
         for i, (o, c, placed, a) in enumerate(sorted(rows, key=lambda r: (r[2] < last_day, r[2])))
     ]
     engine.seed("orders", COLUMNS, rows)

@@ -24,7 +24,7 @@ To add a type: a module with a :class:`~tidegauge.monitors.base.MonitorBase` sub
 one line in ``registry.MONITORS``.
 """
 
-from tidegauge.monitors.base import MonitorBase, OwnQuery, check_schedule
+from tidegauge.monitors.base import BacktestContext, MonitorBase, OwnQuery, check_schedule
 from tidegauge.monitors.categorical import CategoricalMonitor
 from tidegauge.monitors.custom_sql import CustomSQLMonitor
 from tidegauge.monitors.dbt import DbtMonitors, dbt_monitors, load_dbt_monitors
@@ -61,6 +61,7 @@ _MonitorBase = MonitorBase
 __all__ = [
     "MONITORS",
     "MONITOR_TYPES",
+    "BacktestContext",
     "CategoricalMonitor",
     "CustomSQLMonitor",
     "DbtMonitors",

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tidegauge.monitors.base import MonitorBase, Series
-
-if TYPE_CHECKING:
-    from tidegauge.config import Project
-    from tidegauge.store.store import StoredTable
+from tidegauge.monitors.base import BacktestContext, MonitorBase, Series
 
 __all__ = ["add_bound", "learned", "rate"]
 
@@ -18,18 +14,15 @@ __all__ = ["add_bound", "learned", "rate"]
 MIN_POINTS = 16
 
 
-def learned(
-    project: Project, table: StoredTable, m: MonitorBase, chosen: Series, days: float
-) -> dict[str, Any] | None:
+def learned(ctx: BacktestContext, m: MonitorBase, chosen: Series) -> dict[str, Any] | None:
     """Replay the learned detector over each chosen series, as the run would tune it."""
     from tidegauge.core.detectors.backtest import backtest
-    from tidegauge.monitors.tuning import detector_settings
 
     total, weeks, tested = 0, 0, 0
     for (metric, _col, _seg), pts in chosen.items():
         if len(pts) < MIN_POINTS:
             continue
-        settings = detector_settings(metric, project.settings_for(table.ref.fqn), project)
+        settings = ctx.tuning(metric)
         changes: dict[str, Any] = {}
         if m.sensitivity:
             changes["sensitivity"] = type(settings.sensitivity)(m.sensitivity)
@@ -40,7 +33,7 @@ def learned(
                 [p.bucket_start for p in pts],
                 [float(p.value) for p in pts],
                 settings.with_(**changes),
-                days,
+                ctx.days,
                 metric=metric,
             )
         except ValueError:

@@ -8,8 +8,9 @@ A monitor type is one subclass of :class:`MonitorBase` in its own module, listed
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -21,9 +22,11 @@ from tidegauge.core.units import parse_duration
 
 if TYPE_CHECKING:
     from tidegauge.config import Project
-    from tidegauge.store.store import Store, StoredTable
+    from tidegauge.core.detectors.base import DetectorSettings
+    from tidegauge.store.store import StoredTable
 
 __all__ = [
+    "BacktestContext",
     "MonitorBase",
     "OwnQuery",
     "Series",
@@ -64,6 +67,21 @@ def table_tree(name: str, alias: str | None = None) -> exp.Table:
         catalog=exp.to_identifier(parts[-3]) if len(parts) > 2 else None,
     )
     return t.as_(alias) if alias else t  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class BacktestContext:
+    """What a backtest may read, given by its caller (``plan``) so that monitors reach into
+    no step: the table's stored series and how a run would tune and time it."""
+
+    project: Project
+    table: StoredTable
+    series: Series
+    days: float
+    #: metric → the detector settings a run would use for it on this table
+    tuning: Callable[[str], DetectorSettings]
+    #: the table's update times, oldest first (freshness)
+    update_times: Callable[[], list[datetime]]
 
 
 @dataclass(frozen=True)
@@ -207,8 +225,6 @@ class MonitorBase(BaseModel):
         """Whether an alert of ``kind`` on this table is this monitor's, by kind alone."""
         return kind in {k.value for k in self.ALERT_KINDS}
 
-    def backtest(
-        self, project: Project, store: Store, table: StoredTable, series: Series, days: float
-    ) -> dict[str, Any] | None:
+    def backtest(self, ctx: BacktestContext) -> dict[str, Any] | None:
         """Predicted alerts per week over the stored history (``plan`` shows it)."""
         return {"alerts_per_week": None, "note": f"{self.kind}: not replayed"}

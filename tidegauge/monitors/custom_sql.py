@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from tidegauge.core.model import AlertKind
 from tidegauge.monitors.backtests import add_bound, learned
-from tidegauge.monitors.base import MonitorBase, OwnQuery, Series
-
-if TYPE_CHECKING:
-    from tidegauge.config import Project
-    from tidegauge.store.store import Store, StoredTable
+from tidegauge.monitors.base import BacktestContext, MonitorBase, OwnQuery
 
 
 class CustomSQLMonitor(MonitorBase):
@@ -34,12 +30,12 @@ class CustomSQLMonitor(MonitorBase):
     def claims_alert(self, kind: str) -> bool:
         return False  # its alerts name it: custom:<name>
 
-    def backtest(
-        self, project: Project, store: Store, table: StoredTable, series: Series, days: float
-    ) -> dict[str, Any] | None:
+    def backtest(self, ctx: BacktestContext) -> dict[str, Any] | None:
         key = (f"custom:{self.name}", None, None)
-        if key not in series:
+        if key not in ctx.series:
             return {"alerts_per_week": None, "note": "no history of this query yet"}
         if self.min is not None or self.max is not None:
-            return add_bound({"alerts": 0, "series": 1}, series[key], self.min, self.max, days)
-        return learned(project, table, self, {key: series[key]}, days)
+            return add_bound(
+                {"alerts": 0, "series": 1}, ctx.series[key], self.min, self.max, ctx.days
+            )
+        return learned(ctx, self, {key: ctx.series[key]})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -11,11 +11,7 @@ from tidegauge.core.catalogue import Scope, all_specs
 from tidegauge.core.metrics import Metric
 from tidegauge.core.model import AlertKind
 from tidegauge.monitors.backtests import learned
-from tidegauge.monitors.base import MonitorBase, Series
-
-if TYPE_CHECKING:
-    from tidegauge.config import Project
-    from tidegauge.store.store import Store, StoredTable
+from tidegauge.monitors.base import BacktestContext, MonitorBase
 
 #: what a field-health monitor may name: the scored column metrics of the catalogue, and the
 #: range (min, max) that rules and charts read
@@ -84,15 +80,13 @@ class FieldHealthMonitor(MonitorBase):
         """The columns this monitor watches (lower case); empty: every column."""
         return {c.lower() for c in self.columns}
 
-    def backtest(
-        self, project: Project, store: Store, table: StoredTable, series: Series, days: float
-    ) -> dict[str, Any] | None:
+    def backtest(self, ctx: BacktestContext) -> dict[str, Any] | None:
         wanted: set[str] = {str(x) for x in self.metrics} or {str(m) for m in REPLAYED}
         cols = {c.lower() for c in self.columns}
         chosen = {
             k: v
-            for k, v in series.items()
+            for k, v in ctx.series.items()
             if k[0] in wanted and k[1] and k[2] is None and (not cols or k[1].lower() in cols)
         }
         first = dict(sorted(chosen.items(), key=lambda kv: str(kv[0]))[:MAX_REPLAYED])
-        return learned(project, table, self, first, days)
+        return learned(ctx, self, first)

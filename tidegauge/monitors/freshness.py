@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from itertools import pairwise
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from tidegauge.core.model import AlertKind
 from tidegauge.monitors.backtests import rate
-from tidegauge.monitors.base import MonitorBase, Series, duration
-
-if TYPE_CHECKING:
-    from tidegauge.config import Project
-    from tidegauge.store.store import Store, StoredTable
+from tidegauge.monitors.base import BacktestContext, MonitorBase, duration
 
 
 class FreshnessMonitor(MonitorBase):
@@ -45,14 +41,9 @@ class FreshnessMonitor(MonitorBase):
             out["timestamp_column"] = self.timestamp_column
         return out
 
-    def backtest(
-        self, project: Project, store: Store, table: StoredTable, series: Series, days: float
-    ) -> dict[str, Any] | None:
+    def backtest(self, ctx: BacktestContext) -> dict[str, Any] | None:
         if self.sla is None:
             return {"alerts_per_week": None, "note": "learned cadence: not replayed"}
-        from tidegauge.store.activity import latest_data_time, update_times
-
-        last = latest_data_time(store, table.id) or datetime.now(UTC)
-        times = update_times(store, table.id, last)
+        times = ctx.update_times()
         late = [b for a, b in pairwise(times) if b - a > self.sla]
-        return rate(len(late), times, days, "update gaps over the SLA")
+        return rate(len(late), times, ctx.days, "update gaps over the SLA")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tidegauge.monitors.base import MonitorBase
 
 if TYPE_CHECKING:
-    from tidegauge.config import CustomMetric, Project, TableSettings
+    from tidegauge.config import CustomMetric, Project
     from tidegauge.notifiers.config import RouteConfig
 
 __all__ = [
@@ -71,19 +71,8 @@ def rule_query(m: MonitorBase, dialect: str | None) -> tuple[str, float | None, 
 
 
 def custom_metric(project: Project, m: MonitorBase) -> CustomMetric | None:
-    """The custom SQL metric (with bounds) a monitor writes, if it has one. A sqlglot tree
-    rides along unrendered: the collector renders it with the table's own warehouse."""
-    from tidegauge.config import CustomMetric
-
-    own = m.own_query()
-    if own is None:
-        return None
-    text = own.sql if own.sql is not None else own.tree.sql() if own.tree is not None else ""
-    metric = CustomMetric(
-        name=m.name, sql=text, table=m.fqn, warehouse=m.warehouse, min=own.min, max=own.max
-    )
-    metric.set_query(own.tree)
-    return metric
+    """The custom SQL metric (with bounds) a monitor writes, if it has one."""
+    return project.monitor_metric(m)
 
 
 def route(m: MonitorBase) -> RouteConfig | None:
@@ -98,31 +87,9 @@ def route(m: MonitorBase) -> RouteConfig | None:
 
 def install(project: Project, monitors: Sequence[MonitorBase] | None = None) -> None:
     """Translate ``monitors`` (default: every declared one) into the project's per-table
-    settings, custom metrics and routes, so that ``run`` honours them.
-
-    Idempotent: the entries the user wrote are kept aside and the derived ones are rebuilt
-    after them (later ``tables:`` entries win, so a monitor overrides a glob).
+    settings, custom metrics and routes (:meth:`~tidegauge.config.Project.install_monitors`).
     """
-    from tidegauge.config import TableSettings
-
-    base = project.user_config()
-    ms = [m for m in (declared_monitors(project) if monitors is None else monitors) if m.enabled]
-    tables: list[TableSettings] = []
-    metrics: list[CustomMetric] = []
-    routes: list[RouteConfig] = []
-    for m in ms:
-        settings = m.table_settings()
-        if settings:
-            tables.append(TableSettings.model_validate({"match": m.fqn, **settings}))
-        metric = custom_metric(project, m)
-        if metric is not None:
-            metrics.append(metric)
-        r = route(m)
-        if r is not None:
-            routes.append(r)
-    project.tables = [*base.tables, *tables]
-    project.metrics = [*base.metrics, *metrics]
-    project.routes = [*base.routes, *routes]
+    project.install_monitors(declared_monitors(project) if monitors is None else monitors)
 
 
 def monitor_for_alert(

@@ -32,11 +32,10 @@ from tidegauge.core.metrics.keys import (
 from tidegauge.core.model import Alert, AlertKind, TableInfo
 from tidegauge.core.timestamps import choose_timestamps
 from tidegauge.monitors.backtests import learned
-from tidegauge.monitors.base import MonitorBase, Series
+from tidegauge.monitors.base import BacktestContext, MonitorBase
 
 if TYPE_CHECKING:
     from tidegauge.config import Project
-    from tidegauge.store.store import Store, StoredTable
 
 __all__ = ["KeysMonitor", "describe_duplicates"]
 
@@ -61,12 +60,10 @@ class KeysMonitor(MonitorBase):
             and column.lower() in {c.lower() for c in self.columns}
         )
 
-    def backtest(
-        self, project: Project, store: Store, table: StoredTable, series: Series, days: float
-    ) -> dict[str, Any] | None:
-        chosen = {k: v for k, v in series.items() if self.owns(k[0], k[1]) and k[2] is None}
+    def backtest(self, ctx: BacktestContext) -> dict[str, Any] | None:
+        chosen = {k: v for k, v in ctx.series.items() if self.owns(k[0], k[1]) and k[2] is None}
         chosen = {k: v for k, v in chosen.items() if k[0] == Metric.DUPLICATE_RATE}
-        return learned(project, table, self, chosen, days)
+        return learned(ctx, self, chosen)
 
 
 def describe_duplicates(

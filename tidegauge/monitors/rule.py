@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 from sqlglot import exp
@@ -10,11 +10,7 @@ from sqlglot import exp
 from tidegauge.core.metrics import OTHER, Metric
 from tidegauge.core.model import AlertKind
 from tidegauge.monitors.backtests import add_bound, rate
-from tidegauge.monitors.base import MonitorBase, OwnQuery, Series, table_tree
-
-if TYPE_CHECKING:
-    from tidegauge.config import Project
-    from tidegauge.store.store import Store, StoredTable
+from tidegauge.monitors.base import BacktestContext, MonitorBase, OwnQuery, table_tree
 
 RuleName = Literal[
     "not_null", "unique", "accepted_values", "range", "row_count_min", "relationships"
@@ -120,16 +116,14 @@ class RuleMonitor(MonitorBase):
     def claims_alert(self, kind: str) -> bool:
         return False  # its alerts name it: custom:<name>
 
-    def backtest(
-        self, project: Project, store: Store, table: StoredTable, series: Series, days: float
-    ) -> dict[str, Any] | None:
+    def backtest(self, ctx: BacktestContext) -> dict[str, Any] | None:
         """Replay the rule over the stored per-bucket metrics that answer it."""
         col = (self.column or "").lower()
 
         def of(metric: str) -> list[Any]:
             return [
                 p
-                for (mt, c, s), pts in series.items()
+                for (mt, c, s), pts in ctx.series.items()
                 for p in pts
                 if mt == metric and (c or "").lower() == col and s is None
             ]
@@ -137,24 +131,24 @@ class RuleMonitor(MonitorBase):
         if self.rule == "not_null":
             pts = of(Metric.NULL_COUNT)
             nulls = sum(1 for p in pts if p.value > 0)
-            return rate(nulls, [p.bucket_start for p in pts], days, "buckets with nulls")
+            return rate(nulls, [p.bucket_start for p in pts], ctx.days, "buckets with nulls")
         if self.rule == "unique" and of(Metric.DUPLICATE_COUNT):
             pts = of(Metric.DUPLICATE_COUNT)
             dupes = sum(1 for p in pts if p.value > 0)
-            return rate(dupes, [p.bucket_start for p in pts], days, "buckets with duplicates")
+            return rate(dupes, [p.bucket_start for p in pts], ctx.days, "buckets with duplicates")
         if self.rule == "row_count_min":
             pts = of(Metric.BUCKET_ROW_COUNT) or of(Metric.ROW_COUNT)
-            return add_bound({"alerts_per_week": None}, pts, self.min, None, days)
+            return add_bound({"alerts_per_week": None}, pts, self.min, None, ctx.days)
         if self.rule == "range":
             lows, highs = of(Metric.MIN), of(Metric.MAX)
             out = {p.bucket_start for p in lows if self.min is not None and p.value < self.min}
             out |= {p.bucket_start for p in highs if self.max is not None and p.value > self.max}
-            return rate(len(out), [p.bucket_start for p in lows or highs], days, "out of range")
+            return rate(len(out), [p.bucket_start for p in lows or highs], ctx.days, "out of range")
         if self.rule == "accepted_values":
             allowed = {str(v) for v in self.values}
             counts = [
                 (s, p)
-                for (mt, c, s), pts in series.items()
+                for (mt, c, s), pts in ctx.series.items()
                 for p in pts
                 if mt == Metric.VALUE_COUNT and (c or "").lower() == col
             ]
@@ -162,5 +156,5 @@ class RuleMonitor(MonitorBase):
             others = {
                 p.bucket_start for s, p in counts if s not in allowed and s != OTHER and p.value > 0
             }
-            return rate(len(others), sorted(buckets), days, "buckets with other values")
+            return rate(len(others), sorted(buckets), ctx.days, "buckets with other values")
         return {"alerts_per_week": None, "note": f"{self.rule}: no stored history to replay"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 from sqlglot import exp
@@ -10,11 +10,7 @@ from sqlglot import exp
 from tidegauge.core.metrics import Metric
 from tidegauge.core.model import AlertKind
 from tidegauge.monitors.backtests import add_bound, learned
-from tidegauge.monitors.base import MonitorBase, OwnQuery, Series, table_tree
-
-if TYPE_CHECKING:
-    from tidegauge.config import Project
-    from tidegauge.store.store import Store, StoredTable
+from tidegauge.monitors.base import BacktestContext, MonitorBase, OwnQuery, table_tree
 
 
 class VolumeMonitor(MonitorBase):
@@ -49,13 +45,11 @@ class VolumeMonitor(MonitorBase):
     def owns(self, metric: str, column: str | None) -> bool:
         return metric in (Metric.BUCKET_ROW_COUNT, Metric.ROW_COUNT) or super().owns(metric, column)
 
-    def backtest(
-        self, project: Project, store: Store, table: StoredTable, series: Series, days: float
-    ) -> dict[str, Any] | None:
+    def backtest(self, ctx: BacktestContext) -> dict[str, Any] | None:
         key: tuple[str, str | None, str | None] = (Metric.BUCKET_ROW_COUNT, None, None)
-        if key not in series:
+        if key not in ctx.series:
             key = (Metric.ROW_COUNT, None, None)
-        out = learned(project, table, self, {key: series.get(key, [])}, days)
+        out = learned(ctx, self, {key: ctx.series.get(key, [])})
         if out is not None and self.min_rows is not None:
-            add_bound(out, series.get(key, []), self.min_rows, None, days)
+            add_bound(out, ctx.series.get(key, []), self.min_rows, None, ctx.days)
         return out
