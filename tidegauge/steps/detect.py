@@ -67,6 +67,8 @@ RATE_METRICS = frozenset({"null_rate", "empty_rate", "zero_rate", "negative_rate
 #: statistics of a column's values that mean nothing for timestamps and identifiers (the
 #: distinct count of ``placed_at`` is the number of distinct seconds orders were placed in)
 VALUE_STATISTICS = frozenset({"distinct_count", "mean", "p50", "zero_rate", "negative_rate"})
+#: rates of rows that are wrong by definition (derived in detection, not stored): only up is bad
+BAD_ROW_RATES = frozenset({"duplicate_rate", "orphan_rate"})
 #: tables whose history is read together (a few queries per chunk, points streamed)
 CHUNK = 500
 
@@ -124,6 +126,8 @@ def metric_settings(
 ) -> DetectorSettings:
     """A metric's detector settings before any table or monitor says otherwise: its direction
     and the minimum change worth an alert (a rate by ``RATE_FLOOR``, a count by one and 10%)."""
+    if direction is None and metric in BAD_ROW_RATES:
+        direction = Direction.UP
     if direction is None:
         direction = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))[1]
     rate = metric.endswith("_rate")
