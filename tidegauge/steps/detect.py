@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DataError, IntegrityError
 
 from tidegauge.config import Project, TableSettings
+from tidegauge.core.catalogue import Scope, Unit, all_specs, rate_metrics
 from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction, Sensitivity
 from tidegauge.core.detectors.fdr import RUN_Q, control_run
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableRef, TypeFamily
+from tidegauge.monitors.keys import describe_duplicates
 from tidegauge.steps.detect_other import (
     categorical_alerts,
     freshness_alert,
@@ -35,35 +37,28 @@ from tidegauge.store.bulk import PointFilter
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.runner import RunReport
     from tidegauge.steps.collect import CollectedTable
+    from tidegauge.steps.context import RunReport
 
 log = logging.getLogger("tidegauge.detect")
 
-#: metric → alert kind, and which way is bad by default
+#: metric → alert kind, and which way is bad by default (from the metric catalogue)
 SERIES_KINDS: dict[str, tuple[AlertKind, Direction]] = {
-    "bucket_row_count": (AlertKind.VOLUME, Direction.BOTH),
-    "row_count": (AlertKind.VOLUME, Direction.BOTH),
-    "null_rate": (AlertKind.NULL_RATE, Direction.UP),
-    "distinct_count": (AlertKind.DISTINCT, Direction.BOTH),
-    "mean": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "p50": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "empty_rate": (AlertKind.NULL_RATE, Direction.UP),
-    "zero_rate": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "negative_rate": (AlertKind.DISTRIBUTION, Direction.UP),
-    "true_rate": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "len_mean": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "duplicate_count": (AlertKind.DUPLICATES, Direction.UP),
+    **{str(m.name): (m.kind, m.direction) for m in all_specs() if m.kind is not None and m.scored},
     "custom": (AlertKind.CUSTOM, Direction.BOTH),
 }
 
 #: proportions need an absolute floor: a null rate going 0.0001 → 0.0003 is not news
 RATE_FLOOR = 0.01
 #: statistics of a bucket's values, meaningless on a few rows
-SAMPLE_STATISTICS = frozenset({"mean", "p50", "len_mean"})
+SAMPLE_STATISTICS = frozenset(
+    str(m.name)
+    for m in all_specs()
+    if m.kind is not None and m.scope is Scope.COLUMN and m.unit in (Unit.NUMBER, Unit.CHARACTERS)
+)
 MIN_ROWS_FOR_STATISTIC = 30
 #: rates of rows, tested as binomial proportions of the bucket's rows
-RATE_METRICS = frozenset({"null_rate", "empty_rate", "zero_rate", "negative_rate", "true_rate"})
+RATE_METRICS = rate_metrics()
 #: statistics of a column's values that mean nothing for timestamps and identifiers (the
 #: distinct count of ``placed_at`` is the number of distinct seconds orders were placed in)
 VALUE_STATISTICS = frozenset({"distinct_count", "mean", "p50", "zero_rate", "negative_rate"})
@@ -87,22 +82,9 @@ class Candidate:
 
 def declared_monitor(project: Project, fqn: str, metric: str, column: str | None) -> Any:
     """The declared monitor (YAML, Python or dbt meta) that owns this series, if any."""
-    from tidegauge.monitors import declared_monitors
+    from tidegauge.monitors import monitor_for_series
 
-    for m in declared_monitors(project):
-        if not m.enabled or m.table.split(":")[-1].lower() != fqn.lower():
-            continue
-        kind = getattr(m, "type", "")
-        if kind == "volume" and metric in ("bucket_row_count", "row_count"):
-            return m
-        if kind == "custom_sql" and metric == f"custom:{m.name}":
-            return m
-        if kind == "field_health" and column is not None:
-            columns = [c.lower() for c in getattr(m, "columns", [])]
-            metrics = [str(x) for x in getattr(m, "metrics", [])]
-            if (not columns or column.lower() in columns) and (not metrics or metric in metrics):
-                return m
-    return None
+    return monitor_for_series(project, fqn, metric, column)
 
 
 def detector_settings(
@@ -192,6 +174,10 @@ def detect_tables(
 
     survivors = _fdr([c for cands, _ in found for c in cands])
     to_store = [(_to_alert(c, now), c.table_id) for c in survivors]
+    # duplicate keys: which keys repeat, asked of the warehouse only now that they alert
+    describe_duplicates(
+        project, [a for a, _ in to_store], {e.info.ref.key: e.info for e in collected}
+    )
     direct = [*external, *(d for _, per_table in found for d in per_table)]
     to_store += [(alert, tid) for tid, alert in direct]
     return [
@@ -300,6 +286,8 @@ def _series_candidates(
             continue  # field-health monitors on this table name the columns to watch
         if metric == "distinct_count" and column in categorical:
             continue  # its values are tracked one by one: new and vanished values say more
+        if metric == "distinct_count" and settings.keys.get((column or "").lower()) is False:
+            continue  # no longer a key, on purpose: repeats are expected, its count echoes volume
         if metric in VALUE_STATISTICS and column in when_columns:
             continue  # the distinct count of a timestamp only echoes volume and load timing
         if (
@@ -396,18 +384,16 @@ def _series_candidates(
 
 def _watched_columns(project: Project, fqn: str) -> set[str] | None:
     """Columns named by the table's field-health monitors; None when none narrows them."""
-    from tidegauge.monitors import FieldHealthMonitor, declared_monitors
+    from tidegauge.monitors import declared_monitors
 
     named: set[str] = set()
     for m in declared_monitors(project):
-        if (
-            isinstance(m, FieldHealthMonitor)
-            and m.enabled
-            and m.table.split(":")[-1].lower() == fqn.lower()
-        ):
-            if not m.columns:
-                return None
-            named.update(c.lower() for c in m.columns)
+        watched = m.watched_columns() if m.enabled and m.fqn == fqn.lower() else None
+        if watched is None:
+            continue
+        if not watched:
+            return None
+        named |= watched
     return named or None
 
 

@@ -21,6 +21,7 @@ from tidegauge.cli.alerts import alert_json
 from tidegauge.cli.incidents import incident_json
 from tidegauge.config import Project
 from tidegauge.core.lineage import AmbiguousNodeError, LineageGraph, UnknownNodeError
+from tidegauge.core.metrics import Metric
 from tidegauge.core.model import Feedback, IncidentStatus, Severity
 from tidegauge.steps.lineage import load_graph
 from tidegauge.steps.notify import set_incident_status
@@ -320,7 +321,7 @@ def monitors_for(
             "detail": fresh,
         }
     )
-    vol = "rows per time bucket" if "bucket_row_count" in metrics else "total row count"
+    vol = "rows per time bucket" if Metric.BUCKET_ROW_COUNT in metrics else "total row count"
     if settings.row_count_min is not None:
         vol += f"; at least {settings.row_count_min:,} rows"
     out.append(
@@ -348,7 +349,7 @@ def monitors_for(
     for m, c, _, _ in keys:
         if not c:
             continue
-        if m == "value_count":
+        if m == Metric.VALUE_COUNT:
             categorical.add(c)
         else:
             per_col.setdefault(c, set()).add(m)
