@@ -8,7 +8,7 @@ NAB_OUT ?= bench/out/nab
 .DEFAULT_GOAL := help
 .PHONY: help install browser demo test check lint types audit format format-check bench-collect bench-detect \
         bench-nab bench-detect-family bench-detect-speed bench-lineage bench-metadata bench-web \
-        bench-scale bench-store bench-fanout bench-demo-hours dbt-matrix clean
+        bench-scale bench-store bench-fanout bench-demo-hours dbt-matrix bench-cli clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -27,7 +27,19 @@ browser: ## install Debian's chromium for the browser tests (needs root or sudo)
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@command -v chromium
 
-demo: $(STAMP) ## build the demo warehouse, run tidegauge over it and serve the UI
+DEMO_STAMP := $(VENV)/.demo-installed
+
+# the demo installs tidegauge and the `demo` extra only (no dbt, dagster, celery, browser:
+# those are the test suite's); uv prints its progress
+$(DEMO_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "== installing tidegauge and what the demo needs into $(VENV)"
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade uv
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[demo]'
+	@touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP) ## install only what the demo needs, build its warehouse, monitor it, serve the UI
+	@echo "== building the demo warehouse and replaying 30 hours of runs (about a minute)"
 	$(BIN)/tidegauge demo $(DEMO_ARGS)
 
 test: $(STAMP) browser ## run the test suite (servers: PostgreSQL, MariaDB on localhost)
@@ -83,6 +95,9 @@ bench-scale: $(STAMP) ## metadata-only path over 10,000 tables, DuckDB and Postg
 
 bench-store: $(STAMP) ## metric history at 100M points on PostgreSQL vs 1M: reads, upsert, prune (JSON)
 	$(BIN)/python -m bench.store_history --points 100000000 --compare 1000000 $(BENCH_ARGS)
+
+bench-cli: $(STAMP) ## start-up of the CLI: --help/--version vs importing typer, status on the demo (JSON)
+	$(BIN)/python -m bench.cli $(BENCH_ARGS)
 
 bench-demo-hours: $(STAMP) ## the demo with its data ending at each hour of a day: found, missed, extra (JSON)
 	$(BIN)/python -m bench.demo_hours $(BENCH_ARGS)

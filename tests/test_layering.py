@@ -32,7 +32,7 @@ LAYERS: dict[str, int] = {
     "integrations.openlineage_recorder": 4,  # records ingested events into the stored graph
     "streams": 4,  # polling topics: the streams' own collect and detect steps
     "streams.kafka": 3,  # the Kafka adapter; reads its part of the project file
-    "streams.config": 3,  # the `streams:` part of the project file
+    "streams.config": 2,  # the `streams:` part of the project file
     "runner": 5,
     "streams.watch": 5,  # `tidegauge watch`: runs in a loop
     "sdk": 6,

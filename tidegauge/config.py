@@ -29,6 +29,7 @@ from pydantic import (
 
 from tidegauge.core.calendar import DEFAULT_FLOOR, SpecialDays, check_country, zone
 from tidegauge.core.calendar import special_days as build_special_days
+from tidegauge.core.units import parse_duration
 from tidegauge.monitors import MONITOR_TYPES, Monitor
 from tidegauge.notifiers.config import (
     Channel,
@@ -55,6 +56,7 @@ __all__ = [
     "Project",
     "TableSettings",
     "load_project",
+    "parse_duration",
 ]
 
 DEFAULT_STORE_URL = "sqlite:///.tidegauge/state.db"
@@ -112,22 +114,6 @@ class Bucket(StrEnum):
     @property
     def seconds(self) -> int:
         return 3600 if self is Bucket.HOUR else 86400
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``90s``, ``15m``, ``6h``, ``2d``, ``1w`` or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float):
-        return timedelta(seconds=float(value))
-    text = str(value).strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    if text and text[-1] in units:
-        try:
-            return timedelta(seconds=float(text[:-1]) * units[text[-1]])
-        except ValueError:
-            pass
-    raise ValueError(f"'{value}' is not a duration (use e.g. 30m, 6h, 2d)")
 
 
 Duration = Annotated[timedelta, Field(json_schema_extra={"examples": ["30m", "6h", "2d"]})]

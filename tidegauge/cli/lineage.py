@@ -8,20 +8,23 @@ could not resolve the columns of a changed model, with a message, never a traceb
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
-from rich.tree import Tree
 
 from tidegauge.cli.common import CliState, console, fail, print_json
-from tidegauge.core.impact import ImpactReport, compare_graphs
-from tidegauge.core.lineage import LineageGraph, LineageLookupError, LineageResult, NodeKind
-from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from tidegauge.core.impact import ImpactReport
+    from tidegauge.core.lineage import LineageGraph, LineageResult, NodeKind
 
 
 def load_graph(manifest: Path | None, state: CliState | None = None) -> LineageGraph:
     """The graph ``lineage`` queries: ``--manifest``, else the project's stored graph."""
+    from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
+
     if manifest is None:
         if state is not None and state.config_path.exists():
             from tidegauge.steps.lineage import load_graph as stored_graph
@@ -57,6 +60,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Show table or column lineage, upstream and downstream, with owners and exposures."""
+        from tidegauge.core.lineage import LineageLookupError
+
         if upstream and downstream:
             fail("--upstream and --downstream are exclusive; give neither for both")
         graph = load_graph(manifest, ctx.obj)
@@ -128,6 +133,8 @@ def register(app: typer.Typer) -> None:
         stores, else the warehouse. Exit codes: 0 safe; 1 breaking (a removed or type-changed
         column is still used downstream); 2 could not check (a changed model's columns could
         not be resolved, or unreadable input)."""
+        from tidegauge.core.impact import compare_graphs
+        from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
         from tidegauge.integrations.dbt_columns import StarColumns
 
         store, warehouses = (None, []) if offline else _production(ctx.obj)
@@ -164,6 +171,8 @@ def _production(state: CliState | None) -> tuple[Any, list[Any]]:
 
 
 def _label(graph_kind: NodeKind, display: str, owners: tuple[str, ...]) -> str:
+    from tidegauge.core.lineage import NodeKind
+
     kind = "[magenta]exposure[/] " if graph_kind is NodeKind.EXPOSURE else ""
     who = f" [dim]{', '.join(owners)}[/]" if owners else ""
     return f"{kind}{display}{who}"
@@ -171,6 +180,8 @@ def _label(graph_kind: NodeKind, display: str, owners: tuple[str, ...]) -> str:
 
 def _tree(res: LineageResult) -> Tree:
     """Render a traversal as a tree; a node reached twice is expanded only the first time."""
+    from rich.tree import Tree
+
     arrow = "⬆ upstream" if res.direction == "upstream" else "⬇ downstream"
     tree = Tree(f"[bold]{arrow}[/]")
     if res.column is None:
@@ -182,6 +193,7 @@ def _tree(res: LineageResult) -> Tree:
         seen: set[str] = set()
 
         def add(parent: Tree, nid: str) -> None:
+
             for child in sorted(dict.fromkeys(children.get(nid, ()))):
                 node = by_id.get(child)
                 if node is None:
@@ -208,6 +220,7 @@ def _tree(res: LineageResult) -> Tree:
     seen_cols: set[tuple[str, str]] = set()
 
     def add_col(parent: Tree, key: tuple[str, str]) -> None:
+
         for nid, col, kind in sorted(set(col_children.get(key, ()))):
             style = "" if kind == "direct" else "[dim]"
             end = "" if kind == "direct" else "[/]"
@@ -226,6 +239,8 @@ def _tree(res: LineageResult) -> Tree:
 
 
 def _print_report(report: ImpactReport) -> None:
+    from rich.table import Table
+
     if not report.changed_nodes and not report.column_changes:
         console.print("No model changes.")
         return

@@ -11,15 +11,28 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.exc import DBAPIError
 
 from tidegauge.cli.common import CliState, console, fail, print_json
-from tidegauge.core.clock import Clock, parse_instant
-from tidegauge.core.detectors.base import Sensitivity
-from tidegauge.runner import RunReport
-from tidegauge.runner import run as run_once
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
+
+    from tidegauge.core.clock import Clock
+    from tidegauge.runner import RunReport
+
+
+class Sensitivity(StrEnum):
+    """The choices of ``--sensitivity`` (the detectors' own enum loads numpy, which
+    ``tidegauge --help`` should not)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
 
 EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 3
 
@@ -51,11 +64,17 @@ def register(app: typer.Typer) -> None:
         now: str | None = typer.Option(
             None, "--now", help="run as if it were this ISO timestamp (replays, backtests)"
         ),
-        table: list[str] = typer.Option([], "--table", "-t", help="only these tables"),
+        table: list[str] = typer.Option(
+            [], "--table", "-t", help="only these tables (schema.table; repeatable)"
+        ),
         no_notify: bool = typer.Option(False, "--no-notify", help="detect but send nothing"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable report"),
     ) -> None:
         """One monitoring run: collect, detect, group into incidents, notify."""
+        from sqlalchemy.exc import DBAPIError
+
+        from tidegauge.core.clock import Clock, parse_instant
+
         state: CliState = ctx.obj
         try:
             clock = Clock.fixed(parse_instant(now)) if now else Clock()
@@ -89,6 +108,8 @@ def register(app: typer.Typer) -> None:
                     "see `tidegauge outbox --failed`[/]",
                     highlight=False,
                 )
+        if not report.warehouse_errors:  # else every pattern would look wrong
+            _check_names(state, table)
         code = exit_code(report)
         if code:
             raise typer.Exit(code)
@@ -97,6 +118,16 @@ def register(app: typer.Typer) -> None:
 def _run(
     state: CliState, clock: Clock, table: list[str], no_notify: bool, as_json: bool
 ) -> RunReport:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from tidegauge.runner import run as run_once
+
     project = state.project
     if as_json or not console.is_terminal:
         return run_once(project, state.store, clock, only=table or None, notify=not no_notify)
@@ -124,6 +155,21 @@ def _run(
         )
 
 
+def _check_names(state: CliState, wanted: list[str]) -> None:
+    """Say so when a --table, include, tables: match, route or monitor names nothing the
+    warehouses have: a typo used to run zero tables and exit 0 without a word. An unknown
+    --table is an error (exit 2); the project file's patterns are warnings."""
+    from tidegauge.cli.common import known_tables, warn
+    from tidegauge.cli.matches import unknown_tables, unmatched_patterns
+
+    known = known_tables(state.store)
+    for message in unmatched_patterns(state.project, known):
+        warn(message)
+    bad = unknown_tables(wanted, known)
+    if bad:
+        fail("; ".join(bad))
+
+
 def register_backtest(app: typer.Typer) -> None:
     @app.command()
     def backtest(
@@ -136,6 +182,8 @@ def register_backtest(app: typer.Typer) -> None:
         """How many alerts each monitor (and each channel) would have raised in stored history."""
         from rich.table import Table
 
+        from tidegauge.core.clock import Clock, parse_instant
+        from tidegauge.core.detectors.base import Sensitivity as DetectorSensitivity
         from tidegauge.steps.backtest import backtest_project
 
         state: CliState = ctx.obj
@@ -144,7 +192,11 @@ def register_backtest(app: typer.Typer) -> None:
         except ValueError as e:
             fail(str(e))
         result = backtest_project(
-            state.project, state.store, at, days=days, sensitivity=sensitivity
+            state.project,
+            state.store,
+            at,
+            days=days,
+            sensitivity=None if sensitivity is None else DetectorSensitivity(sensitivity.value),
         )
         if as_json:
             print_json(result)

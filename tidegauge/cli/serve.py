@@ -11,8 +11,6 @@ import ipaddress
 import typer
 
 from tidegauge.cli.common import CliState, console, errors, fail
-from tidegauge.web.deps import auth_enabled
-from tidegauge.web.server import serve_blocking
 
 
 def is_loopback(host: str) -> bool:
@@ -25,7 +23,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-__all__ = ["register", "serve_blocking"]
+__all__ = ["is_loopback", "register"]
 
 
 def register(app: typer.Typer) -> None:
@@ -34,8 +32,13 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
         port: int = typer.Option(8765, "--port", min=1, max=65535),
+        schedule: bool = typer.Option(
+            True,
+            "--schedule/--no-schedule",
+            help="run monitors on schedule in this process (a run starts at once), or serve only",
+        ),
         no_scheduler: bool = typer.Option(
-            False, "--no-scheduler", help="serve only; do not run monitors on schedule"
+            False, "--no-scheduler", hidden=True, help="old spelling of --no-schedule"
         ),
         workers: int = typer.Option(
             1,
@@ -51,9 +54,13 @@ def register(app: typer.Typer) -> None:
             "can reach the port can then change things)",
         ),
     ) -> None:
-        """Serve the web UI and REST API (OpenAPI at /openapi.json) and run monitors."""
+        """Serve the web UI and REST API (OpenAPI at /openapi.json); with --schedule (the
+        default) also run monitors: one run at once, then one per bucket."""
+        from tidegauge.web.deps import auth_enabled
+        from tidegauge.web.server import serve_blocking
+
         state: CliState = ctx.obj
-        project = state.project
+        project, store = state.project, state.store
         if not is_loopback(host) and not auth_enabled(project):
             if not allow_remote_without_auth:
                 fail(
@@ -67,15 +74,18 @@ def register(app: typer.Typer) -> None:
                 "reach this port can read and change everything.",
                 highlight=False,
             )
-        store = state.store
+        scheduled = schedule and not no_scheduler
+        every = project.defaults.bucket.seconds // 60
         console.print(
-            f"[bold green]tidegauge[/] serving {project.name} at http://{host}:{port}/"
-            + (
-                ""
-                if no_scheduler
-                else f"  (runs every {project.defaults.bucket.seconds // 60} min)"
-            )
-            + (f"  [{workers} workers]" if workers > 1 else ""),
+            f"tidegauge serving {project.name} at http://{host}:{port}/"
+            + (f" with {workers} workers" if workers > 1 else ""),
             highlight=False,
         )
-        serve_blocking(project, store, host, port, scheduler=not no_scheduler, workers=workers)
+        console.print(
+            f"scheduler on: a warehouse run starts now, then every {every} min "
+            "(--no-schedule serves only)"
+            if scheduled
+            else "scheduler off: no warehouse runs from this process (`tidegauge run` runs one)",
+            highlight=False,
+        )
+        serve_blocking(project, store, host, port, scheduler=scheduled, workers=workers)

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from sqlglot import exp
 
 from tidegauge.core.model import AlertKind
+from tidegauge.core.schedule import check_schedule as _check_schedule
+from tidegauge.core.units import parse_duration
 
 if TYPE_CHECKING:
     from tidegauge.config import Project
@@ -31,7 +33,6 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 
 #: a stored series: (metric, column, segment)
 SeriesKey = tuple[str, str | None, str | None]
@@ -39,27 +40,19 @@ Series = Mapping[SeriesKey, Sequence[Any]]
 
 
 def duration(value: Any) -> Any:
-    """``30m``, ``6h``, ``2d`` as a ``timedelta`` (``None`` stays ``None``)."""
-    # lazy: the project file model imports the monitors; one duration parser, config's
-    from tidegauge.config import parse_duration
-
+    """``30m``, ``6h``, ``2d`` as a ``timedelta`` (``None`` stays ``None``), by the one
+    duration parser (:mod:`tidegauge.core.units`)."""
     return None if value is None else parse_duration(value)
 
 
 def check_schedule(value: str) -> str:
-    """A schedule is an interval (``30m``, ``6h``, ``1d``) or a five-field cron expression.
+    """A schedule is an interval (``30m``, ``6h``, ``1d``) or a five-field cron expression,
+    read by :mod:`tidegauge.core.schedule`, the same code that decides when a run is due.
 
     >>> check_schedule("0 6 * * 1-5"), check_schedule("6h")
     ('0 6 * * 1-5', '6h')
     """
-    text = " ".join(str(value).split())
-    fields = text.split(" ")
-    if len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields):
-        return text
-    if text.startswith("@") and text in {"@hourly", "@daily", "@weekly", "@monthly"}:
-        return text
-    duration(text)  # raises a ValueError naming the problem
-    return text
+    return _check_schedule(value)
 
 
 def table_tree(name: str, alias: str | None = None) -> exp.Table:

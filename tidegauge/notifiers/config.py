@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from tidegauge.core.model import AlertKind, Severity
+from tidegauge.core.units import parse_duration
 
 __all__ = [
     "Channel",
@@ -92,26 +93,6 @@ def _check_secret_url(value: Any) -> Any:
 SecretUrl = Annotated[SecretStr, BeforeValidator(_check_secret_url), BeforeValidator(_wrap_secret)]
 # A URL that is not a secret (an API endpoint), validated the same way.
 HttpUrlStr = Annotated[str, BeforeValidator(_check_http_url)]
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)
-_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-def parse_duration(value: Any) -> Any:
-    """Parse ``"4h"``, ``"1h30m"``, ``"2d"``, ``"90s"``; pass other values to pydantic.
-
-    >>> parse_duration("1h30m")
-    datetime.timedelta(seconds=5400)
-    """
-    if isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        if text and _DURATION_PART.sub("", text) == "":
-            seconds = sum(
-                float(n) * _UNIT_SECONDS[u.lower()] for n, u in _DURATION_PART.findall(text)
-            )
-            return timedelta(seconds=seconds)
-    return value
-
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 

@@ -370,7 +370,10 @@ def _new_incident(
     times = [m.data_time if isinstance(m, Alert) else m["data_time"] for m in own]
     assessed = _assess(project, fqn, own, times, impact)
     downstream = len(members) - len(own)
-    text = root.explanation.get("text") or root.title
+    from tidegauge.core.explain import explain
+
+    # the one plain sentence every surface shows (web, CLI, Slack, Teams, e-mail)
+    text = explain(root)
     return Incident(
         kind=root.kind,
         table=root.table,

@@ -17,9 +17,8 @@ __all__ = ["KafkaStreamConfig", "SchemaRegistryConfig", "SinkConfig", "Streams"]
 
 
 def _duration(value: Any) -> timedelta:
-    # the same grammar as the rest of the project file (30s, 15m, 6h); imported lazily
-    # because tidegauge.config imports this module
-    from tidegauge.config import parse_duration
+    # the one duration grammar of the project file (30s, 15m, 6h, 1h30m)
+    from tidegauge.core.units import parse_duration
 
     return parse_duration(value)
 
