@@ -456,7 +456,9 @@ def pooled(runs: list[dict[str, object]]) -> dict[str, object]:
         for r in reps:
             for k, v in r["recall_per_type"].items():  # type: ignore[attr-defined]
                 kinds.setdefault(k, []).append(v)
+        hol = sum(int(r["holiday_false_alarms_included"]) for r in reps)  # type: ignore[call-overload]
         return {
+            "false_alarms_per_100_table_days_excluding_holidays": round(100 * (fa - hol) / days, 3),
             "recall": round(found / inc, 3),
             "incidents": inc,
             "false_alarms_per_100_table_days": round(100 * fa / days, 3),
