@@ -7,8 +7,8 @@ NAB_OUT ?= bench/out/nab
 
 .DEFAULT_GOAL := help
 .PHONY: help install browser demo test check lint types audit format format-check bench-collect bench-detect \
-        bench-nab bench-detect-speed bench-lineage bench-metadata bench-web bench-scale \
-        bench-store bench-fanout bench-demo-hours dbt-matrix bench-cli bench-streams clean
+        bench-nab bench-detect-family bench-detect-speed bench-lineage bench-metadata bench-web \
+        bench-scale bench-store bench-fanout bench-demo-hours dbt-matrix bench-cli bench-streams clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ bench-collect: $(STAMP) bench/.venv-soda/.installed bench/.venv-gx/.installed ##
 
 bench-detect: $(STAMP) ## warehouse incident-injection suite: recall, false alarms, delay (JSON)
 	$(BIN)/python -m bench.detect --seed 1001 --tables 6 $(BENCH_ARGS)
+
+bench-detect-family: $(STAMP) ## false alerts per 100 clean table-days at 5 and 500 tables, per-point vs run-controlled (JSON)
+	$(BIN)/python -m bench.detect_family --seed 2001 --tables 5,500 $(BENCH_ARGS)
 
 bench-detect-speed: $(STAMP) ## live scoring speed on 500 hourly series (JSON)
 	$(BIN)/python -m bench.detect_speed --series 500 $(BENCH_ARGS)

@@ -3,6 +3,7 @@
     python -m bench.nab --out /tmp/nab_out [--jobs 2] [--files realTweets,realTraffic]
     python -m bench.nab --out /tmp/nab_out --score-only     # re-score a written folder
     python -m bench.nab --out /tmp/nab_out --validate       # also check the scorer
+    python -m bench.nab --out /tmp/nab_out --save-raw /tmp/nab_raw  # keep every view's p-values
 
 Streaming: every row gets a tail probability from ``stream_scores`` (core/detectors/stream.py)
 computed from earlier rows only; a row alerts when ``p <= alpha``, then the detector stays quiet
@@ -67,34 +68,27 @@ def read_series(path: Path) -> tuple[list[datetime], np.ndarray]:
     return ts, np.array([float(r[1]) for r in rows])
 
 
-def detect_file(path: Path) -> tuple[list[datetime], np.ndarray, np.ndarray, float]:
-    """Stream the file through ``stream_scores`` at the default settings: per-row p-values."""
-    ts, y = read_series(path)
-    t = np.array([x.timestamp() for x in ts])
-    per_day = 86400.0 / infer_bucket(t)
-    res = stream_scores(y, per_day, DetectorSettings())
-    return ts, y, res.p_value, per_day
-
-
-def _run_one(rel: str) -> tuple[str, list[datetime], np.ndarray, np.ndarray, float, float]:
+def _run_one(
+    rel: str, raw_dir: Path | None = None
+) -> tuple[str, list[datetime], np.ndarray, np.ndarray, float, float]:
+    """Detect one file; with ``raw_dir``, also save every view's p-value per row (``.npz``)
+    so that combinations and alert rules can be studied without re-running detection."""
     t0 = time.perf_counter()
-    ts, y, p, per_day = detect_file(NAB / "data" / rel)
-    return rel, ts, y, p, per_day, time.perf_counter() - t0
-
-
-def detect_raw(rel: str) -> tuple[str, dict[str, np.ndarray]]:
-    """Every per-row output of ``stream_scores`` for one file (for offline study)."""
     ts, y = read_series(NAB / "data" / rel)
     t = np.array([x.timestamp() for x in ts])
     per_day = 86400.0 / infer_bucket(t)
     res = stream_scores(y, per_day, DetectorSettings())
-    return rel, {
-        "t": t,
-        "y": y,
-        "p": res.p_value,
-        "feature_p": res.feature_p,
-        "per_day": np.array([per_day]),
-    }
+    if raw_dir is not None:
+        raw_dir.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            raw_dir / (rel.replace("/", "__") + ".npz"),
+            t=t,
+            y=y,
+            p=res.p_value,
+            feature_p=res.feature_p,
+            per_day=np.array([per_day]),
+        )
+    return rel, ts, y, res.p_value, per_day, time.perf_counter() - t0
 
 
 def write_file(
@@ -384,6 +378,7 @@ def main(argv: list[str] | None = None) -> None:
         help="re-score an existing results folder at its own 0.5 threshold",
     )
     ap.add_argument("--validate", action="store_true")
+    ap.add_argument("--save-raw", type=Path, help="also save per-row view p-values here (.npz)")
     a = ap.parse_args(argv)
     result: dict[str, object] = {}
     if a.validate:
@@ -399,12 +394,13 @@ def main(argv: list[str] | None = None) -> None:
     runs: dict[str, tuple[list[datetime], np.ndarray, np.ndarray, float]] = {}
     if a.jobs > 1:
         with ProcessPoolExecutor(a.jobs) as ex:
-            for rel, ts, y, p, per_day, dt in ex.map(_run_one, rels):
+            raw = [a.save_raw] * len(rels)
+            for rel, ts, y, p, per_day, dt in ex.map(_run_one, rels, raw):
                 runs[rel] = (ts, y, p, per_day)
                 print(f"{rel} {dt:.1f}s", file=sys.stderr)
     else:
         for r in rels:
-            rel, ts, y, p, per_day, dt = _run_one(r)
+            rel, ts, y, p, per_day, dt = _run_one(r, a.save_raw)
             runs[rel] = (ts, y, p, per_day)
             print(f"{rel} {dt:.1f}s", file=sys.stderr)
     result["detect_seconds"] = round(time.perf_counter() - t0, 1)

@@ -68,3 +68,22 @@ def test_chart_bands_are_the_live_detection_bands(tmp_path):
     assert compared >= 100
     assert np.isfinite(shown.upper[-1] or np.nan)
     store.close()
+
+
+def test_a_day_of_duplicated_keys_alerts_and_a_clean_key_does_not():
+    from datetime import datetime
+
+    from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
+    from tidegauge.monitors.tuning import metric_settings
+
+    t0 = datetime(2026, 1, 1)
+    rng = np.random.default_rng(4)
+    rows = rng.poisson(300, 24 * 30).astype(float)
+    pts = [RatePoint(t0 + timedelta(hours=i), 0.0, r) for i, r in enumerate(rows)]
+    hist, clean = pts[:-24], pts[-24:]
+    dup = [RatePoint(p.timestamp, 0.08, p.rows) for p in clean]  # 8% of order_id repeated
+    settings = metric_settings("duplicate_rate")
+    assert settings.direction.value == "up"
+    found = evaluate_rates(hist, dup, settings, "duplicate_rate")
+    assert all(d.is_anomaly for d in found)
+    assert not any(d.is_anomaly for d in evaluate_rates(hist, clean, settings, "duplicate_rate"))

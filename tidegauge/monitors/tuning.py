@@ -21,6 +21,8 @@ SERIES_KINDS: dict[str, tuple[AlertKind, Direction]] = {
     "custom": (AlertKind.CUSTOM, Direction.BOTH),
 }
 
+#: rates of bad rows (repeated keys, orphans): only a rise is news
+BAD_ROW_RATES = frozenset({"duplicate_rate", "orphan_rate"})
 #: proportions need an absolute floor: a null rate going 0.0001 → 0.0003 is not news
 RATE_FLOOR = 0.01
 
@@ -54,6 +56,8 @@ def metric_settings(
     >>> metric_settings("null_rate").min_abs_change
     0.01
     """
+    if direction is None and metric in BAD_ROW_RATES:
+        direction = Direction.UP
     if direction is None:
         direction = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))[1]
     rate = metric.endswith("_rate")

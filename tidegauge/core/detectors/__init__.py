@@ -2,7 +2,8 @@
 
 - ``base``: settings (:class:`~tidegauge.core.detectors.base.DetectorSettings`) and the result
   type every detector returns (:class:`~tidegauge.core.detectors.base.Detection`).
-- ``seasonal`` (metric series), ``freshness``, ``categorical``, ``schema``, ``rules``.
+- ``seasonal/`` (metric series: ``model``, ``scoring``, ``detector``, ``batch``), ``stream``,
+  ``proportion`` (rates of rows), ``freshness``, ``categorical``, ``schema``, ``rules``.
 - ``fdr`` (false-discovery control across a run), ``feedback`` (how user feedback changes
   training) and ``backtest`` (replays).
 
