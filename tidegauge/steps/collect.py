@@ -39,7 +39,7 @@ from tidegauge.store.bulk import (
     tables_collected,
     write_collected,
 )
-from tidegauge.store.store import Store
+from tidegauge.store.store import Store, schema_fingerprint
 from tidegauge.warehouses.base import ConnectionFailed, QueryResult, Warehouse, WarehouseError
 
 if TYPE_CHECKING:
@@ -198,7 +198,9 @@ def _collect_chunk(
         due = _due_tables(run, [(info, ids[info.ref.key]) for info in mine])
         elsewhere = tables_collected(store, tids, run.now, other_than=run.run_id)
         lasts = last_buckets(store, tids)
-        snapshots = latest_snapshots(store, tids)
+        # a schema unchanged since its snapshot is not read back (nor diffed) at all
+        current = {ids[info.ref.key]: schema_fingerprint(list(info.columns)) for info in mine}
+        snapshots = latest_snapshots(store, tids, unless=current)
         settings = {info.ref.key: _settings_for(run, info.ref.fqn) for info in mine}
         counts = count_rows(
             wh,
@@ -318,10 +320,15 @@ def _collect_one(
         if result.errors:
             entry.error = "; ".join(result.errors)
         write.schema = list(result.schema) or list(info.columns)
+        write.fingerprint = schema_fingerprint(write.schema)
         if snapshot is not None:  # no changes on first sight
             write.previous_fingerprint = snapshot.fingerprint
-            entry.schema_changes = diff_schemas(snapshot.columns, write.schema)
-            write.schema_events = schema_events(entry.schema_changes)
+            if write.fingerprint != snapshot.fingerprint:
+                before = snapshot.columns
+                if before is None:  # the schema changed during the run: read the snapshot
+                    before = latest_snapshots(run.store, [tid])[tid].columns or []
+                entry.schema_changes = diff_schemas(before, write.schema)
+                write.schema_events = schema_events(entry.schema_changes)
     write.status = "failed" if entry.error and not entry.points else "ok"
     write.error = entry.error
     write.seconds = time.perf_counter() - started
