@@ -36,6 +36,15 @@ class DiscoverResult:
     tables: dict[str, list[TableInfo]] = field(default_factory=dict)
     table_ids: dict[str, int] = field(default_factory=dict)  # TableRef.key → store id
     errors: dict[str, str] = field(default_factory=dict)
+    #: warehouses discovery left connected for collection to take (``keep_open``): opening
+    #: a DuckDB file of 10,000 tables reads its whole catalog, about a second each time
+    connections: dict[str, Warehouse] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Close the connections nobody took."""
+        while self.connections:
+            _, wh = self.connections.popitem()
+            wh.close()
 
 
 @dataclass
@@ -84,16 +93,27 @@ def connect(config: Any) -> Warehouse:
     return wh
 
 
-def discover(project: Project, store: Store, now: datetime) -> DiscoverResult:
-    """List every warehouse's tables and record them; one failing warehouse never stops others."""
+def discover(
+    project: Project, store: Store, now: datetime, *, keep_open: bool = False
+) -> DiscoverResult:
+    """List every warehouse's tables and record them; one failing warehouse never stops others.
+
+    With ``keep_open`` each warehouse stays connected in ``connections`` for the run's
+    collection; the caller closes what is left (:meth:`DiscoverResult.close`).
+    """
     result = DiscoverResult()
     for cfg in project.warehouses:
         try:
             wh = connect(cfg)
+            kept = False
             try:
                 infos = wh.list_tables()
+                if keep_open:
+                    result.connections[cfg.name] = wh
+                    kept = True
             finally:
-                wh.close()
+                if not kept:
+                    wh.close()
         except WarehouseError as e:
             result.errors[cfg.name] = str(e)
             log.error("%s", e)
@@ -154,8 +174,10 @@ def run(
     run_id = store.start_run(as_of=now, now=now, holder=holder_name())
     report = RunReport(run_id=run_id, as_of=now)
     status, error = "success", None
+    found = DiscoverResult()
     try:
-        found = discover(project, store, now)
+        # collection in this process takes the warehouses discovery opened
+        found = discover(project, store, now, keep_open=project.execution.type == "local")
         report.warehouse_errors = dict(found.errors)
         external: list[tuple[int, Any]] = []  # dbt test failures, as rule alerts
         graph = refresh_lineage(project, store, found, now, external)
@@ -180,6 +202,7 @@ def run(
         status, error = "failed", f"{type(e).__name__}: {e}"
         raise
     finally:
+        found.close()
         report.seconds = time.perf_counter() - started
         stats = json.loads(json.dumps(report.as_dict(), default=str))
         store.finish_run(run_id, status, stats, clock.now(), error)

@@ -163,7 +163,8 @@ def collect_tables(
     out: list[CollectedTable] = []
     for name, infos in by_warehouse.items():
         try:
-            wh = connect(project.warehouse(name))
+            # the connection discovery made, if it left one
+            wh = found.connections.pop(name, None) or connect(project.warehouse(name))
         except WarehouseError as e:
             report.warehouse_errors[name] = str(e)
             continue
