@@ -133,7 +133,12 @@ def release_leases(store: Store, names: Iterable[str], holder: str) -> None:
 def tables_collected(
     store: Store, table_ids: Iterable[int], as_of: datetime, *, other_than: int
 ) -> set[int]:
-    """Tables another run as of the same moment already collected (``ok``)."""
+    """Tables another run as of the same moment already collected (``ok``).
+
+    A failed run does not count: a run killed after committing some tables never detected
+    anything on them, so the run that completes it collects them again (the writes are
+    idempotent: the store ends as one uninterrupted run leaves it) and detects on all.
+    """
     rt, runs = s.run_tables, s.runs
     out: set[int] = set()
     with store.engine.connect() as c:
@@ -149,6 +154,7 @@ def tables_collected(
                         rt.c.status == "ok",
                         runs.c.as_of == as_of,
                         runs.c.id != other_than,
+                        runs.c.status != "failed",
                     )
                 )
             )
