@@ -8,7 +8,7 @@ NAB_OUT ?= bench/out/nab
 .DEFAULT_GOAL := help
 .PHONY: help install browser demo test check lint types audit format format-check bench-collect bench-detect \
         bench-nab bench-detect-speed bench-lineage bench-metadata bench-web bench-scale \
-        bench-store bench-fanout bench-demo-hours clean
+        bench-store bench-fanout bench-demo-hours dbt-matrix bench-cli clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -27,7 +27,19 @@ browser: ## install Debian's chromium for the browser tests (needs root or sudo)
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@command -v chromium
 
-demo: $(STAMP) ## build the demo warehouse, run tidegauge over it and serve the UI
+DEMO_STAMP := $(VENV)/.demo-installed
+
+# the demo installs tidegauge and the `demo` extra only (no dbt, dagster, celery, browser:
+# those are the test suite's); uv prints its progress
+$(DEMO_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "== installing tidegauge and what the demo needs into $(VENV)"
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade uv
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[demo]'
+	@touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP) ## install only what the demo needs, build its warehouse, monitor it, serve the UI
+	@echo "== building the demo warehouse and replaying 30 hours of runs (about a minute)"
 	$(BIN)/tidegauge demo $(DEMO_ARGS)
 
 test: $(STAMP) browser ## run the test suite (servers: PostgreSQL, MariaDB on localhost)
@@ -36,7 +48,7 @@ test: $(STAMP) browser ## run the test suite (servers: PostgreSQL, MariaDB on lo
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check tidegauge tests bench tools
 
-types: $(STAMP) ## mypy (strict on core/)
+types: $(STAMP) ## mypy (strict on core/, tests checked too)
 	$(BIN)/mypy tidegauge
 
 audit: $(STAMP) ## known vulnerabilities in installed dependencies (pip-audit; STRICT=1 fails if unchecked)
@@ -60,8 +72,8 @@ bench-collect: $(STAMP) bench/.venv-soda/.installed bench/.venv-gx/.installed ##
 bench-detect: $(STAMP) ## warehouse incident-injection suite: recall, false alarms, delay (JSON)
 	$(BIN)/python -m bench.detect --seed 1001 --tables 6 $(BENCH_ARGS)
 
-bench-detect-speed: $(STAMP) ## scoring speed on 100,000 hourly series (JSON)
-	$(BIN)/python -m bench.detect_speed --series 100000 $(BENCH_ARGS)
+bench-detect-speed: $(STAMP) ## live scoring speed on 500 hourly series (JSON)
+	$(BIN)/python -m bench.detect_speed --series 500 $(BENCH_ARGS)
 
 bench-nab: $(STAMP) ## Numenta Anomaly Benchmark, results written to NAB_OUT (JSON)
 	$(BIN)/python -m bench.nab --out $(NAB_OUT) --jobs 2 $(BENCH_ARGS)
@@ -81,11 +93,17 @@ bench-scale: $(STAMP) ## metadata-only path over 10,000 tables, DuckDB and Postg
 bench-store: $(STAMP) ## metric history at 100M points on PostgreSQL vs 1M: reads, upsert, prune (JSON)
 	$(BIN)/python -m bench.store_history --points 100000000 --compare 1000000 $(BENCH_ARGS)
 
+bench-cli: $(STAMP) ## start-up of the CLI: --help/--version vs importing typer, status on the demo (JSON)
+	$(BIN)/python -m bench.cli $(BENCH_ARGS)
+
 bench-demo-hours: $(STAMP) ## the demo with its data ending at each hour of a day: found, missed, extra (JSON)
 	$(BIN)/python -m bench.demo_hours $(BENCH_ARGS)
 
 bench-fanout: $(STAMP) ## Celery fan-out: tables/s with 1, 2 and 4 workers vs one process (JSON)
 	$(BIN)/python -m bench.fanout $(BENCH_ARGS)
+
+dbt-matrix: $(STAMP) ## rebuild tests/fixtures/manifests with every dbt-core from 1.5 on, one venv each (.venv-dbt/)
+	$(BIN)/python tests/fixtures/dbt_matrix.py --uv $(BIN)/uv $(DBT_MATRIX_ARGS)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

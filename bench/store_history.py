@@ -329,7 +329,7 @@ def _find(node: dict[str, Any], key: str) -> Any:
 
 
 def measure(url: str, shape: Shape, samples: int, seed: int, chunk: int) -> dict[str, Any]:
-    from tidegauge.steps.detect import SERIES_KINDS
+    from tidegauge.monitors.tuning import SERIES_KINDS
     from tidegauge.web import queries
 
     store = Store.open(url)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tidegauge.core.schedule import ScheduleError, is_due, parse_cron
+from tidegauge.core.schedule import ScheduleError, check_schedule, is_due, next_after
 
 T = datetime(2026, 3, 2, 6, 30, tzinfo=UTC)  # a Monday
 
@@ -23,8 +23,16 @@ def test_cron_fires_between_last_and_now():
     assert is_due("@daily", T - timedelta(days=1), T)
 
 
-def test_bad_cron():
+@pytest.mark.parametrize(
+    "bad",
+    ["61 * * * *", "0 25 * * *", "* * *", "0 0 31 2 *", "* * * * * *", "@often", "0s", "-5m"],
+)
+def test_what_no_run_could_use_is_refused_up_front(bad):
     with pytest.raises(ScheduleError):
-        parse_cron("61 * * * *")
-    with pytest.raises(ScheduleError):
-        parse_cron("* * *")
+        check_schedule(bad)
+
+
+def test_names_and_month_ends_are_read_as_cron_reads_them():
+    assert next_after("0 6 * * MON-FRI", T).isoformat() == "2026-03-03T06:00:00+00:00"
+    assert next_after("0 0 L * *", T).isoformat() == "2026-03-31T00:00:00+00:00"
+    assert next_after("1h30m", T) == T + timedelta(minutes=90)

@@ -51,8 +51,9 @@ def test_message_says_what_since_when_expected_impact_cause_and_link(
     assert facts["Since"] == "2024-05-01 06:00 UTC"
     assert facts["Detected"] == "2024-05-01 07:05 UTC"
     assert facts["Owner"] == "team-payments"
-    assert facts["Observed"] == "0.15" and facts["Expected"] == "0"
-    assert facts["Expected band"] == "0 – 0.001"
+    # a share of rows reads as a percentage, not as 0.15
+    assert facts["Observed"] == "15%" and facts["Expected"] == "0%"
+    assert facts["Expected band"] == "0% – 0.1%"
     lists = _lists(msg)
     assert lists["Downstream tables"].items == (
         "stg.orders",
@@ -75,7 +76,9 @@ def test_change_percentage_when_expected_is_nonzero(
     make_incident: Callable[..., Incident],
 ) -> None:
     msg = build_message(
-        make_incident(observed=600.0, expected=1000.0, lower=900.0, upper=1100.0),
+        make_incident(
+            kind=AlertKind.VOLUME, observed=600.0, expected=1000.0, lower=900.0, upper=1100.0
+        ),
         url=URL,
     )
     facts = _fields(msg)
@@ -153,7 +156,8 @@ def test_any_incident_round_trips(
 
 def test_format_helpers() -> None:
     assert format_number(1234567.0) == "1,234,567"
-    assert format_number(0.015342) == "0.01534"
+    assert format_number(0.015342) == "0.0153"
+    assert format_number(2.7456e-05) == "0.0000275"  # never scientific notation
     assert format_number(12345.678) == "12,346"
     assert format_number(None) == "n/a"
     assert format_time(datetime(2024, 1, 1, 12, 30)) == "2024-01-01 12:30 UTC"

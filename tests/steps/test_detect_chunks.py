@@ -12,10 +12,11 @@ from sqlalchemy import event
 
 from tests.test_pipeline import END, build_warehouse
 from tidegauge.config import load_project
+from tidegauge.monitors.tuning import SERIES_KINDS
 from tidegauge.runner import RunReport, discover
 from tidegauge.steps import detect, window
 from tidegauge.steps.collect import collect_tables
-from tidegauge.steps.detect import SERIES_KINDS, detect_tables, series_read
+from tidegauge.steps.detect import detect_tables, series_read
 from tidegauge.steps.detect_other import HISTORY, history_reads
 from tidegauge.steps.history import histories
 from tidegauge.store.store import Store

@@ -13,7 +13,7 @@ from sqlalchemy import event, insert, text
 
 from tests.hardening.pg import scratch_database
 from tests.servers import require_server
-from tidegauge.steps.detect import SERIES_KINDS
+from tidegauge.monitors.tuning import SERIES_KINDS
 from tidegauge.store import schema as s
 from tidegauge.store.store import Store
 

@@ -184,3 +184,35 @@ def test_token_auth_pages(seeded: Seeded) -> None:
             data={"status": "fixed", "csrf_token": csrf_of(r.text)},
         )
         assert r.status_code == 200 and "is now fixed" in r.text
+
+
+def test_the_lineage_page_opens_on_a_graph_with_names(client: TestClient) -> None:
+    r = client.get("/lineage")
+    assert r.status_code == 200
+    assert "<svg" in r.text and "Opened on the most connected table" in r.text
+    assert 'value="table:' not in r.text  # the box shows a name, never an internal id
+    r = client.get("/lineage?node=table:main:raw.orders")
+    assert r.status_code == 200 and 'value="raw.orders"' in r.text
+
+
+def test_a_freshness_axis_reads_as_durations() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tidegauge.web.charts import ChartData, metric_chart
+
+    times = [datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=h) for h in range(24)]
+    flat = metric_chart(ChartData(times, [0.0] * 24), metric="freshness_lag_seconds", title="Lag")
+    assert "-0" not in str(flat) and ">1 min<" in str(flat)
+    late = metric_chart(
+        ChartData(times, [3600.0 * (h % 9) for h in range(24)]),
+        metric="freshness_lag_seconds",
+        title="Lag",
+    )
+    assert ">8 h<" in str(late) and ">0 s<" in str(late)
+
+
+def test_a_new_value_chart_is_titled_by_the_value() -> None:
+    from tidegauge.web.pages import chart_title
+
+    assert chart_title("value_count", "status", "on_hold") == "Rows with status = 'on_hold'"
+    assert chart_title("len_mean", "email") == "Mean length · email"

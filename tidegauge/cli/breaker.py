@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import typer
-from rich.markup import escape
 
 from tidegauge.cli.common import CliState, console, errors, fail, print_json
 
@@ -36,6 +35,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Circuit breaker: exit 1 when any monitor of TABLES has an open alert at or above
         the level (learned monitors included), or the data is older than --max-age."""
+        from rich.markup import escape
+
         from tidegauge.config import parse_duration
         from tidegauge.core.clock import parse_instant
         from tidegauge.sdk import BreakerLevel, check_breaker

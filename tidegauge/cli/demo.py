@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-import yaml
-from rich.table import Table
 
 from tidegauge.cli.common import console, print_json
-from tidegauge.config import load_project
-from tidegauge.core.clock import Clock
-from tidegauge.runner import run as run_once
-from tidegauge.store.store import Store
+
+if TYPE_CHECKING:
+    from tidegauge.store.store import Store
 
 #: the demo monitors from 30 hours before its last hour, then every 6 hours
 FIRST_RUN_BEFORE_END = timedelta(hours=30)
@@ -22,6 +20,8 @@ STEP = timedelta(hours=6)
 
 
 def demo_project_file(folder: Path, *, port: int, webhook_url: str | None = None) -> Path:
+    import yaml
+
     doc: dict[str, Any] = {
         "name": "livestream-marketplace",
         "warehouses": [{"name": "main", "type": "duckdb", "path": "warehouse.duckdb"}],
@@ -56,13 +56,26 @@ def run_demo(
     """Build the warehouse in ``folder``, replay runs over its last 30 hours, report findings.
 
     ``end``: the data's end, a UTC hour (default: the last full hour before now)."""
+    from tidegauge.config import load_project
+    from tidegauge.core.clock import Clock
     from tidegauge.demo.warehouse import apply_schema_change, build_demo_warehouse, demo_end
+    from tidegauge.runner import run as run_once
+    from tidegauge.store.store import Store
 
     folder.mkdir(parents=True, exist_ok=True)
     for stale in ("state.db", "state.db-wal", "state.db-shm"):
         (folder / stale).unlink(missing_ok=True)
     end = demo_end(end or Clock().now())
+    started = time.perf_counter()
     scenario = build_demo_warehouse(folder / "warehouse.duckdb", end=end, days=days)
+    if not quiet:
+        rows = sum(scenario.row_counts.values())
+        console.print(
+            f"  warehouse built: {rows:,} rows over {days} days "
+            f"({time.perf_counter() - started:.0f} s); now monitoring it as it fills, "
+            f"one run every {STEP.total_seconds() / 3600:.0f} hours of data:",
+            highlight=False,
+        )
     project = load_project(demo_project_file(folder, port=port, webhook_url=webhook_url))
     store = Store.open(project.store_url())
     at = end - FIRST_RUN_BEFORE_END
@@ -76,7 +89,8 @@ def run_demo(
             console.print(
                 f"  run as of {at:%Y-%m-%d %H:%M} UTC: {report.tables} tables, "
                 f"{report.points:,} points, {len(report.alerts)} alerts, "
-                f"{len(report.incidents_opened)} new incidents"
+                f"{len(report.incidents_opened)} new incidents ({report.seconds:.0f} s)",
+                highlight=False,
             )
         at += STEP
     incidents = store.incidents.list()
@@ -120,6 +134,7 @@ def run_demo(
 
 
 def _has_alert_kind(store: Store, incident_id: int, kind: str) -> bool:
+
     return any(a["kind"] == kind for a in store.alerts.list(incident_id=incident_id))
 
 
@@ -133,6 +148,11 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="machine-readable summary"),
     ) -> None:
         """Build a demo warehouse with injected incidents, monitor it, and open the UI."""
+        from rich.table import Table
+
+        from tidegauge.config import load_project
+        from tidegauge.store.store import Store
+
         if not as_json:
             console.print("[bold]Building the livestream-marketplace warehouse…[/]")
         summary = run_demo(folder.resolve(), port=port, quiet=as_json)

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from tidegauge.cli.common import CliState, console, fail, print_json
-from tidegauge.core.clock import Clock
+from tidegauge.cli.common import CliState, console, fail, minute, page, print_json
 from tidegauge.core.model import IncidentStatus
 
 
@@ -18,6 +16,7 @@ def incident_json(i: dict[str, Any]) -> dict[str, Any]:
         "id": i["id"],
         "status": i["status"],
         "severity": i["severity"],
+        "severity_reason": i.get("severity_reason") or [],
         "kind": i["kind"],
         "table": i["table"],
         "warehouse": i["warehouse"],
@@ -51,14 +50,18 @@ def register(app: typer.Typer) -> None:
     def incidents(
         ctx: typer.Context,
         status: list[IncidentStatus] = typer.Option([], "--status", help="filter (repeatable)"),
-        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+        as_json: bool = typer.Option(
+            False, "--json", help="machine-readable: {items, total, limit, offset}"
+        ),
     ) -> None:
         """List incidents, newest first."""
+        from rich.table import Table
+
         state: CliState = ctx.obj
         rows = state.store.incidents.list(status=[s.value for s in status] or None)
         data = [incident_json(i) for i in rows]
         if as_json:
-            print_json(data)
+            print_json(page(data, limit=len(data), offset=0))
             return
         if not data:
             console.print("no incidents")
@@ -73,7 +76,7 @@ def register(app: typer.Typer) -> None:
                 i["table"] or "",
                 i["title"],
                 str(len(i["alerts"])),
-                f"{i['data_time']:%Y-%m-%d %H:%M}",
+                minute(i["data_time"]),
             )
         console.print(t)
 
@@ -109,6 +112,8 @@ def register(app: typer.Typer) -> None:
     def _set(
         ctx: typer.Context, incident_id: int, status: IncidentStatus, note: str | None
     ) -> None:
+        from tidegauge.core.clock import Clock
+
         state: CliState = ctx.obj
         now = Clock().now()
         from tidegauge.steps.notify import set_incident_status

@@ -1,27 +1,30 @@
 """``tidegauge lineage`` and ``tidegauge impact``: who is upstream/downstream, what a change breaks.
 
 Exit codes: 0 fine; 1 ``impact`` found a removed or type-changed column used downstream;
-2 bad input (unknown or ambiguous table, unreadable manifest), with a message, never a
-traceback.
+2 could not check: bad input (unknown or ambiguous table, unreadable manifest), or ``impact``
+could not resolve the columns of a changed model, with a message, never a traceback.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
-from rich.tree import Tree
 
 from tidegauge.cli.common import CliState, console, fail, print_json
-from tidegauge.core.impact import ImpactReport, compare_graphs
-from tidegauge.core.lineage import LineageGraph, LineageLookupError, LineageResult, NodeKind
-from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from tidegauge.core.impact import ImpactReport
+    from tidegauge.core.lineage import LineageGraph, LineageResult, NodeKind
 
 
 def load_graph(manifest: Path | None, state: CliState | None = None) -> LineageGraph:
     """The graph ``lineage`` queries: ``--manifest``, else the project's stored graph."""
+    from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
+
     if manifest is None:
         if state is not None and state.config_path.exists():
             from tidegauge.steps.lineage import load_graph as stored_graph
@@ -57,6 +60,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Show table or column lineage, upstream and downstream, with owners and exposures."""
+        from tidegauge.core.lineage import LineageLookupError
+
         if upstream and downstream:
             fail("--upstream and --downstream are exclusive; give neither for both")
         graph = load_graph(manifest, ctx.obj)
@@ -112,29 +117,62 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def impact(
+        ctx: typer.Context,
         manifest: Path = typer.Option(..., "--manifest", help="manifest.json of the change"),
         base_manifest: Path = typer.Option(
             ..., "--base-manifest", help="manifest.json of the base branch (production)"
         ),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+        offline: bool = typer.Option(
+            False, "--offline", help="resolve `select *` from the base catalog only"
+        ),
     ) -> None:
-        """CI check: what a dbt change breaks downstream. Exit 1 when a removed or
-        type-changed column is still used downstream."""
+        """CI check: what a dbt change breaks downstream.
+
+        Columns behind `select *` come from the base catalog.json, else the columns tidegauge
+        stores, else the warehouse. Exit codes: 0 safe; 1 breaking (a removed or type-changed
+        column is still used downstream); 2 could not check (a changed model's columns could
+        not be resolved, or unreadable input)."""
+        from tidegauge.core.impact import compare_graphs
+        from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
+        from tidegauge.integrations.dbt_columns import StarColumns
+
+        store, warehouses = (None, []) if offline else _production(ctx.obj)
+        # production (store, warehouse) has the base branch's seeds and sources, so both
+        # sides are resolved; the change's side also from the base catalog
+        stars = StarColumns(None, store, warehouses)
         try:
-            new = load_dbt_project(manifest)
-            base = load_dbt_project(base_manifest)
+            base = load_dbt_project(base_manifest, resolve_columns=stars)
+            stars.base, stars.used = base, {}
+            new = load_dbt_project(manifest, resolve_columns=stars)
         except DbtArtifactError as e:
             fail(str(e))
+        finally:
+            stars.close()
         report = compare_graphs(new.graph, base.graph)
         if as_json:
-            print_json(report.as_dict())
+            print_json({**report.as_dict(), "columns_resolved_from": stars.used})
         else:
             _print_report(report)
         if report.breaking:
             raise typer.Exit(1)
+        if not report.checked:
+            raise typer.Exit(2)
+
+
+def _production(state: CliState | None) -> tuple[Any, list[Any]]:
+    """The store and warehouses of the tidegauge project here, when there is one."""
+    if state is None or not state.config_path.exists():
+        return None, []
+    from tidegauge.warehouses.registry import open_warehouse
+
+    project = state.project
+    return state.store, [open_warehouse(w) for w in project.warehouses]
 
 
 def _label(graph_kind: NodeKind, display: str, owners: tuple[str, ...]) -> str:
+    from tidegauge.core.lineage import NodeKind
+
     kind = "[magenta]exposure[/] " if graph_kind is NodeKind.EXPOSURE else ""
     who = f" [dim]{', '.join(owners)}[/]" if owners else ""
     return f"{kind}{display}{who}"
@@ -142,6 +180,8 @@ def _label(graph_kind: NodeKind, display: str, owners: tuple[str, ...]) -> str:
 
 def _tree(res: LineageResult) -> Tree:
     """Render a traversal as a tree; a node reached twice is expanded only the first time."""
+    from rich.tree import Tree
+
     arrow = "⬆ upstream" if res.direction == "upstream" else "⬇ downstream"
     tree = Tree(f"[bold]{arrow}[/]")
     if res.column is None:
@@ -153,6 +193,7 @@ def _tree(res: LineageResult) -> Tree:
         seen: set[str] = set()
 
         def add(parent: Tree, nid: str) -> None:
+
             for child in sorted(dict.fromkeys(children.get(nid, ()))):
                 node = by_id.get(child)
                 if node is None:
@@ -179,6 +220,7 @@ def _tree(res: LineageResult) -> Tree:
     seen_cols: set[tuple[str, str]] = set()
 
     def add_col(parent: Tree, key: tuple[str, str]) -> None:
+
         for nid, col, kind in sorted(set(col_children.get(key, ()))):
             style = "" if kind == "direct" else "[dim]"
             end = "" if kind == "direct" else "[/]"
@@ -197,6 +239,8 @@ def _tree(res: LineageResult) -> Tree:
 
 
 def _print_report(report: ImpactReport) -> None:
+    from rich.table import Table
+
     if not report.changed_nodes and not report.column_changes:
         console.print("No model changes.")
         return
@@ -236,5 +280,12 @@ def _print_report(report: ImpactReport) -> None:
         console.print(f"[yellow]note:[/] {n}")
     if report.breaking:
         console.print("[bold red]BREAKING:[/] a removed or changed column is used downstream.")
+    elif not report.checked:
+        console.print(
+            "[bold yellow]COULD NOT CHECK:[/] the columns of "
+            + ", ".join(u.table for u in report.unresolved)
+            + " are not known (no base catalog.json, stored columns or reachable warehouse "
+            "has them); run `dbt docs generate` on the base branch or `tidegauge run` first."
+        )
     else:
         console.print("[green]No downstream use of removed or changed columns.[/]")

@@ -1,4 +1,10 @@
-"""The ``tidegauge`` command: one module per command group, registered here."""
+"""The ``tidegauge`` command: one module per command group, registered here.
+
+Start-up is kept to the CLI framework itself: command modules import their heavy
+dependencies (pydantic models, SQLAlchemy, DuckDB, FastAPI) inside the commands, so
+``tidegauge --help`` and ``--version`` stay fast (``make bench-cli`` measures it, and
+tests/cli/test_startup.py checks which modules a bare import loads).
+"""
 
 from __future__ import annotations
 
@@ -17,15 +23,35 @@ from tidegauge.cli import (
     incidents,
     lineage,
     monitors,
+    outbox,
     project,
     run,
     serve,
     store,
+    streams,
     worker,
 )
-from tidegauge.cli.common import CliState, fail
-from tidegauge.warehouses.base import WarehouseError
-from tidegauge.yamlsource import ConfigError
+from tidegauge.cli.common import CliState, ProjectFileMissing, fail
+
+# the errors a user can cause, by module and class: checked by name so that importing the
+# CLI does not import the modules that define them (if a module is not loaded, none of its
+# errors can have been raised)
+_EXPECTED = (
+    ("tidegauge.yamlsource", "ConfigError"),
+    ("tidegauge.warehouses.base", "WarehouseError"),
+    ("tidegauge.core.schedule", "ScheduleError"),
+)
+
+
+def expected_error(e: BaseException) -> bool:
+    """Whether ``e`` is a usage or warehouse error: one clear line, never a traceback."""
+    if isinstance(e, ProjectFileMissing):
+        return True
+    for module, name in _EXPECTED:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(e, getattr(loaded, name)):
+            return True
+    return False
 
 
 class _Group(TyperGroup):
@@ -34,8 +60,22 @@ class _Group(TyperGroup):
     def invoke(self, ctx: ClickContext) -> Any:
         try:
             return super().invoke(ctx)
-        except (ConfigError, WarehouseError) as e:
-            fail(str(e))
+        except Exception as e:
+            if expected_error(e):
+                fail(str(e))
+            raise
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("tidegauge")
+        except PackageNotFoundError:  # a source checkout that was never installed
+            v = "unknown (not installed)"
+        sys.stdout.write(f"tidegauge {v}\n")
+        raise typer.Exit()
 
 
 app = typer.Typer(
@@ -45,6 +85,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain help: rich's help renderer alone costs twice the import of typer, and --help
+    # must stay within that (make bench-cli); command output still uses rich
+    rich_markup_mode=None,
 )
 
 
@@ -53,6 +96,13 @@ def _global(
     ctx: typer.Context,
     config: Path = typer.Option(
         Path("tidegauge.yml"), "--config", "-c", help="project file", envvar="TIDEGAUGE_CONFIG"
+    ),
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="print the version and exit",
     ),
 ) -> None:
     ctx.obj = CliState(config_path=config)
@@ -69,7 +119,9 @@ for module in (
     serve,
     demo,
     store,
+    streams,
     worker,
+    outbox,
 ):
     module.register(app)
 
@@ -78,12 +130,12 @@ def main() -> None:
     """Entry point: clean messages for expected errors, never a traceback."""
     try:
         app(standalone_mode=True)
-    except ConfigError as e:
-        fail(str(e))
-    except WarehouseError as e:
-        fail(str(e))
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:
+        if expected_error(e):
+            fail(str(e))
+        raise
 
 
 if __name__ == "__main__":

@@ -11,11 +11,8 @@ import json
 from typing import Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from tidegauge.cli.common import CliState, console, errors, fail, print_json
-from tidegauge.yamlsource import ConfigError
 
 
 def project_schema() -> dict[str, Any]:
@@ -49,6 +46,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """Check the project file, monitors/*.yml and dbt monitors; exit 2 on errors."""
+        from rich.markup import escape
+
+        from tidegauge.yamlsource import ConfigError
+
         state: CliState = ctx.obj
         try:
             project = state.project
@@ -88,6 +89,9 @@ def register(app: typer.Typer) -> None:
         days: float = typer.Option(90, "--days", min=1, help="backtest window in days"),
     ) -> None:
         """Show the monitors to create, change and delete, with backtested alert rates."""
+        from rich.markup import escape
+        from rich.table import Table
+
         from tidegauge.sdk import compute_plan
 
         state: CliState = ctx.obj
@@ -125,6 +129,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """Write the declared monitors to the store (idempotent)."""
+        from rich.markup import escape
+
         from tidegauge.sdk import apply_plan
 
         state: CliState = ctx.obj

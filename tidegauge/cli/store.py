@@ -5,9 +5,7 @@ from __future__ import annotations
 import typer
 
 from tidegauge.cli.common import CliState, console, fail, print_json
-from tidegauge.store.retention import Retention
 
-DEFAULT = Retention()
 store_app = typer.Typer(help="Maintenance of the metadata store.", no_args_is_help=True)
 
 
@@ -19,14 +17,14 @@ def prune_command(
         "--fine-days",
         min=1,
         help="keep hourly (finer than daily) points this many days "
-        f"(default: store.retention.fine_days, else {DEFAULT.fine_days})",
+        "(default: the project's store.retention.fine_days)",
     ),
     keep_days: int | None = typer.Option(
         None,
         "--keep-days",
         min=0,
         help="delete every point older than this, 0: keep forever "
-        f"(default: store.retention.keep_days, else {DEFAULT.keep_days})",
+        "(default: the project's store.retention.keep_days)",
     ),
     now: str | None = typer.Option(None, "--now", help="prune as of this ISO time"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
@@ -36,7 +34,7 @@ def prune_command(
     Table by table in short transactions: safe to stop and run again, and to run while
     runs and the web server use the store."""
     from tidegauge.core.clock import Clock, parse_instant
-    from tidegauge.store.retention import prune
+    from tidegauge.store.retention import Retention, prune
 
     state: CliState = ctx.obj
     try:

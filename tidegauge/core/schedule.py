@@ -1,5 +1,11 @@
 """When a monitor is due: an interval (``30m``, ``6h``, ``1d``) or a five-field cron.
 
+The one reader of schedules: the project file's validation (:func:`check_schedule`) and the
+run (:func:`is_due`) call the same code, so a schedule ``validate`` accepts never fails a run.
+Cron expressions are read by cronsim (a maintained, dependency-free parser) rather than by
+hand: it knows month lengths, names (``MON-FRI``) and ``L``/``#``, and rejects dates that
+never come (``0 0 31 2 *``), which a hand-written loop would search for in vain.
+
 Pure: the caller passes the last time the table was checked and the run's ``now``.
 """
 
@@ -7,14 +13,22 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from cronsim import CronSim, CronSimError
+
+from tidegauge.core.units import DURATION_HINT, parse_duration
+
+__all__ = ["ScheduleError", "check_schedule", "is_due", "next_after"]
+
 _ALIASES = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
     "@weekly": "0 0 * * 0",
     "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
 }
-_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
 #: a gap longer than this is due whatever the schedule says
 _HORIZON = timedelta(days=31)
 
@@ -23,52 +37,60 @@ class ScheduleError(ValueError):
     """A schedule this module cannot read."""
 
 
-def _field(text: str, lo: int, hi: int) -> set[int]:
-    out: set[int] = set()
-    for part in text.split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            step = int(step_text)
-        if part in ("*", "?"):
-            start, end = lo, hi
-        elif "-" in part:
-            a, b = part.split("-", 1)
-            start, end = int(a), int(b)
-        else:
-            start = end = int(part)
-        if start < lo or end > hi or step < 1:
-            raise ScheduleError(f"cron field '{text}' is outside {lo}-{hi}")
-        out.update(range(start, end + 1, step))
-    return out
-
-
-def parse_cron(expr: str) -> tuple[set[int], ...]:
-    """Minute, hour, day of month, month, day of week (0 and 7 are Sunday).
-
-    >>> sorted(parse_cron("*/20 6 * * 1-5")[0])
-    [0, 20, 40]
-    """
-    fields = _ALIASES.get(expr, expr).split()
-    if len(fields) != 5:
-        raise ScheduleError(f"'{expr}' is not a five-field cron expression")
-    try:
-        sets = tuple(_field(f, lo, hi) for f, (lo, hi) in zip(fields, _RANGES, strict=True))
-    except ValueError as e:
-        raise ScheduleError(f"'{expr}': {e}") from None
-    if 7 in sets[4]:
-        sets[4].add(0)
-    return sets
-
-
 def _interval(text: str) -> timedelta | None:
-    t = text.strip().lower()
-    if t and t[-1] in _UNITS:
-        try:
-            return timedelta(seconds=float(t[:-1]) * _UNITS[t[-1]])
-        except ValueError:
-            return None
-    return None
+    try:
+        interval = parse_duration(text)
+    except ValueError:
+        return None
+    return interval
+
+
+def _cron(text: str) -> str:
+    expr = _ALIASES.get(text.lower(), text)
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ScheduleError(
+            f"'{text}' is not a duration ({DURATION_HINT}) nor a five-field cron expression "
+            f"({', '.join(_FIELDS)}): it has {len(fields)} field(s)"
+        )
+    try:
+        CronSim(expr, datetime(2000, 1, 1))
+    except CronSimError as e:
+        raise ScheduleError(f"'{text}' is not a valid cron expression: {e}") from None
+    return expr
+
+
+def check_schedule(value: str) -> str:
+    """The schedule, normalised, or a :class:`ScheduleError` naming what is wrong.
+
+    >>> check_schedule("0 6 * * 1-5"), check_schedule("6h"), check_schedule("@daily")
+    ('0 6 * * 1-5', '6h', '@daily')
+    >>> check_schedule("0 25 * * *")
+    Traceback (most recent call last):
+    ...
+    tidegauge.core.schedule.ScheduleError: '0 25 * * *' is not a valid cron expression: Bad hour
+    """
+    text = " ".join(str(value).split())
+    interval = _interval(text)
+    if interval is not None:
+        if interval <= timedelta(0):
+            raise ScheduleError(f"'{text}': an interval must be longer than zero")
+        return text
+    _cron(text)
+    return text
+
+
+def next_after(schedule: str, last: datetime) -> datetime:
+    """The first time after ``last`` at which ``schedule`` is due.
+
+    >>> from datetime import UTC
+    >>> next_after("0 6 * * *", datetime(2026, 3, 2, 6, 30, tzinfo=UTC)).isoformat()
+    '2026-03-03T06:00:00+00:00'
+    """
+    interval = _interval(schedule)
+    if interval is not None:
+        return last + interval
+    return next(CronSim(_cron(schedule), last.replace(second=0, microsecond=0)))
 
 
 def is_due(schedule: str, last: datetime | None, now: datetime) -> bool:
@@ -81,17 +103,4 @@ def is_due(schedule: str, last: datetime | None, now: datetime) -> bool:
     """
     if last is None or now - last > _HORIZON:
         return True
-    interval = _interval(schedule)
-    if interval is not None:
-        return now - last >= interval
-    minute, hour, dom, month, dow = parse_cron(schedule)
-    # cron's rule: when both day fields are restricted, either may match
-    either = dom != set(range(1, 32)) and not set(range(7)) <= dow
-    t = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    while t <= now:
-        day_dom, day_dow = t.day in dom, (t.weekday() + 1) % 7 in dow
-        day_ok = (day_dom or day_dow) if either else (day_dom and day_dow)
-        if t.minute in minute and t.hour in hour and t.month in month and day_ok:
-            return True
-        t += timedelta(minutes=1)
-    return False
+    return next_after(schedule, last) <= now

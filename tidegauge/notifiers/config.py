@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from tidegauge.core.model import AlertKind, Severity
+from tidegauge.core.units import parse_duration
 
 __all__ = [
     "Channel",
@@ -92,26 +93,6 @@ def _check_secret_url(value: Any) -> Any:
 SecretUrl = Annotated[SecretStr, BeforeValidator(_check_secret_url), BeforeValidator(_wrap_secret)]
 # A URL that is not a secret (an API endpoint), validated the same way.
 HttpUrlStr = Annotated[str, BeforeValidator(_check_http_url)]
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)
-_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-def parse_duration(value: Any) -> Any:
-    """Parse ``"4h"``, ``"1h30m"``, ``"2d"``, ``"90s"``; pass other values to pydantic.
-
-    >>> parse_duration("1h30m")
-    datetime.timedelta(seconds=5400)
-    """
-    if isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        if text and _DURATION_PART.sub("", text) == "":
-            seconds = sum(
-                float(n) * _UNIT_SECONDS[u.lower()] for n, u in _DURATION_PART.findall(text)
-            )
-            return timedelta(seconds=seconds)
-    return value
-
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
@@ -192,6 +173,12 @@ class ChannelBase(_Model):
     max_messages_per_hour: PositiveInt | None = None
     renotify_after: Duration | None = None
     timeout_seconds: PositiveFloat = 10.0
+    #: how long a failing delivery is retried (from when it was queued) before tidegauge gives
+    #: up, records it on the incident and hands it to ``fallback``; a time, not a count of
+    #: attempts, so a receiver that is down for a night still gets its messages
+    retry_for: Duration = Field(default=timedelta(hours=24), gt=timedelta(0))
+    #: the channel told about messages this one could not deliver within ``retry_for``
+    fallback: str | None = None
 
     def secret_values(self) -> list[str]:
         """Every secret in this config, so that error messages and logs can redact them.
@@ -429,6 +416,12 @@ def check_references(
         unknown = [c for c in route.channels if c not in known]
         if unknown:
             raise ValueError(f"routes[{i}] names unknown channels: {', '.join(unknown)}")
+    for ch in channels:
+        fallback = getattr(ch, "fallback", None)
+        if fallback is not None and (fallback not in known or fallback == ch.name):
+            raise ValueError(
+                f"channel {ch.name!r}: fallback {fallback!r} must name another configured channel"
+            )
     if default_channel is not None and default_channel not in known:
         raise ValueError(f"default_channel {default_channel!r} is not a configured channel")
 

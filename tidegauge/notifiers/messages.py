@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from tidegauge.core.model import Incident, IncidentStatus, Severity
+from tidegauge.core.units import duration, number, percent
 
 __all__ = [
     "Action",
@@ -195,18 +196,27 @@ def _block_from_dict(data: dict[str, Any]) -> Block:
 
 
 def format_number(value: float | None) -> str:
-    """Human-sized numbers: ``1234567.0`` → ``1,234,567``; ``0.015342`` → ``0.01534``."""
+    """Human-sized numbers (:func:`tidegauge.core.units.number`): ``1234567.0`` →
+    ``1,234,567``; ``0.015342`` → ``0.0153``; never scientific notation."""
     if value is None:
         return "n/a"
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
-    if value == int(value) and abs(value) < 1e15:
-        return f"{int(value):,}"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
+    return number(value)
+
+
+def format_value(value: float | None, kind: str) -> str:
+    """A value in the unit its alert kind measures: lateness as a duration, rates as
+    percentages, counts and the rest as numbers."""
+    if value is None or math.isnan(value) or math.isinf(value):
+        return format_number(value)
+    if kind == "freshness":
+        return duration(value)
+    if kind in ("null_rate", "category_new_value", "category_vanished"):
+        return percent(value)
+    return format_number(value)
 
 
 def format_time(value: datetime | None) -> str:
@@ -285,12 +295,13 @@ def build_message(incident: Incident, *, url: str, action: Action = "trigger") -
     blocks.append(Fields(tuple(facts)))
 
     if incident.observed is not None or incident.expected is not None:
+        kind = incident.kind.value
         numbers = [
-            ("Observed", format_number(incident.observed)),
-            ("Expected", format_number(incident.expected)),
+            ("Observed", format_value(incident.observed, kind)),
+            ("Expected", format_value(incident.expected, kind)),
         ]
         if incident.lower is not None or incident.upper is not None:
-            band = f"{format_number(incident.lower)} – {format_number(incident.upper)}"
+            band = f"{format_value(incident.lower, kind)} – {format_value(incident.upper, kind)}"
             numbers.append(("Expected band", band))
         deviation = _deviation(incident)
         if deviation:

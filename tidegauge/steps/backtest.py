@@ -14,8 +14,9 @@ from tidegauge.core.detectors.backtest import backtest as replay_series
 from tidegauge.core.detectors.base import DetectorSettings, Sensitivity
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.model import AlertKind, Incident, Severity
+from tidegauge.monitors.tuning import SERIES_KINDS, detector_settings
 from tidegauge.notifiers.routing import route
-from tidegauge.steps.detect import RATE_METRICS, SERIES_KINDS, detector_settings
+from tidegauge.steps.detect import RATE_METRICS
 from tidegauge.store.store import Store
 
 

@@ -43,7 +43,7 @@ from tidegauge.store.store import Store, schema_fingerprint
 from tidegauge.warehouses.base import ConnectionFailed, QueryResult, Warehouse, WarehouseError
 
 if TYPE_CHECKING:
-    from tidegauge.runner import DiscoverResult, Progress, RunReport
+    from tidegauge.steps.context import DiscoverResult, Progress, RunReport
 
 log = logging.getLogger("tidegauge.collect")
 
@@ -137,7 +137,8 @@ def collect_tables(
     only: list[str] | None,
     progress: Progress | None,
 ) -> list[CollectedTable]:
-    from tidegauge.runner import connect, holder_name
+    from tidegauge.steps.discover import connect
+    from tidegauge.steps.leases import holder_name
 
     todo = [
         (name, info)
@@ -326,8 +327,8 @@ def _collect_one(
             write.previous_fingerprint = snapshot.fingerprint
             if write.fingerprint != snapshot.fingerprint:
                 before = snapshot.columns
-                if before is None:  # the schema changed during the run: read the snapshot
-                    before = latest_snapshots(run.store, [tid])[tid].columns or []
+                if snapshot.unread:  # the schema changed during the run: read the snapshot
+                    before = latest_snapshots(run.store, [tid])[tid].columns
                 entry.schema_changes = diff_schemas(before, write.schema)
                 write.schema_events = schema_events(entry.schema_changes)
     write.status = "failed" if entry.error and not entry.points else "ok"

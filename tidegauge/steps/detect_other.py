@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from tidegauge.config import Project
 from tidegauge.core.detectors.base import Detection, DetectorSettings, Sensitivity
 from tidegauge.core.detectors.categorical import CategoricalDetector
-from tidegauge.core.detectors.freshness import FreshnessDetector
+from tidegauge.core.detectors.freshness import FreshnessDetector, times_of_updates
 from tidegauge.core.detectors.rules import RuleInput, RuleSpec, RuleType, evaluate_rules
-from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity
+from tidegauge.core.model import Alert, AlertKind, Severity
 from tidegauge.store.bulk import PointFilter
-from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
     from tidegauge.steps.collect import CollectedTable
@@ -172,27 +171,6 @@ def _plain(details: dict[str, object]) -> dict[str, object]:
         for k, v in details.items()
         if isinstance(v, str | int | float | bool | type(None) | list | dict)
     }
-
-
-def update_times(store: Store, table_id: int, now: datetime) -> list[datetime]:
-    """When a table received data: buckets with rows, and metadata modification times."""
-    points = [
-        *store.points(table_id, metric="bucket_row_count", since=now - HISTORY),
-        *store.points(table_id, metric="last_modified", since=now - HISTORY),
-    ]
-    return times_of_updates(points, now)
-
-
-def times_of_updates(points: Sequence[MetricPoint], now: datetime) -> list[datetime]:
-    """:func:`update_times` from points already read (see :func:`updates_read`)."""
-    out: set[datetime] = set()
-    for p in points:
-        if p.metric == "bucket_row_count" and p.segment is None and p.value and p.value > 0:
-            # a bucket's data is complete at its end: that is when it "arrived"
-            out.add(p.bucket_start + timedelta(seconds=p.bucket_seconds))
-        elif p.metric == "last_modified" and p.value:
-            out.add(datetime.fromtimestamp(p.value, UTC))
-    return sorted(t for t in out if t <= now)
 
 
 def freshness_alert(

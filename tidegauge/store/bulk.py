@@ -210,8 +210,10 @@ def last_buckets(
 @dataclass(frozen=True)
 class Snapshot:
     fingerprint: str
-    #: None when not read (see ``unless`` in :func:`latest_snapshots`)
-    columns: list[ColumnInfo] | None
+    columns: list[ColumnInfo]
+    #: the columns were not read: the schema in hand has this fingerprint (``unless`` in
+    #: :func:`latest_snapshots`), ``columns`` is empty
+    unread: bool = False
 
 
 def latest_snapshots(
@@ -220,7 +222,7 @@ def latest_snapshots(
     """Per table, its latest schema snapshot (absent: never snapshotted).
 
     ``unless`` maps table ids to the fingerprint of the schema in hand: a snapshot with that
-    fingerprint is the same schema, and its columns are not parsed (``columns`` is None).
+    fingerprint is the same schema, and its columns are not parsed (``unread``).
     """
     t = s.schema_snapshots
     same = unless or {}
@@ -250,7 +252,7 @@ def latest_snapshots(
             )
             for tid, fp, cols in _tuples(rows):
                 if same.get(int(tid)) == fp:
-                    out[int(tid)] = Snapshot(str(fp), None)
+                    out[int(tid)] = Snapshot(str(fp), [], unread=True)
                     continue
                 parsed = json.loads(cols) if isinstance(cols, str | bytes) else cols
                 out[int(tid)] = Snapshot(str(fp), columns_from_json(parsed))

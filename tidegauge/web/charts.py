@@ -15,6 +15,10 @@ from html import escape
 
 from markupsafe import Markup
 
+from tidegauge.core import units
+from tidegauge.core.catalogue import Rollup, Unit, spec
+from tidegauge.core.metrics import CUSTOM_PREFIX
+
 WIDTH = 760
 HEIGHT = 230
 PAD_LEFT = 64
@@ -48,16 +52,32 @@ class ChartData:
 
 
 def unit_of(metric: str) -> str:
-    """How a metric's values read: ``percent``, ``seconds``, ``epoch``, ``count`` or ``number``."""
+    """How a metric's values read: ``percent``, ``seconds``, ``epoch``, ``count`` or ``number``
+    (from the metric catalogue; custom metrics by their name)."""
+    try:
+        m = spec(metric)
+    except KeyError:
+        m = None
+    if m is not None and not metric.startswith(CUSTOM_PREFIX):
+        if m.unit is Unit.CHARACTERS:  # shortest and longest are counts, a mean is not
+            return "number" if m.rollup is Rollup.MEAN else "count"
+        return _CHART_UNITS.get(m.unit, "number")
     if metric.endswith("_rate"):
         return "percent"
-    if metric.endswith("_seconds"):
+    if metric.endswith("_seconds") or metric == "freshness":
         return "seconds"
-    if metric in ("last_modified", "max_timestamp"):
-        return "epoch"
-    if metric.endswith("count") or metric in ("len_min", "len_max"):
+    if metric.endswith("count"):
         return "count"
     return "number"
+
+
+_CHART_UNITS = {
+    Unit.RATIO: "percent",
+    Unit.SECONDS: "seconds",
+    Unit.TIMESTAMP: "epoch",
+    Unit.ROWS: "count",
+    Unit.VALUES: "count",
+}
 
 
 UNIT_LABELS = {
@@ -99,15 +119,54 @@ def compact(value: float) -> str:
 
 
 def duration(seconds: float) -> str:
-    s = abs(seconds)
-    sign = "-" if seconds < 0 else ""
-    if s < 90:
-        return f"{sign}{s:.0f}s"
-    if s < 90 * 60:
-        return f"{sign}{s / 60:.0f}m"
-    if s < 48 * 3600:
-        return f"{sign}{s / 3600:.1f}h".replace(".0h", "h")
-    return f"{sign}{s / 86400:.1f}d".replace(".0d", "d")
+    """A lag for reading (``8 h``, ``1 h 30 min``), never ``-0s``: see core/units.py."""
+    return units.duration(seconds)
+
+
+#: round steps of a duration axis: seconds, minutes, hours, days, weeks
+_DURATION_STEPS = (
+    1,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    21600,
+    43200,
+    86400,
+    172800,
+    604800,
+    1209600,
+    2592000,
+)
+
+
+def duration_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
+    """Ticks of a lag axis at round durations from zero (a lag is never negative).
+
+    >>> [units.duration(t) for t in duration_ticks(0, 0)]
+    ['0 s', '15 s', '30 s', '45 s', '1 min']
+    >>> [units.duration(t) for t in duration_ticks(0, 28_800)]
+    ['0 s', '2 h', '4 h', '6 h', '8 h']
+    """
+    lo, hi = max(lo, 0.0), max(hi, 0.0)
+    if hi - lo < 60:  # a flat line of tiny lags: a minute of axis, not "1s, 0s, -0s"
+        hi = lo + 60
+    raw = (hi - lo) / max(target - 1, 1)
+    step = float(next((s for s in _DURATION_STEPS if s >= raw), _DURATION_STEPS[-1]))
+    start = math.floor(lo / step) * step
+    ticks = [start]
+    while ticks[-1] < hi and len(ticks) < 20:
+        ticks.append(ticks[-1] + step)
+    return ticks
 
 
 def _axis_value(value: float, unit: str, step: float) -> str:
@@ -116,7 +175,7 @@ def _axis_value(value: float, unit: str, step: float) -> str:
         digits = 0 if st >= 1 else min(3, max(1, -math.floor(math.log10(st))))
         return f"{pct:.{digits}f}%"
     if unit == "seconds":
-        return f"{value / 3600:.3g}h" if step >= 360 else duration(value)
+        return units.duration(value, parts=1 if step >= 60 else 2)
     if unit == "epoch":
         return f"{datetime.fromtimestamp(value, UTC):%d %b %H:%M}"
     if abs(value) >= 1e4:
@@ -226,7 +285,7 @@ def metric_chart(
             f'aria-label="{escape(title)}: no data"><text x="{width / 2}" y="34" '
             f'class="chart-empty" text-anchor="middle">No points collected yet</text></svg>'
         )
-    if unit in ("percent", "count"):  # a band below zero (or above 100%) says nothing
+    if unit in ("percent", "count", "seconds"):  # a band below zero (or above 100%) says nothing
         ceiling = 1.0 if unit == "percent" else math.inf
         data = ChartData(
             data.times,
@@ -246,7 +305,7 @@ def metric_chart(
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
     if unit in ("percent", "count") and lo >= 0:
         lo = 0.0
-    yt = nice_ticks(lo, hi)
+    yt = duration_ticks(lo, hi) if unit == "seconds" else nice_ticks(lo, hi)
     ylo, yhi = yt[0], yt[-1]
     step = yt[1] - yt[0] if len(yt) > 1 else 1.0
     plot_w = width - PAD_LEFT - PAD_RIGHT

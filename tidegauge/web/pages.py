@@ -20,7 +20,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from tidegauge.core.catalogue import Scope, charted, spec
 from tidegauge.core.lineage import LineageGraph, LineageLookupError, LineageResult, Node
+from tidegauge.core.metrics import Metric
 from tidegauge.core.model import Feedback, IncidentStatus
 from tidegauge.steps.lineage import load_graph
 from tidegauge.steps.notify import set_incident_status
@@ -54,40 +56,11 @@ router = APIRouter(include_in_schema=False)
 READ = [Depends(require_read)]
 WRITE = [Depends(require_admin), Depends(verify_csrf)]
 
-TABLE_METRICS = ("bucket_row_count", "row_count", "freshness_lag_seconds")
-COLUMN_METRICS = (
-    "null_rate",
-    "distinct_count",
-    "mean",
-    "p50",
-    "min",
-    "max",
-    "stddev",
-    "empty_rate",
-    "zero_rate",
-    "negative_rate",
-    "true_rate",
-    "future_rate",
-    "len_mean",
-    "duplicate_count",
-)
-METRIC_TITLES = {
-    "bucket_row_count": "Rows per time bucket",
-    "row_count": "Total rows",
-    "freshness_lag_seconds": "Freshness lag",
-    "null_rate": "Null rate",
-    "distinct_count": "Distinct values",
-    "mean": "Mean",
-    "p50": "Median",
-    "stddev": "Standard deviation",
-    "empty_rate": "Empty strings",
-    "zero_rate": "Zeros",
-    "negative_rate": "Negative values",
-    "true_rate": "True rate",
-    "future_rate": "Timestamps in the future",
-    "len_mean": "Mean length",
-    "duplicate_count": "Duplicates",
-}
+#: the charts a table's and a column's page show, in the catalogue's order
+TABLE_METRICS = charted(Scope.TABLE)
+COLUMN_METRICS = charted(Scope.COLUMN)
+#: the ranges a table page offers (2d/7d/14d/30d links)
+RANGE_DAYS = (2, 7, 14, 30)
 STATUS_ACTIONS = [
     (IncidentStatus.ACKNOWLEDGED, "Acknowledge"),
     (IncidentStatus.INVESTIGATING, "Investigating"),
@@ -409,8 +382,8 @@ def chart_keys(
     have = {(m, c) for m, c, seg, _ in keys if not seg}
     out: list[tuple[str, str, str]] = []
     table_level = [m for m in TABLE_METRICS if (m, "") in have]
-    if "bucket_row_count" in table_level and "row_count" in table_level:
-        table_level.remove("row_count")
+    if Metric.BUCKET_ROW_COUNT in table_level and Metric.ROW_COUNT in table_level:
+        table_level.remove(Metric.ROW_COUNT)
     out += [(m, "", "") for m in table_level]
     if column is not None:
         out += [(m, column, "") for m in COLUMN_METRICS if (m, column) in have]
@@ -426,8 +399,11 @@ def table_page(
     request: Request,
     table_id: int,
     column: Annotated[str | None, Query(max_length=400)] = None,
-    days: Annotated[Literal[2, 7, 14, 30], Query()] = 14,
+    # a plain int, snapped to the ranges the page offers: ``Literal[2, 7, 14, 30]`` answered
+    # 422 to ?days=7 under some FastAPI/pydantic releases (query values arrive as strings)
+    days: Annotated[int, Query(ge=1, le=365)] = 14,
 ) -> Response:
+    days = min(RANGE_DAYS, key=lambda d: abs(d - days))
     store, project = store_of(request), project_of(request)
     t = store.table(table_id)
     if t is None:
@@ -441,7 +417,7 @@ def table_page(
     alerts, alerts_total = queries.list_alerts(store, queries.AlertFilter(table_id=t.id), limit=10)
     alerted = {(a["metric"], a["column"] or "") for a in alerts}
     wanted = chart_keys(keys, column, alerted)
-    series = bands.banded(store, t.id, wanted, now, display=timedelta(days=days))
+    series = bands.banded(store, t.id, wanted, now, display=timedelta(days=days), project=project)
     charts = [
         {
             "title": chart_title(s.metric, s.column),
@@ -460,6 +436,14 @@ def table_page(
     ]
     events = store.schema_events(t.id)
     changed = {e["column_name"] for e in events}
+    graph = cached_graph(store)
+    in_lineage = False
+    if graph is not None:
+        try:
+            graph.resolve(t.ref.fqn)
+            in_lineage = True
+        except LineageLookupError:
+            pass
     incidents, _ = queries.list_incidents(
         store, queries.IncidentFilter(table_id=t.id, status=list(queries.OPEN_STATUSES)), limit=5
     )
@@ -490,12 +474,20 @@ def table_page(
             "description": queries.table_description(store, t.id),
             "active": "tables",
             "days": days,
+            "in_lineage": in_lineage,
         },
     )
 
 
-def chart_title(metric: str, column: str) -> str:
-    name = METRIC_TITLES.get(metric, label(metric).capitalize())
+def chart_title(metric: str, column: str, segment: str = "") -> str:
+    """The plain title of a chart, from the metric catalogue; a value's own series reads
+    "Rows with status = 'on_hold'", never the title of another metric of its column."""
+    if metric in ("value_count", "value_share") and column:
+        return f"Rows with {column} = '{segment}'" if segment else f"Values of {column}"
+    try:
+        name = spec(metric).title
+    except KeyError:
+        name = label(metric).capitalize()
     return f"{name} · {column}" if column else name
 
 
@@ -608,6 +600,9 @@ def incident_page(request: Request, incident_id: int) -> Response:
     chart = None
     if root is not None:
         key = (root["metric"], root["column"] or "", root["segment"] or "")
+        if root["kind"].startswith("category_") and root["segment"]:
+            # a value's alert charts that value's rows per bucket (the series it came from)
+            key = ("value_count", root["column"] or "", root["segment"])
         have = {(m, c, s) for m, c, s, _ in queries.series_keys(store, inc["table_id"])}
         if key in have:
             # three days before the incident to now (or a day after it, if it is old)
@@ -618,8 +613,9 @@ def incident_page(request: Request, incident_id: int) -> Response:
                 [key],
                 end,
                 display=end - inc["data_time"] + timedelta(days=3),
+                project=project_of(request),
             )[0]
-            title = chart_title(s.metric, s.column)
+            title = chart_title(s.metric, s.column, key[2])
             chart = {"title": title, "svg": metric_chart(s.chart(), metric=s.metric, title=title)}
     graph_svg, graph_note = incident_graph(store, inc)
     return render(
@@ -755,6 +751,18 @@ def incident_graph(store: Store, inc: dict[str, Any]) -> tuple[Any, str | None]:
     return lineage_svg(nodes, edges, title=f"Blast radius of incident #{inc['id']}"), note
 
 
+def busiest_node(graph: LineageGraph) -> str | None:
+    """The id of the table or model with the most lineage edges (ties: by name)."""
+    degree: dict[str, int] = {}
+    for source, target, _ in graph.edges:
+        degree[source] = degree.get(source, 0) + 1
+        degree[target] = degree.get(target, 0) + 1
+    relations = [n for n in graph.nodes if n.kind.is_relation and n.id in degree]
+    if not relations:
+        return None
+    return str(max(relations, key=lambda n: (degree[n.id], n.display)).id)
+
+
 @router.get("/lineage", response_class=HTMLResponse, dependencies=READ)
 def lineage_page(
     request: Request,
@@ -791,6 +799,14 @@ def lineage_page(
         ctx["node"] = node
         if incident and direction == "both" and depth == 2:
             depth = 10
+    if graph is not None and not node:
+        # open on something: the busiest neighbourhood, not a blank page asking for an id
+        node = busiest_node(graph)
+        if node is not None:
+            ctx["note_open"] = "Opened on the most connected table; pick another below."
+            ctx["suggestions"] = sorted(
+                (n for n in graph.nodes if n.kind.is_relation), key=lambda n: n.display
+            )[:40]
     if graph is None or not node:
         if graph is not None:
             ctx["suggestions"] = sorted(
@@ -810,6 +826,7 @@ def lineage_page(
         walks.append(graph.downstream(root, depth=depth))
     nodes, edges, total = build_graph(graph, walks, root=root, hit=hit)
     ctx.update(
+        node=root.display,  # the name people know, never the internal id
         root=root,
         svg=lineage_svg(nodes, edges, title=f"Lineage of {root.display}"),
         note=None

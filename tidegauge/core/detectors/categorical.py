@@ -98,6 +98,9 @@ class CategoricalDetector:
             return []
         alpha = self.settings.point_alpha(1.0)
         out = self._new_values(hist, now, n_now, when, alpha)
+        for d in out:
+            if d.details.get("kind") == "category_new_value" and "count" in d.details:
+                _date_first_appearance(d, sorted(cur, key=lambda b: b[0]), self.column)
         out += self._vanished(hist, now, n_now, when, alpha)
         shift = self._shift(hist, now, n_now, when, alpha)
         if shift is not None:
@@ -322,3 +325,25 @@ class CategoricalDetector:
                 "total_variation": tvd,
             },
         )
+
+
+def _date_first_appearance(
+    d: Detection, cur: Sequence[tuple[datetime, Counts]], column: str
+) -> None:
+    """Date a new value from the first bucket that holds it, not from the start of the
+    tested window: a value injected at 13:00 in a window from 10:00 reads "since 13:00",
+    with its rows and all rows from then on, and the rows before it in the window."""
+    v = str(d.details["value"])
+    first = next((ts for ts, c in cur if int(c.get(v, 0)) > 0), None)
+    if first is None:
+        return
+    after = [c for ts, c in cur if ts >= first]
+    count = sum(int(c.get(v, 0)) for c in after)
+    total = sum(int(k) for c in after for k in c.values())
+    before = sum(int(k) for ts, c in cur if ts < first for k in c.values())
+    d.details.update(first_seen=first.isoformat(), count=count, total=total, rows_before=before)
+    d.reason = (
+        f"new value `{v}` in {column}: {count:,} of {total:,} "
+        f"rows ({count / max(total, 1):.0%}) since {first:%Y-%m-%d %H:%M}; "
+        f"before it, never seen"
+    )

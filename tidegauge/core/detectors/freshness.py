@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from tidegauge.core.detectors.base import Detection, Direction
+from tidegauge.core.metrics import Metric
+from tidegauge.core.model import MetricPoint
 
 _PERIODS = (
     60,
@@ -267,3 +269,15 @@ class FreshnessDetector:
                 "period_seconds": c.period,
             },
         )
+
+
+def times_of_updates(points: Sequence[MetricPoint], now: datetime) -> list[datetime]:
+    """When a table received data, from its stored points: the end of every bucket that has
+    rows (a bucket's data is complete at its end), and every metadata modification time."""
+    out: set[datetime] = set()
+    for p in points:
+        if p.metric == Metric.BUCKET_ROW_COUNT and p.segment is None and p.value and p.value > 0:
+            out.add(p.bucket_start + timedelta(seconds=p.bucket_seconds))
+        elif p.metric == Metric.LAST_MODIFIED and p.value:
+            out.add(datetime.fromtimestamp(p.value, UTC))
+    return sorted(t for t in out if t <= now)

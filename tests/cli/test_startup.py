@@ -1,0 +1,57 @@
+"""Start-up: the command loads only the CLI framework until a command needs more.
+
+Structural, not timed (``make bench-cli`` measures the time): a fresh interpreter imports
+the CLI, or prints ``--help`` / ``--version``, and we look at ``sys.modules``.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("fastapi", "starlette", "sqlalchemy", "duckdb", "pydantic", "numpy", "sqlglot", "rich")
+
+PROBE = """
+import json, sys
+sys.argv = ["tidegauge", *json.loads(sys.argv[1])]
+import tidegauge.cli.main as m
+if sys.argv[1:]:
+    try:
+        m.main()
+    except SystemExit:
+        pass
+sys.stdout = sys.__stdout__
+print("\\nMODULES=" + json.dumps(sorted({k.split(".")[0] for k in sys.modules})))
+"""
+
+
+def loaded(*argv: str) -> tuple[set[str], str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(list(argv))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    head, _, tail = proc.stdout.rpartition("\nMODULES=")
+    return set(json.loads(tail)), head
+
+
+@pytest.mark.parametrize("argv", [(), ("--version",), ("--help",)])
+def test_starting_the_cli_loads_no_web_store_or_warehouse_stack(argv):
+    modules, _ = loaded(*argv)
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_version_prints_the_installed_version():
+    from importlib.metadata import version
+
+    _, out = loaded("--version")
+    assert out.strip() == f"tidegauge {version('tidegauge')}"
+
+
+def test_help_lists_every_command():
+    _, out = loaded("--help")
+    for command in ("init", "run", "alerts", "validate", "serve", "demo", "status"):
+        assert f" {command} " in out
