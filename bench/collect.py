@@ -193,6 +193,16 @@ def _tidegauge(project: Path, *args: str) -> tuple[float, float, str]:
     return seconds, float(rss.read_text()), proc.stdout
 
 
+def _report(out: str) -> dict[str, Any]:
+    """The JSON report ``tidegauge run --json`` printed (after any other line)."""
+    start = out.find("{\n")
+    try:
+        report: dict[str, Any] = json.loads(out[start:])
+    except ValueError:
+        raise SystemExit(f"tidegauge run printed no JSON report:\n{out[-3000:]}") from None
+    return report
+
+
 def _ledger(project: Path, run_id: int) -> dict[str, Any]:
     """The cost ledger of one run: its queries, their seconds and rows, per monitor."""
     con = sqlite3.connect(project / ".tidegauge" / "state.db")
@@ -258,7 +268,7 @@ def side_by_side(db: Path, runs: int, work: Path) -> dict[str, Any]:
         init_s, _, _ = _tidegauge(project, "init", "-w", f"duckdb:///{copy}")
         now = NOW.isoformat()
         run_s, rss, out = _tidegauge(project, "run", "--now", now, "--json", "--no-notify")
-        report = json.loads(out)
+        report = _report(out)
         first.append(
             {
                 "seconds": init_s + run_s,
@@ -277,7 +287,7 @@ def side_by_side(db: Path, runs: int, work: Path) -> dict[str, Any]:
             run_s, rss, out = _tidegauge(project, "run", "--now", later, "--json", "--no-notify")
         finally:
             _one_hour(copy, add=False)
-        report = json.loads(out)
+        report = _report(out)
         steady.append(
             {
                 "seconds": run_s,

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, cast
 
 from sqlglot import exp
@@ -128,13 +128,18 @@ class _Run:
         self.defaults = defaults
         self.now = to_utc(now)
         self.caps = capabilities_of(warehouse)
-        self.source = warehouse.table_expression(table.ref)
         self.result = CollectionResult(table.ref, schema=list(table.columns))
         self.started = time.perf_counter()
         budget = getattr(settings, "time_budget_seconds", None)
         self.budget: float | None = budget if budget is not None else defaults.time_budget_seconds
 
     # --- plumbing ------------------------------------------------------------------------
+    @cached_property
+    def source(self) -> exp.Table:
+        """The table as sqlglot sees it; built on first use (a table read from metadata
+        alone never needs it, and 10,000 of them paid for building it)."""
+        return self.wh.table_expression(self.table.ref)
+
     @property
     def columns(self) -> list[ColumnInfo]:
         return self.result.schema

@@ -69,8 +69,10 @@ def run(
     # monitors or lineage from an unreadable dbt manifest are missing from this run
     report.problems = list(project.monitor_warnings)
     status, error = "success", None
+    found = DiscoverResult()
     try:
-        found = discover(project, store, now)
+        # collection in this process takes the warehouses discovery opened
+        found = discover(project, store, now, keep_open=project.execution.type == "local")
         recognise_segment(project, found.tables)  # Segment's layout: events as segments
         report.warehouse_errors = dict(found.errors)
         external: list[tuple[int, Any]] = []  # dbt test failures, as rule alerts
@@ -100,6 +102,8 @@ def run(
         report.seconds = time.perf_counter() - started
         _finish_failed(store, run_id, report, clock, error)
         raise
+    finally:
+        found.close()
     report.seconds = time.perf_counter() - started
     stats = json.loads(json.dumps(report.as_dict(), default=str))
     store.finish_run(run_id, status, stats, clock.now(), error)

@@ -151,14 +151,16 @@ def test_killed_run_is_completed_by_the_next(scenario, warehouse, reference, tmp
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         trigger = SCENARIOS[scenario]
         db = tmp_path / "state.db"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a guard against a hang: busy machines are slow
         while proc.poll() is None and not trigger(db, rec):
             assert time.monotonic() < deadline, "the trigger never fired"
             time.sleep(0.005)
-        killed = proc.poll() is None
-        proc.send_signal(signal.SIGKILL)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
         code = proc.wait(timeout=30)
-        assert code == (-signal.SIGKILL if killed else 0)
+        # killed, or it finished first (and then exited 0)
+        assert code in (0, -signal.SIGKILL)
+        killed = code == -signal.SIGKILL
 
         store = Store.open(project.store_url())
         before = state(store)

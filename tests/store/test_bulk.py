@@ -98,6 +98,10 @@ def test_chunk_reads_match_the_per_table_reads(store):  # noqa: F811
     assert bulk.previous_runs_as_of(store, ids, NOW) == {a: NOW - timedelta(hours=1)}
     assert bulk.tables_collected(store, ids, NOW, other_than=999) == {b}
     assert bulk.tables_collected(store, ids, NOW, other_than=run2) == set()
+    # a killed run, once reclaimed as failed, no longer counts: its tables are collected
+    # (and detected on) again by the run that completes it
+    store.finish_run(run2, "failed", {}, NOW, "interrupted")
+    assert bulk.tables_collected(store, ids, NOW, other_than=999) == set()
     snaps = bulk.latest_snapshots(store, ids)
     assert set(snaps) == {a} and snaps[a].columns == store.latest_snapshot(a)
     streamed = dict(

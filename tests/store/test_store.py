@@ -162,3 +162,36 @@ def test_outbox_enqueue_once_and_claim_once(store):
     assert len(ob.claim("p2", NOW + timedelta(minutes=6), timedelta(minutes=5))) == 1
     ob.mark_sent(first[0]["id"], NOW)
     assert ob.claim("p3", NOW + timedelta(hours=1), timedelta(minutes=5)) == []
+
+
+def test_rediscovery_rewrites_only_changed_tables_and_keeps_ids(store):
+    from sqlalchemy import event
+
+    infos = [
+        TableInfo(TableRef("wh", "s", f"t{i}"), row_count=10, last_modified=NOW) for i in range(30)
+    ]
+    ids = store.upsert_tables(infos, NOW)
+    later = NOW + timedelta(hours=1)
+    grown = TableInfo(TableRef("wh", "s", "t7"), row_count=11, last_modified=later)
+    again = [*infos[:7], grown, *infos[8:], TableInfo(TableRef("wh", "s", "new"))]
+    upserts: list[int] = []
+
+    def count(_conn, _cursor, statement, parameters, _context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO TABLES"):
+            upserts.append(len(parameters) if executemany else 1)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        ids2 = store.upsert_tables(again, later)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert ids2[:30] == ids and ids2[30] not in ids
+    assert sum(upserts) == 2  # the grown table and the new one; 29 unchanged ones are not
+    by_name = {t.ref.name: t for t in store.tables()}
+    assert by_name["t7"].row_count == 11 and by_name["t7"].last_modified == later
+    assert by_name["t3"].row_count == 10 and by_name["t3"].last_modified == NOW
+    assert {t.last_seen for t in by_name.values()} == {later}  # every table was seen now
+    # a dropped table that comes back is written again (no longer dropped)
+    store.mark_dropped("wh", set(ids2) - {ids[0]}, later)
+    store.upsert_tables(infos[:1], later)
+    assert "t0" in {t.ref.name for t in store.tables()}

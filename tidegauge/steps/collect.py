@@ -39,7 +39,7 @@ from tidegauge.store.bulk import (
     tables_collected,
     write_collected,
 )
-from tidegauge.store.store import Store
+from tidegauge.store.store import Store, schema_fingerprint
 from tidegauge.warehouses.base import ConnectionFailed, QueryResult, Warehouse, WarehouseError
 
 if TYPE_CHECKING:
@@ -164,7 +164,8 @@ def collect_tables(
     out: list[CollectedTable] = []
     for name, infos in by_warehouse.items():
         try:
-            wh = connect(project.warehouse(name))
+            # the connection discovery made, if it left one
+            wh = found.connections.pop(name, None) or connect(project.warehouse(name))
         except WarehouseError as e:
             report.warehouse_errors[name] = str(e)
             continue
@@ -199,7 +200,9 @@ def _collect_chunk(
         due = _due_tables(run, [(info, ids[info.ref.key]) for info in mine])
         elsewhere = tables_collected(store, tids, run.now, other_than=run.run_id)
         lasts = last_buckets(store, tids)
-        snapshots = latest_snapshots(store, tids)
+        # a schema unchanged since its snapshot is not read back (nor diffed) at all
+        current = {ids[info.ref.key]: schema_fingerprint(list(info.columns)) for info in mine}
+        snapshots = latest_snapshots(store, tids, unless=current)
         settings = {info.ref.key: _settings_for(run, info.ref.fqn) for info in mine}
         counts = count_rows(
             wh,
@@ -319,10 +322,15 @@ def _collect_one(
         if result.errors:
             entry.error = "; ".join(result.errors)
         write.schema = list(result.schema) or list(info.columns)
+        write.fingerprint = schema_fingerprint(write.schema)
         if snapshot is not None:  # no changes on first sight
             write.previous_fingerprint = snapshot.fingerprint
-            entry.schema_changes = diff_schemas(snapshot.columns, write.schema)
-            write.schema_events = schema_events(entry.schema_changes)
+            if write.fingerprint != snapshot.fingerprint:
+                before = snapshot.columns
+                if snapshot.unread:  # the schema changed during the run: read the snapshot
+                    before = latest_snapshots(run.store, [tid])[tid].columns
+                entry.schema_changes = diff_schemas(before, write.schema)
+                write.schema_events = schema_events(entry.schema_changes)
     write.status = "failed" if entry.error and not entry.points else "ok"
     write.error = entry.error
     write.seconds = time.perf_counter() - started

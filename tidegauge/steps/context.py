@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidegauge.core.model import TableInfo
+
+if TYPE_CHECKING:
+    from tidegauge.warehouses.base import Warehouse
 
 __all__ = ["DiscoverResult", "Progress", "RunReport"]
 
@@ -27,6 +30,15 @@ class DiscoverResult:
     tables: dict[str, list[TableInfo]] = field(default_factory=dict)
     table_ids: dict[str, int] = field(default_factory=dict)  # TableRef.key → store id
     errors: dict[str, str] = field(default_factory=dict)
+    #: warehouses discovery left connected for collection to take (``keep_open``): opening
+    #: a DuckDB file of 10,000 tables reads its whole catalog, about a second each time
+    connections: dict[str, Warehouse] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Close the connections nobody took."""
+        while self.connections:
+            _, wh = self.connections.popitem()
+            wh.close()
 
 
 @dataclass

@@ -29,16 +29,27 @@ def connect(config: Any) -> Warehouse:
     return wh
 
 
-def discover(project: Project, store: Store, now: datetime) -> DiscoverResult:
-    """List every warehouse's tables and record them; one failing warehouse never stops others."""
+def discover(
+    project: Project, store: Store, now: datetime, *, keep_open: bool = False
+) -> DiscoverResult:
+    """List every warehouse's tables and record them; one failing warehouse never stops others.
+
+    With ``keep_open`` each warehouse stays connected in ``connections`` for the run's
+    collection; the caller closes what is left (:meth:`DiscoverResult.close`).
+    """
     result = DiscoverResult()
     for cfg in project.warehouses:
         try:
             wh = connect(cfg)
+            kept = False
             try:
                 infos = wh.list_tables()
+                if keep_open:
+                    result.connections[cfg.name] = wh
+                    kept = True
             finally:
-                wh.close()
+                if not kept:
+                    wh.close()
         except WarehouseError as e:
             result.errors[cfg.name] = str(e)
             log.error("%s", e)

@@ -13,6 +13,7 @@ killed run leaves either both or neither.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -132,7 +133,12 @@ def release_leases(store: Store, names: Iterable[str], holder: str) -> None:
 def tables_collected(
     store: Store, table_ids: Iterable[int], as_of: datetime, *, other_than: int
 ) -> set[int]:
-    """Tables another run as of the same moment already collected (``ok``)."""
+    """Tables another run as of the same moment already collected (``ok``).
+
+    A failed run does not count: a run killed after committing some tables never detected
+    anything on them, so the run that completes it collects them again (the writes are
+    idempotent: the store ends as one uninterrupted run leaves it) and detects on all.
+    """
     rt, runs = s.run_tables, s.runs
     out: set[int] = set()
     with store.engine.connect() as c:
@@ -148,6 +154,7 @@ def tables_collected(
                         rt.c.status == "ok",
                         runs.c.as_of == as_of,
                         runs.c.id != other_than,
+                        runs.c.status != "failed",
                     )
                 )
             )
@@ -204,11 +211,21 @@ def last_buckets(
 class Snapshot:
     fingerprint: str
     columns: list[ColumnInfo]
+    #: the columns were not read: the schema in hand has this fingerprint (``unless`` in
+    #: :func:`latest_snapshots`), ``columns`` is empty
+    unread: bool = False
 
 
-def latest_snapshots(store: Store, table_ids: Iterable[int]) -> dict[int, Snapshot]:
-    """Per table, its latest schema snapshot (absent: never snapshotted)."""
+def latest_snapshots(
+    store: Store, table_ids: Iterable[int], *, unless: Mapping[int, str] | None = None
+) -> dict[int, Snapshot]:
+    """Per table, its latest schema snapshot (absent: never snapshotted).
+
+    ``unless`` maps table ids to the fingerprint of the schema in hand: a snapshot with that
+    fingerprint is the same schema, and its columns are not parsed (``unread``).
+    """
     t = s.schema_snapshots
+    same = unless or {}
     out: dict[int, Snapshot] = {}
     with store.engine.connect() as c:
         for part in _id_lists(table_ids):
@@ -218,7 +235,13 @@ def latest_snapshots(store: Store, table_ids: Iterable[int]) -> dict[int, Snapsh
                 .label("rank")
             )
             ranked = (
-                select(t.c.table_id, t.c.fingerprint, t.c.columns, rank)
+                select(
+                    t.c.table_id,
+                    t.c.fingerprint,
+                    # as stored: parsed below only when the schema in hand differs
+                    type_coerce(t.c.columns, String).label("columns"),
+                    rank,
+                )
                 .where(t.c.table_id.in_(part))
                 .subquery()
             )
@@ -228,7 +251,11 @@ def latest_snapshots(store: Store, table_ids: Iterable[int]) -> dict[int, Snapsh
                 )
             )
             for tid, fp, cols in _tuples(rows):
-                out[int(tid)] = Snapshot(str(fp), columns_from_json(cols))
+                if same.get(int(tid)) == fp:
+                    out[int(tid)] = Snapshot(str(fp), [], unread=True)
+                    continue
+                parsed = json.loads(cols) if isinstance(cols, str | bytes) else cols
+                out[int(tid)] = Snapshot(str(fp), columns_from_json(parsed))
     return out
 
 
@@ -384,6 +411,8 @@ POINT_COLUMNS = (
     "run_id",
 )
 POINT_KEY = ["table_id", "column_name", "segment", "metric", "bucket_start"]
+LEDGER_COLUMNS = ("run_id", "table_id", "monitor", "at", "seconds", "rows", "bytes", "sql")
+RUN_TABLE_COLUMNS = ("run_id", "table_id", "status", "error", "seconds", "points")
 
 
 @dataclass(frozen=True)
@@ -414,6 +443,8 @@ class TableWrite:
     #: the schema to snapshot, with the fingerprint of the latest stored one (None: none)
     schema: list[ColumnInfo] | None = None
     previous_fingerprint: str | None = None
+    #: ``schema``'s fingerprint when the caller computed it already
+    fingerprint: str | None = None
     schema_events: list[dict[str, Any]] = field(default_factory=list)
     #: windows whose points of a family this write replaces (see :class:`Replaced`)
     replaced: list[Replaced] = field(default_factory=list)
@@ -455,7 +486,8 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
             "columns": columns_to_json(w.schema),
         }
         for w in writes
-        if w.schema is not None and (fp := schema_fingerprint(w.schema)) != w.previous_fingerprint
+        if w.schema is not None
+        and (fp := w.fingerprint or schema_fingerprint(w.schema)) != w.previous_fingerprint
     ]
     events = [
         {"table_id": w.table_id, "detected_at": now, **e} for w in writes for e in w.schema_events
@@ -503,8 +535,15 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
         if events:
             c.execute(insert(s.schema_events), events)
         if ledger:
-            c.execute(insert(s.cost_ledger), ledger)
-        c.execute(
+            executemany_raw(
+                c,
+                insert(s.cost_ledger),
+                s.cost_ledger,
+                LEDGER_COLUMNS,
+                [tuple(e.get(k) for k in LEDGER_COLUMNS) for e in ledger],
+            )
+        executemany_raw(
+            c,
             upsert(
                 store.dialect,
                 s.run_tables,
@@ -512,7 +551,9 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
                 ["run_id", "table_id"],
                 ["status", "error", "seconds", "points"],
             ),
-            run_rows,
+            s.run_tables,
+            RUN_TABLE_COLUMNS,
+            [tuple(r[k] for k in RUN_TABLE_COLUMNS) for r in run_rows],
         )
 
 

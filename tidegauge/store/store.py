@@ -120,7 +120,9 @@ class Store:
         """Record discovered tables and their columns in one transaction; their ids in order.
 
         A few statements per 500 tables, not per table: a warehouse of 10,000 tables is
-        recorded in seconds. Unchanged columns are not written.
+        recorded in seconds. Tables whose catalog facts did not change since the last
+        discovery are not rewritten (one ``last_seen`` update per 500 of them), and
+        unchanged columns are not written either.
         """
         t = s.tables
         stmt = upsert(
@@ -135,33 +137,72 @@ class Store:
             for lo in range(0, len(infos), TABLES_PER_STATEMENT):
                 # one row per table identity (the last wins), as the per-table upsert did
                 part = {_identity(info.ref): info for info in infos[lo : lo + TABLES_PER_STATEMENT]}
-                c.execute(
-                    stmt,
-                    [
-                        {
-                            "warehouse": info.ref.warehouse,
-                            "database": info.ref.database or "",
-                            "schema": info.ref.schema,
-                            "name": info.ref.name,
-                            "kind": info.kind.value,
-                            "row_count": info.row_count,
-                            "bytes": info.bytes,
-                            "last_modified": info.last_modified,
-                            "first_seen": now,
-                            "last_seen": now,
-                            "dropped_at": None,
-                            "tags": [],
-                        }
-                        for info in part.values()
-                    ],
-                )
-                rows = c.execute(
-                    select(t.c.id, t.c.warehouse, t.c.database, t.c.schema, t.c.name).where(
-                        tuple_(t.c.warehouse, t.c.database, t.c.schema, t.c.name).in_(list(part))
+                stored = {
+                    (r.warehouse, r.database, r.schema, r.name): r
+                    for r in c.execute(
+                        select(
+                            t.c.id,
+                            t.c.warehouse,
+                            t.c.database,
+                            t.c.schema,
+                            t.c.name,
+                            t.c.kind,
+                            t.c.row_count,
+                            t.c.bytes,
+                            t.c.last_modified,
+                            t.c.dropped_at,
+                        ).where(
+                            tuple_(t.c.warehouse, t.c.database, t.c.schema, t.c.name).in_(
+                                list(part)
+                            )
+                        )
                     )
-                ).all()
-                for r in rows:
-                    ids[(r.warehouse, r.database, r.schema, r.name)] = int(r.id)
+                }
+                same = [
+                    key
+                    for key, info in part.items()
+                    if (row := stored.get(key)) is not None
+                    and row.dropped_at is None
+                    and (row.kind, row.row_count, row.bytes, utc(row.last_modified))
+                    == (info.kind.value, info.row_count, info.bytes, utc(info.last_modified))
+                ]
+                for key in same:
+                    ids[key] = int(stored[key].id)
+                for lo_ in range(0, len(same), TABLES_PER_STATEMENT):
+                    c.execute(
+                        update(t)
+                        .where(t.c.id.in_([ids[k] for k in same[lo_ : lo_ + TABLES_PER_STATEMENT]]))
+                        .values(last_seen=now)
+                    )
+                written = [info for key, info in part.items() if key not in ids]
+                if written:
+                    c.execute(
+                        stmt,
+                        [
+                            {
+                                "warehouse": info.ref.warehouse,
+                                "database": info.ref.database or "",
+                                "schema": info.ref.schema,
+                                "name": info.ref.name,
+                                "kind": info.kind.value,
+                                "row_count": info.row_count,
+                                "bytes": info.bytes,
+                                "last_modified": info.last_modified,
+                                "first_seen": now,
+                                "last_seen": now,
+                                "dropped_at": None,
+                                "tags": [],
+                            }
+                            for info in written
+                        ],
+                    )
+                    keys = [_identity(info.ref) for info in written]
+                    for r in c.execute(
+                        select(t.c.id, t.c.warehouse, t.c.database, t.c.schema, t.c.name).where(
+                            tuple_(t.c.warehouse, t.c.database, t.c.schema, t.c.name).in_(keys)
+                        )
+                    ):
+                        ids[(r.warehouse, r.database, r.schema, r.name)] = int(r.id)
                 self._replace_columns(c, {ids[key]: info.columns for key, info in part.items()})
         return [ids[_identity(info.ref)] for info in infos]
 
