@@ -17,10 +17,12 @@ from tidegauge.cli import (
     incidents,
     lineage,
     monitors,
+    outbox,
     project,
     run,
     serve,
     store,
+    streams,
     worker,
 )
 from tidegauge.cli.common import CliState, fail
@@ -69,7 +71,9 @@ for module in (
     serve,
     demo,
     store,
+    streams,
     worker,
+    outbox,
 ):
     module.register(app)
 

@@ -20,7 +20,7 @@ from tidegauge.core.severity import ChangeEvidence, Reach, SeverityAssessment, a
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.runner import RunReport
+    from tidegauge.steps.context import RunReport
 
 log = logging.getLogger("tidegauge.group")
 

@@ -15,6 +15,9 @@ from html import escape
 
 from markupsafe import Markup
 
+from tidegauge.core.catalogue import Rollup, Unit, spec
+from tidegauge.core.metrics import CUSTOM_PREFIX
+
 WIDTH = 760
 HEIGHT = 230
 PAD_LEFT = 64
@@ -48,16 +51,32 @@ class ChartData:
 
 
 def unit_of(metric: str) -> str:
-    """How a metric's values read: ``percent``, ``seconds``, ``epoch``, ``count`` or ``number``."""
+    """How a metric's values read: ``percent``, ``seconds``, ``epoch``, ``count`` or ``number``
+    (from the metric catalogue; custom metrics by their name)."""
+    try:
+        m = spec(metric)
+    except KeyError:
+        m = None
+    if m is not None and not metric.startswith(CUSTOM_PREFIX):
+        if m.unit is Unit.CHARACTERS:  # shortest and longest are counts, a mean is not
+            return "number" if m.rollup is Rollup.MEAN else "count"
+        return _CHART_UNITS.get(m.unit, "number")
     if metric.endswith("_rate"):
         return "percent"
     if metric.endswith("_seconds"):
         return "seconds"
-    if metric in ("last_modified", "max_timestamp"):
-        return "epoch"
-    if metric.endswith("count") or metric in ("len_min", "len_max"):
+    if metric.endswith("count"):
         return "count"
     return "number"
+
+
+_CHART_UNITS = {
+    Unit.RATIO: "percent",
+    Unit.SECONDS: "seconds",
+    Unit.TIMESTAMP: "epoch",
+    Unit.ROWS: "count",
+    Unit.VALUES: "count",
+}
 
 
 UNIT_LABELS = {
