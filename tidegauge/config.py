@@ -11,13 +11,16 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, Union
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    PlainValidator,
     PrivateAttr,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -34,11 +37,16 @@ from tidegauge.notifiers.config import (
     RouteConfig,
     check_references,
 )
+from tidegauge.streams.config import Streams
+from tidegauge.warehouses.base import WarehouseConfigBase, WarehouseError
 from tidegauge.warehouses.duckdb import DuckDBWarehouseConfig
-from tidegauge.warehouses.mysql import MySQLWarehouseConfig
-from tidegauge.warehouses.postgres import PostgresWarehouseConfig
-from tidegauge.warehouses.snowflake import SnowflakeWarehouseConfig
-from tidegauge.yamlsource import ConfigError, SourceMap, load_yaml
+from tidegauge.warehouses.registry import (
+    WAREHOUSES,
+    builtin_config_classes,
+    config_class,
+    known_types,
+)
+from tidegauge.yamlsource import ConfigError, SourceMap, format_errors, load_yaml
 
 if TYPE_CHECKING:
     from tidegauge.monitors import _MonitorBase
@@ -53,13 +61,46 @@ __all__ = [
 
 DEFAULT_STORE_URL = "sqlite:///.tidegauge/state.db"
 
-WarehouseConfig = Annotated[
-    DuckDBWarehouseConfig
-    | PostgresWarehouseConfig
-    | MySQLWarehouseConfig
-    | SnowflakeWarehouseConfig,
-    Field(discriminator="type"),
-]
+#: the tag of an engine registered through the ``tidegauge.warehouses`` entry points
+_EXTERNAL = "external"
+
+
+def _warehouse_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return str(kind) if kind in WAREHOUSES else _EXTERNAL
+
+
+def _external_warehouse(value: Any) -> WarehouseConfigBase:
+    """A ``warehouses:`` entry of a type the registry finds through entry points."""
+    if isinstance(value, WarehouseConfigBase):
+        return value
+    if not isinstance(value, dict) or not value.get("type"):
+        raise ValueError(f"a warehouse needs a 'type:' (one of {', '.join(known_types())})")
+    try:
+        model = config_class(str(value["type"]))
+    except WarehouseError as e:
+        raise ValueError(str(e)) from None
+    try:
+        return model.model_validate(value)
+    except ValidationError as e:
+        raise ValueError(
+            "; ".join(f"{'.'.join(str(p) for p in x['loc'])}: {x['msg']}" for x in e.errors())
+        ) from None
+
+
+if TYPE_CHECKING:
+    WarehouseConfig = WarehouseConfigBase
+else:
+    # One tagged branch per built-in engine (so errors point at the exact key), and one for
+    # engines plugged in through entry points: validated by their own adapter's CONFIG.
+    _BRANCHES = (
+        *(Annotated[c, Tag(k)] for k, c in builtin_config_classes().items()),
+        Annotated[WarehouseConfigBase, PlainValidator(_external_warehouse), Tag(_EXTERNAL)],
+    )
+    WarehouseConfig = Annotated[
+        Union[_BRANCHES],  # noqa: UP007 -- built from the registry at run time
+        Discriminator(_warehouse_tag),
+    ]
 
 
 class Strict(BaseModel):
@@ -101,6 +142,18 @@ class CustomMetric(Strict):
     warehouse: str | None = None
     min: float | None = None
     max: float | None = None
+
+    #: a monitor's query as a sqlglot tree, rendered by the warehouse that runs it (``sql``
+    #: is then only its generic rendering, for display)
+    _query: Any = PrivateAttr(default=None)
+
+    @property
+    def query(self) -> Any:
+        """The sqlglot tree to run instead of parsing ``sql``; None for the user's SQL."""
+        return self._query
+
+    def set_query(self, tree: Any) -> None:
+        self._query = tree
 
 
 class DateRange(Strict):
@@ -192,6 +245,17 @@ class TableSettings(Strict):
         None, description="field-health metrics to compute (default: all for each type)"
     )
     pii_columns: list[str] = Field(default_factory=list, description="values never stored")
+    references: dict[str, str] = Field(
+        default_factory=dict,
+        description="column: its parent as schema.table.column; the share of non-null "
+        "values with no parent row (orphan_rate) is tracked per bucket",
+    )
+    keys: dict[str, bool] = Field(
+        default_factory=dict,
+        description="column: true makes it a key (duplicates counted per bucket and "
+        "alerted on); false says it is no longer one, on purpose (declared keys and dbt "
+        "unique tests included). Entries of matching tables: merge, later ones win.",
+    )
     segments: list[list[str]] = Field(default_factory=list, description="up to 2 columns each")
     max_segments: int | None = None
     sample_percent: float | None = Field(None, gt=0, le=100)
@@ -344,6 +408,7 @@ class Project(Strict):
         default_factory=lambda: ExecutionConfig(),
         description="where per-table work runs: this process, or Celery workers (fan-out)",
     )
+    streams: Streams = Field(default_factory=list, description="Kafka topics and groups")
 
     #: folder of the project file; relative paths are resolved against it
     root: Path = Field(
@@ -429,9 +494,18 @@ class Project(Strict):
     def settings_for(self, fqn: str) -> TableSettings:
         """Merge every ``tables:`` entry whose glob matches ``schema.table``."""
         merged: dict[str, Any] = {}
+        keys: dict[str, bool] = {}
+        references: dict[str, str] = {}
         for entry in self.tables:
             if fnmatchcase(fqn.lower(), entry.match.lower()):
                 merged.update(entry.model_dump(exclude_unset=True))
+                references.update(entry.references)
+                # a key switched off for one table must not switch off the glob's others
+                for k, v in entry.keys.items():
+                    # false is said on purpose: it wins over a declared key or a dbt test
+                    keys[k.lower()] = keys.get(k.lower(), True) and v
+        merged["keys"] = keys
+        merged["references"] = references
         merged["match"] = fqn
         return TableSettings.model_validate(merged)
 
@@ -472,34 +546,9 @@ class Project(Strict):
         return url
 
 
-def _format_errors(err: ValidationError, smap: SourceMap, model: type[BaseModel]) -> str:
-    lines = []
-    for e in err.errors():
-        loc = tuple(e["loc"])
-        # pydantic puts the union tag into the loc; drop it for the source map lookup
-        clean: list[str | int] = [
-            p
-            for i, p in enumerate(loc)
-            if not (isinstance(p, str) and p in _TAGS and i > 0 and isinstance(loc[i - 1], int))
-        ]
-        key = ".".join(str(p) for p in clean) or "(top level)"
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            bad = str(clean[-1])
-            options = _valid_keys(model, clean[:-1], smap)
-            close = difflib.get_close_matches(bad, options, n=1)
-            msg = f"unknown key '{bad}'" + (f"; did you mean '{close[0]}'?" if close else "")
-        elif e["type"] == "union_tag_invalid":
-            msg = f"unknown type; {msg}"
-        lines.append(f"{smap.where(tuple(clean))}: {key}: {msg}")
-    return "\n".join(lines)
-
-
 _TAGS = {
-    "duckdb",
-    "postgres",
-    "mysql",
-    "snowflake",
+    *WAREHOUSES,
+    _EXTERNAL,
     "slack",
     "teams",
     "pagerduty",
@@ -510,40 +559,8 @@ _TAGS = {
 }
 
 
-def _valid_keys(model: type[BaseModel], loc: list[str | int], smap: SourceMap) -> list[str]:
-    """The field names valid at ``loc`` (best effort: follows nested models and lists)."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        current = _inner_model(field.annotation)
-        if current is None:
-            return []
-    fields = getattr(current, "model_fields", None)
-    if fields is None and isinstance(current, list):
-        return sorted({k for m in current for k in m.model_fields})
-    return sorted(fields or [])
-
-
-def _inner_model(annotation: Any) -> Any:
-    from typing import get_args
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    models = []
-    stack = list(get_args(annotation))
-    while stack:
-        a = stack.pop()
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            models.append(a)
-        else:
-            stack.extend(get_args(a))
-    if len(models) == 1:
-        return models[0]
-    return models or None
+def _format_errors(err: ValidationError, smap: SourceMap, model: type[BaseModel]) -> str:
+    return format_errors(err, smap, model, _TAGS)
 
 
 def parse_project(data: Any, smap: SourceMap) -> Project:

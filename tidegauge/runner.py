@@ -9,126 +9,32 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tidegauge.config import Project
 from tidegauge.core.clock import Clock
-from tidegauge.core.model import TableInfo
+from tidegauge.steps.context import DiscoverResult, Progress, RunReport
+from tidegauge.steps.discover import connect, discover
+from tidegauge.steps.leases import exclusive, holder_name
 from tidegauge.store.store import Store
-from tidegauge.warehouses.base import Warehouse, WarehouseError
-from tidegauge.warehouses.registry import driver_hint, open_warehouse
+
+__all__ = [
+    "DiscoverResult",
+    "Progress",
+    "RunReport",
+    "connect",
+    "discover",
+    "exclusive",
+    "holder_name",
+    "per_table",
+    "run",
+]
 
 log = logging.getLogger("tidegauge.run")
 
-Progress = Callable[[str, int, int], None]
-
-
-@dataclass
-class DiscoverResult:
-    tables: dict[str, list[TableInfo]] = field(default_factory=dict)
-    table_ids: dict[str, int] = field(default_factory=dict)  # TableRef.key → store id
-    errors: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class RunReport:
-    run_id: int
-    as_of: datetime
-    tables: int = 0
-    failed_tables: dict[str, str] = field(default_factory=dict)
-    warehouse_errors: dict[str, str] = field(default_factory=dict)
-    points: int = 0
-    alerts: list[dict[str, Any]] = field(default_factory=list)
-    incidents_opened: list[int] = field(default_factory=list)
-    incidents_updated: list[int] = field(default_factory=list)
-    notifications: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    fanout: dict[str, Any] = field(default_factory=dict)  # chunks, retries, workers
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "as_of": self.as_of,
-            "tables": self.tables,
-            "failed_tables": self.failed_tables,
-            "warehouse_errors": self.warehouse_errors,
-            "points": self.points,
-            "alerts": len(self.alerts),
-            "incidents_opened": self.incidents_opened,
-            "incidents_updated": self.incidents_updated,
-            "notifications": self.notifications,
-            "seconds": round(self.seconds, 3),
-            **({"fanout": self.fanout} if self.fanout else {}),
-        }
-
-
-def connect(config: Any) -> Warehouse:
-    """Open a warehouse with a clear message when its driver is missing."""
-    wh = open_warehouse(config)
-    try:
-        wh.connect()
-    except ImportError as e:
-        hint = driver_hint(config.type)
-        raise WarehouseError(
-            f"warehouse '{config.name}': driver for {config.type} is not installed "
-            f"({e.name}); {hint}"
-        ) from None
-    return wh
-
-
-def discover(project: Project, store: Store, now: datetime) -> DiscoverResult:
-    """List every warehouse's tables and record them; one failing warehouse never stops others."""
-    result = DiscoverResult()
-    for cfg in project.warehouses:
-        try:
-            wh = connect(cfg)
-            try:
-                infos = wh.list_tables()
-            finally:
-                wh.close()
-        except WarehouseError as e:
-            result.errors[cfg.name] = str(e)
-            log.error("%s", e)
-            continue
-        result.tables[cfg.name] = infos
-        ids = store.upsert_tables(infos, now)
-        seen = set(ids)
-        for info, tid in zip(infos, ids, strict=True):
-            result.table_ids[info.ref.key] = tid
-        store.mark_dropped(cfg.name, seen, now)
-    return result
-
-
 GROUP_WAIT = 300.0
-
-
-@contextmanager
-def exclusive(store: Store, name: str, *, timeout: float) -> Iterator[None]:
-    """Hold a store lease for the block, waiting up to ``timeout`` seconds for it."""
-    holder = holder_name()
-    deadline = time.monotonic() + timeout
-    ttl = timedelta(seconds=max(timeout, 60.0))
-    while not store.acquire_lease(name, holder, ttl, datetime.now(UTC)):
-        if time.monotonic() > deadline:
-            raise WarehouseError(f"another tidegauge process holds '{name}' for too long")
-        time.sleep(0.2)
-    try:
-        yield
-    finally:
-        store.release_lease(name, holder)
-
-
-def holder_name() -> str:
-    """Who holds a lease: host, process and thread (the web scheduler runs in a thread)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def run(
@@ -139,20 +45,28 @@ def run(
     only: list[str] | None = None,
     progress: Progress | None = None,
     notify: bool = True,
+    wall: Clock | None = None,
 ) -> RunReport:
-    """One run as of ``clock.now()``; see the module docstring."""
+    """One run as of ``clock.now()``; see the module docstring.
+
+    ``wall`` is the real clock for delivery retry budgets (default: the system clock);
+    tests inject one to move time instead of sleeping.
+    """
     from tidegauge.steps.emit import emit_run
     from tidegauge.steps.group import group_alerts
     from tidegauge.steps.lineage import refresh_lineage
     from tidegauge.steps.notify import enqueue_incident, notify_incidents
     from tidegauge.steps.recover import orphan_alerts, reclaim, unqueued_incidents
     from tidegauge.store.outbox import OutboxRepo
+    from tidegauge.streams.run import poll_streams
 
     started = time.perf_counter()
     now = clock.now()
     failed_runs = reclaim(store, now, holder_name())  # finish what killed runs left
     run_id = store.start_run(as_of=now, now=now, holder=holder_name())
     report = RunReport(run_id=run_id, as_of=now)
+    # monitors or lineage from an unreadable dbt manifest are missing from this run
+    report.problems = list(project.monitor_warnings)
     status, error = "success", None
     try:
         found = discover(project, store, now)
@@ -162,6 +76,9 @@ def run(
         collected, alerts = per_table(
             project, store, found, now, run_id, report, only, progress, external
         )
+        alerts += poll_streams(
+            project, store, now, run_id, graph=graph, errors=report.warehouse_errors
+        )[1]
         report.alerts = alerts
         # grouping reads open incidents and writes new ones: one process at a time
         with exclusive(store, "group", timeout=GROUP_WAIT):
@@ -172,18 +89,43 @@ def run(
         if notify:
             outbox = OutboxRepo(store)
             for iid in unqueued_incidents(store, failed_runs):
-                enqueue_incident(project, store, outbox, iid, now)
-            notify_incidents(project, store, now, report)
-        if report.failed_tables or report.warehouse_errors:
+                enqueue_incident(project, store, outbox, iid, now, clock=wall)
+            notify_incidents(project, store, now, report, clock=wall)
+        if report.partial:
             status = "partial"
-    except Exception as e:  # the run is recorded as failed, then the error propagates
+    except BaseException as e:  # the run is recorded as failed, then the error propagates
         status, error = "failed", f"{type(e).__name__}: {e}"
-        raise
-    finally:
         report.seconds = time.perf_counter() - started
-        stats = json.loads(json.dumps(report.as_dict(), default=str))
-        store.finish_run(run_id, status, stats, clock.now(), error)
+        _finish_failed(store, run_id, report, clock, error)
+        raise
+    report.seconds = time.perf_counter() - started
+    stats = json.loads(json.dumps(report.as_dict(), default=str))
+    store.finish_run(run_id, status, stats, clock.now(), error)
     return report
+
+
+#: how long a failed run tries to record its failure while the store is unreachable
+FINISH_RETRY = (0.5, 1.0, 2.0)
+
+
+def _finish_failed(store: Store, run_id: int, report: RunReport, clock: Clock, error: str) -> None:
+    """Record the run as failed and release what it holds, trying again for a few seconds
+    when the store is what failed; if it stays away, the next run reclaims both (the
+    process that held them is gone by then)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from tidegauge.steps.recover import release_held
+
+    stats = json.loads(json.dumps(report.as_dict(), default=str))
+    for wait in (0.0, *FINISH_RETRY):
+        time.sleep(wait)
+        try:
+            store.finish_run(run_id, "failed", stats, clock.now(), error[:2000])
+            release_held(store, holder_name())
+            return
+        except DBAPIError as e:
+            log.warning("recording run %s as failed: store unavailable (%s)", run_id, e.orig)
+    log.error("run %s could not be recorded as failed: the store stays unavailable", run_id)
 
 
 def per_table(
@@ -203,28 +145,16 @@ def per_table(
     detection runs here over all collected tables at once, so the run tests the same
     family of points (false discovery rate) as a single process does.
     """
-    from tidegauge.steps.collect import collect_tables
+    from tidegauge.fanout.chunks import alerts_by_id
+    from tidegauge.fanout.registry import engine
     from tidegauge.steps.detect import detect_tables
 
-    if project.execution.type == "local":
-        collected = collect_tables(project, store, found, now, run_id, report, only, progress)
-        return collected, detect_tables(project, store, collected, now, run_id, report, external)
-    from tidegauge.fanout.chunks import alerts_by_id
-
-    if project.execution.type == "dagster":
-        from tidegauge.fanout.dagster_engine import fan_out
-    else:
-        from tidegauge.fanout.celery_engine import fan_out
-
-    collected, alert_ids, report.fanout = fan_out(
+    fan = engine(project.execution.type)
+    collected, alert_ids, report.fanout = fan.fan_out(
         project, store, found, now, run_id, report, only, progress
     )
-    if project.execution.detect == "workers":
+    if fan.REMOTE and project.execution.detect == "workers":
         stored = alerts_by_id(store, alert_ids)
         # dbt test failures and other external alerts are the coordinator's own
         return collected, stored + detect_tables(project, store, [], now, run_id, report, external)
     return collected, detect_tables(project, store, collected, now, run_id, report, external)
-
-
-def lookback(project: Project) -> timedelta:
-    return timedelta(days=project.defaults.history_days)

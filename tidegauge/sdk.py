@@ -21,7 +21,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from tidegauge.config import Project
     from tidegauge.monitors import _MonitorBase
-    from tidegauge.runner import RunReport
+    from tidegauge.steps.context import RunReport
     from tidegauge.store.store import Store, StoredTable
 
 log = logging.getLogger("tidegauge.sdk")
@@ -179,6 +178,7 @@ def latest_data_time(store: Store, table_id: int) -> datetime | None:
     the engine's last-modified time, or the end of the newest non-empty bucket."""
     from sqlalchemy import func, select
 
+    from tidegauge.core.metrics import Metric
     from tidegauge.store import schema as s
     from tidegauge.store.engine import utc
 
@@ -186,14 +186,15 @@ def latest_data_time(store: Store, table_id: int) -> datetime | None:
     with store.engine.connect() as c:
         epoch = c.execute(
             select(func.max(mp.c.value)).where(
-                mp.c.table_id == table_id, mp.c.metric.in_(["max_timestamp", "last_modified"])
+                mp.c.table_id == table_id,
+                mp.c.metric.in_([Metric.MAX_TIMESTAMP.value, Metric.LAST_MODIFIED.value]),
             )
         ).scalar()
         bucket = c.execute(
             select(mp.c.bucket_start, mp.c.bucket_seconds)
             .where(
                 mp.c.table_id == table_id,
-                mp.c.metric == "bucket_row_count",
+                mp.c.metric == Metric.BUCKET_ROW_COUNT.value,
                 mp.c.segment == "",
                 mp.c.value > 0,
             )
@@ -359,7 +360,7 @@ def _stored_monitors(store: Store) -> dict[str, dict[str, Any]]:
 
 def _warehouse_tables(project: Project) -> tuple[set[str], list[str]]:
     """Lower-case ``schema.table`` and ``warehouse:schema.table`` of every warehouse table."""
-    from tidegauge.runner import connect
+    from tidegauge.steps.discover import connect
     from tidegauge.warehouses.base import WarehouseError
 
     names: set[str] = set()
@@ -403,7 +404,7 @@ def compute_plan(
                 plan.warnings.append(
                     f"monitor '{m.name}'{where}: table {m.table} does not exist in any warehouse"
                 )
-        kind = str(getattr(m, "type"))  # noqa: B009
+        kind = m.kind
         want = {
             "kind": kind,
             "table_id": t.id if t else None,
@@ -487,16 +488,8 @@ def apply_plan(
 def predict(
     project: Project, store: Store, table: StoredTable, m: _MonitorBase, days: float = 90
 ) -> dict[str, Any] | None:
-    """Predicted alerts per week of a monitor, replayed over the stored history."""
-    from tidegauge.monitors import (
-        CategoricalMonitor,
-        CustomSQLMonitor,
-        FieldHealthMonitor,
-        FreshnessMonitor,
-        RuleMonitor,
-        VolumeMonitor,
-    )
-
+    """Predicted alerts per week of a monitor, replayed over the stored history (each
+    monitor type owns its replay: :meth:`~tidegauge.monitors.MonitorBase.backtest`)."""
     pts = store.points(table.id)
     if not pts:
         return None
@@ -504,165 +497,7 @@ def predict(
     for p in pts:
         if p.value is not None:
             series.setdefault((p.metric, p.column, p.segment), []).append(p)
-    if isinstance(m, VolumeMonitor):
-        key = ("bucket_row_count", None, None)
-        if key not in series:
-            key = ("row_count", None, None)
-        out = _learned(project, table, m, {key: series.get(key, [])}, days)
-        if out is not None and m.min_rows is not None:
-            _add_bound(out, series.get(key, []), m.min_rows, None, days)
-        return out
-    if isinstance(m, FieldHealthMonitor):
-        wanted = set(m.metrics) or {"null_rate", "distinct_count", "mean", "p50"}
-        cols = {c.lower() for c in m.columns}
-        chosen = {
-            k: v
-            for k, v in series.items()
-            if k[0] in wanted and k[1] and k[2] is None and (not cols or k[1].lower() in cols)
-        }
-        return _learned(
-            project, table, m, dict(sorted(chosen.items(), key=lambda kv: str(kv[0]))[:50]), days
-        )
-    if isinstance(m, FreshnessMonitor):
-        if m.sla is None:
-            return {"alerts_per_week": None, "note": "learned cadence: not replayed"}
-        from tidegauge.steps.detect_other import update_times
-
-        last = latest_data_time(store, table.id) or datetime.now(UTC)
-        times = update_times(store, table.id, last)
-        late = [b for a, b in pairwise(times) if b - a > m.sla]
-        return _rate(len(late), times, days, "update gaps over the SLA")
-    if isinstance(m, CustomSQLMonitor):
-        key = (f"custom:{m.name}", None, None)
-        if key not in series:
-            return {"alerts_per_week": None, "note": "no history of this query yet"}
-        if m.min is not None or m.max is not None:
-            return _add_bound({"alerts": 0, "series": 1}, series[key], m.min, m.max, days)
-        return _learned(project, table, m, {key: series[key]}, days)
-    if isinstance(m, RuleMonitor):
-        return _rule_history(m, series, days)
-    if isinstance(m, CategoricalMonitor):
-        return {"alerts_per_week": None, "note": "categorical values: not replayed"}
-    return None
-
-
-def _learned(
-    project: Project,
-    table: StoredTable,
-    m: _MonitorBase,
-    chosen: dict[tuple[str, str | None, str | None], list[Any]],
-    days: float,
-) -> dict[str, Any] | None:
-    from tidegauge.core.detectors.backtest import backtest
-    from tidegauge.steps.detect import detector_settings
-
-    total, weeks, tested = 0, 0, 0
-    for (metric, _col, _seg), pts in chosen.items():
-        if len(pts) < 16:
-            continue
-        settings = detector_settings(metric, project.settings_for(table.ref.fqn), project)
-        changes: dict[str, Any] = {}
-        if m.sensitivity:
-            changes["sensitivity"] = type(settings.sensitivity)(m.sensitivity)
-        if m.direction:
-            changes["direction"] = type(settings.direction)(m.direction)
-        try:
-            res = backtest(
-                [p.bucket_start for p in pts],
-                [float(p.value) for p in pts],
-                settings.with_(**changes),
-                days,
-                metric=metric,
-            )
-        except ValueError:
-            continue
-        total += res.alerts
-        weeks = max(weeks, len(res.per_week))
-        tested += 1
-    if not tested:
-        return {"alerts_per_week": None, "note": "not enough history to replay"}
-    return {
-        "alerts": total,
-        "weeks": weeks,
-        "series": tested,
-        "alerts_per_week": round(total / max(weeks, 1), 2),
-    }
-
-
-def _rate(n: int, times: Sequence[datetime], days: float, note: str) -> dict[str, Any]:
-    if len(times) < 2:
-        return {"alerts_per_week": None, "note": "not enough history to replay"}
-    span = max((times[-1] - times[0]).total_seconds(), 1.0)
-    weeks = min(span / 604800, days / 7)
-    return {
-        "alerts": n,
-        "weeks": round(weeks, 1),
-        "alerts_per_week": round(n / max(weeks, 1.0), 2),
-        "note": note,
-    }
-
-
-def _add_bound(
-    out: dict[str, Any], pts: Sequence[Any], lo: float | None, hi: float | None, days: float
-) -> dict[str, Any]:
-    bad = [p for p in pts if (lo is not None and p.value < lo) or (hi is not None and p.value > hi)]
-    bounded = _rate(len(bad), [p.bucket_start for p in pts], days, "bound violations")
-    if out.get("alerts_per_week") is None:
-        return bounded
-    out["alerts"] = out.get("alerts", 0) + len(bad)
-    out["alerts_per_week"] = round(out["alerts_per_week"] + (bounded["alerts_per_week"] or 0), 2)
-    return out
-
-
-def _rule_history(
-    m: Any, series: dict[tuple[str, str | None, str | None], list[Any]], days: float
-) -> dict[str, Any]:
-    col = (m.column or "").lower()
-
-    def of(metric: str) -> list[Any]:
-        return [
-            p
-            for (mt, c, s), pts in series.items()
-            for p in pts
-            if mt == metric and (c or "").lower() == col and s is None
-        ]
-
-    if m.rule == "not_null":
-        pts = of("null_count")
-        return _rate(
-            sum(1 for p in pts if p.value > 0),
-            [p.bucket_start for p in pts],
-            days,
-            "buckets with nulls",
-        )
-    if m.rule == "row_count_min":
-        pts = of("bucket_row_count") or of("row_count")
-        return _add_bound({"alerts_per_week": None}, pts, m.min, None, days)
-    if m.rule == "range":
-        lows, highs = of("min"), of("max")
-        bad = {p.bucket_start for p in lows if m.min is not None and p.value < m.min}
-        bad |= {p.bucket_start for p in highs if m.max is not None and p.value > m.max}
-        return _rate(len(bad), [p.bucket_start for p in lows or highs], days, "out of range")
-    if m.rule == "accepted_values":
-        allowed = {str(v) for v in m.values}
-        buckets = {
-            p.bucket_start
-            for (mt, c, s), pts in series.items()
-            for p in pts
-            if mt == "value_count" and (c or "").lower() == col
-        }
-        bad = {
-            p.bucket_start
-            for (mt, c, s), pts in series.items()
-            for p in pts
-            if mt == "value_count"
-            and (c or "").lower() == col
-            and s not in allowed
-            and s != "__other__"
-            and p.value > 0
-        }
-        return _rate(len(bad), sorted(buckets), days, "buckets with other values")
-    return {"alerts_per_week": None, "note": f"{m.rule}: no stored history to replay"}
+    return m.backtest(project, store, table, series, days)
 
 
 # --------------------------------------------------------------------------- the client

@@ -6,13 +6,16 @@ plain Python values plus a map from key path to line number.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -110,3 +113,69 @@ def _build(node: yaml.Node, loc: Loc, smap: SourceMap) -> Any:
 
 def io_empty() -> str:
     return ""
+
+
+def format_errors(
+    err: ValidationError, smap: SourceMap, model: type[BaseModel], tags: Collection[str] = ()
+) -> str:
+    """A pydantic error as ``file:line: key: message`` lines, one per problem.
+
+    ``tags`` are the discriminator values of the model's unions (``duckdb``, ``slack``,
+    ``freshness``…): pydantic puts them in an error's location, the file has no such key.
+    An unknown key gets the closest valid one suggested.
+    """
+    lines = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        clean: list[str | int] = [
+            p
+            for i, p in enumerate(loc)
+            if not (isinstance(p, str) and p in tags and i > 0 and isinstance(loc[i - 1], int))
+        ]
+        key = ".".join(str(p) for p in clean) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            bad = str(clean[-1])
+            options = _valid_keys(model, clean[:-1])
+            close = difflib.get_close_matches(bad, options, n=1)
+            msg = f"unknown key '{bad}'" + (f"; did you mean '{close[0]}'?" if close else "")
+        elif e["type"] == "union_tag_invalid":
+            msg = f"unknown type; {msg}"
+        lines.append(f"{smap.where(tuple(clean))}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def _valid_keys(model: type[BaseModel], loc: list[str | int]) -> list[str]:
+    """The field names valid at ``loc`` (best effort: follows nested models and lists)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = _inner_model(field.annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", None)
+    if fields is None and isinstance(current, list):
+        return sorted({k for m in current for k in m.model_fields})
+    return sorted(fields or [])
+
+
+def _inner_model(annotation: Any) -> Any:
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = []
+    stack = list(get_args(annotation))
+    while stack:
+        a = stack.pop()
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            models.append(a)
+        else:
+            stack.extend(get_args(a))
+    if len(models) == 1:
+        return models[0]
+    return models or None

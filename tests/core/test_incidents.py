@@ -1,9 +1,18 @@
 """Grouping along lineage and time: one incident per real problem, explained."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from tidegauge.core.incidents import AlertRef, OpenIncident, group_alerts, severity_for
-from tidegauge.core.model import AlertKind, Severity
+from tidegauge.core.incidents import (
+    CONTINUING,
+    DOWNSTREAM,
+    ROOT,
+    AlertRef,
+    Link,
+    OpenIncident,
+    group_alerts,
+)
+from tidegauge.core.model import AlertKind
 
 T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 # raw.orders → stg.orders → mart.revenue ; raw.users unrelated
@@ -31,7 +40,8 @@ def test_downstream_symptoms_group_under_most_upstream_alert():
     assert len(groups) == 2
     main = next(g for g in groups if len(g.members) == 3)
     assert main.root.id == 2
-    assert main.reasons[1] == "grouped because `stg.orders` reads `raw.orders`"
+    assert main.reasons[1].startswith("grouped because `stg.orders` reads `raw.orders`")
+    assert "rows missing or late in `raw.orders`" in main.reasons[1]
     assert "`mart.revenue` reads `stg.orders`" in main.reasons[3]
 
 
@@ -68,21 +78,6 @@ def test_different_problems_on_one_table_stay_apart():
         AlertRef(2, "raw.orders", AlertKind.CATEGORY_NEW_VALUE, T0 + timedelta(hours=5)),
     ]
     assert len(group_alerts(alerts, [], path)) == 2
-
-
-def test_severity_rises_with_blast_radius():
-    assert (
-        severity_for(AlertKind.VOLUME, Severity.LOW, exposures=0, owners=0, downstream_tables=0)
-        is Severity.LOW
-    )
-    assert (
-        severity_for(AlertKind.VOLUME, Severity.LOW, exposures=1, owners=1, downstream_tables=2)
-        is Severity.HIGH
-    )
-    assert (
-        severity_for(AlertKind.VOLUME, Severity.MEDIUM, exposures=3, owners=2, downstream_tables=9)
-        is Severity.CRITICAL
-    )
 
 
 def test_sibling_upstream_of_a_symptom_does_not_join():
@@ -203,3 +198,176 @@ def test_a_lasting_condition_does_not_swallow_other_problems_of_its_table():
     )
     drop = AlertRef(9, "raw.orders", AlertKind.VOLUME, T0 + timedelta(hours=12))
     assert [g.incident_id for g in group_alerts([drop], [inc], path)] == [None]
+
+
+# A marketplace: orders and shows both feed show_performance; payments feed fct_orders too.
+MARKET = {
+    ("raw.orders", "stg.orders"),
+    ("stg.orders", "fct.orders"),
+    ("fct.orders", "mart.show_performance"),
+    ("raw.shows", "stg.shows"),
+    ("stg.shows", "mart.show_performance"),
+    ("raw.payments", "stg.payments"),
+    ("stg.payments", "fct.orders"),
+}
+#: column lineage: (root table, root column) → {downstream column: computed directly?}
+COLUMNS = {
+    ("raw.orders", "status"): {
+        "stg.orders.status": True,
+        "fct.orders.status": True,
+        "mart.show_performance.orders_count": False,  # a status filter
+    },
+    ("raw.payments", "method"): {
+        "stg.payments.method": True,
+        "fct.orders.payment_method": True,
+    },
+}
+
+
+def market_path(a: str, b: str):
+    frontier, parents = [a], {}
+    while frontier:
+        nxt = []
+        for u in frontier:
+            for s, t in sorted(MARKET):
+                if s == u and t not in parents:
+                    parents[t] = u
+                    nxt.append(t)
+        frontier = nxt
+    if b not in parents:
+        return None
+    chain = [b]
+    while chain[-1] != a:
+        chain.append(parents[chain[-1]])
+    return list(reversed(chain))
+
+
+def market_link(root: str, root_column: str, table: str, column: str | None) -> Link:
+    reach = COLUMNS.get((root, root_column))
+    if reach is None or column is None:
+        return Link.UNKNOWN
+    direct = reach.get(f"{table}.{column}")
+    if direct is None:
+        return Link.NONE
+    return Link.DIRECT if direct else Link.INDIRECT
+
+
+def test_a_downstream_drop_joins_its_upstream_root_not_a_concurrent_unrelated_incident():
+    # a new status value has been alerting on raw.orders all day, its latest alert in the
+    # very hour show_performance drops; raw.shows stopped loading three hours earlier and
+    # is still overdue. The drop is missing shows, not a status value.
+    new_value = OpenIncident(
+        1,
+        "raw.orders",
+        AlertKind.CATEGORY_NEW_VALUE,
+        T0 - timedelta(hours=12),
+        {"raw.orders"},
+        "status",
+        last_time=T0 + timedelta(hours=3),
+    )
+    shows_stopped = OpenIncident(
+        2, "raw.shows", AlertKind.FRESHNESS, T0, {"raw.shows"}, last_time=T0 + timedelta(hours=2)
+    )
+    drop = AlertRef(9, "mart.show_performance", AlertKind.VOLUME, T0 + timedelta(hours=3))
+    groups = group_alerts([drop], [new_value, shows_stopped], market_path, link=market_link)
+    assert [(g.incident_id, [m.id for m in g.members]) for g in groups] == [(2, [9])]
+    assert "rows missing or late in `raw.shows`" in groups[0].reasons[9]
+    assert groups[0].roles == {9: DOWNSTREAM}
+
+
+def test_a_downstream_column_joins_the_root_its_column_is_computed_from():
+    # fct.orders reads both raw.orders and raw.payments; its payment_method null rate comes
+    # from the payments problem even though the orders problem alerts in the same hour
+    orders = OpenIncident(
+        1, "raw.orders", AlertKind.NULL_RATE, T0, {"raw.orders"}, "status", last_time=T0
+    )
+    payments = OpenIncident(
+        2,
+        "raw.payments",
+        AlertKind.NULL_RATE,
+        T0 - timedelta(hours=4),
+        {"raw.payments"},
+        "method",
+        last_time=T0 - timedelta(hours=1),
+    )
+    symptom = AlertRef(9, "fct.orders", AlertKind.NULL_RATE, T0, column="payment_method")
+    groups = group_alerts([symptom], [orders, payments], market_path, link=market_link)
+    assert [g.incident_id for g in groups] == [2]
+    assert "computed from `raw.payments.method`" in groups[0].reasons[9]
+
+
+def test_a_column_that_lineage_does_not_connect_joins_only_in_the_same_hour():
+    inc = OpenIncident(
+        1, "raw.payments", AlertKind.NULL_RATE, T0, {"raw.payments"}, "method", last_time=T0
+    )
+    later = AlertRef(
+        9, "fct.orders", AlertKind.NULL_RATE, T0 + timedelta(hours=3), column="order_id"
+    )
+    assert [g.incident_id for g in group_alerts([later], [inc], market_path, link=market_link)] == [
+        None
+    ]
+    same_hour = replace(later, data_time=T0)
+    groups = group_alerts([same_hour], [inc], market_path, link=market_link)
+    assert [g.incident_id for g in groups] == [1]
+    assert "same hour" in groups[0].reasons[9]
+
+
+def test_repeats_on_one_table_are_continuing():
+    alerts = [
+        AlertRef(1, "raw.orders", AlertKind.VOLUME, T0),
+        AlertRef(2, "raw.orders", AlertKind.VOLUME, T0 + timedelta(hours=1)),
+        AlertRef(3, "raw.orders", AlertKind.VOLUME, T0 + timedelta(hours=2)),
+        AlertRef(4, "stg.orders", AlertKind.VOLUME, T0),
+    ]
+    (group,) = group_alerts(alerts, [], market_path, link=market_link)
+    assert group.roles == {1: ROOT, 2: CONTINUING, 3: CONTINUING, 4: DOWNSTREAM}
+    assert group.reasons[2].startswith("continuing on `raw.orders`")
+    # a later run: the next repeat continues the open incident, it is not a symptom
+    inc = OpenIncident(
+        7, "raw.orders", AlertKind.VOLUME, T0, {"raw.orders"}, last_time=T0 + timedelta(hours=2)
+    )
+    (joined,) = group_alerts(
+        [AlertRef(5, "raw.orders", AlertKind.VOLUME, T0 + timedelta(hours=3))],
+        [inc],
+        market_path,
+        link=market_link,
+    )
+    assert joined.incident_id == 7 and joined.roles == {5: CONTINUING}
+
+
+def test_missing_rows_explain_the_tables_own_columns_while_rows_are_missing():
+    # three hours into a volume drop, the distinct count of sellers falls with the rows
+    inc = OpenIncident(
+        7, "raw.orders", AlertKind.VOLUME, T0, {"raw.orders"}, last_time=T0 + timedelta(hours=3)
+    )
+    sellers = AlertRef(
+        8, "raw.orders", AlertKind.DISTINCT, T0 + timedelta(hours=3), column="seller_id"
+    )
+    (joined,) = group_alerts([sellers], [inc], market_path, link=market_link)
+    assert joined.incident_id == 7 and joined.roles == {8: CONTINUING}
+    assert "while rows were missing" in joined.reasons[8]
+
+
+def test_a_schema_change_downstream_joins_the_upstream_schema_change_not_a_data_incident():
+    drop = OpenIncident(
+        1, "raw.orders", AlertKind.VOLUME, T0, {"raw.orders"}, last_time=T0 + timedelta(hours=4)
+    )
+    removed = AlertRef(
+        5, "stg.orders", AlertKind.SCHEMA_CHANGE, T0 + timedelta(hours=8), column="coupon"
+    )
+    groups = group_alerts([removed], [drop], market_path, link=market_link)
+    assert [g.incident_id for g in groups] == [None]
+    # not even in the same hour: rows going missing never remove a column
+    same_hour = replace(removed, data_time=T0 + timedelta(hours=4))
+    assert [g.incident_id for g in group_alerts([same_hour], [drop], market_path)] == [None]
+    schema = OpenIncident(
+        2, "raw.orders", AlertKind.SCHEMA_CHANGE, T0, {"raw.orders"}, "coupon", last_time=T0
+    )
+    groups = group_alerts([same_hour], [drop, schema], market_path, link=market_link)
+    assert [g.incident_id for g in groups] == [2]
+
+
+def test_a_symptom_does_not_come_before_its_cause():
+    inc = OpenIncident(1, "raw.shows", AlertKind.FRESHNESS, T0, {"raw.shows"}, last_time=T0)
+    early = AlertRef(5, "stg.shows", AlertKind.VOLUME, T0 - timedelta(hours=5))
+    assert [g.incident_id for g in group_alerts([early], [inc], market_path)] == [None]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from tidegauge.core.metrics import (
     OTHER,
     Agg,
     BucketSpec,
-    Capabilities,
     CustomSQLError,
     Metric,
     Window,
@@ -35,18 +35,15 @@ from tidegauge.core.metrics import (
     profile_columns,
 )
 from tidegauge.core.model import ColumnInfo, TypeFamily
+from tidegauge.warehouses.registry import WAREHOUSES, adapter_class
 
 GOLDEN = Path(__file__).parent / "golden"
 F = TypeFamily
 NOW = datetime(2024, 3, 3, 12, 0, tzinfo=UTC)
 WINDOW = Window(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 3, tzinfo=UTC))
 
-CAPS = {
-    "duckdb": Capabilities("duckdb", approx_distinct=True, quantiles=True, tablesample=True),
-    "postgres": Capabilities("postgres", quantiles=True, tablesample=True),
-    "mysql": Capabilities("mysql"),
-    "snowflake": Capabilities("snowflake", approx_distinct=True, quantiles=True, tablesample=True),
-}
+#: each engine's capabilities as its adapter declares them (core never names an engine)
+CAPS = {kind: adapter_class(kind).CAPABILITIES for kind in WAREHOUSES}
 
 COLUMNS = [
     ColumnInfo("i", "INTEGER", F.INTEGER),
@@ -99,8 +96,10 @@ def golden_sql(dialect: str) -> str:
 def test_golden_sql(dialect: str) -> None:
     path = GOLDEN / f"profile_{dialect}.sql"
     text = golden_sql(dialect)
-    if os.environ.get("TIDEGAUGE_UPDATE_GOLDEN") or not path.exists():
+    if os.environ.get("TIDEGAUGE_UPDATE_GOLDEN"):
         path.write_text(text)
+    # a missing golden is a failure, not a file quietly written with whatever the code says
+    assert path.exists(), f"{path} is missing: run with TIDEGAUGE_UPDATE_GOLDEN=1 and review it"
     assert text == path.read_text()
 
 
@@ -148,6 +147,36 @@ def test_select_limit_splits_into_few_scans_and_merges() -> None:
     assert len(build_profile_plan(TABLE, cols[:150], CAPS["duckdb"]).queries) == 1
     # DuckDB crashes on 256+ HLL aggregates in one grouped query: 400 columns take two scans
     assert len(build_profile_plan(TABLE, cols, CAPS["duckdb"]).queries) == 2
+
+
+def test_a_key_column_gets_exact_duplicates_and_no_distribution_statistics() -> None:
+    cols = [ColumnInfo("order_id", "BIGINT", F.INTEGER), COLUMNS[5]]
+    plan = build_profile_plan(
+        TABLE, cols, CAPS["duckdb"], bucket=BucketSpec(COLUMNS[5]), window=WINDOW, keys=["ORDER_ID"]
+    )
+    aggs = {o.agg for o in plan.queries[0].outputs if o.column == "order_id"}
+    assert aggs == {Agg.NONNULL, Agg.KEY_DISTINCT, Agg.MIN, Agg.MAX}
+    sql = plan.queries[0].query.sql("duckdb")
+    assert 'COUNT(DISTINCT "order_id")' in sql and "APPROX_COUNT_DISTINCT" not in sql
+    # a sample cannot say whether keys repeat: no duplicate count at all
+    sampled = build_profile_plan(TABLE, cols, CAPS["duckdb"], sample_percent=10, keys=["order_id"])
+    assert Agg.KEY_DISTINCT not in {o.agg for o in sampled.queries[0].outputs}
+
+
+def test_duplicates_of_a_key_with_nulls_and_no_timestamp_on_duckdb() -> None:
+    c = duckdb.connect()
+    c.execute(
+        "CREATE TABLE k AS SELECT * FROM (VALUES (1), (2), (2), (3), (3), (3), (NULL), (NULL)) "
+        "t(order_id)"
+    )
+    cols = [ColumnInfo("order_id", "INTEGER", F.INTEGER)]
+    plan = build_profile_plan(exp.to_table("k"), cols, CAPS["duckdb"], keys=["order_id"])
+    (row,) = plan.read([run(c, q.query) for q in plan.queries])
+    got = {v.metric: v.value for v in row.values}
+    # 6 non-null keys, 3 distinct: 3 rows repeat a key; NULLs are nulls, not duplicates
+    assert got[Metric.DUPLICATE_COUNT] == 3 and got[Metric.DUPLICATE_RATE] == 3 / 8
+    assert got[Metric.NULL_COUNT] == 2 and Metric.MEAN not in got
+    assert Metric.DISTINCT_COUNT not in got
 
 
 # --- executed on DuckDB, compared with numpy -----------------------------------------------
@@ -203,7 +232,7 @@ def expected_by_bucket(con: Any) -> dict[datetime, dict[str, dict[Metric, float]
                 Metric.NULL_COUNT: len(vals) - len(nn),
                 Metric.NULL_RATE: (len(vals) - len(nn)) / len(vals),
             }
-            if name != "b":
+            if name not in ("b", "ts", "dt"):  # no distinct count of a timestamp or date
                 m[Metric.DISTINCT_COUNT] = len(set(nn))
             if name in ("i", "f", "d", "allnull") and nn:
                 a = np.array([float(v) for v in nn])
@@ -240,7 +269,7 @@ def expected_by_bucket(con: Any) -> dict[datetime, dict[str, dict[Metric, float]
 
 @pytest.mark.parametrize("approx", [False, True])
 def test_duckdb_profile_matches_numpy(con: Any, approx: bool) -> None:
-    caps = Capabilities("duckdb", approx_distinct=approx, quantiles=True)
+    caps = replace(CAPS["duckdb"], approx_distinct=approx)
     plan = build_profile_plan(
         TABLE, COLUMNS, caps, bucket=BucketSpec(COLUMNS[5], 3600), window=WINDOW, now=NOW
     )
@@ -274,9 +303,7 @@ def test_duckdb_profile_matches_numpy(con: Any, approx: bool) -> None:
 
 def test_split_plan_gives_the_same_values(con: Any) -> None:
     whole = build_profile_plan(TABLE, COLUMNS, CAPS["duckdb"], now=NOW)
-    split = build_profile_plan(
-        TABLE, COLUMNS, Capabilities("duckdb", True, True, True, max_select_items=9), now=NOW
-    )
+    split = build_profile_plan(TABLE, COLUMNS, replace(CAPS["duckdb"], max_select_items=9), now=NOW)
     assert len(split.queries) > 3
 
     def flat(plan: Any) -> dict[tuple[Any, ...], float]:
@@ -397,7 +424,7 @@ def test_custom_sql_rejects_everything_else(sql: str, message: str) -> None:
 
 
 def test_nan_is_no_value() -> None:
-    from tidegauge.core.metrics import _number
+    from tidegauge.core.metrics.profile import _number
 
     assert _number(float("nan")) is None
     assert _number(math.inf) == math.inf

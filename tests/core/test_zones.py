@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,7 @@ from tidegauge.core.metrics import (
     naive_timestamp,
 )
 from tidegauge.core.model import ColumnInfo, TypeFamily
+from tidegauge.warehouses.registry import adapter_class
 
 BERLIN = "Europe/Berlin"
 SPRING = datetime(2026, 3, 29, 1, tzinfo=UTC)  # 02:00 CET -> 03:00 CEST
@@ -204,8 +206,13 @@ def test_unambiguous_wall_times_match_the_zone_database(za: tuple[str, datetime]
 # --- the pushed-down SQL -----------------------------------------------------------------------
 
 
+def engine_caps(dialect: str, zone: str = "UTC") -> Capabilities:
+    """What the engine's adapter declares, in ``zone``."""
+    return replace(adapter_class(dialect).CAPABILITIES, zone=zone)
+
+
 def _hour_query(dialect: str, zone: str, window: Window, column: ColumnInfo = NAIVE) -> str:
-    caps = Capabilities(dialect, zone=zone)
+    caps = engine_caps(dialect, zone)
     return build_bucket_count_query(TABLE, caps, BucketSpec(column), window).sql(dialect)
 
 
@@ -240,23 +247,24 @@ def test_columns_with_a_time_zone_and_utc_warehouses_are_unaffected(dialect: str
     assert _hour_query(dialect, "UTC", window, naive) == _hour_query(
         dialect, "Etc/UTC", window, naive
     )
-    assert naive_timestamp(naive, dialect) and not naive_timestamp(aware, dialect)
+    caps = engine_caps(dialect)
+    assert naive_timestamp(naive, caps) and not naive_timestamp(aware, caps)
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_future_rate_and_freshness_compare_with_the_wall_time_of_now(dialect: str) -> None:
     now = datetime(2026, 7, 1, 12, tzinfo=UTC)
     column = col(TYPES[dialect][0])
-    caps = Capabilities(dialect, zone="Asia/Kolkata")
+    caps = engine_caps(dialect, "Asia/Kolkata")
     plan = build_profile_plan(TABLE, [column], caps, now=now)
     assert "2026-07-01 17:30:00" in plan.queries[0].query.sql(dialect)
     assert plan.wall_columns == frozenset({"created_at"})
-    q = build_max_query(TABLE, column, count=False, now=now, dialect=dialect, zone="Asia/Kolkata")
+    q = build_max_query(TABLE, column, count=False, now=now, caps=caps)
     assert q is not None and "2026-07-01 17:30:00" in q.sql(dialect)
     # a DATE column: the zone's date today (already 2 July in Kolkata at 20:00 UTC)
     day = ColumnInfo("order_date", "DATE", TypeFamily.DATE)
     late = datetime(2026, 7, 1, 20, tzinfo=UTC)
-    q = build_max_query(TABLE, day, count=False, now=late, dialect=dialect, zone="Asia/Kolkata")
+    q = build_max_query(TABLE, day, count=False, now=late, caps=caps)
     assert q is not None and "2026-07-02" in q.sql(dialect)
 
 
@@ -282,7 +290,7 @@ def test_the_sql_conversion_agrees_with_python_on_duckdb() -> None:
     expression, equals the Python map (so SQL buckets and Python freshness agree)."""
     import duckdb
 
-    from tidegauge.core.metrics import _wall_to_utc
+    from tidegauge.core.metrics.timeframe import _wall_to_utc
 
     con = duckdb.connect()
     for transition in (SPRING, FALL):

@@ -43,10 +43,42 @@ def test_ingest_burst_then_429_per_client(tmp_path):
     assert r.status_code == 429
     assert int(r.headers["retry-after"]) >= 1
     assert "too many requests" in r.json()["detail"]
-    # a client with its own token has its own bucket; reads are never limited
-    other = {"Authorization": "Bearer other-client-token"}
-    assert client.post("/api/v1/lineage", json=event(), headers=other).status_code == 201
+    # a made-up token is no new client: rotating them does not get around the limit
+    for i in range(20):
+        fake = {"Authorization": f"Bearer made-up-{i}"}
+        assert client.post("/api/v1/lineage", json=event(), headers=fake).status_code == 429
+    # reads are never limited
     assert client.get("/api/v1/runs").status_code == 200
+
+
+def test_a_verified_token_has_its_own_bucket(tmp_path):
+    client = app_with(tmp_path, WebConfig(admin_tokens=["a" * 32, "b" * 32]), rate=(0.5, 3))
+    a, b = ({"Authorization": "Bearer " + t * 32} for t in "ab")
+    codes = [client.post("/api/v1/lineage", json=event(), headers=a).status_code for _ in range(4)]
+    assert codes == [201, 201, 201, 429]
+    assert client.post("/api/v1/lineage", json=event(), headers=b).status_code == 201
+    # wrong tokens from the same address share the address's bucket (and get 401 or 429)
+    wrong = [
+        client.post(
+            "/api/v1/lineage", json=event(), headers={"Authorization": f"Bearer x{i}"}
+        ).status_code
+        for i in range(6)
+    ]
+    assert wrong[:3] == [401, 401, 401] and set(wrong[3:]) == {429}
+
+
+def test_login_is_throttled_per_address(tmp_path):
+    client = app_with(tmp_path, WebConfig(admin_tokens=["a" * 32]))
+    page = client.get("/login")
+    csrf = page.cookies.get("tidegauge_csrf") or client.cookies.get("tidegauge_csrf")
+    codes = [
+        client.post(
+            "/login", data={"token": f"guess-{i}", "csrf_token": csrf, "next": "/"}
+        ).status_code
+        for i in range(50)
+    ]
+    assert codes[:10] == [401] * 10
+    assert codes.count(429) >= 39  # 50 guesses no longer take 0.7 s: ~1 per 5 s after 10
 
 
 def test_ingest_needs_an_admin_token(tmp_path):

@@ -1,10 +1,13 @@
 """`tidegauge run` killed with SIGKILL at random points — during collection, between store
 writes, during notification — and then run again. Nothing half-written looks successful,
-no committed point is lost, the next run completes what is missing, and every incident is
-delivered once (a request cut mid-flight is repeated with the same idempotency key)."""
+no committed point is lost, the next run completes what is missing and exits 0, the store
+then holds exactly what an uninterrupted run stores (field-health and categorical points
+included), and every incident is delivered once (a request cut mid-flight is repeated with
+the same idempotency key)."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -38,8 +41,8 @@ warehouses: [{{type: duckdb, path: w.duckdb}}]
 store: {{url: "sqlite:///state.db"}}
 tables:
   - match: "*"
-    field_health: false
-    categorical: false
+    field_health: true
+    categorical: true
 channels:
   - name: hook
     type: webhook
@@ -124,6 +127,7 @@ def random_delay(i: int) -> Callable[[Path, HttpRecorder], bool]:
 
 SCENARIOS: dict[str, Callable[[Path, HttpRecorder], bool]] = {
     "collection": rows("SELECT count(*) FROM run_tables"),
+    "categorical-stored": rows("SELECT count(*) FROM metric_points WHERE metric = 'value_count'"),
     "alerts-stored": rows("SELECT count(*) FROM alerts"),
     "incident-opened": rows("SELECT count(*) FROM incidents"),
     "outbox-written": rows("SELECT count(*) FROM outbox"),
@@ -142,17 +146,7 @@ def test_killed_run_is_completed_by_the_next(scenario, warehouse, reference, tmp
         Store.open(project.store_url()).close()  # migrated before the child starts
         if scenario == "mid-send":
             rec.reply(Reply(hang=30.0))  # the first delivery stalls: killed inside it
-        cmd = [
-            sys.executable,
-            "-m",
-            "tidegauge.cli.main",
-            "--config",
-            str(config),
-            "run",
-            "--now",
-            END.isoformat(),
-            "--json",
-        ]
+        cmd = _run_command(config)
         env = {**os.environ, "PYTHONPATH": os.getcwd()}
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         trigger = SCENARIOS[scenario]
@@ -163,7 +157,8 @@ def test_killed_run_is_completed_by_the_next(scenario, warehouse, reference, tmp
             time.sleep(0.005)
         killed = proc.poll() is None
         proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        code = proc.wait(timeout=30)
+        assert code == (-signal.SIGKILL if killed else 0)
 
         store = Store.open(project.store_url())
         before = state(store)
@@ -171,8 +166,13 @@ def test_killed_run_is_completed_by_the_next(scenario, warehouse, reference, tmp
         if killed:
             # nothing half-written looks finished
             assert [r["status"] for r in runs] == ["running"]
-        # committed points are never lost, and the next run completes the rest
-        report = run(project, store, Clock.fixed(END))
+        if scenario in ("collection", "categorical-stored") and killed:
+            # a table's work is committed when it is done, not with the whole chunk
+            assert before["points"]
+        # committed points are never lost, and the next run completes the rest and exits 0
+        again = subprocess.run(_run_command(config), env=env, capture_output=True, text=True)
+        assert again.returncode == 0, again.stderr[-2000:]
+        report = json.loads(again.stdout)
         after = state(store)
         assert before["points"] <= after["points"]
         assert after["points"] == reference["points"]
@@ -182,7 +182,11 @@ def test_killed_run_is_completed_by_the_next(scenario, warehouse, reference, tmp
         if killed:
             assert store.runs()[1]["status"] == "failed"
             assert "interrupted" in (store.runs()[1]["error"] or "")
-        assert store.runs()[0]["status"] == "success", report.as_dict()
+        assert store.runs()[0]["status"] == "success", report
+        assert report["failed_tables"] == {} and report["warehouse_errors"] == {}
+        # field health and categorical values are in what was compared
+        metrics = {p[1] for p in after["points"]}
+        assert {"value_count", "null_rate", "distinct_count", "bucket_row_count"} <= metrics
 
         # every incident delivered, once per idempotency key; nothing left in the outbox
         outbox = {r["incident_id"]: r for r in _outbox(store)}
@@ -197,6 +201,20 @@ def test_killed_run_is_completed_by_the_next(scenario, warehouse, reference, tmp
         assert len(rec.requests) == len(keys)
     finally:
         rec.stop()
+
+
+def _run_command(config: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "tidegauge.cli.main",
+        "--config",
+        str(config),
+        "run",
+        "--now",
+        END.isoformat(),
+        "--json",
+    ]
 
 
 def _outbox(store: Store) -> list[dict[str, Any]]:

@@ -113,3 +113,69 @@ def test_store_refusing_connections_for_a_while(setup):
     runs = store.runs()
     assert runs[0]["id"] == report.run_id and runs[0]["status"] == "success"
     assert all(r["status"] != "running" for r in runs)
+
+
+def test_store_cut_mid_run_gives_one_paragraph_fails_the_run_and_frees_leases(setup, tmp_path):
+    """The store refuses connections from the middle of a `tidegauge run` for ~2 s: the
+    command prints one paragraph (no traceback), exits 1, the run is recorded ``failed``
+    once the store is back, and none of its leases stay held."""
+    import threading
+    import time
+
+    from typer.testing import CliRunner
+
+    from tidegauge.cli.main import app
+
+    project, store, db = setup
+    run(project, store, Clock.fixed(END))  # history exists; the next run has work to cut
+    con = admin()
+    cut = threading.Event()
+    stop = threading.Event()
+
+    def cutter() -> None:
+        probe = Store.open(project.store_url(), migrate_schema=False)
+        try:
+            while not stop.is_set():
+                with probe.engine.connect() as c:
+                    n = c.exec_driver_sql(
+                        "SELECT count(*) FROM run_tables rt JOIN runs r ON r.id = rt.run_id "
+                        "WHERE r.status = 'running'"
+                    ).scalar()
+                if n:
+                    break
+                time.sleep(0.01)
+        finally:
+            probe.close()
+        if stop.is_set():
+            return
+        con.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
+        kill_store(db)
+        cut.set()
+        time.sleep(2.0)
+        con.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+
+    t = threading.Thread(target=cutter, daemon=True)
+    t.start()
+    try:
+        result = CliRunner().invoke(
+            app,
+            ["--config", str(tmp_path / "tidegauge.yml"), "run", "--now", "2026-03-10T13:00Z"],
+        )
+    finally:
+        stop.set()
+        t.join(15)
+        con.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+        con.close()
+    assert cut.is_set(), "the run finished before the store could be cut"
+    assert result.exit_code == 1, result.output
+    text = result.output.strip()
+    assert "Traceback" not in text and "\n\n" not in text
+    assert len(text) < 800, text
+    assert "the metadata store" in text and "recorded as failed" in text
+    last = store.runs()[0]
+    assert last["status"] == "failed" and last["error"], last
+    with store.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM leases").scalar() == 0
+    # and the next run just works
+    report = run(project, store, Clock.fixed(END + timedelta(hours=2)))
+    assert store.runs()[0]["id"] == report.run_id and store.runs()[0]["status"] == "success"

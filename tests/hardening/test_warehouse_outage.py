@@ -128,3 +128,20 @@ def test_table_whose_queries_keep_dying_fails_alone_and_is_retried(tmp_path, pg_
     assert not [
         a for a in store.alerts.list(limit=1000) if a["table"] == slow and a["kind"] == "volume"
     ]
+
+
+def test_a_partial_run_exits_3_and_names_what_failed(tmp_path, pg_schema):
+    from typer.testing import CliRunner
+
+    from tidegauge.cli.main import app
+
+    project_for(tmp_path, pg_schema)
+    args = ["--config", str(tmp_path / "tidegauge.yml"), "run", "--now", NOW.isoformat()]
+    with terminator("slow_view") as killed:
+        result = CliRunner().invoke(app, args)
+    assert killed, "the slow view's queries were never caught running"
+    assert result.exit_code == 3, result.output
+    assert f"{pg_schema}.slow_view" in result.output and "Traceback" not in result.output
+    # the rest completed: a clean re-run exits 0
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output

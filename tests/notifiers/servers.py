@@ -49,6 +49,8 @@ class HttpRecorder:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self._replies: deque[Reply] = deque()
+        #: the answer when no scripted reply is left (set a 503 to keep the receiver "down")
+        self.default = Reply()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         recorder = self
@@ -70,7 +72,7 @@ class HttpRecorder:
                             body,
                         )
                     )
-                    reply = recorder._replies.popleft() if recorder._replies else Reply()
+                    reply = recorder._replies.popleft() if recorder._replies else recorder.default
                 if reply.hang:
                     recorder._stop.wait(reply.hang)
                 payload = reply.body + (self.path.encode() if reply.echo_path else b"")

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from tests.fixtures.openlineage_spec import spec_errors
 from tests.notifiers.servers import HttpRecorder, Reply
 from tests.test_pipeline import END, build_warehouse
 from tidegauge.config import load_project
@@ -33,10 +34,16 @@ openlineage: {{url: "http://127.0.0.1:{rec.port}"}}
     first = rec.requests[0]
     assert first.path == "/api/v1/lineage"
     event = parse_run_event(first.json())  # our own parser accepts what we send
-    names = {d.name for d in event.inputs}
-    assert names == {"raw.orders", "raw.users", "analytics.stg_orders"}
+    # OpenLineage's naming for DuckDB (what openlineage-dbt emits for dbt-duckdb): the file's
+    # path as namespace, catalog.schema.table as name
+    assert {(d.namespace, d.name) for d in event.inputs} == {
+        (f"duckdb://{tmp_path / 'w.duckdb'}", f"w.{t}")
+        for t in ("raw.orders", "raw.users", "analytics.stg_orders")
+    }
     raw = first.json()
-    orders = next(d for d in raw["inputs"] if d["name"] == "raw.orders")
+    for req in rec.requests:  # every event the runs sent conforms to the spec's schemas
+        assert spec_errors(req.json()) == []
+    orders = next(d for d in raw["inputs"] if d["name"] == "w.raw.orders")
     facets = orders["inputFacets"]
     assert facets["dataQualityMetrics"]["rowCount"] > 0
     assert "status" in facets["dataQualityMetrics"]["columnMetrics"]

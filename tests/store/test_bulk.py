@@ -209,3 +209,73 @@ def test_upsert_tables_records_many_tables_and_only_changed_columns(store):  # n
         .startswith(("INSERT INTO COLUMNS", "UPDATE COLUMNS", "DELETE FROM COLUMNS"))
     ]
     assert len(writes) <= 3 * 2  # one delete, update and insert per 500 tables at most
+
+
+def test_a_recomputed_window_replaces_its_categorical_values_and_keeps_the_rest(store):  # noqa: F811
+    """A replayed or re-checked window stores what the last collection found, never the
+    union of two collections: a value ranked into ``__other__`` by a month-long window and
+    named by a three-hour one must not be stored twice for the same bucket."""
+    infos, (tid,) = _tables(store, 1)
+    ref = infos[0].ref
+    run_id = store.start_run(as_of=NOW, now=NOW, holder="x")
+    hours = [NOW - timedelta(hours=h) for h in (4, 3, 2, 1)]
+
+    def counts(bucket, values):
+        return [
+            MetricPoint(ref, "value_count", bucket, n, "status", value, 3600)
+            for value, n in values.items()
+        ]
+
+    first = [p for b in hours for p in counts(b, {"paid": 5.0, "__other__": 2.0})]
+    first += [MetricPoint(ref, "null_rate", b, 0.1, "status", None, 3600) for b in hours]
+    first += [MetricPoint(ref, "bucket_row_count", b, 9.0, None, "region=eu", 3600) for b in hours]
+    bulk.write_collected(store, run_id, NOW, [bulk.TableWrite(tid, "ok", points=first)])
+
+    since = hours[2]  # the last two buckets are collected again, and name other values
+    again = [p for b in hours[2:] for p in counts(b, {"paid": 5.0, "refunded": 2.0})]
+    replaced = [bulk.Replaced("value_count", since, NOW)]
+    for _ in range(2):  # and once more, as a replayed chunk would
+        bulk.write_collected(
+            store, run_id, NOW, [bulk.TableWrite(tid, "ok", points=again, replaced=replaced)]
+        )
+
+    stored = {(p.bucket_start, p.segment) for p in store.points(tid, metric="value_count")}
+    assert (
+        stored
+        == {
+            *((b, v) for b in hours[:2] for v in ("paid", "__other__")),  # outside: untouched
+            *((b, v) for b in hours[2:] for v in ("paid", "refunded")),  # inside: replaced
+        }
+    )
+    # other families in the window are untouched (they are upserted, not replaced)
+    assert len(store.points(tid, metric="null_rate")) == 4
+    assert len([p for p in store.points(tid) if p.segment == "region=eu"]) == 4
+
+    # a segments window replaces segmented points only
+    bulk.write_collected(
+        store,
+        run_id,
+        NOW,
+        [bulk.TableWrite(tid, "ok", replaced=[bulk.Replaced("segments", since, NOW)])],
+    )
+    assert len([p for p in store.points(tid) if p.segment == "region=eu"]) == 2
+    assert len(store.points(tid, metric="value_count")) == 8
+    assert len(store.points(tid, metric="null_rate")) == 4
+
+
+def test_raw_executemany_stores_what_the_orm_path_stores(store):  # noqa: F811
+    """Points written through the driver's executemany read back exactly (timestamps in
+    UTC, floats, '' for no column or segment), on SQLite and PostgreSQL."""
+    infos, (tid,) = _tables(store, 1)
+    ref = infos[0].ref
+    run_id = store.start_run(as_of=NOW, now=NOW, holder="x")
+    pts = [
+        MetricPoint(ref, "null_rate", NOW - timedelta(hours=h), h / 7, "c0", None, 3600)
+        for h in range(1, 50)
+    ] + [MetricPoint(ref, "row_count", NOW, 12.0)]
+    bulk.write_collected(store, run_id, NOW, [bulk.TableWrite(tid, "ok", points=pts)])
+    back = store.points(tid)
+    assert sorted(back, key=lambda p: (p.metric, p.bucket_start)) == sorted(
+        pts, key=lambda p: (p.metric, p.bucket_start)
+    )
+    assert all(p.bucket_start.tzinfo is not None for p in back)

@@ -16,6 +16,7 @@ def incident_json(i: dict[str, Any]) -> dict[str, Any]:
         "id": i["id"],
         "status": i["status"],
         "severity": i["severity"],
+        "severity_reason": i.get("severity_reason") or [],
         "kind": i["kind"],
         "table": i["table"],
         "warehouse": i["warehouse"],

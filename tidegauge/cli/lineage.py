@@ -1,8 +1,8 @@
 """``tidegauge lineage`` and ``tidegauge impact``: who is upstream/downstream, what a change breaks.
 
 Exit codes: 0 fine; 1 ``impact`` found a removed or type-changed column used downstream;
-2 bad input (unknown or ambiguous table, unreadable manifest), with a message, never a
-traceback.
+2 could not check: bad input (unknown or ambiguous table, unreadable manifest), or ``impact``
+could not resolve the columns of a changed model, with a message, never a traceback.
 """
 
 from __future__ import annotations
@@ -117,29 +117,57 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def impact(
+        ctx: typer.Context,
         manifest: Path = typer.Option(..., "--manifest", help="manifest.json of the change"),
         base_manifest: Path = typer.Option(
             ..., "--base-manifest", help="manifest.json of the base branch (production)"
         ),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+        offline: bool = typer.Option(
+            False, "--offline", help="resolve `select *` from the base catalog only"
+        ),
     ) -> None:
-        """CI check: what a dbt change breaks downstream. Exit 1 when a removed or
-        type-changed column is still used downstream."""
+        """CI check: what a dbt change breaks downstream.
+
+        Columns behind `select *` come from the base catalog.json, else the columns tidegauge
+        stores, else the warehouse. Exit codes: 0 safe; 1 breaking (a removed or type-changed
+        column is still used downstream); 2 could not check (a changed model's columns could
+        not be resolved, or unreadable input)."""
         from tidegauge.core.impact import compare_graphs
         from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
+        from tidegauge.integrations.dbt_columns import StarColumns
 
+        store, warehouses = (None, []) if offline else _production(ctx.obj)
+        # production (store, warehouse) has the base branch's seeds and sources, so both
+        # sides are resolved; the change's side also from the base catalog
+        stars = StarColumns(None, store, warehouses)
         try:
-            new = load_dbt_project(manifest)
-            base = load_dbt_project(base_manifest)
+            base = load_dbt_project(base_manifest, resolve_columns=stars)
+            stars.base, stars.used = base, {}
+            new = load_dbt_project(manifest, resolve_columns=stars)
         except DbtArtifactError as e:
             fail(str(e))
+        finally:
+            stars.close()
         report = compare_graphs(new.graph, base.graph)
         if as_json:
-            print_json(report.as_dict())
+            print_json({**report.as_dict(), "columns_resolved_from": stars.used})
         else:
             _print_report(report)
         if report.breaking:
             raise typer.Exit(1)
+        if not report.checked:
+            raise typer.Exit(2)
+
+
+def _production(state: CliState | None) -> tuple[Any, list[Any]]:
+    """The store and warehouses of the tidegauge project here, when there is one."""
+    if state is None or not state.config_path.exists():
+        return None, []
+    from tidegauge.warehouses.registry import open_warehouse
+
+    project = state.project
+    return state.store, [open_warehouse(w) for w in project.warehouses]
 
 
 def _label(graph_kind: NodeKind, display: str, owners: tuple[str, ...]) -> str:
@@ -252,5 +280,12 @@ def _print_report(report: ImpactReport) -> None:
         console.print(f"[yellow]note:[/] {n}")
     if report.breaking:
         console.print("[bold red]BREAKING:[/] a removed or changed column is used downstream.")
+    elif not report.checked:
+        console.print(
+            "[bold yellow]COULD NOT CHECK:[/] the columns of "
+            + ", ".join(u.table for u in report.unresolved)
+            + " are not known (no base catalog.json, stored columns or reachable warehouse "
+            "has them); run `dbt docs generate` on the base branch or `tidegauge run` first."
+        )
     else:
         console.print("[green]No downstream use of removed or changed columns.[/]")

@@ -23,10 +23,12 @@ from tidegauge.cli import (
     incidents,
     lineage,
     monitors,
+    outbox,
     project,
     run,
     serve,
     store,
+    streams,
     worker,
 )
 from tidegauge.cli.common import CliState, ProjectFileMissing, fail
@@ -117,7 +119,9 @@ for module in (
     serve,
     demo,
     store,
+    streams,
     worker,
+    outbox,
 ):
     module.register(app)
 

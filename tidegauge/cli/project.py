@@ -11,50 +11,14 @@ from tidegauge.cli.common import CliState, console, fail, minute, print_json
 
 
 def warehouse_from_url(url: str) -> dict[str, object]:
-    """A ``warehouses:`` entry from a URL.
+    """A ``warehouses:`` entry from a URL (the adapter that claims the scheme writes it).
 
     >>> warehouse_from_url("mysql://root@127.0.0.1:3306/test")["type"]
     'mysql'
     """
-    parsed = urlparse(url)
-    scheme = parsed.scheme.split("+")[0].lower()
-    if scheme == "duckdb":
-        path = unquote(parsed.path) if not parsed.netloc else unquote(parsed.netloc + parsed.path)
-        if not path:
-            raise ValueError("a DuckDB URL needs a path: duckdb:///abs/path.duckdb")
-        return {"name": "main", "type": "duckdb", "path": path}
-    kinds = {
-        "postgresql": "postgres",
-        "postgres": "postgres",
-        "mysql": "mysql",
-        "mariadb": "mysql",
-        "snowflake": "snowflake",
-    }
-    if scheme not in kinds:
-        raise ValueError(
-            f"unsupported warehouse URL scheme '{parsed.scheme}' "
-            "(use duckdb://, postgresql://, mysql:// or snowflake://)"
-        )
-    if kinds[scheme] == "snowflake":
-        return {
-            "name": "main",
-            "type": "snowflake",
-            "account": parsed.hostname or "",
-            "user": unquote(parsed.username or ""),
-            "password": "${SNOWFLAKE_PASSWORD}",
-            "database": parsed.path.strip("/") or "ANALYTICS",
-        }
-    entry: dict[str, object] = {"name": "main", "type": kinds[scheme]}
-    if parsed.password:
-        # never write a secret into the project file: point at the environment instead
-        var = "PGPASSWORD" if kinds[scheme] == "postgres" else "MYSQL_PASSWORD"
-        netloc = f"{parsed.username}:${{{var}}}@{parsed.hostname}"
-        if parsed.port:
-            netloc += f":{parsed.port}"
-        entry["url"] = parsed._replace(netloc=netloc).geturl()
-    else:
-        entry["url"] = url
-    return entry
+    from tidegauge.warehouses.registry import entry_from_url
+
+    return entry_from_url(url)
 
 
 _PASSWORD_VARS = {
@@ -278,11 +242,15 @@ def register(app: typer.Typer) -> None:
             for i in store.incidents.list()
             if i["status"] in ("open", "acknowledged", "investigating")
         ]
+        from tidegauge.store.outbox import FAILED, OutboxRepo
+
+        undelivered = OutboxRepo(store).count(FAILED)
         data = {
             "tables": len(tables),
             "runs": runs,
             "open_incidents": len(open_incidents),
             "alerts_last_24h": len(store.alerts.list(limit=10_000)),
+            "undelivered_notifications": undelivered,
         }
         if as_json:
             print_json(data)
@@ -291,6 +259,11 @@ def register(app: typer.Typer) -> None:
             f"[bold]{len(tables)}[/] tables monitored, "
             f"[bold]{len(open_incidents)}[/] open incidents"
         )
+        if undelivered:
+            console.print(
+                f"[bold red]{undelivered}[/] notification(s) could not be delivered: "
+                "tidegauge outbox --failed"
+            )
         t = Table("run", "as of", "status", "tables", "points", "alerts")
         for r in runs:
             st = r["stats"] or {}

@@ -1,12 +1,28 @@
-"""``run`` and ``backtest``: one monitoring run, or a replay of stored history."""
+"""``run`` and ``backtest``: one monitoring run, or a replay of stored history.
+
+``tidegauge run`` exits with:
+
+* 0: every table, warehouse and notification went through;
+* 1: the run failed (no warehouse reachable, or the metadata store went away);
+* 2: bad usage or configuration (nothing ran);
+* 3: partial: some tables, warehouses or notifications failed, or the dbt manifest could
+  not be read, while the rest completed (the report lists what).
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
 
 from tidegauge.cli.common import CliState, console, fail, print_json
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
+
+    from tidegauge.core.clock import Clock
+    from tidegauge.runner import RunReport
 
 
 class Sensitivity(StrEnum):
@@ -16,6 +32,27 @@ class Sensitivity(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
+
+
+EXIT_OK, EXIT_FAILED, EXIT_PARTIAL = 0, 1, 3
+
+
+def exit_code(report: RunReport) -> int:
+    """The documented exit code of a finished run (see the module docstring)."""
+    if report.warehouse_errors and not report.tables:
+        return EXIT_FAILED
+    return EXIT_PARTIAL if report.partial else EXIT_OK
+
+
+def store_outage(state: CliState, e: DBAPIError) -> str:
+    """One paragraph saying the store went away, without credentials or a traceback."""
+    url = state.store.engine.url.render_as_string(hide_password=True)
+    first = str(e.orig).strip().splitlines()[0] if str(e.orig).strip() else type(e.orig).__name__
+    return (
+        f"the metadata store ({url}) failed during the run: {first}. The run was stopped "
+        "and recorded as failed (or will be by the next run if the store stays away), and "
+        "its table leases were released; run again once the store is reachable."
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -34,16 +71,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="machine-readable report"),
     ) -> None:
         """One monitoring run: collect, detect, group into incidents, notify."""
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+        from sqlalchemy.exc import DBAPIError
 
         from tidegauge.core.clock import Clock, parse_instant
-        from tidegauge.runner import run as run_once
 
         state: CliState = ctx.obj
         try:
@@ -51,33 +81,12 @@ def register(app: typer.Typer) -> None:
         except ValueError as e:
             fail(str(e))
         project = state.project
-        if not project.warehouses:
+        if not project.warehouses and not project.streams:
             fail(f"{state.config_path}: no warehouses configured")
-        if as_json or not console.is_terminal:
-            report = run_once(project, state.store, clock, only=table or None, notify=not no_notify)
-        else:
-            with Progress(
-                TextColumn("[bold]collect[/]"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            ) as bar:
-                task = bar.add_task("", total=None)
-
-                def progress(name: str, done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total, description=name)
-
-                report = run_once(
-                    project,
-                    state.store,
-                    clock,
-                    only=table or None,
-                    progress=progress,
-                    notify=not no_notify,
-                )
+        try:
+            report = _run(state, clock, table, no_notify, as_json)
+        except DBAPIError as e:
+            fail(store_outage(state, e), code=EXIT_FAILED)
         data = report.as_dict()
         if as_json:
             print_json(data)
@@ -90,10 +99,60 @@ def register(app: typer.Typer) -> None:
             )
             for name, err in {**report.warehouse_errors, **report.failed_tables}.items():
                 console.print(f"[yellow]! {name}: {err}[/]", highlight=False)
+            for problem in report.problems:
+                console.print(f"[yellow]! {problem}[/]", highlight=False)
+            undelivered = report.notifications.get("failed", 0)
+            if undelivered:
+                console.print(
+                    f"[yellow]! {undelivered} notification(s) could not be delivered: "
+                    "see `tidegauge outbox --failed`[/]",
+                    highlight=False,
+                )
         if not report.warehouse_errors:  # else every pattern would look wrong
             _check_names(state, table)
-        if report.warehouse_errors and not report.tables:
-            raise typer.Exit(1)
+        code = exit_code(report)
+        if code:
+            raise typer.Exit(code)
+
+
+def _run(
+    state: CliState, clock: Clock, table: list[str], no_notify: bool, as_json: bool
+) -> RunReport:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from tidegauge.runner import run as run_once
+
+    project = state.project
+    if as_json or not console.is_terminal:
+        return run_once(project, state.store, clock, only=table or None, notify=not no_notify)
+    with Progress(
+        TextColumn("[bold]collect[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def progress(name: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=name)
+
+        return run_once(
+            project,
+            state.store,
+            clock,
+            only=table or None,
+            progress=progress,
+            notify=not no_notify,
+        )
 
 
 def _check_names(state: CliState, wanted: list[str]) -> None:

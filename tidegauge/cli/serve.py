@@ -1,12 +1,29 @@
-"""``serve``: the web UI and REST API, with monitors running on schedule."""
+"""``serve``: the web UI and REST API, with monitors running on schedule.
+
+Without ``web`` tokens everyone who can reach the server may change things, so it listens
+beyond loopback only when asked to with ``--allow-remote-without-auth``, and then says so.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+
 import typer
 
-from tidegauge.cli.common import CliState, console
+from tidegauge.cli.common import CliState, console, errors, fail
 
-__all__ = ["register"]
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine (``localhost``, 127/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+__all__ = ["is_loopback", "register"]
 
 
 def register(app: typer.Typer) -> None:
@@ -30,13 +47,33 @@ def register(app: typer.Typer) -> None:
             max=64,
             help="server processes (uvicorn workers); monitors still run in one process only",
         ),
+        allow_remote_without_auth: bool = typer.Option(
+            False,
+            "--allow-remote-without-auth",
+            help="listen beyond loopback although no web tokens are configured (anyone who "
+            "can reach the port can then change things)",
+        ),
     ) -> None:
         """Serve the web UI and REST API (OpenAPI at /openapi.json); with --schedule (the
         default) also run monitors: one run at once, then one per bucket."""
+        from tidegauge.web.deps import auth_enabled
         from tidegauge.web.server import serve_blocking
 
         state: CliState = ctx.obj
         project, store = state.project, state.store
+        if not is_loopback(host) and not auth_enabled(project):
+            if not allow_remote_without_auth:
+                fail(
+                    f"--host {host} would let anyone on the network read and change this "
+                    "tidegauge: no web.admin_tokens or web.read_tokens are configured. Add "
+                    "tokens to the project file, or pass --allow-remote-without-auth to do "
+                    "it anyway."
+                )
+            errors.print(
+                f"[bold yellow]warning:[/] serving on {host} without tokens: anyone who can "
+                "reach this port can read and change everything.",
+                highlight=False,
+            )
         scheduled = schedule and not no_scheduler
         every = project.defaults.bucket.seconds // 60
         console.print(

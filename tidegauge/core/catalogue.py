@@ -28,8 +28,11 @@ __all__ = [
     "Scope",
     "Unit",
     "all_specs",
+    "charted",
     "detected_metrics",
+    "rate_metrics",
     "spec",
+    "with_unit",
 ]
 
 
@@ -47,12 +50,17 @@ class Unit(StrEnum):
 
 
 class Rollup(StrEnum):
-    """How fine points of a metric roll up into one day (retention, daily charts)."""
+    """How fine points of a metric roll up into one day (retention, daily charts).
 
-    SUM = "sum"
+    Snapshots (points of no bucket: a row count or last-modified time read at each run) keep
+    the day's last value whatever their roll-up says.
+    """
+
+    SUM = "sum"  # counts of a bucket's rows: the day's count
     MAX = "max"
     MIN = "min"
-    LAST = "last"
+    MEAN = "mean"  # rates, means, quantiles: the mean of the day's buckets
+    LAST = "last"  # snapshots
 
 
 class Scope(StrEnum):
@@ -69,6 +77,9 @@ class MetricSpec:
 
     ``kind`` is ``None`` for metrics that are stored but never scored as a learned series
     (their alerts come from another detector, or they only feed other metrics).
+    ``chart`` orders the charts shown by default on a table's or column's page.
+    ``scored`` is false for metrics with an alert kind whose alerts come from another
+    detector than the learned series (freshness lag: the freshness detector).
     ``counts`` marks metrics that count things (Poisson noise in the seasonal detector).
     ``noun`` is what one unit of the metric is called in a sentence ("rows", "nulls").
     """
@@ -82,6 +93,9 @@ class MetricSpec:
     direction: Direction = Direction.BOTH
     counts: bool = False
     noun: str = ""
+    scored: bool = True
+    #: position among the charts a table's (or a column's) page shows; 0: not by default
+    chart: int = 0
 
 
 _SPECS: tuple[MetricSpec, ...] = (
@@ -96,6 +110,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Direction.BOTH,
         counts=True,
         noun="rows",
+        chart=2,
     ),
     MetricSpec(
         Metric.BUCKET_ROW_COUNT,
@@ -107,6 +122,7 @@ _SPECS: tuple[MetricSpec, ...] = (
         Direction.BOTH,
         counts=True,
         noun="rows",
+        chart=1,
     ),
     MetricSpec(Metric.LAST_MODIFIED, "Last modified", Unit.TIMESTAMP, Rollup.MAX, Scope.TABLE),
     MetricSpec(Metric.MAX_TIMESTAMP, "Newest row", Unit.TIMESTAMP, Rollup.MAX, Scope.TABLE),
@@ -118,6 +134,8 @@ _SPECS: tuple[MetricSpec, ...] = (
         Scope.TABLE,
         AlertKind.FRESHNESS,
         Direction.UP,
+        scored=False,
+        chart=3,
     ),
     # per column
     MetricSpec(Metric.NULL_COUNT, "Nulls", Unit.ROWS, Rollup.SUM, Scope.COLUMN, noun="nulls"),
@@ -125,10 +143,11 @@ _SPECS: tuple[MetricSpec, ...] = (
         Metric.NULL_RATE,
         "Null rate",
         Unit.RATIO,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.NULL_RATE,
         Direction.UP,
+        chart=1,
     ),
     MetricSpec(
         Metric.DISTINCT_COUNT,
@@ -139,81 +158,126 @@ _SPECS: tuple[MetricSpec, ...] = (
         AlertKind.DISTINCT,
         Direction.BOTH,
         noun="distinct values",
+        chart=2,
     ),
-    MetricSpec(Metric.MIN, "Minimum", Unit.NUMBER, Rollup.MIN, Scope.COLUMN),
-    MetricSpec(Metric.MAX, "Maximum", Unit.NUMBER, Rollup.MAX, Scope.COLUMN),
+    MetricSpec(Metric.MIN, "Minimum", Unit.NUMBER, Rollup.MIN, Scope.COLUMN, chart=5),
+    MetricSpec(Metric.MAX, "Maximum", Unit.NUMBER, Rollup.MAX, Scope.COLUMN, chart=6),
     MetricSpec(
         Metric.MEAN,
         "Mean",
         Unit.NUMBER,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
+        chart=3,
     ),
-    MetricSpec(Metric.STDDEV, "Standard deviation", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
-    MetricSpec(Metric.P01, "1st percentile", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
-    MetricSpec(Metric.P25, "Lower quartile", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
+    MetricSpec(
+        Metric.STDDEV, "Standard deviation", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN, chart=7
+    ),
+    MetricSpec(Metric.P01, "1st percentile", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
+    MetricSpec(Metric.P25, "Lower quartile", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
     MetricSpec(
         Metric.P50,
         "Median",
         Unit.NUMBER,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
+        chart=4,
     ),
-    MetricSpec(Metric.P75, "Upper quartile", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
-    MetricSpec(Metric.P99, "99th percentile", Unit.NUMBER, Rollup.LAST, Scope.COLUMN),
+    MetricSpec(Metric.P75, "Upper quartile", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
+    MetricSpec(Metric.P99, "99th percentile", Unit.NUMBER, Rollup.MEAN, Scope.COLUMN),
     MetricSpec(Metric.LEN_MIN, "Shortest value", Unit.CHARACTERS, Rollup.MIN, Scope.COLUMN),
     MetricSpec(Metric.LEN_MAX, "Longest value", Unit.CHARACTERS, Rollup.MAX, Scope.COLUMN),
     MetricSpec(
         Metric.LEN_MEAN,
         "Mean length",
         Unit.CHARACTERS,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
+        chart=13,
     ),
     MetricSpec(
         Metric.EMPTY_RATE,
         "Empty strings",
         Unit.RATIO,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.NULL_RATE,
         Direction.UP,
+        chart=8,
     ),
     MetricSpec(
         Metric.ZERO_RATE,
         "Zeros",
         Unit.RATIO,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
+        chart=9,
     ),
     MetricSpec(
         Metric.NEGATIVE_RATE,
         "Negative values",
         Unit.RATIO,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.UP,
+        chart=10,
     ),
     MetricSpec(
         Metric.TRUE_RATE,
         "True rate",
         Unit.RATIO,
-        Rollup.LAST,
+        Rollup.MEAN,
         Scope.COLUMN,
         AlertKind.DISTRIBUTION,
         Direction.BOTH,
+        chart=11,
     ),
     MetricSpec(
-        Metric.FUTURE_RATE, "Timestamps in the future", Unit.RATIO, Rollup.LAST, Scope.COLUMN
+        Metric.FUTURE_RATE,
+        "Timestamps in the future",
+        Unit.RATIO,
+        Rollup.MEAN,
+        Scope.COLUMN,
+        chart=12,
+    ),
+    # key columns
+    MetricSpec(
+        Metric.DUPLICATE_COUNT,
+        "Duplicated keys",
+        Unit.ROWS,
+        Rollup.SUM,
+        Scope.COLUMN,
+        counts=True,
+        noun="rows repeating a key",
+        chart=14,
+    ),
+    MetricSpec(
+        Metric.DUPLICATE_RATE,
+        "Duplicate rate",
+        Unit.RATIO,
+        Rollup.MEAN,
+        Scope.COLUMN,
+        AlertKind.DUPLICATES,
+        Direction.UP,
+        chart=15,
+    ),
+    MetricSpec(
+        Metric.ORPHAN_RATE,
+        "Keys without a parent",
+        Unit.RATIO,
+        Rollup.MEAN,
+        Scope.COLUMN,
+        AlertKind.RULE,
+        Direction.UP,
     ),
     # categorical: segment = the value
     MetricSpec(
@@ -233,7 +297,7 @@ _CUSTOM = MetricSpec(
     "custom",
     "Custom metric",
     Unit.NUMBER,
-    Rollup.LAST,
+    Rollup.MEAN,
     Scope.TABLE,
     AlertKind.CUSTOM,
     Direction.BOTH,
@@ -269,5 +333,25 @@ def all_specs() -> tuple[MetricSpec, ...]:
 
 
 def detected_metrics() -> frozenset[str]:
-    """The metrics scored as learned series (those with an alert kind)."""
-    return frozenset(str(s.name) for s in _SPECS if s.kind is not None)
+    """The metrics scored as learned series (an alert kind, and ``scored``)."""
+    return frozenset(str(s.name) for s in _SPECS if s.kind is not None and s.scored)
+
+
+def rate_metrics() -> frozenset[str]:
+    """Scored column metrics that are shares of rows: tested as binomial proportions."""
+    return frozenset(
+        str(s.name)
+        for s in _SPECS
+        if s.unit is Unit.RATIO and s.scope is Scope.COLUMN and s.kind is not None and s.scored
+    )
+
+
+def with_unit(unit: Unit) -> frozenset[str]:
+    """The catalogued metrics measured in ``unit``."""
+    return frozenset(str(s.name) for s in _SPECS if s.unit is unit)
+
+
+def charted(scope: Scope) -> tuple[str, ...]:
+    """The metrics of ``scope`` a page charts by default, in order."""
+    chosen = sorted((s for s in _SPECS if s.scope is scope and s.chart), key=lambda s: s.chart)
+    return tuple(str(s.name) for s in chosen)

@@ -6,6 +6,11 @@ removed or type-changed column (or a removed model) is used downstream.
 
 A use is found in the *new* graph (the downstream SQL as it will be after the merge still
 reads the column) or in the *base* graph for downstream nodes the change did not touch.
+
+A removal is only visible when the new column list is complete. A changed node (or one
+downstream of a change) whose columns could not be resolved is listed in
+:attr:`ImpactReport.unresolved`: the check could not be made there, which a CI job must not
+read as "safe".
 """
 
 from __future__ import annotations
@@ -29,6 +34,15 @@ class NodeChange:
     node_id: str
     table: str
     kind: ChangeKind
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A node the change could have removed columns from, whose new columns are not all known."""
+
+    node_id: str
+    table: str
+    columns_from: str | None  # declared, sql_partial, or None (nothing known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +82,26 @@ class ImpactReport:
     owners: tuple[str, ...]
     removed_nodes_in_use: tuple[NodeChange, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # changed (or downstream of a change) nodes whose new column list is incomplete
+    unresolved: tuple[Unresolved, ...] = ()
 
     @property
     def breaking(self) -> bool:
         return bool(self.removed_nodes_in_use) or any(c.breaking for c in self.column_changes)
 
+    @property
+    def checked(self) -> bool:
+        """Every node a removal could hide in had a complete column list."""
+        return not self.unresolved
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "breaking": self.breaking,
+            "checked": self.checked,
+            "unresolved": [
+                {"node": u.node_id, "table": u.table, "columns_from": u.columns_from}
+                for u in self.unresolved
+            ],
             "changed_nodes": [
                 {"node": c.node_id, "table": c.table, "change": c.kind.value}
                 for c in self.changed_nodes
@@ -113,6 +139,10 @@ class ImpactReport:
             "notes": list(self.notes),
         }
 
+
+#: where a node's column list is all of its columns (``meta["columns_from"]``): a column missing
+#: from it was removed. ``declared`` (YAML) and ``sql_partial`` (an unexpanded star) are not.
+COMPLETE_COLUMN_SOURCES = frozenset({"catalog", "sql", "base_catalog", "store", "warehouse"})
 
 _COMPARED = (NodeKind.MODEL, NodeKind.SNAPSHOT, NodeKind.SEED, NodeKind.SOURCE)
 
@@ -158,6 +188,8 @@ def compare_graphs(new: LineageGraph, base: LineageGraph) -> ImpactReport:
 
     base_nodes = {n.id: n for n in base.nodes if n.kind in _COMPARED}
     new_nodes = {n.id: n for n in new.nodes if n.kind in _COMPARED}
+    affected = _affected(new, base_nodes, new_nodes)
+    unresolved: list[Unresolved] = []
 
     for nid, old in base_nodes.items():
         now = new_nodes.get(nid)
@@ -173,19 +205,19 @@ def compare_graphs(new: LineageGraph, base: LineageGraph) -> ImpactReport:
         if old.checksum != now.checksum and old.checksum and now.checksum:
             changed.append(NodeChange(nid, now.display, ChangeKind.MODIFIED))
         old_from, new_from = old.meta.get("columns_from"), now.meta.get("columns_from")
-        # a removal is only visible when the new column list is complete (catalog or SQL),
-        # and types only compare between like sources (declared vs actual types differ)
-        complete = new_from in ("catalog", "sql")
+        # a removal is only visible when the new column list is complete (catalog, SQL, or
+        # a star resolved from elsewhere), and types only compare between like sources
+        # (declared vs actual types differ)
+        complete = new_from in COMPLETE_COLUMN_SOURCES
         same_source = old_from == new_from
-        if not old.columns or not now.columns:
-            if old.columns and not now.columns:
-                notes.append(f"{now.display}: no columns known in the new manifest")
-            continue
-        if not complete and old.kind is not NodeKind.SOURCE:
+        if not complete and old.kind is not NodeKind.SOURCE and nid in affected:
+            unresolved.append(Unresolved(nid, now.display, new_from))
             notes.append(
-                f"{now.display}: column list incomplete in the new manifest "
-                f"({new_from or 'unknown'}); removals not checked"
+                f"{now.display}: columns could not be resolved in the new manifest "
+                f"({new_from or 'none known'}); removals not checked"
             )
+        if not old.columns or not now.columns:
+            continue
         for col in old.columns:
             kind: ChangeKind | None = None
             cur = now.column(col.name)
@@ -245,7 +277,27 @@ def compare_graphs(new: LineageGraph, base: LineageGraph) -> ImpactReport:
         owners=tuple(sorted(owners)),
         removed_nodes_in_use=tuple(removed_in_use),
         notes=tuple(notes),
+        unresolved=tuple(unresolved),
     )
+
+
+def _affected(
+    new: LineageGraph, base_nodes: dict[str, Node], new_nodes: dict[str, Node]
+) -> set[str]:
+    """Nodes whose columns the change can alter: changed or added ones and all downstream.
+
+    Seeds and sources count when their checksum moved (a new CSV header); an unchanged node
+    over unchanged parents has the columns it had, checked or not.
+    """
+    roots = [
+        nid
+        for nid, now in new_nodes.items()
+        if nid not in base_nodes or (now.checksum or None) != (base_nodes[nid].checksum or None)
+    ]
+    out = set(roots)
+    for nid in roots:
+        out.update(h.node.id for h in new.downstream(nid).nodes)
+    return out
 
 
 def _uses(new: LineageGraph, base: LineageGraph, nid: str, column: str) -> list[ColumnUse]:

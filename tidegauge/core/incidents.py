@@ -1,9 +1,27 @@
 """Grouping alerts into incidents along lineage and time.
 
-One upstream failure fires on every layer below it. Alerts whose tables are connected
-in lineage (or are the same table), with data times inside a window, become one
-incident rooted at the most upstream alert. The result is deterministic for the same
-input and every grouping decision carries a sentence saying why.
+One upstream failure fires on every layer below it. An alert joins the incident whose root
+*explains* it, judged by lineage first and time second, the way a data engineer reasons:
+
+- **Continuing.** A repeat on the root's own table — the same column, or the same sort of
+  breakage, while the problem is still alerting — is the problem continuing, not a new
+  one and not a downstream symptom. Another column of that table joins only when it moves
+  in the same hour.
+- **Downstream.** An alert on a table that reads the root's table joins when lineage says
+  the root can explain it: its column is computed from the root's column (column lineage),
+  or the root lost or delayed whole rows and this is another symptom of missing rows.
+  Among several open problems upstream, the better lineage explanation wins over the one
+  that happens to be closer in time. A symptom never comes before its cause, and it must
+  appear while the root is still alerting or within ``window`` of its last alert (models
+  build later than the tables they read).
+- **Only table lineage.** When column lineage says the alert's column does *not* read the
+  root's column, the table link alone is weak evidence: it joins only while the root is
+  alerting in the same hour.
+- **Upstream.** An alert on a table the root reads, of the same sort of breakage, is the
+  cause seen after its symptom (by another run); it becomes the root.
+
+The result is deterministic for the same input and every grouping decision carries a
+sentence saying why, and a role: ``root``, ``continuing`` or ``downstream``.
 """
 
 from __future__ import annotations
@@ -11,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from tidegauge.core.model import AlertKind, Severity
 
@@ -34,6 +53,25 @@ FAMILIES: dict[AlertKind, str] = {
 PathFinder = Callable[[str, str], list[str] | None]
 
 
+class Link(StrEnum):
+    """What column lineage says about a downstream column and the root's column."""
+
+    DIRECT = "direct"  # its values are computed from the root column's values
+    INDIRECT = "indirect"  # the root column filters, joins or groups the rows it is made of
+    NONE = "none"  # its table has column lineage from the root column, not into this column
+    UNKNOWN = "unknown"  # lineage cannot say (no column lineage, a table-level alert)
+
+
+#: ``link(root_table, root_column, table, column)`` → how ``table.column`` reads
+#: ``root_table.root_column`` (``column`` is None for a table-level alert).
+ColumnLink = Callable[[str, str, str, str | None], Link]
+
+ROOT, CONTINUING, DOWNSTREAM = "root", "continuing", "downstream"
+
+#: how well a root explains a downstream alert, best first
+_COMPUTED_FROM_ROOT, _ROWS_MISSING, _FILTERED_BY_ROOT, _UNKNOWN, _TABLE_ONLY = 0, 1, 2, 3, 4
+
+
 @dataclass(frozen=True)
 class AlertRef:
     """What grouping needs to know about an alert."""
@@ -54,8 +92,8 @@ class OpenIncident:
     data_time: datetime
     tables: set[str] = field(default_factory=set)
     column: str | None = None
-    #: the data time of its latest alert: a condition that lasts (a new value keeps coming)
-    #: keeps its incident reachable for as long as it keeps alerting
+    #: the data time of the latest alert on its root table: a condition that lasts (a new
+    #: value keeps coming) keeps its incident reachable for as long as it keeps alerting
     last_time: datetime | None = None
 
     def gap(self, t: datetime) -> timedelta:
@@ -77,27 +115,26 @@ class Group:
     #: an alert upstream of the open incident's root that becomes its new root (another
     #: run saw the symptom first; the cause arrived later)
     reroot: AlertRef | None = None
+    #: alert id → ``root`` | ``continuing`` | ``downstream`` (relative to the final root)
+    roles: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class GroupingPolicy:
-    #: alerts on connected tables whose data times differ by at most this join
+    #: a downstream symptom may appear this long after the root's last alert (models that
+    #: build later than their sources), and a repeat this long after the previous one
     window: timedelta = timedelta(hours=12)
-    #: alerts of different families on the same table join only this close in time
+    #: "the same hour": other columns of the root's table, links by table lineage alone,
+    #: and how much earlier than its cause a symptom's bucket may start
     tight_window: timedelta = timedelta(hours=1)
 
 
-def _relation(a: str, b: str, path: PathFinder) -> tuple[int, str] | None:
-    """How ``b`` relates to ``a``: (0 same table | 1 b downstream | -1 b upstream, reason)."""
-    if a == b:
-        return 0, f"same table `{a}`"
-    down = path(a, b)
-    if down:
-        return 1, _reads(down)
-    up = path(b, a)
-    if up:
-        return -1, _reads(up)
-    return None
+@dataclass
+class _Target:
+    """An incident an alert may join: an open one, or one this call is forming."""
+
+    inc: OpenIncident
+    group: Group | None = None  # the group this call fills for it (created on first join)
 
 
 def _reads(chain: list[str]) -> str:
@@ -106,33 +143,65 @@ def _reads(chain: list[str]) -> str:
     return "grouped because " + ", which ".join(reversed(pairs)) if pairs else ""
 
 
-def _compatible(
-    a: AlertRef,
-    kind: AlertKind,
-    data_time: datetime,
-    rel: int,
-    policy: GroupingPolicy,
-    column: str | None = None,
-    gap: timedelta | None = None,
-) -> bool:
-    """``gap``: how far the alert is from an open incident's span of data times. A lasting
-    incident stays reachable through it for its own family and its own column; everything
-    else is measured from the incident's start."""
-    dt = abs(a.data_time - data_time)
-    span = dt if gap is None else min(gap, dt)
-    same_family = FAMILIES.get(a.kind) == FAMILIES.get(kind)
-    same_column = rel == 0 and column is not None and a.column == column
+def _family(kind: AlertKind) -> str | None:
+    return FAMILIES.get(kind)
+
+
+def _explains(
+    inc: OpenIncident, alert: AlertRef, link: ColumnLink | None
+) -> tuple[int | None, str]:
+    """How well the root of ``inc`` explains a downstream ``alert`` (lower is better; None:
+    it cannot)."""
+    same_family = _family(alert.kind) == _family(inc.kind)
+    linked = (
+        link(inc.root_table, inc.column, alert.table, alert.column)
+        if link is not None and inc.column is not None
+        else Link.UNKNOWN
+    )
+    where = f"`{alert.table}.{alert.column}`" if alert.column else f"`{alert.table}`"
+    if alert.kind is AlertKind.SCHEMA_CHANGE and inc.kind is not AlertKind.SCHEMA_CHANGE:
+        # data going wrong upstream does not change a model's columns; only a schema
+        # change upstream explains one downstream
+        return None, ""
+    if linked is Link.DIRECT:
+        return _COMPUTED_FROM_ROOT, f"{where} is computed from `{inc.root_table}.{inc.column}`"
+    if inc.column is None and _family(inc.kind) == "arrival":
+        # rows missing or late upstream: counts, sums and shares below move with them
+        return _ROWS_MISSING, f"rows missing or late in `{inc.root_table}` reach it"
+    if linked is Link.INDIRECT:
+        return _FILTERED_BY_ROOT, (
+            f"`{inc.root_table}.{inc.column}` filters, joins or groups the rows of {where}"
+        )
+    if linked is Link.UNKNOWN:
+        # column lineage is silent: the same sort of breakage downstream (a removed column
+        # removed again) is as likely as a filtered one; anything else is a weaker guess
+        return (_FILTERED_BY_ROOT if same_family else _UNKNOWN), ""
+    return _TABLE_ONLY, (
+        f"column lineage does not connect it to `{inc.root_table}.{inc.column}`; "
+        "joined only because both alert in the same hour"
+    )
+
+
+def _same_table_fits(inc: OpenIncident, a: AlertRef, policy: GroupingPolicy) -> bool:
+    """A repeat of the root's problem on its own table, a consequence of its missing rows,
+    or another column breaking in the very hour the problem began."""
+    same_family = _family(a.kind) == _family(inc.kind)
+    same_column = inc.column is not None and a.column == inc.column
     if same_family or same_column:
-        return span <= policy.window
-    if dt > policy.window:
-        return False
-    if rel == 0:
-        # the same column moving in another way (a new value lengthens strings) is the same
-        # problem (above); other columns of the table only when it happens at the same time
-        return dt <= policy.tight_window
-    # a downstream symptom of another family (a schema change upstream breaks a model,
-    # a volume drop upstream moves a downstream null rate) still belongs to the cause
-    return True
+        return inc.gap(a.data_time) <= policy.window
+    if inc.column is None and _family(inc.kind) == "arrival":
+        # rows missing: the table's own counts, distinct counts and shares move with them
+        # for as long as rows are missing
+        return inc.gap(a.data_time) <= policy.tight_window
+    # a problem of another sort later on is another problem, even on a lasting incident
+    return abs(a.data_time - inc.data_time) <= policy.tight_window
+
+
+def _downstream_fits(inc: OpenIncident, a: AlertRef, strength: int, policy: GroupingPolicy) -> bool:
+    if a.data_time < inc.data_time - policy.tight_window:
+        return False  # a symptom does not come before its cause
+    limit = policy.tight_window if strength == _TABLE_ONLY else policy.window
+    return inc.gap(a.data_time) <= limit
 
 
 def group_alerts(
@@ -140,87 +209,130 @@ def group_alerts(
     open_incidents: Sequence[OpenIncident],
     path: PathFinder,
     policy: GroupingPolicy | None = None,
+    *,
+    link: ColumnLink | None = None,
 ) -> list[Group]:
     """Attach new alerts to open incidents or group them into new ones.
 
-    Alerts are considered oldest first, upstream before downstream (ties by id) so the
-    outcome does not depend on input order.
+    Alerts are considered upstream before downstream, then oldest first (ties by id), so the
+    outcome does not depend on input order. ``link`` answers column lineage questions;
+    without it every column link is unknown.
     """
     policy = policy or GroupingPolicy()
     # copies: a new root moves the incident's anchor for the alerts that follow
-    open_incidents = [replace(inc, tables=set(inc.tables)) for inc in open_incidents]
-    ordered = sorted(alerts, key=lambda a: (a.data_time, a.id))
-    # upstream first: an alert whose table another alert's table reads goes earlier
-    ordered = _upstream_first(ordered, path)
+    targets = [_Target(replace(inc, tables=set(inc.tables))) for inc in open_incidents]
+    ordered = _upstream_first(sorted(alerts, key=lambda a: (a.data_time, a.id)), path)
 
     groups: list[Group] = []
-    existing: dict[int, Group] = {}
     for alert in ordered:
-        best: tuple[tuple[int, int, int, float, int], Group | OpenIncident, str, int] | None = None
-        for inc in open_incidents:
-            # the root's own table and what reads it join. A table the root reads joins too
-            # when the alert is of the same family (the cause seen after its symptom, e.g.
-            # by another run) and becomes the root; a table upstream of one of the
-            # incident's other symptoms may be a sibling cause and does not join.
-            rel = _relation(inc.root_table, alert.table, path)
-            if rel is None:
+        best: tuple[tuple[int, int, int, int, int, int], _Target, str, int] | None = None
+        for target in targets:
+            inc = target.inc
+            if inc.root_table == alert.table:
+                if not _same_table_fits(inc, alert, policy):
+                    continue
+                same_column = inc.column is not None and alert.column == inc.column
+                same_family = _family(alert.kind) == _family(inc.kind)
+                how = 0 if same_column else 1 if same_family else 2
+                score = (0, how, 0, int(inc.gap(alert.data_time).total_seconds()), 0, inc.id)
+                what = (
+                    f"`{inc.column}` keeps alerting"
+                    if same_column
+                    else "the same sort of breakage keeps alerting"
+                    if same_family
+                    else "another column moved while rows were missing"
+                    if inc.column is None and _family(inc.kind) == "arrival"
+                    else "another column moved in the same hour"
+                )
+                cand = (score, target, f"continuing on `{alert.table}`: {what}", 0)
+            elif chain := path(inc.root_table, alert.table):
+                strength, why = _explains(inc, alert, link)
+                if strength is None or not _downstream_fits(inc, alert, strength, policy):
+                    continue
+                same_family = _family(alert.kind) == _family(inc.kind)
+                score = (
+                    1,
+                    strength,
+                    0 if same_family else 1,
+                    int(inc.gap(alert.data_time).total_seconds()),
+                    len(chain) - 1,
+                    inc.id,
+                )
+                reason = _reads(chain) + (f" ({why})" if why else "")
+                cand = (score, target, reason, 1)
+            elif inc.id > 0 and (chain := path(alert.table, inc.root_table)):
+                # the cause seen after its symptom (by an earlier run): only the same sort
+                # of breakage takes over (a table upstream of a symptom may be a sibling
+                # cause). Within one call upstream alerts come first, so never needed there.
+                if _family(alert.kind) != _family(inc.kind):
+                    continue
+                if abs(alert.data_time - inc.data_time) > policy.window:
+                    continue
+                score = (2, 0, 0, int(inc.gap(alert.data_time).total_seconds()), len(chain), inc.id)
+                cand = (score, target, _reads(chain), -1)
+            else:
                 continue
-            same_family = FAMILIES.get(alert.kind) == FAMILIES.get(inc.kind)
-            if rel[0] < 0 and not same_family:
-                continue
-            gap = inc.gap(alert.data_time)
-            if not _compatible(alert, inc.kind, inc.data_time, rel[0], policy, inc.column, gap):
-                continue
-            dt = abs(alert.data_time - inc.data_time)
-            score = (
-                0 if dt <= policy.tight_window else 1,
-                0 if same_family else 1,
-                abs(rel[0]) + (1 if rel[0] < 0 else 0),
-                min(gap, dt).total_seconds(),
-                inc.id,
-            )
-            if best is None or score < best[0]:
-                best = (score, inc, rel[1], rel[0])
-        for g in groups:
-            rel = _relation(g.root.table, alert.table, path)
-            if rel is None or rel[0] < 0:
-                continue
-            if not _compatible(alert, g.root.kind, g.root.data_time, rel[0], policy, g.root.column):
-                continue
-            same_family = FAMILIES.get(alert.kind) == FAMILIES.get(g.root.kind)
-            score = (
-                0 if abs(alert.data_time - g.root.data_time) <= policy.tight_window else 1,
-                0 if same_family else 1,
-                rel[0],
-                abs((alert.data_time - g.root.data_time).total_seconds()),
-                -1,
-            )
-            if best is None or score < best[0]:
-                best = (score, g, rel[1], rel[0])
+            if best is None or cand[0] < best[0]:
+                best = cand
         if best is None:
-            groups.append(Group(root=alert, members=[alert], reasons={}))
+            group = Group(root=alert, members=[alert], reasons={}, roles={alert.id: ROOT})
+            groups.append(group)
+            targets.append(
+                _Target(
+                    OpenIncident(
+                        -len(groups),
+                        alert.table,
+                        alert.kind,
+                        alert.data_time,
+                        {alert.table},
+                        alert.column,
+                        alert.data_time,
+                    ),
+                    group,
+                )
+            )
             continue
         _, target, reason, direction = best
-        if isinstance(target, OpenIncident):
-            joined = existing.get(target.id)
-            if joined is None:
-                joined = Group(root=alert, members=[], reasons={}, incident_id=target.id)
-                existing[target.id] = joined
-                groups.append(joined)
-            joined.members.append(alert)
-            joined.reasons[alert.id] = f"joined incident #{target.id}: {reason}"
-            target.last_time = max(target.last_time or target.data_time, alert.data_time)
-            if direction < 0 and joined.reroot is None:
-                # upstream-first order: the first such alert is the most upstream one
-                joined.reroot = alert
-                joined.root = alert
-                target.root_table, target.kind = alert.table, alert.kind
-                target.data_time, target.column = alert.data_time, alert.column
-                joined.reasons[alert.id] = f"joined incident #{target.id} as its new root: {reason}"
-        else:
-            target.members.append(alert)
-            target.reasons[alert.id] = reason
+        _join(target, alert, reason, direction, groups)
+    for target in targets:
+        g = target.group
+        if g is None:
+            continue
+        root_id = g.root.id if g.incident_id is None or g.reroot is not None else None
+        g.roles = {
+            m.id: ROOT
+            if m.id == root_id
+            else CONTINUING
+            if m.table == target.inc.root_table
+            else DOWNSTREAM
+            for m in g.members
+        }
     return groups
+
+
+def _join(
+    target: _Target, alert: AlertRef, reason: str, direction: int, groups: list[Group]
+) -> None:
+    inc = target.inc
+    joined = target.group
+    if joined is None:
+        joined = Group(root=alert, members=[], reasons={}, incident_id=inc.id)
+        target.group = joined
+        groups.append(joined)
+    joined.members.append(alert)
+    inc.tables.add(alert.table)
+    prefix = f"joined incident #{inc.id}: " if inc.id > 0 else ""
+    joined.reasons[alert.id] = prefix + reason
+    if direction == 0:
+        inc.last_time = max(inc.last_time or inc.data_time, alert.data_time)
+    if direction < 0:
+        # upstream-first order: a later such alert is on the same table or further up
+        joined.reroot = alert
+        joined.reasons[alert.id] = f"joined incident #{inc.id} as its new root: {reason}"
+        joined.root = alert
+        inc.root_table, inc.kind = alert.table, alert.kind
+        inc.data_time, inc.column = alert.data_time, alert.column
+        inc.last_time = alert.data_time
 
 
 def _upstream_first(alerts: list[AlertRef], path: PathFinder) -> list[AlertRef]:
@@ -230,26 +342,3 @@ def _upstream_first(alerts: list[AlertRef], path: PathFinder) -> list[AlertRef]:
     for t in tables:
         depth[t] = sum(1 for u in tables if u != t and path(u, t))
     return sorted(alerts, key=lambda a: (depth[a.table], a.data_time, a.id))
-
-
-def severity_for(
-    kind: AlertKind,
-    base: Severity,
-    *,
-    exposures: int,
-    owners: int,
-    downstream_tables: int,
-) -> Severity:
-    """Severity from the kind and the blast radius: dashboards and people hit raise it."""
-    rank = base.rank
-    if kind in (AlertKind.SCHEMA_CHANGE, AlertKind.FRESHNESS) and rank < Severity.MEDIUM.rank:
-        rank = Severity.MEDIUM.rank
-    if exposures > 0:
-        rank = max(rank, Severity.HIGH.rank)
-    if exposures >= 3 or (exposures > 0 and owners >= 3):
-        rank = max(rank, Severity.CRITICAL.rank)
-    elif downstream_tables >= 5:
-        rank = max(rank, Severity.HIGH.rank)
-    elif downstream_tables >= 1:
-        rank = max(rank, Severity.MEDIUM.rank)
-    return list(Severity)[min(rank, Severity.CRITICAL.rank)]

@@ -255,4 +255,6 @@ class Incident:
     lower: float | None = None
     upper: float | None = None
     tags: tuple[str, ...] = ()
+    #: why it has that level, short plain-language reasons (tidegauge.core.severity)
+    severity_reason: list[str] = field(default_factory=list)
     id: int | None = None

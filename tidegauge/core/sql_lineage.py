@@ -581,10 +581,13 @@ def _own_columns(node: exp.Expr, direct: bool) -> Iterator[tuple[exp.Expr, bool]
                 yield from _own_columns(part, False)
         return
     if isinstance(node, exp.If):
+        # a CASE branch or a standalone IF/IFF (Snowflake, BigQuery, Spark): both results
+        # flow, the condition only decides which
         yield from _own_columns(node.this, False)
-        true = node.args.get("true")
-        if true is not None:
-            yield from _own_columns(true, direct)
+        for branch in ("true", "false"):
+            value = node.args.get(branch)
+            if value is not None:
+                yield from _own_columns(value, direct)
         return
     for child in node.iter_expressions():
         yield from _own_columns(child, direct)

@@ -29,22 +29,13 @@ from tidegauge.store.store import Store
 from tidegauge.yamlsource import ConfigError
 
 if TYPE_CHECKING:
-    from tidegauge.runner import DiscoverResult, Progress, RunReport
     from tidegauge.steps.collect import CollectedTable
+    from tidegauge.steps.context import DiscoverResult, Progress, RunReport
 
 log = logging.getLogger("tidegauge.fanout")
 
 #: the environment variable naming a worker's own project file (as ``--config`` does)
 CONFIG_ENV = "TIDEGAUGE_CONFIG"
-
-
-#: warehouse type → its driver module, imported before a worker forks its pool
-DRIVERS = {
-    "duckdb": "duckdb",
-    "postgres": "psycopg",
-    "mysql": "pymysql",
-    "snowflake": "snowflake.connector",
-}
 
 
 class ChunkAbandoned(RuntimeError):
@@ -136,9 +127,10 @@ def preload(project: Project) -> None:
     import tidegauge.collector
     import tidegauge.steps.collect
     import tidegauge.steps.detect  # noqa: F401
+    from tidegauge.warehouses.registry import driver_module
 
     for cfg in project.warehouses:
-        name = DRIVERS.get(cfg.type)
+        name = driver_module(cfg.type)
         if name:
             with contextlib.suppress(ImportError):  # reported clearly when a chunk connects
                 importlib.import_module(name)
@@ -170,8 +162,8 @@ def _check_run(store: Store, run_id: int, now: datetime) -> None:
 
 def run_chunk(task: dict[str, Any]) -> dict[str, Any]:
     """Collect (and maybe detect) one chunk; returns what the coordinator merges."""
-    from tidegauge.runner import DiscoverResult, RunReport
     from tidegauge.steps.collect import collect_tables
+    from tidegauge.steps.context import DiscoverResult, RunReport
     from tidegauge.steps.detect import detect_tables
 
     project = worker_project(task["project"])

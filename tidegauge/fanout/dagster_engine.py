@@ -32,9 +32,12 @@ from tidegauge.fanout.chunks import (
 from tidegauge.store.store import Store
 from tidegauge.yamlsource import ConfigError
 
+#: chunks run in other processes, so ``execution.detect: workers`` applies
+REMOTE = True
+
 if TYPE_CHECKING:
-    from tidegauge.runner import DiscoverResult, Progress, RunReport
     from tidegauge.steps.collect import CollectedTable
+    from tidegauge.steps.context import DiscoverResult, Progress, RunReport
 
 log = logging.getLogger("tidegauge.fanout")
 

@@ -1,25 +1,34 @@
 """Read dbt artefacts into a lineage graph, test results and run events.
 
-``manifest.json`` (schema v10–v12) gives models, sources, seeds, snapshots, exposures, tests,
-owners and tags; ``catalog.json``, ``run_results.json`` and ``sources.json`` are read from
-beside it when present. Column lineage comes from each model's compiled SQL, qualified against
-what is known of its parents' columns (catalog, then the parents' own lineage output, then
-declared columns), walking models in dependency order so lineage stitches across models.
+``manifest.json`` (schema v4–v12, i.e. dbt-core 1.0 onward) gives models, sources, seeds,
+snapshots, exposures, tests, owners and tags; ``catalog.json``, ``run_results.json`` and
+``sources.json`` are read from beside it when present. Column lineage comes from each model's
+compiled SQL, qualified against what is known of its parents' columns (catalog, then the
+parents' own lineage output, then declared columns), walking models in dependency order so
+lineage stitches across models.
 
 A manifest that is not valid JSON or lacks what dbt always writes raises
 :class:`DbtArtifactError` naming the file and the problem; nothing partial is returned.
+
+Across schema versions the reader relies only on what every version from v4 writes: ``nodes``
+(``sources``, ``exposures`` and the later ``metrics``, ``groups``, ``semantic_models``,
+``saved_queries``, ``unit_tests`` may be absent; unknown keys are ignored), ``depends_on`` for
+table lineage, and the SQL under either spelling (``raw_sql``/``compiled_sql`` up to dbt-core
+1.2, ``raw_code``/``compiled_code`` from 1.3). The compiled SQL is parsed in the sqlglot dialect
+of ``metadata.adapter_type``, so column lineage needs no warehouse connection.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
+from tidegauge.core.impact import COMPLETE_COLUMN_SOURCES
 from tidegauge.core.lineage import (
     LineageGraph,
     Node,
@@ -29,7 +38,9 @@ from tidegauge.core.lineage import (
 )
 from tidegauge.core.sql_lineage import SqlLineage, column_lineage
 
-SUPPORTED_MANIFEST_VERSIONS = (10, 11, 12)
+SUPPORTED_MANIFEST_VERSIONS = tuple(range(4, 13))
+# the dbt-core releases that wrote the schemas tidegauge no longer reads, for the error message
+_OLD_MANIFESTS = {1: "0.19", 2: "0.20", 3: "0.21"}
 
 # dbt adapter type -> sqlglot dialect
 _DIALECTS = {
@@ -49,7 +60,27 @@ _DIALECTS = {
     "clickhouse": "clickhouse",
     "oracle": "oracle",
     "sqlite": "sqlite",
+    "glue": "spark",
+    "hive": "hive",
+    "impala": "hive",
+    "presto": "presto",
+    "starburst": "trino",
+    "materialize": "materialize",
+    "risingwave": "risingwave",
+    "teradata": "teradata",
+    "doris": "doris",
+    "starrocks": "starrocks",
+    "dremio": "dremio",
+    "exasol": "exasol",
+    "singlestore": "singlestore",
 }
+
+
+def dialect_of(adapter_type: str | None) -> str | None:
+    """The sqlglot dialect for a dbt ``adapter_type`` (None: sqlglot's generic SQL)."""
+    return _DIALECTS.get((adapter_type or "").lower())
+
+
 _RELATION_KINDS = {
     "model": NodeKind.MODEL,
     "seed": NodeKind.SEED,
@@ -224,8 +255,13 @@ def load_dbt_project(
     *,
     column_level: bool = True,
     read_siblings: bool = True,
+    resolve_columns: ColumnResolver | None = None,
 ) -> DbtProject:
     """Read ``manifest.json`` and, when beside it, catalog, run results and source freshness.
+
+    ``resolve_columns`` is asked for the columns of seeds and sources the catalog does not
+    cover (see :class:`~tidegauge.integrations.dbt_columns.StarColumns`), so that models
+    selecting ``*`` from them get complete column lists.
 
     Raises :class:`DbtArtifactError` for a missing, malformed, truncated or unsupported
     manifest (or a malformed sibling artefact); never returns a partial graph.
@@ -233,16 +269,20 @@ def load_dbt_project(
     path = Path(manifest_path)
     manifest = read_artifact(path)
     version = _schema_version(path, manifest, "manifest")
-    if version not in SUPPORTED_MANIFEST_VERSIONS:
+    if version < SUPPORTED_MANIFEST_VERSIONS[0]:
         raise DbtArtifactError(
             path,
-            f"manifest schema v{version} is not supported (supported: "
-            + ", ".join(f"v{v}" for v in SUPPORTED_MANIFEST_VERSIONS)
-            + ")",
+            f"manifest schema v{version} was written by dbt-core "
+            f"{_OLD_MANIFESTS.get(version, '< 1.0')}; tidegauge reads manifests from "
+            "dbt-core 1.0 on (schema v4–v12): regenerate it with dbt-core >= 1.0 "
+            "(`dbt parse` is enough)",
         )
-    for key in ("nodes", "sources", "exposures"):
-        if not isinstance(manifest.get(key), dict):
-            raise DbtArtifactError(path, f"'{key}' is missing or not an object")
+    # a schema newer than v12 is read all the same: every version so far only added keys
+    if not isinstance(manifest.get("nodes"), dict):
+        raise DbtArtifactError(path, "'nodes' is missing or not an object")
+    for key in ("sources", "exposures"):  # optional: absent in trimmed or partial manifests
+        if manifest.get(key) is not None and not isinstance(manifest[key], dict):
+            raise DbtArtifactError(path, f"'{key}' is not an object")
     meta = manifest["metadata"]
     artefacts = ["manifest.json"]
 
@@ -264,7 +304,7 @@ def load_dbt_project(
             _schema_version(folder / "sources.json", sources_json, "sources")
             artefacts.append("sources.json")
 
-    builder = _GraphBuilder(path, manifest, catalog)
+    builder = _GraphBuilder(path, manifest, catalog, resolve_columns)
     try:
         builder.build_nodes()
         if column_level:
@@ -301,13 +341,22 @@ def load_dbt_project(
     )
 
 
+#: node -> (its columns, where they came from), or None when unknown
+ColumnResolver = Callable[[Node], tuple[tuple[NodeColumn, ...], str] | None]
+
+
 class _GraphBuilder:
     def __init__(
-        self, path: Path, manifest: Mapping[str, Any], catalog: Mapping[str, Any] | None
+        self,
+        path: Path,
+        manifest: Mapping[str, Any],
+        catalog: Mapping[str, Any] | None,
+        resolve_columns: ColumnResolver | None = None,
     ) -> None:
         self.path = path
+        self.resolve_columns = resolve_columns
         self.manifest = manifest
-        self.dialect = _DIALECTS.get(str(manifest["metadata"].get("adapter_type") or ""))
+        self.dialect = dialect_of(manifest["metadata"].get("adapter_type"))
         self.graph = LineageGraph()
         self.lineage_errors: dict[str, str] = {}
         self.groups: dict[str, Mapping[str, Any]] = {}
@@ -401,7 +450,7 @@ class _GraphBuilder:
             self.dbt_nodes[uid] = raw
             if not ephemeral and raw.get("schema") and table:
                 self._register_relation(uid, raw.get("database"), str(raw["schema"]), str(table))
-        for uid, raw in m["sources"].items():
+        for uid, raw in (m.get("sources") or {}).items():
             table = raw.get("identifier") or raw.get("name")
             node = Node(
                 id=uid,
@@ -433,7 +482,7 @@ class _GraphBuilder:
             self.dbt_nodes[uid] = raw
             if raw.get("schema") and table:
                 self._register_relation(uid, raw.get("database"), str(raw["schema"]), str(table))
-        for uid, raw in m["exposures"].items():
+        for uid, raw in (m.get("exposures") or {}).items():
             node = Node(
                 id=uid,
                 kind=NodeKind.EXPOSURE,
@@ -457,6 +506,17 @@ class _GraphBuilder:
             for dep in (raw.get("depends_on") or {}).get("nodes") or ():
                 if dep in self.graph and dep != uid:
                     self.graph.add_edge(dep, uid, Origin.DBT)
+        if self.resolve_columns is not None:
+            self._resolve_leaf_columns(self.resolve_columns)
+
+    def _resolve_leaf_columns(self, resolve: ColumnResolver) -> None:
+        """Seeds and sources are where ``select *`` chains start; models get theirs from SQL."""
+        for uid, raw in self.dbt_nodes.items():
+            if uid in self.catalog or raw.get("resource_type") not in ("seed", "source"):
+                continue
+            got = resolve(self.graph.node(uid))
+            if got is not None and got[0]:
+                self.graph.set_columns(uid, got[0], got[1])
 
     def table_of(self, uid: str | None) -> str | None:
         node = self.graph.get(uid) if uid else None
@@ -491,13 +551,18 @@ class _GraphBuilder:
                 self._add_edges(uid, lineage)
                 if uid not in self.catalog and lineage.outputs_complete:
                     known[uid] = list(lineage.output_columns)
-                    # a star over a parent whose column list is only what the YAML declares
-                    # may hide columns: usable for lineage, not for "column removed" checks
-                    code = raw.get("compiled_code") or raw.get("raw_code") or ""
+                    # a star expanded over a parent whose column list is only what the YAML
+                    # declares may hide columns: usable for lineage, not for "column removed"
+                    # checks. A parent with no columns known was not expanded at all, so the
+                    # outputs are complete only when the star never reached them (a CTE that
+                    # renames every column, as jaffle_shop's staging models do).
+                    code = _sql_of(raw, "compiled") or _sql_of(raw, "raw") or ""
                     partial = "*" in code and any(
-                        self.graph.node(d).meta.get("columns_from") not in ("catalog", "sql")
+                        d in known
+                        and self.graph.node(d).meta.get("columns_from")
+                        not in COMPLETE_COLUMN_SOURCES
                         for d in (raw.get("depends_on") or {}).get("nodes") or ()
-                        if d in self.graph
+                        if d in self.graph and d != uid
                     )
                     self.graph.set_columns(
                         uid,
@@ -518,7 +583,7 @@ class _GraphBuilder:
     def _lineage_for(
         self, uid: str, raw: Mapping[str, Any], known: Mapping[str, list[str]]
     ) -> tuple[SqlLineage | None, str]:
-        sql = raw.get("compiled_code") or raw.get("compiled_sql")
+        sql = _sql_of(raw, "compiled")
         origin = "compiled_code"
         if not sql:
             sql = _render_raw(raw, self.dbt_nodes)
@@ -531,7 +596,7 @@ class _GraphBuilder:
                 self.lineage_errors[uid] = reason
                 self.graph.set_lineage_error(uid, reason)
                 return None, "depends_on"
-        if raw.get("language", "sql") != "sql":
+        if (raw.get("language") or "sql") != "sql":
             reason = f"{raw.get('language')} model: table-level lineage from depends_on only"
             self.lineage_errors[uid] = reason
             self.graph.set_lineage_error(uid, reason)
@@ -620,14 +685,23 @@ class _GraphBuilder:
         return out
 
 
+def _sql_of(raw: Mapping[str, Any], stage: str) -> str | None:
+    """``raw``/``compiled`` SQL by either name: ``*_code`` from dbt-core 1.3, ``*_sql`` before."""
+    for key in (f"{stage}_code", f"{stage}_sql"):
+        value = raw.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def _render_raw(raw: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> str | None:
     """Render a model's raw SQL when its jinja is only ref/source/config/var/is_incremental.
 
     Lets a ``dbt parse`` manifest (no compiled code, no warehouse connection) still give
     column lineage. Anything else (macros, loops over the database) gives ``None``.
     """
-    text = raw.get("raw_code") or raw.get("raw_sql")
-    if not isinstance(text, str):
+    text = _sql_of(raw, "raw")
+    if text is None:
         return None
     if "{" not in text:
         return text

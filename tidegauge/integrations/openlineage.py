@@ -1,16 +1,20 @@
 """OpenLineage in and out.
 
-**In**: :func:`parse_run_event` validates a RunEvent (spec 2-0-2: ``eventTime``, ``producer``,
-``schemaURL``, ``run.runId``, ``job.namespace``/``job.name`` are required; ``eventType`` is
-optional) and extracts job → dataset lineage with the ``schema``, ``columnLineage`` and
-``outputStatistics`` facets. :meth:`RunEvent.to_graph` turns it into a
-:class:`~tidegauge.core.lineage.LineageGraph` fragment and :attr:`RunEvent.volumes` into
-row-count observations. :class:`InMemoryLineageRecorder` is the reference
-:class:`LineageRecorder`: idempotent on :attr:`RunEvent.key`.
+**In**: :func:`parse_event` validates any event of spec 2-0-2: a ``RunEvent`` (``eventTime``,
+``producer``, ``schemaURL``, ``run.runId``, ``job.namespace``/``job.name`` required;
+``eventType`` optional) or one of the static-lineage events, a ``JobEvent`` (a job and its
+inputs and outputs, no run) or a ``DatasetEvent`` (one dataset and its facets). It extracts job
+→ dataset lineage with the ``schema``, ``columnLineage`` and ``outputStatistics`` facets.
+:meth:`RunEvent.to_graph` turns it into a :class:`~tidegauge.core.lineage.LineageGraph`
+fragment and :attr:`RunEvent.volumes` into row-count observations. An error names the event
+type and the field at fault (``JobEvent: missing or empty required field job.name``).
+:class:`InMemoryLineageRecorder` is the reference :class:`LineageRecorder`: idempotent on
+:attr:`RunEvent.key`.
 
 **Out**: :func:`build_quality_event` makes a RunEvent for one of tidegauge's own runs with
 ``dataQualityMetrics`` and ``dataQualityAssertions`` input facets; :class:`OpenLineageEmitter`
-POSTs it to a configured URL the way OpenLineage's HTTP transport does.
+POSTs it to a configured URL the way OpenLineage's HTTP transport does. Datasets are named by
+:mod:`tidegauge.integrations.openlineage_naming`.
 """
 
 from __future__ import annotations
@@ -39,10 +43,12 @@ DQ_ASSERTIONS_URL = (
     "#/$defs/DataQualityAssertionsDatasetFacet"
 )
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+#: the kinds of event the 2-0-2 spec defines (``#/$defs/<kind>`` in ``schemaURL``)
+EVENT_KINDS = ("RunEvent", "JobEvent", "DatasetEvent")
 
 
 class InvalidEvent(ValueError):
-    """The body is not a RunEvent we can record; ``reason`` says why (for an HTTP 400)."""
+    """The body is not an event we can record; ``reason`` says why (for an HTTP 400)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -97,9 +103,12 @@ class VolumeObservation:
 
 @dataclass(frozen=True, slots=True)
 class RunEvent:
+    """One received event. ``kind`` is ``RunEvent``, ``JobEvent`` (no run: ``run_id`` is None)
+    or ``DatasetEvent`` (no job, no run: the dataset is in ``datasets``)."""
+
     event_time: datetime
     event_type: str | None
-    run_id: str
+    run_id: str | None
     job_namespace: str
     job_name: str
     producer: str
@@ -107,11 +116,19 @@ class RunEvent:
     inputs: tuple[Dataset, ...]
     outputs: tuple[Dataset, ...]
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    kind: str = "RunEvent"
+    datasets: tuple[Dataset, ...] = ()
 
     @property
     def key(self) -> str:
         """Idempotency key: the same event delivered twice has the same key."""
-        text = f"{self.run_id}|{self.event_type or ''}|{self.event_time.isoformat()}"
+        if self.kind == "RunEvent":
+            text = f"{self.run_id}|{self.event_type or ''}|{self.event_time.isoformat()}"
+        elif self.kind == "JobEvent":
+            text = f"JobEvent|{self.job_namespace}|{self.job_name}|{self.event_time.isoformat()}"
+        else:
+            names = "|".join(f"{d.namespace}/{d.name}" for d in self.datasets)
+            text = f"DatasetEvent|{names}|{self.event_time.isoformat()}"
         return hashlib.sha256(text.encode()).hexdigest()
 
     @property
@@ -120,6 +137,9 @@ class RunEvent:
 
     @property
     def volumes(self) -> tuple[VolumeObservation, ...]:
+        """Row counts a run wrote (a static JobEvent describes a job, not an execution)."""
+        if self.run_id is None:
+            return ()
         return tuple(
             VolumeObservation(
                 d.namespace, d.name, d.row_count, self.event_time, self.run_id, d.size_bytes
@@ -129,8 +149,13 @@ class RunEvent:
         )
 
     def to_graph(self) -> LineageGraph:
-        """Job node between its inputs and outputs; column edges from ``columnLineage``."""
+        """Job node between its inputs and outputs; column edges from ``columnLineage``.
+        A DatasetEvent gives just its dataset (its columns from the ``schema`` facet)."""
         g = LineageGraph()
+        for d in self.datasets:
+            g.add_node(d.to_node())
+        if self.kind == "DatasetEvent":
+            return g
         g.add_node(
             Node(
                 id=self.job_id,
@@ -200,6 +225,8 @@ def _require_str(obj: Mapping[str, Any], key: str, where: str) -> str:
 def _obj(value: Any, where: str, required: bool = True) -> Mapping[str, Any]:
     if value is None and not required:
         return {}
+    if value is None:
+        raise InvalidEvent(f"missing required field {where}")
     if not isinstance(value, dict):
         raise InvalidEvent(f"{where} must be an object")
     return value
@@ -256,8 +283,23 @@ def _dataset(d: Any, where: str, output: bool) -> Dataset:
     return Dataset(ns, name, tuple(_fields(schema)), lineage, row_count, size)
 
 
-def parse_run_event(body: bytes | str | Mapping[str, Any]) -> RunEvent:
-    """Validate and parse one RunEvent; raises :class:`InvalidEvent` with the reason."""
+def _kind_of(data: Mapping[str, Any]) -> str:
+    """What kind of event this is: the ``schemaURL`` fragment says, else its fields do."""
+    url = data.get("schemaURL")
+    if isinstance(url, str) and "#/$defs/" in url:
+        kind = url.rsplit("/", 1)[-1]
+        if kind in EVENT_KINDS:
+            return kind
+    if "dataset" in data and "run" not in data and "job" not in data:
+        return "DatasetEvent"
+    if "job" in data and "run" not in data:
+        return "JobEvent"
+    return "RunEvent"
+
+
+def parse_event(body: bytes | str | Mapping[str, Any]) -> RunEvent:
+    """Validate and parse a RunEvent, JobEvent or DatasetEvent; raises :class:`InvalidEvent`
+    whose reason starts with the event type and names the field at fault."""
     if isinstance(body, bytes | str):
         try:
             data = json.loads(body)
@@ -266,7 +308,20 @@ def parse_run_event(body: bytes | str | Mapping[str, Any]) -> RunEvent:
     else:
         data = body
     if not isinstance(data, dict):
-        raise InvalidEvent("a RunEvent must be a JSON object")
+        raise InvalidEvent("an OpenLineage event must be a JSON object")
+    kind = _kind_of(data)
+    try:
+        return _parse(data, kind)
+    except InvalidEvent as exc:
+        raise InvalidEvent(f"{kind}: {exc.reason}") from exc
+
+
+def parse_run_event(body: bytes | str | Mapping[str, Any]) -> RunEvent:
+    """Kept for callers written before static lineage: any event kind is accepted."""
+    return parse_event(body)
+
+
+def _parse(data: Mapping[str, Any], kind: str) -> RunEvent:
     event_time_s = _require_str(data, "eventTime", "")
     try:
         event_time = datetime.fromisoformat(event_time_s)
@@ -276,22 +331,47 @@ def parse_run_event(body: bytes | str | Mapping[str, Any]) -> RunEvent:
         event_time = event_time.replace(tzinfo=UTC)
     producer = _require_str(data, "producer", "")
     schema_url = _require_str(data, "schemaURL", "")
+    if kind == "DatasetEvent":
+        for forbidden in ("run", "job"):
+            if forbidden in data:
+                raise InvalidEvent(f"a DatasetEvent has no {forbidden} (send a RunEvent)")
+        dataset = _dataset(data.get("dataset"), "dataset", False)
+        return RunEvent(
+            event_time,
+            None,
+            None,
+            "",
+            "",
+            producer,
+            schema_url,
+            (),
+            (),
+            data,
+            kind=kind,
+            datasets=(dataset,),
+        )
     event_type = data.get("eventType")
-    if event_type is not None and event_type not in EVENT_TYPES:
-        raise InvalidEvent(f"eventType {event_type!r} is not one of {', '.join(EVENT_TYPES)}")
-    if "run" not in data and "dataset" in data:
-        raise InvalidEvent("this is a DatasetEvent, not a RunEvent")
-    run = _obj(data.get("run"), "run")
-    run_id = _require_str(run, "runId", "run.")
-    try:
-        uuid.UUID(run_id)
-    except ValueError as exc:
-        raise InvalidEvent(f"run.runId {run_id!r} is not a UUID") from exc
+    run_id: str | None = None
+    if kind == "RunEvent":
+        if event_type is not None and event_type not in EVENT_TYPES:
+            raise InvalidEvent(f"eventType {event_type!r} is not one of {', '.join(EVENT_TYPES)}")
+        run = _obj(data.get("run"), "run")
+        run_id = _require_str(run, "runId", "run.")
+        try:
+            uuid.UUID(run_id)
+        except ValueError as exc:
+            raise InvalidEvent(f"run.runId {run_id!r} is not a UUID") from exc
+    elif "run" in data:
+        raise InvalidEvent("a JobEvent has no run (send a RunEvent)")
+    else:
+        event_type = None  # a JobEvent has no run state
     job = _obj(data.get("job"), "job")
     inputs = data.get("inputs") or []
     outputs = data.get("outputs") or []
-    if not isinstance(inputs, list) or not isinstance(outputs, list):
-        raise InvalidEvent("inputs and outputs must be lists")
+    if not isinstance(inputs, list):
+        raise InvalidEvent("inputs must be a list")
+    if not isinstance(outputs, list):
+        raise InvalidEvent("outputs must be a list")
     return RunEvent(
         event_time=event_time,
         event_type=event_type,
@@ -303,6 +383,7 @@ def parse_run_event(body: bytes | str | Mapping[str, Any]) -> RunEvent:
         inputs=tuple(_dataset(d, f"inputs[{i}]", False) for i, d in enumerate(inputs)),
         outputs=tuple(_dataset(d, f"outputs[{i}]", True) for i, d in enumerate(outputs)),
         raw=data,
+        kind=kind,
     )
 
 

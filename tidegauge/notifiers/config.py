@@ -173,6 +173,12 @@ class ChannelBase(_Model):
     max_messages_per_hour: PositiveInt | None = None
     renotify_after: Duration | None = None
     timeout_seconds: PositiveFloat = 10.0
+    #: how long a failing delivery is retried (from when it was queued) before tidegauge gives
+    #: up, records it on the incident and hands it to ``fallback``; a time, not a count of
+    #: attempts, so a receiver that is down for a night still gets its messages
+    retry_for: Duration = Field(default=timedelta(hours=24), gt=timedelta(0))
+    #: the channel told about messages this one could not deliver within ``retry_for``
+    fallback: str | None = None
 
     def secret_values(self) -> list[str]:
         """Every secret in this config, so that error messages and logs can redact them.
@@ -410,6 +416,12 @@ def check_references(
         unknown = [c for c in route.channels if c not in known]
         if unknown:
             raise ValueError(f"routes[{i}] names unknown channels: {', '.join(unknown)}")
+    for ch in channels:
+        fallback = getattr(ch, "fallback", None)
+        if fallback is not None and (fallback not in known or fallback == ch.name):
+            raise ValueError(
+                f"channel {ch.name!r}: fallback {fallback!r} must name another configured channel"
+            )
     if default_channel is not None and default_channel not in known:
         raise ValueError(f"default_channel {default_channel!r} is not a configured channel")
 

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DataError, IntegrityError
 
 from tidegauge.config import Project, TableSettings
+from tidegauge.core.catalogue import Scope, Unit, all_specs, rate_metrics
 from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction, Sensitivity
-from tidegauge.core.detectors.fdr import fdr_reject
+from tidegauge.core.detectors.fdr import RUN_Q, control_run
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
-from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableRef
+from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableRef, TypeFamily
+from tidegauge.monitors.keys import describe_duplicates
 from tidegauge.steps.detect_other import (
     categorical_alerts,
     freshness_alert,
@@ -35,35 +37,31 @@ from tidegauge.store.bulk import PointFilter
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.runner import RunReport
     from tidegauge.steps.collect import CollectedTable
+    from tidegauge.steps.context import RunReport
 
 log = logging.getLogger("tidegauge.detect")
 
-#: metric → alert kind, and which way is bad by default
+#: metric → alert kind, and which way is bad by default (from the metric catalogue)
 SERIES_KINDS: dict[str, tuple[AlertKind, Direction]] = {
-    "bucket_row_count": (AlertKind.VOLUME, Direction.BOTH),
-    "row_count": (AlertKind.VOLUME, Direction.BOTH),
-    "null_rate": (AlertKind.NULL_RATE, Direction.UP),
-    "distinct_count": (AlertKind.DISTINCT, Direction.BOTH),
-    "mean": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "p50": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "empty_rate": (AlertKind.NULL_RATE, Direction.UP),
-    "zero_rate": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "negative_rate": (AlertKind.DISTRIBUTION, Direction.UP),
-    "true_rate": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "len_mean": (AlertKind.DISTRIBUTION, Direction.BOTH),
-    "duplicate_count": (AlertKind.DUPLICATES, Direction.UP),
+    **{str(m.name): (m.kind, m.direction) for m in all_specs() if m.kind is not None and m.scored},
     "custom": (AlertKind.CUSTOM, Direction.BOTH),
 }
 
 #: proportions need an absolute floor: a null rate going 0.0001 → 0.0003 is not news
 RATE_FLOOR = 0.01
 #: statistics of a bucket's values, meaningless on a few rows
-SAMPLE_STATISTICS = frozenset({"mean", "p50", "len_mean"})
+SAMPLE_STATISTICS = frozenset(
+    str(m.name)
+    for m in all_specs()
+    if m.kind is not None and m.scope is Scope.COLUMN and m.unit in (Unit.NUMBER, Unit.CHARACTERS)
+)
 MIN_ROWS_FOR_STATISTIC = 30
 #: rates of rows, tested as binomial proportions of the bucket's rows
-RATE_METRICS = frozenset({"null_rate", "empty_rate", "zero_rate", "negative_rate", "true_rate"})
+RATE_METRICS = rate_metrics()
+#: statistics of a column's values that mean nothing for timestamps and identifiers (the
+#: distinct count of ``placed_at`` is the number of distinct seconds orders were placed in)
+VALUE_STATISTICS = frozenset({"distinct_count", "mean", "p50", "zero_rate", "negative_rate"})
 #: tables whose history is read together (a few queries per chunk, points streamed)
 CHUNK = 500
 
@@ -82,22 +80,9 @@ class Candidate:
 
 def declared_monitor(project: Project, fqn: str, metric: str, column: str | None) -> Any:
     """The declared monitor (YAML, Python or dbt meta) that owns this series, if any."""
-    from tidegauge.monitors import declared_monitors
+    from tidegauge.monitors import monitor_for_series
 
-    for m in declared_monitors(project):
-        if not m.enabled or m.table.split(":")[-1].lower() != fqn.lower():
-            continue
-        kind = getattr(m, "type", "")
-        if kind == "volume" and metric in ("bucket_row_count", "row_count"):
-            return m
-        if kind == "custom_sql" and metric == f"custom:{m.name}":
-            return m
-        if kind == "field_health" and column is not None:
-            columns = [c.lower() for c in getattr(m, "columns", [])]
-            metrics = [str(x) for x in getattr(m, "metrics", [])]
-            if (not columns or column.lower() in columns) and (not metrics or metric in metrics):
-                return m
-    return None
+    return monitor_for_series(project, fqn, metric, column)
 
 
 def detector_settings(
@@ -113,12 +98,40 @@ def detector_settings(
     if monitor is not None:  # what the owner declared wins over the metric's default
         direction = Direction(monitor.direction) if monitor.direction else direction
         sens = Sensitivity(monitor.sensitivity) if monitor.sensitivity else sens
+    return metric_settings(metric, sens, direction)
+
+
+def metric_settings(
+    metric: str, sensitivity: Sensitivity = Sensitivity.MEDIUM, direction: Direction | None = None
+) -> DetectorSettings:
+    """A metric's detector settings before any table or monitor says otherwise: its direction
+    and the minimum change worth an alert (a rate by ``RATE_FLOOR``, a count by one and 10%)."""
+    if direction is None:
+        direction = SERIES_KINDS.get(metric, (AlertKind.CUSTOM, Direction.BOTH))[1]
     rate = metric.endswith("_rate")
     return DetectorSettings(
-        sensitivity=sens,
+        sensitivity=sensitivity,
         direction=direction,
         min_abs_change=RATE_FLOOR if rate else (1.0 if metric.endswith("count") else 0.0),
         min_rel_change=0.0 if rate else 0.1,
+    )
+
+
+def series_detector(
+    project: Project,
+    settings: TableSettings,
+    metric: str,
+    column: str | None,
+    first: datetime,
+    now: datetime,
+) -> SeasonalDetector:
+    """The seasonal detector live detection runs on a series: its settings, its name and the
+    table's special days from ``first`` to ``now``. Chart bands (web/bands.py) use the same one,
+    so that a chart shows the band an alert was judged against."""
+    return SeasonalDetector(
+        detector_settings(metric, settings, project, column=column),
+        metric=metric,
+        calendar=project.special_days(settings, first, now),  # holidays: core/detectors/special
     )
 
 
@@ -157,6 +170,10 @@ def detect_tables(
 
     survivors = _fdr([c for cands, _ in found for c in cands])
     to_store = [(_to_alert(c, now), c.table_id) for c in survivors]
+    # duplicate keys: which keys repeat, asked of the warehouse only now that they alert
+    describe_duplicates(
+        project, [a for a, _ in to_store], {e.info.ref.key: e.info for e in collected}
+    )
     direct = [*external, *(d for _, per_table in found for d in per_table)]
     to_store += [(alert, tid) for tid, alert in direct]
     return [
@@ -230,6 +247,7 @@ def _series_candidates(
     }
     categorical = history.categorical
     watched = _watched_columns(project, entry.info.ref.fqn)
+    when_columns = _time_columns(entry)
     flagged = history.flagged
     feedback = history.feedback
     out: list[Candidate] = []
@@ -264,6 +282,17 @@ def _series_candidates(
             continue  # field-health monitors on this table name the columns to watch
         if metric == "distinct_count" and column in categorical:
             continue  # its values are tracked one by one: new and vanished values say more
+        if metric == "distinct_count" and settings.keys.get((column or "").lower()) is False:
+            continue  # no longer a key, on purpose: repeats are expected, its count echoes volume
+        if metric in VALUE_STATISTICS and column in when_columns:
+            continue  # the distinct count of a timestamp only echoes volume and load timing
+        if (
+            metric in VALUE_STATISTICS
+            and column is not None
+            and identifier_like(column)
+            and not (metric == "distinct_count" and _near_unique(complete, rows_by_bucket))
+        ):
+            continue  # the distinct count of seller ids echoes volume; keys get duplicates below
         if metric == "distinct_count" and _near_unique(complete, rows_by_bucket):
             # a key-like column: its distinct count only echoes volume; what matters is
             # whether values start repeating, i.e. duplicates
@@ -330,11 +359,7 @@ def _series_candidates(
                     )
                 )
             continue
-        det = SeasonalDetector(
-            dsettings,
-            metric=metric,
-            calendar=project.special_days(settings, complete[0].bucket_start, now),
-        )  # holidays: see core/detectors/special
+        det = series_detector(project, settings, metric, column, complete[0].bucket_start, now)
         try:
             detections = det.evaluate(
                 [p.bucket_start for p in complete],
@@ -355,19 +380,26 @@ def _series_candidates(
 
 def _watched_columns(project: Project, fqn: str) -> set[str] | None:
     """Columns named by the table's field-health monitors; None when none narrows them."""
-    from tidegauge.monitors import FieldHealthMonitor, declared_monitors
+    from tidegauge.monitors import declared_monitors
 
     named: set[str] = set()
     for m in declared_monitors(project):
-        if (
-            isinstance(m, FieldHealthMonitor)
-            and m.enabled
-            and m.table.split(":")[-1].lower() == fqn.lower()
-        ):
-            if not m.columns:
-                return None
-            named.update(c.lower() for c in m.columns)
+        watched = m.watched_columns() if m.enabled and m.fqn == fqn.lower() else None
+        if watched is None:
+            continue
+        if not watched:
+            return None
+        named |= watched
     return named or None
+
+
+def _time_columns(entry: CollectedTable) -> set[str]:
+    """Columns that hold points in time (by type, or named as the table's timestamp)."""
+    when = {TypeFamily.TIMESTAMP, TypeFamily.DATE, TypeFamily.TIME}
+    out = {c.name for c in entry.info.columns if c.family in when}
+    if entry.settings.timestamp_column:
+        out.add(entry.settings.timestamp_column)
+    return out
 
 
 def identifier_like(column: str) -> bool:
@@ -409,11 +441,21 @@ def _rate_detections(
 
 
 def _fdr(cands: list[Candidate]) -> list[Candidate]:
-    """Benjamini–Hochberg over every point tested in this run; survivors must also alert."""
-    if not cands:
-        return []
-    keep = fdr_reject([c.detection.p_value for c in cands], q=0.05)
-    return [c for c, k in zip(cands, keep, strict=True) if k and c.detection.is_anomaly]
+    """Benjamini–Hochberg over every point tested in this run; survivors must also alert.
+
+    The family is every point a detector actually tested (points still learning or missing
+    are not tests). Each kept alert says where it stood in the family, in its explanation."""
+    tested = [c for c in cands if c.detection.expected is not None]
+    verdicts = control_run(
+        [c.detection.p_value for c in tested], [c.detection.is_anomaly for c in tested], RUN_Q
+    )
+    out: list[Candidate] = []
+    for c, v in zip(tested, verdicts, strict=True):
+        if v.keep:
+            d = c.detection
+            c.detection = replace(d, details={**d.details, "multiple_testing": v.explanation()})
+            out.append(c)
+    return out
 
 
 def severity_of(detection: Detection) -> Severity:

@@ -2,24 +2,43 @@
 
 Every collected table becomes an input dataset with ``dataQualityMetrics`` (row count and
 per-column null/distinct/min/max of its latest bucket) and ``dataQualityAssertions`` (one per
-alert raised on it in this run, failed). A lineage server that is down never fails the run.
+alert raised on it in this run, failed). Datasets are named by OpenLineage's naming spec for
+the engine (``postgres://host:port`` + ``database.schema.table`` and so on, see
+:mod:`tidegauge.integrations.openlineage_naming`), so a consumer such as Marquez joins them with
+the same tables seen by dbt, Spark or Airflow. A lineage server that is down never fails the run.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tidegauge.config import Project
+from tidegauge.core.model import TableRef
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.runner import RunReport
     from tidegauge.steps.collect import CollectedTable
+    from tidegauge.steps.context import RunReport
 
 log = logging.getLogger("tidegauge.emit")
+
+
+def dataset_namer(project: Project) -> Callable[[TableRef], tuple[str, str]]:
+    """``ref -> (namespace, name)`` through each warehouse adapter (none is connected)."""
+    from tidegauge.warehouses.registry import open_warehouse
+
+    adapters: dict[str, Any] = {}
+
+    def name(ref: TableRef) -> tuple[str, str]:
+        if ref.warehouse not in adapters:
+            adapters[ref.warehouse] = open_warehouse(project.warehouse(ref.warehouse))
+        ns, dataset = adapters[ref.warehouse].openlineage_dataset(ref)
+        return str(ns), str(dataset)
+
+    return name
 
 
 def quality_datasets(
@@ -31,6 +50,7 @@ def quality_datasets(
     from tidegauge.integrations.openlineage import Assertion, ColumnMetrics, DatasetQuality
 
     out = []
+    names = dataset_namer(project)
     for entry in collected:
         ref = entry.info.ref
         latest: dict[tuple[str | None, str], float | None] = {}
@@ -62,11 +82,11 @@ def quality_datasets(
             for a in alerts
             if a["table_id"] == entry.table_id
         ]
-        namespace = f"tidegauge://{ref.warehouse}"
+        namespace, name = names(ref)
         out.append(
             DatasetQuality(
                 namespace,
-                ref.fqn,
+                name,
                 row_count=int(rows) if rows is not None else None,
                 columns=columns,
                 assertions=assertions,

@@ -1,22 +1,26 @@
-"""Group: new alerts join open incidents or open new ones, with impact and root cause."""
+"""Group: new alerts join open incidents or open new ones, with impact, severity and root
+cause. The rules of grouping live in :mod:`tidegauge.core.incidents`; this step feeds them
+lineage (table paths and column links) and what the store holds, and writes the outcome."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from tidegauge.config import Project
-from tidegauge.core.incidents import AlertRef, OpenIncident, severity_for
+from tidegauge.core.incidents import DOWNSTREAM, AlertRef, Link, OpenIncident
 from tidegauge.core.incidents import group_alerts as group_refs
 from tidegauge.core.lineage import LineageGraph, LineageLookupError
 from tidegauge.core.model import Alert, AlertKind, Impact, Incident, Severity
 from tidegauge.core.rootcause import segment_that_moved
+from tidegauge.core.severity import ChangeEvidence, Reach, SeverityAssessment, assess_severity
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.runner import RunReport
+    from tidegauge.steps.context import RunReport
 
 log = logging.getLogger("tidegauge.group")
 
@@ -24,11 +28,13 @@ RECENT = timedelta(hours=24)
 
 
 class Paths:
-    """Lineage paths between tables by lowercase ``schema.table``, cached per run."""
+    """Lineage between tables by lowercase ``schema.table``, cached per run: table paths
+    and whether a column reads another (the two questions grouping asks)."""
 
     def __init__(self, graph: LineageGraph) -> None:
         self.graph = graph
         self._down = lru_cache(maxsize=4096)(self._downstream_parents)
+        self._reach = lru_cache(maxsize=4096)(self._column_reach)
 
     def node_id(self, table: str) -> str | None:
         try:
@@ -58,6 +64,36 @@ class Paths:
             chain.append(parents[chain[-1]])
         return [self.graph.node(n).display for n in reversed(chain)]
 
+    def _column_reach(
+        self, table: str, column: str
+    ) -> tuple[dict[str, bool], frozenset[str], frozenset[str]]:
+        """What reads ``table.column``: columns (lowercase ``schema.table.column`` → reached
+        by direct edges only), the tables of those columns, and tables beyond edges whose
+        column lineage is unknown. All empty when lineage does not know the column."""
+        nid = self.node_id(table)
+        if nid is None:
+            return {}, frozenset(), frozenset()
+        try:
+            res = self.graph.downstream(nid, column)
+        except LineageLookupError:  # the column is gone (a removal) or never was known
+            return {}, frozenset(), frozenset()
+        cols = {h.display.lower(): h.direct for h in res.columns}
+        tables = frozenset(c.rsplit(".", 1)[0] for c in cols)
+        blind = frozenset(h.node.display.lower() for h in res.nodes) - tables
+        return cols, tables, blind
+
+    def link(self, root: str, root_column: str, table: str, column: str | None) -> Link:
+        """How ``table.column`` reads ``root.root_column`` (see :class:`Link`)."""
+        cols, _, blind = self._reach(root, root_column.lower())
+        if column is None or not cols or table in blind:
+            return Link.UNKNOWN
+        direct = cols.get(f"{table}.{column.lower()}")
+        if direct is not None:
+            return Link.DIRECT if direct else Link.INDIRECT
+        # column lineage reaches this table from the root's column into other columns only,
+        # or does not reach it at all
+        return Link.NONE
+
 
 def group_alerts(
     project: Project,
@@ -79,13 +115,18 @@ def group_alerts(
     ]
     open_incs = []
     for inc in store.incidents.open():
-        members = store.alerts.list(incident_id=inc["id"])
-        tables = {str(a["table"]).lower() for a in members if a["table"]}
-        last = max((a["data_time"] for a in members if a["data_time"]), default=None)
+        stored = store.alerts.list(incident_id=inc["id"], limit=10_000)
+        root_table = str(inc["table"]).lower()
+        tables = {str(a["table"]).lower() for a in stored if a["table"]}
+        # the root's own table says how long the problem has lasted
+        last = max(
+            (a["data_time"] for a in stored if str(a["table"]).lower() == root_table),
+            default=None,
+        )
         open_incs.append(
             OpenIncident(
                 inc["id"],
-                str(inc["table"]).lower(),
+                root_table,
                 AlertKind(inc["kind"]),
                 inc["data_time"],
                 tables,
@@ -93,35 +134,37 @@ def group_alerts(
                 last_time=last,
             )
         )
-    for group in group_refs(refs, open_incs, paths):
+    for group in group_refs(refs, open_incs, paths, link=paths.link):
         member_ids = [m.id for m in group.members]
         if group.incident_id is not None:
-            _join(store, group.incident_id, member_ids, group.reasons, by_id, now)
+            _join(store, group.incident_id, member_ids, group.reasons, group.roles, by_id, now)
             if group.reroot is not None:
                 _reroot(
                     project, store, graph, paths, group.incident_id, by_id[group.reroot.id], now
                 )
+            else:
+                _refresh_severity(project, store, group.incident_id, now)
             report.incidents_updated.append(group.incident_id)
             continue
         root = by_id[group.root.id]["alert"]
-        incident = _new_incident(
-            project,
-            store,
-            graph,
-            paths,
-            root,
-            [by_id[i]["alert"].severity for i in member_ids],
-            now,
-        )
+        members = [by_id[i]["alert"] for i in member_ids]
+        incident = _new_incident(project, store, graph, paths, root, members, now)
         iid = store.incidents.create(incident, by_id[group.root.id]["table_id"], root.id)
         store.alerts.set_incident(member_ids, iid)
         store.incidents.add_event(
-            iid, "opened", incident.title, now, details={"root_alert": root.id}
+            iid,
+            "opened",
+            incident.title,
+            now,
+            details={"root_alert": root.id, "severity_reason": incident.severity_reason},
         )
         for mid in member_ids:
             a = by_id[mid]["alert"]
+            role = group.roles.get(mid, DOWNSTREAM)
             text = a.title if mid == root.id else f"{a.title} — {group.reasons.get(mid, '')}"
-            store.incidents.add_event(iid, "alert", text, now, details={"alert_id": mid})
+            store.incidents.add_event(
+                iid, "alert", text, now, details={"alert_id": mid, "role": role}
+            )
         report.incidents_opened.append(iid)
 
 
@@ -130,6 +173,7 @@ def _join(
     incident_id: int,
     member_ids: list[int],
     reasons: dict[int, str],
+    roles: dict[int, str],
     by_id: dict[int, dict[str, Any]],
     now: datetime,
 ) -> None:
@@ -141,9 +185,111 @@ def _join(
             "alert",
             f"{a.title} — {reasons.get(mid, '')}",
             now,
-            details={"alert_id": mid},
+            details={"alert_id": mid, "role": roles.get(mid, DOWNSTREAM)},
         )
     store.incidents.update(incident_id, now)
+
+
+def _evidence(alerts: Iterable[Alert | dict[str, Any]]) -> list[ChangeEvidence]:
+    out = []
+    for a in alerts:
+        if isinstance(a, Alert):
+            out.append(
+                ChangeEvidence(a.kind, a.metric, a.observed, a.expected, dict(a.explanation))
+            )
+        else:
+            out.append(
+                ChangeEvidence(
+                    AlertKind(a["kind"]),
+                    str(a["metric"]),
+                    a["observed"],
+                    a["expected"],
+                    dict(a.get("explanation") or {}),
+                )
+            )
+    return out
+
+
+def _assess(
+    project: Project,
+    fqn: str,
+    root_alerts: Sequence[Alert | dict[str, Any]],
+    times: list[datetime],
+    impact: Impact,
+) -> SeverityAssessment:
+    """Severity from the root problem's alerts (its own table: the root and its repeats)."""
+    settings = project.settings_for(fqn)
+    bucket = timedelta(seconds=(settings.bucket or project.defaults.bucket).seconds)
+    lasted = (max(times) - min(times) + bucket) if times else bucket
+    return assess_severity(
+        _evidence(root_alerts),
+        lasted=lasted,
+        reach=Reach(
+            models=len(impact.tables),
+            exposures=len(impact.exposures),
+            owners=len(impact.owners),
+        ),
+    )
+
+
+def _refresh_severity(project: Project, store: Store, incident_id: int, now: datetime) -> None:
+    """A problem that goes on grows in duration (and maybe size): its level follows, up only,
+    and the summary counts its repeats and symptoms."""
+    inc = store.incidents.get(incident_id)
+    if inc is None or not inc["table"]:
+        return
+    table = str(inc["table"])
+    stored = store.alerts.list(incident_id=incident_id, limit=10_000)
+    on_root = [a for a in stored if str(a["table"]).lower() == table.lower()]
+    impact = Impact(**{k: tuple(v) for k, v in (inc["impact"] or {}).items()})
+    assessed = _assess(project, table, on_root, [a["data_time"] for a in on_root], impact)
+    old = _severity(inc["severity"])
+    level = assessed.level if old is None or assessed.level.rank >= old.rank else old
+    root = next((a for a in stored if a["id"] == inc["root_alert_id"]), None)
+    text = str((root or {}).get("explanation", {}).get("text") or inc["title"])
+    store.incidents.update(
+        incident_id,
+        now,
+        severity=level.value,
+        # an incident's level never drops while it is open: keep the reasons it was raised for
+        severity_reason=list(assessed.reasons)
+        if level is assessed.level
+        else list(inc.get("severity_reason") or []),
+        summary=text + _tail(stored, table),
+    )
+    if old is not None and level.rank > old.rank:
+        store.incidents.add_event(
+            incident_id,
+            "severity",
+            f"severity {old.value} → {level.value}: {assessed.sentence()}",
+            now,
+            details={"from": old.value, "to": level.value},
+        )
+
+
+def _severity(value: Any) -> Severity | None:
+    try:
+        return Severity(value)
+    except ValueError:
+        return None
+
+
+def _tail(members: Sequence[Any], root_table: str) -> str:
+    """How many repeats of the root problem and how many downstream symptoms joined."""
+
+    def table_of(m: Any) -> str:
+        return str(m.table.fqn if isinstance(m, Alert) else m["table"]).lower()
+
+    continuing = sum(1 for m in members if table_of(m) == root_table.lower()) - 1
+    downstream = sum(1 for m in members if table_of(m) != root_table.lower())
+    parts = []
+    if continuing > 0:
+        parts.append(f"Continuing: {continuing} more alert{'s' if continuing > 1 else ''} on it.")
+    if downstream:
+        parts.append(
+            f"{downstream} downstream symptom{'s' if downstream > 1 else ''} grouped here."
+        )
+    return (" " + " ".join(parts)) if parts else ""
 
 
 def _reroot(
@@ -158,9 +304,11 @@ def _reroot(
     """Make an upstream alert the incident's root: title, table, impact and causes follow."""
     root: Alert = new_root["alert"]
     stored = store.alerts.list(incident_id=incident_id, limit=10_000)
-    severities = [Severity(m["severity"]) for m in stored if m["id"] != root.id]
-    incident = _new_incident(project, store, graph, paths, root, [root.severity, *severities], now)
+    others = [m for m in stored if m["id"] != root.id]
+    incident = _new_incident(project, store, graph, paths, root, [root, *others], now)
     old = store.incidents.get(incident_id) or {}
+    prev = _severity(old.get("severity"))
+    keep_old = prev is not None and prev.rank > incident.severity.rank
     store.incidents.update(
         incident_id,
         now,
@@ -170,9 +318,11 @@ def _reroot(
         title=incident.title,
         summary=incident.summary,
         data_time=incident.data_time,
-        severity=_max_severity(
-            str(old.get("severity") or incident.severity.value), incident.severity
-        ).value,
+        # an incident's severity never drops because its root moved
+        severity=(prev if keep_old and prev else incident.severity).value,
+        severity_reason=list(old.get("severity_reason") or [])
+        if keep_old
+        else incident.severity_reason,
         owner=incident.owner or old.get("owner"),
         impact=incident.impact.as_dict(),
         root_cause=incident.root_cause,
@@ -187,25 +337,17 @@ def _reroot(
     )
 
 
-def _max_severity(old: str, new: Severity) -> Severity:
-    """An incident's severity never drops because its root moved."""
-    try:
-        prev = Severity(old)
-    except ValueError:
-        return new
-    return prev if prev.rank >= new.rank else new
-
-
 def _new_incident(
     project: Project,
     store: Store,
     graph: LineageGraph,
     paths: Paths,
     root: Alert,
-    severities: list[Severity],
+    members: Sequence[Alert | dict[str, Any]],
     now: datetime,
 ) -> Incident:
-    """The incident rooted at ``root``; ``severities`` of all its alerts, the root's first."""
+    """The incident rooted at ``root``; ``members``: all its alerts, the root first (new ones
+    as :class:`Alert`, stored ones as rows)."""
     fqn = root.table.fqn
     node_id = paths.node_id(fqn.lower())
     impact = Impact()
@@ -219,32 +361,32 @@ def _new_incident(
         node = graph.node(node_id)
         owner = owner or (node.owners[0] if node.owners else None)
         tags = tags or node.tags
-    severity = severity_for(
-        root.kind,
-        max(severities, key=lambda s: s.rank, default=Severity.MEDIUM),
-        exposures=len(impact.exposures),
-        owners=len(impact.owners),
-        downstream_tables=len(impact.tables),
-    )
-    symptoms = len(severities) - 1
+
+    def on_root(m: Alert | dict[str, Any]) -> bool:
+        table = m.table.fqn if isinstance(m, Alert) else str(m["table"])
+        return table.lower() == fqn.lower()
+
+    own = [m for m in members if on_root(m)]
+    times = [m.data_time if isinstance(m, Alert) else m["data_time"] for m in own]
+    assessed = _assess(project, fqn, own, times, impact)
+    downstream = len(members) - len(own)
     from tidegauge.core.explain import explain
 
     # the one plain sentence every surface shows (web, CLI, Slack, Teams, e-mail)
-    summary = explain(root)
-    if symptoms:
-        summary += f" {symptoms} downstream symptom{'s' if symptoms > 1 else ''} grouped here."
+    text = explain(root)
     return Incident(
         kind=root.kind,
         table=root.table,
         column=root.column,
         title=root.title,
-        summary=summary,
+        summary=str(text) + _tail(members, fqn),
         data_time=root.data_time,
         detected_at=now,
-        severity=severity,
+        severity=assessed.level,
+        severity_reason=list(assessed.reasons),
         owner=owner,
         impact=impact,
-        root_cause=root_cause_hints(store, graph, paths, root, len(severities), now),
+        root_cause=root_cause_hints(store, graph, paths, root, downstream, len(own) - 1, now),
         observed=root.observed,
         expected=root.expected,
         lower=root.lower,
@@ -258,18 +400,22 @@ def root_cause_hints(
     graph: LineageGraph,
     paths: Paths,
     root: Alert,
-    n_alerts: int,
+    downstream: int,
+    continuing: int,
     now: datetime,
 ) -> list[dict[str, Any]]:
     """Likely causes, most specific first: upstream schema change, failed dbt run, segment."""
     hints: list[dict[str, Any]] = []
-    if n_alerts > 1:
+    if downstream:
+        more = f" ({continuing} more on its own table)" if continuing else ""
         hints.append(
             {
                 "type": "upstream_alert",
-                "text": f"{root.title} is the most upstream alert; "
-                f"{n_alerts - 1} downstream alert(s) follow from it",
+                "text": f"{root.title} is the most upstream alert{more}; "
+                f"{downstream} downstream alert(s) follow from it",
                 "alert_id": root.id,
+                "downstream": downstream,
+                "continuing": continuing,
             }
         )
     upstream_tables = [root.table.fqn]
@@ -308,6 +454,7 @@ def root_cause_hints(
                     "column": move.column,
                     "value": move.value,
                     "share_of_change": round(move.share_of_change, 3),
+                    "usual_share": round(move.usual_share, 3),
                 }
             )
     return hints

@@ -23,7 +23,7 @@ from tidegauge.store.store import Store
 from tidegauge.warehouses.base import WarehouseError
 
 if TYPE_CHECKING:
-    from tidegauge.runner import DiscoverResult
+    from tidegauge.steps.context import DiscoverResult
 
 log = logging.getLogger("tidegauge.lineage")
 
@@ -125,7 +125,7 @@ def refresh_lineage(
     """
     if dbt_alerts is None:
         dbt_alerts = []
-    from tidegauge.runner import connect
+    from tidegauge.steps.discover import connect
 
     views: dict[str, dict[str, str]] = {}
     history: dict[str, list[str]] = {}

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidegauge.config import Project
+from tidegauge.core.clock import Clock
 from tidegauge.core.model import AlertKind, Impact, Incident, IncidentStatus, Severity, TableRef
 from tidegauge.notifiers.base import (
     PermanentDeliveryError,
@@ -20,15 +21,15 @@ from tidegauge.notifiers.base import (
 )
 from tidegauge.notifiers.messages import Message, build_digest, build_message
 from tidegauge.notifiers.routing import route, should_renotify
+from tidegauge.store.engine import utc
 from tidegauge.store.outbox import OutboxRepo
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.runner import RunReport
+    from tidegauge.steps.context import RunReport
 
 log = logging.getLogger("tidegauge.notify")
 
-MAX_ATTEMPTS = 8
 BASE_BACKOFF = 2.0
 MAX_BACKOFF = 3600.0
 CLAIM_LEASE = timedelta(minutes=5)
@@ -47,6 +48,7 @@ def incident_from_row(row: dict[str, Any]) -> Incident:
         detected_at=row["detected_at"],
         status=IncidentStatus(row["status"]),
         severity=Severity(row["severity"]),
+        severity_reason=list(row.get("severity_reason") or []),
         owner=row.get("owner"),
         alert_ids=list(row.get("alerts") or []),
         impact=Impact(
@@ -80,6 +82,7 @@ def enqueue_incident(
     now: datetime,
     action: str = "trigger",
     digests: dict[str, list[Incident]] | None = None,
+    clock: Clock | None = None,
 ) -> int:
     """Route one incident and write its messages to the outbox (idempotent).
 
@@ -90,7 +93,7 @@ def enqueue_incident(
     if row is None or not project.channels:
         return 0
     inc = _with_evidence(store, incident_from_row(row))
-    wall = datetime.now(UTC)
+    wall = (clock or Clock()).now()
     # the budget counts what was queued in this run too (created_at is the run's now)
     since = min(wall, now) - timedelta(hours=1)
     decisions = route(
@@ -125,7 +128,7 @@ def enqueue_incident(
             incident_id=incident_id,
             action=action,
             payload=message.to_dict(),
-            now=now,
+            now=wall,  # the retry budget counts from here, in real time, even in a replay
             not_before=d.hold_until,
         ):
             queued += 1
@@ -147,24 +150,34 @@ def deliver(
     max_inline_wait: float = 5.0,
     rounds: int = 3,
     lease: timedelta = CLAIM_LEASE,
+    clock: Clock | None = None,
 ) -> dict[str, int]:
-    """Send due outbox rows; retry with exponential backoff, honouring Retry-After."""
+    """Send due outbox rows; retry with exponential backoff, honouring Retry-After, until
+    the channel's ``retry_for`` has passed since the row was queued; then give up loudly.
+
+    ``clock`` is the wall clock (injectable so tests can move time instead of sleeping; an
+    injected clock does not move while we sleep, so no inline waits happen with one).
+    """
+    wall_clock = clock or Clock()
+    if clock is not None:
+        max_inline_wait = 0.0
     outbox = OutboxRepo(store)
     counts = {"sent": 0, "retry": 0, "failed": 0}
     notifiers: dict[str, Any] = {}
     try:
         for _ in range(rounds):
-            wall = datetime.now(UTC)
-            rows = outbox.claim(holder, wall, lease)
+            rows = outbox.claim(holder, wall_clock.now(), lease)
             if not rows:
                 break
             soonest: float | None = None
+            handed_over = False  # a fallback row was queued: due now, take it next round
             for row in rows:
                 name = row["channel"]
-                try:
-                    cfg = next(c for c in project.channels if c.name == name)
-                except StopIteration:
-                    outbox.mark_failed(row["id"], f"channel '{name}' is no longer configured")
+                cfg = next((c for c in project.channels if c.name == name), None)
+                if cfg is None:
+                    _give_up(
+                        store, outbox, row, None, "the channel is not configured", wall_clock.now()
+                    )
                     counts["failed"] += 1
                     continue
                 notifier = notifiers.get(name) or notifiers.setdefault(name, load_notifier(cfg))
@@ -183,36 +196,48 @@ def deliver(
                         idempotency_key=row["dedup_key"],
                     )
                 except RetryableDeliveryError as e:
-                    attempts = row["attempts"] + 1
-                    if attempts >= MAX_ATTEMPTS:
-                        outbox.mark_failed(row["id"], str(e))
+                    now = wall_clock.now()
+                    deadline = (utc(row["created_at"]) or now) + cfg.retry_for
+                    if now >= deadline:
+                        handed_over |= _give_up(
+                            store,
+                            outbox,
+                            row,
+                            cfg,
+                            f"still failing after {_span(cfg.retry_for)}: {e}",
+                            now,
+                        )
                         counts["failed"] += 1
                         continue
+                    attempts = row["attempts"] + 1
                     wait = (
                         e.retry_after
                         if e.retry_after is not None
-                        else min(MAX_BACKOFF, BASE_BACKOFF**attempts)
+                        else min(MAX_BACKOFF, BASE_BACKOFF ** min(attempts, 32))
                     )
-                    outbox.mark_retry(
-                        row["id"], str(e), datetime.now(UTC) + timedelta(seconds=wait)
-                    )
+                    # the last try falls on the deadline, so giving up is never later than it
+                    next_at = min(now + timedelta(seconds=wait), deadline)
+                    outbox.mark_retry(row["id"], str(e), next_at)
                     counts["retry"] += 1
+                    wait = (next_at - now).total_seconds()
                     soonest = wait if soonest is None else min(soonest, wait)
                     continue
                 except PermanentDeliveryError as e:
-                    outbox.mark_failed(row["id"], str(e))
+                    handed_over |= _give_up(store, outbox, row, cfg, str(e), wall_clock.now())
                     counts["failed"] += 1
                     continue
-                outbox.mark_sent(row["id"], datetime.now(UTC))
+                outbox.mark_sent(row["id"], wall_clock.now())
                 counts["sent"] += 1
                 if row["incident_id"]:
                     store.incidents.add_event(
                         row["incident_id"],
                         "notification",
                         f"sent to {name}",
-                        datetime.now(UTC),
+                        wall_clock.now(),
                         details={"channel": name, "action": row["action"]},
                     )
+            if handed_over:
+                continue
             if soonest is None or soonest > max_inline_wait:
                 break
             time.sleep(soonest)
@@ -222,8 +247,78 @@ def deliver(
     return counts
 
 
-def notify_incidents(project: Project, store: Store, now: datetime, report: RunReport) -> None:
-    from tidegauge.runner import holder_name
+#: timeline event of a delivery tidegauge gave up on (shown on the incident page and counted
+#: by ``tidegauge status``)
+UNDELIVERED = "notification_failed"
+_FALLBACK_MARK = ":fallback:"
+
+
+def _give_up(
+    store: Store,
+    outbox: OutboxRepo,
+    row: dict[str, Any],
+    cfg: Any,
+    reason: str,
+    now: datetime,
+) -> bool:
+    """Mark ``row`` failed, say so on its incident, and hand it to the fallback channel
+    (True when a fallback message was queued)."""
+    outbox.mark_failed(row["id"], reason)
+    name = row["channel"]
+    log.error(
+        "gave up delivering outbox row %s to %s: %s (requeue: tidegauge outbox --retry %s)",
+        row["id"],
+        name,
+        reason,
+        row["id"],
+    )
+    fallback = getattr(cfg, "fallback", None)
+    # a fallback's own failure is not passed on again: no ping-pong between two channels
+    if fallback and _FALLBACK_MARK in row["dedup_key"]:
+        fallback = None
+    if row["incident_id"]:
+        store.incidents.add_event(
+            row["incident_id"],
+            UNDELIVERED,
+            f"could not deliver to {name}: {reason}"
+            + (f"; passed to {fallback}" if fallback else "")
+            + f" (requeue with `tidegauge outbox --retry {row['id']}`)",
+            now,
+            details={"channel": name, "action": row["action"], "outbox_id": row["id"]},
+        )
+    if not fallback:
+        return False
+    payload = dict(row["payload"])
+    payload["title"] = f"Undelivered to {name}: {payload.get('title', '')}"
+    payload["summary"] = f"tidegauge could not deliver this to channel {name} ({reason}). " + str(
+        payload.get("summary") or ""
+    )
+    return outbox.enqueue(
+        dedup_key=f"{row['dedup_key']}{_FALLBACK_MARK}{fallback}",
+        channel=fallback,
+        incident_id=row["incident_id"],
+        action=row["action"],
+        payload=payload,
+        now=now,
+    )
+
+
+def _span(d: timedelta) -> str:
+    secs = int(d.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size and secs % size == 0:
+            return f"{secs // size}{unit}"
+    return f"{secs}s"
+
+
+def notify_incidents(
+    project: Project,
+    store: Store,
+    now: datetime,
+    report: RunReport,
+    clock: Clock | None = None,
+) -> None:
+    from tidegauge.steps.leases import holder_name
 
     if not project.channels:
         return
@@ -232,7 +327,7 @@ def notify_incidents(project: Project, store: Store, now: datetime, report: RunR
     for iid in report.incidents_opened:
         if _already_routed(store, outbox, iid):
             continue  # a re-run of the same moment: it was routed (sent or digested) before
-        enqueue_incident(project, store, outbox, iid, now, digests=digests)
+        enqueue_incident(project, store, outbox, iid, now, digests=digests, clock=clock)
     for channel, incs in digests.items():
         ids = sorted(i.id for i in incs if i.id is not None)
         message = build_digest(incs, f"{project.web.base_url.rstrip('/')}/incidents")
@@ -242,10 +337,10 @@ def notify_incidents(project: Project, store: Store, now: datetime, report: RunR
             incident_id=None,
             action="trigger",
             payload=message.to_dict(),
-            now=now,
+            now=(clock or Clock()).now(),
         )
     renotify(project, store, outbox, now)
-    report.notifications = deliver(project, store, holder=holder_name())
+    report.notifications = deliver(project, store, holder=holder_name(), clock=clock)
 
 
 def _already_routed(store: Store, outbox: OutboxRepo, incident_id: int) -> bool:
@@ -295,7 +390,7 @@ def renotify(project: Project, store: Store, outbox: OutboxRepo, now: datetime) 
 
 def resolve_incident(project: Project, store: Store, incident_id: int, now: datetime) -> int:
     """A closed incident resolves its page/alert on every channel its trigger reached."""
-    from tidegauge.runner import holder_name
+    from tidegauge.steps.leases import holder_name
 
     if not project.channels:
         return 0

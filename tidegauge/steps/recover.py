@@ -157,3 +157,14 @@ def unqueued_incidents(store: Store, failed_runs: list[int]) -> list[int]:
             .order_by(i.c.id)
         ).all()
     return [r.id for r in rows]
+
+
+def release_held(store: Store, holder: str) -> None:
+    """Free every lease and outbox claim ``holder`` has (a run that failed)."""
+    with store.engine.begin() as c:
+        c.execute(delete(s.leases).where(s.leases.c.holder == holder))
+        c.execute(
+            update(s.outbox)
+            .where(s.outbox.c.status == "pending", s.outbox.c.claimed_by == holder)
+            .values(claimed_by=None, claimed_until=None)
+        )

@@ -16,9 +16,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    String,
+    Table,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.sql import Insert
 
 from tidegauge.core.model import ColumnInfo, MetricPoint, TableRef
 from tidegauge.store import schema as s
@@ -27,14 +43,17 @@ from tidegauge.store.store import (
     Store,
     columns_from_json,
     columns_to_json,
-    point_row,
     schema_fingerprint,
 )
 
 #: ids bound in one ``IN (…)``: well under SQLite's 32,766 variables and PostgreSQL's 65,535
 IDS_PER_STATEMENT = 500
+#: rows handed to the driver per ``executemany`` (bounds the driver's own buffers)
+WRITE_BATCH = 20_000
 
 T = TypeVar("T")
+#: a ``metric_points`` row as :func:`stream_points` reads it
+_PointRow = tuple[int, str, str, str, Any, float | None, int]
 
 
 def chunked(items: Sequence[T], size: int) -> Iterator[list[T]]:
@@ -283,6 +302,11 @@ def stream_points(
         t.c.bucket_start >= min(f.since for f in filters),
         or_(false(), *[f.clause() for f in filters]),
     )
+    # SQLite hands timestamps back as text: read them as text and parse each distinct one
+    # once (a table's series share their bucket starts), not once per point through the
+    # type's result processor; PostgreSQL's driver returns them in UTC already
+    text = store.dialect == "sqlite"
+    bucket_col = type_coerce(t.c.bucket_start, String) if text else t.c.bucket_start
     with store.engine.connect() as c:
         streaming = c.execution_options(stream_results=True, yield_per=2000)
         for part in _id_lists(refs):
@@ -292,7 +316,7 @@ def stream_points(
                     t.c.metric,
                     t.c.column_name,
                     t.c.segment,
-                    t.c.bucket_start,
+                    bucket_col,
                     t.c.value,
                     t.c.bucket_seconds,
                 )
@@ -300,19 +324,24 @@ def stream_points(
                 .order_by(t.c.table_id, t.c.bucket_start)
             )
             current: int | None = None
+            ref: TableRef | None = None
             batch: list[MetricPoint] = []
-            for tid, metric, column, segment, bucket, value, seconds in _tuples(
-                streaming.execute(q)
-            ):
+            times: dict[Any, datetime] = {}
+            rows = cast(Iterable[_PointRow], streaming.execute(q))
+            for tid, metric, column, segment, bucket, value, seconds in rows:
                 if tid != current:
                     if current is not None:
                         yield current, _series_order(batch)
                     current, batch = int(tid), []
+                    ref = refs[current]
+                when = times.get(bucket)
+                if when is None:
+                    when = times[bucket] = _stored_time(bucket)
                 batch.append(
                     MetricPoint(
-                        table=refs[current],
+                        table=ref,  # type: ignore[arg-type]  # set with current
                         metric=metric,
-                        bucket_start=utc(bucket),  # type: ignore[arg-type]
+                        bucket_start=when,
                         value=value,
                         column=column or None,
                         segment=segment or None,
@@ -323,6 +352,15 @@ def stream_points(
                 yield current, _series_order(batch)
 
 
+def _stored_time(value: Any) -> datetime:
+    """A stored timestamp in UTC: SQLite's text, or a driver's datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    when = utc(value)
+    assert when is not None  # bucket_start is NOT NULL
+    return when
+
+
 def _series_order(points: list[MetricPoint]) -> list[MetricPoint]:
     """Points in :meth:`Store.points` order: by metric, column, segment, then time (stable,
     so equal keys keep the time order they arrived in)."""
@@ -331,6 +369,36 @@ def _series_order(points: list[MetricPoint]) -> list[MetricPoint]:
 
 
 # --- writes ----------------------------------------------------------------------------
+
+
+#: the ``metric_points`` columns a collected point fills, in the order rows are built
+POINT_COLUMNS = (
+    "table_id",
+    "column_name",
+    "segment",
+    "metric",
+    "bucket_start",
+    "bucket_seconds",
+    "value",
+    "collected_at",
+    "run_id",
+)
+POINT_KEY = ["table_id", "column_name", "segment", "metric", "bucket_start"]
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """A window of a table's series that a collection recomputed in full: stored points of
+    that family in ``[since, until)`` not produced again are stale and go.
+
+    Categorical values and segments are open sets (top-k values plus ``__other__``): a
+    recomputed bucket may name other values than the stored one did (a shorter window ranks
+    values differently), so an upsert alone would leave both. ``family`` is ``value_count``
+    (categorical) or ``segments`` (every other segmented point)."""
+
+    family: str
+    since: datetime
+    until: datetime
 
 
 @dataclass
@@ -347,18 +415,33 @@ class TableWrite:
     schema: list[ColumnInfo] | None = None
     previous_fingerprint: str | None = None
     schema_events: list[dict[str, Any]] = field(default_factory=list)
+    #: windows whose points of a family this write replaces (see :class:`Replaced`)
+    replaced: list[Replaced] = field(default_factory=list)
 
 
 def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[TableWrite]) -> None:
-    """Store a chunk of collected tables in one transaction (raises on a store error)."""
+    """Store collected tables in one transaction (raises on a store error).
+
+    Idempotent: writing the same tables again (a replayed chunk, a run killed after its
+    commit and run again) leaves the store as one write does: points are upserted by series
+    and bucket, and windows a write recomputed in full are replaced (:class:`Replaced`).
+    """
     if not writes:
         return
     # one row per series and bucket (the last wins): PostgreSQL refuses an upsert that
     # touches the same row twice in one statement
     points = list(
         {
-            (w.table_id, p.column or "", p.segment or "", p.metric, p.bucket_start): point_row(
-                w.table_id, p, now, run_id
+            (w.table_id, p.column or "", p.segment or "", p.metric, p.bucket_start): (
+                w.table_id,
+                p.column or "",
+                p.segment or "",
+                p.metric,
+                p.bucket_start,
+                p.bucket_seconds,
+                p.value,
+                now,
+                run_id,
             )
             for w in writes
             for p in w.points
@@ -389,18 +472,32 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
         }
         for w in writes
     ]
+    t = s.metric_points
     with store.engine.begin() as c:
+        for w in writes:
+            for r in w.replaced:
+                family = (
+                    t.c.metric == "value_count"
+                    if r.family == "value_count"
+                    else and_(t.c.segment != "", t.c.metric != "value_count")
+                )
+                c.execute(
+                    delete(t).where(
+                        t.c.table_id == w.table_id,
+                        t.c.bucket_start >= r.since,
+                        t.c.bucket_start < r.until,
+                        family,
+                    )
+                )
         if points:
-            c.execute(
-                upsert(
-                    store.dialect,
-                    s.metric_points,
-                    None,
-                    ["table_id", "column_name", "segment", "metric", "bucket_start"],
-                    ["value", "bucket_seconds", "collected_at", "run_id"],
-                ),
-                points,
+            stmt = upsert(
+                store.dialect,
+                t,
+                None,
+                POINT_KEY,
+                ["value", "bucket_seconds", "collected_at", "run_id"],
             )
+            executemany_raw(c, stmt, t, POINT_COLUMNS, points)
         if snapshots:
             c.execute(insert(s.schema_snapshots), snapshots)
         if events:
@@ -417,3 +514,53 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
             ),
             run_rows,
         )
+
+
+def executemany_raw(
+    c: Connection, stmt: Insert, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Run ``stmt`` once per row of ``rows`` (tuples in ``columns`` order) through the driver's
+    own ``executemany``.
+
+    SQLAlchemy's executemany turns every row into a dict and processes every value on its
+    way to the driver: for the 200,000 points of a first run over a wide table that took
+    longer than the warehouse scan. Here the statement is compiled once, only the values
+    whose type needs it (timestamps on SQLite) are converted, and the driver batches the rest
+    (psycopg pipelines, sqlite3 loops in C). The SQL is the one SQLAlchemy would send.
+    """
+    dialect = c.dialect
+    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+    procs = [
+        (i, proc, isinstance(table.c[name].type, DateTime))
+        for i, name in enumerate(columns)
+        if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+    if procs:
+        # a chunk's rows share a few hundred bucket starts and one collection time: each
+        # distinct timestamp is converted once
+        memo: dict[Any, Any] = {}
+        converted = []
+        for row in rows:
+            values = list(row)
+            for i, proc, repeats in procs:
+                if repeats:
+                    done = memo.get(values[i], memo)
+                    if done is memo:
+                        done = memo[values[i]] = proc(values[i])
+                    values[i] = done
+                else:
+                    values[i] = proc(values[i])
+            converted.append(tuple(values))
+        rows = converted
+    params: Any
+    if compiled.positiontup is not None:  # qmark / format: values in the statement's order
+        order = [columns.index(name) for name in compiled.positiontup]
+        params = (
+            rows
+            if order == list(range(len(columns)))
+            else [tuple(row[i] for i in order) for row in rows]
+        )
+    else:  # named / pyformat
+        params = [dict(zip(columns, row, strict=True)) for row in rows]
+    for part in chunked(params, WRITE_BATCH):
+        c.exec_driver_sql(str(compiled), part)

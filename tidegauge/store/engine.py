@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,12 +59,58 @@ def make_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the store to the newest schema revision (idempotent)."""
+    """Bring the store to the newest schema revision (idempotent).
+
+    Processes that start at once (two first runs, ``serve`` and a cron run) take turns:
+    the first migrates, the others wait for it and then find the schema current. The lock
+    is a file lock beside a SQLite store, ``pg_advisory_lock`` on PostgreSQL and
+    ``GET_LOCK`` on MySQL/MariaDB.
+    """
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS)
-    with engine.begin() as conn:
+    with _migration_lock(engine), engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+#: an arbitrary constant: the PostgreSQL advisory lock key of tidegauge's migrations
+_PG_LOCK_KEY = 0x7469_6465_6761_7567 >> 1
+_LOCK_WAIT_SECONDS = 300
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    backend = engine.url.get_backend_name()
+    if backend == "sqlite":
+        db = engine.url.database
+        if not db or db == ":memory:":
+            yield  # private to this process: nothing to race with
+            return
+        import fcntl
+
+        with open(f"{db}.migrate.lock", "a+b") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)  # released when the file is closed
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+        return
+    if backend == "postgresql":
+        lock = f"SELECT pg_advisory_lock({_PG_LOCK_KEY})"
+        unlock = f"SELECT pg_advisory_unlock({_PG_LOCK_KEY})"
+    elif backend in ("mysql", "mariadb"):
+        lock = f"SELECT GET_LOCK('tidegauge_migrate', {_LOCK_WAIT_SECONDS})"
+        unlock = "SELECT RELEASE_LOCK('tidegauge_migrate')"
+    else:
+        yield
+        return
+    # a session-level lock on its own connection, held while another one migrates
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
+        holder.exec_driver_sql(lock)
+        try:
+            yield
+        finally:
+            holder.exec_driver_sql(unlock)
 
 
 def upsert(

@@ -28,6 +28,7 @@ class IncidentRepo:
                 insert(s.incidents).values(
                     status=inc.status.value,
                     severity=inc.severity.value,
+                    severity_reason=list(inc.severity_reason),
                     kind=inc.kind.value,
                     table_id=table_id,
                     column_name=inc.column,
@@ -156,6 +157,7 @@ class IncidentRepo:
             d["table"] = t.ref.fqn if t else None
             d["warehouse"] = t.ref.warehouse if t else None
             d["column"] = d.pop("column_name")
+            d["severity_reason"] = list(d.get("severity_reason") or [])
             d["alerts"] = alert_ids.get(d["id"], [])
             for k in ("data_time", "detected_at", "updated_at"):
                 d[k] = utc(d[k])

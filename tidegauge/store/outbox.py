@@ -5,6 +5,10 @@ a second process) stores it once. Rows are claimed with a time-limited lease so 
 senders never deliver the same row at once; a sender that dies leaves the claim to
 expire and the row is retried. The receiving side sees a stable idempotency key (the
 row's ``dedup_key``), which closes the window between a send and its acknowledgement.
+
+A row that keeps failing is retried until its channel's ``retry_for`` has passed since it
+was queued, then it is ``failed``: the sender records that on the incident, and
+:meth:`OutboxRepo.requeue` (``tidegauge outbox --retry``) puts it back with a fresh budget.
 """
 
 from __future__ import annotations
@@ -120,6 +124,36 @@ class OutboxRepo:
             attempts=s.outbox.c.attempts + 1,
         )
 
+    def requeue(self, ids: list[int] | None, now: datetime) -> list[int]:
+        """Put failed rows (``ids``, or every failed row when None) back in the queue with
+        a fresh retry budget; returns the ids requeued (pending or sent rows are left)."""
+        o = s.outbox
+        cond = [o.c.status == FAILED]
+        if ids is not None:
+            cond.append(o.c.id.in_(ids))
+        with self.store.engine.begin() as c:
+            found = [r.id for r in c.execute(select(o.c.id).where(*cond).order_by(o.c.id))]
+            if found:
+                c.execute(
+                    update(o)
+                    .where(o.c.id.in_(found), o.c.status == FAILED)
+                    .values(
+                        status=PENDING,
+                        attempts=0,
+                        created_at=now,
+                        next_attempt_at=now,
+                        claimed_by=None,
+                        claimed_until=None,
+                    )
+                )
+        return found
+
+    def count(self, status: str) -> int:
+        with self.store.engine.connect() as c:
+            return int(
+                c.execute(select(func.count()).where(s.outbox.c.status == status)).scalar_one()
+            )
+
     def _set(self, row_id: int, **values: Any) -> None:
         with self.store.engine.begin() as c:
             c.execute(update(s.outbox).where(s.outbox.c.id == row_id).values(**values))
@@ -141,10 +175,20 @@ class OutboxRepo:
                 ).scalar_one()
             )
 
-    def rows(self, *, incident_id: int | None = None) -> list[dict[str, Any]]:
+    def rows(
+        self,
+        *,
+        incident_id: int | None = None,
+        status: str | None = None,
+        ids: list[int] | None = None,
+    ) -> list[dict[str, Any]]:
         q = select(s.outbox).order_by(s.outbox.c.id)
         if incident_id is not None:
             q = q.where(s.outbox.c.incident_id == incident_id)
+        if status is not None:
+            q = q.where(s.outbox.c.status == status)
+        if ids is not None:
+            q = q.where(s.outbox.c.id.in_(ids))
         with self.store.engine.connect() as c:
             out = []
             for r in c.execute(q):

@@ -5,10 +5,11 @@ Points finer than a day (hourly buckets, snapshots taken at every run) older tha
 with ``bucket_seconds`` = 86400; points older than ``keep_days`` are deleted. Detection
 reads ``history_days`` (at least 43 days) of history, so ``fine_days`` may not be shorter.
 
-How a day's values become one (:func:`rollup_value`): counts of rows in a bucket are summed
-(the day's count), maxima and minima stay maxima and minima, snapshots (``bucket_seconds``
-0: row count, last-modified time…) keep the day's last value, everything else (rates, means,
-quantiles, custom metrics) is the mean of the day's values.
+How a day's values become one (:func:`rollup_value`) is each metric's roll-up in the metric
+catalogue (:mod:`tidegauge.core.catalogue`): counts of rows in a bucket are summed (the day's
+count), maxima and minima stay maxima and minima, rates, means, quantiles and custom metrics
+are the mean of the day's values; snapshots (``bucket_seconds`` 0: row count, last-modified
+time…) keep the day's last value whatever their metric.
 
 The prune works table by table in short transactions, so it never holds long locks, can
 be stopped at any point and run again: it is idempotent. A day that already has its daily
@@ -26,16 +27,13 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.sql import ColumnElement
 
+from tidegauge.core.catalogue import Rollup, spec
 from tidegauge.store import schema as s
 from tidegauge.store.engine import upsert, utc
 from tidegauge.store.store import Store
 from tidegauge.yamlsource import ConfigError
 
 DAY = 86400
-#: metrics that count rows of a bucket: a day's value is the sum of its buckets'
-SUMMED = frozenset({"bucket_row_count", "null_count", "value_count", "duplicate_count"})
-MAXED = frozenset({"max", "len_max", "max_timestamp", "last_modified", "distinct_count"})
-MINNED = frozenset({"min", "len_min"})
 #: detection's shortest history window (``steps/detect.py``: max(history_days, 42) + 1)
 MIN_FINE_DAYS = 43
 
@@ -95,17 +93,30 @@ def day_start(at: datetime) -> datetime:
     return at.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def rollup_of(metric: str) -> Rollup:
+    """How ``metric`` rolls up into a day: the catalogue's word; the mean for a name it does
+    not know (a metric an older version stored)."""
+    try:
+        return spec(metric).rollup
+    except KeyError:
+        return Rollup.MEAN
+
+
 def rollup_value(metric: str, points: Sequence[tuple[datetime, float | None]]) -> float | None:
     """One day's value of a series from its finer points (time, value), any order."""
-    values = [v for _, v in points if v is not None]
-    if not values:
+    kept = [(t, v) for t, v in points if v is not None]
+    if not kept:
         return None
-    if metric in SUMMED:
+    values = [v for _, v in kept]
+    rule = rollup_of(metric)
+    if rule is Rollup.SUM:
         return float(sum(values))
-    if metric in MAXED:
+    if rule is Rollup.MAX:
         return max(values)
-    if metric in MINNED:
+    if rule is Rollup.MIN:
         return min(values)
+    if rule is Rollup.LAST:
+        return max(kept, key=lambda p: p[0])[1]
     return sum(values) / len(values)
 
 

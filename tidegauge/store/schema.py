@@ -232,6 +232,8 @@ incidents = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("status", String(30), nullable=False),
     Column("severity", String(20), nullable=False),
+    # why it has that level: short plain-language reasons (core/severity.py)
+    Column("severity_reason", JSON, nullable=True),
     Column("kind", String(40), nullable=False),
     Column("table_id", ForeignKey("tables.id", ondelete="CASCADE"), nullable=False),
     Column("column_name", String(400)),

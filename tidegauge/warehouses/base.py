@@ -7,22 +7,27 @@ buckets) is built in ``core`` as sqlglot expressions and only rendered here.
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any, ClassVar, cast
+from urllib.parse import urlparse
 
 import sqlglot
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlglot import exp
 
 from tidegauge.core.clock import check_zone
+from tidegauge.core.metrics import Capabilities
 from tidegauge.core.model import ColumnInfo, TableInfo, TableKind, TableRef, TypeFamily
+
+log = logging.getLogger("tidegauge.warehouses")
 
 
 class WarehouseError(Exception):
@@ -46,6 +51,8 @@ class WarehouseConfigBase(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    #: the engine: module name = config ``type:`` = entry-point name (``Literal`` in each)
+    type: str
     name: str = "main"
     include: list[str] = Field(default_factory=lambda: ["*"], description="schema.table globs")
     exclude: list[str] = Field(default_factory=list, description="schema.table globs")
@@ -172,20 +179,50 @@ class Warehouse(ABC):
     """
 
     DIALECT: ClassVar[str]
-    #: approx_count_distinct (HLL) exists
-    APPROX_DISTINCT: ClassVar[bool] = False
-    #: exact quantiles via an aggregate (quantile_cont / percentile_cont)
-    QUANTILES: ClassVar[bool] = False
-    #: TABLESAMPLE with a percentage
-    TABLESAMPLE: ClassVar[bool] = False
+    #: the pydantic model of this engine's ``warehouses:`` entry (``type: Literal[...]``)
+    CONFIG: ClassVar[type[WarehouseConfigBase]]
+    #: the driver module a worker imports before it forks its pool (fan-out)
+    DRIVER_MODULE: ClassVar[str | None] = None
+    #: URL schemes that name this engine (``tidegauge init --warehouse <url>``)
+    URL_SCHEMES: ClassVar[tuple[str, ...]] = ()
+    #: the environment variable a URL's password is replaced by in a written project file
+    PASSWORD_ENV: ClassVar[str] = "WAREHOUSE_PASSWORD"
+    #: what the engine can do, read by core's query builders (quantile style, limits,
+    #: approximate distinct, COUNT_IF, grouping sets, zoned types); ``zone`` comes from
+    #: the config at :meth:`capabilities`
+    CAPABILITIES: ClassVar[Capabilities]
     #: last-modified time available from metadata without a scan
     METADATA_FRESHNESS: ClassVar[bool] = False
     #: exact (or good) row counts available from metadata without a scan
     METADATA_ROW_COUNT: ClassVar[bool] = False
+    #: functions user SQL may call here besides the standard ones
+    #: (:data:`tidegauge.core.sql_guard.STANDARD_FUNCTIONS`); pure computations only, never
+    #: one that reads files, changes settings or reaches other servers
+    SQL_FUNCTIONS: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: WarehouseConfigBase) -> None:
         self.config = config
         self.name = config.name
+        self._declared_keys: dict[tuple[str, str], frozenset[str]] | None = None
+
+    @classmethod
+    def entry_from_url(cls, url: str) -> dict[str, object]:
+        """A ``warehouses:`` entry for ``url``; a password becomes ``${PASSWORD_ENV}`` so
+        that no secret is written into the project file."""
+        parsed = urlparse(url)
+        entry: dict[str, object] = {"name": "main", "type": cls.CONFIG.model_fields["type"].default}
+        if parsed.password:
+            netloc = f"{parsed.username}:${{{cls.PASSWORD_ENV}}}@{parsed.hostname}"
+            if parsed.port:
+                netloc += f":{parsed.port}"
+            entry["url"] = parsed._replace(netloc=netloc).geturl()
+        else:
+            entry["url"] = url
+        return entry
+
+    def capabilities(self) -> Capabilities:
+        """This warehouse's :attr:`CAPABILITIES` in the zone of its naive timestamps."""
+        return replace(self.CAPABILITIES, zone=self.config.timezone)
 
     # --- connection -------------------------------------------------------------
     @abstractmethod
@@ -258,6 +295,49 @@ class Warehouse(ABC):
             q = q.where(exp.column("table_schema").isin(*[exp.Literal.string(s) for s in schemas]))
         return q
 
+    def declared_keys_query(self) -> exp.Select:
+        """Columns of PRIMARY KEY and UNIQUE constraints (ANSI ``information_schema``)."""
+        return (
+            exp.select("tc.table_schema", "tc.table_name", "tc.constraint_name", "kcu.column_name")
+            .from_(exp.table_("table_constraints", db="information_schema", alias="tc"))
+            .join(
+                exp.table_("key_column_usage", db="information_schema", alias="kcu"),
+                on=exp.and_(
+                    exp.column("constraint_name", "kcu").eq(exp.column("constraint_name", "tc")),
+                    exp.column("table_schema", "kcu").eq(exp.column("table_schema", "tc")),
+                    exp.column("table_name", "kcu").eq(exp.column("table_name", "tc")),
+                ),
+            )
+            .where(
+                exp.column("constraint_type", "tc").isin(
+                    exp.Literal.string("PRIMARY KEY"), exp.Literal.string("UNIQUE")
+                )
+            )
+        )
+
+    def key_columns(self, ref: TableRef) -> frozenset[str]:
+        """Columns (lower case) that alone are a declared primary key or unique constraint.
+
+        Read once per connection for every table. An engine whose metadata cannot say
+        returns nothing (logged): keys then come from configuration and dbt tests only.
+        """
+        if self._declared_keys is None:
+            self._declared_keys = {}
+            try:
+                rows = self.execute(self.declared_keys_query(), comment="declared keys").rows
+            except WarehouseError as e:
+                log.warning("warehouse '%s': declared keys not readable: %s", self.name, e)
+                rows = []
+            parts: dict[tuple[str, str, str], list[str]] = {}
+            for schema, table, constraint, column in rows:
+                key = (str(schema).lower(), str(table).lower(), str(constraint))
+                parts.setdefault(key, []).append(str(column).lower())
+            for (schema, table, _), columns in parts.items():
+                if len(columns) == 1:  # a composite key says nothing about one column
+                    found = self._declared_keys.get((schema, table), frozenset())
+                    self._declared_keys[(schema, table)] = found | {columns[0]}
+        return self._declared_keys.get((ref.schema.lower(), ref.name.lower()), frozenset())
+
     @abstractmethod
     def list_tables(self) -> list[TableInfo]:
         """Every table and view the configured user can see, with metadata statistics.
@@ -309,6 +389,13 @@ class Warehouse(ABC):
                 )
             )
         return sorted(out, key=lambda t: t.ref)
+
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        """OpenLineage ``(namespace, name)`` of a table, per the spec's naming for the engine
+        (:mod:`tidegauge.integrations.openlineage_naming`); engines the spec lacks keep ours."""
+        return f"tidegauge://{self.name}", ".".join(
+            p for p in (ref.database, ref.schema, ref.name) if p
+        )
 
     def view_definitions(self) -> dict[TableRef, str]:
         """SQL of every view, for lineage. Engines without it return nothing."""

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, model_validator
 from sqlglot import exp
 
+from tidegauge.core.metrics import Capabilities
 from tidegauge.core.model import TableInfo, TableRef, TypeFamily
 from tidegauge.warehouses.base import (
     ConnectionFailed,
@@ -95,9 +96,13 @@ class MySQLWarehouse(Warehouse):
     """MySQL 8 and MariaDB 10.5+.
 
     Capabilities:
-      * ``APPROX_DISTINCT``, ``QUANTILES``, ``TABLESAMPLE``: no. Neither engine has an
+      * approximate distinct, quantiles, TABLESAMPLE: no. Neither engine has an
         approximate distinct or a percentile *aggregate* (MariaDB's ``PERCENTILE_CONT``
-        is a window function only) nor TABLESAMPLE.
+        is a window function only) nor TABLESAMPLE; nor ``COUNT_IF`` or grouping sets.
+      * select items: 4,096 columns per (temporary) table and a 64 KB row-size limit on
+        the grouped temporary table, so a profile scan holds at most 1,000 aggregates.
+      * timestamps: ``TIMESTAMP`` is stored in UTC and read back in the session zone (UTC),
+        so only ``DATETIME`` holds naive wall times; no type carries a zone.
       * ``METADATA_ROW_COUNT``: no. ``TABLE_ROWS`` is exact for MyISAM/Aria but an
         estimate for InnoDB (often 10-40% off); it is still reported in ``row_count``.
       * ``METADATA_FRESHNESS``: yes, ``UPDATE_TIME``; InnoDB keeps it in memory only, so
@@ -106,9 +111,53 @@ class MySQLWarehouse(Warehouse):
     """
 
     DIALECT = "mysql"
-    APPROX_DISTINCT = False
-    QUANTILES = False
-    TABLESAMPLE = False
+    CONFIG = MySQLWarehouseConfig
+    DRIVER_MODULE = "pymysql"
+    URL_SCHEMES = ("mysql", "mariadb")
+    PASSWORD_ENV = "MYSQL_PASSWORD"
+    CAPABILITIES = Capabilities(
+        "mysql",
+        max_select_items=1000,
+        grouping_sets=False,
+        zoned_types=False,
+        naive_type_prefixes=("datetime",),
+    )
+    # not load_file (server files), sleep/benchmark, get_lock, sys_exec-style UDFs
+    SQL_FUNCTIONS = frozenset(
+        [
+            "date_format",
+            "str_to_date",
+            "unix_timestamp",
+            "from_unixtime",
+            "timestampdiff",
+            "timestampadd",
+            "date",
+            "time",
+            "year",
+            "month",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "dayofweek",
+            "weekday",
+            "regexp_like",
+            "regexp_substr",
+            "regexp_replace",
+            "locate",
+            "instr",
+            "char_length",
+            "group_concat",
+            "json_length",
+            "json_extract",
+            "json_unquote",
+            "md5",
+            "sha2",
+            "std",
+            "stddev_samp",
+            "ifnull",
+        ]
+    )
     METADATA_ROW_COUNT = False
     METADATA_FRESHNESS = True
 
@@ -132,7 +181,7 @@ class MySQLWarehouse(Warehouse):
         return message.strip()
 
     def connect(self) -> None:
-        import pymysql  # type: ignore[import-untyped]
+        import pymysql  # type: ignore[import-untyped,unused-ignore]
 
         if self._con is not None:
             return
@@ -285,6 +334,12 @@ class MySQLWarehouse(Warehouse):
             (str(r["schema"]), str(r["name"]), str(r["column"]))
             for r in self.execute(q, comment="discover json columns").dicts()
         }
+
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        from tidegauge.integrations import openlineage_naming
+
+        # a MySQL schema is its database
+        return openlineage_naming.mysql(self.config.host, self.config.port, ref.schema, ref.name)
 
     def view_definitions(self) -> dict[TableRef, str]:
         q = (

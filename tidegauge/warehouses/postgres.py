@@ -8,6 +8,7 @@ before they apply. Metadata comes from ``pg_catalog`` without touching table dat
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -15,6 +16,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from pydantic import Field, model_validator
 from sqlglot import exp
 
+from tidegauge.core.metrics import Capabilities, QuantileStyle
 from tidegauge.core.model import TableInfo, TableRef, TypeFamily
 from tidegauge.warehouses.base import (
     ConnectionFailed,
@@ -98,13 +100,22 @@ def _user_schemas(nspname: exp.Column) -> exp.Expr:
     )
 
 
+log = logging.getLogger("tidegauge.warehouses.postgres")
+
+#: (host, port, database, user) whose write access was checked in this process
+_ROLE_CHECKED: set[tuple[Any, ...]] = set()
+
+
 class PostgresWarehouse(Warehouse):
     """PostgreSQL 12+.
 
     Capabilities:
-      * ``QUANTILES``: ``percentile_cont(...) WITHIN GROUP`` is an ordinary aggregate.
-      * ``TABLESAMPLE``: ``TABLESAMPLE SYSTEM/BERNOULLI (percent)``.
-      * ``APPROX_DISTINCT``: no; HyperLogLog needs an extension we cannot assume.
+      * quantiles: ``percentile_cont(ARRAY[...]) WITHIN GROUP`` is an ordinary aggregate
+        returning every quantile at once.
+      * TABLESAMPLE: ``TABLESAMPLE SYSTEM/BERNOULLI (percent)``.
+      * approximate distinct: no; HyperLogLog needs an extension we cannot assume.
+      * select items: a target list holds at most 1,664 entries; 1,600 leaves room for
+        the bucket, segment and row count.
       * ``METADATA_ROW_COUNT``: no; ``n_live_tup`` / ``reltuples`` are estimates that lag
         behind loads (reltuples only moves on VACUUM/ANALYZE), good for sizing a scan
         but not for volume monitoring. ``TableInfo.row_count`` still carries the estimate.
@@ -116,9 +127,55 @@ class PostgresWarehouse(Warehouse):
     """
 
     DIALECT = "postgres"
-    QUANTILES = True
-    TABLESAMPLE = True
-    APPROX_DISTINCT = False
+    CONFIG = PostgresWarehouseConfig
+    DRIVER_MODULE = "psycopg"
+    URL_SCHEMES = ("postgresql", "postgres")
+    PASSWORD_ENV = "PGPASSWORD"
+    CAPABILITIES = Capabilities(
+        "postgres",
+        quantiles=True,
+        tablesample=True,
+        max_select_items=1600,
+        quantile_style=QuantileStyle.ARRAY_WITHIN_GROUP,
+    )
+    # not set_config/current_setting (session settings), pg_read_file/pg_ls_dir/lo_import
+    # (server files), dblink (other servers), pg_sleep, nextval/setval (writes)
+    SQL_FUNCTIONS = frozenset(
+        [
+            "regexp_match",
+            "regexp_matches",
+            "regexp_replace",
+            "regexp_split_to_array",
+            "to_char",
+            "to_date",
+            "to_timestamp",
+            "to_number",
+            "age",
+            "date_bin",
+            "justify_interval",
+            "make_date",
+            "make_timestamp",
+            "array_length",
+            "cardinality",
+            "unnest",
+            "string_to_array",
+            "array_to_string",
+            "md5",
+            "btrim",
+            "initcap",
+            "translate",
+            "jsonb_array_length",
+            "json_array_length",
+            "jsonb_typeof",
+            "json_typeof",
+            "width_bucket",
+            "regr_slope",
+            "corr",
+            "covar_pop",
+            "covar_samp",
+            "isfinite",
+        ]
+    )
     METADATA_ROW_COUNT = False
     METADATA_FRESHNESS = False
 
@@ -179,6 +236,45 @@ class PostgresWarehouse(Warehouse):
         except psycopg.Error as e:
             message = f"{self._where()}: cannot connect: {self._scrub(str(e))}"
             raise ConnectionFailed(message) from None
+        key = (c.host, c.port, c.database, c.user)
+        if key not in _ROLE_CHECKED:
+            _ROLE_CHECKED.add(key)
+            rights = self.write_access()
+            if rights:
+                log.warning(
+                    "%s: the role %s can write (%s); tidegauge needs only SELECT. Connect "
+                    "as a read-only role (see the README) so that no SQL can change data.",
+                    self._where(),
+                    c.user or "(default)",
+                    ", ".join(rights),
+                )
+
+    def write_access(self) -> list[str]:
+        """How the session's role could change data (empty for a read-only role).
+
+        The session is read-only by default, but SQL in the session could turn that off;
+        a role without write privileges cannot be talked out of being read-only.
+        """
+        _, rows, _ = self._execute_sql(
+            "SELECT r.rolsuper, "
+            "has_database_privilege(current_user, current_database(), 'CREATE'), "
+            "EXISTS (SELECT 1 FROM information_schema.role_table_grants g "
+            "WHERE g.grantee = current_user "
+            "AND g.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')) "
+            "FROM pg_roles r WHERE r.rolname = current_user"
+        )
+        if not rows:
+            return []
+        superuser, create, dml = rows[0]
+        return [
+            reason
+            for flag, reason in (
+                (superuser, "superuser"),
+                (create, "CREATE on the database"),
+                (dml, "INSERT/UPDATE/DELETE on tables"),
+            )
+            if flag
+        ]
 
     def close(self) -> None:
         if self._con is not None:
@@ -337,6 +433,14 @@ class PostgresWarehouse(Warehouse):
             if r["typtype"] == "e"
         }
         return rows, enums
+
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        from tidegauge.integrations import openlineage_naming
+
+        c = self.config
+        return openlineage_naming.postgres(
+            c.host, c.port, ref.database or c.database, ref.schema, ref.name
+        )
 
     def view_definitions(self) -> dict[TableRef, str]:
         views = exp.select(

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlparse, urlsplit
 
 from pydantic import Field, model_validator
 from sqlglot import exp
 
+from tidegauge.core.metrics import Capabilities, QuantileStyle
 from tidegauge.core.model import TableInfo, TableRef, TypeFamily
 from tidegauge.warehouses.base import (
     ConnectionFailed,
@@ -122,12 +123,83 @@ class SnowflakeWarehouse(Warehouse):
     ``TABLESAMPLE BERNOULLI/SYSTEM (p)``; ``ROW_COUNT`` in information_schema is exact for
     tables, and ``LAST_ALTERED`` moves on every DML (and DDL), so metadata freshness and
     volume need no scan. No read-only session exists: use a SELECT-only role.
+    ``PERCENTILE_CONT`` takes one fraction, so each quantile is its own aggregate; a
+    statement is capped at 1 MB of text, so a scan holds at most 4,000 aggregates.
+    Zoned timestamps are truncated as they are (``TIMESTAMP_TZ`` keeps its offset and
+    ``CONVERT_TIMEZONE`` would change the type).
     """
 
     DIALECT = "snowflake"
-    APPROX_DISTINCT = True
-    QUANTILES = True
-    TABLESAMPLE = True
+    CONFIG = SnowflakeWarehouseConfig
+    DRIVER_MODULE = "snowflake.connector"
+    URL_SCHEMES = ("snowflake",)
+
+    @classmethod
+    def entry_from_url(cls, url: str) -> dict[str, object]:
+        """``snowflake://user@account/database``; the password always from the environment."""
+        parsed = urlparse(url)
+        return {
+            "name": "main",
+            "type": "snowflake",
+            "account": parsed.hostname or "",
+            "user": unquote(parsed.username or ""),
+            "password": "${SNOWFLAKE_PASSWORD}",
+            "database": parsed.path.strip("/") or "ANALYTICS",
+        }
+
+    CAPABILITIES = Capabilities(
+        "snowflake",
+        approx_distinct=True,
+        quantiles=True,
+        tablesample=True,
+        max_select_items=4000,
+        quantile_style=QuantileStyle.EACH,
+        count_if=True,
+        truncate_in_utc=False,
+    )
+    # not system$… functions, external functions or stage readers
+    SQL_FUNCTIONS = frozenset(
+        [
+            "iff",
+            "zeroifnull",
+            "nullifzero",
+            "div0",
+            "approx_percentile",
+            "hll",
+            "to_date",
+            "to_timestamp",
+            "to_char",
+            "to_varchar",
+            "try_to_number",
+            "try_to_date",
+            "dateadd",
+            "timestampdiff",
+            "timestampadd",
+            "regexp_like",
+            "regexp_substr",
+            "regexp_replace",
+            "regexp_count",
+            "charindex",
+            "contains",
+            "endswith",
+            "startswith",
+            "array_size",
+            "parse_json",
+            "split_part",
+            "listagg",
+            "median",
+            "mode",
+            "kurtosis",
+            "skew",
+            "year",
+            "month",
+            "day",
+            "hour",
+            "minute",
+            "second",
+            "dayofweek",
+        ]
+    )
     METADATA_ROW_COUNT = True
     METADATA_FRESHNESS = True
 
@@ -283,6 +355,14 @@ class SnowflakeWarehouse(Warehouse):
             if str(r["data_type"]).upper() == "NUMBER" and r["numeric_precision"] is not None:
                 r["data_type"] = f"NUMBER({r['numeric_precision']},{r['numeric_scale'] or 0})"
         return [_with_number_families(t) for t in self.build_tables(rows, col_rows)]
+
+    def openlineage_dataset(self, ref: TableRef) -> tuple[str, str]:
+        from tidegauge.integrations import openlineage_naming
+
+        c = self.config
+        return openlineage_naming.snowflake(
+            c.account, ref.database or c.database, ref.schema, ref.name
+        )
 
     def view_definitions(self) -> dict[TableRef, str]:
         q = self._schema_filter(

@@ -21,6 +21,7 @@ from tidegauge.cli.alerts import alert_json
 from tidegauge.cli.incidents import incident_json
 from tidegauge.config import Project
 from tidegauge.core.lineage import AmbiguousNodeError, LineageGraph, UnknownNodeError
+from tidegauge.core.metrics import Metric
 from tidegauge.core.model import Feedback, IncidentStatus, Severity
 from tidegauge.steps.lineage import load_graph
 from tidegauge.steps.notify import set_incident_status
@@ -252,7 +253,7 @@ def table_metrics(request: Request, table_id: Id) -> list[dict[str, Any]]:
     "/tables/{table_id}/metrics/{metric}",
     summary="History of one series with its expected band",
     description="Points of the last `days` days. `expected`/`lower`/`upper` come from the "
-    "alert where the detector raised one, else from a seasonal fit on the history before the "
+    "alert where the detector raised one, else from the live detector walked forward over the "
     "window (`band_from` is the first point it covers).",
 )
 def metric_history(
@@ -273,7 +274,12 @@ def metric_history(
             + (f" for column {column!r}" if column else ""),
         )
     series = bands.banded(
-        store, table_id, [key], clock_of(request).now(), display=timedelta(days=days)
+        store,
+        table_id,
+        [key],
+        clock_of(request).now(),
+        display=timedelta(days=days),
+        project=project_of(request),
     )
     return series[0].as_dict()
 
@@ -315,7 +321,7 @@ def monitors_for(
             "detail": fresh,
         }
     )
-    vol = "rows per time bucket" if "bucket_row_count" in metrics else "total row count"
+    vol = "rows per time bucket" if Metric.BUCKET_ROW_COUNT in metrics else "total row count"
     if settings.row_count_min is not None:
         vol += f"; at least {settings.row_count_min:,} rows"
     out.append(
@@ -343,7 +349,7 @@ def monitors_for(
     for m, c, _, _ in keys:
         if not c:
             continue
-        if m == "value_count":
+        if m == Metric.VALUE_COUNT:
             categorical.add(c)
         else:
             per_col.setdefault(c, set()).add(m)

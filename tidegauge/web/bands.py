@@ -1,10 +1,12 @@
 """Metric history with its expected band, for charts and ``GET /api/v1/tables/{id}/metrics``.
 
 Where an alert was raised, its stored band (what the detector actually used) is shown. For the
-rest of the window the band comes from :func:`~tidegauge.core.detectors.seasonal.evaluate_batch`:
-one robust seasonal fit per series on the history *before* the window, scoring every point in the
-window against it, so no shown point is inside its own baseline. All series of a table that share
-a time grid are fitted in one vectorised call, and results are cached until the next run.
+rest of the window the band comes from :func:`~tidegauge.core.detectors.seasonal.evaluate_batch`,
+which walks every series forward with the live detector itself: the detector that detection
+builds for the series (:func:`tidegauge.steps.detect.series_detector`: its settings and the
+table's calendar), the user's feedback and the points already alerted on. So no shown point is
+inside its own baseline, and the band on the chart is the one an alert would be judged against.
+Results are cached until the next run.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from tidegauge.config import Project
 from tidegauge.core.detectors.base import DetectorSettings
-from tidegauge.core.detectors.seasonal import evaluate_batch
+from tidegauge.core.detectors.seasonal import SeasonalDetector, evaluate_batch
+from tidegauge.steps.detect import series_detector
+from tidegauge.store.alerts import series_key
 from tidegauge.store.store import Store
 from tidegauge.web import queries
 from tidegauge.web.charts import ChartData, Mark
@@ -91,13 +96,17 @@ def banded(
     now: datetime,
     *,
     display: timedelta = DISPLAY,
+    project: Project | None = None,
 ) -> list[BandedSeries]:
-    """History of ``keys`` over the last ``display`` with bands and the alerts on them."""
+    """History of ``keys`` over the last ``display`` with bands and the alerts on them.
+
+    ``project``: the project whose settings and calendar detection uses; without it the bands
+    come from a detector at default settings (still with the stored feedback and alerts)."""
     start = (now - display).replace(minute=0, second=0, microsecond=0)
     model = _cache.get(
         store,
-        ("band", table_id, tuple(keys), start),
-        lambda: _compute(store, table_id, keys, start),
+        ("band", table_id, tuple(keys), start, project is not None),
+        lambda: _compute(store, table_id, keys, start, now, project),
     )
     alerts = _series_alerts(store, table_id, keys, start)
     out = []
@@ -140,9 +149,24 @@ def _series_alerts(
 
 
 def _compute(
-    store: Store, table_id: int, keys: list[SeriesKey], start: datetime
+    store: Store,
+    table_id: int,
+    keys: list[SeriesKey],
+    start: datetime,
+    now: datetime,
+    project: Project | None,
 ) -> list[BandedSeries]:
     raw = queries.series_points(store, table_id, keys, since=start - TRAINING)
+    table = store.table(table_id) if project is not None else None
+    settings = project.settings_for(table.ref.fqn) if project and table else None
+    feedback = store.alerts.feedback_for(table_id)
+    flagged = store.alerts.flagged_times(table_id)
+
+    def detector(k: SeriesKey, first: datetime) -> SeasonalDetector:
+        if project is None or settings is None:
+            return SeasonalDetector(metric=k[0])
+        return series_detector(project, settings, k[0], k[1] or None, first, now)
+
     out: list[BandedSeries] = []
     groups: dict[tuple[datetime, ...], list[SeriesKey]] = {}
     for k in keys:
@@ -159,8 +183,16 @@ def _compute(
         y = np.array(
             [[np.nan if v is None else v for _, v in raw[k]] for k in members], dtype=np.float64
         )
+        skeys = [series_key(table_id, m, c or None, g or None) for m, c, g in members]
         try:
-            res = evaluate_batch(list(grid), y, test_from=test_from)
+            res = evaluate_batch(
+                list(grid),
+                y,
+                test_from=test_from,
+                detectors=[detector(k, grid[0]) for k in members],
+                feedback=[feedback.get(sk, []) for sk in skeys],
+                exclude=[sorted(flagged.get(sk, ())) for sk in skeys],
+            )
         except (ValueError, np.linalg.LinAlgError, FloatingPointError):
             continue
         for row, k in enumerate(members):

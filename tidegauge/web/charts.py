@@ -16,6 +16,8 @@ from html import escape
 from markupsafe import Markup
 
 from tidegauge.core import units
+from tidegauge.core.catalogue import Rollup, Unit, spec
+from tidegauge.core.metrics import CUSTOM_PREFIX
 
 WIDTH = 760
 HEIGHT = 230
@@ -50,23 +52,16 @@ class ChartData:
 
 
 def unit_of(metric: str) -> str:
-    """How a metric's values read: ``percent``, ``seconds``, ``epoch``, ``count`` or ``number``,
-    from the metric catalogue's unit (names outside it are read by their suffix)."""
-    from tidegauge.core.catalogue import Unit, spec
-
+    """How a metric's values read: ``percent``, ``seconds``, ``epoch``, ``count`` or ``number``
+    (from the metric catalogue; custom metrics by their name)."""
     try:
-        unit = spec(metric).unit
+        m = spec(metric)
     except KeyError:
-        unit = None
-    if unit is not None and not metric.startswith("custom:"):
-        return {
-            Unit.RATIO: "percent",
-            Unit.SECONDS: "seconds",
-            Unit.TIMESTAMP: "epoch",
-            Unit.ROWS: "count",
-            Unit.VALUES: "count",
-            Unit.CHARACTERS: "number",
-        }.get(unit, "number")
+        m = None
+    if m is not None and not metric.startswith(CUSTOM_PREFIX):
+        if m.unit is Unit.CHARACTERS:  # shortest and longest are counts, a mean is not
+            return "number" if m.rollup is Rollup.MEAN else "count"
+        return _CHART_UNITS.get(m.unit, "number")
     if metric.endswith("_rate"):
         return "percent"
     if metric.endswith("_seconds") or metric == "freshness":
@@ -74,6 +69,15 @@ def unit_of(metric: str) -> str:
     if metric.endswith("count"):
         return "count"
     return "number"
+
+
+_CHART_UNITS = {
+    Unit.RATIO: "percent",
+    Unit.SECONDS: "seconds",
+    Unit.TIMESTAMP: "epoch",
+    Unit.ROWS: "count",
+    Unit.VALUES: "count",
+}
 
 
 UNIT_LABELS = {

@@ -20,7 +20,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from tidegauge.core.catalogue import Scope, charted, spec
 from tidegauge.core.lineage import LineageGraph, LineageLookupError, LineageResult, Node
+from tidegauge.core.metrics import Metric
 from tidegauge.core.model import Feedback, IncidentStatus
 from tidegauge.steps.lineage import load_graph
 from tidegauge.steps.notify import set_incident_status
@@ -54,40 +56,9 @@ router = APIRouter(include_in_schema=False)
 READ = [Depends(require_read)]
 WRITE = [Depends(require_admin), Depends(verify_csrf)]
 
-TABLE_METRICS = ("bucket_row_count", "row_count", "freshness_lag_seconds")
-COLUMN_METRICS = (
-    "null_rate",
-    "distinct_count",
-    "mean",
-    "p50",
-    "min",
-    "max",
-    "stddev",
-    "empty_rate",
-    "zero_rate",
-    "negative_rate",
-    "true_rate",
-    "future_rate",
-    "len_mean",
-    "duplicate_count",
-)
-METRIC_TITLES = {
-    "bucket_row_count": "Rows per time bucket",
-    "row_count": "Total rows",
-    "freshness_lag_seconds": "Freshness lag",
-    "null_rate": "Null rate",
-    "distinct_count": "Distinct values",
-    "mean": "Mean",
-    "p50": "Median",
-    "stddev": "Standard deviation",
-    "empty_rate": "Empty strings",
-    "zero_rate": "Zeros",
-    "negative_rate": "Negative values",
-    "true_rate": "True rate",
-    "future_rate": "Timestamps in the future",
-    "len_mean": "Mean length",
-    "duplicate_count": "Duplicates",
-}
+#: the charts a table's and a column's page show, in the catalogue's order
+TABLE_METRICS = charted(Scope.TABLE)
+COLUMN_METRICS = charted(Scope.COLUMN)
 #: the ranges a table page offers (2d/7d/14d/30d links)
 RANGE_DAYS = (2, 7, 14, 30)
 STATUS_ACTIONS = [
@@ -425,8 +396,8 @@ def chart_keys(
     have = {(m, c) for m, c, seg, _ in keys if not seg}
     out: list[tuple[str, str, str]] = []
     table_level = [m for m in TABLE_METRICS if (m, "") in have]
-    if "bucket_row_count" in table_level and "row_count" in table_level:
-        table_level.remove("row_count")
+    if Metric.BUCKET_ROW_COUNT in table_level and Metric.ROW_COUNT in table_level:
+        table_level.remove(Metric.ROW_COUNT)
     out += [(m, "", "") for m in table_level]
     if column is not None:
         out += [(m, column, "") for m in COLUMN_METRICS if (m, column) in have]
@@ -460,7 +431,7 @@ def table_page(
     alerts, alerts_total = queries.list_alerts(store, queries.AlertFilter(table_id=t.id), limit=10)
     alerted = {(a["metric"], a["column"] or "") for a in alerts}
     wanted = chart_keys(keys, column, alerted)
-    series = bands.banded(store, t.id, wanted, now, display=timedelta(days=days))
+    series = bands.banded(store, t.id, wanted, now, display=timedelta(days=days), project=project)
     charts = [
         {
             "title": chart_title(s.metric, s.column),
@@ -525,8 +496,6 @@ def table_page(
 def chart_title(metric: str, column: str, segment: str = "") -> str:
     """The plain title of a chart, from the metric catalogue; a value's own series reads
     "Rows with status = 'on_hold'", never the title of another metric of its column."""
-    from tidegauge.core.catalogue import spec
-
     if metric in ("value_count", "value_share") and column:
         return f"Rows with {column} = '{segment}'" if segment else f"Values of {column}"
     try:
@@ -658,6 +627,7 @@ def incident_page(request: Request, incident_id: int) -> Response:
                 [key],
                 end,
                 display=end - inc["data_time"] + timedelta(days=3),
+                project=project_of(request),
             )[0]
             title = chart_title(s.metric, s.column, key[2])
             chart = {"title": title, "svg": metric_chart(s.chart(), metric=s.metric, title=title)}

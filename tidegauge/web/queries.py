@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import and_, case, func, literal, or_, select
 
+from tidegauge.core.metrics import Metric
 from tidegauge.core.model import IncidentStatus, Severity
 from tidegauge.store import schema as s
 from tidegauge.store.engine import utc
@@ -26,7 +27,7 @@ from tidegauge.web import reads
 
 OPEN_STATUSES = [st.value for st in IncidentStatus if st.is_open]
 SEVERE = (Severity.HIGH.value, Severity.CRITICAL.value)
-FRESHNESS_METRICS = ("last_modified", "max_timestamp")
+FRESHNESS_METRICS = (Metric.LAST_MODIFIED.value, Metric.MAX_TIMESTAMP.value)
 RECENT = timedelta(hours=24)
 
 T = TypeVar("T")

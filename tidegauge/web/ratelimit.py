@@ -1,9 +1,12 @@
 """A per-client token bucket for write endpoints that take machine traffic (the ingest).
 
-Each client (the bearer token when there is one, else the peer address) has a bucket of
+Each client has a bucket of
 ``burst`` tokens refilled at ``rate`` per second; a request takes one token or is answered
-``429 Too Many Requests`` with ``Retry-After``. In memory, per process: enough to stop a
-runaway emitter from flooding one server; not a distributed quota.
+``429 Too Many Requests`` with ``Retry-After``. A client is its peer address, or its
+bearer token once that token is verified as one of ``web``'s tokens: a presented token
+that is not verified never opens a fresh bucket, so rotating made-up tokens does not get
+around the limit. In memory, per process: enough to stop a runaway emitter from flooding
+one server (or guessing tokens at ``/login``); not a distributed quota.
 """
 
 from __future__ import annotations
@@ -71,13 +74,31 @@ class TokenBucket:
             del self._buckets[k]
 
 
-def client_key(scope: Scope) -> str:
-    """The bearer token (hashed: never kept in memory as is), else the peer address."""
-    for name, value in scope.get("headers", []):
-        if name == b"authorization" and value[:7].lower() == b"bearer ":
-            return "t:" + hashlib.sha256(value[7:].strip()).hexdigest()[:32]
+def client_key(scope: Scope, verified: Callable[[str], bool] | None = None) -> str:
+    """A verified bearer token (hashed: never kept in memory as is), else the peer address."""
+    if verified is not None:
+        for name, value in scope.get("headers", []):
+            if name == b"authorization" and value[:7].lower() == b"bearer ":
+                token = value[7:].strip()
+                if verified(token.decode("latin-1")):
+                    return "t:" + hashlib.sha256(token).hexdigest()[:32]
     client = scope.get("client")
     return f"a:{client[0]}" if client else "a:unknown"
+
+
+def _verifier(scope: Scope) -> Callable[[str], bool] | None:
+    """Checks a token against the app's configured tokens (None when there are none)."""
+    app = scope.get("app")
+    project = getattr(getattr(app, "state", None), "project", None)
+    web = getattr(project, "web", None)
+    if web is None:
+        return None
+    tokens = [*web.admin_tokens, *web.read_tokens]
+    if not tokens:
+        return None
+    from tidegauge.web.deps import token_matches
+
+    return lambda token: token_matches(token, tokens)
 
 
 class RateLimitMiddleware:
@@ -104,7 +125,7 @@ class RateLimitMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        wait = self.bucket.take(client_key(scope))
+        wait = self.bucket.take(client_key(scope, _verifier(scope)))
         if wait <= 0:
             await self.app(scope, receive, send)
             return

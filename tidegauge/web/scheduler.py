@@ -81,7 +81,7 @@ class Scheduler:
     def deliver_once(self) -> None:
         if not self.project.channels:
             return
-        from tidegauge.runner import holder_name
+        from tidegauge.steps.leases import holder_name
         from tidegauge.steps.notify import deliver
 
         try:

@@ -15,7 +15,7 @@ import gc
 import logging
 import os
 import pickle
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from tidegauge.web import api, pages
 from tidegauge.web import generation as store_generation
 from tidegauge.web.cache import ApiCacheMiddleware, ResponseCache
 from tidegauge.web.deps import AuthError, CsrfError, require_admin
+from tidegauge.web.guard import RequestGuardMiddleware, allowed_hosts
 from tidegauge.web.ratelimit import RateLimitMiddleware, TokenBucket
 from tidegauge.web.routes import openlineage
 
@@ -99,6 +100,8 @@ def create_app(
     response_cache: bool = True,
     cache_max_age: float = 10.0,
     threads: int | None = None,
+    hosts: Iterable[str] = (),
+    login_rate: tuple[float, int] = (0.2, 10),
 ) -> FastAPI:
     """The app for ``project`` reading and writing ``store``.
 
@@ -107,6 +110,8 @@ def create_app(
     (:mod:`tidegauge.web.cache`); ``cache_max_age`` bounds those that also depend on the clock.
     ``threads`` caps the threads running request handlers (default: the store's connection
     pool size, so requests never wait for, or churn, connections beyond it).
+    ``hosts`` are Host names answered besides ``web.base_url``'s and loopback's
+    (:mod:`tidegauge.web.guard`); ``login_rate`` throttles ``POST /login`` per client.
     """
     generation = store_generation.for_engine(store.engine) if response_cache else None
     workers = threads or _pool_size(store)
@@ -147,7 +152,14 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.state.response_cache = ResponseCache(max_age=cache_max_age)
     app.add_middleware(ApiCacheMiddleware, cache=app.state.response_cache, generation=generation)
+    app.add_middleware(
+        RequestGuardMiddleware, hosts=allowed_hosts(project.web.base_url, extra=hosts)
+    )
+    # outside the guard: a flood is turned away before its body is read
     app.add_middleware(RateLimitMiddleware, bucket=TokenBucket(*ingest_rate))
+    app.add_middleware(
+        RateLimitMiddleware, bucket=TokenBucket(*login_rate), paths=("/login",), methods=("POST",)
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     _install_error_handlers(app)
     return app
@@ -262,12 +274,12 @@ def serve_blocking(
     options: dict[str, Any] = {"log_level": "warning", **uvicorn_options}
     if workers > 1:
         os.environ[WORKER_ENV] = base64.b64encode(
-            pickle.dumps((project, store.engine.url.render_as_string(hide_password=False)))
+            pickle.dumps((project, store.engine.url.render_as_string(hide_password=False), host))
         ).decode()
         target: Any = "tidegauge.web.server:worker_app"
         options.update(factory=True, workers=workers)
     else:
-        target = create_app(project, store)
+        target = create_app(project, store, hosts=[host])
     sched = Scheduler(project, store) if scheduler else None
     if sched is not None:
         sched.start()
@@ -288,8 +300,8 @@ def worker_app() -> FastAPI:
     payload = os.environ.get(WORKER_ENV)
     if not payload:
         raise RuntimeError(f"{WORKER_ENV} is not set: start workers with `tidegauge serve`")
-    project, url = pickle.loads(base64.b64decode(payload))  # written by serve_blocking
-    app = create_app(project, Store.open(url, migrate_schema=False))
+    project, url, host = pickle.loads(base64.b64decode(payload))  # written by serve_blocking
+    app = create_app(project, Store.open(url, migrate_schema=False), hosts=[host])
     settle_heap()
     return app
 

@@ -59,3 +59,12 @@ def test_overdispersed_history_widens_the_band():
     t = T0 + timedelta(hours=400)
     [d] = evaluate_rates(noisy, [RatePoint(t, 0.17, 500)], DetectorSettings())
     assert not d.is_anomaly and d.details["dispersion"] > 5
+
+
+def test_five_of_47_rows_cannot_page_anyone_but_most_of_them_can():
+    hist = history(rate=0.005, n=200)
+    t = T0 + timedelta(hours=600)
+    [small] = evaluate_rates(hist, [RatePoint(t, 5 / 47, 47)], DetectorSettings())
+    assert small.p_value < 1e-3 and not small.is_anomaly  # rare, but 5 rows is no incident
+    [broken] = evaluate_rates(hist, [RatePoint(t, 40 / 47, 47)], DetectorSettings())
+    assert broken.is_anomaly

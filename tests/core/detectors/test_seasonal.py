@@ -276,8 +276,10 @@ def test_batch_small_counts_with_a_sharp_daily_shape_stay_quiet() -> None:
     ts = [T0 + timedelta(hours=i) for i in range(n)]
     h = np.arange(n) % 24
     mu = 20 + 200 * ((h >= 8) & (h < 20))
-    res = evaluate_batch(ts, rng.poisson(np.tile(mu, (100, 1))).astype(float), test_from=ts[-24])
-    assert res.is_anomaly.sum() <= 3
+    counts = rng.poisson(np.tile(mu, (20, 1))).astype(float)
+    # row counts, as live detection names them: Poisson noise at the count, not one log scale
+    res = evaluate_batch(ts, counts, test_from=ts[-24], detectors=SeasonalDetector(counts=True))
+    assert res.is_anomaly.sum() <= 1
     # the step at 08:00 is learned (a few series pick the smooth shape and a wider band)
     assert np.mean(res.lower[:, 10] > 100) >= 0.9
     assert np.median(res.upper[:, 2]) < 60 and np.mean(res.upper[:, 2] < 80) >= 0.8

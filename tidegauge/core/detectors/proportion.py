@@ -23,8 +23,10 @@ from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction
 MIN_ABS_EFFECT = 0.02
 #: ... and by at least this multiple of the baseline rate
 MIN_REL_EFFECT = 1.0
-#: and at least this many rows that make the difference
-MIN_ROWS_EFFECT = 3
+#: and at least this many rows that make the difference: with thousands of tests a run, a
+#: bucket of 47 rows with 5 nulls (p ~ 1e-4 against a usual 0.5%) turns up by chance every
+#: few runs, and 5 rows is not worth paging anyone about however small the p-value
+MIN_ROWS_EFFECT = 20
 MIN_HISTORY_BUCKETS = 24
 #: below this many expected events per bucket the Poisson tail replaces the normal one
 SMALL_EXPECTED = 30.0

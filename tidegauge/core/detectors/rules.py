@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from tidegauge.core.detectors.base import Detection, Direction, fmt_number
+from tidegauge.core.metrics.names import Metric
 
 
 class RuleType(StrEnum):
-    NOT_NULL = "not_null"
-    UNIQUE = "unique"
-    ACCEPTED_VALUES = "accepted_values"
+    """The rules checked against stored metric values. Rule monitors (``not_null``,
+    ``unique``, ``accepted_values``, ``relationships``…) are exact queries instead: each is
+    a custom metric with bounds (see ``tidegauge/monitors/rule.py``), checked as ``RANGE``."""
+
     RANGE = "range"
     ROW_COUNT_MIN = "row_count_min"
     FRESHNESS_SLA = "freshness_sla"
@@ -26,14 +28,12 @@ class RuleType(StrEnum):
 class RuleSpec:
     """One rule on a table or column.
 
-    Metric values the rule reads (``observed``): ``null_count`` (not_null), ``duplicate_count``
-    (unique), ``value_counts`` (accepted_values), ``min`` / ``max`` (range), ``row_count``
+    Metric values the rule reads (``observed``): ``min`` / ``max`` (range), ``row_count``
     (row_count_min), ``last_update`` (freshness_sla).
     """
 
     type: RuleType
     column: str | None = None
-    values: frozenset[str] = frozenset()
     min: float | None = None
     max: float | None = None
     sla: timedelta | None = None
@@ -46,7 +46,6 @@ class RuleInput:
 
     at: datetime
     metrics: Mapping[str, float | None] = field(default_factory=dict)
-    value_counts: Mapping[str, int] = field(default_factory=dict)
     last_update: datetime | None = None
 
 
@@ -83,45 +82,9 @@ def evaluate_rule(rule: RuleSpec, obs: RuleInput) -> list[Detection]:
     """Check one rule; returns one Detection (anomalous if the rule is broken)."""
     t, m = obs.at, obs.metrics
     col = _target(rule)
-    if rule.type is RuleType.NOT_NULL:
-        v = m.get("null_count")
-        bad = v is not None and v > 0
-        return [
-            _det(
-                bad,
-                rule,
-                t,
-                v,
-                f"{col} has {fmt_number(v or 0)} null(s); rule: not null",
-                upper=0.0,
-            )
-        ]
-    if rule.type is RuleType.UNIQUE:
-        v = m.get("duplicate_count")
-        bad = v is not None and v > 0
-        return [
-            _det(
-                bad,
-                rule,
-                t,
-                v,
-                f"{col} has {fmt_number(v or 0)} duplicate(s); rule: unique",
-                upper=0.0,
-            )
-        ]
-    if rule.type is RuleType.ACCEPTED_VALUES:
-        bad_vals = {k: c for k, c in obs.value_counts.items() if k not in rule.values and c > 0}
-        n = float(sum(bad_vals.values()))
-        shown = ", ".join(f"`{k}` ({c:,})" for k, c in sorted(bad_vals.items())[:5])
-        reason = (
-            f"{col} has {fmt_number(n)} row(s) outside the accepted values: {shown}"
-            if bad_vals
-            else f"{col} holds only accepted values"
-        )
-        return [_det(bool(bad_vals), rule, t, n, reason, upper=0.0, unexpected=sorted(bad_vals))]
     if rule.type is RuleType.RANGE:
         out: list[Detection] = []
-        lo, hi = m.get("min"), m.get("max")
+        lo, hi = m.get(Metric.MIN), m.get(Metric.MAX)
         if rule.min is not None and lo is not None:
             bad = lo < rule.min
             out.append(
@@ -152,7 +115,7 @@ def evaluate_rule(rule: RuleSpec, obs: RuleInput) -> list[Detection]:
             )
         return out
     if rule.type is RuleType.ROW_COUNT_MIN:
-        v = m.get("row_count")
+        v = m.get(Metric.ROW_COUNT)
         floor = rule.min or 0.0
         bad = v is not None and v < floor
         return [

@@ -1,0 +1,70 @@
+"""Detection over a real collected warehouse: every alert says where it stood in the run's
+family of tests, timestamps get no distinct-count test, and the chart band of a series is the
+band live detection judges it against."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from tests.steps.test_detect_chunks import _collected
+from tests.test_pipeline import END
+from tidegauge.steps import detect
+from tidegauge.steps.detect import detect_tables, series_detector
+from tidegauge.web import bands
+
+
+@pytest.mark.slow
+def test_alerts_explain_the_run_family_and_timestamps_get_no_distinct_count(tmp_path, monkeypatch):
+    project, store, collected, run_id, report = _collected(tmp_path, field_health=True)
+    scored: list[tuple[str, str | None]] = []
+    real = detect._fdr
+
+    def spy(cands):
+        scored.extend((c.metric, c.column) for c in cands)
+        return real(cands)
+
+    monkeypatch.setattr(detect, "_fdr", spy)
+    alerts = detect_tables(project, store, collected, END, run_id, report)
+    assert ("distinct_count", "created_at") not in scored  # a timestamp's distinct count
+    assert not any(m in ("mean", "distinct_count") and c == "id" for m, c in scored)
+    assert ("bucket_row_count", None) in scored
+    series = [a["alert"] for a in alerts if a["alert"].metric == "bucket_row_count"]
+    assert series, "the drop in raw.orders alerts"
+    for a in series:
+        mt = a.explanation["multiple_testing"]
+        assert mt["method"] == "Benjamini-Hochberg"
+        assert mt["tests_this_run"] >= len(scored) // 2  # learning points are not tests
+        assert mt["adjusted_p"] <= mt["fdr"]
+        assert f"of {mt['tests_this_run']:,} tests this run" in mt["text"]
+    store.close()
+
+
+@pytest.mark.slow
+def test_chart_bands_are_the_live_detection_bands(tmp_path):
+    project, store, collected, _, _ = _collected(tmp_path, field_health=False)
+    orders = next(c for c in collected if c.info.ref.fqn == "raw.orders")
+    key = ("bucket_row_count", "", "")
+    shown = bands.banded(store, orders.table_id, [key], END, project=project)[0]
+    since = END - timedelta(days=14) - bands.TRAINING
+    pts = [
+        p
+        for p in store.points(orders.table_id, metric="bucket_row_count", since=since)
+        if p.value is not None
+    ]
+    stamps = [p.bucket_start for p in pts]
+    det = series_detector(project, orders.settings, "bucket_row_count", None, stamps[0], END)
+    live = det.evaluate(stamps, [p.value for p in pts], test_from=shown.band_from)
+    by_time = {d.timestamp: d for d in live}
+    compared = 0
+    for t, lo, hi in zip(shown.times, shown.lower, shown.upper, strict=True):
+        d = by_time.get(t)
+        if d is None or d.lower is None or lo is None:
+            continue
+        assert (lo, hi) == pytest.approx((d.lower, d.upper), rel=1e-9)
+        compared += 1
+    assert compared >= 100
+    assert np.isfinite(shown.upper[-1] or np.nan)
+    store.close()

@@ -1,0 +1,618 @@
+"""One poll of every configured stream: offsets, groups and a sample become metric points.
+
+A topic is stored as the table ``<stream>:kafka.<topic>``. Its series (see
+:data:`STREAM_METRICS`) are minute buckets (``bucket:``), or snapshots at the poll time
+(``bucket_seconds`` 0) for what describes a moment: the summed end offset the next poll
+subtracts from, a group's committed offset and status. Everything the next poll needs is
+read back from these points, so ``tidegauge run`` (one poll per process) and
+``tidegauge watch`` (a poll every interval) behave the same.
+
+Messages per bucket come from end offsets: the growth since the previous poll is spread
+over the buckets the interval covers. On a topic's first poll its retained history (up to
+``history_days``) is read once for message timestamps and counted per bucket, so the
+detectors have a baseline with its daily shape on day one.
+
+One stream failing (unreachable, refused) is recorded with an error naming it and never
+stops the other streams or the tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from tidegauge.core.clock import floor_time
+from tidegauge.core.model import ColumnInfo, MetricPoint, TableInfo, TableRef, TypeFamily
+from tidegauge.store.bulk import PointFilter, latest_snapshots, stream_points
+from tidegauge.streams.events import event_points
+from tidegauge.streams.kafka import TP, KafkaStream, Message, StreamError
+from tidegauge.streams.profile import Profile, profile_payloads
+from tidegauge.streams.status import ConsumerStatus, Observation, evaluate
+
+if TYPE_CHECKING:
+    from tidegauge.store.store import Store
+    from tidegauge.streams.config import KafkaStreamConfig
+
+log = logging.getLogger("tidegauge.streams")
+
+SCHEMA = "kafka"
+#: metric names of stream series (bucketed unless noted)
+MESSAGES = "messages"
+BYTES = "bytes"
+LAST_MESSAGE = "last_message_at"  # snapshot, epoch seconds
+SKEW = "partition_skew"  # snapshot: busiest partition's share over an even share
+END_OFFSET = "end_offset"  # snapshot: summed real end offsets
+PARTITIONS = "partitions"  # snapshot
+PARSE_FAILURES = "parse_failure_rate"
+OVERSIZED = "oversized_count"
+LAG = "consumer_lag"  # column = group, messages (bucketed: the last poll's in the bucket)
+LAG_AT_POLL = "consumer_lag_at_poll"  # snapshot, column = group: the status window reads it
+LAG_SECONDS = "consumer_lag_seconds"  # column = group
+RATE = "consumer_rate"  # column = group, messages per second
+COMMITTED = "committed_offset"  # snapshot, column = group
+STATUS = "consumer_status"  # snapshot, column = group, ConsumerStatus.code
+MEMBERS = "consumer_members"  # snapshot, column = group
+PRESENT = "present_rate"  # column = path
+NULL_RATE = "null_rate"
+DISTINCT = "distinct_count"
+MEAN = "mean"
+VALUE_COUNT = "value_count"  # column = path, segment = value
+EVENT_MESSAGES = "event_messages"  # sink topics: messages per bucket of event time
+RECONCILE_GAP = "reconcile_gap"  # sink topics: 1 where not every message was read
+SINK_ROWS = "sink_rows"  # column = sink table: its rows per bucket of table_timestamp
+STREAM_METRICS = (
+    MESSAGES,
+    BYTES,
+    LAST_MESSAGE,
+    SKEW,
+    END_OFFSET,
+    PARTITIONS,
+    PARSE_FAILURES,
+    OVERSIZED,
+    LAG,
+    LAG_AT_POLL,
+    LAG_SECONDS,
+    RATE,
+    COMMITTED,
+    STATUS,
+    MEMBERS,
+    PRESENT,
+    NULL_RATE,
+    DISTINCT,
+    MEAN,
+    VALUE_COUNT,
+    EVENT_MESSAGES,
+    RECONCILE_GAP,
+    SINK_ROWS,
+)
+#: a sink topic's messages read per partition per poll for reconciliation
+SINK_READ_CAP = 50_000
+#: backfill reads at most this many retained messages per topic (timestamps only)
+BACKFILL_MAX_MESSAGES = 5_000_000
+STATE_LOOKBACK = timedelta(days=2)
+
+FAMILIES = {
+    "string": TypeFamily.STRING,
+    "integer": TypeFamily.INTEGER,
+    "float": TypeFamily.FLOAT,
+    "number": TypeFamily.FLOAT,
+    "boolean": TypeFamily.BOOLEAN,
+    "array": TypeFamily.ARRAY,
+    "object": TypeFamily.STRUCT,
+}
+
+
+def topic_ref(stream: str, topic: str) -> TableRef:
+    return TableRef(stream, SCHEMA, topic)
+
+
+@dataclass
+class GroupReport:
+    group: str
+    lag: int
+    lag_seconds: float | None
+    rate: float | None
+    status: ConsumerStatus
+    members: int
+    previous_status: ConsumerStatus = ConsumerStatus.OK
+
+
+@dataclass
+class TopicReport:
+    stream: str
+    topic: str
+    table_id: int
+    partitions: int
+    end_offset: int
+    messages: int  # since the previous poll (or backfilled on the first)
+    rate: float | None  # messages per second since the previous poll
+    last_message_at: datetime | None
+    skew: float | None
+    groups: dict[str, GroupReport] = field(default_factory=dict)
+    profile: Profile | None = None
+    first_poll: bool = False
+    previous_schema: dict[str, str] | None = None
+    schema: dict[str, str] = field(default_factory=dict)
+    previous_present: dict[str, float] = field(default_factory=dict)
+    known_values: dict[str, dict[str, datetime]] = field(default_factory=dict)
+    polls_seen: int = 0
+
+    @property
+    def ref(self) -> TableRef:
+        return topic_ref(self.stream, self.topic)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "topic": self.topic,
+            "table_id": self.table_id,
+            "partitions": self.partitions,
+            "end_offset": self.end_offset,
+            "messages": self.messages,
+            "rate_per_second": None if self.rate is None else round(self.rate, 3),
+            "last_message_at": self.last_message_at,
+            "skew": None if self.skew is None else round(self.skew, 3),
+            "groups": {
+                g.group: {
+                    "lag": g.lag,
+                    "lag_seconds": g.lag_seconds,
+                    "rate_per_second": None if g.rate is None else round(g.rate, 3),
+                    "status": g.status.value,
+                    "members": g.members,
+                }
+                for g in self.groups.values()
+            },
+            "schema": self.schema,
+        }
+
+
+@dataclass
+class StreamReport:
+    name: str
+    topics: list[TopicReport] = field(default_factory=list)
+    error: str | None = None
+    deleted_topics: list[str] = field(default_factory=list)
+    vanished_groups: list[str] = field(default_factory=list)
+    points: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "error": self.error,
+            "topics": [t.as_dict() for t in self.topics],
+            "deleted_topics": self.deleted_topics,
+            "vanished_groups": self.vanished_groups,
+            "points": self.points,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class _History:
+    """What one topic's stored points say about the previous polls."""
+
+    end_offset: tuple[datetime, float] | None = None
+    committed: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    lags: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    status: dict[str, float] = field(default_factory=dict)
+    present: dict[str, float] = field(default_factory=dict)
+    values: dict[str, dict[str, datetime]] = field(default_factory=dict)
+    bucket_messages: dict[datetime, float] = field(default_factory=dict)
+    bucket_values: dict[tuple[str, str], float] = field(default_factory=dict)
+    polls: int = 0
+    #: sink topics: each partition's real end at the previous poll
+    partition_ends: dict[int, float] = field(default_factory=dict)
+    event_counts: dict[datetime, float] = field(default_factory=dict)
+
+
+def _histories(
+    store: Store, ids: dict[int, TableRef], now: datetime, bucket: int, history_days: int
+) -> dict[int, _History]:
+    current = floor_time(now, bucket)
+    state = PointFilter(
+        now - STATE_LOOKBACK,
+        frozenset({END_OFFSET, COMMITTED, LAG_AT_POLL, STATUS, PRESENT}),
+    )
+    values = PointFilter(now - timedelta(days=max(history_days, 1)), frozenset({VALUE_COUNT}))
+    recent = PointFilter(current - timedelta(seconds=bucket), frozenset({MESSAGES}))
+    events = PointFilter(now - timedelta(days=1), frozenset({EVENT_MESSAGES}))
+    out: dict[int, _History] = {}
+    for tid, points in stream_points(store, ids, [state, values, recent, events]):
+        h = out[tid] = _History()
+        for p in points:  # ordered by series, then time
+            if p.value is None:
+                continue
+            if p.metric == END_OFFSET and p.segment is not None:
+                h.partition_ends[int(p.segment)] = p.value
+            elif p.metric == END_OFFSET:
+                h.end_offset = (p.bucket_start, p.value)
+                h.polls += 1
+            elif p.metric == EVENT_MESSAGES:
+                h.event_counts[p.bucket_start] = p.value
+            elif p.metric == COMMITTED and p.column:
+                h.committed.setdefault(p.column, []).append((p.bucket_start, p.value))
+            elif p.metric == LAG_AT_POLL and p.column:
+                h.lags.setdefault(p.column, []).append((p.bucket_start, p.value))
+            elif p.metric == STATUS and p.column:
+                h.status[p.column] = p.value
+            elif p.metric == PRESENT and p.column:
+                h.present[p.column] = p.value
+            elif p.metric == VALUE_COUNT and p.column and p.segment is not None:
+                seen = h.values.setdefault(p.column, {})
+                seen.setdefault(p.segment, p.bucket_start)
+                if p.bucket_start >= current:
+                    h.bucket_values[(p.column, p.segment)] = p.value
+            elif p.metric == MESSAGES and p.bucket_start >= current - timedelta(seconds=bucket):
+                h.bucket_messages[p.bucket_start] = p.value
+    return out
+
+
+def _spread(count: float, since: datetime, until: datetime, bucket: int) -> dict[datetime, float]:
+    """``count`` messages that arrived between two polls, over the buckets they cover."""
+    if until <= since:
+        return {floor_time(until, bucket): count}
+    total = (until - since).total_seconds()
+    out: dict[datetime, float] = {}
+    b = floor_time(since, bucket)
+    while b < until:
+        end = b + timedelta(seconds=bucket)
+        overlap = (min(end, until) - max(b, since)).total_seconds()
+        if overlap > 0:
+            out[b] = count * overlap / total
+        b = end
+    return out
+
+
+def poll_stream(
+    cfg: KafkaStreamConfig, store: Store, now: datetime, run_id: int | None
+) -> StreamReport:
+    """One poll of one stream; a broker error is recorded on the report, not raised."""
+    started = time.perf_counter()
+    report = StreamReport(cfg.name)
+    try:
+        with KafkaStream(cfg) as ks:
+            _poll(ks, cfg, store, now, run_id, report)
+    except StreamError as e:
+        report.error = str(e)
+        log.error("%s", e)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _poll(
+    ks: KafkaStream,
+    cfg: KafkaStreamConfig,
+    store: Store,
+    now: datetime,
+    run_id: int | None,
+    report: StreamReport,
+) -> None:
+    bucket = cfg.bucket_seconds
+    topics = ks.topics()
+    offsets = ks.end_offsets(topics)
+    groups = ks.groups()
+    known = {t.ref.name: t for t in store.tables() if t.ref.warehouse == cfg.name}
+    report.deleted_topics = sorted(set(known) - set(topics))
+    snaps = latest_snapshots(store, [t.id for t in known.values()])
+    infos = [
+        TableInfo(
+            topic_ref(cfg.name, t),
+            row_count=sum(
+                max(0, offsets[(t, p)][1] - offsets[(t, p)][0])
+                for p in range(n)
+                if (t, p) in offsets
+            ),
+            columns=tuple(snaps[known[t].id].columns)
+            if t in known and known[t].id in snaps
+            else (),
+        )
+        for t, n in sorted(topics.items())
+    ]
+    ids = store.upsert_tables(infos, now)
+    store.mark_dropped(cfg.name, set(ids), now)
+    tid_of = {info.ref.name: tid for info, tid in zip(infos, ids, strict=True)}
+    hist = _histories(
+        store,
+        {tid: topic_ref(cfg.name, t) for t, tid in tid_of.items()},
+        now,
+        bucket,
+        cfg.history_days,
+    )
+
+    # the sample: new messages since the previous poll, the last ``sample_per_partition``
+    prev_end: dict[str, float] = {
+        t: h.end_offset[1] for t, tid in tid_of.items() if (h := hist.get(tid)) and h.end_offset
+    }
+    ranges: dict[TP, tuple[int, int]] = {}
+    sinks = {s.topic for s in cfg.sinks if s.table_timestamp}
+    gaps: set[str] = set()
+    for (t, p), (low, high) in offsets.items():
+        start = max(low, high - cfg.sample_per_partition)
+        h = hist.get(tid_of[t]) if t in tid_of else None
+        if t in sinks and h is not None and p in h.partition_ends:
+            # a sink topic is read whole since the previous poll: reconciliation counts
+            # every message by event time; past the cap a gap is recorded instead
+            start = max(low, int(h.partition_ends[p]))
+            if high - start > SINK_READ_CAP:
+                start = high - cfg.sample_per_partition
+                gaps.add(t)
+        ranges[(t, p)] = (start, 2**62)  # read to the partition's real end (see kafka.py)
+    samples: dict[str, list[Message]] = defaultdict(list)
+    if cfg.sample_per_partition > 0:
+        for m in ks.read(ranges, budget=ks.timeout):
+            samples[m.topic].append(m)
+    real_end = {tp: max(high, ks.ends.get(tp, high)) for tp, (_, high) in offsets.items()}
+
+    # lag in seconds: the timestamp of the message at each group's committed offset
+    wanted = []
+    for g in groups.values():
+        for tp, off in g.committed.items():
+            if tp in real_end and off < real_end[tp]:
+                wanted.append((tp, off))
+    stamps = ks.timestamps_at(wanted) if wanted else {}
+
+    points: dict[int, list[MetricPoint]] = defaultdict(list)
+    for t, n in sorted(topics.items()):
+        tid = tid_of[t]
+        ref = topic_ref(cfg.name, t)
+        h = hist.get(tid, _History())
+        ends = {p: real_end[(t, p)] for p in range(n) if (t, p) in real_end}
+        total_end = float(sum(ends.values()))
+        first = h.end_offset is None
+        tr = TopicReport(cfg.name, t, tid, n, int(total_end), 0, None, None, None, first_poll=first)
+        tr.polls_seen = h.polls
+        pts = points[tid]
+        if first:
+            backfilled = _backfill(ks, cfg, t, {p: offsets[(t, p)] for p in ends}, ends, now)
+            for b, c in sorted(backfilled.items()):
+                pts.append(MetricPoint(ref, MESSAGES, b, c, bucket_seconds=bucket))
+            tr.messages = int(sum(backfilled.values()))
+        else:
+            assert h.end_offset is not None
+            since, before = h.end_offset
+            grown = total_end - before if total_end >= before else total_end  # recreated
+            tr.messages = int(grown)
+            secs = (now - since).total_seconds()
+            tr.rate = grown / secs if secs > 0 else None
+            for b, c in _spread(grown, since, now, bucket).items():
+                c += h.bucket_messages.get(b, 0.0)  # an earlier poll filled part of it
+                pts.append(MetricPoint(ref, MESSAGES, b, round(c, 3), bucket_seconds=bucket))
+        pts.append(MetricPoint(ref, END_OFFSET, now, total_end))
+        pts.append(MetricPoint(ref, PARTITIONS, now, float(n)))
+        sample = samples.get(t, [])
+        if t in sinks:
+            pts += event_points(ref, cfg, sample, h, ends, now, gap=t in gaps or first)
+        if not first:
+            # only what arrived since the previous poll: the last N of each partition may
+            # reach back past it on a quiet topic, and old messages would hide a change
+            cutoff = h.end_offset[0].timestamp() * 1000 if h.end_offset else 0
+            sample = [m for m in sample if m.timestamp_ms is None or m.timestamp_ms >= cutoff]
+        if sample:
+            newest = max((m.timestamp_ms for m in sample if m.timestamp_ms), default=None)
+            if newest is not None:
+                tr.last_message_at = datetime.fromtimestamp(newest / 1000, UTC)
+                pts.append(MetricPoint(ref, LAST_MESSAGE, now, newest / 1000))
+        if not first and prev_end.get(t) is not None and n > 1:
+            tr.skew = _skew(sample, n)
+            if tr.skew is not None:
+                pts.append(MetricPoint(ref, SKEW, now, tr.skew))
+        cur = floor_time(now, bucket)
+        if sample:
+            tr.profile = prof = (
+                profile_payloads(
+                    (m.value for m in sample),
+                    pii=cfg.pii_fields,
+                    timestamps=(m.timestamp_ms for m in sample),
+                    max_bytes=cfg.max_message_bytes,
+                )
+                if cfg.format == "json"
+                else None
+            )
+            mean_size = sum(m.size for m in sample) / len(sample)
+            pts.append(
+                MetricPoint(
+                    ref,
+                    BYTES,
+                    cur,
+                    round(mean_size * max(tr.messages, 0), 1),
+                    bucket_seconds=bucket,
+                )
+            )
+            if prof is not None:
+                pts.extend(_profile_points(ref, prof, cfg, cur, bucket, h))
+                tr.schema = prof.schema()
+        tr.previous_schema = (
+            {c.name: c.data_type for c in snaps[known[t].id].columns}
+            if t in known and known[t].id in snaps
+            else None
+        )
+        tr.previous_present = dict(h.present)
+        tr.known_values = h.values
+        # consumer groups on this topic
+        for g in groups.values():
+            mine = {p: off for (tt, p), off in g.committed.items() if tt == t}
+            if not mine:
+                continue
+            lag = sum(max(0, ends.get(p, 0) - off) for p, off in mine.items())
+            committed = float(sum(mine.values()))
+            ages = [
+                (now.timestamp() * 1000 - stamps[((t, p), off)]) / 1000
+                for p, off in mine.items()
+                if ((t, p), off) in stamps
+            ]
+            lag_s = max(0.0, max(ages)) if lag > 0 and ages else (0.0 if lag == 0 else None)
+            prev = h.committed.get(g.group, [])
+            rate = None
+            if prev:
+                secs = (now - prev[-1][0]).total_seconds()
+                rate = (committed - prev[-1][1]) / secs if secs > 0 else None
+            window = [
+                Observation(c, lag_v)
+                for (_, c), (_, lag_v) in zip(
+                    prev[-(cfg.window - 1) :],
+                    h.lags.get(g.group, [])[-(cfg.window - 1) :],
+                    strict=False,
+                )
+            ]
+            status = evaluate([*window, Observation(committed, lag)], members=g.members)
+            gr = GroupReport(
+                g.group,
+                lag,
+                lag_s,
+                rate,
+                status,
+                g.members,
+                ConsumerStatus.from_code(h.status.get(g.group)),
+            )
+            tr.groups[g.group] = gr
+            pts += [
+                MetricPoint(ref, LAG_AT_POLL, now, float(lag), column=g.group),
+                MetricPoint(ref, LAG, cur, float(lag), column=g.group, bucket_seconds=bucket),
+                MetricPoint(ref, COMMITTED, now, committed, column=g.group),
+                MetricPoint(ref, STATUS, now, float(status.code), column=g.group),
+                MetricPoint(ref, MEMBERS, now, float(g.members), column=g.group),
+            ]
+            if lag_s is not None:
+                pts.append(
+                    MetricPoint(
+                        ref,
+                        LAG_SECONDS,
+                        cur,
+                        round(lag_s, 3),
+                        column=g.group,
+                        bucket_seconds=bucket,
+                    )
+                )
+            if rate is not None:
+                pts.append(
+                    MetricPoint(
+                        ref, RATE, cur, round(rate, 4), column=g.group, bucket_seconds=bucket
+                    )
+                )
+        report.topics.append(tr)
+    seen_groups = {g for tr in report.topics for g in tr.groups}
+    had = {g for h in hist.values() for g, s in h.status.items()}
+    report.vanished_groups = sorted(had - seen_groups - set(groups))
+    for tid, pts in points.items():
+        report.points += store.upsert_points(tid, pts, run_id=run_id, now=now)
+    _record_schemas(store, report, now)
+
+
+def _skew(sample: list[Message], partitions: int) -> float | None:
+    """Busiest partition's share of the newest messages over an even share (1 = even)."""
+    if len(sample) < partitions * 5:
+        return None
+    per: dict[int, int] = defaultdict(int)
+    for m in sample:
+        per[m.partition] += 1
+    return float(max(per.values()) / (len(sample) / partitions))
+
+
+def _profile_points(
+    ref: TableRef, prof: Profile, cfg: KafkaStreamConfig, cur: datetime, bucket: int, h: _History
+) -> list[MetricPoint]:
+    out = [
+        MetricPoint(ref, PARSE_FAILURES, cur, prof.failure_rate, bucket_seconds=bucket),
+        MetricPoint(ref, OVERSIZED, cur, float(prof.oversized), bucket_seconds=bucket),
+    ]
+    if not prof.parsed:
+        return out
+    for path, f in sorted(prof.fields.items()):
+        out.append(
+            MetricPoint(
+                ref,
+                PRESENT,
+                cur,
+                (f.present - f.nulls) / prof.parsed,
+                column=path,
+                bucket_seconds=bucket,
+            )
+        )
+        out.append(
+            MetricPoint(
+                ref, NULL_RATE, cur, prof.null_rate(path), column=path, bucket_seconds=bucket
+            )
+        )
+        if f.pii:
+            continue
+        out.append(
+            MetricPoint(ref, DISTINCT, cur, float(f.distinct()), column=path, bucket_seconds=bucket)
+        )
+        if f.mean is not None:
+            out.append(MetricPoint(ref, MEAN, cur, f.mean, column=path, bucket_seconds=bucket))
+    for path, f in sorted(prof.categorical(cfg.categorical_max_distinct).items()):
+        for value, n in sorted(f.values.items()):
+            before = h.bucket_values.get((path, value), 0.0)
+            out.append(
+                MetricPoint(
+                    ref,
+                    VALUE_COUNT,
+                    cur,
+                    before + n,
+                    column=path,
+                    segment=value,
+                    bucket_seconds=bucket,
+                )
+            )
+    return out
+
+
+def _record_schemas(store: Store, report: StreamReport, now: datetime) -> None:
+    """The payload schema as the topic's columns (and a snapshot when it changed)."""
+    changed = [tr for tr in report.topics if tr.schema and tr.schema != (tr.previous_schema or {})]
+    if not changed:
+        return
+    infos = []
+    for tr in changed:
+        cols = tuple(
+            ColumnInfo(path, typ, FAMILIES.get(typ, TypeFamily.OTHER), True, i)
+            for i, (path, typ) in enumerate(sorted(tr.schema.items()))
+        )
+        infos.append(TableInfo(tr.ref, columns=cols))
+        store.add_snapshot(tr.table_id, cols, now)
+    store.upsert_tables(infos, now)
+
+
+def _backfill(
+    ks: KafkaStream,
+    cfg: KafkaStreamConfig,
+    topic: str,
+    offsets: dict[int, tuple[int, int]],
+    ends: dict[int, int],
+    now: datetime,
+) -> dict[datetime, float]:
+    """Messages per bucket over the retained history (up to ``history_days``).
+
+    The first offset inside the window is found per partition by time (offsets-for-times,
+    or the binary search when the broker's answer is wrong); from there the timestamps of
+    the retained messages are read and counted. Buckets without messages between the first
+    and the current one are stored as zeros: no message is an observation too.
+    """
+    bucket = cfg.bucket_seconds
+    if cfg.history_days <= 0:
+        return {}
+    since_ms = int((now - timedelta(days=cfg.history_days)).timestamp() * 1000)
+    ranges: dict[TP, tuple[int, int]] = {}
+    budget = BACKFILL_MAX_MESSAGES // max(1, len(ends))
+    for p, end in ends.items():
+        low = offsets[p][0]
+        start = ks.offset_for_time((topic, p), since_ms, low, end)
+        ranges[(topic, p)] = (max(start, end - budget), end)
+    counts: dict[datetime, float] = defaultdict(float)
+    now_ms = now.timestamp() * 1000
+    for m in ks.read(ranges, budget=max(ks.timeout, 120.0)):
+        if m.timestamp_ms is None or m.timestamp_ms < since_ms or m.timestamp_ms > now_ms:
+            continue
+        counts[floor_time(datetime.fromtimestamp(m.timestamp_ms / 1000, UTC), bucket)] += 1
+    if not counts:
+        return {}
+    b, last = min(counts), floor_time(now, bucket)
+    while b <= last:
+        counts.setdefault(b, 0.0)
+        b += timedelta(seconds=bucket)
+    return dict(counts)
