@@ -73,6 +73,7 @@ def test_the_range_links_of_a_table_page_answer(client: TestClient, seeded: Seed
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # the demo's seven runs take minutes on a loaded 2-core machine
 def test_every_link_of_the_demo_answers_200(tmp_path: Path) -> None:
     from tidegauge.cli.demo import run_demo
     from tidegauge.config import load_project

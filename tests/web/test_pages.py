@@ -23,7 +23,7 @@ def test_pages_render(client: TestClient, seeded: Seeded) -> None:
         (f"/tables/{seeded.customers}?column=email", "Null rate · email"),
         (f"/incidents/{seeded.incident}", "Blast radius"),
         ("/incidents?state=all", "Orders volume dropped 80%"),
-        ("/alerts?feedback=none", "volume anomaly in raw.orders"),
+        ("/alerts?feedback=none", "raw.orders received 130 rows"),
         (f"/lineage?incident={seeded.incident}", "analytics.daily_revenue"),
         ("/search?q=email", "analytics.customers.<b>email</b>"),
         ("/tables?q=rev", "analytics.daily_revenue"),

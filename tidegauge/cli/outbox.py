@@ -6,14 +6,14 @@ A delivery that still fails when its channel's ``retry_for`` has run out is ``fa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
 from tidegauge.cli.common import CliState, console, fail, print_json
-from tidegauge.core.clock import Clock
-from tidegauge.store.outbox import FAILED, OutboxRepo
+
+if TYPE_CHECKING:
+    from tidegauge.store.outbox import OutboxRepo
 
 
 def outbox_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -47,6 +47,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
         """List notification deliveries; requeue failed ones (--retry ID | --all)."""
+        from rich.table import Table
+
+        from tidegauge.store.outbox import FAILED, OutboxRepo
+
         state: CliState = ctx.obj
         repo = OutboxRepo(state.store)
         if retry and retry_all:
@@ -81,8 +85,10 @@ def register(app: typer.Typer) -> None:
 def _requeue(
     state: CliState, repo: OutboxRepo, ids: list[int] | None, no_send: bool, as_json: bool
 ) -> None:
+    from tidegauge.core.clock import Clock
     from tidegauge.runner import holder_name
     from tidegauge.steps.notify import deliver
+    from tidegauge.store.outbox import FAILED
 
     if ids is not None:
         known = {r["id"]: r["status"] for r in repo.rows(ids=ids)}

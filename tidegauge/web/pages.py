@@ -145,7 +145,21 @@ def ticks(text: str) -> Markup:
     )
 
 
+def _explain(alert: dict[str, Any]) -> str:
+    from tidegauge.core.explain import explain
+
+    return explain(alert)
+
+
+def _headline(alert: dict[str, Any]) -> str:
+    from tidegauge.core.explain import headline
+
+    return headline(alert)
+
+
 templates.env.filters.update(
+    explain=_explain,
+    headline=_headline,
     ago=ago,
     when=when,
     sev_state=sev_state,
