@@ -48,7 +48,7 @@ test: $(STAMP) browser ## run the test suite (servers: PostgreSQL, MariaDB on lo
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check tidegauge tests bench tools
 
-types: $(STAMP) ## mypy (strict on core/, tests checked too)
+types: $(STAMP) ## mypy over the package (strict on core/)
 	$(BIN)/mypy tidegauge
 
 audit: $(STAMP) ## known vulnerabilities in installed dependencies (pip-audit; STRICT=1 fails if unchecked)
