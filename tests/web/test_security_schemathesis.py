@@ -83,6 +83,7 @@ def test_api_conforms_to_its_schema(demo_url: str, mode: str) -> None:
     )
 
     failures: dict[str, str] = {}
+    tested = 0
     ops = operations(demo_url)
     assert len(ops) >= 15  # every documented operation, not an empty schema
     for op in ops:
@@ -92,6 +93,9 @@ def test_api_conforms_to_its_schema(demo_url: str, mode: str) -> None:
         # body is the OpenLineage spec, declared as an object: an object that is no
         # RunEvent is rightly a 400.
         skip = [negative_data_rejection]
+        if mode == "negative" and not _has_inputs(op):
+            continue  # nothing to send wrong: no parameters and no body
+        tested += 1
         if op.label == "POST /api/v1/lineage":
             skip.append(positive_data_acceptance)
 
@@ -111,4 +115,11 @@ def test_api_conforms_to_its_schema(demo_url: str, mode: str) -> None:
             check()
         except (Exception, BaseExceptionGroup) as e:  # collect every operation's failures
             failures[op.label] = str(e)[:2000]
+    assert tested >= len(ops) // 2, f"only {tested} of {len(ops)} operations were exercised"
     assert not failures, "\n\n".join(f"{op}:\n{text}" for op, text in failures.items())
+
+
+def _has_inputs(op: Any) -> bool:
+    """Whether an operation takes any parameter or body a negative case could break."""
+    definition = op.definition.raw if hasattr(op.definition, "raw") else op.definition
+    return bool(definition.get("parameters") or definition.get("requestBody"))

@@ -7,14 +7,16 @@ module registers, so the overview page needs no code of its own for streams.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
 
 from tidegauge.store.store import Store
 from tidegauge.streams import poll as P
 from tidegauge.streams.views import streams_summary
+from tidegauge.web.api import NO_NUL, PROBLEM
 from tidegauge.web.charts import ChartData, metric_chart
 from tidegauge.web.deps import clock_of, project_of, require_read, store_of
 from tidegauge.web.pages import render, templates
@@ -67,7 +69,9 @@ def topic_detail(request: Request, stream: str, topic: str, hours: int) -> dict[
     return t
 
 
-@router.get("/api/v1/streams", summary="Streams, their topics and consumer groups")
+@router.get(
+    "/api/v1/streams", summary="Streams, their topics and consumer groups", responses=PROBLEM
+)
 def api_streams(request: Request) -> list[dict[str, Any]]:
     return streams_summary(project_of(request), store_of(request), clock_of(request).now())
 
@@ -75,11 +79,12 @@ def api_streams(request: Request) -> list[dict[str, Any]]:
 @router.get(
     "/api/v1/streams/{stream}/topics/{topic}",
     summary="One topic: throughput, consumer lag per group and the payload schema",
+    responses=PROBLEM,
 )
 def api_topic(
     request: Request,
-    stream: str,
-    topic: str,
+    stream: Annotated[str, FastPath(pattern=NO_NUL)],
+    topic: Annotated[str, FastPath(pattern=NO_NUL)],
     hours: int = Query(CHART_HOURS, ge=1, le=24 * 14, description="history to return"),
 ) -> dict[str, Any]:
     return topic_detail(request, stream, topic, hours)
