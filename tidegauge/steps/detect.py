@@ -22,6 +22,7 @@ from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction
 from tidegauge.core.detectors.fdr import RUN_Q, control_run
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
+from tidegauge.core.metrics import Metric
 from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableRef, TypeFamily
 from tidegauge.monitors.keys import describe_duplicates
 from tidegauge.monitors.tuning import (
@@ -257,6 +258,8 @@ def _series_candidates(
             and not (metric == "distinct_count" and _near_unique(complete, rows_by_bucket))
         ):
             continue  # the distinct count of seller ids echoes volume; keys get duplicates below
+        if metric == "distinct_count" and (Metric.DUPLICATE_RATE, column, None) in by_series:
+            continue  # a declared key: its exact duplicate rate is stored and scored itself
         if metric == "distinct_count" and _near_unique(complete, rows_by_bucket):
             # a key-like column: its distinct count only echoes volume; what matters is
             # whether values start repeating, i.e. duplicates
