@@ -23,7 +23,7 @@ table (the server's caches are not dropped: the machine is shared):
   of the detection kinds over 43 days;
 * ``root_cause_read`` — ``value_count`` points of a table over 29 days (``steps/group.py``);
 * ``recent_read`` — every point of the last 2 days (``steps/detect_other.py``);
-* ``table_page_read`` — the table page / metrics API store reads (``web/queries.py``): the
+* ``table_page_read`` — the table page / metrics API store reads (``store/browse.py``): the
   table's series keys with their counts, then two series over 14 + 28 days;
 * ``chunk_read`` — detection's batch read (``store/bulk.py`` ``stream_points``, with the
   filters ``steps/detect.py`` passes) of ``--chunk`` tables, per table;
@@ -330,7 +330,7 @@ def _find(node: dict[str, Any], key: str) -> Any:
 
 def measure(url: str, shape: Shape, samples: int, seed: int, chunk: int) -> dict[str, Any]:
     from tidegauge.monitors.tuning import SERIES_KINDS
-    from tidegauge.web import queries
+    from tidegauge.store import browse
 
     store = Store.open(url)
     rng = random.Random(seed)
@@ -375,9 +375,9 @@ def measure(url: str, shape: Shape, samples: int, seed: int, chunk: int) -> dict
         return len(store.points(tid, since=NOW - timedelta(days=2)))
 
     def table_page(tid: int) -> int:
-        keys = queries.series_keys(store, tid)
+        keys = browse.series_keys(store, tid)
         wanted = [("bucket_row_count", "", ""), ("null_rate", "amount", "")]
-        got = queries.series_points(store, tid, wanted, since=NOW - timedelta(days=14 + 28))
+        got = browse.series_points(store, tid, wanted, since=NOW - timedelta(days=14 + 28))
         return len(keys) * sum(len(v) for v in got.values())
 
     def upsert(tid: int) -> int:

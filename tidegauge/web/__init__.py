@@ -8,15 +8,15 @@
   :mod:`~tidegauge.web.charts`, lineage graphs from :mod:`~tidegauge.web.graph_svg`, bands from
   :mod:`~tidegauge.web.bands`.
 - :mod:`~tidegauge.web.deps`: tokens (read/admin), CSRF, ``quick_read``;
-  :mod:`~tidegauge.web.queries`: read-only aggregate queries; :mod:`~tidegauge.web.reads`: the
-  hot reads as prebuilt statements; :mod:`~tidegauge.web.routes`: routers owned by
-  integrations.
+  :mod:`~tidegauge.web.routes`: routers owned by integrations. The web reads the store only
+  through its repositories: :mod:`tidegauge.store.browse` (read-only aggregate queries) and
+  :mod:`tidegauge.store.reads` (the hot reads as prebuilt statements).
 - :mod:`~tidegauge.web.cache` + :mod:`~tidegauge.web.generation`: read-API answers kept until
-  the next write to the store, whoever writes.
+  the next write to the store, whoever writes; values kept until the next run (``RunCache``).
 
-To add a page: a route on its family's router in ``pages/`` rendering a template that extends ``base.html``; to add
-an endpoint: a route on ``api.router`` (reads are authorised by the router, writes take
-``dependencies=writes``). A GET under ``/api/v1`` is cached until the store changes: it must
-not write, and if its answer depends on the clock its path must be in
+To add a page: a route on its family's router in ``pages/`` rendering a template that
+extends ``base.html``; to add an endpoint: a route on ``api.router`` (reads are authorised by
+the router, writes take ``dependencies=writes``). A GET under ``/api/v1`` is cached until the
+store changes: it must not write, and if its answer depends on the clock its path must be in
 ``cache.CLOCK_DEPENDENT``.
 """

@@ -25,9 +25,10 @@ from tidegauge.core.metrics import Metric
 from tidegauge.core.model import Feedback, IncidentStatus, Severity
 from tidegauge.steps.lineage import load_graph
 from tidegauge.steps.notify import set_incident_status
+from tidegauge.store import browse, reads
 from tidegauge.store.engine import utc
 from tidegauge.store.store import Store, StoredTable, columns_to_json
-from tidegauge.web import bands, queries, reads
+from tidegauge.web import bands
 from tidegauge.web.cache import STATE_KEY
 from tidegauge.web.deps import (
     MAX_ID,
@@ -212,7 +213,7 @@ def list_tables(
     warehouse: Annotated[str | None, Query(pattern=NO_NUL, max_length=200)] = None,
 ) -> Response:
     store, project = store_of(request), project_of(request)
-    conditions = queries.table_conditions(q=q, schema=schema, warehouse=warehouse)
+    conditions = browse.table_conditions(q=q, schema=schema, warehouse=warehouse)
     with store.engine.connect() as c:
         rows, total = reads.table_page(
             c, clock_of(request).now(), limit, offset, conditions, memo_of(request)
@@ -265,7 +266,7 @@ def table_metrics(request: Request, table_id: Id) -> list[dict[str, Any]]:
     get_table(store, table_id)
     return [
         {"metric": m, "column": c or None, "segment": s or None, "points": n}
-        for m, c, s, n in queries.series_keys(store, table_id)
+        for m, c, s, n in browse.series_keys(store, table_id)
     ]
 
 
@@ -287,7 +288,7 @@ def metric_history(
     store = store_of(request)
     get_table(store, table_id)
     key = (metric, column or "", segment or "")
-    if key not in {(m, c, s) for m, c, s, _ in queries.series_keys(store, table_id)}:
+    if key not in {(m, c, s) for m, c, s, _ in browse.series_keys(store, table_id)}:
         raise HTTPException(
             404,
             f"table {table_id} has no series {metric!r}"
@@ -315,7 +316,7 @@ def monitors_for(
 ) -> list[dict[str, Any]]:
     """What watches a table: monitors stored by ``apply``, config rules and automatic ones."""
     settings = project.settings_for(t.ref.fqn)
-    keys = keys if keys is not None else queries.series_keys(store, t.id)
+    keys = keys if keys is not None else browse.series_keys(store, t.id)
     metrics = {m for m, c, _, _ in keys if not c}
     out: list[dict[str, Any]] = [
         {
@@ -326,7 +327,7 @@ def monitors_for(
             "enabled": r["enabled"],
             "detail": r["config"],
         }
-        for r in queries.monitors_rows(store, t.id)
+        for r in browse.monitors_rows(store, t.id)
     ]
     fresh = "learned update cadence"
     if settings.freshness_sla is not None:
@@ -432,7 +433,7 @@ def list_monitors(
             "enabled": r["enabled"],
             "detail": r["config"],
         }
-        for r in queries.monitors_rows(store)
+        for r in browse.monitors_rows(store)
     ]
     out += [
         {
@@ -469,7 +470,7 @@ def list_alerts(
     incident_id: QueryId = None,
     since: Annotated[datetime | None, Query(description="detected at or after (ISO-8601)")] = None,
 ) -> Response:
-    flt = queries.AlertFilter(
+    flt = browse.AlertFilter(
         table_id=table_id,
         kind=kind,
         severity=severity.value if severity else None,
@@ -485,7 +486,7 @@ def list_alerts(
 @router.get("/alerts/{alert_id}", summary="One alert with its explanation", response_model=Obj)
 @quick_read
 def alert_detail(request: Request, alert_id: Id) -> Response:
-    a = queries.get_alert(store_of(request), alert_id)
+    a = browse.get_alert(store_of(request), alert_id)
     if a is None:
         raise HTTPException(404, f"no alert with id {alert_id}")
     return json_response(alert_json(a))
@@ -504,7 +505,7 @@ def alert_feedback(request: Request, alert_id: Id, body: FeedbackIn) -> dict[str
         store.alerts.set_feedback(alert_id, body.value, clock_of(request).now(), actor=who.name)
     except KeyError:
         raise HTTPException(404, f"no alert with id {alert_id}") from None
-    a = queries.get_alert(store, alert_id)
+    a = browse.get_alert(store, alert_id)
     assert a is not None
     return alert_json(a)
 
@@ -525,16 +526,16 @@ def list_incidents(
 ) -> Response:
     statuses = [s.value for s in status or []]
     if open_only:
-        statuses = statuses or list(queries.OPEN_STATUSES)
-    flt = queries.IncidentFilter(
+        statuses = statuses or list(browse.OPEN_STATUSES)
+    flt = browse.IncidentFilter(
         status=statuses, severity=severity.value if severity else None, table_id=table_id
     )
-    rows, total = queries.list_incidents(store_of(request), flt, limit=limit, offset=offset)
+    rows, total = browse.list_incidents(store_of(request), flt, limit=limit, offset=offset)
     return json_response(page([incident_json(i) for i in rows], total, limit, offset))
 
 
 def get_incident(store: Store, incident_id: int) -> dict[str, Any]:
-    inc = queries.get_incident(store, incident_id)
+    inc = browse.get_incident(store, incident_id)
     if inc is None:
         raise HTTPException(404, f"no incident with id {incident_id}")
     return inc
@@ -651,7 +652,7 @@ def runs(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> l
 @quick_read
 def run_detail(request: Request, run_id: Id) -> dict[str, Any]:
     store = store_of(request)
-    run = queries.get_run(store, run_id)
+    run = browse.get_run(store, run_id)
     if run is None:
         raise HTTPException(404, f"no run with id {run_id}")
     run["tables"] = store.run_tables(run_id)

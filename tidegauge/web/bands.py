@@ -22,9 +22,10 @@ from tidegauge.config import Project
 from tidegauge.core.detectors.base import DetectorSettings
 from tidegauge.core.detectors.seasonal import SeasonalDetector, evaluate_batch
 from tidegauge.steps.detect import series_detector
+from tidegauge.store import browse
 from tidegauge.store.alerts import series_key
 from tidegauge.store.store import Store
-from tidegauge.web import queries
+from tidegauge.web.cache import RunCache
 from tidegauge.web.charts import ChartData, Mark
 
 SeriesKey = tuple[str, str, str]  # metric, column ('' for table level), segment
@@ -33,7 +34,7 @@ DISPLAY = timedelta(days=14)
 TRAINING = timedelta(days=28)
 MIN_HISTORY = DetectorSettings().min_history
 
-_cache = queries.RunCache(max_entries=512)
+_cache = RunCache(max_entries=512)
 
 
 @dataclass
@@ -136,8 +137,8 @@ def banded(
 def _series_alerts(
     store: Store, table_id: int, keys: list[SeriesKey], since: datetime
 ) -> dict[SeriesKey, list[dict[str, Any]]]:
-    rows, _ = queries.list_alerts(
-        store, queries.AlertFilter(table_id=table_id), limit=2000, count=False
+    rows, _ = browse.list_alerts(
+        store, browse.AlertFilter(table_id=table_id), limit=2000, count=False
     )
     wanted = set(keys)
     out: dict[SeriesKey, list[dict[str, Any]]] = {}
@@ -156,7 +157,7 @@ def _compute(
     now: datetime,
     project: Project | None,
 ) -> list[BandedSeries]:
-    raw = queries.series_points(store, table_id, keys, since=start - TRAINING)
+    raw = browse.series_points(store, table_id, keys, since=start - TRAINING)
     table = store.table(table_id) if project is not None else None
     settings = project.settings_for(table.ref.fqn) if project and table else None
     feedback = store.alerts.feedback_for(table_id)

@@ -28,6 +28,8 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tidegauge.store.browse import run_marker
+from tidegauge.store.store import Store
 from tidegauge.web.deps import principal_of
 from tidegauge.web.generation import Generation
 
@@ -231,3 +233,24 @@ async def _replay(entry: Entry, send: Send) -> None:
         }
     )
     await send({"type": "http.response.body", "body": entry.body})
+
+
+class RunCache:
+    """Memoises values that only change when a run writes: keyed by the latest run's state."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[tuple[Any, ...], Any] = {}
+        self._max = max_entries
+
+    def get(self, store: Store, key: tuple[Any, ...], compute: Callable[[], V]) -> V:
+        full = (run_marker(store), *key)
+        with self._lock:
+            if full in self._data:
+                return self._data[full]  # type: ignore[no-any-return]
+        value = compute()
+        with self._lock:
+            if len(self._data) >= self._max:
+                self._data.pop(next(iter(self._data)))
+            self._data[full] = value
+        return value

@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tidegauge.core.model import Feedback, IncidentStatus
 from tidegauge.steps.notify import set_incident_status
-from tidegauge.web import bands, queries
+from tidegauge.store import browse
+from tidegauge.web import bands
 from tidegauge.web.charts import metric_chart
 from tidegauge.web.deps import MAX_OFFSET, Principal, clock_of, project_of, safe_next, store_of
 from tidegauge.web.pages.lineage import incident_graph
@@ -34,9 +35,9 @@ def alerts_page(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     limit = 50
-    rows, total = queries.list_alerts(
+    rows, total = browse.list_alerts(
         store_of(request),
-        queries.AlertFilter(feedback=feedback, kind=kind),
+        browse.AlertFilter(feedback=feedback, kind=kind),
         limit=limit,
         offset=offset,
     )
@@ -55,7 +56,7 @@ def alerts_page(
 
 @router.get("/alerts/{alert_id}", dependencies=READ)
 def alert_page(request: Request, alert_id: PageId) -> Response:
-    a = queries.get_alert(store_of(request), alert_id)
+    a = browse.get_alert(store_of(request), alert_id)
     if a is None:
         raise HTTPException(404, f"There is no alert with id {alert_id}.")
     if a["incident_id"]:
@@ -95,12 +96,12 @@ def incidents_page(
 ) -> Response:
     limit = 50
     statuses = {
-        "open": list(queries.OPEN_STATUSES),
+        "open": list(browse.OPEN_STATUSES),
         "closed": [s.value for s in IncidentStatus if not s.is_open],
         "all": [],
     }[state]
-    rows, total = queries.list_incidents(
-        store_of(request), queries.IncidentFilter(status=statuses), limit=limit, offset=offset
+    rows, total = browse.list_incidents(
+        store_of(request), browse.IncidentFilter(status=statuses), limit=limit, offset=offset
     )
     return render(
         request,
@@ -117,12 +118,12 @@ def incidents_page(
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse, dependencies=READ)
 def incident_page(request: Request, incident_id: PageId) -> Response:
     store = store_of(request)
-    inc = queries.get_incident(store, incident_id)
+    inc = browse.get_incident(store, incident_id)
     if inc is None:
         raise HTTPException(404, f"There is no incident with id {incident_id}.")
     now = clock_of(request).now()
-    alerts, _ = queries.list_alerts(
-        store, queries.AlertFilter(incident_id=incident_id), limit=200, count=False
+    alerts, _ = browse.list_alerts(
+        store, browse.AlertFilter(incident_id=incident_id), limit=200, count=False
     )
     root = next(
         (a for a in alerts if a["id"] == inc["root_alert_id"]), alerts[-1] if alerts else None
@@ -133,7 +134,7 @@ def incident_page(request: Request, incident_id: PageId) -> Response:
         if root["kind"].startswith("category_") and root["segment"]:
             # a value's alert charts that value's rows per bucket (the series it came from)
             key = ("value_count", root["column"] or "", root["segment"])
-        have = {(m, c, s) for m, c, s, _ in queries.series_keys(store, inc["table_id"])}
+        have = {(m, c, s) for m, c, s, _ in browse.series_keys(store, inc["table_id"])}
         if key in have:
             # three days before the incident to now (or a day after it, if it is old)
             end = min(now, inc["data_time"] + timedelta(days=1))
@@ -198,7 +199,7 @@ def incident_note(
     text: Annotated[str, Form(min_length=1, max_length=10_000)],
 ) -> Response:
     store = store_of(request)
-    if queries.get_incident(store, incident_id) is None:
+    if browse.get_incident(store, incident_id) is None:
         raise HTTPException(404, f"There is no incident with id {incident_id}.")
     who: Principal = request.state.principal
     now = clock_of(request).now()

@@ -10,14 +10,15 @@ from fastapi.responses import HTMLResponse, Response
 
 from tidegauge.core.lineage import LineageGraph, LineageLookupError, LineageResult, Node
 from tidegauge.steps.lineage import load_graph
+from tidegauge.store import browse
 from tidegauge.store.store import Store
-from tidegauge.web import queries
+from tidegauge.web.cache import RunCache
 from tidegauge.web.deps import MAX_ID, store_of
 from tidegauge.web.graph_svg import GraphNode, lineage_svg
 from tidegauge.web.pages.render import READ, render
 
 router = APIRouter(include_in_schema=False)
-_graph_cache = queries.RunCache(max_entries=4)
+_graph_cache = RunCache(max_entries=4)
 MAX_GRAPH_NODES = 60
 
 # --------------------------------------------------------------------------- lineage
@@ -28,7 +29,7 @@ def cached_graph(store: Store) -> LineageGraph | None:
 
 
 def _node_links(store: Store, nodes: list[Node]) -> dict[str, int]:
-    return queries.table_ids_by_fqn(store, [n.key for n in nodes if n.key])
+    return browse.table_ids_by_fqn(store, [n.key for n in nodes if n.key])
 
 
 def build_graph(
@@ -133,7 +134,7 @@ def lineage_page(
     }
     hit: set[str] = set()
     if incident is not None:
-        inc = queries.get_incident(store, incident)
+        inc = browse.get_incident(store, incident)
         if inc is None:
             raise HTTPException(404, f"There is no incident with id {incident}.")
         ctx["incident"] = inc

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tidegauge.core.lineage import Node
+from tidegauge.store import browse
 from tidegauge.store.store import Store
-from tidegauge.web import queries
+from tidegauge.web.cache import RunCache
 from tidegauge.web.deps import (
     TOKEN_COOKIE,
     auth_enabled,
@@ -76,12 +77,12 @@ def logout() -> Response:
 def overview(request: Request) -> Response:
     store = store_of(request)
     now = clock_of(request).now()
-    states = queries.health_states(store, now)
-    schemas = queries.schema_health(store, states)
-    open_incidents, open_total = queries.list_incidents(
-        store, queries.IncidentFilter(status=list(queries.OPEN_STATUSES)), limit=8
+    states = browse.health_states(store, now)
+    schemas = browse.schema_health(store, states)
+    open_incidents, open_total = browse.list_incidents(
+        store, browse.IncidentFilter(status=list(browse.OPEN_STATUSES)), limit=8
     )
-    alerts, _ = queries.list_alerts(store, queries.AlertFilter(), limit=8, count=False)
+    alerts, _ = browse.list_alerts(store, browse.AlertFilter(), limit=8, count=False)
     unreviewed = sum(n for _, _, n in states.values())
     latest = latest_cached(store)
     fresh = freshness_summary(store, latest, now)
@@ -109,12 +110,10 @@ def overview(request: Request) -> Response:
 
 
 def latest_cached(store: Store) -> dict[int, datetime]:
-    return queries.RunCache.get(
-        _latest_cache, store, ("latest",), lambda: queries.latest_data_times(store)
-    )
+    return RunCache.get(_latest_cache, store, ("latest",), lambda: browse.latest_data_times(store))
 
 
-_latest_cache = queries.RunCache(max_entries=2)
+_latest_cache = RunCache(max_entries=2)
 
 FRESH_BUCKETS = [
     ("< 1h", 3600),
@@ -134,7 +133,7 @@ def freshness_summary(store: Store, latest: dict[int, datetime], now: datetime) 
                 counts[name] += 1
                 break
     stalest_ids = sorted(latest, key=lambda i: latest[i])[:6]
-    tables = queries.tables_by_id(store, stalest_ids)
+    tables = browse.tables_by_id(store, stalest_ids)
     stalest = [(tables[i], latest[i]) for i in stalest_ids if i in tables]
     total = max(sum(counts.values()), 1)
     return {
@@ -158,9 +157,9 @@ def search(request: Request, q: Annotated[str, Query(max_length=200)] = "") -> R
             "search.html",
             {"q": "", "tables": [], "columns": [], "incidents": [], "nodes": [], "total": 0},
         )
-    tables, n_tables = queries.list_tables(store, q=q, limit=25)
-    columns = queries.search_columns(store, q, limit=25)
-    incidents, _ = queries.list_incidents(store, queries.IncidentFilter(q=q), limit=15)
+    tables, n_tables = browse.list_tables(store, q=q, limit=25)
+    columns = browse.search_columns(store, q, limit=25)
+    incidents, _ = browse.list_incidents(store, browse.IncidentFilter(q=q), limit=15)
     nodes: list[Node] = []
     graph = cached_graph(store)
     if graph is not None:

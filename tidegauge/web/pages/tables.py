@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from tidegauge.core.catalogue import Scope, charted, spec
 from tidegauge.core.lineage import LineageLookupError
 from tidegauge.core.metrics import Metric
-from tidegauge.web import api, bands, queries
+from tidegauge.store import browse
+from tidegauge.web import api, bands
 from tidegauge.web.charts import metric_chart
 from tidegauge.web.deps import MAX_OFFSET, clock_of, project_of, store_of
 from tidegauge.web.pages.lineage import cached_graph
@@ -39,8 +40,8 @@ def tables_page(
 ) -> Response:
     store = store_of(request)
     limit = 50
-    rows, total = queries.list_tables(store, q=q, schema=schema, limit=limit, offset=offset)
-    states = queries.health_states(store, clock_of(request).now(), [t.id for t in rows])
+    rows, total = browse.list_tables(store, q=q, schema=schema, limit=limit, offset=offset)
+    states = browse.health_states(store, clock_of(request).now(), [t.id for t in rows])
     latest = latest_cached(store)
     project = project_of(request)
     items = [
@@ -96,9 +97,9 @@ def table_page(
     columns = store.columns(t.id)
     if column is not None and column not in {c.name for c in columns}:
         raise HTTPException(404, f"{t.ref.fqn} has no column named {column!r}.")
-    state = queries.health_states(store, now, [t.id]).get(t.id, ("ok", 0, 0))
-    keys = queries.series_keys(store, t.id)
-    alerts, alerts_total = queries.list_alerts(store, queries.AlertFilter(table_id=t.id), limit=10)
+    state = browse.health_states(store, now, [t.id]).get(t.id, ("ok", 0, 0))
+    keys = browse.series_keys(store, t.id)
+    alerts, alerts_total = browse.list_alerts(store, browse.AlertFilter(table_id=t.id), limit=10)
     alerted = {(a["metric"], a["column"] or "") for a in alerts}
     wanted = chart_keys(keys, column, alerted)
     series = bands.banded(store, t.id, wanted, now, display=timedelta(days=days), project=project)
@@ -128,8 +129,8 @@ def table_page(
             in_lineage = True
         except LineageLookupError:
             pass
-    incidents, _ = queries.list_incidents(
-        store, queries.IncidentFilter(table_id=t.id, status=list(queries.OPEN_STATUSES)), limit=5
+    incidents, _ = browse.list_incidents(
+        store, browse.IncidentFilter(table_id=t.id, status=list(browse.OPEN_STATUSES)), limit=5
     )
     owners, tags = api.owners_and_tags(project, t)
     col_metrics: dict[str, int] = {}
@@ -155,7 +156,7 @@ def table_page(
             "monitors": api.monitors_for(project, store, t, keys),
             "latest": latest_cached(store).get(t.id),
             "col_metrics": col_metrics,
-            "description": queries.table_description(store, t.id),
+            "description": browse.table_description(store, t.id),
             "active": "tables",
             "days": days,
             "in_lineage": in_lineage,

@@ -1,60 +1,35 @@
-"""Read-only queries the web layer needs that the store's repositories do not answer cheaply.
+"""Browsing the store: the read-only queries of the web pages and the read API.
 
 The repositories map table ids to names by loading every table; with thousands of tables that
 costs more than the page itself. These helpers join instead, aggregate in SQL, and return rows
 in the same shapes as :class:`~tidegauge.store.alerts.AlertRepo` and
 :class:`~tidegauge.store.incidents.IncidentRepo`, so the public JSON shapes
-(:func:`~tidegauge.cli.alerts.alert_json`, :func:`~tidegauge.cli.incidents.incident_json`) apply.
-Nothing here writes.
+(:mod:`tidegauge.services.serialise`) apply. The hot reads are prebuilt statements in
+:mod:`tidegauge.store.reads`. Nothing here writes.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import and_, case, func, literal, or_, select
 
 from tidegauge.core.metrics import Metric
 from tidegauge.core.model import IncidentStatus, Severity
+from tidegauge.store import reads
 from tidegauge.store import schema as s
 from tidegauge.store.engine import utc
 from tidegauge.store.store import Store, StoredTable
-from tidegauge.web import reads
 
 OPEN_STATUSES = [st.value for st in IncidentStatus if st.is_open]
 SEVERE = (Severity.HIGH.value, Severity.CRITICAL.value)
 FRESHNESS_METRICS = (Metric.LAST_MODIFIED.value, Metric.MAX_TIMESTAMP.value)
 RECENT = timedelta(hours=24)
 
-T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------- small cache
-
-
-class RunCache:
-    """Memoises values that only change when a run writes: keyed by the latest run's state."""
-
-    def __init__(self, max_entries: int = 256) -> None:
-        self._lock = threading.Lock()
-        self._data: dict[tuple[Any, ...], Any] = {}
-        self._max = max_entries
-
-    def get(self, store: Store, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
-        full = (run_marker(store), *key)
-        with self._lock:
-            if full in self._data:
-                return self._data[full]  # type: ignore[no-any-return]
-        value = compute()
-        with self._lock:
-            if len(self._data) >= self._max:
-                self._data.pop(next(iter(self._data)))
-            self._data[full] = value
-        return value
+# --------------------------------------------------------------------------- runs
 
 
 def run_marker(store: Store) -> tuple[Any, ...]:

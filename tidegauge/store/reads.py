@@ -6,7 +6,7 @@ connection, in as few statements as it can. A page of a long list joins its rows
 of ids read from a covering index (live tables by name, alerts by data time), so a deep
 ``offset`` never loads the rows it skips; a table's health comes along as
 correlated counts (open incidents by ``ix_incidents_table_status``, recent alerts by
-``ix_alerts_table_time``). Shapes are those of :mod:`tidegauge.web.queries`.
+``ix_alerts_table_time``). Shapes are those of :mod:`tidegauge.store.browse`.
 """
 
 from __future__ import annotations
