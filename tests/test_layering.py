@@ -1,7 +1,7 @@
 """The house's layers point one way, checked on the source's imports (deferred ones included).
 
 core ← store, warehouses ← notifiers, integrations ← config, monitors ← steps, fanout
-← runner ← sdk, demo ← cli, web
+← runner, services ← sdk, demo ← cli, web
 
 A module may import its own layer and the layers below it, never one above: a step never
 imports the runner, the store never imports a step, core imports no other layer at all.
@@ -29,11 +29,11 @@ LAYERS: dict[str, int] = {
     "steps": 4,
     "fanout": 4,
     "collector": 4,
-    "integrations.openlineage_recorder": 4,  # records ingested events into the stored graph
     "streams": 4,  # polling topics: the streams' own collect and detect steps
     "streams.kafka": 3,  # the Kafka adapter; reads its part of the project file
     "streams.config": 2,  # the `streams:` part of the project file
     "runner": 5,
+    "services": 5,  # what the CLI and the web share (the public JSON shapes)
     "streams.watch": 5,  # `tidegauge watch`: runs in a loop
     "sdk": 6,
     "demo": 6,
@@ -98,3 +98,36 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     bad.write_text("def f():\n    from tidegauge.runner import run\n")
     upward = [t for _, t in imports(bad) if LAYERS[area(t) or ""] > LAYERS["steps"]]
     assert upward == ["tidegauge.runner.run"]
+
+
+def schema_reaches(path: Path) -> list[str]:
+    """Imports of the store's tables (``tidegauge.store.schema``) in ``path``."""
+    return [
+        f"line {line}: {target}"
+        for line, target in imports(path)
+        if target == "tidegauge.store.schema" or target.startswith("tidegauge.store.schema.")
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SOURCES if area(module_of(p)) != "store"],
+    ids=lambda p: str(p.relative_to(PACKAGE.parent)),
+)
+def test_only_the_store_reaches_its_tables(path: Path) -> None:
+    """Outside ``store/`` the store is read and written through its repositories; ruff bans
+    the import too (``tidegauge/ruff.toml``), this check also sees deferred imports."""
+    reaches = schema_reaches(path)
+    assert not reaches, f"{path.name} reaches the store's tables:\n" + "\n".join(reaches)
+
+
+def test_the_check_sees_a_reach_into_the_tables(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "def f():\n    from tidegauge.store import schema as s\n"
+        "    from tidegauge.store.schema import alerts\n"
+    )
+    assert schema_reaches(bad) == [
+        "line 2: tidegauge.store.schema",
+        "line 3: tidegauge.store.schema.alerts",
+    ]

@@ -147,30 +147,7 @@ def _alert_brief(a: dict[str, Any]) -> dict[str, Any]:
 
 def open_alerts(store: Store, table_id: int) -> list[dict[str, Any]]:
     """Alerts of a table in an open incident and not marked expected / false positive."""
-    from sqlalchemy import or_, select
-
-    from tidegauge.store import schema as s
-    from tidegauge.store.incidents import OPEN_STATUSES
-
-    a, i = s.alerts, s.incidents
-    q = (
-        select(
-            a.c.id,
-            a.c.kind,
-            a.c.metric,
-            a.c.column_name,
-            a.c.severity,
-            a.c.title,
-            a.c.incident_id,
-            a.c.data_time,
-        )
-        .select_from(a.join(i, i.c.id == a.c.incident_id))
-        .where(a.c.table_id == table_id, i.c.status.in_(OPEN_STATUSES))
-        .where(or_(a.c.feedback.is_(None), a.c.feedback.not_in(["expected", "false_positive"])))
-        .order_by(a.c.data_time.desc(), a.c.id.desc())
-    )
-    with store.engine.connect() as c:
-        return [{**r._mapping, "column": r.column_name} for r in c.execute(q)]
+    return store.alerts.in_open_incidents(table_id)
 
 
 def check_breaker(
@@ -315,12 +292,9 @@ class Plan:
 
 
 def _stored_monitors(store: Store) -> dict[str, dict[str, Any]]:
-    from sqlalchemy import select
+    from tidegauge.store import monitors as stored
 
-    from tidegauge.store import schema as s
-
-    with store.engine.connect() as c:
-        return {r.name: dict(r._mapping) for r in c.execute(select(s.monitors))}
+    return stored.by_name(store)
 
 
 def _warehouse_tables(project: Project) -> tuple[set[str], list[str]]:
@@ -417,33 +391,29 @@ def apply_plan(
     project: Project, store: Store, plan: Plan | None = None, now: datetime | None = None
 ) -> Plan:
     """Make the store's ``monitors`` match the declared ones; idempotent."""
-    from sqlalchemy import delete, insert, update
-
     from tidegauge.monitors import declared_monitors
-    from tidegauge.store import schema as s
+    from tidegauge.store import monitors as stored
 
     plan = plan or compute_plan(project, store, backtests=False)
     at = now or datetime.now(UTC)
     by_name = {m.name: m for m in declared_monitors(project)}
-    with store.engine.begin() as c:
-        for ch in plan.changes:
-            if ch.action == "delete":
-                c.execute(delete(s.monitors).where(s.monitors.c.name == ch.name))
-                continue
-            m = by_name[ch.name]
-            t = store.find_table(m.table)
-            values = {
-                "kind": ch.kind,
-                "table_id": t.id if t else None,
-                "config": m.stored_config(),
-                "source": m.source,
-                "enabled": m.enabled,
-                "updated_at": at,
-            }
-            if ch.action == "create":
-                c.execute(insert(s.monitors).values(name=m.name, created_at=at, **values))
-            else:
-                c.execute(update(s.monitors).where(s.monitors.c.name == m.name).values(**values))
+    changes: list[stored.Change] = []
+    for ch in plan.changes:
+        if ch.action == "delete":
+            changes.append((ch.name, "delete", None))
+            continue
+        m = by_name[ch.name]
+        t = store.find_table(m.table)
+        values = {
+            "kind": ch.kind,
+            "table_id": t.id if t else None,
+            "config": m.stored_config(),
+            "source": m.source,
+            "enabled": m.enabled,
+            "updated_at": at,
+        }
+        changes.append((m.name, "create" if ch.action == "create" else "update", values))
+    stored.apply(store, changes, at)
     return plan
 
 

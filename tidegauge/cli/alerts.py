@@ -2,41 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from tidegauge.cli.common import CliState, console, fail, minute, page, print_json, since_instant
 from tidegauge.core.model import Feedback
-
-
-def alert_json(a: dict[str, Any]) -> dict[str, Any]:
-    """The public shape of an alert (CLI ``--json`` and the REST API): ``sentence`` is the
-    plain explanation people read; ``metric`` and ``explanation`` keep the evidence."""
-    from tidegauge.core.explain import explain, headline
-
-    return {
-        "id": a["id"],
-        "kind": a["kind"],
-        "table": a["table"],
-        "warehouse": a["warehouse"],
-        "column": a["column"],
-        "segment": a["segment"],
-        "metric": a["metric"],
-        "observed": a["observed"],
-        "expected": a["expected"],
-        "lower": a["lower"],
-        "upper": a["upper"],
-        "data_time": a["data_time"],
-        "detected_at": a["detected_at"],
-        "severity": a["severity"],
-        "title": a["title"],
-        "explanation": a["explanation"],
-        "headline": headline(a),
-        "sentence": explain(a),
-        "feedback": a["feedback"],
-        "incident_id": a["incident_id"],
-    }
+from tidegauge.services.serialise import alert_json
 
 
 def register(app: typer.Typer) -> None:

@@ -2,47 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from tidegauge.cli.common import CliState, console, fail, minute, page, print_json
 from tidegauge.core.model import IncidentStatus
-
-
-def incident_json(i: dict[str, Any]) -> dict[str, Any]:
-    """The public shape of an incident (CLI ``--json`` and the REST API)."""
-    out = {
-        "id": i["id"],
-        "status": i["status"],
-        "severity": i["severity"],
-        "severity_reason": i.get("severity_reason") or [],
-        "kind": i["kind"],
-        "table": i["table"],
-        "warehouse": i["warehouse"],
-        "column": i["column"],
-        "title": i["title"],
-        "summary": i["summary"],
-        "owner": i["owner"],
-        "data_time": i["data_time"],
-        "detected_at": i["detected_at"],
-        "updated_at": i["updated_at"],
-        "alerts": i["alerts"],
-        "impact": i["impact"],
-        "root_cause": i["root_cause"],
-    }
-    if "timeline" in i:
-        out["timeline"] = [
-            {
-                "at": e["at"],
-                "type": e["type"],
-                "actor": e["actor"],
-                "text": e["text"],
-                "details": e["details"],
-            }
-            for e in i["timeline"]
-        ]
-    return out
+from tidegauge.services.serialise import incident_json
 
 
 def register(app: typer.Typer) -> None:

@@ -27,7 +27,7 @@ def load_graph(manifest: Path | None, state: CliState | None = None) -> LineageG
 
     if manifest is None:
         if state is not None and state.config_path.exists():
-            from tidegauge.steps.lineage import load_graph as stored_graph
+            from tidegauge.store.lineage import load_graph as stored_graph
 
             graph = stored_graph(state.store)
             if graph is not None:

@@ -18,13 +18,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
-
 from tidegauge.config import Project, load_project
 from tidegauge.core.model import TableInfo
 from tidegauge.fanout.wire import change_from_wire, entry_to_wire, table_from_wire, table_to_wire
-from tidegauge.store import schema as s
-from tidegauge.store.engine import utc
+from tidegauge.store import runs
 from tidegauge.store.store import Store
 from tidegauge.yamlsource import ConfigError
 
@@ -147,17 +144,14 @@ def worker_store(project: Project) -> Store:
 
 
 def _check_run(store: Store, run_id: int, now: datetime) -> None:
-    with store.engine.connect() as c:
-        row = c.execute(
-            select(s.runs.c.status, s.runs.c.as_of).where(s.runs.c.id == run_id)
-        ).first()
-    if row is None or utc(row.as_of) != now:
+    state = runs.run_state(store, run_id)
+    if state is None or state[1] != now:
         raise ConfigError(
             f"run {run_id} as of {now.isoformat()} is not in this worker's "
             "store: the worker and the coordinator use different stores"
         )
-    if row.status != "running":
-        raise ChunkAbandoned(f"run {run_id} is already {row.status}")
+    if state[0] != "running":
+        raise ChunkAbandoned(f"run {run_id} is already {state[0]}")
 
 
 def run_chunk(task: dict[str, Any]) -> dict[str, Any]:
@@ -288,18 +282,11 @@ def release_dead_leases(store: Store, chunk: list[PlannedTable]) -> int:
     from tidegauge.steps.recover import holder_alive
 
     names = [f"collect:{t.table_id}" for t in chunk]
-    with store.engine.begin() as c:
-        held = c.execute(
-            select(s.leases.c.name, s.leases.c.holder).where(s.leases.c.name.in_(names))
-        ).all()
-        dead = [r.name for r in held if holder_alive(r.holder) is False]
-        if dead:
-            c.execute(delete(s.leases).where(s.leases.c.name.in_(dead)))
-    return len(dead)
+    return runs.release_leases_of_gone(store, names, lambda h: holder_alive(h) is False)
 
 
 def alerts_by_id(store: Store, ids: list[int]) -> list[dict[str, Any]]:
     """Alerts workers stored, shaped as ``detect_tables`` returns them (for grouping)."""
     if not ids:
         return []
-    return store.alerts.for_grouping(s.alerts.c.id.in_(ids))
+    return store.alerts.for_grouping(ids=ids)

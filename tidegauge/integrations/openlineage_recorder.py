@@ -11,14 +11,10 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-
 from tidegauge.core.lineage import LineageGraph
 from tidegauge.core.model import MetricPoint
 from tidegauge.integrations.openlineage import RunEvent
-from tidegauge.steps.lineage import load_graph, save_graph
-from tidegauge.store import schema as s
-from tidegauge.store.engine import upsert
+from tidegauge.store import lineage as stored
 from tidegauge.store.store import Store
 
 
@@ -31,20 +27,12 @@ class StoreLineageRecorder:
 
     def record(self, event: RunEvent) -> bool:
         now = datetime.now(UTC)
-        row = {
-            "key": event.key,
-            "source": "openlineage",
-            "received_at": now,
-            "payload": dict(event.raw),
-        }
-        stmt = upsert(self.store.dialect, s.lineage_events, [row], ["key"], None)
-        with self.store.engine.begin() as c:
-            if c.execute(stmt.returning(s.lineage_events.c.id)).scalar() is None:
-                return False  # the same event again: idempotent
+        if not stored.add_event(self.store, event.key, "openlineage", dict(event.raw), now):
+            return False  # the same event again: idempotent
         with self._lock:
-            graph = load_graph(self.store) or LineageGraph()
+            graph = stored.load_graph(self.store) or LineageGraph()
             graph.merge(event.to_graph())
-            save_graph(self.store, graph, now)
+            stored.save_graph(self.store, graph, now)
         self._volumes(event)
         return True
 
@@ -58,5 +46,4 @@ class StoreLineageRecorder:
             self.store.upsert_points(table.id, [point], run_id=None, now=datetime.now(UTC))
 
     def events(self) -> int:
-        with self.store.engine.connect() as c:
-            return len(c.execute(select(s.lineage_events.c.id)).all())
+        return stored.event_count(self.store)

@@ -461,23 +461,20 @@ def root_cause_hints(
 
 
 def _failed_dbt_runs(store: Store, tables: list[str], since: datetime) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from tidegauge.store import schema as s
+    from tidegauge.store.lineage import root_cause_events
 
     wanted = {t.lower() for t in tables}
-    with store.engine.connect() as c:
-        rows = c.execute(select(s.root_cause_events).where(s.root_cause_events.c.at >= since)).all()
+    rows = root_cause_events(store, since)
     out = []
     for r in rows:
-        details = r.details or {}
+        details = r["details"] or {}
         table = str(details.get("table", "")).lower()
         if table in wanted:
             out.append(
                 {
-                    "type": r.kind,
-                    "text": details.get("text") or f"{r.kind}: {r.node}",
-                    "node": r.node,
+                    "type": r["kind"],
+                    "text": details.get("text") or f"{r['kind']}: {r['node']}",
+                    "node": r["node"],
                     "table": table,
                 }
             )

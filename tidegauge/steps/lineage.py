@@ -11,14 +11,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select
-
 from tidegauge.config import Project
 from tidegauge.core.lineage import LineageGraph, Node, NodeColumn, NodeKind, Origin
 from tidegauge.core.model import Alert, AlertKind, Severity, TableInfo, TableKind, TableRef
 from tidegauge.core.sql_lineage import column_lineage, statements_lineage
-from tidegauge.store import schema as s
-from tidegauge.store.engine import upsert
+from tidegauge.store.lineage import add_root_cause_event
+from tidegauge.store.lineage import load_graph as load_graph  # saved by the store; re-exported
+from tidegauge.store.lineage import save_graph as save_graph
 from tidegauge.store.store import Store
 from tidegauge.warehouses.base import WarehouseError
 
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
     from tidegauge.steps.context import DiscoverResult
 
 log = logging.getLogger("tidegauge.lineage")
-
-GRAPH_ROW = "__graph__"
 
 
 def table_node_id(warehouse: str, fqn: str) -> str:
@@ -185,8 +182,7 @@ def _dbt_results(
                 f"{(ev.message or '').strip()[:300]}",
             },
         }
-        with store.engine.begin() as c:
-            c.execute(upsert(store.dialect, s.root_cause_events, [row], ["key"], None))
+        add_root_cause_event(store, row)
     out: list[tuple[int, Alert]] = []
     for res in dbt.test_results:
         if not res.failed or not res.table:
@@ -245,24 +241,3 @@ def _only_origin(graph: LineageGraph, origin: Origin) -> LineageGraph:
             "aliases": {k: v for k, v in records.get("aliases", {}).items() if v in ids},
         }
     )
-
-
-def save_graph(store: Store, graph: LineageGraph, now: datetime) -> None:
-    with store.engine.begin() as c:
-        c.execute(delete(s.lineage_nodes).where(s.lineage_nodes.c.id == GRAPH_ROW))
-        c.execute(
-            insert(s.lineage_nodes).values(
-                id=GRAPH_ROW, data=graph.to_records(), origin="merged", updated_at=now
-            )
-        )
-
-
-def load_graph(store: Store) -> LineageGraph | None:
-    with store.engine.connect() as c:
-        row = c.execute(
-            select(s.lineage_nodes.c.data).where(s.lineage_nodes.c.id == GRAPH_ROW)
-        ).first()
-    if row is None:
-        return None
-    data: Any = row.data
-    return LineageGraph.from_records(data)

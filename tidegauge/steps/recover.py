@@ -25,11 +25,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, select, update
-
-from tidegauge.store import schema as s
-from tidegauge.store.engine import utc
-from tidegauge.store.incidents import OPEN_STATUSES
+from tidegauge.store import runs
 from tidegauge.store.store import Store
 
 log = logging.getLogger("tidegauge.recover")
@@ -66,63 +62,22 @@ def reclaim(store: Store, now: datetime, current: str) -> list[int]:
     (its store went away before the run could be finished) is over.
     """
     wall = datetime.now(UTC)
-    with store.engine.begin() as c:
-        running = c.execute(
-            select(s.runs.c.id, s.runs.c.holder, s.runs.c.started_at).where(
-                s.runs.c.status == "running"
-            )
-        ).all()
-        dead = []
-        for r in running:
-            alive = False if r.holder == current else holder_alive(r.holder)
-            started = utc(r.started_at)
-            if alive is False or (
-                alive is None and started is not None and wall - started > RUN_STALE
-            ):
-                dead.append(r.id)
-        if dead:
-            log.warning(
-                "runs %s were interrupted (their process is gone): marked failed",
-                ", ".join(map(str, dead)),
-            )
-            c.execute(
-                update(s.runs)
-                .where(s.runs.c.id.in_(dead), s.runs.c.status == "running")
-                .values(
-                    status="failed",
-                    finished_at=now,
-                    error="interrupted: the process running it died",
-                )
-            )
-            c.execute(
-                update(s.run_tables)
-                .where(s.run_tables.c.run_id.in_(dead), s.run_tables.c.status == "ok")
-                .values(status="interrupted")
-            )
-        holders = {str(h) for (h,) in c.execute(select(s.leases.c.holder).distinct())}
-        holders |= {
-            str(h)
-            for (h,) in c.execute(
-                select(s.outbox.c.claimed_by)
-                .distinct()
-                .where(s.outbox.c.status == "pending", s.outbox.c.claimed_by.is_not(None))
-            )
-        }
-        gone = sorted(h for h in holders if holder_alive(h) is False)
-        if gone:
-            c.execute(delete(s.leases).where(s.leases.c.holder.in_(gone)))
-            c.execute(
-                update(s.outbox)
-                .where(s.outbox.c.status == "pending", s.outbox.c.claimed_by.in_(gone))
-                .values(claimed_by=None, claimed_until=None)
-            )
-        recent = select(s.runs.c.id).order_by(s.runs.c.id.desc()).limit(RECENT_RUNS).subquery()
-        failed = c.execute(
-            select(s.runs.c.id).where(
-                s.runs.c.id.in_(select(recent.c.id)), s.runs.c.status == "failed"
-            )
-        ).all()
-    return [r.id for r in failed]
+
+    def run_is_dead(holder: str | None, started: datetime | None) -> bool:
+        alive = False if holder == current else holder_alive(holder)
+        return alive is False or (
+            alive is None and started is not None and wall - started > RUN_STALE
+        )
+
+    dead, failed = runs.reclaim(
+        store, now, run_is_dead, lambda h: holder_alive(h) is False, RECENT_RUNS
+    )
+    if dead:
+        log.warning(
+            "runs %s were interrupted (their process is gone): marked failed",
+            ", ".join(map(str, dead)),
+        )
+    return failed
 
 
 def orphan_alerts(store: Store, failed_runs: list[int]) -> list[dict[str, Any]]:
@@ -132,9 +87,7 @@ def orphan_alerts(store: Store, failed_runs: list[int]) -> list[dict[str, Any]]:
     """
     if not failed_runs:
         return []
-    out = store.alerts.for_grouping(
-        s.alerts.c.incident_id.is_(None), s.alerts.c.run_id.in_(failed_runs)
-    )
+    out = store.alerts.for_grouping(orphans_of_runs=failed_runs)
     if out:
         log.warning("%d alert(s) of interrupted runs are grouped now", len(out))
     return out
@@ -142,29 +95,9 @@ def orphan_alerts(store: Store, failed_runs: list[int]) -> list[dict[str, Any]]:
 
 def unqueued_incidents(store: Store, failed_runs: list[int]) -> list[int]:
     """Open incidents whose root alert came from a failed run and that have no outbox row."""
-    if not failed_runs:
-        return []
-    i, a, o = s.incidents, s.alerts, s.outbox
-    with store.engine.connect() as c:
-        rows = c.execute(
-            select(i.c.id)
-            .join(a, a.c.id == i.c.root_alert_id)
-            .where(
-                a.c.run_id.in_(failed_runs),
-                i.c.status.in_(OPEN_STATUSES),
-                ~exists().where(and_(o.c.incident_id == i.c.id)),
-            )
-            .order_by(i.c.id)
-        ).all()
-    return [r.id for r in rows]
+    return runs.unqueued_incidents(store, failed_runs)
 
 
 def release_held(store: Store, holder: str) -> None:
     """Free every lease and outbox claim ``holder`` has (a run that failed)."""
-    with store.engine.begin() as c:
-        c.execute(delete(s.leases).where(s.leases.c.holder == holder))
-        c.execute(
-            update(s.outbox)
-            .where(s.outbox.c.status == "pending", s.outbox.c.claimed_by == holder)
-            .values(claimed_by=None, claimed_until=None)
-        )
+    runs.release_held(store, holder)

@@ -7,11 +7,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 
 from tidegauge.core.model import Alert, AlertKind, Feedback, Severity
 from tidegauge.store import schema as s
 from tidegauge.store.engine import upsert, utc
+from tidegauge.store.incidents import OPEN_STATUSES
 
 if TYPE_CHECKING:
     from tidegauge.store.store import Store
@@ -89,10 +90,21 @@ class AlertRepo:
         q = q.order_by(s.alerts.c.data_time.desc(), s.alerts.c.id.desc())
         return self._query(q.limit(limit).offset(offset))
 
-    def for_grouping(self, *where: Any) -> builtins.list[dict[str, Any]]:
-        """Stored alerts matching ``where``, rebuilt as ``detect_tables`` returns them (the
-        input of grouping): alerts of interrupted runs, alerts Celery workers stored."""
+    def for_grouping(
+        self,
+        *,
+        ids: Sequence[int] | None = None,
+        orphans_of_runs: Sequence[int] | None = None,
+    ) -> builtins.list[dict[str, Any]]:
+        """Stored alerts rebuilt as ``detect_tables`` returns them (the input of grouping):
+        those with ``ids`` (alerts Celery workers stored), and those of the runs
+        ``orphans_of_runs`` that never joined an incident (alerts of interrupted runs)."""
         a = s.alerts
+        where: builtins.list[Any] = []
+        if ids is not None:
+            where.append(a.c.id.in_(list(ids)))
+        if orphans_of_runs is not None:
+            where += [a.c.incident_id.is_(None), a.c.run_id.in_(list(orphans_of_runs))]
         with self.store.engine.connect() as c:
             rows = c.execute(select(a).where(*where).order_by(a.c.id)).all()
         tables = self.store.tables_by_id({r.table_id for r in rows})
@@ -131,6 +143,30 @@ class AlertRepo:
                 }
             )
         return out
+
+    def in_open_incidents(self, table_id: int) -> builtins.list[dict[str, Any]]:
+        """Alerts of a table in an open incident and not marked expected / false positive,
+        newest data first: id, kind, metric, column, severity, title, incident_id,
+        data_time."""
+        a, i = s.alerts, s.incidents
+        q = (
+            select(
+                a.c.id,
+                a.c.kind,
+                a.c.metric,
+                a.c.column_name,
+                a.c.severity,
+                a.c.title,
+                a.c.incident_id,
+                a.c.data_time,
+            )
+            .select_from(a.join(i, i.c.id == a.c.incident_id))
+            .where(a.c.table_id == table_id, i.c.status.in_(OPEN_STATUSES))
+            .where(or_(a.c.feedback.is_(None), a.c.feedback.not_in(["expected", "false_positive"])))
+            .order_by(a.c.data_time.desc(), a.c.id.desc())
+        )
+        with self.store.engine.connect() as c:
+            return [{**r._mapping, "column": r.column_name} for r in c.execute(q)]
 
     def _query(self, q: Any) -> builtins.list[dict[str, Any]]:
         with self.store.engine.connect() as c:

@@ -430,16 +430,6 @@ def series_points(
     return out
 
 
-def monitors_rows(store: Store, table_id: int | None = None) -> list[dict[str, Any]]:
-    """Monitors recorded in the store (monitors as code); empty until ``apply`` writes some."""
-    m = s.monitors
-    q = select(m).order_by(m.c.name)
-    if table_id is not None:
-        q = q.where(m.c.table_id == table_id)
-    with store.engine.connect() as c:
-        return [dict(r._mapping) for r in c.execute(q)]
-
-
 def search_columns(store: Store, q: str, limit: int = 20) -> list[tuple[int, str, str]]:
     """(table id, table fqn, column) for columns whose name contains ``q``."""
     col, t = s.columns, s.tables

@@ -2,7 +2,7 @@
 
 Lists page with ``limit``/``offset`` and answer ``{"items", "total", "limit", "offset"}``.
 Alerts and incidents use the public shapes shared with the CLI's ``--json``
-(:func:`~tidegauge.cli.alerts.alert_json`, :func:`~tidegauge.cli.incidents.incident_json`).
+(:mod:`tidegauge.services.serialise`).
 Reads need a read or admin token when tokens are configured; writes need an admin token and
 a JSON body. OpenLineage events are received by :mod:`tidegauge.web.routes.openlineage`.
 """
@@ -17,16 +17,16 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 
-from tidegauge.cli.alerts import alert_json
-from tidegauge.cli.incidents import incident_json
 from tidegauge.config import Project
 from tidegauge.core.lineage import AmbiguousNodeError, LineageGraph, UnknownNodeError
 from tidegauge.core.metrics import Metric
 from tidegauge.core.model import Feedback, IncidentStatus, Severity
-from tidegauge.steps.lineage import load_graph
+from tidegauge.services.serialise import alert_json, incident_json
 from tidegauge.steps.notify import set_incident_status
 from tidegauge.store import browse, reads
+from tidegauge.store import monitors as stored_monitors
 from tidegauge.store.engine import utc
+from tidegauge.store.lineage import load_graph
 from tidegauge.store.store import Store, StoredTable, columns_to_json
 from tidegauge.web import bands
 from tidegauge.web.cache import STATE_KEY
@@ -327,7 +327,7 @@ def monitors_for(
             "enabled": r["enabled"],
             "detail": r["config"],
         }
-        for r in browse.monitors_rows(store, t.id)
+        for r in stored_monitors.rows(store, t.id)
     ]
     fresh = "learned update cadence"
     if settings.freshness_sla is not None:
@@ -433,7 +433,7 @@ def list_monitors(
             "enabled": r["enabled"],
             "detail": r["config"],
         }
-        for r in browse.monitors_rows(store)
+        for r in stored_monitors.rows(store)
     ]
     out += [
         {

@@ -9,8 +9,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tidegauge.core.lineage import LineageGraph, LineageLookupError, LineageResult, Node
-from tidegauge.steps.lineage import load_graph
 from tidegauge.store import browse
+from tidegauge.store.lineage import load_graph
 from tidegauge.store.store import Store
 from tidegauge.web.cache import RunCache
 from tidegauge.web.deps import MAX_ID, store_of

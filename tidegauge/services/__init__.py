@@ -1,0 +1,2 @@
+"""Services the command line and the web share, below both: the public JSON shapes of alerts
+and incidents (:mod:`.serialise`)."""
