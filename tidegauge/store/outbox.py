@@ -7,7 +7,8 @@ expire and the row is retried. The receiving side sees a stable idempotency key 
 row's ``dedup_key``), which closes the window between a send and its acknowledgement.
 
 A row that keeps failing is retried until its channel's ``retry_for`` has passed since it
-was queued, then it is ``failed``: the sender records that on the incident, and
+was first tried (``first_try_at``: a row held through quiet hours keeps its whole budget),
+then it is ``failed``: the sender records that on the incident, and
 :meth:`OutboxRepo.requeue` (``tidegauge outbox --retry``) puts it back with a fresh budget.
 """
 
@@ -106,9 +107,11 @@ class OutboxRepo:
             attempts=s.outbox.c.attempts + 1,
         )
 
-    def mark_retry(self, row_id: int, error: str, next_at: datetime) -> None:
+    def mark_retry(self, row_id: int, error: str, next_at: datetime, first_try: datetime) -> None:
+        """Try again at ``next_at``; ``first_try`` is recorded once, on the first failure."""
         self._set(
             row_id,
+            first_try_at=func.coalesce(s.outbox.c.first_try_at, first_try),
             next_attempt_at=next_at,
             claimed_until=None,
             last_error=error,
@@ -142,6 +145,7 @@ class OutboxRepo:
                         attempts=0,
                         created_at=now,
                         next_attempt_at=now,
+                        first_try_at=None,
                         claimed_by=None,
                         claimed_until=None,
                     )
@@ -193,7 +197,13 @@ class OutboxRepo:
             out = []
             for r in c.execute(q):
                 d = dict(r._mapping)
-                for k in ("created_at", "next_attempt_at", "sent_at", "claimed_until"):
+                for k in (
+                    "created_at",
+                    "next_attempt_at",
+                    "sent_at",
+                    "claimed_until",
+                    "first_try_at",
+                ):
                     d[k] = utc(d[k])
                 out.append(d)
         return out
