@@ -63,3 +63,37 @@ def test_a_0004_store_gains_first_try_at_with_its_deliveries(empty_url):  # noqa
     migrate(engine)
     assert has_first_try(engine)
     engine.dispose()
+
+
+def test_the_head_read_from_the_files_is_alembics_head():
+    """``migrate`` skips alembic when the store is at ``head_revision()``: it must be the
+    head alembic itself would upgrade to."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from tidegauge.store.engine import MIGRATIONS, head_revision
+
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    assert [head_revision()] == ScriptDirectory.from_config(cfg).get_heads()
+
+
+def test_a_current_store_opens_without_alembic(tmp_path):
+    """Opening a store that is at the head runs one query and never imports alembic (a
+    fresh process, so nothing else has imported it)."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    code = (
+        "import sys\n"
+        "from tidegauge.store.store import Store\n"
+        f"Store.open({url!r})\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "True"  # a new store is migrated by alembic
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "False"
