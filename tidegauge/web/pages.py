@@ -28,7 +28,7 @@ from tidegauge.core.model import Feedback, IncidentStatus
 from tidegauge.steps.lineage import load_graph
 from tidegauge.steps.notify import set_incident_status
 from tidegauge.store.store import Store
-from tidegauge.web import api, bands, queries
+from tidegauge.web import api, bands, queries, undelivered
 from tidegauge.web.charts import format_value, metric_chart, unit_of
 from tidegauge.web.deps import (
     MAX_ID,
@@ -170,6 +170,7 @@ templates.env.filters.update(
     ticks=ticks,
 )
 templates.env.globals.update(FEEDBACK_ACTIONS=FEEDBACK_ACTIONS, STATUS_ACTIONS=STATUS_ACTIONS)
+templates.env.globals["undelivered_banner"] = undelivered.banner  # base.html's banner
 
 
 # --------------------------------------------------------------------------- rendering
