@@ -39,6 +39,7 @@ from tidegauge.notifiers.config import (
     RouteConfig,
     check_references,
 )
+from tidegauge.store.location import DEFAULT_STORE_URL, resolve_store_url
 from tidegauge.streams.config import Streams
 from tidegauge.warehouses.base import WarehouseConfigBase, WarehouseError
 from tidegauge.warehouses.duckdb import DuckDBWarehouseConfig
@@ -61,7 +62,6 @@ __all__ = [
     "parse_duration",
 ]
 
-DEFAULT_STORE_URL = "sqlite:///.tidegauge/state.db"
 
 #: the tag of an engine registered through the ``tidegauge.warehouses`` entry points
 _EXTERNAL = "external"
@@ -585,11 +585,7 @@ class Project(Strict):
 
     def store_url(self) -> str:
         """The store URL with a relative SQLite path resolved against the project folder."""
-        url = self.store.url
-        prefix = "sqlite:///"
-        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-            return prefix + str(self.root / url[len(prefix) :])
-        return url
+        return resolve_store_url(self.store.url, self.root)
 
 
 _TAGS = {

@@ -18,10 +18,12 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:  # only error formatting needs pydantic: reading a file does not
+    from pydantic import BaseModel, ValidationError
 
 #: deepest nesting of mappings and lists a project or monitor file may have
 MAX_DEPTH = 64
@@ -233,6 +235,8 @@ def _valid_keys(model: type[BaseModel], loc: list[str | int]) -> list[str]:
 
 def _inner_model(annotation: Any) -> Any:
     from typing import get_args
+
+    from pydantic import BaseModel
 
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation

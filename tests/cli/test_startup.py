@@ -55,3 +55,29 @@ def test_help_lists_every_command():
     _, out = loaded("--help")
     for command in ("init", "run", "alerts", "validate", "serve", "demo", "status"):
         assert f" {command} " in out
+
+
+def test_status_reads_the_store_without_the_project_models_or_alembic(tmp_path):
+    """``status`` finds the store from the file's ``store.url`` (no pydantic project, no
+    monitors, no warehouse drivers) and, the store being current, skips alembic."""
+    from tidegauge.store.store import Store
+
+    (tmp_path / "tidegauge.yml").write_text(
+        "warehouses: [{type: duckdb, path: w.duckdb}]\nstore: {url: 'sqlite:///s/state.db'}\n"
+    )
+    Store.open(f"sqlite:///{tmp_path / 's' / 'state.db'}").close()  # created and migrated
+    probe = PROBE.replace('k.split(".")[0] for k in sys.modules', "k for k in sys.modules")
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(["status", "--json"])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=tmp_path,
+    )
+    head, _, tail = proc.stdout.rpartition("\nMODULES=")
+    modules = set(json.loads(tail))
+    assert json.loads(head)["tables"] == 0
+    for heavy in ("tidegauge.config", "tidegauge.monitors", "alembic", "numpy", "duckdb"):
+        assert heavy not in modules, heavy
+    assert "sqlglot" not in modules and "fastapi" not in modules

@@ -152,3 +152,62 @@ channels:
     )
     with pytest.raises((ConfigError, ValueError), match="fallback 'nowhere'"):
         load_project(tmp_path / "tidegauge.yml")
+
+
+def test_quiet_hours_hold_does_not_spend_the_retry_budget(tmp_path, recorder):
+    """A message held through 7 quiet hours, to a receiver that is down, is retried for its
+    whole ``retry_for`` from the first try after the hold, not from when it was queued."""
+    build_warehouse(tmp_path / "w.duckdb")
+    (tmp_path / "tidegauge.yml").write_text(
+        f"""
+warehouses: [{{type: duckdb, path: w.duckdb}}]
+store: {{url: "sqlite:///state.db"}}
+tables:
+  - match: "*"
+    field_health: false
+    categorical: false
+channels:
+  - name: hook
+    type: webhook
+    url: {recorder.url()}
+    retry_for: 30m
+    quiet_hours: {{start: "22:00", end: "06:00"}}
+routes:
+  - channels: [hook]
+"""
+    )
+    project = load_project(tmp_path / "tidegauge.yml")
+    store = Store.open(project.store_url())
+    recorder.default = DOWN
+    t = [datetime(2030, 1, 7, 23, 0, tzinfo=UTC)]
+    wall = Clock(lambda: t[0])
+    first = run(project, store, Clock.fixed(END), wall=wall)
+    incidents = first.incidents_opened
+    assert incidents, "the fixture warehouse has a volume drop"
+    rows = OutboxRepo(store).rows()
+    assert rows and all(r["next_attempt_at"] == datetime(2030, 1, 8, 6, tzinfo=UTC) for r in rows)
+    assert recorder.requests == []
+
+    # the hold ends: the first tries fail; 29 minutes on, well past queue time + 30m,
+    # the rows are still being retried
+    t[0] = datetime(2030, 1, 8, 6, 0, 5, tzinfo=UTC)
+    assert deliver(project, store, holder="serve", clock=wall)["failed"] == 0
+    assert len(recorder.requests) == len(rows)
+    for _ in range(29):
+        t[0] += timedelta(minutes=1)
+        assert deliver(project, store, holder="serve", clock=wall)["failed"] == 0
+    pending = OutboxRepo(store).rows()
+    assert all(r["status"] == "pending" for r in pending)
+    assert all(r["first_try_at"] == datetime(2030, 1, 8, 6, 0, 5, tzinfo=UTC) for r in pending)
+
+    # 30 minutes after the first try the budget is spent, and it says so
+    t[0] = datetime(2030, 1, 8, 6, 30, 6, tzinfo=UTC)
+    assert deliver(project, store, holder="serve", clock=wall)["failed"] == len(rows)
+    failed = OutboxRepo(store).rows(status="failed")
+    assert all("still failing after 30m" in r["last_error"] for r in failed)
+
+    # a requeue starts a fresh budget from its own first try
+    OutboxRepo(store).requeue(None, t[0])
+    assert all(r["first_try_at"] is None for r in OutboxRepo(store).rows())
+    t[0] += timedelta(minutes=1)
+    assert deliver(project, store, holder="serve", clock=wall)["failed"] == 0

@@ -75,30 +75,52 @@ class CliState:
     _project: Project | None = field(default=None, repr=False)
     _store: Store | None = field(default=None, repr=False)
 
+    def _project_file(self) -> Path:
+        path = self.config_path
+        target = path / "tidegauge.yml" if path.is_dir() else path
+        if not target.exists():
+            raise ProjectFileMissing(
+                f"no project file at {target}. Create one with "
+                "`tidegauge init --warehouse URL` (e.g. "
+                "postgresql://user@host/db, duckdb:///path/file.duckdb), "
+                "or point at yours with --config PATH"
+            )
+        return target
+
     @property
     def project(self) -> Project:
         if self._project is None:
             from tidegauge.config import load_project
 
-            path = self.config_path
-            target = path / "tidegauge.yml" if path.is_dir() else path
-            if not target.exists():
-                raise ProjectFileMissing(
-                    f"no project file at {target}. Create one with "
-                    "`tidegauge init --warehouse URL` (e.g. "
-                    "postgresql://user@host/db, duckdb:///path/file.duckdb), "
-                    "or point at yours with --config PATH"
-                )
-            self._project = load_project(path)
+            self._project = load_project(self._project_file())
         return self._project
 
     @property
     def store(self) -> Store:
+        """The store, opened without loading the project when nothing else needs it: its
+        URL is read from the file directly (see :func:`light_store_url`)."""
         if self._store is None:
             from tidegauge.store.store import Store
 
-            self._store = Store.open(self.project.store_url())
+            url = None if self._project is not None else light_store_url(self._project_file())
+            self._store = Store.open(url or self.project.store_url())
         return self._store
+
+
+def light_store_url(project_file: Path) -> str | None:
+    """The project's store URL read straight from the YAML, without validating the project
+    (pydantic, the monitors and the warehouse models cost a read-only command most of its
+    start-up); None when ``store`` is not plainly a mapping with a text ``url``, so that the
+    full load reports the problem at its file:line."""
+    from tidegauge.store.location import DEFAULT_STORE_URL, resolve_store_url
+    from tidegauge.yamlsource import load_yaml
+
+    data, smap = load_yaml(project_file)
+    store = data.get("store", {}) if isinstance(data, dict) else None
+    url = store.get("url", DEFAULT_STORE_URL) if isinstance(store, dict) else None
+    if not isinstance(url, str):
+        return None
+    return resolve_store_url(url, smap.path.parent.resolve())
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

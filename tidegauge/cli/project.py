@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlparse
 
 import typer
 
 from tidegauge.cli.common import CliState, console, fail, minute, print_json
+
+
+def status_counts(store: Any, now: datetime | None = None) -> dict[str, int]:
+    """What ``status`` counts, each one query: tables monitored (not dropped), incidents
+    still open, alerts detected in the 24 hours before ``now`` (default: the wall clock),
+    deliveries tidegauge gave up on."""
+    from tidegauge.core.clock import Clock
+    from tidegauge.store.summary import status_counts as counts
+
+    return counts(store.engine, now or Clock().now())
 
 
 def warehouse_from_url(url: str) -> dict[str, object]:
@@ -235,31 +247,17 @@ def register(app: typer.Typer) -> None:
 
         state: CliState = ctx.obj
         store = state.store
-        tables = store.tables()
+        counts = status_counts(store)
         runs = store.runs(limit=5)
-        open_incidents = [
-            i
-            for i in store.incidents.list()
-            if i["status"] in ("open", "acknowledged", "investigating")
-        ]
-        from tidegauge.store.outbox import FAILED, OutboxRepo
-
-        undelivered = OutboxRepo(store).count(FAILED)
-        data = {
-            "tables": len(tables),
-            "runs": runs,
-            "open_incidents": len(open_incidents),
-            "alerts_last_24h": len(store.alerts.list(limit=10_000)),
-            "undelivered_notifications": undelivered,
-        }
+        data = {**counts, "runs": runs}
         if as_json:
             print_json(data)
             return
         console.print(
-            f"[bold]{len(tables)}[/] tables monitored, "
-            f"[bold]{len(open_incidents)}[/] open incidents"
+            f"[bold]{counts['tables']}[/] tables monitored, "
+            f"[bold]{counts['open_incidents']}[/] open incidents"
         )
-        if undelivered:
+        if undelivered := counts["undelivered_notifications"]:
             console.print(
                 f"[bold red]{undelivered}[/] notification(s) could not be delivered: "
                 "tidegauge outbox --failed"

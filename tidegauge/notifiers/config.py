@@ -173,7 +173,7 @@ class ChannelBase(_Model):
     max_messages_per_hour: PositiveInt | None = None
     renotify_after: Duration | None = None
     timeout_seconds: PositiveFloat = 10.0
-    #: how long a failing delivery is retried (from when it was queued) before tidegauge gives
+    #: how long a failing delivery is retried (from its first try) before tidegauge gives
     #: up, records it on the incident and hands it to ``fallback``; a time, not a count of
     #: attempts, so a receiver that is down for a night still gets its messages
     retry_for: Duration = Field(default=timedelta(hours=24), gt=timedelta(0))

@@ -153,7 +153,8 @@ def deliver(
     clock: Clock | None = None,
 ) -> dict[str, int]:
     """Send due outbox rows; retry with exponential backoff, honouring Retry-After, until
-    the channel's ``retry_for`` has passed since the row was queued; then give up loudly.
+    the channel's ``retry_for`` has passed since the row was first tried (not queued: a
+    message held through quiet hours keeps its whole budget); then give up loudly.
 
     ``clock`` is the wall clock (injectable so tests can move time instead of sleeping; an
     injected clock does not move while we sleep, so no inline waits happen with one).
@@ -197,7 +198,7 @@ def deliver(
                     )
                 except RetryableDeliveryError as e:
                     now = wall_clock.now()
-                    deadline = (utc(row["created_at"]) or now) + cfg.retry_for
+                    deadline = _first_try(row, now) + cfg.retry_for
                     if now >= deadline:
                         handed_over |= _give_up(
                             store,
@@ -217,7 +218,7 @@ def deliver(
                     )
                     # the last try falls on the deadline, so giving up is never later than it
                     next_at = min(now + timedelta(seconds=wait), deadline)
-                    outbox.mark_retry(row["id"], str(e), next_at)
+                    outbox.mark_retry(row["id"], str(e), next_at, first_try=now)
                     counts["retry"] += 1
                     wait = (next_at - now).total_seconds()
                     soonest = wait if soonest is None else min(soonest, wait)
@@ -301,6 +302,17 @@ def _give_up(
         payload=payload,
         now=now,
     )
+
+
+def _first_try(row: dict[str, Any], now: datetime) -> datetime:
+    """When delivery of ``row`` was first tried: recorded at its first failure; ``now`` for a
+    row never tried; ``created_at`` for rows retried before the store recorded it."""
+    recorded = utc(row.get("first_try_at"))
+    if recorded is not None:
+        return recorded
+    if row["attempts"] == 0:
+        return now
+    return utc(row["created_at"]) or now
 
 
 def _span(d: timedelta) -> str:

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.sql import Insert
 
 from tidegauge.yamlsource import ConfigError
 
 MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*(?:\"([^\"]*)\"|None)", re.M)
 
 
 def make_engine(url: str) -> Engine:
@@ -58,14 +59,55 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+@cache
+def head_revision() -> str | None:
+    """The newest migration's revision id, read from the revision files themselves.
+
+    Importing alembic and walking its script directory costs a command a large part of its
+    start-up; the files say ``revision = "…"`` and ``down_revision = "…"`` on lines of their
+    own, and the head is the one revision no other names as its parent
+    (tests/store/test_migration_outbox_first_try.py checks it against alembic). None when
+    the files do not name exactly one head: alembic then decides, and says what is wrong.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for f in (Path(MIGRATIONS) / "versions").glob("*.py"):
+        for key, value in _REVISION.findall(f.read_text(encoding="utf-8")):
+            if value:
+                (revisions if key == "revision" else parents).add(value)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def is_current(engine: Engine) -> bool:
+    """Whether the store is at :func:`head_revision` already: one small query, no alembic."""
+    try:
+        with engine.connect() as c:
+            found: list[object] = list(
+                c.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            )
+    except DBAPIError:  # no such table yet: a new store
+        return False
+    head = head_revision()
+    return head is not None and [str(v) for v in found] == [head]
+
+
 def migrate(engine: Engine) -> None:
     """Bring the store to the newest schema revision (idempotent).
+
+    A store at the head already is left alone after one query (:func:`is_current`), without
+    loading alembic: every command opens the store, and most find it current.
 
     Processes that start at once (two first runs, ``serve`` and a cron run) take turns:
     the first migrates, the others wait for it and then find the schema current. The lock
     is a file lock beside a SQLite store, ``pg_advisory_lock`` on PostgreSQL and
     ``GET_LOCK`` on MySQL/MariaDB.
     """
+    if is_current(engine):
+        return
+    from alembic import command
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS)
     with _migration_lock(engine), engine.begin() as conn:
@@ -126,6 +168,9 @@ def upsert(
     With ``values=None`` the statement takes its rows as executemany parameters, which
     compiles once instead of once per row.
     """
+    # dialects load on first use: a read-only command never pays for them
+    from sqlalchemy.dialects import mysql, postgresql, sqlite
+
     if engine_name in ("mysql", "mariadb"):
         mstmt = mysql.insert(table)
         if values is not None:

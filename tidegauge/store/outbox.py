@@ -7,7 +7,8 @@ expire and the row is retried. The receiving side sees a stable idempotency key 
 row's ``dedup_key``), which closes the window between a send and its acknowledgement.
 
 A row that keeps failing is retried until its channel's ``retry_for`` has passed since it
-was queued, then it is ``failed``: the sender records that on the incident, and
+was first tried (``first_try_at``: a row held through quiet hours keeps its whole budget),
+then it is ``failed``: the sender records that on the incident, and
 :meth:`OutboxRepo.requeue` (``tidegauge outbox --retry``) puts it back with a fresh budget.
 """
 
@@ -106,9 +107,11 @@ class OutboxRepo:
             attempts=s.outbox.c.attempts + 1,
         )
 
-    def mark_retry(self, row_id: int, error: str, next_at: datetime) -> None:
+    def mark_retry(self, row_id: int, error: str, next_at: datetime, first_try: datetime) -> None:
+        """Try again at ``next_at``; ``first_try`` is recorded once, on the first failure."""
         self._set(
             row_id,
+            first_try_at=func.coalesce(s.outbox.c.first_try_at, first_try),
             next_attempt_at=next_at,
             claimed_until=None,
             last_error=error,
@@ -142,6 +145,7 @@ class OutboxRepo:
                         attempts=0,
                         created_at=now,
                         next_attempt_at=now,
+                        first_try_at=None,
                         claimed_by=None,
                         claimed_until=None,
                     )
@@ -193,7 +197,35 @@ class OutboxRepo:
             out = []
             for r in c.execute(q):
                 d = dict(r._mapping)
-                for k in ("created_at", "next_attempt_at", "sent_at", "claimed_until"):
+                for k in (
+                    "created_at",
+                    "next_attempt_at",
+                    "sent_at",
+                    "claimed_until",
+                    "first_try_at",
+                ):
                     d[k] = utc(d[k])
                 out.append(d)
         return out
+
+
+def failed_deliveries(engine: Any) -> tuple[int, list[int], list[str]] | None:
+    """Deliveries that gave up: their count, the incidents they were for (oldest first) and
+    the channels that failed; None when there are none (one cheap count on every page)."""
+    o = s.outbox
+    with engine.connect() as c:
+        deliveries = int(c.execute(select(func.count()).where(o.c.status == FAILED)).scalar_one())
+        if not deliveries:
+            return None
+        incidents = [
+            int(i)
+            for i in c.execute(
+                select(o.c.incident_id)
+                .where(o.c.status == FAILED, o.c.incident_id.is_not(None))
+                .group_by(o.c.incident_id)
+                .order_by(o.c.incident_id)
+            ).scalars()
+        ]
+        failed_channels = select(o.c.channel).where(o.c.status == FAILED).distinct()
+        channels = sorted(str(ch) for ch in c.execute(failed_channels).scalars())
+    return deliveries, incidents, channels

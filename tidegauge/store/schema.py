@@ -320,6 +320,7 @@ outbox = Table(
     Column("last_error", Text),
     Column("claimed_by", String(200)),
     _ts("claimed_until"),
+    _ts("first_try_at"),  # the retry budget counts from here (revision 0005)
     Index("ix_outbox_status_next", "status", "next_attempt_at"),
 )
 

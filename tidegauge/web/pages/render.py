@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from tidegauge.core.model import Feedback, IncidentStatus
+from tidegauge.web import undelivered
 from tidegauge.web.charts import format_value, unit_of
 from tidegauge.web.deps import (
     MAX_ID,
@@ -144,6 +145,7 @@ templates.env.filters.update(
     ticks=ticks,
 )
 templates.env.globals.update(FEEDBACK_ACTIONS=FEEDBACK_ACTIONS, STATUS_ACTIONS=STATUS_ACTIONS)
+templates.env.globals["undelivered_banner"] = undelivered.banner  # base.html's banner
 
 
 # --------------------------------------------------------------------------- rendering
