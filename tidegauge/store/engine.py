@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.sql import Insert
 
 from tidegauge.yamlsource import ConfigError
@@ -66,11 +65,44 @@ def migrate(engine: Engine) -> None:
     is a file lock beside a SQLite store, ``pg_advisory_lock`` on PostgreSQL and
     ``GET_LOCK`` on MySQL/MariaDB.
     """
+    head = _script_head()
+    if head is not None and _stored_revisions(engine) == {head}:
+        return  # current: every command opens the store, and alembic alone took ~0.3 s
+    from alembic import command
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS)
     with _migration_lock(engine), engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+_REVISION = re.compile(r"^revision\s*(?::[^=]*)?=\s*[\"']([^\"']+)[\"']", re.M)
+_DOWN = re.compile(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", re.M)
+
+
+def _script_head() -> str | None:
+    """The newest migration's revision, read from the scripts' ``revision`` and
+    ``down_revision`` lines without importing alembic; None unless exactly one head."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in Path(MIGRATIONS, "versions").glob("*.py"):
+        source = script.read_text(encoding="utf-8")
+        revisions.update(_REVISION.findall(source))
+        for value in _DOWN.findall(source):
+            parents.update(re.findall(r"[\"']([^\"']+)[\"']", value))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revisions(engine: Engine) -> set[str]:
+    """The revisions the store is at (empty for a new store)."""
+    try:
+        with engine.connect() as c:
+            return {str(r[0]) for r in c.execute(text("SELECT version_num FROM alembic_version"))}
+    except DBAPIError:
+        return set()
 
 
 #: an arbitrary constant: the PostgreSQL advisory lock key of tidegauge's migrations
