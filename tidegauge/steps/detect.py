@@ -244,20 +244,14 @@ def _series_candidates(
     when_columns = _time_columns(entry)
     flagged = history.flagged
     feedback = history.feedback
+    ends: dict[int, datetime] = {}  # bucket seconds → latest start of a complete bucket
     out: list[Candidate] = []
     for (metric, column, segment), series in sorted(
         by_series.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2] or "")
     ):
         if metric == "row_count" and has_buckets:
             continue
-        complete = [
-            p
-            for p in series
-            if p.value is not None
-            and (
-                p.bucket_seconds == 0 or p.bucket_start + timedelta(seconds=p.bucket_seconds) <= now
-            )
-        ]
+        complete = _complete(series, now, ends)
         if metric in SAMPLE_STATISTICS and column is not None and identifier_like(column):
             continue  # the mean of seller ids says nothing about sellers
         if metric in SAMPLE_STATISTICS and rows_by_bucket:
@@ -376,6 +370,25 @@ def _series_candidates(
         bseconds = complete[-1].bucket_seconds if complete else bucket
         for d in detections:  # every tested point: FDR needs all p-values, not just the hits
             out.append(Candidate(tid, entry.info.ref, metric, column, segment, kind, d, bseconds))
+    return out
+
+
+def _complete(
+    series: list[MetricPoint], now: datetime, ends: dict[int, datetime]
+) -> list[MetricPoint]:
+    """The points of ``series`` with a value whose bucket has ended by ``now`` (snapshots,
+    of zero seconds, always have): one comparison per point, not a sum of times."""
+    out = []
+    for p in series:
+        if p.value is None:
+            continue
+        if p.bucket_seconds:
+            last = ends.get(p.bucket_seconds)
+            if last is None:
+                last = ends[p.bucket_seconds] = now - timedelta(seconds=p.bucket_seconds)
+            if p.bucket_start > last:
+                continue
+        out.append(p)
     return out
 
 
