@@ -48,3 +48,47 @@ def test_view_lineage_on_every_engine(engine: Engine):
     view = next(t for t in tables if t.kind.value == "view")
     up = {h.node.display.lower() for h in g.upstream(view.ref.fqn).nodes}
     assert refs["orders"].fqn.lower() in up
+
+
+def test_refresh_reuses_the_connection_discovery_kept(tmp_path, monkeypatch):
+    """A local run's lineage refresh reads views on the warehouse connection discovery kept
+    open: no second connection (on DuckDB, a second open of the file per run)."""
+    from datetime import UTC, datetime
+
+    import duckdb
+
+    import tidegauge.steps.discover as discover_step
+    from tidegauge.config import load_project
+    from tidegauge.steps.lineage import refresh_lineage
+    from tidegauge.store.store import Store
+
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE orders AS SELECT range AS id, range * 2 AS amount FROM range(5)")
+    con.execute("CREATE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > 4")
+    con.close()
+    (tmp_path / "tidegauge.yml").write_text(
+        f'warehouses: [{{type: duckdb, name: w, path: "{db}"}}]\n'
+        'store: {url: "sqlite:///state.db"}\n'
+    )
+    project = load_project(tmp_path / "tidegauge.yml")
+    store = Store.open(project.store_url())
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    opened: list[str] = []
+    real = discover_step.connect
+
+    def counting(cfg):
+        opened.append(cfg.name)
+        return real(cfg)
+
+    monkeypatch.setattr(discover_step, "connect", counting)
+    for keep_open, connects in ((True, 1), (False, 2)):
+        opened.clear()
+        found = discover_step.discover(project, store, now, keep_open=keep_open)
+        try:
+            graph = refresh_lineage(project, store, found, now)
+        finally:
+            found.close()
+        assert opened == ["w"] * connects
+        up = {h.node.display.lower() for h in graph.upstream("main.big_orders").nodes}
+        assert any(u.endswith("orders") and "big" not in u for u in up)

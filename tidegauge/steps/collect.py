@@ -214,6 +214,7 @@ def _collect_chunk(
                 and countable(wh, info, settings[info.ref.key])
             ],
         )
+        pending_seconds = 0.0
         try:
             for i, info in enumerate(mine):
                 tid = ids[info.ref.key]
@@ -243,8 +244,10 @@ def _collect_chunk(
                 )
                 entries.append(entry)
                 pending.append((entry, write))
-                if sum(w.seconds or 0.0 for _, w in pending) >= COMMIT_AFTER_SECONDS:
+                pending_seconds += write.seconds or 0.0  # a running sum: chunks are 200 long
+                if pending_seconds >= COMMIT_AFTER_SECONDS:
                     _store_pending(run, pending)
+                    pending_seconds = 0.0
                 run.report.points += entry.points
                 if entry.error:
                     run.report.failed_tables[info.ref.fqn] = entry.error

@@ -43,9 +43,35 @@ class TableHistory:
     #: series key → (data_time, feedback) given by users, oldest first
     feedback: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
 
+    #: ``points`` by metric, in stored order (built on the first :meth:`select`)
+    _by_metric: dict[str, list[MetricPoint]] | None = field(default=None, repr=False, compare=False)
+
     def select(self, *wanted: PointFilter) -> list[MetricPoint]:
-        """The points matching any of ``wanted``, in stored order."""
-        return [p for p in self.points if any(w.match(p) for w in wanted)]
+        """The points matching any of ``wanted``, in stored order.
+
+        Points are stored in metric order, so a metric's points are picked as a group: each
+        reader's filter names a few metrics out of a table's hundreds of thousands of points.
+        """
+        if self._by_metric is None:
+            self._by_metric = {}
+            for p in self.points:
+                group = self._by_metric.get(p.metric)
+                if group is None:
+                    group = self._by_metric[p.metric] = []
+                group.append(p)
+        out: list[MetricPoint] = []
+        for metric in sorted(self._by_metric):
+            filters = [w for w in wanted if w.wants_metric(metric)]
+            if len(filters) == 1:
+                since, unsegmented = filters[0].since, filters[0].unsegmented
+                out.extend(
+                    p
+                    for p in self._by_metric[metric]
+                    if p.bucket_start >= since and not (unsegmented and p.segment is not None)
+                )
+            elif filters:
+                out.extend(p for p in self._by_metric[metric] if any(w.match(p) for w in filters))
+        return out
 
     def test_from(self, now: datetime, bucket: int, recheck: int, first_run: bool) -> datetime:
         """Start of the first bucket this run tests (see :mod:`tidegauge.steps.window`)."""

@@ -131,13 +131,16 @@ def refresh_lineage(
         if cfg.name not in found.tables:
             continue
         try:
-            wh = connect(cfg)
+            # the connection discovery kept open for this run, else one of its own
+            kept = found.connections.get(cfg.name)
+            wh = kept if kept is not None else connect(cfg)
             try:
                 dialects[cfg.name] = wh.DIALECT
                 views[cfg.name] = {ref.fqn: sql for ref, sql in wh.view_definitions().items()}
                 history[cfg.name] = wh.query_history()
             finally:
-                wh.close()
+                if kept is None:
+                    wh.close()
         except WarehouseError as e:
             log.warning("view definitions of %s: %s", cfg.name, e)
 
