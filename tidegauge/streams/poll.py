@@ -28,9 +28,18 @@ from typing import TYPE_CHECKING, Any
 from tidegauge.core.clock import floor_time
 from tidegauge.core.model import ColumnInfo, MetricPoint, TableInfo, TableRef, TypeFamily
 from tidegauge.store.bulk import PointFilter, latest_snapshots, stream_points
+from tidegauge.streams.avro import payload_decoder, raw
+from tidegauge.streams.backfill import backfill
 from tidegauge.streams.events import event_points
-from tidegauge.streams.kafka import TP, KafkaStream, Message, StreamError
+from tidegauge.streams.kafka import KafkaStream, Message, StreamError
 from tidegauge.streams.profile import Profile, profile_payloads
+from tidegauge.streams.sample import (
+    by_topic,
+    lag_reads,
+    plan_sample,
+    stamps_of,
+    write_points,
+)
 from tidegauge.streams.status import ConsumerStatus, Observation, evaluate
 
 if TYPE_CHECKING:
@@ -89,10 +98,6 @@ STREAM_METRICS = (
     RECONCILE_GAP,
     SINK_ROWS,
 )
-#: a sink topic's messages read per partition per poll for reconciliation
-SINK_READ_CAP = 50_000
-#: backfill reads at most this many retained messages per topic (timestamps only)
-BACKFILL_MAX_MESSAGES = 5_000_000
 STATE_LOOKBACK = timedelta(days=2)
 
 FAMILIES = {
@@ -103,6 +108,9 @@ FAMILIES = {
     "boolean": TypeFamily.BOOLEAN,
     "array": TypeFamily.ARRAY,
     "object": TypeFamily.STRUCT,
+    "timestamp": TypeFamily.TIMESTAMP,
+    "date": TypeFamily.DATE,
+    "bytes": TypeFamily.BINARY,
 }
 
 
@@ -139,6 +147,8 @@ class TopicReport:
     schema: dict[str, str] = field(default_factory=dict)
     previous_present: dict[str, float] = field(default_factory=dict)
     known_values: dict[str, dict[str, datetime]] = field(default_factory=dict)
+    #: path → earlier bucket → value → messages sampled (vanished values are judged on it)
+    value_history: dict[str, dict[datetime, dict[str, float]]] = field(default_factory=dict)
     polls_seen: int = 0
 
     @property
@@ -179,6 +189,10 @@ class StreamReport:
     vanished_groups: list[str] = field(default_factory=list)
     points: int = 0
     seconds: float = 0.0
+    #: the sample covered part of the partitions, rotating from poll to poll (sample.py)
+    rotating: bool = False
+    #: what went wrong without stopping the poll (a schema registry that did not answer)
+    problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -189,6 +203,8 @@ class StreamReport:
             "vanished_groups": self.vanished_groups,
             "points": self.points,
             "seconds": round(self.seconds, 3),
+            "sample_rotating": self.rotating,
+            "problems": self.problems,
         }
 
 
@@ -204,6 +220,8 @@ class _History:
     values: dict[str, dict[str, datetime]] = field(default_factory=dict)
     bucket_messages: dict[datetime, float] = field(default_factory=dict)
     bucket_values: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: path → bucket → value → messages sampled, for the buckets before the current one
+    value_buckets: dict[str, dict[datetime, dict[str, float]]] = field(default_factory=dict)
     polls: int = 0
     #: sink topics: each partition's real end at the previous poll
     partition_ends: dict[int, float] = field(default_factory=dict)
@@ -247,6 +265,9 @@ def _histories(
                 seen.setdefault(p.segment, p.bucket_start)
                 if p.bucket_start >= current:
                     h.bucket_values[(p.column, p.segment)] = p.value
+                else:
+                    per = h.value_buckets.setdefault(p.column, {})
+                    per.setdefault(p.bucket_start, {})[p.segment] = p.value
             elif p.metric == MESSAGES and p.bucket_start >= current - timedelta(seconds=bucket):
                 h.bucket_messages[p.bucket_start] = p.value
     return out
@@ -293,6 +314,7 @@ def _poll(
     report: StreamReport,
 ) -> None:
     bucket = cfg.bucket_seconds
+    decode, registry = payload_decoder(cfg, report.problems)
     topics = ks.topics()
     offsets = ks.end_offsets(topics)
     groups = ks.groups()
@@ -324,48 +346,43 @@ def _poll(
         cfg.history_days,
     )
 
-    # the sample: new messages since the previous poll, the last ``sample_per_partition``
+    # the sample: the newest ``sample_per_partition`` of each partition, bounded (sample.py)
     prev_end: dict[str, float] = {
         t: h.end_offset[1] for t, tid in tid_of.items() if (h := hist.get(tid)) and h.end_offset
     }
-    ranges: dict[TP, tuple[int, int]] = {}
-    sinks = {s.topic for s in cfg.sinks if s.table_timestamp}
-    gaps: set[str] = set()
+    sink_topics = {s.topic for s in cfg.sinks if s.table_timestamp}
     hw_total: dict[str, int] = defaultdict(int)
     for (t, _p), (_low, high) in offsets.items():
         hw_total[t] += high
     # a topic whose watermarks add up to exactly the end the previous poll read has nothing
     # new and is not read; below it, the watermarks lag (see kafka.py): read to the end
-    idle = {t for t, v in prev_end.items() if hw_total.get(t, 0) == v and t not in sinks}
-    for (t, p), (low, high) in offsets.items():
-        if t in idle:
-            continue
-        start = max(low, high - cfg.sample_per_partition)
-        h = hist.get(tid_of[t]) if t in tid_of else None
-        if t in sinks and h is not None and p in h.partition_ends:
-            # a sink topic is read whole since the previous poll: reconciliation counts
-            # every message by event time; past the cap a gap is recorded instead
-            start = max(low, int(h.partition_ends[p]))
-            if high - start > SINK_READ_CAP:
-                start = high - cfg.sample_per_partition
-                gaps.add(t)
-        ranges[(t, p)] = (start, 2**62)  # read to the partition's real end (see kafka.py)
+    idle = {t for t, v in prev_end.items() if hw_total.get(t, 0) == v and t not in sink_topics}
+    ranges, gaps, report.rotating = plan_sample(
+        offsets,
+        per_partition=cfg.sample_per_partition,
+        budget=cfg.sample_partitions,
+        idle=idle,
+        polls={t: h.polls for t, tid in tid_of.items() if (h := hist.get(tid))},
+        sinks={
+            t: (h.partition_ends if (h := hist.get(tid_of[t])) else {})
+            for t in sink_topics
+            if t in tid_of
+        },
+    )
     samples: dict[str, list[Message]] = defaultdict(list)
-    if cfg.sample_per_partition > 0:
-        for m in ks.read(ranges, budget=ks.timeout):
-            samples[m.topic].append(m)
+    for m in ks.read(ranges, budget=ks.timeout):
+        samples[m.topic].append(m)
     real_end = {tp: max(high, ks.ends.get(tp, high)) for tp, (_, high) in offsets.items()}
 
     # lag in seconds: the timestamp of the message at each group's committed offset
-    wanted = []
-    for g in groups.values():
-        for tp, off in g.committed.items():
-            if tp in real_end and off < real_end[tp]:
-                wanted.append((tp, off))
-    stamps = ks.timestamps_at(wanted) if wanted else {}
+    committed_by = by_topic((g.group, g.committed) for g in groups.values())
+    stamps = {k: v for ms in samples.values() for k, v in stamps_of(ms).items()}
+    wanted = lag_reads(committed_by, real_end, stamps)
+    if wanted:
+        stamps.update(ks.timestamps_at(wanted))
 
     new = {t for t in topics if (h := hist.get(tid_of[t])) is None or h.end_offset is None}
-    backfilled_all = _backfill(
+    backfilled_all = backfill(
         ks,
         cfg,
         {tp: (offsets[tp][0], e) for tp, e in real_end.items() if tp[0] in new},
@@ -402,8 +419,17 @@ def _poll(
         pts.append(MetricPoint(ref, END_OFFSET, now, total_end))
         pts.append(MetricPoint(ref, PARTITIONS, now, float(n)))
         sample = samples.get(t, [])
-        if t in sinks:
-            pts += event_points(ref, cfg, sample, h, ends, now, gap=t in gaps or first)
+        if t in sink_topics:
+            pts += event_points(
+                ref,
+                cfg,
+                sample,
+                h,
+                ends,
+                now,
+                gap=t in gaps or first,
+                decode=decode or raw,
+            )
         if not first:
             # only what arrived since the previous poll: the last N of each partition may
             # reach back past it on a quiet topic, and old messages would hide a change
@@ -414,7 +440,7 @@ def _poll(
             if newest is not None:
                 tr.last_message_at = datetime.fromtimestamp(newest / 1000, UTC)
                 pts.append(MetricPoint(ref, LAST_MESSAGE, now, newest / 1000))
-        if not first and prev_end.get(t) is not None and n > 1:
+        if not first and prev_end.get(t) is not None and n > 1 and not report.rotating:
             tr.skew = _skew(sample, n)
             if tr.skew is not None:
                 pts.append(MetricPoint(ref, SKEW, now, tr.skew))
@@ -426,8 +452,9 @@ def _poll(
                     pii=cfg.pii_fields,
                     timestamps=(m.timestamp_ms for m in sample),
                     max_bytes=cfg.max_message_bytes,
+                    decode=decode,
                 )
-                if cfg.format == "json"
+                if decode is not None
                 else None
             )
             mean_size = sum(m.size for m in sample) / len(sample)
@@ -450,9 +477,10 @@ def _poll(
         )
         tr.previous_present = dict(h.present)
         tr.known_values = h.values
+        tr.value_history = h.value_buckets
         # consumer groups on this topic
         for g in groups.values():
-            mine = {p: off for (tt, p), off in g.committed.items() if tt == t}
+            mine = committed_by.get(t, {}).get(g.group)
             if not mine:
                 continue
             lag = sum(max(0, ends.get(p, 0) - off) for p, off in mine.items())
@@ -460,7 +488,7 @@ def _poll(
             ages = [
                 (now.timestamp() * 1000 - stamps[((t, p), off)]) / 1000
                 for p, off in mine.items()
-                if ((t, p), off) in stamps
+                if ((t, p), off) in stamps and off < ends.get(p, 0)
             ]
             lag_s = max(0.0, max(ages)) if lag > 0 and ages else (0.0 if lag == 0 else None)
             prev = h.committed.get(g.group, [])
@@ -515,8 +543,9 @@ def _poll(
     seen_groups = {g for tr in report.topics for g in tr.groups}
     had = {g for h in hist.values() for g, s in h.status.items()}
     report.vanished_groups = sorted(had - seen_groups - set(groups))
-    for tid, pts in points.items():
-        report.points += store.upsert_points(tid, pts, run_id=run_id, now=now)
+    report.points += write_points(store, points, run_id=run_id, now=now)
+    if registry is not None:
+        report.problems += list(registry.problems)
     _record_schemas(store, report, now)
 
 
@@ -593,42 +622,3 @@ def _record_schemas(store: Store, report: StreamReport, now: datetime) -> None:
         infos.append(TableInfo(tr.ref, columns=cols))
         store.add_snapshot(tr.table_id, cols, now)
     store.upsert_tables(infos, now)
-
-
-def _backfill(
-    ks: KafkaStream,
-    cfg: KafkaStreamConfig,
-    bounds: dict[TP, tuple[int, int]],
-    now: datetime,
-) -> dict[str, dict[datetime, float]]:
-    """Messages per bucket over the retained history (up to ``history_days``), per topic.
-
-    The first offset inside the window is found for every partition of every new topic at
-    once (offsets-for-times, or the batched binary search when the broker's answer is
-    wrong); from there the timestamps of the retained messages are read and counted.
-    Buckets without messages between the first and the current one are stored as zeros:
-    no message is an observation too.
-    """
-    bucket = cfg.bucket_seconds
-    if cfg.history_days <= 0 or not bounds:
-        return {}
-    since_ms = int((now - timedelta(days=cfg.history_days)).timestamp() * 1000)
-    starts = ks.offsets_for_time(bounds, since_ms)
-    budget = BACKFILL_MAX_MESSAGES // max(1, len(bounds))
-    ranges = {tp: (max(starts[tp], end - budget), end) for tp, (_, end) in bounds.items()}
-    counts: dict[str, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
-    now_ms = now.timestamp() * 1000
-    for m in ks.read(ranges, budget=max(ks.timeout, 120.0)):
-        if m.timestamp_ms is None or m.timestamp_ms < since_ms or m.timestamp_ms > now_ms:
-            continue
-        at = floor_time(datetime.fromtimestamp(m.timestamp_ms / 1000, UTC), bucket)
-        counts[m.topic][at] += 1
-    last = floor_time(now, bucket)
-    out: dict[str, dict[datetime, float]] = {}
-    for topic, per in counts.items():
-        b = min(per)
-        while b <= last:
-            per.setdefault(b, 0.0)
-            b += timedelta(seconds=bucket)
-        out[topic] = dict(per)
-    return out
