@@ -18,6 +18,7 @@ import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tidegauge.core.catalogue import spec
 from tidegauge.core.clock import floor_time
 from tidegauge.core.detectors.base import DetectorSettings, Direction, Sensitivity
 from tidegauge.core.detectors.categorical import MIN_HISTORY_BUCKETS, CategoricalDetector
@@ -71,9 +72,7 @@ def _volume(
 ) -> list[Alert]:
     if tr.first_poll:
         return []
-    return _learned(
-        cfg, store, tr, now, sensitivity, MESSAGES, None, Direction.BOTH, AlertKind.VOLUME
-    )
+    return _learned(cfg, store, tr, now, sensitivity, MESSAGES, None)
 
 
 def _lag_baselines(
@@ -83,9 +82,7 @@ def _lag_baselines(
     seconds behind and is now minutes behind, before any status rule trips)."""
     out: list[Alert] = []
     for g in tr.groups:
-        out += _learned(
-            cfg, store, tr, now, sensitivity, LAG_SECONDS, g, Direction.UP, AlertKind.FRESHNESS
-        )
+        out += _learned(cfg, store, tr, now, sensitivity, LAG_SECONDS, g)
     return out
 
 
@@ -97,10 +94,12 @@ def _learned(
     sensitivity: str,
     metric: str,
     column: str | None,
-    direction: Direction,
-    kind: AlertKind,
 ) -> list[Alert]:
-    """The seasonal detector on one minute series, testing the buckets since the last poll."""
+    """The seasonal detector on one minute series, testing the buckets since the last poll;
+    its alert kind, direction and title are the metric catalogue's."""
+    m = spec(metric)
+    assert m.kind is not None, f"{metric} has no alert kind in the catalogue"
+    kind, direction = m.kind, m.direction
     bucket = cfg.bucket_seconds
     points = store.points(
         tr.table_id,
@@ -140,10 +139,11 @@ def _learned(
     if not detections:
         return []
     keep = fdr_reject([d.p_value for d in detections], q=0.05)
+    title = m.title.lower()
     what = (
-        f"messages per minute on topic {tr.topic}"
+        f"{title} on topic {tr.topic}"
         if column is None
-        else f"lag in seconds of {column} on topic {tr.topic}"
+        else f"{title} of {column} on topic {tr.topic}"
     )
     out = []
     for d, k in zip(detections, keep, strict=True):
