@@ -124,6 +124,9 @@ def bench_poll(bootstrap: str, args: argparse.Namespace) -> dict[str, object]:
         "first_poll_error": first.error,
         "steady_poll_seconds": round(steady.seconds, 3),
         "steady_poll_error": steady.error,
+        "steady_poll_phases": steady.phases,
+        "steady_sample_rotating": steady.rotating,
+        "first_poll_phases": first.phases,
         "steady_points": steady.points,
         "target_seconds": 5.0,
     }

@@ -320,6 +320,9 @@ _STREAM_SPECS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "end_offset", "End offset (all partitions)", Unit.MESSAGES, Rollup.LAST, Scope.TABLE
     ),
+    MetricSpec(
+        "start_offset", "Earliest offset (all partitions)", Unit.MESSAGES, Rollup.LAST, Scope.TABLE
+    ),
     MetricSpec("partitions", "Partitions", Unit.NUMBER, Rollup.LAST, Scope.TABLE),
     MetricSpec(
         "parse_failure_rate",

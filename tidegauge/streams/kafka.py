@@ -185,11 +185,13 @@ class KafkaStream:
             out[name] = len(t.partitions)
         return out
 
-    def end_offsets(self, partitions: dict[str, int]) -> dict[TP, tuple[int, int]]:
+    def end_offsets(
+        self, partitions: dict[str, int], *, earliest: set[str] | None = None
+    ) -> dict[TP, tuple[int, int]]:
         """(earliest, high watermark) of every partition, in a few batched calls.
 
-        Both requests of a chunk are in flight together: the broker answers them while the
-        client builds the next.
+        The earliest offsets are asked only for the topics in ``earliest`` (None: all); the
+        others read 0. Both requests of a chunk are in flight together.
         """
         from confluent_kafka import TopicPartition
 
@@ -199,10 +201,14 @@ class KafkaStream:
         for lo in range(0, len(tps), OFFSETS_CHUNK):
             part = tps[lo : lo + OFFSETS_CHUNK]
             sent = [
-                self._request_offsets({TopicPartition(t, p): spec for t, p in part})
-                for spec in (offset_spec.latest(), offset_spec.earliest())
+                self._request_offsets({TopicPartition(t, p): offset_spec.latest() for t, p in part})
             ]
-            ends, starts = (self._offsets_of(f) for f in sent)
+            early = [tp for tp in part if earliest is None or tp[0] in earliest]
+            if early:
+                spec = offset_spec.earliest()
+                sent.append(self._request_offsets({TopicPartition(t, p): spec for t, p in early}))
+            ends, *rest = (self._offsets_of(f) for f in sent)
+            starts = rest[0] if rest else {}
             for tp in part:
                 if tp in ends:
                     out[tp] = (max(0, starts.get(tp, 0)), ends[tp])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,7 @@ BYTES = "bytes"
 LAST_MESSAGE = "last_message_at"  # snapshot, epoch seconds
 SKEW = "partition_skew"  # snapshot: busiest partition's share over an even share
 END_OFFSET = "end_offset"  # snapshot: summed real end offsets
+START_OFFSET = "start_offset"  # snapshot: summed earliest offsets (retention's start)
 PARTITIONS = "partitions"  # snapshot
 PARSE_FAILURES = "parse_failure_rate"
 OVERSIZED = "oversized_count"
@@ -79,6 +81,7 @@ STREAM_METRICS = (
     LAST_MESSAGE,
     SKEW,
     END_OFFSET,
+    START_OFFSET,
     PARTITIONS,
     PARSE_FAILURES,
     OVERSIZED,
@@ -99,6 +102,8 @@ STREAM_METRICS = (
     SINK_ROWS,
 )
 STATE_LOOKBACK = timedelta(days=2)
+#: a topic's earliest offsets are asked every this many polls (and on its first)
+START_EVERY = 10
 
 FAMILIES = {
     "string": TypeFamily.STRING,
@@ -191,6 +196,8 @@ class StreamReport:
     seconds: float = 0.0
     #: the sample covered part of the partitions, rotating from poll to poll (sample.py)
     rotating: bool = False
+    #: seconds spent in each phase of the poll (broker calls, store, reads, compute)
+    phases: dict[str, float] = field(default_factory=dict)
     #: what went wrong without stopping the poll (a schema registry that did not answer)
     problems: list[str] = field(default_factory=list)
 
@@ -204,6 +211,7 @@ class StreamReport:
             "points": self.points,
             "seconds": round(self.seconds, 3),
             "sample_rotating": self.rotating,
+            "phases": self.phases,
             "problems": self.problems,
         }
 
@@ -213,6 +221,7 @@ class _History:
     """What one topic's stored points say about the previous polls."""
 
     end_offset: tuple[datetime, float] | None = None
+    start_offset: float | None = None
     committed: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
     lags: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
     status: dict[str, float] = field(default_factory=dict)
@@ -234,7 +243,7 @@ def _histories(
     current = floor_time(now, bucket)
     state = PointFilter(
         now - STATE_LOOKBACK,
-        frozenset({END_OFFSET, COMMITTED, LAG_AT_POLL, STATUS, PRESENT}),
+        frozenset({END_OFFSET, START_OFFSET, COMMITTED, LAG_AT_POLL, STATUS, PRESENT}),
     )
     values = PointFilter(now - timedelta(days=max(history_days, 1)), frozenset({VALUE_COUNT}))
     recent = PointFilter(current - timedelta(seconds=bucket), frozenset({MESSAGES}))
@@ -250,6 +259,8 @@ def _histories(
             elif p.metric == END_OFFSET:
                 h.end_offset = (p.bucket_start, p.value)
                 h.polls += 1
+            elif p.metric == START_OFFSET:
+                h.start_offset = p.value
             elif p.metric == EVENT_MESSAGES:
                 h.event_counts[p.bucket_start] = p.value
             elif p.metric == COMMITTED and p.column:
@@ -315,19 +326,41 @@ def _poll(
 ) -> None:
     bucket = cfg.bucket_seconds
     decode, registry = payload_decoder(cfg, report.problems)
+    lap = _Laps(report.phases)
     topics = ks.topics()
-    offsets = ks.end_offsets(topics)
-    groups = ks.groups()
+    lap("topics")
     known = {t.ref.name: t for t in store.tables() if t.ref.warehouse == cfg.name}
+    hist = _histories(
+        store,
+        {known[t].id: topic_ref(cfg.name, t) for t in topics if t in known},
+        now,
+        bucket,
+        cfg.history_days,
+    )
+    lap("history")
+    # the earliest offsets move only with retention: asked for new topics and a rotating
+    # tenth of the others; the rest keep the sum the previous poll stored
+    start_of = {t: h.start_offset for t in topics if t in known and (h := hist.get(known[t].id))}
+    ask_start = {
+        t
+        for t in topics
+        if start_of.get(t) is None
+        or (zlib.crc32(t.encode()) + hist[known[t].id].polls) % START_EVERY == 0
+    }
+    offsets = ks.end_offsets(topics, earliest=ask_start)
+    lap("offsets")
+    groups = ks.groups()
+    lap("groups")
+    starts: dict[str, float] = {t: v for t, v in start_of.items() if v is not None}
+    for t in ask_start:
+        starts[t] = float(sum(offsets[(t, p)][0] for p in range(topics[t]) if (t, p) in offsets))
     report.deleted_topics = sorted(set(known) - set(topics))
     snaps = latest_snapshots(store, [t.id for t in known.values()])
     infos = [
         TableInfo(
             topic_ref(cfg.name, t),
-            row_count=sum(
-                max(0, offsets[(t, p)][1] - offsets[(t, p)][0])
-                for p in range(n)
-                if (t, p) in offsets
+            row_count=max(
+                0, int(sum(offsets[(t, p)][1] for p in range(n) if (t, p) in offsets) - starts[t])
             ),
             columns=tuple(snaps[known[t].id].columns)
             if t in known and known[t].id in snaps
@@ -338,13 +371,7 @@ def _poll(
     ids = store.upsert_tables(infos, now)
     store.mark_dropped(cfg.name, set(ids), now)
     tid_of = {info.ref.name: tid for info, tid in zip(infos, ids, strict=True)}
-    hist = _histories(
-        store,
-        {tid: topic_ref(cfg.name, t) for t, tid in tid_of.items()},
-        now,
-        bucket,
-        cfg.history_days,
-    )
+    lap("tables")
 
     # the sample: the newest ``sample_per_partition`` of each partition, bounded (sample.py)
     prev_end: dict[str, float] = {
@@ -361,6 +388,7 @@ def _poll(
         offsets,
         per_partition=cfg.sample_per_partition,
         budget=cfg.sample_partitions,
+        messages=cfg.sample_messages,
         idle=idle,
         polls={t: h.polls for t, tid in tid_of.items() if (h := hist.get(tid))},
         sinks={
@@ -370,6 +398,7 @@ def _poll(
         },
     )
     samples: dict[str, list[Message]] = defaultdict(list)
+    lap("history")
     for m in ks.read(ranges, budget=ks.timeout):
         samples[m.topic].append(m)
     real_end = {tp: max(high, ks.ends.get(tp, high)) for tp, (_, high) in offsets.items()}
@@ -378,16 +407,19 @@ def _poll(
     committed_by = by_topic((g.group, g.committed) for g in groups.values())
     stamps = {k: v for ms in samples.values() for k, v in stamps_of(ms).items()}
     wanted = lag_reads(committed_by, real_end, stamps)
+    lap("sample_read")
     if wanted:
         stamps.update(ks.timestamps_at(wanted))
 
     new = {t for t in topics if (h := hist.get(tid_of[t])) is None or h.end_offset is None}
+    lap("lag_read")
     backfilled_all = backfill(
         ks,
         cfg,
         {tp: (offsets[tp][0], e) for tp, e in real_end.items() if tp[0] in new},
         now,
     )
+    lap("backfill")
     points: dict[int, list[MetricPoint]] = defaultdict(list)
     for t, n in sorted(topics.items()):
         tid = tid_of[t]
@@ -417,6 +449,7 @@ def _poll(
                 c += h.bucket_messages.get(b, 0.0)  # an earlier poll filled part of it
                 pts.append(MetricPoint(ref, MESSAGES, b, round(c, 3), bucket_seconds=bucket))
         pts.append(MetricPoint(ref, END_OFFSET, now, total_end))
+        pts.append(MetricPoint(ref, START_OFFSET, now, starts[t]))
         pts.append(MetricPoint(ref, PARTITIONS, now, float(n)))
         sample = samples.get(t, [])
         if t in sink_topics:
@@ -543,10 +576,25 @@ def _poll(
     seen_groups = {g for tr in report.topics for g in tr.groups}
     had = {g for h in hist.values() for g, s in h.status.items()}
     report.vanished_groups = sorted(had - seen_groups - set(groups))
+    lap("compute")
     report.points += write_points(store, points, run_id=run_id, now=now)
     if registry is not None:
         report.problems += list(registry.problems)
     _record_schemas(store, report, now)
+    lap("write")
+
+
+class _Laps:
+    """Seconds since the previous lap, by phase name."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+        self.t = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        t = time.perf_counter()
+        self.into[name] = round(self.into.get(name, 0.0) + t - self.t, 3)
+        self.t = t
 
 
 def _skew(sample: list[Message], partitions: int) -> float | None:

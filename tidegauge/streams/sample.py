@@ -4,7 +4,8 @@ A poll reads three things besides offsets and groups, and each is bounded so tha
 over thousands of partitions costs about the same as one over a few hundred:
 
 * **the payload sample**: the newest ``sample_per_partition`` messages of each partition,
-  over at most ``sample_partitions`` partitions per poll. When a stream has more partitions
+  over at most ``sample_partitions`` partitions and about ``sample_messages`` messages per
+  poll (fewer per partition when many are read). When a stream has more partitions
   than that, each topic gets its share of partitions and the partitions read **rotate**
   from poll to poll (and so do the topics, if there are more topics than the budget), so
   every partition is sampled within a few polls. A sink topic is always read whole since
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 #: a sink topic's messages read per partition per poll for reconciliation
 SINK_READ_CAP = 50_000
+#: however many partitions are sampled, each gives at least this many of its newest
+MIN_PER_PARTITION = 5
 
 
 def rotate(items: Sequence[int], k: int, turn: int) -> list[int]:
@@ -53,6 +56,7 @@ def plan_sample(
     *,
     per_partition: int,
     budget: int,
+    messages: int,
     idle: set[str],
     polls: Mapping[str, int],
     sinks: Mapping[str, dict[int, float]],
@@ -88,11 +92,15 @@ def plan_sample(
             turns = math.ceil(len(topics) / budget)
             topics = [t for t in topics if (zlib.crc32(t.encode()) + polls.get(t, 0)) % turns == 0]
         by_topic = {t: rotate(by_topic[t], share, polls.get(t, 0)) for t in topics}
-    if per_partition > 0:
+    chosen = sum(len(ps) for ps in by_topic.values())
+    if per_partition > 0 and chosen:
+        # the newest few of each partition, at most ``messages`` in all
+        per = max(MIN_PER_PARTITION, min(per_partition, messages // chosen))
+        rotating = rotating or per < per_partition
         for t, ps in by_topic.items():
             for p in ps:
                 low, high = offsets[(t, p)]
-                ranges[(t, p)] = (max(low, high - per_partition), 2**62)
+                ranges[(t, p)] = (max(low, high - per), 2**62)
     return ranges, gaps, rotating
 
 
@@ -114,10 +122,12 @@ def lag_reads(
                 for p, off in offs.items()
                 if (t, p) in ends and off < ends[(t, p)]
             ]
-            if not behind or any(((t, p), off) in known for _, p, off in behind):
+            if not behind:
                 continue
-            _, p, off = max(behind, key=lambda b: (b[0], -b[1]))
-            wanted.add(((t, p), off))
+            # the furthest behind; among equals, one the sample already read
+            _, p, off = max(behind, key=lambda b: (b[0], ((t, b[1]), b[2]) in known, -b[1]))
+            if ((t, p), off) not in known:
+                wanted.add(((t, p), off))
     return sorted(wanted)
 
 
