@@ -22,6 +22,7 @@ import logging
 import time
 import zlib
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -347,9 +348,12 @@ def _poll(
         if start_of.get(t) is None
         or (zlib.crc32(t.encode()) + hist[known[t].id].polls) % START_EVERY == 0
     }
-    offsets = ks.end_offsets(topics, earliest=ask_start)
-    lap("offsets")
-    groups = ks.groups()
+    # the groups' requests wait on the broker while the offsets are asked: side by side
+    with ThreadPoolExecutor(1, thread_name_prefix="tidegauge-groups") as pool:
+        asked = pool.submit(ks.groups)
+        offsets = ks.end_offsets(topics, earliest=ask_start)
+        lap("offsets")
+        groups = asked.result()
     lap("groups")
     starts: dict[str, float] = {t: v for t, v in start_of.items() if v is not None}
     for t in ask_start:
