@@ -356,8 +356,12 @@ def _poll(
         groups = asked.result()
     lap("groups")
     starts: dict[str, float] = {t: v for t, v in start_of.items() if v is not None}
-    for t in ask_start:
-        starts[t] = float(sum(offsets[(t, p)][0] for p in range(topics[t]) if (t, p) in offsets))
+    for t, n in topics.items():
+        ours = [offsets[(t, p)] for p in range(n) if (t, p) in offsets]
+        if t in ask_start:
+            starts[t] = float(sum(low for low, _ in ours))
+        elif sum(high for _, high in ours) < starts[t]:  # recreated since: it starts again
+            starts[t] = 0.0
     report.deleted_topics = sorted(set(known) - set(topics))
     snaps = latest_snapshots(store, [t.id for t in known.values()])
     infos = [
