@@ -133,3 +133,19 @@ def test_an_unreachable_registry_is_named_and_the_poll_goes_on(
     assert len(rep.problems) == 1
     assert "stream 'events'" in rep.problems[0] and "unreachable" in rep.problems[0]
     assert url in rep.problems[0]
+
+
+def test_a_sinks_event_time_is_read_from_an_avro_timestamp_field() -> None:
+    from tidegauge.streams.avro import AvroDecoder, SchemaRegistry
+    from tidegauge.streams.events import event_time
+    from tidegauge.streams.kafka import Message
+
+    body = encode(5, order(3))
+    with schema_registry() as reg:
+        reg.register(5, ORDER)
+        decode = AvroDecoder(SchemaRegistry(reg.url, "events"))
+        m = Message("orders", 0, 0, int(NOW.timestamp() * 1000), body, len(body))
+        assert event_time(m, "at", decode) == NOW - timedelta(minutes=1)
+        # an undecodable payload falls back to the message timestamp
+        junk = Message("orders", 0, 1, int(NOW.timestamp() * 1000), b"\x00\x00", 2)
+        assert event_time(junk, "at", decode) == NOW
