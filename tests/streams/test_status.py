@@ -63,3 +63,17 @@ def test_profile_flattens_types_nulls_numbers_and_keeps_no_pii_values() -> None:
     assert not prof.fields["user.email"].values  # PII: counted, never kept
     assert "user.email" not in prof.categorical(50)
     assert prof.fields["user.tier"].first_seen == {"gold": 1000}
+
+
+def test_a_stop_is_judged_against_the_groups_own_commit_cadence_over_the_window() -> None:
+    # commits every fourth poll: three quiet polls are its habit, not a stop
+    every_4 = obs(*[(float(c), 6.0) for c in (10, 10, 10, 10, 20, 20, 20, 20, 30, 30)])
+    assert evaluate([*every_4, (Observation(30, 8))], members=1) is ConsumerStatus.OK
+    assert evaluate([*every_4, *obs((30, 8), (30, 9), (30, 12))], members=1) is (
+        ConsumerStatus.STALLED
+    )
+    # a group that commits at every poll is stopped after two quiet polls
+    steady = obs((10, 2), (20, 2), (30, 3), (40, 2), (40, 6), (40, 9))
+    assert evaluate(steady, members=0) is ConsumerStatus.STOPPED
+    # lag shrinking while the offset stands (retention deleted messages): not a stop
+    assert evaluate(obs((40, 2), (40, 9), (40, 4)), members=0) is ConsumerStatus.OK

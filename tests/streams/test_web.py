@@ -49,7 +49,12 @@ def test_streams_api_pages_and_overview(broker: Broker, tmp_path: Path) -> None:
 
     page = client.get("/streams/events/orders")
     assert page.status_code == 200
-    assert "Throughput" in page.text and "<svg" in page.text and "billing" in page.text
+    assert (
+        "Messages per bucket" in page.text
+        and "Lag in seconds" in page.text
+        and "<svg" in page.text
+        and "billing" in page.text
+    )
     assert "status" in page.text  # the payload schema's fields
     listing = client.get("/streams")
     assert listing.status_code == 200 and "/streams/events/orders" in listing.text

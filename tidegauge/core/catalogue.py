@@ -47,6 +47,7 @@ class Unit(StrEnum):
     CHARACTERS = "characters"  # string length
     NUMBER = "number"  # in the column's own unit
     BYTES = "bytes"
+    MESSAGES = "messages"  # a number of stream messages
 
 
 class Rollup(StrEnum):
@@ -69,6 +70,7 @@ class Scope(StrEnum):
     TABLE = "table"
     COLUMN = "column"
     CATEGORY = "category"  # one series per value of a column (segment = the value)
+    GROUP = "group"  # a stream topic's series per consumer group (column = the group)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +292,119 @@ _SPECS: tuple[MetricSpec, ...] = (
         noun="rows",
     ),
 )
+
+#: a stream topic's series (tidegauge/streams): the topic is the table, a payload field the
+#: column. Their alerts come from the streams' own detection, so none is ``scored`` here.
+_STREAM_SPECS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "messages",
+        "Messages per bucket",
+        Unit.MESSAGES,
+        Rollup.SUM,
+        Scope.TABLE,
+        AlertKind.VOLUME,
+        Direction.BOTH,
+        counts=True,
+        noun="messages",
+        scored=False,
+    ),
+    MetricSpec("bytes", "Bytes per bucket", Unit.BYTES, Rollup.SUM, Scope.TABLE, noun="bytes"),
+    MetricSpec("last_message_at", "Last message", Unit.TIMESTAMP, Rollup.MAX, Scope.TABLE),
+    MetricSpec(
+        "partition_skew",
+        "Partition skew (busiest over an even share)",
+        Unit.NUMBER,
+        Rollup.MAX,
+        Scope.TABLE,
+    ),
+    MetricSpec(
+        "end_offset", "End offset (all partitions)", Unit.MESSAGES, Rollup.LAST, Scope.TABLE
+    ),
+    MetricSpec(
+        "start_offset", "Earliest offset (all partitions)", Unit.MESSAGES, Rollup.LAST, Scope.TABLE
+    ),
+    MetricSpec("partitions", "Partitions", Unit.NUMBER, Rollup.LAST, Scope.TABLE),
+    MetricSpec(
+        "parse_failure_rate",
+        "Messages that fail to parse",
+        Unit.RATIO,
+        Rollup.MEAN,
+        Scope.TABLE,
+    ),
+    MetricSpec(
+        "oversized_count",
+        "Oversized messages",
+        Unit.MESSAGES,
+        Rollup.SUM,
+        Scope.TABLE,
+        noun="oversized messages",
+    ),
+    MetricSpec(
+        "consumer_lag",
+        "Lag in messages",
+        Unit.MESSAGES,
+        Rollup.MAX,
+        Scope.GROUP,
+        noun="messages behind",
+    ),
+    MetricSpec(
+        "consumer_lag_at_poll",
+        "Lag in messages at the poll",
+        Unit.MESSAGES,
+        Rollup.LAST,
+        Scope.GROUP,
+        noun="messages behind",
+    ),
+    MetricSpec(
+        "consumer_lag_seconds",
+        "Lag in seconds",
+        Unit.SECONDS,
+        Rollup.MAX,
+        Scope.GROUP,
+        AlertKind.FRESHNESS,
+        Direction.UP,
+        scored=False,
+    ),
+    MetricSpec("consumer_rate", "Consumed per second", Unit.NUMBER, Rollup.MEAN, Scope.GROUP),
+    MetricSpec(
+        "committed_offset",
+        "Committed offset (all partitions)",
+        Unit.MESSAGES,
+        Rollup.LAST,
+        Scope.GROUP,
+    ),
+    MetricSpec("consumer_status", "Consumer status", Unit.NUMBER, Rollup.LAST, Scope.GROUP),
+    MetricSpec("consumer_members", "Group members", Unit.NUMBER, Rollup.LAST, Scope.GROUP),
+    MetricSpec("present_rate", "Messages with the field", Unit.RATIO, Rollup.MEAN, Scope.COLUMN),
+    MetricSpec(
+        "event_messages",
+        "Messages per bucket of event time",
+        Unit.MESSAGES,
+        Rollup.SUM,
+        Scope.TABLE,
+        counts=True,
+        noun="messages",
+    ),
+    MetricSpec("reconcile_gap", "Buckets not read whole", Unit.NUMBER, Rollup.MAX, Scope.TABLE),
+    MetricSpec(
+        "stream_reconciliation",
+        "Sink rows against topic messages",
+        Unit.ROWS,
+        Rollup.SUM,
+        Scope.TABLE,
+        noun="rows",
+    ),
+    MetricSpec(
+        "sink_rows",
+        "Sink rows per bucket of event time",
+        Unit.ROWS,
+        Rollup.SUM,
+        Scope.COLUMN,
+        counts=True,
+        noun="rows",
+    ),
+)
+_SPECS = _SPECS + _STREAM_SPECS
 
 _BY_NAME: dict[str, MetricSpec] = {str(s.name): s for s in _SPECS}
 

@@ -79,6 +79,16 @@ class KafkaStreamConfig(_Strict):
     sample_per_partition: int = Field(
         200, ge=0, le=100_000, description="messages profiled per partition per poll"
     )
+    sample_partitions: int = Field(
+        1000,
+        ge=1,
+        description="partitions sampled per poll at most; past it they take turns over polls",
+    )
+    sample_messages: int = Field(
+        50_000,
+        ge=1,
+        description="messages profiled per poll at most, across partitions (about)",
+    )
     max_message_bytes: int = Field(
         1_000_000, ge=1, description="larger payloads are counted as oversized, not parsed"
     )

@@ -18,8 +18,10 @@ import math
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tidegauge.core.catalogue import spec
 from tidegauge.core.clock import floor_time
 from tidegauge.core.detectors.base import DetectorSettings, Direction, Sensitivity
+from tidegauge.core.detectors.categorical import MIN_HISTORY_BUCKETS, CategoricalDetector
 from tidegauge.core.detectors.fdr import fdr_reject
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.model import Alert, AlertKind, Severity
@@ -61,6 +63,7 @@ def topic_alerts(
     out += _consumers(tr, now)
     out += _schema(tr, now)
     out += _new_values(cfg, tr, now)
+    out += _vanished_values(cfg, tr, now, sensitivity)
     return out
 
 
@@ -69,9 +72,7 @@ def _volume(
 ) -> list[Alert]:
     if tr.first_poll:
         return []
-    return _learned(
-        cfg, store, tr, now, sensitivity, MESSAGES, None, Direction.BOTH, AlertKind.VOLUME
-    )
+    return _learned(cfg, store, tr, now, sensitivity, MESSAGES, None)
 
 
 def _lag_baselines(
@@ -81,9 +82,7 @@ def _lag_baselines(
     seconds behind and is now minutes behind, before any status rule trips)."""
     out: list[Alert] = []
     for g in tr.groups:
-        out += _learned(
-            cfg, store, tr, now, sensitivity, LAG_SECONDS, g, Direction.UP, AlertKind.FRESHNESS
-        )
+        out += _learned(cfg, store, tr, now, sensitivity, LAG_SECONDS, g)
     return out
 
 
@@ -95,10 +94,12 @@ def _learned(
     sensitivity: str,
     metric: str,
     column: str | None,
-    direction: Direction,
-    kind: AlertKind,
 ) -> list[Alert]:
-    """The seasonal detector on one minute series, testing the buckets since the last poll."""
+    """The seasonal detector on one minute series, testing the buckets since the last poll;
+    its alert kind, direction and title are the metric catalogue's."""
+    m = spec(metric)
+    assert m.kind is not None, f"{metric} has no alert kind in the catalogue"
+    kind, direction = m.kind, m.direction
     bucket = cfg.bucket_seconds
     points = store.points(
         tr.table_id,
@@ -138,10 +139,11 @@ def _learned(
     if not detections:
         return []
     keep = fdr_reject([d.p_value for d in detections], q=0.05)
+    title = m.title.lower()
     what = (
-        f"messages per minute on topic {tr.topic}"
+        f"{title} on topic {tr.topic}"
         if column is None
-        else f"lag in seconds of {column} on topic {tr.topic}"
+        else f"{title} of {column} on topic {tr.topic}"
     )
     out = []
     for d, k in zip(detections, keep, strict=True):
@@ -327,6 +329,74 @@ def _new_values(cfg: KafkaStreamConfig, tr: TopicReport, now: datetime) -> list[
                         "value": value,
                         "first_seen": first_at.isoformat(),
                         "share": share,
+                    },
+                )
+            )
+    return out
+
+
+def _vanished_values(
+    cfg: KafkaStreamConfig, tr: TopicReport, now: datetime, sensitivity: str
+) -> list[Alert]:
+    """A value seen in (almost) every sampled bucket that is missing from this poll's sample.
+
+    The test is the table side's (:class:`CategoricalDetector`): the value's usual share of
+    the sampled messages, and how unlikely it is that none of this poll's sample holds it.
+    It alerts once, in the poll that first misses the value: the next poll's history ends
+    in a bucket without it.
+    """
+    if tr.profile is None:
+        return []
+    bucket = cfg.bucket_seconds
+    cur = floor_time(now, bucket)
+    out = []
+    for path, f in sorted(tr.profile.categorical(cfg.categorical_max_distinct).items()):
+        hist = sorted(
+            (b, {v: int(c) for v, c in counts.items()})
+            for b, counts in tr.value_history.get(path, {}).items()
+            if b < cur
+        )
+        if len(hist) < MIN_HISTORY_BUCKETS:
+            continue
+        det = CategoricalDetector(
+            DetectorSettings(sensitivity=Sensitivity(sensitivity), direction=Direction.DOWN),
+            column=path,
+        )
+        found = det.evaluate(hist, (cur, {v: int(n) for v, n in f.values.items()}))
+        n_now = sum(f.values.values())
+        for d in found:
+            value = d.details.get("value")
+            if d.details.get("kind") != "category_vanished" or not isinstance(value, str):
+                continue
+            last = max(b for b, counts in hist if counts.get(value, 0) > 0)
+            if last != hist[-1][0]:
+                continue  # already missing from the previous sampled bucket: alerted then
+            share = float(d.details.get("expected_share") or 0.0)
+            seen_until = last + timedelta(seconds=bucket)
+            out.append(
+                Alert(
+                    kind=AlertKind.CATEGORY_VANISHED,
+                    table=tr.ref,
+                    metric="value_count",
+                    column=path,
+                    segment=value,
+                    data_time=cur,
+                    detected_at=now,
+                    observed=0.0,
+                    expected=round(share * n_now, 1),
+                    severity=Severity.MEDIUM,
+                    title=f"value `{value}` vanished from `{path}` on topic {tr.topic}",
+                    explanation={
+                        "text": f"value `{value}` of `{path}` on topic `{tr.topic}` was last "
+                        f"seen in the bucket starting {last:%Y-%m-%d %H:%M} UTC; none "
+                        f"of the {n_now} messages sampled since the previous poll has it, "
+                        f"where it was usually {share:.0%} of them (in {len(hist)} sampled "
+                        "buckets before)",
+                        "value": value,
+                        "last_seen": last.isoformat(),
+                        "seen_until": seen_until.isoformat(),
+                        "expected_share": share,
+                        "sampled": n_now,
                     },
                 )
             )

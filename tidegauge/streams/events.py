@@ -8,23 +8,24 @@ the buckets it touches are never reconciled (a count known to be short would loo
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidegauge.core.clock import floor_time, parse_instant
 from tidegauge.core.model import MetricPoint, TableRef
-from tidegauge.streams.profile import value_at
+from tidegauge.streams.profile import Decode, value_at
 
 if TYPE_CHECKING:
     from tidegauge.streams.config import KafkaStreamConfig
     from tidegauge.streams.kafka import Message
 
 
-def event_time(m: Message, field: str | None) -> datetime | None:
+def event_time(m: Message, field: str | None, decode: Decode = json.loads) -> datetime | None:
     """The message's event time: the payload field when configured and readable."""
     if field:
-        v = value_at(m.value, field)
+        v = value_at(m.value, field, decode)
         got = _as_time(v)
         if got is not None:
             return got
@@ -34,6 +35,8 @@ def event_time(m: Message, field: str | None) -> datetime | None:
 
 
 def _as_time(v: Any) -> datetime | None:
+    if isinstance(v, datetime):  # an Avro timestamp logical type
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
     if isinstance(v, bool):
         return None
     if isinstance(v, int | float):
@@ -56,6 +59,7 @@ def event_points(
     now: datetime,
     *,
     gap: bool,
+    decode: Decode = json.loads,
 ) -> list[MetricPoint]:
     """Per-partition ends, event-time counts added to the stored ones, and a gap mark."""
     from tidegauge.streams.poll import END_OFFSET, EVENT_MESSAGES, RECONCILE_GAP
@@ -76,7 +80,7 @@ def event_points(
         counts[b] += 0.0
         b += timedelta(seconds=bucket)
     for m in messages:
-        at = event_time(m, cfg.timestamp_field)
+        at = event_time(m, cfg.timestamp_field, decode)
         if at is not None:
             counts[floor_time(at, bucket)] += 1
     return out + [

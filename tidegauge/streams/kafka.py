@@ -185,8 +185,14 @@ class KafkaStream:
             out[name] = len(t.partitions)
         return out
 
-    def end_offsets(self, partitions: dict[str, int]) -> dict[TP, tuple[int, int]]:
-        """(earliest, high watermark) of every partition, in a few batched calls."""
+    def end_offsets(
+        self, partitions: dict[str, int], *, earliest: set[str] | None = None
+    ) -> dict[TP, tuple[int, int]]:
+        """(earliest, high watermark) of every partition, in a few batched calls.
+
+        The earliest offsets are asked only for the topics in ``earliest`` (None: all); the
+        others read 0. Both requests of a chunk are in flight together.
+        """
         from confluent_kafka import TopicPartition
 
         offset_spec: Any = _import().admin.OffsetSpec
@@ -194,21 +200,29 @@ class KafkaStream:
         out: dict[TP, tuple[int, int]] = {}
         for lo in range(0, len(tps), OFFSETS_CHUNK):
             part = tps[lo : lo + OFFSETS_CHUNK]
-            ends = self._list_offsets({TopicPartition(t, p): offset_spec.latest() for t, p in part})
-            starts = self._list_offsets(
-                {TopicPartition(t, p): offset_spec.earliest() for t, p in part}
-            )
+            sent = [
+                self._request_offsets({TopicPartition(t, p): offset_spec.latest() for t, p in part})
+            ]
+            early = [tp for tp in part if earliest is None or tp[0] in earliest]
+            if early:
+                spec = offset_spec.earliest()
+                sent.append(self._request_offsets({TopicPartition(t, p): spec for t, p in early}))
+            ends, *rest = (self._offsets_of(f) for f in sent)
+            starts = rest[0] if rest else {}
             for tp in part:
                 if tp in ends:
                     out[tp] = (max(0, starts.get(tp, 0)), ends[tp])
         return out
 
-    def _list_offsets(self, request: dict[Any, Any]) -> dict[TP, int]:
+    def _request_offsets(self, request: dict[Any, Any]) -> dict[Any, Any]:
         ck = _import()
         try:
-            futures = self._admin.list_offsets(request, request_timeout=self.timeout)
+            return dict(self._admin.list_offsets(request, request_timeout=self.timeout))
         except ck.KafkaException as e:
             raise self._error(f"cannot list offsets: {e.args[0]}") from None
+
+    def _offsets_of(self, futures: dict[Any, Any]) -> dict[TP, int]:
+        ck = _import()
         out: dict[TP, int] = {}
         for tp, fut in futures.items():
             try:
@@ -216,6 +230,9 @@ class KafkaStream:
             except ck.KafkaException as e:  # a topic deleted meanwhile: left out, not fatal
                 log.info("%s: offsets of %s[%d]: %s", self.config.name, tp.topic, tp.partition, e)
         return out
+
+    def _list_offsets(self, request: dict[Any, Any]) -> dict[TP, int]:
+        return self._offsets_of(self._request_offsets(request))
 
     # --- consumer groups -----------------------------------------------------------------
     def groups(self) -> dict[str, GroupInfo]:

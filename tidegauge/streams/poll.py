@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,9 +30,18 @@ from typing import TYPE_CHECKING, Any
 from tidegauge.core.clock import floor_time
 from tidegauge.core.model import ColumnInfo, MetricPoint, TableInfo, TableRef, TypeFamily
 from tidegauge.store.bulk import PointFilter, latest_snapshots, stream_points
+from tidegauge.streams.avro import payload_decoder, raw
+from tidegauge.streams.backfill import backfill
 from tidegauge.streams.events import event_points
-from tidegauge.streams.kafka import TP, KafkaStream, Message, StreamError
+from tidegauge.streams.kafka import KafkaStream, Message, StreamError
 from tidegauge.streams.profile import Profile, profile_payloads
+from tidegauge.streams.sample import (
+    by_topic,
+    lag_reads,
+    plan_sample,
+    stamps_of,
+    write_points,
+)
 from tidegauge.streams.status import ConsumerStatus, Observation, evaluate
 
 if TYPE_CHECKING:
@@ -46,6 +57,7 @@ BYTES = "bytes"
 LAST_MESSAGE = "last_message_at"  # snapshot, epoch seconds
 SKEW = "partition_skew"  # snapshot: busiest partition's share over an even share
 END_OFFSET = "end_offset"  # snapshot: summed real end offsets
+START_OFFSET = "start_offset"  # snapshot: summed earliest offsets (retention's start)
 PARTITIONS = "partitions"  # snapshot
 PARSE_FAILURES = "parse_failure_rate"
 OVERSIZED = "oversized_count"
@@ -70,6 +82,7 @@ STREAM_METRICS = (
     LAST_MESSAGE,
     SKEW,
     END_OFFSET,
+    START_OFFSET,
     PARTITIONS,
     PARSE_FAILURES,
     OVERSIZED,
@@ -89,11 +102,9 @@ STREAM_METRICS = (
     RECONCILE_GAP,
     SINK_ROWS,
 )
-#: a sink topic's messages read per partition per poll for reconciliation
-SINK_READ_CAP = 50_000
-#: backfill reads at most this many retained messages per topic (timestamps only)
-BACKFILL_MAX_MESSAGES = 5_000_000
 STATE_LOOKBACK = timedelta(days=2)
+#: a topic's earliest offsets are asked every this many polls (and on its first)
+START_EVERY = 10
 
 FAMILIES = {
     "string": TypeFamily.STRING,
@@ -103,6 +114,9 @@ FAMILIES = {
     "boolean": TypeFamily.BOOLEAN,
     "array": TypeFamily.ARRAY,
     "object": TypeFamily.STRUCT,
+    "timestamp": TypeFamily.TIMESTAMP,
+    "date": TypeFamily.DATE,
+    "bytes": TypeFamily.BINARY,
 }
 
 
@@ -139,6 +153,8 @@ class TopicReport:
     schema: dict[str, str] = field(default_factory=dict)
     previous_present: dict[str, float] = field(default_factory=dict)
     known_values: dict[str, dict[str, datetime]] = field(default_factory=dict)
+    #: path → earlier bucket → value → messages sampled (vanished values are judged on it)
+    value_history: dict[str, dict[datetime, dict[str, float]]] = field(default_factory=dict)
     polls_seen: int = 0
 
     @property
@@ -179,6 +195,12 @@ class StreamReport:
     vanished_groups: list[str] = field(default_factory=list)
     points: int = 0
     seconds: float = 0.0
+    #: the sample covered part of the partitions, rotating from poll to poll (sample.py)
+    rotating: bool = False
+    #: seconds spent in each phase of the poll (broker calls, store, reads, compute)
+    phases: dict[str, float] = field(default_factory=dict)
+    #: what went wrong without stopping the poll (a schema registry that did not answer)
+    problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -189,6 +211,9 @@ class StreamReport:
             "vanished_groups": self.vanished_groups,
             "points": self.points,
             "seconds": round(self.seconds, 3),
+            "sample_rotating": self.rotating,
+            "phases": self.phases,
+            "problems": self.problems,
         }
 
 
@@ -197,6 +222,7 @@ class _History:
     """What one topic's stored points say about the previous polls."""
 
     end_offset: tuple[datetime, float] | None = None
+    start_offset: float | None = None
     committed: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
     lags: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
     status: dict[str, float] = field(default_factory=dict)
@@ -204,6 +230,8 @@ class _History:
     values: dict[str, dict[str, datetime]] = field(default_factory=dict)
     bucket_messages: dict[datetime, float] = field(default_factory=dict)
     bucket_values: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: path → bucket → value → messages sampled, for the buckets before the current one
+    value_buckets: dict[str, dict[datetime, dict[str, float]]] = field(default_factory=dict)
     polls: int = 0
     #: sink topics: each partition's real end at the previous poll
     partition_ends: dict[int, float] = field(default_factory=dict)
@@ -216,7 +244,7 @@ def _histories(
     current = floor_time(now, bucket)
     state = PointFilter(
         now - STATE_LOOKBACK,
-        frozenset({END_OFFSET, COMMITTED, LAG_AT_POLL, STATUS, PRESENT}),
+        frozenset({END_OFFSET, START_OFFSET, COMMITTED, LAG_AT_POLL, STATUS, PRESENT}),
     )
     values = PointFilter(now - timedelta(days=max(history_days, 1)), frozenset({VALUE_COUNT}))
     recent = PointFilter(current - timedelta(seconds=bucket), frozenset({MESSAGES}))
@@ -232,6 +260,8 @@ def _histories(
             elif p.metric == END_OFFSET:
                 h.end_offset = (p.bucket_start, p.value)
                 h.polls += 1
+            elif p.metric == START_OFFSET:
+                h.start_offset = p.value
             elif p.metric == EVENT_MESSAGES:
                 h.event_counts[p.bucket_start] = p.value
             elif p.metric == COMMITTED and p.column:
@@ -247,6 +277,9 @@ def _histories(
                 seen.setdefault(p.segment, p.bucket_start)
                 if p.bucket_start >= current:
                     h.bucket_values[(p.column, p.segment)] = p.value
+                else:
+                    per = h.value_buckets.setdefault(p.column, {})
+                    per.setdefault(p.bucket_start, {})[p.segment] = p.value
             elif p.metric == MESSAGES and p.bucket_start >= current - timedelta(seconds=bucket):
                 h.bucket_messages[p.bucket_start] = p.value
     return out
@@ -293,19 +326,49 @@ def _poll(
     report: StreamReport,
 ) -> None:
     bucket = cfg.bucket_seconds
+    decode, registry = payload_decoder(cfg, report.problems)
+    lap = _Laps(report.phases)
     topics = ks.topics()
-    offsets = ks.end_offsets(topics)
-    groups = ks.groups()
+    lap("topics")
     known = {t.ref.name: t for t in store.tables() if t.ref.warehouse == cfg.name}
+    hist = _histories(
+        store,
+        {known[t].id: topic_ref(cfg.name, t) for t in topics if t in known},
+        now,
+        bucket,
+        cfg.history_days,
+    )
+    lap("history")
+    # the earliest offsets move only with retention: asked for new topics and a rotating
+    # tenth of the others; the rest keep the sum the previous poll stored
+    start_of = {t: h.start_offset for t in topics if t in known and (h := hist.get(known[t].id))}
+    ask_start = {
+        t
+        for t in topics
+        if start_of.get(t) is None
+        or (zlib.crc32(t.encode()) + hist[known[t].id].polls) % START_EVERY == 0
+    }
+    # the groups' requests wait on the broker while the offsets are asked: side by side
+    with ThreadPoolExecutor(1, thread_name_prefix="tidegauge-groups") as pool:
+        asked = pool.submit(ks.groups)
+        offsets = ks.end_offsets(topics, earliest=ask_start)
+        lap("offsets")
+        groups = asked.result()
+    lap("groups")
+    starts: dict[str, float] = {t: v for t, v in start_of.items() if v is not None}
+    for t, n in topics.items():
+        ours = [offsets[(t, p)] for p in range(n) if (t, p) in offsets]
+        if t in ask_start:
+            starts[t] = float(sum(low for low, _ in ours))
+        elif sum(high for _, high in ours) < starts[t]:  # recreated since: it starts again
+            starts[t] = 0.0
     report.deleted_topics = sorted(set(known) - set(topics))
     snaps = latest_snapshots(store, [t.id for t in known.values()])
     infos = [
         TableInfo(
             topic_ref(cfg.name, t),
-            row_count=sum(
-                max(0, offsets[(t, p)][1] - offsets[(t, p)][0])
-                for p in range(n)
-                if (t, p) in offsets
+            row_count=max(
+                0, int(sum(offsets[(t, p)][1] for p in range(n) if (t, p) in offsets) - starts[t])
             ),
             columns=tuple(snaps[known[t].id].columns)
             if t in known and known[t].id in snaps
@@ -316,61 +379,55 @@ def _poll(
     ids = store.upsert_tables(infos, now)
     store.mark_dropped(cfg.name, set(ids), now)
     tid_of = {info.ref.name: tid for info, tid in zip(infos, ids, strict=True)}
-    hist = _histories(
-        store,
-        {tid: topic_ref(cfg.name, t) for t, tid in tid_of.items()},
-        now,
-        bucket,
-        cfg.history_days,
-    )
+    lap("tables")
 
-    # the sample: new messages since the previous poll, the last ``sample_per_partition``
+    # the sample: the newest ``sample_per_partition`` of each partition, bounded (sample.py)
     prev_end: dict[str, float] = {
         t: h.end_offset[1] for t, tid in tid_of.items() if (h := hist.get(tid)) and h.end_offset
     }
-    ranges: dict[TP, tuple[int, int]] = {}
-    sinks = {s.topic for s in cfg.sinks if s.table_timestamp}
-    gaps: set[str] = set()
+    sink_topics = {s.topic for s in cfg.sinks if s.table_timestamp}
     hw_total: dict[str, int] = defaultdict(int)
     for (t, _p), (_low, high) in offsets.items():
         hw_total[t] += high
     # a topic whose watermarks add up to exactly the end the previous poll read has nothing
     # new and is not read; below it, the watermarks lag (see kafka.py): read to the end
-    idle = {t for t, v in prev_end.items() if hw_total.get(t, 0) == v and t not in sinks}
-    for (t, p), (low, high) in offsets.items():
-        if t in idle:
-            continue
-        start = max(low, high - cfg.sample_per_partition)
-        h = hist.get(tid_of[t]) if t in tid_of else None
-        if t in sinks and h is not None and p in h.partition_ends:
-            # a sink topic is read whole since the previous poll: reconciliation counts
-            # every message by event time; past the cap a gap is recorded instead
-            start = max(low, int(h.partition_ends[p]))
-            if high - start > SINK_READ_CAP:
-                start = high - cfg.sample_per_partition
-                gaps.add(t)
-        ranges[(t, p)] = (start, 2**62)  # read to the partition's real end (see kafka.py)
+    idle = {t for t, v in prev_end.items() if hw_total.get(t, 0) == v and t not in sink_topics}
+    ranges, gaps, report.rotating = plan_sample(
+        offsets,
+        per_partition=cfg.sample_per_partition,
+        budget=cfg.sample_partitions,
+        messages=cfg.sample_messages,
+        idle=idle,
+        polls={t: h.polls for t, tid in tid_of.items() if (h := hist.get(tid))},
+        sinks={
+            t: (h.partition_ends if (h := hist.get(tid_of[t])) else {})
+            for t in sink_topics
+            if t in tid_of
+        },
+    )
     samples: dict[str, list[Message]] = defaultdict(list)
-    if cfg.sample_per_partition > 0:
-        for m in ks.read(ranges, budget=ks.timeout):
-            samples[m.topic].append(m)
+    lap("history")
+    for m in ks.read(ranges, budget=ks.timeout):
+        samples[m.topic].append(m)
     real_end = {tp: max(high, ks.ends.get(tp, high)) for tp, (_, high) in offsets.items()}
 
     # lag in seconds: the timestamp of the message at each group's committed offset
-    wanted = []
-    for g in groups.values():
-        for tp, off in g.committed.items():
-            if tp in real_end and off < real_end[tp]:
-                wanted.append((tp, off))
-    stamps = ks.timestamps_at(wanted) if wanted else {}
+    committed_by = by_topic((g.group, g.committed) for g in groups.values())
+    stamps = {k: v for ms in samples.values() for k, v in stamps_of(ms).items()}
+    wanted = lag_reads(committed_by, real_end, stamps)
+    lap("sample_read")
+    if wanted:
+        stamps.update(ks.timestamps_at(wanted))
 
     new = {t for t in topics if (h := hist.get(tid_of[t])) is None or h.end_offset is None}
-    backfilled_all = _backfill(
+    lap("lag_read")
+    backfilled_all = backfill(
         ks,
         cfg,
         {tp: (offsets[tp][0], e) for tp, e in real_end.items() if tp[0] in new},
         now,
     )
+    lap("backfill")
     points: dict[int, list[MetricPoint]] = defaultdict(list)
     for t, n in sorted(topics.items()):
         tid = tid_of[t]
@@ -400,10 +457,20 @@ def _poll(
                 c += h.bucket_messages.get(b, 0.0)  # an earlier poll filled part of it
                 pts.append(MetricPoint(ref, MESSAGES, b, round(c, 3), bucket_seconds=bucket))
         pts.append(MetricPoint(ref, END_OFFSET, now, total_end))
+        pts.append(MetricPoint(ref, START_OFFSET, now, starts[t]))
         pts.append(MetricPoint(ref, PARTITIONS, now, float(n)))
         sample = samples.get(t, [])
-        if t in sinks:
-            pts += event_points(ref, cfg, sample, h, ends, now, gap=t in gaps or first)
+        if t in sink_topics:
+            pts += event_points(
+                ref,
+                cfg,
+                sample,
+                h,
+                ends,
+                now,
+                gap=t in gaps or first,
+                decode=decode or raw,
+            )
         if not first:
             # only what arrived since the previous poll: the last N of each partition may
             # reach back past it on a quiet topic, and old messages would hide a change
@@ -414,7 +481,7 @@ def _poll(
             if newest is not None:
                 tr.last_message_at = datetime.fromtimestamp(newest / 1000, UTC)
                 pts.append(MetricPoint(ref, LAST_MESSAGE, now, newest / 1000))
-        if not first and prev_end.get(t) is not None and n > 1:
+        if not first and prev_end.get(t) is not None and n > 1 and not report.rotating:
             tr.skew = _skew(sample, n)
             if tr.skew is not None:
                 pts.append(MetricPoint(ref, SKEW, now, tr.skew))
@@ -426,8 +493,9 @@ def _poll(
                     pii=cfg.pii_fields,
                     timestamps=(m.timestamp_ms for m in sample),
                     max_bytes=cfg.max_message_bytes,
+                    decode=decode,
                 )
-                if cfg.format == "json"
+                if decode is not None
                 else None
             )
             mean_size = sum(m.size for m in sample) / len(sample)
@@ -450,9 +518,10 @@ def _poll(
         )
         tr.previous_present = dict(h.present)
         tr.known_values = h.values
+        tr.value_history = h.value_buckets
         # consumer groups on this topic
         for g in groups.values():
-            mine = {p: off for (tt, p), off in g.committed.items() if tt == t}
+            mine = committed_by.get(t, {}).get(g.group)
             if not mine:
                 continue
             lag = sum(max(0, ends.get(p, 0) - off) for p, off in mine.items())
@@ -460,7 +529,7 @@ def _poll(
             ages = [
                 (now.timestamp() * 1000 - stamps[((t, p), off)]) / 1000
                 for p, off in mine.items()
-                if ((t, p), off) in stamps
+                if ((t, p), off) in stamps and off < ends.get(p, 0)
             ]
             lag_s = max(0.0, max(ages)) if lag > 0 and ages else (0.0 if lag == 0 else None)
             prev = h.committed.get(g.group, [])
@@ -515,9 +584,25 @@ def _poll(
     seen_groups = {g for tr in report.topics for g in tr.groups}
     had = {g for h in hist.values() for g, s in h.status.items()}
     report.vanished_groups = sorted(had - seen_groups - set(groups))
-    for tid, pts in points.items():
-        report.points += store.upsert_points(tid, pts, run_id=run_id, now=now)
+    lap("compute")
+    report.points += write_points(store, points, run_id=run_id, now=now)
+    if registry is not None:
+        report.problems += list(registry.problems)
     _record_schemas(store, report, now)
+    lap("write")
+
+
+class _Laps:
+    """Seconds since the previous lap, by phase name."""
+
+    def __init__(self, into: dict[str, float]) -> None:
+        self.into = into
+        self.t = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        t = time.perf_counter()
+        self.into[name] = round(self.into.get(name, 0.0) + t - self.t, 3)
+        self.t = t
 
 
 def _skew(sample: list[Message], partitions: int) -> float | None:
@@ -593,42 +678,3 @@ def _record_schemas(store: Store, report: StreamReport, now: datetime) -> None:
         infos.append(TableInfo(tr.ref, columns=cols))
         store.add_snapshot(tr.table_id, cols, now)
     store.upsert_tables(infos, now)
-
-
-def _backfill(
-    ks: KafkaStream,
-    cfg: KafkaStreamConfig,
-    bounds: dict[TP, tuple[int, int]],
-    now: datetime,
-) -> dict[str, dict[datetime, float]]:
-    """Messages per bucket over the retained history (up to ``history_days``), per topic.
-
-    The first offset inside the window is found for every partition of every new topic at
-    once (offsets-for-times, or the batched binary search when the broker's answer is
-    wrong); from there the timestamps of the retained messages are read and counted.
-    Buckets without messages between the first and the current one are stored as zeros:
-    no message is an observation too.
-    """
-    bucket = cfg.bucket_seconds
-    if cfg.history_days <= 0 or not bounds:
-        return {}
-    since_ms = int((now - timedelta(days=cfg.history_days)).timestamp() * 1000)
-    starts = ks.offsets_for_time(bounds, since_ms)
-    budget = BACKFILL_MAX_MESSAGES // max(1, len(bounds))
-    ranges = {tp: (max(starts[tp], end - budget), end) for tp, (_, end) in bounds.items()}
-    counts: dict[str, dict[datetime, float]] = defaultdict(lambda: defaultdict(float))
-    now_ms = now.timestamp() * 1000
-    for m in ks.read(ranges, budget=max(ks.timeout, 120.0)):
-        if m.timestamp_ms is None or m.timestamp_ms < since_ms or m.timestamp_ms > now_ms:
-            continue
-        at = floor_time(datetime.fromtimestamp(m.timestamp_ms / 1000, UTC), bucket)
-        counts[m.topic][at] += 1
-    last = floor_time(now, bucket)
-    out: dict[str, dict[datetime, float]] = {}
-    for topic, per in counts.items():
-        b = min(per)
-        while b <= last:
-            per.setdefault(b, 0.0)
-            b += timedelta(seconds=bucket)
-        out[topic] = dict(per)
-    return out

@@ -13,11 +13,13 @@ message that does not parse, or is larger than the configured limit, is counted,
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -93,6 +95,10 @@ class Profile:
         }
 
 
+#: a payload decoder: bytes → document; raises ValueError for what it cannot decode
+Decode = Callable[[bytes], Any]
+
+
 def _kind(v: Any) -> str:
     if v is None:
         return "null"
@@ -100,12 +106,19 @@ def _kind(v: Any) -> str:
         return "boolean"
     if isinstance(v, int):
         return "integer"
-    if isinstance(v, float):
+    if isinstance(v, float | Decimal):
         return "float"
     if isinstance(v, str):
         return "string"
     if isinstance(v, list):
         return "array"
+    # what Avro's logical and binary types decode to
+    if isinstance(v, dt.datetime):
+        return "timestamp"
+    if isinstance(v, dt.date):
+        return "date"
+    if isinstance(v, bytes):
+        return "bytes"
     return "object"
 
 
@@ -132,8 +145,9 @@ def profile_payloads(
     pii: Sequence[str],
     timestamps: Iterable[int | None] | None = None,
     max_bytes: int = 1_000_000,
+    decode: Decode = json.loads,
 ) -> Profile:
-    """Profile parsed JSON payloads; see the module docstring."""
+    """Profile payloads (JSON unless ``decode`` says otherwise); see the module docstring."""
     prof = Profile()
     stamps = iter(timestamps) if timestamps is not None else None
     for raw in payloads:
@@ -146,8 +160,8 @@ def profile_payloads(
             prof.failures += 1
             continue
         try:
-            doc = json.loads(raw) if raw is not None else None
-        except (ValueError, UnicodeDecodeError):
+            doc = decode(raw) if raw is not None else None
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             prof.failures += 1
             continue
         if not isinstance(doc, dict):
@@ -184,11 +198,11 @@ def profile_payloads(
     return prof
 
 
-def value_at(doc: bytes | None, path: str) -> Any:
-    """The value at a dotted path of a JSON payload (None if absent or unparsable)."""
+def value_at(doc: bytes | None, path: str, decode: Decode = json.loads) -> Any:
+    """The value at a dotted path of a payload (None if absent or undecodable)."""
     try:
-        cur: Any = json.loads(doc) if doc is not None else None
-    except (ValueError, UnicodeDecodeError):
+        cur: Any = decode(doc) if doc is not None else None
+    except ValueError:
         return None
     for part in path.split("."):
         if not isinstance(cur, dict):

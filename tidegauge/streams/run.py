@@ -76,6 +76,8 @@ def poll_streams(
     for cfg in project.streams:
         rep = poll_stream(cfg, store, now, run_id)
         reports.append(rep)
+        if rep.problems and errors is not None:  # named, while the rest of the poll stands
+            errors[f"stream:{cfg.name}:payload"] = "; ".join(rep.problems)
         if rep.error is not None:
             if errors is not None:
                 errors[f"stream:{cfg.name}"] = rep.error

@@ -5,8 +5,8 @@ last few observations and asks what the consumer is doing.
 
 * ``ok``: the lag was zero at some point of the window, or it is not growing;
 * ``falling_behind``: the consumer commits, but the lag grew at every observation;
-* ``stalled``: the group has live members but its committed offset has not moved over the
-  window while there is lag;
+* ``stalled``: the group has live members but its committed offset has not moved for longer
+  than the group's own cadence, while its lag stayed or grew;
 * ``stopped``: the same, with no live members (nobody is consuming);
 * ``rewound``: the committed offset went backwards (a reset: messages are read again).
 
@@ -15,6 +15,19 @@ last few observations and asks what the consumer is doing.
 ('stopped', 'stalled')
 >>> evaluate([Observation(100, 5), Observation(50, 60)], members=1).value
 'rewound'
+
+The whole window is read, as Burrow does, but a stop is not made to wait for the window to
+fill with unchanged offsets (that delays it by the window's length). Instead the window
+teaches the group's cadence: the longest stretch of polls it went without committing before.
+A group quiet for longer than that (and for at least :data:`MIN_WINDOW` polls) with lag that
+stayed or grew has stopped or stalled. A group that commits at every poll is found after two
+polls; one that commits every five polls is not called stopped after three.
+
+>>> every_3 = [Observation(c, 5) for c in (10, 10, 10, 20, 20, 20, 30, 30, 30)]
+>>> evaluate(every_3, members=1).value
+'ok'
+>>> evaluate([*every_3, Observation(30, 9)], members=1).value
+'stalled'
 """
 
 from __future__ import annotations
@@ -69,6 +82,17 @@ class Observation:
     lag: float
 
 
+def _runs(window: Sequence[Observation]) -> list[list[Observation]]:
+    """The window cut where the committed offset changed (oldest first)."""
+    runs: list[list[Observation]] = []
+    for o in window:
+        if runs and runs[-1][-1].committed == o.committed:
+            runs[-1].append(o)
+        else:
+            runs.append([o])
+    return runs
+
+
 def evaluate(window: Sequence[Observation], *, members: int) -> ConsumerStatus:
     """The status of the latest observation given the window, oldest first."""
     if not window:
@@ -77,10 +101,15 @@ def evaluate(window: Sequence[Observation], *, members: int) -> ConsumerStatus:
         return ConsumerStatus.REWOUND
     if window[-1].lag <= 0 or len(window) < MIN_WINDOW:
         return ConsumerStatus.OK
-    # a stop shows in the last few polls (Burrow looks at its whole window, which delays a
-    # stop by the window's length): the offset has not moved while lag has appeared
-    recent = window[-MIN_WINDOW:]
-    if all(o.committed == recent[0].committed for o in recent) and recent[-2].lag > 0:
+    runs = _runs(window)
+    quiet = runs[-1]  # the polls since the offset last moved
+    cadence = max((len(r) for r in runs[:-1]), default=0)
+    if (
+        len(quiet) >= MIN_WINDOW
+        and len(quiet) > cadence
+        and quiet[-2].lag > 0
+        and all(b.lag >= a.lag for a, b in itertools.pairwise(quiet))
+    ):
         return ConsumerStatus.STALLED if members > 0 else ConsumerStatus.STOPPED
     if any(o.lag <= 0 for o in window):
         return ConsumerStatus.OK

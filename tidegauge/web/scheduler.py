@@ -1,13 +1,15 @@
 """Runs monitors on a schedule inside ``tidegauge serve`` and flushes the notification outbox.
 
 A daemon thread: one :func:`tidegauge.runner.run` per interval (the project's default time
-bucket, e.g. hourly), and an outbox delivery pass every ``deliver_every`` seconds so retries go
-out between runs. A failing run is logged and retried at the next tick; it never stops the server.
+bucket, e.g. hourly), a streams-only pass at the streams' own ``poll_interval`` between runs,
+and an outbox delivery pass every ``deliver_every`` seconds so retries go out between runs. A
+failing run is logged and retried at the next tick; it never stops the server.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 
@@ -36,6 +38,11 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.runs = 0
+        self.stream_passes = 0
+        #: streams are polled at the shortest of their poll intervals, between table runs
+        self.stream_every = min(
+            (s.poll_interval.total_seconds() for s in project.streams), default=None
+        )
 
     def start(self) -> None:
         if self._thread is not None:
@@ -53,15 +60,31 @@ class Scheduler:
     def _loop(self) -> None:
         next_run = time.monotonic()
         next_deliver = time.monotonic() + self.deliver_every
+        every = self.stream_every
+        next_streams = math.inf
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_run:
-                self.run_once()
+                self.run_once()  # a run polls the streams too
                 next_run = time.monotonic() + self.interval
+                next_streams = time.monotonic() + every if every else math.inf
+            elif now >= next_streams and every:
+                self.streams_once()
+                next_streams = time.monotonic() + every
             elif now >= next_deliver:
                 self.deliver_once()
                 next_deliver = time.monotonic() + self.deliver_every
-            self._stop.wait(max(0.05, min(next_run, next_deliver) - time.monotonic()))
+            wake = min(next_run, next_deliver, next_streams)
+            self._stop.wait(max(0.05, wake - time.monotonic()))
+
+    def streams_once(self) -> None:
+        from tidegauge.streams.watch import stream_run
+
+        try:
+            stream_run(self.project, self.store, self.clock)
+            self.stream_passes += 1
+        except Exception:  # logged; the next tick tries again
+            log.exception("scheduled stream poll failed")
 
     def run_once(self) -> None:
         from tidegauge.runner import run

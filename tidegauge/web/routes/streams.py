@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
 
+from tidegauge.core.catalogue import spec
 from tidegauge.store.store import Store
 from tidegauge.streams import poll as P
 from tidegauge.streams.views import streams_summary
@@ -25,6 +26,19 @@ router = APIRouter(dependencies=[Depends(require_read)])
 
 #: how far back the topic page's charts look
 CHART_HOURS = 24
+#: the metrics the topic page names, titled by the metric catalogue
+TITLED = (
+    P.MESSAGES,
+    P.PARTITIONS,
+    P.SKEW,
+    P.LAG,
+    P.LAG_SECONDS,
+    P.RATE,
+    P.MEMBERS,
+    P.STATUS,
+    P.LAST_MESSAGE,
+    P.PARSE_FAILURES,
+)
 
 
 def _topic(request: Request, stream: str, topic: str) -> dict[str, Any]:
@@ -93,29 +107,37 @@ def api_topic(
 @router.get("/streams", response_class=HTMLResponse, include_in_schema=False)
 def streams_page(request: Request) -> Response:
     data = streams_summary(project_of(request), store_of(request), clock_of(request).now())
-    return render(request, "streams.html", {"streams": data, "active": "streams"})
+    titles = {m: spec(m).title for m in TITLED}
+    return render(request, "streams.html", {"streams": data, "titles": titles, "active": "streams"})
 
 
 @router.get("/streams/{stream}/{topic}", response_class=HTMLResponse, include_in_schema=False)
 def topic_page(request: Request, stream: str, topic: str) -> Response:
     t = topic_detail(request, stream, topic, CHART_HOURS)
+    titles = {m: spec(m).title for m in TITLED}
     throughput = metric_chart(
         ChartData([p["bucket_start"] for p in t["messages"]], [p["value"] for p in t["messages"]]),
-        metric="messages_count",
-        title=f"messages per bucket on {topic}",
+        metric=P.MESSAGES,
+        title=f"{titles[P.MESSAGES]} on {topic}",
     )
     lag_charts = {
         g: metric_chart(
             ChartData([p["bucket_start"] for p in pts], [p["seconds"] for p in pts]),
-            metric="lag_seconds",
-            title=f"lag of {g} in seconds",
+            metric=P.LAG_SECONDS,
+            title=f"{titles[P.LAG_SECONDS]} of {g}",
         )
         for g, pts in t["lag_seconds"].items()
     }
     return render(
         request,
         "streams_topic.html",
-        {"t": t, "throughput": throughput, "lag_charts": lag_charts, "active": "streams"},
+        {
+            "t": t,
+            "titles": titles,
+            "throughput": throughput,
+            "lag_charts": lag_charts,
+            "active": "streams",
+        },
     )
 
 
