@@ -5,9 +5,12 @@
     python -m bench.nab --out /tmp/nab_out --validate       # also check the scorer
     python -m bench.nab --out /tmp/nab_out --save-raw /tmp/nab_raw  # keep every view's p-values
 
-Streaming: every row gets a tail probability from ``stream_scores`` (core/detectors/stream.py)
-computed from earlier rows only; a row alerts when ``p <= alpha``, then the detector stays quiet
-for one day of rows (one alert per event). The threshold ``alpha`` is reported two ways:
+Streaming: every row gets a tail probability from ``ensemble_scores``
+(core/detectors/context.py) computed from earlier rows only: the change views of
+``stream_scores`` (core/detectors/stream.py) and the context novelty of ``context_scores``,
+combined by Bonferroni. A row alerts when ``p <= alpha`` and starts a new event (an event ends
+after a quarter of a day of unsurprising rows: one alert per event). The threshold ``alpha`` is
+reported two ways:
 
 - **fixed in advance**: ``FIXED_LOG_ALPHA`` (1e-2.5), chosen on the development categories
   (``DEV_CATEGORIES``) before any other category was run; the JSON also gives the score on the
@@ -44,7 +47,8 @@ import numpy as np
 
 from tidegauge.core.detectors.base import DetectorSettings
 from tidegauge.core.detectors.seasonal import infer_bucket
-from tidegauge.core.detectors.stream import alerts_from, quiet_points, stream_scores
+from tidegauge.core.detectors.context import ensemble_scores
+from tidegauge.core.detectors.stream import alerts_from, quiet_points
 
 NAB = Path(os.environ.get("NAB_ROOT", Path(__file__).resolve().parents[2] / "shared/datasets/nab"))
 PROFILES = ("standard", "reward_low_FP_rate", "reward_low_FN_rate")
@@ -77,7 +81,7 @@ def _run_one(
     ts, y = read_series(NAB / "data" / rel)
     t = np.array([x.timestamp() for x in ts])
     per_day = 86400.0 / infer_bucket(t)
-    res = stream_scores(y, per_day, DetectorSettings())
+    res = ensemble_scores(y, per_day, DetectorSettings())
     if raw_dir is not None:
         raw_dir.mkdir(parents=True, exist_ok=True)
         np.savez(
@@ -85,7 +89,9 @@ def _run_one(
             t=t,
             y=y,
             p=res.p_value,
-            feature_p=res.feature_p,
+            feature_p=res.stream.feature_p,
+            stream_p=res.stream.p_value,
+            context_p=res.context.p_value,
             per_day=np.array([per_day]),
         )
     return rel, ts, y, res.p_value, per_day, time.perf_counter() - t0

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from tidegauge.config import Project, TableSettings
 from tidegauge.core.catalogue import Scope, Unit, all_specs, rate_metrics
 from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction
+from tidegauge.core.detectors.context import with_context
 from tidegauge.core.detectors.fdr import RUN_Q, control_run
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
@@ -356,13 +357,17 @@ def _series_candidates(
             continue
         det = series_detector(project, settings, metric, column, complete[0].bucket_start, now)
         try:
+            stamps = [p.bucket_start for p in complete]
+            values = [float(p.value) for p in complete]  # type: ignore[arg-type]
             detections = det.evaluate(
-                [p.bucket_start for p in complete],
-                [float(p.value) for p in complete],  # type: ignore[arg-type]
+                stamps,
+                values,
                 test_from=start,
                 exclude=sorted(flagged.get(key, ())),
                 feedback=feedback.get(key, ()),
             )
+            # minute-grain series: context novelty joins as a second ensemble member
+            detections = with_context(detections, stamps, values, det.settings, metric)
         except ValueError as e:
             log.warning("%s %s: %s", entry.info.ref.fqn, metric, e)
             continue

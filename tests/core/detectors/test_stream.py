@@ -75,7 +75,7 @@ def test_alerts_from_keeps_one_alert_per_event() -> None:
     p = np.ones(100)
     p[[10, 11, 12, 40, 41, 80]] = 1e-9
     assert np.flatnonzero(alerts_from(p, 1e-6, 20)).tolist() == [10, 40, 80]
-    assert quiet_points(24.0) == 24 and quiet_points(288.0) == 288
+    assert quiet_points(24.0) == 6 and quiet_points(288.0) == 72
 
 
 def test_detector_gives_one_detection_per_tested_point_with_a_reason() -> None:

@@ -37,8 +37,9 @@ hours, which was measured). The views are combined by Bonferroni (``7 × min p``
 alerts when the combined probability is at most the per-point level ``alpha``: by default the
 sensitivity's ``DetectorSettings.point_alpha``, or one passed explicitly.
 
-One alert per event: after an alert the detector stays quiet for ``quiet`` points (one day of
-points by default). Feature values during an event stay in the calibration history (as in
+One alert per event: an event lasts while surprising points keep coming and ends after
+``quiet`` unsurprising points in a row (a quarter of a day by default); see
+:func:`alerts_from`. Feature values during an event stay in the calibration history (as in
 Numenta's anomaly likelihood): leaving them out makes the tails too light and the detector alert
 in cascades, which was measured.
 """
@@ -391,21 +392,29 @@ def stream_scores(
 
 
 def alerts_from(p_value: FloatArray, alpha: float, quiet: int) -> npt.NDArray[np.bool_]:
-    """One alert per event: points with ``p <= alpha``, then silence for ``quiet`` points."""
+    """One alert per event: the first point with ``p <= alpha`` alerts; the event lasts while
+    surprising points keep coming, and ends after ``quiet`` unsurprising points in a row. The
+    next surprising point after that is a new event and alerts again.
+
+    A fixed silence after each alert (a day, as before) hid a second, real incident that began
+    within the day of an earlier alert, however clear it was; ending the event when the series
+    has calmed down keeps one alert per event without that blind spot.
+    """
     alert = np.zeros(p_value.size, dtype=bool)
-    last = -(10**9)
+    last = -(10**9)  # the last surprising point
     for t in np.flatnonzero(p_value <= alpha):
         if t - last > quiet:
             alert[t] = True
-            last = int(t)
+        last = int(t)
     return alert
 
 
 def quiet_points(points_per_day: float, short: int | None = None) -> int:
-    """The default silence after an alert: one day of points (at least the short window)."""
+    """How many unsurprising points in a row end an event: a quarter of a day (the seasonal
+    detector's run length for a level shift), at least the short window."""
     per_day = max(points_per_day, 1.0)
     w = short or int(min(12, max(4, round(per_day / 24))))
-    return max(w, round(per_day))
+    return max(w, round(per_day / 4))
 
 
 @dataclass

@@ -184,16 +184,7 @@ class SeasonalDetector:
                     tr_cache = (fit.transform, n_train, fit.spec)
                 since_fit = 0
             since_fit += 1
-            ps = score_points(
-                fit,
-                s.t[i : i + 1],
-                s.sow[i : i + 1],
-                s.y[i : i + 1],
-                alpha,
-                band_factor,
-                cfg.direction,
-            )[0]
-            det = decide(self.settings, self.metric, ps, fit, ts, alpha)
+            ps, det = self._test_point(fit, s, i, alpha, band_factor)
             if det.is_anomaly and not forced[i]:
                 det = self._seen_before(det, s.y[train], alpha)
             if special[i]:
@@ -224,16 +215,7 @@ class SeasonalDetector:
                         spec=tr_cache[2] if tr_cache else None,
                         count_noise=self.counts_things,
                     )
-                    alt_ps = score_points(
-                        alt_fit,
-                        s.t[i : i + 1],
-                        s.sow[i : i + 1],
-                        s.y[i : i + 1],
-                        alpha,
-                        band_factor,
-                        cfg.direction,
-                    )[0]
-                    alt_det = decide(self.settings, self.metric, alt_ps, alt_fit, ts, alpha)
+                    alt_ps, alt_det = self._test_point(alt_fit, s, i, alpha, band_factor)
                     if not alt_det.is_anomaly:
                         changepoints = alt_cps
                         flagged |= episode & ~forced
@@ -259,6 +241,22 @@ class SeasonalDetector:
             else:
                 run, run_sign = [], 0
         return out
+
+    def _test_point(
+        self, fit: Fit, s: Series, i: int, alpha: float, band_factor: float
+    ) -> tuple[PointScore, Detection]:
+        """Score point ``i`` of ``s`` against ``fit`` and decide it: one step of the walk, the
+        same for the current baseline and for the old-level baseline of an ended episode."""
+        ps = score_points(
+            fit,
+            s.t[i : i + 1],
+            s.sow[i : i + 1],
+            s.y[i : i + 1],
+            alpha,
+            band_factor,
+            self.settings.direction,
+        )[0]
+        return ps, decide(self.settings, self.metric, ps, fit, s.stamps[i], alpha)
 
     def _special_day(
         self,

@@ -1,0 +1,280 @@
+"""Context novelty: has the series just done something it has never done before?
+
+The band and change views of :mod:`.stream` ask how *far* the recent values are from the usual
+ones. Many incidents on high-frequency series are instead a *sequence* never seen: a value
+reached the wrong way, a rhythm that breaks, a plateau at a level visited before but never
+stayed at. This detector learns which short sequences the series produces and scores each new
+point by how new its sequences are, using only earlier points:
+
+1. *quantise*: each value becomes a level (an integer bin). The bin width is the central 99%
+   range of the history divided by ``bins``; bins are unbounded, so a value beyond every
+   earlier one falls in a new bin. The width is re-learned each time the history doubles (the
+   counts below are then recounted from the stored levels), so the resolution always follows
+   the range the series has shown.
+2. *contexts*: the level sequences ending at ``t`` of length 1 to ``order`` (the level itself,
+   the step into it, the last three levels...). Each has a count of earlier occurrences ``c``;
+   its novelty is ``1 / (1 + c)`` (1 for a sequence never seen, fading as it repeats). The raw
+   score of the point is the mean novelty over the lengths.
+3. *likelihood*: the raw score is noisy on a noisy series, so as in Numenta's anomaly
+   likelihood what is judged is its mean over the last ``short`` points, against the history
+   of that mean: a generalised Pareto tail fitted to its own past (:func:`.stream.fit_tail`)
+   turns it into a tail probability. A series whose every few points bring a new sequence
+   (pure noise) learns that this is normal; a series that repeats itself alerts on the first
+   sequence it has not produced before.
+
+The result is a per-point tail probability like :func:`.stream.stream_scores` gives, and the
+same one-alert-per-event rule (:func:`.stream.alerts_from`). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from tidegauge.core.detectors.base import (
+    SECONDS_PER_DAY,
+    Detection,
+    DetectorSettings,
+    Direction,
+    FloatArray,
+    fmt_number,
+)
+from tidegauge.core.detectors.seasonal.model import Timestamps, Values, prepare
+from tidegauge.core.detectors.stream import (
+    MAX_CALIBRATION,
+    MIN_CALIBRATION,
+    StreamScores,
+    Tail,
+    _rolling_ref,
+    alerts_from,
+    fit_tail,
+    quiet_points,
+    seasonal_residual,
+    stream_scores,
+)
+
+#: levels across the central 99% of the history
+BINS = 20
+#: longest level sequence remembered
+ORDER = 3
+#: the quantiser is first learned on this many points (or a day of points, if more)
+MIN_LEARN = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ContextScores:
+    """Per-point results of :func:`context_scores` (arrays aligned with the input)."""
+
+    p_value: FloatArray  # tail probability of the recent novelty (1 where not scored)
+    alert: npt.NDArray[np.bool_]
+    novelty: FloatArray  # raw novelty of each point, in [0, 1] (NaN while learning)
+    level: npt.NDArray[np.int64]  # the quantised level of each point
+    alpha: float
+
+
+def _quantiser(history: FloatArray, bins: int) -> tuple[float, float]:
+    """Origin and bin width from the central 99% of ``history``."""
+    lo, hi = (float(v) for v in np.quantile(history, (0.005, 0.995)))
+    width = (hi - lo) / bins
+    if not width > 0:  # a constant history: any move is a new level
+        width = 1e-6 * (abs(lo) + 1.0)
+    return lo, width
+
+
+def _contexts(levels: Sequence[int], t: int, order: int) -> list[tuple[int, ...]]:
+    return [tuple(levels[t - k + 1 : t + 1]) for k in range(1, min(order, t + 1) + 1)]
+
+
+def context_scores(
+    y: Sequence[float] | FloatArray,
+    points_per_day: float,
+    settings: DetectorSettings | None = None,
+    *,
+    bins: int = BINS,
+    order: int = ORDER,
+    short: int | None = None,
+    quiet: int | None = None,
+    alpha: float | None = None,
+) -> ContextScores:
+    """Score every point of ``y`` (in time order, one value per bucket) by the novelty of its
+    recent level sequences against everything before it."""
+    cfg = settings or DetectorSettings()
+    alpha = alpha or cfg.point_alpha(points_per_day)
+    y = np.asarray(y, dtype=np.float64).ravel()
+    n = y.size
+    finite = np.isfinite(y)
+    if n and not finite.all():  # carry the last value over gaps: they are never scored
+        idx = np.where(finite, np.arange(n), 0)
+        np.maximum.accumulate(idx, out=idx)
+        y = np.where(finite, y, y[idx]) if finite.any() else np.zeros(n)
+        y = np.where(np.isfinite(y), y, 0.0)
+    if n == 0:
+        empty = np.zeros(0)
+        return ContextScores(empty, np.zeros(0, dtype=bool), empty, np.zeros(0, np.int64), alpha)
+    per_day = max(points_per_day, 1.0)
+    w = short or int(min(12, max(4, round(per_day / 24))))
+    gap = quiet or quiet_points(points_per_day, short)
+    learn = max(MIN_LEARN, min(round(per_day), 750))
+    novelty = np.full(n, np.nan)
+    levels = np.zeros(n, dtype=np.int64)
+    counts: dict[tuple[int, ...], int] = {}
+    next_refit = learn
+    origin, width = 0.0, 1.0
+    for t in range(n):
+        if t == next_refit:
+            # (re)learn the resolution from all history, recount every sequence at it
+            origin, width = _quantiser(y[:t], bins)
+            levels[:t] = np.floor((y[:t] - origin) / width).astype(np.int64)
+            counts.clear()
+            lv = levels.tolist()
+            for s in range(t):
+                for c in _contexts(lv, s, order):
+                    counts[c] = counts.get(c, 0) + 1
+            next_refit = 2 * t
+        if t < learn:
+            continue
+        levels[t] = math.floor((y[t] - origin) / width)
+        ctxs = _contexts(levels[max(0, t - order + 1) : t + 1].tolist(), min(t, order - 1), order)
+        nov = 0.0
+        for c in ctxs:
+            k = counts.get(c, 0)
+            nov += 1.0 / (1.0 + k)
+            counts[c] = k + 1
+        novelty[t] = nov / len(ctxs)
+    # the likelihood of the recent novelty, from the history of that same mean
+    kernel = np.ones(w) / w
+    recent = np.convolve(np.where(np.isfinite(novelty), novelty, np.nan), kernel)[:n]
+    min_cal = max(MIN_CALIBRATION, round(per_day))
+    pval = np.ones(n)
+    tail: Tail | None = None
+    fitted_at = 0
+    for t in range(n):
+        if not finite[t] or not np.isfinite(recent[t]):
+            continue
+        hist_end = max(0, t - w)  # the history of the mean: windows ending before this one's
+        if tail is None or hist_end - fitted_at >= w:
+            tail = fit_tail(recent[max(0, hist_end - MAX_CALIBRATION) : hist_end], min_cal)
+            fitted_at = hist_end
+        pval[t] = tail.sf(float(recent[t]))
+    if cfg.direction is not Direction.BOTH:
+        # a sequence has no side: judge it by where the recent values sit against the same
+        # time on earlier days (against the recent median while there is no earlier day)
+        dev = seasonal_residual(y, round(per_day)) if per_day >= 4 else np.full(n, np.nan)
+        med = _rolling_ref(y, max(3 * w, min(round(per_day), 750)))[0]
+        dev = np.where(np.isfinite(dev), dev, y - med)
+        side = np.sign(np.convolve(np.where(np.isfinite(dev), dev, 0.0), kernel)[:n])
+        pval = np.where(side == (1.0 if cfg.direction is Direction.UP else -1.0), pval, 1.0)
+    pval[~finite] = 1.0
+    return ContextScores(
+        p_value=pval,
+        alert=alerts_from(pval, alpha, gap),
+        novelty=novelty,
+        level=levels,
+        alpha=alpha,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EnsembleScores:
+    """:func:`ensemble_scores`: the change views and the context novelty, combined."""
+
+    p_value: FloatArray
+    alert: npt.NDArray[np.bool_]
+    stream: StreamScores
+    context: ContextScores
+    alpha: float
+
+
+def combine(*p_values: FloatArray) -> FloatArray:
+    """Bonferroni over ensemble members: ``k × min p`` (valid whatever their dependence)."""
+    low: FloatArray = np.min(np.stack([np.asarray(p, dtype=np.float64) for p in p_values]), axis=0)
+    return np.minimum(1.0, len(p_values) * low)
+
+
+def ensemble_scores(
+    y: Sequence[float] | FloatArray,
+    points_per_day: float,
+    settings: DetectorSettings | None = None,
+    *,
+    alpha: float | None = None,
+) -> EnsembleScores:
+    """How far the recent values are (:func:`.stream.stream_scores`) and how new their sequence
+    is (:func:`context_scores`), as one tail probability per point with one alert per event."""
+    cfg = settings or DetectorSettings()
+    alpha = alpha or cfg.point_alpha(points_per_day)
+    st = stream_scores(y, points_per_day, cfg, alpha=alpha)
+    cx = context_scores(y, points_per_day, cfg, alpha=alpha)
+    p = combine(st.p_value, cx.p_value)
+    return EnsembleScores(p, alerts_from(p, alpha, quiet_points(points_per_day)), st, cx, alpha)
+
+
+#: the context member joins the seasonal detector on series of this many points a day or more
+#: (15-minute buckets or finer): a shape of a few points only means something at sub-hour
+#: grain, and hourly or daily series already compare each hour and weekday with its own past
+HIGH_FREQUENCY_POINTS_PER_DAY = 96
+
+
+def with_context(
+    detections: list[Detection],
+    timestamps: Timestamps,
+    values: Values,
+    settings: DetectorSettings,
+    metric: str,
+) -> list[Detection]:
+    """The seasonal detector's verdicts on a high-frequency series, with the context novelty
+    as a second ensemble member.
+
+    ``timestamps`` / ``values``: the whole series the detections were computed from. A point
+    the seasonal detector passed alerts when the novelty of its sequence is below the
+    per-point level after Bonferroni over the two members, and only at the start of a novelty
+    event. Every tested point's p-value becomes the ensemble's (``2 × min p``), so the run's
+    false-discovery control sees what was actually tested. A series coarser than
+    :data:`HIGH_FREQUENCY_POINTS_PER_DAY` is returned unchanged.
+    """
+    if not detections:
+        return detections
+    s = prepare(timestamps, values)  # the series exactly as the seasonal detector saw it
+    per_day = SECONDS_PER_DAY / max(s.bucket, 1.0)
+    if per_day < HIGH_FREQUENCY_POINTS_PER_DAY:
+        return detections
+    alpha = settings.point_alpha(per_day)
+    p_member = np.minimum(1.0, 2.0 * context_scores(s.y, per_day, settings).p_value)
+    starts = alerts_from(p_member, alpha, quiet_points(per_day))
+    at = {ts: i for i, ts in enumerate(s.stamps)}
+    out: list[Detection] = []
+    for d in detections:
+        i = at.get(d.timestamp)
+        if i is None or d.details.get("status") in ("missing", "learning"):
+            out.append(d)
+            continue
+        pc = float(p_member[i])
+        p = min(1.0, 2.0 * d.p_value, pc)
+        if d.is_anomaly or not starts[i] or not _big_enough(d, settings):
+            out.append(replace(d, p_value=p))
+            continue
+        out.append(
+            replace(
+                d,
+                is_anomaly=True,
+                p_value=p,
+                reason=(
+                    f"{metric} {fmt_number(d.observed or 0.0)}: the last values form a "
+                    "sequence this series has not produced before"
+                    f" (tail probability {p:.2g}, context novelty)"
+                ),
+                details={**d.details, "detector": "context", "context_p_value": pc / 2.0},
+            )
+        )
+    return out
+
+
+def _big_enough(d: Detection, settings: DetectorSettings) -> bool:
+    """The seasonal detector's minimum change still holds for a context alert."""
+    if d.observed is None or d.expected is None:
+        return False
+    diff = abs(d.observed - d.expected)
+    return diff >= settings.min_abs_change and diff >= settings.min_rel_change * abs(d.expected)
