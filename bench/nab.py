@@ -46,8 +46,8 @@ from pathlib import Path
 import numpy as np
 
 from tidegauge.core.detectors.base import DetectorSettings
-from tidegauge.core.detectors.seasonal import infer_bucket
 from tidegauge.core.detectors.context import ensemble_scores
+from tidegauge.core.detectors.seasonal import infer_bucket
 from tidegauge.core.detectors.stream import alerts_from, quiet_points
 
 NAB = Path(os.environ.get("NAB_ROOT", Path(__file__).resolve().parents[2] / "shared/datasets/nab"))

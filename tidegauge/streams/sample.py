@@ -29,9 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tidegauge.core.model import MetricPoint
-from tidegauge.store import schema as s
-from tidegauge.store.bulk import POINT_COLUMNS, POINT_KEY, executemany_raw
-from tidegauge.store.engine import upsert
+from tidegauge.store.points import upsert_point_rows
 from tidegauge.streams.kafka import TP, Message
 
 if TYPE_CHECKING:
@@ -175,12 +173,4 @@ def write_points(
             for p in pts
         }.values()
     )
-    if not rows:
-        return 0
-    t = s.metric_points
-    stmt = upsert(
-        store.dialect, t, None, POINT_KEY, ["value", "bucket_seconds", "collected_at", "run_id"]
-    )
-    with store.engine.begin() as c:
-        executemany_raw(c, stmt, t, POINT_COLUMNS, rows)
-    return len(rows)
+    return upsert_point_rows(store, rows)
