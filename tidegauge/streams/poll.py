@@ -476,10 +476,8 @@ def _poll(
         tr.known_values = h.values
         tr.value_history = h.value_buckets
         # consumer groups on this topic
-        for g in groups.values():
-            mine = committed_by.get(t, {}).get(g.group)
-            if not mine:
-                continue
+        for name, mine in sorted(committed_by.get(t, {}).items()):  # the groups on this topic
+            g = groups[name]
             lag = sum(max(0, ends.get(p, 0) - off) for p, off in mine.items())
             committed = float(sum(mine.values()))
             ages = [
