@@ -9,7 +9,8 @@ from tidegauge.core.model import AlertKind, MetricPoint, TableInfo
 from tidegauge.store.store import Store
 from tidegauge.streams.config import KafkaStreamConfig
 from tidegauge.streams.detect import topic_alerts
-from tidegauge.streams.poll import LAG_SECONDS, GroupReport, TopicReport, topic_ref
+from tidegauge.streams.metrics import LAG_SECONDS
+from tidegauge.streams.poll import GroupReport, TopicReport, topic_ref
 from tidegauge.streams.profile import profile_payloads
 from tidegauge.streams.status import ConsumerStatus
 

@@ -26,7 +26,8 @@ from tidegauge.core.detectors.fdr import fdr_reject
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.model import Alert, AlertKind, Severity
 from tidegauge.store.alerts import series_key
-from tidegauge.streams.poll import LAG_SECONDS, MESSAGES, TopicReport
+from tidegauge.streams.metrics import LAG_SECONDS, MESSAGES
+from tidegauge.streams.poll import TopicReport
 from tidegauge.streams.status import ConsumerStatus
 
 if TYPE_CHECKING:

@@ -62,7 +62,7 @@ def event_points(
     decode: Decode = json.loads,
 ) -> list[MetricPoint]:
     """Per-partition ends, event-time counts added to the stored ones, and a gap mark."""
-    from tidegauge.streams.poll import END_OFFSET, EVENT_MESSAGES, RECONCILE_GAP
+    from tidegauge.streams.metrics import END_OFFSET, EVENT_MESSAGES, RECONCILE_GAP
 
     bucket = cfg.bucket_seconds
     out = [MetricPoint(ref, END_OFFSET, now, float(e), segment=str(p)) for p, e in ends.items()]

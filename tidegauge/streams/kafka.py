@@ -46,6 +46,10 @@ OFFSETS_CHUNK = 4000
 READ_CHUNK = 300
 
 
+def _chunks(items: list[TP], size: int) -> list[list[TP]]:
+    return [items[lo : lo + size] for lo in range(0, len(items), size)]
+
+
 class StreamError(Exception):
     """A stream cannot be polled (unreachable, refused, misconfigured); names the stream."""
 
@@ -191,28 +195,26 @@ class KafkaStream:
         """(earliest, high watermark) of every partition, in a few batched calls.
 
         The earliest offsets are asked only for the topics in ``earliest`` (None: all); the
-        others read 0. Both requests of a chunk are in flight together.
+        others read 0.
         """
         from confluent_kafka import TopicPartition
 
         offset_spec: Any = _import().admin.OffsetSpec
         tps = [(t, p) for t, n in sorted(partitions.items()) for p in range(n)]
-        out: dict[TP, tuple[int, int]] = {}
-        for lo in range(0, len(tps), OFFSETS_CHUNK):
-            part = tps[lo : lo + OFFSETS_CHUNK]
-            sent = [
-                self._request_offsets({TopicPartition(t, p): offset_spec.latest() for t, p in part})
-            ]
-            early = [tp for tp in part if earliest is None or tp[0] in earliest]
-            if early:
-                spec = offset_spec.earliest()
-                sent.append(self._request_offsets({TopicPartition(t, p): spec for t, p in early}))
-            ends, *rest = (self._offsets_of(f) for f in sent)
-            starts = rest[0] if rest else {}
-            for tp in part:
-                if tp in ends:
-                    out[tp] = (max(0, starts.get(tp, 0)), ends[tp])
-        return out
+        latest, first = offset_spec.latest(), offset_spec.earliest()
+        early = [tp for tp in tps if earliest is None or tp[0] in earliest]
+        # every chunk's request is sent before any answer is awaited: one round trip in all
+        sent_ends = [
+            self._request_offsets({TopicPartition(t, p): latest for t, p in part})
+            for part in _chunks(tps, OFFSETS_CHUNK)
+        ]
+        sent_starts = [
+            self._request_offsets({TopicPartition(t, p): first for t, p in part})
+            for part in _chunks(early, OFFSETS_CHUNK)
+        ]
+        ends = {k: v for f in sent_ends for k, v in self._offsets_of(f).items()}
+        starts = {k: v for f in sent_starts for k, v in self._offsets_of(f).items()}
+        return {tp: (max(0, starts.get(tp, 0)), ends[tp]) for tp in tps if tp in ends}
 
     def _request_offsets(self, request: dict[Any, Any]) -> dict[Any, Any]:
         ck = _import()

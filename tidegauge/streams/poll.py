@@ -28,12 +28,32 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidegauge.core.clock import floor_time
-from tidegauge.core.model import ColumnInfo, MetricPoint, TableInfo, TableRef, TypeFamily
+from tidegauge.core.model import MetricPoint, TableInfo, TableRef
 from tidegauge.store.bulk import PointFilter, latest_snapshots, stream_points
 from tidegauge.streams.avro import payload_decoder, raw
 from tidegauge.streams.backfill import backfill
 from tidegauge.streams.events import event_points
 from tidegauge.streams.kafka import KafkaStream, Message, StreamError
+from tidegauge.streams.metrics import (
+    BYTES,
+    COMMITTED,
+    END_OFFSET,
+    EVENT_MESSAGES,
+    LAG,
+    LAG_AT_POLL,
+    LAG_SECONDS,
+    LAST_MESSAGE,
+    MEMBERS,
+    MESSAGES,
+    PARTITIONS,
+    PRESENT,
+    RATE,
+    SKEW,
+    START_OFFSET,
+    STATUS,
+    VALUE_COUNT,
+)
+from tidegauge.streams.payload import profile_points, record_schemas, skew
 from tidegauge.streams.profile import Profile, profile_payloads
 from tidegauge.streams.sample import (
     by_topic,
@@ -51,73 +71,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("tidegauge.streams")
 
 SCHEMA = "kafka"
-#: metric names of stream series (bucketed unless noted)
-MESSAGES = "messages"
-BYTES = "bytes"
-LAST_MESSAGE = "last_message_at"  # snapshot, epoch seconds
-SKEW = "partition_skew"  # snapshot: busiest partition's share over an even share
-END_OFFSET = "end_offset"  # snapshot: summed real end offsets
-START_OFFSET = "start_offset"  # snapshot: summed earliest offsets (retention's start)
-PARTITIONS = "partitions"  # snapshot
-PARSE_FAILURES = "parse_failure_rate"
-OVERSIZED = "oversized_count"
-LAG = "consumer_lag"  # column = group, messages (bucketed: the last poll's in the bucket)
-LAG_AT_POLL = "consumer_lag_at_poll"  # snapshot, column = group: the status window reads it
-LAG_SECONDS = "consumer_lag_seconds"  # column = group
-RATE = "consumer_rate"  # column = group, messages per second
-COMMITTED = "committed_offset"  # snapshot, column = group
-STATUS = "consumer_status"  # snapshot, column = group, ConsumerStatus.code
-MEMBERS = "consumer_members"  # snapshot, column = group
-PRESENT = "present_rate"  # column = path
-NULL_RATE = "null_rate"
-DISTINCT = "distinct_count"
-MEAN = "mean"
-VALUE_COUNT = "value_count"  # column = path, segment = value
-EVENT_MESSAGES = "event_messages"  # sink topics: messages per bucket of event time
-RECONCILE_GAP = "reconcile_gap"  # sink topics: 1 where not every message was read
-SINK_ROWS = "sink_rows"  # column = sink table: its rows per bucket of table_timestamp
-STREAM_METRICS = (
-    MESSAGES,
-    BYTES,
-    LAST_MESSAGE,
-    SKEW,
-    END_OFFSET,
-    START_OFFSET,
-    PARTITIONS,
-    PARSE_FAILURES,
-    OVERSIZED,
-    LAG,
-    LAG_AT_POLL,
-    LAG_SECONDS,
-    RATE,
-    COMMITTED,
-    STATUS,
-    MEMBERS,
-    PRESENT,
-    NULL_RATE,
-    DISTINCT,
-    MEAN,
-    VALUE_COUNT,
-    EVENT_MESSAGES,
-    RECONCILE_GAP,
-    SINK_ROWS,
-)
 STATE_LOOKBACK = timedelta(days=2)
 #: a topic's earliest offsets are asked every this many polls (and on its first)
 START_EVERY = 10
-
-FAMILIES = {
-    "string": TypeFamily.STRING,
-    "integer": TypeFamily.INTEGER,
-    "float": TypeFamily.FLOAT,
-    "number": TypeFamily.FLOAT,
-    "boolean": TypeFamily.BOOLEAN,
-    "array": TypeFamily.ARRAY,
-    "object": TypeFamily.STRUCT,
-    "timestamp": TypeFamily.TIMESTAMP,
-    "date": TypeFamily.DATE,
-    "bytes": TypeFamily.BINARY,
-}
 
 
 def topic_ref(stream: str, topic: str) -> TableRef:
@@ -482,7 +438,7 @@ def _poll(
                 tr.last_message_at = datetime.fromtimestamp(newest / 1000, UTC)
                 pts.append(MetricPoint(ref, LAST_MESSAGE, now, newest / 1000))
         if not first and prev_end.get(t) is not None and n > 1 and not report.rotating:
-            tr.skew = _skew(sample, n)
+            tr.skew = skew(sample, n)
             if tr.skew is not None:
                 pts.append(MetricPoint(ref, SKEW, now, tr.skew))
         cur = floor_time(now, bucket)
@@ -509,7 +465,7 @@ def _poll(
                 )
             )
             if prof is not None:
-                pts.extend(_profile_points(ref, prof, cfg, cur, bucket, h))
+                pts.extend(profile_points(ref, prof, cfg, cur, bucket, h))
                 tr.schema = prof.schema()
         tr.previous_schema = (
             {c.name: c.data_type for c in snaps[known[t].id].columns}
@@ -520,10 +476,8 @@ def _poll(
         tr.known_values = h.values
         tr.value_history = h.value_buckets
         # consumer groups on this topic
-        for g in groups.values():
-            mine = committed_by.get(t, {}).get(g.group)
-            if not mine:
-                continue
+        for name, mine in sorted(committed_by.get(t, {}).items()):  # the groups on this topic
+            g = groups[name]
             lag = sum(max(0, ends.get(p, 0) - off) for p, off in mine.items())
             committed = float(sum(mine.values()))
             ages = [
@@ -588,7 +542,7 @@ def _poll(
     report.points += write_points(store, points, run_id=run_id, now=now)
     if registry is not None:
         report.problems += list(registry.problems)
-    _record_schemas(store, report, now)
+    record_schemas(store, report, now)
     lap("write")
 
 
@@ -603,78 +557,3 @@ class _Laps:
         t = time.perf_counter()
         self.into[name] = round(self.into.get(name, 0.0) + t - self.t, 3)
         self.t = t
-
-
-def _skew(sample: list[Message], partitions: int) -> float | None:
-    """Busiest partition's share of the newest messages over an even share (1 = even)."""
-    if len(sample) < partitions * 5:
-        return None
-    per: dict[int, int] = defaultdict(int)
-    for m in sample:
-        per[m.partition] += 1
-    return float(max(per.values()) / (len(sample) / partitions))
-
-
-def _profile_points(
-    ref: TableRef, prof: Profile, cfg: KafkaStreamConfig, cur: datetime, bucket: int, h: _History
-) -> list[MetricPoint]:
-    out = [
-        MetricPoint(ref, PARSE_FAILURES, cur, prof.failure_rate, bucket_seconds=bucket),
-        MetricPoint(ref, OVERSIZED, cur, float(prof.oversized), bucket_seconds=bucket),
-    ]
-    if not prof.parsed:
-        return out
-    for path, f in sorted(prof.fields.items()):
-        out.append(
-            MetricPoint(
-                ref,
-                PRESENT,
-                cur,
-                (f.present - f.nulls) / prof.parsed,
-                column=path,
-                bucket_seconds=bucket,
-            )
-        )
-        out.append(
-            MetricPoint(
-                ref, NULL_RATE, cur, prof.null_rate(path), column=path, bucket_seconds=bucket
-            )
-        )
-        if f.pii:
-            continue
-        out.append(
-            MetricPoint(ref, DISTINCT, cur, float(f.distinct()), column=path, bucket_seconds=bucket)
-        )
-        if f.mean is not None:
-            out.append(MetricPoint(ref, MEAN, cur, f.mean, column=path, bucket_seconds=bucket))
-    for path, f in sorted(prof.categorical(cfg.categorical_max_distinct).items()):
-        for value, n in sorted(f.values.items()):
-            before = h.bucket_values.get((path, value), 0.0)
-            out.append(
-                MetricPoint(
-                    ref,
-                    VALUE_COUNT,
-                    cur,
-                    before + n,
-                    column=path,
-                    segment=value,
-                    bucket_seconds=bucket,
-                )
-            )
-    return out
-
-
-def _record_schemas(store: Store, report: StreamReport, now: datetime) -> None:
-    """The payload schema as the topic's columns (and a snapshot when it changed)."""
-    changed = [tr for tr in report.topics if tr.schema and tr.schema != (tr.previous_schema or {})]
-    if not changed:
-        return
-    infos = []
-    for tr in changed:
-        cols = tuple(
-            ColumnInfo(path, typ, FAMILIES.get(typ, TypeFamily.OTHER), True, i)
-            for i, (path, typ) in enumerate(sorted(tr.schema.items()))
-        )
-        infos.append(TableInfo(tr.ref, columns=cols))
-        store.add_snapshot(tr.table_id, cols, now)
-    store.upsert_tables(infos, now)

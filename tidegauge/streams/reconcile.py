@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableRef
-from tidegauge.streams.poll import EVENT_MESSAGES, RECONCILE_GAP, SINK_ROWS, topic_ref
+from tidegauge.streams.metrics import EVENT_MESSAGES, RECONCILE_GAP, SINK_ROWS
+from tidegauge.streams.poll import topic_ref
 
 if TYPE_CHECKING:
     from tidegauge.config import Project

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidegauge.store.bulk import PointFilter, stream_points
+from tidegauge.streams import metrics as M
 from tidegauge.streams import poll as P
 from tidegauge.streams.status import ConsumerStatus
 
@@ -45,11 +46,11 @@ def streams_summary(
     since = now - RECENT
     latest: dict[int, dict[tuple[str, str | None], tuple[datetime, float | None, int]]] = {}
     for tid, points in stream_points(
-        store, refs, [PointFilter(since, frozenset(P.STREAM_METRICS))]
+        store, refs, [PointFilter(since, frozenset(M.STREAM_METRICS))]
     ):
         cur = latest.setdefault(tid, {})
         for p in points:
-            if p.metric == P.VALUE_COUNT:
+            if p.metric == M.VALUE_COUNT:
                 continue
             k = (p.metric, p.column)
             if k not in cur or p.bucket_start >= cur[k][0]:
@@ -67,17 +68,17 @@ def streams_summary(
                 hit = _cur.get((metric, column))
                 return None if hit is None else hit[1]
 
-            groups = sorted({c for (m, c) in cur if m == P.STATUS and c})
-            last = val(P.LAST_MESSAGE)
-            msgs = cur.get((P.MESSAGES, None))
+            groups = sorted({c for (m, c) in cur if m == M.STATUS and c})
+            last = val(M.LAST_MESSAGE)
+            msgs = cur.get((M.MESSAGES, None))
             topics.append(
                 {
                     "topic": t.ref.name,
                     "table_id": t.id,
                     "dropped": t.dropped_at is not None,
-                    "partitions": val(P.PARTITIONS),
+                    "partitions": val(M.PARTITIONS),
                     "retained_messages": t.row_count,
-                    "end_offset": val(P.END_OFFSET),
+                    "end_offset": val(M.END_OFFSET),
                     "messages_last_bucket": None if msgs is None else msgs[1],
                     "rate_per_second": None
                     if msgs is None or not msgs[2]
@@ -85,16 +86,16 @@ def streams_summary(
                     "last_message_at": None
                     if last is None
                     else datetime.fromtimestamp(last, UTC).isoformat(),
-                    "skew": val(P.SKEW),
+                    "skew": val(M.SKEW),
                     "schema": {c.name: c.data_type for c in store.columns(t.id)},
                     "groups": [
                         {
                             "group": g,
-                            "lag": val(P.LAG_AT_POLL, g),
-                            "lag_seconds": val(P.LAG_SECONDS, g),
-                            "rate_per_second": val(P.RATE, g),
-                            "members": val(P.MEMBERS, g),
-                            "status": ConsumerStatus.from_code(val(P.STATUS, g)).value,
+                            "lag": val(M.LAG_AT_POLL, g),
+                            "lag_seconds": val(M.LAG_SECONDS, g),
+                            "rate_per_second": val(M.RATE, g),
+                            "members": val(M.MEMBERS, g),
+                            "status": ConsumerStatus.from_code(val(M.STATUS, g)).value,
                         }
                         for g in groups
                     ],

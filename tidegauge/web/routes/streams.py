@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tidegauge.core.catalogue import spec
 from tidegauge.store.store import Store
-from tidegauge.streams import poll as P
+from tidegauge.streams import metrics as M
 from tidegauge.streams.views import streams_summary
 from tidegauge.web.api import NO_NUL, PROBLEM
 from tidegauge.web.charts import ChartData, metric_chart
@@ -28,16 +28,16 @@ router = APIRouter(dependencies=[Depends(require_read)])
 CHART_HOURS = 24
 #: the metrics the topic page names, titled by the metric catalogue
 TITLED = (
-    P.MESSAGES,
-    P.PARTITIONS,
-    P.SKEW,
-    P.LAG,
-    P.LAG_SECONDS,
-    P.RATE,
-    P.MEMBERS,
-    P.STATUS,
-    P.LAST_MESSAGE,
-    P.PARSE_FAILURES,
+    M.MESSAGES,
+    M.PARTITIONS,
+    M.SKEW,
+    M.LAG,
+    M.LAG_SECONDS,
+    M.RATE,
+    M.MEMBERS,
+    M.STATUS,
+    M.LAST_MESSAGE,
+    M.PARSE_FAILURES,
 )
 
 
@@ -64,19 +64,19 @@ def topic_detail(request: Request, stream: str, topic: str, hours: int) -> dict[
     store = store_of(request)
     since = clock_of(request).now() - timedelta(hours=hours)
     t["messages"] = [
-        {"bucket_start": b, "value": v} for b, v in _series(store, t["table_id"], since, P.MESSAGES)
+        {"bucket_start": b, "value": v} for b, v in _series(store, t["table_id"], since, M.MESSAGES)
     ]
     t["lag"] = {
         g["group"]: [
             {"bucket_start": b, "messages": v}
-            for b, v in _series(store, t["table_id"], since, P.LAG, g["group"])
+            for b, v in _series(store, t["table_id"], since, M.LAG, g["group"])
         ]
         for g in t["groups"]
     }
     t["lag_seconds"] = {
         g["group"]: [
             {"bucket_start": b, "seconds": v}
-            for b, v in _series(store, t["table_id"], since, P.LAG_SECONDS, g["group"])
+            for b, v in _series(store, t["table_id"], since, M.LAG_SECONDS, g["group"])
         ]
         for g in t["groups"]
     }
@@ -117,14 +117,14 @@ def topic_page(request: Request, stream: str, topic: str) -> Response:
     titles = {m: spec(m).title for m in TITLED}
     throughput = metric_chart(
         ChartData([p["bucket_start"] for p in t["messages"]], [p["value"] for p in t["messages"]]),
-        metric=P.MESSAGES,
-        title=f"{titles[P.MESSAGES]} on {topic}",
+        metric=M.MESSAGES,
+        title=f"{titles[M.MESSAGES]} on {topic}",
     )
     lag_charts = {
         g: metric_chart(
             ChartData([p["bucket_start"] for p in pts], [p["seconds"] for p in pts]),
-            metric=P.LAG_SECONDS,
-            title=f"{titles[P.LAG_SECONDS]} of {g}",
+            metric=M.LAG_SECONDS,
+            title=f"{titles[M.LAG_SECONDS]} of {g}",
         )
         for g, pts in t["lag_seconds"].items()
     }
