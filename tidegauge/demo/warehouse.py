@@ -27,7 +27,8 @@ from tidegauge.core.clock import ensure_utc, floor_time
 from tidegauge.demo.data import generate
 from tidegauge.demo.scenario import Scenario
 from tidegauge.demo.shape import ANALYTICS_VIEWS as ANALYTICS_VIEWS  # re-exported
-from tidegauge.demo.shape import CLEAN_TABLES, DROPPED_COLUMN, incidents
+from tidegauge.demo.shape import CLEAN_TABLES as CLEAN_TABLES
+from tidegauge.demo.shape import DROPPED_COLUMN, incidents
 from tidegauge.demo.shape import RAW_TABLES as RAW_TABLES
 from tidegauge.demo.shape import volume_drop_start as volume_drop_start
 from tidegauge.demo.sql import COMMENTS, models, raw_tables
