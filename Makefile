@@ -48,8 +48,8 @@ test: $(STAMP) browser ## run the test suite (servers: PostgreSQL, MariaDB on lo
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check tidegauge tests bench tools
 
-types: $(STAMP) ## mypy over the package (strict on core/)
-	$(BIN)/mypy tidegauge
+types: $(STAMP) ## mypy over the package (strict on core/) and the tests (not strict)
+	$(BIN)/mypy tidegauge tests
 
 audit: $(STAMP) ## known vulnerabilities in installed dependencies (pip-audit; STRICT=1 fails if unchecked)
 	$(BIN)/python tools/audit.py $(if $(STRICT),--strict)

@@ -258,7 +258,7 @@ def _postgres(schema: str, tmp_path: Path) -> Iterator[Engine]:
 
 @contextlib.contextmanager
 def _mysql(schema: str, tmp_path: Path) -> Iterator[Engine]:
-    import pymysql
+    import pymysql  # type: ignore[import-untyped]  # no stubs in the environment
 
     from tidegauge.warehouses.mysql import MySQLWarehouseConfig
 

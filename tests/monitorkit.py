@@ -91,8 +91,15 @@ monitors:
 """
 
 
-def write_project(root: Path, *, extra: str = "", rules: bool = True, **kw: bool) -> Path:
-    build_warehouse(root / "w.duckdb", **kw)
+def write_project(
+    root: Path,
+    *,
+    extra: str = "",
+    rules: bool = True,
+    volume_drop: bool = False,
+    bad_status: bool = False,
+) -> Path:
+    build_warehouse(root / "w.duckdb", volume_drop=volume_drop, bad_status=bad_status)
     (root / "tidegauge.yml").write_text(PROJECT + extra)
     if rules:
         (root / "monitors").mkdir(exist_ok=True)

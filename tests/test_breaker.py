@@ -19,8 +19,8 @@ from tidegauge.store.store import Store
 pytestmark = pytest.mark.slow
 
 
-def _run(tmp_path: Path, **kw: bool) -> Tidegauge:
-    project = load_project(write_project(tmp_path, rules=False, **kw))
+def _run(tmp_path: Path, volume_drop: bool = False) -> Tidegauge:
+    project = load_project(write_project(tmp_path, rules=False, volume_drop=volume_drop))
     store = Store.open(project.store_url())
     run(project, store, Clock.fixed(END), notify=False)
     return Tidegauge(project, store=store)

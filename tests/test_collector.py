@@ -84,9 +84,10 @@ def test_orders_backfill_everywhere(engine: Engine) -> None:  # noqa: F811
     assert dict(vc) == {"paid": 39, "shipped": 40, "cancelled": 40}
     assert not points(res, Metric.VALUE_COUNT, "note")  # 100+ distinct: values not stored
     # segments and custom metric
-    seg = defaultdict(float)
+    seg: defaultdict[str, float] = defaultdict(float)
     for p in res.points:
         if p.metric == Metric.BUCKET_ROW_COUNT and p.segment:
+            assert p.value is not None
             seg[p.segment] += p.value
     assert dict(seg) == {"status=paid": 39, "status=shipped": 40, "status=cancelled": 40}
     (gifts,) = [p for p in res.points if p.metric == "custom:gifts"]

@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tidegauge.config import load_project
+from tidegauge.warehouses.duckdb import DuckDBWarehouseConfig
+from tidegauge.warehouses.postgres import PostgresWarehouseConfig
 from tidegauge.yamlsource import ConfigError
 
 
@@ -21,8 +23,10 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_minimal_project_defaults(tmp_path):
     p = write(tmp_path, "warehouses:\n  - type: duckdb\n    path: w.duckdb\n")
     project = load_project(p)
-    assert project.warehouses[0].name == "main"
-    assert project.warehouses[0].path == str(tmp_path / "w.duckdb")
+    wh = project.warehouses[0]
+    assert isinstance(wh, DuckDBWarehouseConfig)
+    assert wh.name == "main"
+    assert wh.path == str(tmp_path / "w.duckdb")
     assert project.store_url() == f"sqlite:///{tmp_path}/.tidegauge/state.db"
 
 
@@ -50,7 +54,9 @@ def test_env_interpolation(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r":3: environment variable \$\{TG_TEST_URL\}"):
         load_project(p)
     monkeypatch.setenv("TG_TEST_URL", "postgresql://u@h/db")
-    assert load_project(p).warehouses[0].url == "postgresql://u@h/db"
+    wh = load_project(p).warehouses[0]
+    assert isinstance(wh, PostgresWarehouseConfig)
+    assert wh.url == "postgresql://u@h/db"
 
 
 def test_invalid_yaml_and_missing_file(tmp_path):

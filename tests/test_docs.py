@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from typer.core import TyperGroup
 
 import tidegauge
 from tidegauge.cli.main import app
@@ -19,6 +20,7 @@ README = (Path(__file__).parents[1] / "README.md").read_text()
 
 def test_every_cli_command_is_in_the_readme():
     group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
     missing = [name for name in group.commands if f"tidegauge {name}" not in README]
     assert missing == []
 

@@ -1,6 +1,7 @@
 """Alerts as sentences a person reads once: units, humane numbers, no metric ids."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tidegauge.core.detectors.categorical import CategoricalDetector
 from tidegauge.core.explain import explain, headline
@@ -9,7 +10,7 @@ T = datetime(2026, 3, 2, 16, tzinfo=UTC)  # a Monday
 
 
 def alert(**kw):
-    base = {
+    base: dict[str, Any] = {
         "kind": "volume",
         "metric": "bucket_row_count",
         "table": "raw.orders",

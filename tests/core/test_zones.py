@@ -160,9 +160,11 @@ def zone_and_instant(draw: st.DrawFn) -> tuple[str, datetime]:
     at = draw(instants)
     year = datetime(at.year, 1, 1, tzinfo=UTC)
     found = transitions(zone, year, year.replace(year=at.year + 1))
-    if found and draw(st.booleans()):
-        t = draw(st.sampled_from(found))[0]
-        at = t + timedelta(seconds=draw(st.integers(-4 * 3600, 4 * 3600)))
+    # nested, not `found and draw(...)`: mypy would type the draw from `found`
+    if found:  # noqa: SIM102
+        if draw(st.booleans()):
+            t = draw(st.sampled_from(found))[0]
+            at = t + timedelta(seconds=draw(st.integers(-4 * 3600, 4 * 3600)))
     return zone, at
 
 

@@ -272,7 +272,7 @@ def fingerprint(store: Store, *, points: bool = True) -> dict[str, Any]:
 
 def diff(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
     """What differs between two fingerprints, part by part (empty when equal)."""
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for k in left:
         if left[k] != right[k]:
             if isinstance(left[k], Counter):

@@ -100,7 +100,9 @@ def run_in_zone(tmp_path: Path, zone: str, now: datetime) -> tuple[Store, int]:
 
 
 def hourly_counts(store: Store, table_id: int) -> dict[datetime, float]:
-    return {p.bucket_start: p.value for p in store.points(table_id, metric="bucket_row_count")}
+    points = store.points(table_id, metric="bucket_row_count")
+    assert all(p.value is not None for p in points)
+    return {p.bucket_start: p.value or 0.0 for p in points}
 
 
 SPRING_FORWARD = datetime(2026, 3, 29, 6, tzinfo=UTC)  # Berlin skipped 02:00-03:00 at 01:00 UTC

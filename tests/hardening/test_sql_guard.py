@@ -16,6 +16,7 @@ from tests.servers import POSTGRES_URL, require_server
 from tests.test_collector import collect, table_info
 from tidegauge.config import CustomMetric
 from tidegauge.core.metrics import CustomSQLError, parse_custom_sql
+from tidegauge.warehouses.base import Warehouse
 from tidegauge.warehouses.duckdb import DuckDBWarehouse
 from tidegauge.warehouses.postgres import PostgresWarehouse
 
@@ -68,7 +69,7 @@ ALLOWED = {
     ],
 }
 
-ADAPTERS = {"postgres": PostgresWarehouse, "duckdb": DuckDBWarehouse}
+ADAPTERS: dict[str, type[Warehouse]] = {"postgres": PostgresWarehouse, "duckdb": DuckDBWarehouse}
 
 
 @pytest.mark.parametrize(
@@ -171,6 +172,7 @@ def test_a_role_that_can_write_is_warned_about(caplog) -> None:
             )
             with caplog.at_level(logging.WARNING, logger="tidegauge.warehouses.postgres"):
                 wh.connect()
+            assert isinstance(wh, pg.PostgresWarehouse)
             rights = wh.write_access()
             wh.close()
             warned = [r for r in caplog.records if "can write" in r.getMessage()]

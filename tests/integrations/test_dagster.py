@@ -9,6 +9,8 @@ import pytest
 
 dg = pytest.importorskip("dagster")
 
+from dagster import AssetsDefinition  # noqa: E402
+
 from tests.monitorkit import END, write_project  # noqa: E402
 from tidegauge.config import load_project  # noqa: E402
 from tidegauge.core.clock import Clock  # noqa: E402
@@ -26,8 +28,10 @@ from tidegauge.store.store import Store  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-def _monitored(tmp_path: Path, **kw: bool) -> TidegaugeResource:
-    path = write_project(tmp_path, **kw)
+def _monitored(
+    tmp_path: Path, *, rules: bool = True, bad_status: bool = False
+) -> TidegaugeResource:
+    path = write_project(tmp_path, rules=rules, bad_status=bad_status)
     project = load_project(path)
     store = Store.open(project.store_url())
     run(project, store, Clock.fixed(END))
@@ -35,7 +39,7 @@ def _monitored(tmp_path: Path, **kw: bool) -> TidegaugeResource:
     return TidegaugeResource(project=str(path), now=END.isoformat())
 
 
-def _job_assets(built: list[str]) -> list[dg.AssetsDefinition]:
+def _job_assets(built: list[str]) -> list[AssetsDefinition]:
     @dg.asset(key=["raw", "orders"])
     def orders() -> None:
         built.append("raw.orders")

@@ -37,7 +37,9 @@ SCHEMA_OF = {
     "1.10": 12,
     "1.11": 12,
 }
-BUILT = sorted((p.name.removeprefix("dbt-") for p in MANIFESTS.glob("dbt-*")), key=SCHEMA_OF.get)
+BUILT = sorted(
+    (p.name.removeprefix("dbt-") for p in MANIFESTS.glob("dbt-*")), key=lambda v: SCHEMA_OF[v]
+)
 
 
 def test_every_release_from_1_0_has_a_fixture() -> None:

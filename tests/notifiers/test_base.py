@@ -21,6 +21,7 @@ from tidegauge.notifiers.base import (
     redact,
 )
 from tidegauge.notifiers.config import (
+    Channel,
     EmailChannel,
     OpsgenieChannel,
     PagerDutyChannel,
@@ -54,7 +55,7 @@ def test_redact_longest_first() -> None:
 
 
 def test_registry_loads_every_builtin_type() -> None:
-    configs = [
+    configs: list[Channel] = [
         SlackChannel(name="s", url="http://127.0.0.1:1/x"),
         TeamsChannel(name="t", url="http://127.0.0.1:1/x"),
         PagerDutyChannel(name="p", routing_key="k"),

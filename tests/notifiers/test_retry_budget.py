@@ -99,7 +99,9 @@ routes:
     assert sorted(r["incident_id"] for r in failed) == sorted(incidents)
     assert all("still failing after 10m" in r["last_error"] for r in failed)
     for iid in incidents:
-        events = [e for e in store.incidents.get(iid)["timeline"] if e["type"] == UNDELIVERED]
+        inc = store.incidents.get(iid)
+        assert inc is not None
+        events = [e for e in inc["timeline"] if e["type"] == UNDELIVERED]
         assert len(events) == 1 and "could not deliver to hook" in events[0]["text"]
         assert "passed to pager" in events[0]["text"]
     # the fallback channel got each incident once, saying what happened

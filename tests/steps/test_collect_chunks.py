@@ -166,7 +166,11 @@ def test_rows_the_store_refuses_cost_only_their_table(tmp_path):
     writes = [
         TableWrite(good.table_id, "ok", points=[MetricPoint(ref, "custom:x", NOW, 1.0)]),
         # a point without a bucket: NOT NULL refuses it
-        TableWrite(bad.table_id, "ok", points=[MetricPoint(ref, "custom:x", None, 2.0)]),
+        TableWrite(
+            bad.table_id,
+            "ok",
+            points=[MetricPoint(ref, "custom:x", None, 2.0)],  # type: ignore[arg-type]  # on purpose
+        ),
     ]
     collect._store_chunk(run, [good, bad], writes)
     assert [p.value for p in store.points(good.table_id, metric="custom:x")] == [1.0]

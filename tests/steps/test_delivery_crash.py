@@ -48,6 +48,7 @@ channels:
         tid,
         None,
     )
+    assert aid is not None
     iid = store.incidents.create(Incident(AlertKind.VOLUME, ref, "volume drop", NOW, NOW), tid, aid)
     store.alerts.set_incident([aid], iid)
     return project, store, iid

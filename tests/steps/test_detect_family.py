@@ -56,6 +56,7 @@ def test_chart_bands_are_the_live_detection_bands(tmp_path):
     ]
     stamps = [p.bucket_start for p in pts]
     det = series_detector(project, orders.settings, "bucket_row_count", None, stamps[0], END)
+    assert shown.band_from is not None
     live = det.evaluate(stamps, [p.value for p in pts], test_from=shown.band_from)
     by_time = {d.timestamp: d for d in live}
     compared = 0

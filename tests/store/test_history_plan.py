@@ -94,7 +94,7 @@ def plan_of(store: Store, call: Any) -> list[dict[str, Any]]:
         event.remove(store.engine, "before_cursor_execute", grab)
     [(statement, params)] = seen
     with store.engine.connect() as c:
-        plan = c.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", params).scalar_one()
+        plan: Any = c.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {statement}", params).scalar_one()
     nodes: list[dict[str, Any]] = []
 
     def walk(node: dict[str, Any]) -> None:

@@ -102,7 +102,7 @@ def points_rows(engine: Engine) -> set[tuple[object, ...]]:
     return {(r[0], r[1], r[2], r[3], r[4].replace(tzinfo=None), r[5], r[6]) for r in rows}
 
 
-def metric_points_indexes(engine: Engine) -> dict[str, tuple[tuple[str, ...], bool]]:
+def metric_points_indexes(engine: Engine) -> dict[str, tuple[tuple[str | None, ...], bool]]:
     insp = inspect(engine)
     out = {
         i["name"]: (tuple(i["column_names"]), bool(i["unique"]))
@@ -110,7 +110,7 @@ def metric_points_indexes(engine: Engine) -> dict[str, tuple[tuple[str, ...], bo
         if i["name"]
     }
     for u in insp.get_unique_constraints("metric_points"):
-        out[u["name"]] = (tuple(u["column_names"]), True)
+        out[u["name"] or ""] = (tuple(u["column_names"]), True)
     return out
 
 
@@ -170,7 +170,7 @@ def test_a_0001_store_upgrades_with_its_points(empty_url):
     assert indexes[NEW] == (("table_id", "bucket_start"), False)
     if engine.dialect.name == "postgresql":  # the index alone answers history reads
         with engine.connect() as c:
-            ddl = c.execute(
+            ddl: str = c.execute(
                 text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"), {"n": NEW}
             ).scalar_one()
         assert ddl.endswith("INCLUDE (metric, column_name, segment, bucket_seconds, value)")

@@ -24,8 +24,8 @@ READ_INDEXES = {
 
 def schema_at_0002() -> MetaData:
     old = MetaData(naming_convention=s.metadata.naming_convention)
-    for table in s.metadata.sorted_tables:
-        table.to_metadata(old)
+    for each in s.metadata.sorted_tables:
+        each.to_metadata(old)
     for name, (table, _) in READ_INDEXES.items():
         t = old.tables[table]
         for ix in list(t.indexes):
@@ -34,7 +34,7 @@ def schema_at_0002() -> MetaData:
     return old
 
 
-def indexes(engine: Engine) -> dict[str, tuple[str, ...]]:
+def indexes(engine: Engine) -> dict[str, tuple[str | None, ...]]:
     insp = inspect(engine)
     return {
         i["name"]: tuple(i["column_names"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -59,7 +60,11 @@ def hourly_history(store: Store) -> int:
     return tid
 
 
-def all_points(store: Store, tid: int) -> list[tuple[object, ...]]:
+#: (metric, column, segment, bucket start, bucket seconds, value)
+Point = tuple[str, str | None, str | None, datetime, int, Any]
+
+
+def all_points(store: Store, tid: int) -> list[Point]:
     return sorted(
         (p.metric, p.column, p.segment, p.bucket_start, p.bucket_seconds, p.value)
         for p in store.points(tid)

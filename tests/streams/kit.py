@@ -26,9 +26,11 @@ def stream_config(bootstrap: str, **over: Any) -> KafkaStreamConfig:
 
 
 def create_topics(bootstrap: str, topics: dict[str, int]) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
+    # the stubs do not re-export NewTopic, and type config values as str/int/float though
+    # the client takes a logging.Logger under "logger" (as documented)
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": quiet()})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": quiet()})  # type: ignore[dict-item]
     futures = admin.create_topics([NewTopic(t, n, 1) for t, n in topics.items()])
     for f in futures.values():
         f.result()
@@ -37,7 +39,7 @@ def create_topics(bootstrap: str, topics: dict[str, int]) -> None:
 def delete_topics(bootstrap: str, topics: list[str]) -> None:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": quiet()})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": quiet()})  # type: ignore[dict-item]
     for f in admin.delete_topics(topics).values():
         f.result()
 

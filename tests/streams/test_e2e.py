@@ -113,6 +113,12 @@ def test_four_stream_problems_are_found_within_two_polls(tmp_path: Path, broker:
 
     loaded: dict[tuple[str, int], int] = {}
 
+    def order_row(m: Any) -> tuple[Any, Any, datetime]:
+        assert m.value is not None and m.timestamp_ms is not None
+        order = json.loads(m.value)
+        when = datetime.fromtimestamp(m.timestamp_ms / 1000, UTC).replace(tzinfo=None)
+        return order["order_id"], order["status"], when
+
     def keep_up() -> None:
         """The `billing` consumer: loads every new message into raw.orders, then commits."""
         import duckdb
@@ -120,14 +126,7 @@ def test_four_stream_problems_are_found_within_two_polls(tmp_path: Path, broker:
         with KafkaStream(cfg) as ks:
             ends = ks.end_offsets({"orders": PARTITIONS})
             ranges = {tp: (loaded.get(tp, 0), 2**62) for tp in ends}
-            rows = [
-                (
-                    json.loads(m.value)["order_id"],
-                    json.loads(m.value)["status"],
-                    datetime.fromtimestamp(m.timestamp_ms / 1000, UTC).replace(tzinfo=None),
-                )
-                for m in ks.read(ranges, budget=30)
-            ]
+            rows = [order_row(m) for m in ks.read(ranges, budget=30)]
             loaded.update({tp: max(loaded.get(tp, 0), ks.ends.get(tp, 0)) for tp in ends})
         batch = tmp_path / "batch.csv"  # COPY: row-by-row inserts of a day take minutes
         with batch.open("w", newline="") as f:
@@ -212,7 +211,7 @@ def test_four_stream_problems_are_found_within_two_polls(tmp_path: Path, broker:
     assert "raw.orders" in {graph.node(d).display for _, d in graph.downstream(topic.id).edges}
     # every stream alert is in an incident, like a table's
     stored = [a for p in found for a in found[p]]
-    assert all(store.alerts.get(a.id)["incident_id"] is not None for a in stored)
+    assert all((store.alerts.get(a.id) or {}).get("incident_id") is not None for a in stored)
     # the stopped consumer leaves raw.orders short: reconciliation says so, with the counts,
     # and that symptom on the sink joins the topic's incident as a downstream effect
     loss = [a for a in stored if a.metric == "stream_reconciliation"]
@@ -220,7 +219,10 @@ def test_four_stream_problems_are_found_within_two_polls(tmp_path: Path, broker:
     assert min(a.data_time for a in loss) >= T0 + timedelta(minutes=events["stop"] - 1)
     assert "messages with event time in the bucket" in loss[0].explanation["text"]
     stop_alert = next(a for a in stored if a.metric == "consumer_status")
-    root_incident = store.alerts.get(stop_alert.id)["incident_id"]
-    assert store.alerts.get(loss[0].id)["incident_id"] == root_incident
+    stop_row, loss_row = store.alerts.get(stop_alert.id), store.alerts.get(loss[0].id)
+    assert stop_row is not None and loss_row is not None
+    root_incident = stop_row["incident_id"]
+    assert loss_row["incident_id"] == root_incident
     incident = store.incidents.get(root_incident)
+    assert incident is not None
     assert str(incident["table"]).endswith("orders") and "kafka" in str(incident["table"])

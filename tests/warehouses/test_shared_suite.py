@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlglot import exp
@@ -218,7 +219,7 @@ def test_unknown_column_is_object_missing(engine: Engine) -> None:
 
 
 SECRET = "s3cret-Pa55word"
-BROKEN = {
+BROKEN: dict[str, dict[str, Any]] = {
     "duckdb": {"path": "/nonexistent/dir/warehouse.duckdb"},
     "postgres": {"port": 1, "password": SECRET},
     "mysql": {"password": SECRET},  # bad credentials for root

@@ -58,7 +58,9 @@ def collect(wh: Warehouse, ref: TableRef, now: datetime) -> CollectionResult:
     return res
 
 
-def values(res: CollectionResult, metric: str, column: str | None = None) -> dict[Any, float]:
+def values(
+    res: CollectionResult, metric: str, column: str | None = None
+) -> dict[Any, float | None]:
     return {
         p.bucket_start: p.value
         for p in res.points

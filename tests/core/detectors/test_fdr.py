@@ -71,5 +71,6 @@ def test_the_verdict_explains_itself() -> None:
     v = control_run([1e-7] + [0.5] * 3411, [True] + [False] * 3411)[0]
     e = v.explanation()
     assert v.keep and e["tests_this_run"] == 3412 and e["alerts_kept"] == 1
-    assert e["text"].startswith("1 of 3,412 tests this run kept at a false-discovery rate of 5%")
-    assert "adjusted p = 0.00034" in e["text"]
+    text = str(e["text"])
+    assert text.startswith("1 of 3,412 tests this run kept at a false-discovery rate of 5%")
+    assert "adjusted p = 0.00034" in text

@@ -28,6 +28,7 @@ def test_a_real_spike_alerts_with_an_explanation():
     hist = history()
     t = T0 + timedelta(hours=600)
     [d] = evaluate_rates(hist, [RatePoint(t, 0.4, 150)], DetectorSettings(), "null_rate")
+    assert d.expected is not None and d.upper is not None
     assert d.is_anomaly and d.expected < 0.01 and d.upper < 0.4
     assert "null rate 40.0% (60 of 150 rows)" in d.reason
 

@@ -1,4 +1,4 @@
--- analytics.stg_users: a view of the demo warehouse (read by tidegauge/demo/warehouse.py)
+-- analytics.stg_users: a view of the demo warehouse (read by tidegauge/demo/sql.py)
 select
     user_id,
     username,

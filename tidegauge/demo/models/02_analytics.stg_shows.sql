@@ -1,4 +1,4 @@
--- analytics.stg_shows: a view of the demo warehouse (read by tidegauge/demo/warehouse.py)
+-- analytics.stg_shows: a view of the demo warehouse (read by tidegauge/demo/sql.py)
 select
     show_id,
     seller_id as seller_user_id,

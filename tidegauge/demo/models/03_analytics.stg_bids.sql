@@ -1,4 +1,4 @@
--- analytics.stg_bids: a view of the demo warehouse (read by tidegauge/demo/warehouse.py)
+-- analytics.stg_bids: a view of the demo warehouse (read by tidegauge/demo/sql.py)
 select
     bid_id,
     show_id,

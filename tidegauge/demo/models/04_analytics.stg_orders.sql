@@ -1,4 +1,4 @@
--- analytics.stg_orders: a view of the demo warehouse (read by tidegauge/demo/warehouse.py)
+-- analytics.stg_orders: a view of the demo warehouse (read by tidegauge/demo/sql.py)
 select
     order_id,
     show_id,

@@ -1,4 +1,4 @@
--- analytics.stg_payments: a view of the demo warehouse (read by tidegauge/demo/warehouse.py)
+-- analytics.stg_payments: a view of the demo warehouse (read by tidegauge/demo/sql.py)
 select
     payment_id,
     order_id,

@@ -1,4 +1,4 @@
--- analytics.fct_orders: a view of the demo warehouse (read by tidegauge/demo/warehouse.py)
+-- analytics.fct_orders: a view of the demo warehouse (read by tidegauge/demo/sql.py)
 select
     o.order_id,
     o.show_id,

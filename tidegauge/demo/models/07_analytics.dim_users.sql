@@ -1,4 +1,4 @@
--- analytics.dim_users: a view of the demo warehouse (read by tidegauge/demo/warehouse.py)
+-- analytics.dim_users: a view of the demo warehouse (read by tidegauge/demo/sql.py)
 with order_stats as (
     select
         buyer_user_id as user_id,

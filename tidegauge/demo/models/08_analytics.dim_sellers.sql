@@ -1,4 +1,4 @@
--- analytics.dim_sellers: a view of the demo warehouse (read by tidegauge/demo/warehouse.py)
+-- analytics.dim_sellers: a view of the demo warehouse (read by tidegauge/demo/sql.py)
 with show_stats as (
     select
         seller_user_id,

@@ -1,4 +1,4 @@
--- analytics.show_performance: a view of the demo warehouse (read by tidegauge/demo/warehouse.py)
+-- analytics.show_performance: a view of the demo warehouse (read by tidegauge/demo/sql.py)
 with bid_stats as (
     select
         show_id,

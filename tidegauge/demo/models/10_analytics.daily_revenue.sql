@@ -1,4 +1,4 @@
--- analytics.daily_revenue: a view of the demo warehouse (read by tidegauge/demo/warehouse.py)
+-- analytics.daily_revenue: a view of the demo warehouse (read by tidegauge/demo/sql.py)
 select
     order_date,
     count(*) as orders_count,

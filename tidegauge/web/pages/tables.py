@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from tidegauge.core.catalogue import Scope, charted, spec
 from tidegauge.core.lineage import LineageLookupError
 from tidegauge.core.metrics import Metric
+from tidegauge.services.table_monitors import monitors_for
 from tidegauge.store import browse
 from tidegauge.web import api, bands
 from tidegauge.web.charts import metric_chart
@@ -153,7 +154,7 @@ def table_page(
             "alerts_total": alerts_total,
             "incidents": incidents,
             "column": column,
-            "monitors": api.monitors_for(project, store, t, keys),
+            "monitors": monitors_for(project, store, t, keys),
             "latest": latest_cached(store).get(t.id),
             "col_metrics": col_metrics,
             "description": browse.table_description(store, t.id),
