@@ -25,6 +25,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from tidegauge.config import Project, TableSettings
 from tidegauge.core.detectors.schema import diff_schemas
 from tidegauge.core.model import TableInfo
+from tidegauge.steps.collect_gc import fewer_collections
 from tidegauge.steps.counts import Counted, KnownCount, count_rows, countable
 from tidegauge.store.bulk import (
     Replaced,
@@ -162,19 +163,20 @@ def collect_tables(
         _monitors_by_table(project),
     )
     out: list[CollectedTable] = []
-    for name, infos in by_warehouse.items():
-        try:
-            # the connection discovery made, if it left one
-            wh = found.connections.pop(name, None) or connect(project.warehouse(name))
-        except WarehouseError as e:
-            report.warehouse_errors[name] = str(e)
-            continue
-        try:
-            retrying = cast(Warehouse, _RetryOnConnectionLoss(wh))
-            for chunk in chunked(infos, CHUNK):
-                out.extend(_collect_chunk(run, retrying, name, chunk))
-        finally:
-            wh.close()
+    with fewer_collections():
+        for name, infos in by_warehouse.items():
+            try:
+                # the connection discovery made, if it left one
+                wh = found.connections.pop(name, None) or connect(project.warehouse(name))
+            except WarehouseError as e:
+                report.warehouse_errors[name] = str(e)
+                continue
+            try:
+                retrying = cast(Warehouse, _RetryOnConnectionLoss(wh))
+                for chunk in chunked(infos, CHUNK):
+                    out.extend(_collect_chunk(run, retrying, name, chunk))
+            finally:
+                wh.close()
     report.tables = len(out)
     return out
 

@@ -31,6 +31,7 @@ from tidegauge.monitors.tuning import (
     SERIES_KINDS,
     detector_settings,
 )
+from tidegauge.steps.collect_gc import fewer_collections
 from tidegauge.steps.detect_other import (
     categorical_alerts,
     freshness_alert,
@@ -114,7 +115,7 @@ def detect_tables(
     """Run every detector over the collected tables; store and return the new alerts."""
     # per collected table, in its order: series candidates and alerts that need no FDR step
     found: list[tuple[list[Candidate], list[tuple[int, Alert]]]] = [([], []) for _ in collected]
-    with one_blas_thread():
+    with one_blas_thread(), fewer_collections():
         _detect_chunks(project, store, collected, now, report, found)
 
     survivors = _fdr([c for cands, _ in found for c in cands])

@@ -144,8 +144,12 @@ _register(TypeFamily.DECIMAL, [_T.DECIMAL, _T.BIGDECIMAL])
 
 
 @lru_cache(maxsize=4096)  # a warehouse repeats a few dozen type names over 10,000 tables
+@lru_cache(maxsize=4096)
 def type_family(data_type: str, dialect: str) -> TypeFamily:
     """Classify an engine type name with sqlglot's type parser.
+
+    Cached: parsing a type takes tens of microseconds, and discovery classifies every
+    column of every table (30,000 columns of a handful of types at 10,000 tables).
 
     >>> type_family("TIMESTAMP WITH TIME ZONE", "postgres")
     <TypeFamily.TIMESTAMP: 'timestamp'>
