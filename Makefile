@@ -39,7 +39,7 @@ $(DEMO_STAMP): pyproject.toml
 	@touch $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP) ## install only what the demo needs, build its warehouse, monitor it, serve the UI
-	@echo "== building the demo warehouse and replaying 30 hours of runs (about a minute)"
+	@echo "== building the demo warehouse and replaying six runs over its last 30 hours (about two minutes)"
 	$(BIN)/tidegauge demo $(DEMO_ARGS)
 
 test: $(STAMP) browser ## run the test suite (servers: PostgreSQL, MariaDB on localhost)

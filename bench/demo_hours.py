@@ -9,6 +9,10 @@ detector refits its baselines) moves with the time of day; a detector that is ri
 at some hours shows here. Two hours run at a time.
 
     .venv/bin/python -m bench.demo_hours [--day 2026-11-26] [--hours 0-23|0,6,12] [--jobs 2]
+        [--quick]
+
+``--quick`` replays ``QUICK_REPLAY_HOURS`` (runs 30, 18, 6 and 0 hours before the end, what
+the web tests' shared demo store uses) instead of the demo's six runs 6 hours apart.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ import json
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 
-def one(end: datetime) -> dict[str, Any]:
-    from tidegauge.cli.demo import run_demo
+def one(end: datetime, quick: bool = False) -> dict[str, Any]:
+    from tidegauge.cli.demo import QUICK_REPLAY_HOURS, REPLAY_HOURS, run_demo
 
+    schedule = QUICK_REPLAY_HOURS if quick else REPLAY_HOURS
     with tempfile.TemporaryDirectory() as d:
-        s = run_demo(Path(d), quiet=True, days=45, end=end)
+        s = run_demo(Path(d), quiet=True, days=45, end=end, replay_hours=schedule)
     clean = set(s["clean_tables"])
     matched = [f["incident"] for f in s["injected"] if f["incident"] is not None]
     extra = [i for i in s["incidents"] if i["id"] not in set(matched)]
@@ -62,14 +68,16 @@ def main() -> None:
     ap.add_argument("--day", type=date.fromisoformat, default=date(2026, 11, 26))
     ap.add_argument("--hours", type=hours, default=list(range(24)))
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="the tests' shorter replay")
     a = ap.parse_args()
     ends = [datetime.combine(a.day, time(h), tzinfo=UTC) for h in a.hours]
     with ProcessPoolExecutor(a.jobs) as pool:
-        rows = list(pool.map(one, ends))
+        rows = list(pool.map(partial(one, quick=a.quick), ends))
     print(
         json.dumps(
             {
                 "bench": "demo_hours",
+                "schedule": "30, 18, 6, 0 hours back" if a.quick else "every 6 hours",
                 "ends": len(rows),
                 "ends_with_one_incident_per_injected_problem": sum(
                     r["found"] == r["injected"] == r["incidents"] for r in rows
