@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -480,6 +481,27 @@ class TableWrite:
     replaced: list[Replaced] = field(default_factory=list)
 
 
+@cache
+def _write_statements(dialect: str) -> tuple[Insert, Insert, Insert]:
+    """The point upsert, ledger insert and run-table upsert :func:`write_collected` runs, built
+    once per store dialect so their compiled form is reused (:func:`_prepared`)."""
+    points = upsert(
+        dialect,
+        s.metric_points,
+        None,
+        POINT_KEY,
+        ["value", "bucket_seconds", "collected_at", "run_id"],
+    )
+    run_tables = upsert(
+        dialect,
+        s.run_tables,
+        None,
+        ["run_id", "table_id"],
+        ["status", "error", "seconds", "points"],
+    )
+    return points, insert(s.cost_ledger), run_tables
+
+
 def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[TableWrite]) -> None:
     """Store collected tables in one transaction (raises on a store error).
 
@@ -552,14 +574,7 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
                     )
                 )
         if points:
-            stmt = upsert(
-                store.dialect,
-                t,
-                None,
-                POINT_KEY,
-                ["value", "bucket_seconds", "collected_at", "run_id"],
-            )
-            executemany_raw(c, stmt, t, POINT_COLUMNS, points)
+            executemany_raw(c, _write_statements(store.dialect)[0], t, POINT_COLUMNS, points)
         if snapshots:
             c.execute(insert(s.schema_snapshots), snapshots)
         if events:
@@ -567,24 +582,46 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
         if ledger:
             executemany_raw(
                 c,
-                insert(s.cost_ledger),
+                _write_statements(store.dialect)[1],
                 s.cost_ledger,
                 LEDGER_COLUMNS,
                 [tuple(e.get(k) for k in LEDGER_COLUMNS) for e in ledger],
             )
         executemany_raw(
             c,
-            upsert(
-                store.dialect,
-                s.run_tables,
-                None,
-                ["run_id", "table_id"],
-                ["status", "error", "seconds", "points"],
-            ),
+            _write_statements(store.dialect)[2],
             s.run_tables,
             RUN_TABLE_COLUMNS,
             [tuple(r[k] for k in RUN_TABLE_COLUMNS) for r in run_rows],
         )
+
+
+#: compiled statements by the statement object's identity (the statement is kept, so its id
+#: stays its own); bounded, since callers that build a statement per call only churn it
+_PREPARED: dict[tuple[Any, ...], tuple[Any, Any, list[Any]]] = {}
+_PREPARED_MAX = 64
+
+
+def _prepared(
+    stmt: Any, dialect: Any, table: Table, columns: tuple[str, ...]
+) -> tuple[Any, list[tuple[int, Any, bool]]]:
+    """``stmt`` compiled for ``dialect`` and the bind processors its columns need, once per
+    statement: compiling an upsert costs about a millisecond, which per-table commits of many
+    small tables would pay three times each."""
+    key = (id(stmt), dialect.name, dialect.driver, dialect.paramstyle, columns)
+    hit = _PREPARED.get(key)
+    if hit is not None and hit[0] is stmt:
+        return hit[1], hit[2]
+    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+    procs = [
+        (i, proc, isinstance(table.c[name].type, DateTime))
+        for i, name in enumerate(columns)
+        if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.clear()
+    _PREPARED[key] = (stmt, compiled, procs)
+    return compiled, procs
 
 
 def executemany_raw(
@@ -600,12 +637,7 @@ def executemany_raw(
     (psycopg pipelines, sqlite3 loops in C). The SQL is the one SQLAlchemy would send.
     """
     dialect = c.dialect
-    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
-    procs = [
-        (i, proc, isinstance(table.c[name].type, DateTime))
-        for i, name in enumerate(columns)
-        if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
-    ]
+    compiled, procs = _prepared(stmt, dialect, table, tuple(columns))
     if procs:
         # a chunk's rows share a few hundred bucket starts and one collection time: each
         # distinct timestamp is converted once
