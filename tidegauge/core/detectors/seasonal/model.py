@@ -308,28 +308,76 @@ def _episodes(rejected: BoolArray, t: FloatArray | None = None) -> BoolArray:
     return rejected & nb
 
 
-def tail_df(z: FloatArray) -> float:
-    """Degrees of freedom of a t whose tail matches the standardised residuals ``z``.
+#: degrees of freedom a noise's tails are matched to (``inf``: normal)
+TAIL_DFS = (2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0, math.inf)
+#: from this many residuals on, the tails are judged by a high quantile; below, by likelihood
+TAIL_QUANTILE_FROM = 80
 
-    Compares a high quantile of ``|z|`` to its median (the scale is MAD-based), against the
-    same ratio for t distributions; ``inf`` when the tails look normal or data are few. From 80
-    residuals on the quantile is the 97.5%; from 30 on, the 90% (two months of a daily metric:
-    heavy-tailed noise there otherwise passed as normal and a median with t(5) noise alerted
-    five times as often as its level allows, which was measured on bench/detect_family.py).
-    """
+
+def tail_df(z: FloatArray) -> float:
+    """Degrees of freedom of a t whose tail matches the standardised residuals ``z``: a high
+    quantile (97.5%) of ``|z|`` against its median (the scale is MAD-based), compared with
+    the same ratio for t distributions. ``inf`` when the tails look normal or data are few."""
     if z.size < 30:
         return math.inf
-    tail = 0.0125 if z.size >= 80 else 0.05
     az = np.abs(z)
     med = float(np.median(az))
     if med <= 0:
         return math.inf
+    tail = 0.0125
     ratio = float(np.quantile(az, 1.0 - 2.0 * tail)) / med
-    for df in (2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0):
+    for df in TAIL_DFS[:-1]:
         ref = float(t_isf(tail, df)) / float(t_isf(0.25, df))
         if ratio >= ref:
             return df
     return math.inf
+
+
+def tail_mixture(z: FloatArray) -> tuple[tuple[float, float], ...]:
+    """How heavy the noise's tails are, as ``(df, weight)`` pairs whose t tails are averaged.
+
+    From 80 residuals on, one t (:func:`tail_df`). Below (two or three months of a daily
+    metric) no single quantile, nor any single t, can tell: a median with t(5) noise passed as
+    normal in about a third of 60-point histories, and its medians then alerted through any
+    family correction (bench/detect_family.py). There the tails are a posterior average: every
+    t of ``TAIL_DFS`` (a prior even in log df) weighted by its likelihood of all the residuals
+    (:func:`t_log_likelihoods`). Normal-looking noise keeps most of its weight on light tails;
+    a short history that cannot rule heavy tails out keeps their share, and a p-value far out
+    is then the average of what each t says, dominated by the heavy ones.
+    """
+    if z.size < 30:
+        return ((math.inf, 1.0),)
+    if z.size >= TAIL_QUANTILE_FROM:
+        return ((tail_df(z), 1.0),)
+    ll = t_log_likelihoods(z)
+    if ll is None:
+        return ((math.inf, 1.0),)
+    w = np.exp(ll - ll.max())
+    w /= w.sum()
+    return tuple((df, float(x)) for df, x in zip(TAIL_DFS, w, strict=True) if x > 1e-6)
+
+
+def t_log_likelihoods(z: FloatArray) -> FloatArray | None:
+    """Log-likelihood of the residuals ``z`` under each t of ``TAIL_DFS`` (centred at 0, its
+    scale profiled over a grid around the MAD scale); None when the MAD is 0."""
+    z = z[np.isfinite(z)]
+    mad = 1.4826 * float(np.median(np.abs(z))) if z.size else 0.0
+    if mad <= 0:
+        return None
+    z2 = (z / mad) ** 2
+    scales = np.exp(np.linspace(-1.0, 1.0, 41))  # relative to the MAD scale
+    inv_s2 = 1.0 / scales**2
+    out = np.empty(len(TAIL_DFS))
+    for k, df in enumerate(TAIL_DFS):  # constants common to all (log sqrt(pi)) left out
+        if math.isinf(df):
+            ll = -0.5 * z2.sum() * inv_s2 - z.size * (np.log(scales) + 0.5 * math.log(2.0))
+        else:
+            c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df)
+            ll = z.size * (c - np.log(scales)) - (df + 1) / 2 * np.log1p(
+                np.outer(inv_s2, z2) / df
+            ).sum(axis=1)
+        out[k] = float(np.max(ll))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +444,9 @@ class Fit:
     #: counts modelled in logs: ``scale`` is the multiplicative part of the noise, and each
     #: point adds Poisson noise at its expected count (see :func:`count_noise_var`)
     poisson: bool = False
+    #: the noise's tails as ``(df, weight)`` pairs (:func:`tail_mixture`); ``df`` is the
+    #: likeliest of them
+    tails: tuple[tuple[float, float], ...] = ()
 
     def predict(self, t: FloatArray, sow: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Expected value, seasonal term (both in transformed units) and leverage."""
@@ -498,12 +549,14 @@ def fit_baseline(
     # incident) is an anomaly, not noise, and counting it would widen every band for weeks;
     # isolated rejected points are the noise's own tails and count
     episode = _episodes(w == 0, t)
-    if episode.mean() > MAX_EPISODE_SHARE:  # that common, the "episodes" are normal behaviour
-        episode[:] = False
-    # on a short history (under 80 points, judged by a 90% quantile) a run of rejected points
-    # is too long to be told from the tails by its share: only the points the bisquare kept
-    tail = resid[~episode] if resid.size >= 80 else resid[w > 0]
-    df = min(df_small, tail_df(tail))
+    if episode.mean() > MAX_EPISODE_SHARE and resid.size >= TAIL_QUANTILE_FROM:
+        episode[:] = False  # that common, the "episodes" are normal behaviour
+    # on a short history a run of rejected points is too long to be told from the tails by
+    # its share: runs always stay out there (isolated rejected points, the tails, count)
+    tail = resid[~episode]
+    mix = tail_mixture(tail)
+    tails = tuple((min(df_small, d), w) for d, w in mix)
+    df = max(tails, key=lambda dw: dw[1])[0]
     seas_mean = float(np.mean(x[:, smask] @ beta[smask])) if smask.any() else 0.0
     return Fit(
         spec=chosen,
@@ -513,6 +566,7 @@ def fit_baseline(
         xtwx_inv=xtwx_inv,
         scale=s,
         df=df,
+        tails=tails,
         n_train=n,
         span_days=(span + bucket) / SECONDS_PER_DAY,
         t_end=t_end,

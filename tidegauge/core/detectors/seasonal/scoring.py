@@ -68,7 +68,8 @@ def score_points(
     g_exp, g_seas, lev = fit.predict(t, sow)
     g_exp = g_exp + shift
     dof = fit.df if df is None else df
-    q = float(t_isf(alpha / 2.0, dof))
+    mix = fit.tails if df is None and len(fit.tails) > 1 else ((dof, 1.0),)
+    q = _mixture_isf(alpha / 2.0, mix)
     tr = fit.transform
     exp = tr.inv(g_exp)
     seas_raw = exp - tr.inv(g_exp - g_seas)
@@ -94,11 +95,11 @@ def score_points(
     for i in range(y.size):
         zi = float(z[i])
         if direction is Direction.UP:
-            p = float(2.0 * t_sf(zi, dof)) if zi > 0 else 1.0
+            p = 2.0 * _mixture_sf(zi, mix) if zi > 0 else 1.0
         elif direction is Direction.DOWN:
-            p = float(2.0 * t_sf(-zi, dof)) if zi < 0 else 1.0
+            p = 2.0 * _mixture_sf(-zi, mix) if zi < 0 else 1.0
         else:
-            p = float(2.0 * t_sf(abs(zi), dof))
+            p = 2.0 * _mixture_sf(abs(zi), mix)
         lo_i, hi_i = float(lo[i]), float(hi[i])
         if fit.counts and math.isfinite(float(exp[i])) and float(exp[i]) < 1e7:
             # a count is never more surprising than Poisson noise at its expected value says:
@@ -207,3 +208,30 @@ def decide(
             "changepoints": len(fit.steps),
         },
     )
+
+
+def _mixture_sf(z: float, mix: tuple[tuple[float, float], ...]) -> float:
+    """Upper tail of a weighted average of t distributions (:func:`.model.tail_mixture`)."""
+    if len(mix) == 1:
+        return float(t_sf(z, mix[0][0]))
+    dfs = np.array([df for df, _ in mix])
+    w = np.array([x for _, x in mix])
+    return float(w @ t_sf(np.full(dfs.size, z), dfs))
+
+
+def _mixture_isf(p: float, mix: tuple[tuple[float, float], ...]) -> float:
+    """The ``z`` whose upper tail under the mixture is ``p``: the lightest and the heaviest
+    member's quantiles bracket it; the mixture's tail is evaluated on a fine grid between them
+    at once and interpolated in log probability."""
+    qs = [float(t_isf(p, df)) for df, _ in mix]
+    if len(mix) == 1:
+        return qs[0]
+    lo, hi = min(qs), max(qs)
+    if hi - lo < 1e-9:
+        return lo
+    zs = np.linspace(lo, hi, 257)
+    dfs = np.array([df for df, _ in mix])
+    w = np.array([x for _, x in mix])
+    sf = w @ t_sf(zs[None, :], dfs[:, None])
+    logs = np.log(np.maximum(sf, 1e-300))[::-1]  # increasing, for interpolation
+    return float(np.interp(math.log(p), logs, zs[::-1]))
