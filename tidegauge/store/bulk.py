@@ -502,21 +502,16 @@ def _write_statements(dialect: str) -> tuple[Insert, Insert, Insert]:
     return points, insert(s.cost_ledger), run_tables
 
 
-def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[TableWrite]) -> None:
-    """Store collected tables in one transaction (raises on a store error).
-
-    Idempotent: writing the same tables again (a replayed chunk, a run killed after its
-    commit and run again) leaves the store as one write does: points are upserted by series
-    and bucket, and windows a write recomputed in full are replaced (:class:`Replaced`).
-    """
-    if not writes:
-        return
-    # one row per series and bucket (the last wins): PostgreSQL refuses an upsert that
-    # touches the same row twice in one statement
-    points = list(
+def point_rows(
+    points: Iterable[tuple[int, MetricPoint]], now: datetime, run_id: int | None
+) -> list[tuple[Any, ...]]:
+    """``(table id, point)`` pairs as rows in :data:`POINT_COLUMNS` order, one per series and
+    bucket (the last wins): PostgreSQL refuses an upsert that touches a row twice in one
+    statement."""
+    return list(
         {
-            (w.table_id, p.column or "", p.segment or "", p.metric, p.bucket_start): (
-                w.table_id,
+            (tid, p.column or "", p.segment or "", p.metric, p.bucket_start): (
+                tid,
                 p.column or "",
                 p.segment or "",
                 p.metric,
@@ -526,10 +521,21 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
                 now,
                 run_id,
             )
-            for w in writes
-            for p in w.points
+            for tid, p in points
         }.values()
     )
+
+
+def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[TableWrite]) -> None:
+    """Store collected tables in one transaction (raises on a store error).
+
+    Idempotent: writing the same tables again (a replayed chunk, a run killed after its
+    commit and run again) leaves the store as one write does: points are upserted by series
+    and bucket, and windows a write recomputed in full are replaced (:class:`Replaced`).
+    """
+    if not writes:
+        return
+    points = point_rows(((w.table_id, p) for w in writes for p in w.points), now, run_id)
     snapshots = [
         {
             "table_id": w.table_id,

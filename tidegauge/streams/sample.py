@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tidegauge.core.model import MetricPoint
+from tidegauge.store.bulk import point_rows
 from tidegauge.store.points import upsert_point_rows
 from tidegauge.streams.kafka import TP, Message
 
@@ -156,21 +157,5 @@ def write_points(
     now: datetime,
 ) -> int:
     """Upsert every topic's points in one transaction; how many were written."""
-    rows = list(
-        {
-            (tid, p.column or "", p.segment or "", p.metric, p.bucket_start): (
-                tid,
-                p.column or "",
-                p.segment or "",
-                p.metric,
-                p.bucket_start,
-                p.bucket_seconds,
-                p.value,
-                now,
-                run_id,
-            )
-            for tid, pts in points.items()
-            for p in pts
-        }.values()
-    )
+    rows = point_rows(((tid, p) for tid, pts in points.items() for p in pts), now, run_id)
     return upsert_point_rows(store, rows)
