@@ -614,7 +614,15 @@ def _prepared(
     """``stmt`` compiled for ``dialect`` and the bind processors its columns need, once per
     statement: compiling an upsert costs about a millisecond, which per-table commits of many
     small tables would pay three times each."""
-    key = (id(stmt), dialect.name, dialect.driver, dialect.paramstyle, columns)
+    # the server's version is in the key: MySQL and MariaDB spell an upsert differently
+    key = (
+        id(stmt),
+        dialect.name,
+        dialect.driver,
+        dialect.paramstyle,
+        getattr(dialect, "server_version_info", None),
+        columns,
+    )
     hit = _PREPARED.get(key)
     if hit is not None and hit[0] is stmt:
         return hit[1], hit[2]
