@@ -44,7 +44,9 @@ def cli(tmp_path, *args: str):
     return CliRunner().invoke(app, ["--config", str(tmp_path / "tidegauge.yml"), *args])
 
 
-def test_channel_down_past_its_budget_is_reported_then_requeued(tmp_path, recorder, pager):
+def hook_project(tmp_path, url: str, hook_rest: str):
+    """A project over a small DuckDB warehouse whose one route goes to the webhook ``hook``
+    at ``url``; ``hook_rest`` ends that channel's settings (and may add channels)."""
     build_warehouse(tmp_path / "w.duckdb")
     (tmp_path / "tidegauge.yml").write_text(
         f"""
@@ -57,17 +59,25 @@ tables:
 channels:
   - name: hook
     type: webhook
-    url: {recorder.url()}
-    retry_for: 10m
+    url: {url}
+{hook_rest}routes:
+  - channels: [hook]
+"""
+    )
+    return load_project(tmp_path / "tidegauge.yml")
+
+
+def test_channel_down_past_its_budget_is_reported_then_requeued(tmp_path, recorder, pager):
+    project = hook_project(
+        tmp_path,
+        recorder.url(),
+        f"""    retry_for: 10m
     fallback: pager
   - name: pager
     type: webhook
     url: {pager.url("/pager")}
-routes:
-  - channels: [hook]
-"""
+""",
     )
-    project = load_project(tmp_path / "tidegauge.yml")
     store = Store.open(project.store_url())
     recorder.default = DOWN
     t = [datetime.now(UTC).replace(microsecond=0)]
@@ -159,26 +169,13 @@ channels:
 def test_quiet_hours_hold_does_not_spend_the_retry_budget(tmp_path, recorder):
     """A message held through 7 quiet hours, to a receiver that is down, is retried for its
     whole ``retry_for`` from the first try after the hold, not from when it was queued."""
-    build_warehouse(tmp_path / "w.duckdb")
-    (tmp_path / "tidegauge.yml").write_text(
-        f"""
-warehouses: [{{type: duckdb, path: w.duckdb}}]
-store: {{url: "sqlite:///state.db"}}
-tables:
-  - match: "*"
-    field_health: false
-    categorical: false
-channels:
-  - name: hook
-    type: webhook
-    url: {recorder.url()}
-    retry_for: 30m
-    quiet_hours: {{start: "22:00", end: "06:00"}}
-routes:
-  - channels: [hook]
-"""
+    project = hook_project(
+        tmp_path,
+        recorder.url(),
+        """    retry_for: 30m
+    quiet_hours: {start: "22:00", end: "06:00"}
+""",
     )
-    project = load_project(tmp_path / "tidegauge.yml")
     store = Store.open(project.store_url())
     recorder.default = DOWN
     t = [datetime(2030, 1, 7, 23, 0, tzinfo=UTC)]
