@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime
 from typing import Any
 
 from tidegauge.config import Project
 from tidegauge.core.clock import Clock
-from tidegauge.steps.context import DiscoverResult, Progress, RunReport
+from tidegauge.steps.context import DiscoverResult, Progress, RunContext, RunReport
 from tidegauge.steps.discover import connect, discover
 from tidegauge.steps.leases import exclusive, holder_name
 from tidegauge.store.store import Store
@@ -23,6 +22,7 @@ from tidegauge.store.store import Store
 __all__ = [
     "DiscoverResult",
     "Progress",
+    "RunContext",
     "RunReport",
     "connect",
     "discover",
@@ -65,7 +65,8 @@ def run(
     now = clock.now()
     failed_runs = reclaim(store, now, holder_name())  # finish what killed runs left
     run_id = store.start_run(as_of=now, now=now, holder=holder_name())
-    report = RunReport(run_id=run_id, as_of=now)
+    ctx = RunContext.create(project, store, now, run_id, only=only, progress=progress, wall=wall)
+    report = ctx.report
     # monitors or lineage from an unreadable dbt manifest are missing from this run
     report.problems = list(project.monitor_warnings)
     status, error = "success", None
@@ -75,11 +76,8 @@ def run(
         found = discover(project, store, now, keep_open=project.execution.type == "local")
         recognise_segment(project, found.tables)  # Segment's layout: events as segments
         report.warehouse_errors = dict(found.errors)
-        external: list[tuple[int, Any]] = []  # dbt test failures, as rule alerts
-        graph = refresh_lineage(project, store, found, now, external)
-        collected, alerts = per_table(
-            project, store, found, now, run_id, report, only, progress, external
-        )
+        graph = refresh_lineage(ctx, found)  # dbt test failures go to ctx.external
+        collected, alerts = per_table(ctx, found)
         alerts += poll_streams(
             project, store, now, run_id, graph=graph, errors=report.warehouse_errors
         )[1]
@@ -88,13 +86,13 @@ def run(
         with exclusive(store, "group", timeout=GROUP_WAIT):
             seen = {a["id"] for a in alerts}
             leftovers = [a for a in orphan_alerts(store, failed_runs) if a["id"] not in seen]
-            group_alerts(project, store, graph, alerts + leftovers, now, report)
-        emit_run(project, store, collected, alerts, now, report)
+            group_alerts(ctx, graph, alerts + leftovers)
+        emit_run(ctx, collected, alerts)
         if notify:
             outbox = OutboxRepo(store)
             for iid in unqueued_incidents(store, failed_runs):
                 enqueue_incident(project, store, outbox, iid, now, clock=wall)
-            notify_incidents(project, store, now, report, clock=wall)
+            notify_incidents(ctx)
         if report.partial:
             status = "partial"
     except BaseException as e:  # the run is recorded as failed, then the error propagates
@@ -134,17 +132,7 @@ def _finish_failed(store: Store, run_id: int, report: RunReport, clock: Clock, e
     log.error("run %s could not be recorded as failed: the store stays unavailable", run_id)
 
 
-def per_table(
-    project: Project,
-    store: Store,
-    found: DiscoverResult,
-    now: datetime,
-    run_id: int,
-    report: RunReport,
-    only: list[str] | None,
-    progress: Progress | None,
-    external: list[tuple[int, Any]],
-) -> tuple[list[Any], list[dict[str, Any]]]:
+def per_table(ctx: RunContext, found: DiscoverResult) -> tuple[list[Any], list[dict[str, Any]]]:
     """Collect and detect every table: here, or as tasks on ``execution.type``'s engine.
 
     With ``execution.detect: coordinator`` (the default) workers only collect, and
@@ -155,12 +143,11 @@ def per_table(
     from tidegauge.fanout.registry import engine
     from tidegauge.steps.detect import detect_tables
 
-    fan = engine(project.execution.type)
-    collected, alert_ids, report.fanout = fan.fan_out(
-        project, store, found, now, run_id, report, only, progress
-    )
-    if fan.REMOTE and project.execution.detect == "workers":
-        stored = alerts_by_id(store, alert_ids)
-        # dbt test failures and other external alerts are the coordinator's own
-        return collected, stored + detect_tables(project, store, [], now, run_id, report, external)
-    return collected, detect_tables(project, store, collected, now, run_id, report, external)
+    execution = ctx.project.execution
+    fan = engine(execution.type)
+    collected, alert_ids, ctx.report.fanout = fan.fan_out(ctx, found)
+    if fan.REMOTE and execution.detect == "workers":
+        stored = alerts_by_id(ctx.store, alert_ids)
+        # dbt test failures and other external alerts (ctx.external) are the coordinator's own
+        return collected, stored + detect_tables(ctx, [])
+    return collected, detect_tables(ctx, collected)

@@ -14,9 +14,9 @@ from tidegauge.config import load_project
 from tidegauge.core.clock import Clock
 from tidegauge.core.detectors.schema import diff_schemas
 from tidegauge.core.model import ColumnInfo, TableInfo, TableKind, TableRef, TypeFamily
-from tidegauge.fanout.chunks import plan
+from tidegauge.fanout.chunks import CONFIG_ENV, ChunkAbandoned, payload, plan, worker_context
 from tidegauge.fanout.wire import change_from_wire, change_to_wire, table_from_wire, table_to_wire
-from tidegauge.runner import DiscoverResult, run
+from tidegauge.runner import DiscoverResult, RunContext, run
 from tidegauge.store.store import Store
 from tidegauge.yamlsource import ConfigError
 
@@ -151,6 +151,34 @@ def test_plan_cuts_the_selected_tables_into_chunks() -> None:
     assert [[t.table_id for t in c] for c in chunks] == [[100, 101, 102], [103, 104, 105], [106]]
     only = plan(found, ["raw.T1", "t4", "main:raw.t6", "nope"], 2)
     assert [[t.info.ref.name for t in c] for c in only] == [["t1", "t4"], ["t6"]]
+
+
+def test_a_worker_rebuilds_the_run_context_from_its_json_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The context never travels: its chunk task is plain JSON, and the worker builds its
+    own context from it (its own project load and store connection, the same run)."""
+    import json
+
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    project = load_project(project_file(tmp_path, "  type: local"))
+    store = Store.open(project.store_url())
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    ctx = RunContext.create(project, store, now, store.start_run(now, now, "test"), only=["t"])
+    later = datetime.now(UTC) + timedelta(hours=1)
+    task = json.loads(json.dumps(payload(ctx, [], later, detect=False)))
+    worker = worker_context(task)
+    assert (worker.run_id, worker.now, worker.project.source) == (ctx.run_id, now, project.source)
+    assert worker.store is not store and worker.report is not ctx.report
+    assert worker.only is None and worker.external == [] and worker.progress is not None
+    assert worker.report.as_dict()["tables"] == 0
+    # past the coordinator's deadline, or once the run is over, the worker does nothing
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    with pytest.raises(ChunkAbandoned, match="wait ended"):
+        worker_context({**task, "deadline": past.isoformat()})
+    store.finish_run(ctx.run_id, "failed", {}, now)
+    with pytest.raises(ChunkAbandoned, match="already failed"):
+        worker_context(task)
 
 
 @pytest.mark.postgres

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import event
 
 from tests.engines import open_engine
+from tests.run_context import run_context
 from tests.servers import MYSQL_URL, POSTGRES_URL
 from tidegauge.config import load_project
 from tidegauge.core.model import MetricPoint
-from tidegauge.runner import RunReport, discover
+from tidegauge.runner import discover
 from tidegauge.steps.collect import collect_tables
 from tidegauge.store.bulk import TableWrite
 from tidegauge.store.store import Store
@@ -54,10 +55,9 @@ def _seed(engine) -> None:
 
 def _collect(project, store):
     found = discover(project, store, NOW)
-    run_id = store.start_run(as_of=NOW, now=NOW, holder="test")
-    report = RunReport(run_id=run_id, as_of=NOW)
-    collected = collect_tables(project, store, found, NOW, run_id, report, None, None)
-    return found, run_id, report, collected
+    ctx = run_context(project, store, NOW)
+    collected = collect_tables(ctx, found)
+    return found, ctx, collected
 
 
 def _row_counts(store, collected):
@@ -73,7 +73,8 @@ def test_small_tables_are_counted_together_and_exactly(kind, url, tmp_path):
         _seed(engine)
         project = _project(tmp_path, kind, url, engine.schema)
         store = Store.open(project.store_url())
-        _, run_id, report, collected = _collect(project, store)
+        _, ctx, collected = _collect(project, store)
+        run_id, report = ctx.run_id, ctx.report
         assert report.failed_tables == {}
         counts = _row_counts(store, collected)
         assert counts == {**{n: [float(v)] for n, v in SIZES.items()}, "events": [4.0]}
@@ -97,15 +98,14 @@ def test_a_table_dropped_after_discovery_fails_alone(kind, url, tmp_path):
         store = Store.open(project.store_url())
         found = discover(project, store, NOW)
         engine.drop("b")  # the shared count statement now fails
-        run_id = store.start_run(as_of=NOW, now=NOW, holder="test")
-        report = RunReport(run_id=run_id, as_of=NOW)
-        collected = collect_tables(project, store, found, NOW, run_id, report, None, None)
-        assert list(report.failed_tables) == [f"{engine.schema}.b"]
+        ctx = run_context(project, store, NOW)
+        collected = collect_tables(ctx, found)
+        assert list(ctx.report.failed_tables) == [f"{engine.schema}.b"]
         counts = _row_counts(store, collected)
         assert counts.pop("b") == []
         assert counts == {**{n: [float(v)] for n, v in SIZES.items() if n != "b"}, "events": [4.0]}
         dropped = found.table_ids[f"w:{engine.schema}.b"]
-        errors = {r["table_id"]: r["error"] for r in store.run_tables(run_id)}
+        errors = {r["table_id"]: r["error"] for r in store.run_tables(ctx.run_id)}
         assert "dropped" in errors.pop(dropped)  # recorded, so the next run retries it
         assert list(errors.values()) == [None] * len(SIZES)
 
@@ -143,12 +143,11 @@ def test_store_statements_do_not_grow_with_the_tables_of_a_chunk(tmp_path):
         project = _duckdb_project(root, n)
         store = Store.open(project.store_url())
         found = discover(project, store, NOW)
-        run_id = store.start_run(as_of=NOW, now=NOW, holder="test")
+        ctx = run_context(project, store, NOW)  # starts the run before statements are counted
         seen: list[str] = []
         event.listen(store.engine, "before_cursor_execute", _recorder(seen))
-        report = RunReport(run_id=run_id, as_of=NOW)
-        collected = collect_tables(project, store, found, NOW, run_id, report, None, None)
-        assert len(collected) == n and report.failed_tables == {}
+        collected = collect_tables(ctx, found)
+        assert len(collected) == n and ctx.report.failed_tables == {}
         counts.append(len(seen))
         store.close()
     assert counts[0] == counts[1], counts
@@ -159,10 +158,10 @@ def test_rows_the_store_refuses_cost_only_their_table(tmp_path):
 
     project = _duckdb_project(tmp_path, 3)
     store = Store.open(project.store_url())
-    found, run_id, report, collected = _collect(project, store)
+    found, ctx, collected = _collect(project, store)
     good, bad = collected[0], collected[1]
     ref = good.info.ref
-    run = collect._Pass(project, store, found, NOW, run_id, report, None, 2, "test", {})
+    run = collect._Pass(ctx, found, 2, "test", {})
     writes = [
         TableWrite(good.table_id, "ok", points=[MetricPoint(ref, "custom:x", NOW, 1.0)]),
         # a point without a bucket: NOT NULL refuses it
@@ -176,7 +175,7 @@ def test_rows_the_store_refuses_cost_only_their_table(tmp_path):
     assert [p.value for p in store.points(good.table_id, metric="custom:x")] == [1.0]
     assert store.points(bad.table_id, metric="custom:x") == []
     assert bad.error and "refused" in bad.error and good.error is None
-    assert list(report.failed_tables) == [bad.info.ref.fqn]
-    rows = {r["table_id"]: r for r in store.run_tables(run_id)}
+    assert list(ctx.report.failed_tables) == [bad.info.ref.fqn]
+    rows = {r["table_id"]: r for r in store.run_tables(ctx.run_id)}
     assert rows[bad.table_id]["status"] == "failed"
     assert rows[good.table_id]["status"] == "ok"

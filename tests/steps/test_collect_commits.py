@@ -11,8 +11,9 @@ import duckdb
 import pytest
 from sqlalchemy import func, select
 
+from tests.run_context import run_context
 from tidegauge.config import load_project
-from tidegauge.runner import RunReport, discover
+from tidegauge.runner import discover
 from tidegauge.steps import collect
 from tidegauge.store import schema as s
 from tidegauge.store.store import Store
@@ -53,15 +54,14 @@ def test_tables_commit_as_their_collection_time_adds_up(project, monkeypatch, af
     monkeypatch.setattr(collect, "COMMIT_AFTER_SECONDS", after)
     store = Store.open(project.store_url())
     found = discover(project, store, NOW)
-    run_id = store.start_run(as_of=NOW, now=NOW, holder="test")
-    report = RunReport(run_id=run_id, as_of=NOW)
     committed: list[tuple[int, int]] = []
 
     def progress(_name: str, _done: int, _total: int) -> None:
         committed.append(_committed(store))  # called after each table
 
-    entries = collect.collect_tables(project, store, found, NOW, run_id, report, None, progress)
-    assert len(entries) == 3 and not report.failed_tables
+    ctx = run_context(project, store, NOW, progress=progress)
+    entries = collect.collect_tables(ctx, found)
+    assert len(entries) == 3 and not ctx.report.failed_tables
     assert [runs for runs, _ in committed] == seen
     if after == 0.0:  # a table's points commit with its run row, never apart
         assert all(points > 0 for _, points in committed)

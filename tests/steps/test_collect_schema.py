@@ -10,8 +10,9 @@ from pathlib import Path
 import duckdb
 from sqlalchemy import func, select
 
+from tests.run_context import run_context
 from tidegauge.config import load_project
-from tidegauge.runner import RunReport, discover
+from tidegauge.runner import discover
 from tidegauge.steps.collect import collect_tables
 from tidegauge.store import schema as s
 from tidegauge.store.store import Store
@@ -21,10 +22,9 @@ NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 def _collect(project, store, now):
     found = discover(project, store, now)
-    run_id = store.start_run(as_of=now, now=now, holder="test")
-    report = RunReport(run_id=run_id, as_of=now)
-    collected = collect_tables(project, store, found, now, run_id, report, None, None)
-    store.finish_run(run_id, "success", {}, now)
+    ctx = run_context(project, store, now)
+    collected = collect_tables(ctx, found)
+    store.finish_run(ctx.run_id, "success", {}, now)
     return {e.info.ref.name: e for e in collected}
 
 

@@ -5,15 +5,17 @@ statements does not grow with the tables."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
 
+from tests.run_context import run_context
 from tests.test_pipeline import END, build_warehouse
 from tidegauge.config import load_project
 from tidegauge.monitors.tuning import SERIES_KINDS
-from tidegauge.runner import RunReport, discover
+from tidegauge.runner import discover
 from tidegauge.steps import detect, window
 from tidegauge.steps.collect import collect_tables
 from tidegauge.steps.detect import detect_tables, series_read
@@ -39,16 +41,16 @@ tables:
     store = Store.open(project.store_url())
     found = discover(project, store, END - timedelta(hours=1))
     for now in (END - timedelta(hours=1), END):  # two runs: the second has a previous run
-        run_id = store.start_run(as_of=now, now=now, holder="test")
-        report = RunReport(run_id=run_id, as_of=now)
-        collected = collect_tables(project, store, found, now, run_id, report, None, None)
-        store.finish_run(run_id, "success", {}, now)
-    return project, store, collected, run_id, report
+        ctx = run_context(project, store, now)
+        collected = collect_tables(ctx, found)
+        store.finish_run(ctx.run_id, "success", {}, now)
+    return ctx, collected  # the second run's, as of END
 
 
 @pytest.mark.slow
 def test_each_table_gets_what_the_per_table_reads_give(tmp_path):
-    project, store, collected, _, _ = _collected(tmp_path, field_health=True)
+    ctx, collected = _collected(tmp_path, field_health=True)
+    project, store = ctx.project, ctx.store
     reads = [series_read(project, END), *history_reads(project, collected, END)]
     seen = set()
     for i, h in histories(store, collected, END, reads):
@@ -72,8 +74,8 @@ def test_each_table_gets_what_the_per_table_reads_give(tmp_path):
 
 @pytest.mark.slow
 def test_alerts_do_not_depend_on_the_chunk_size(tmp_path, monkeypatch):
-    project, store, collected, run_id, report = _collected(tmp_path, field_health=False)
-    store.close()
+    ctx, collected = _collected(tmp_path, field_health=False)
+    ctx.store.close()
     other = tmp_path / "copy"
     other.mkdir()
     shutil.copy(tmp_path / "state.db", other / "state.db")
@@ -81,7 +83,7 @@ def test_alerts_do_not_depend_on_the_chunk_size(tmp_path, monkeypatch):
     for chunk, db in ((1, tmp_path / "state.db"), (500, other / "state.db")):
         monkeypatch.setattr(detect, "CHUNK", chunk)
         st = Store.open(f"sqlite:///{db}")
-        alerts = detect_tables(project, st, collected, END, run_id, report)
+        alerts = detect_tables(replace(ctx, store=st), collected)
         found[chunk] = [(a["table"].fqn, a["kind"], a["column"], a["data_time"]) for a in alerts]
         st.close()
     assert found[1] == found[500]
@@ -106,12 +108,11 @@ def test_detect_statements_do_not_grow_with_the_tables(tmp_path):
         project = _duckdb_project(root, n)
         store = Store.open(project.store_url())
         found = discover(project, store, NOW)
-        run_id = store.start_run(as_of=NOW, now=NOW, holder="test")
-        report = RunReport(run_id=run_id, as_of=NOW)
-        collected = collect_tables(project, store, found, NOW, run_id, report, None, None)
+        ctx = run_context(project, store, NOW)
+        collected = collect_tables(ctx, found)
         seen: list[str] = []
         event.listen(store.engine, "before_cursor_execute", _recorder(seen))
-        detect_tables(project, store, collected, NOW, run_id, report)
+        detect_tables(ctx, collected)
         counts.append(len(seen))
         store.close()
     assert counts[0] == counts[1], counts

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from tests.run_context import run_context
 from tidegauge.config import load_project
-from tidegauge.runner import RunReport, discover
+from tidegauge.runner import discover
 from tidegauge.steps import detect
 from tidegauge.steps.collect import collect_tables
 from tidegauge.store.store import Store
@@ -30,16 +31,14 @@ def _two_runs(root, tables: int):
     project = load_project(root / "tidegauge.yml")
     store = Store.open(project.store_url())
     found = discover(project, store, NOW)
-    collected, run_id, report = [], 0, None
     for now in (NOW - timedelta(hours=1), NOW):
-        run_id = store.start_run(as_of=now, now=now, holder="test")
-        report = RunReport(run_id=run_id, as_of=now)
-        collected = collect_tables(project, store, found, now, run_id, report, None, None)
-    return project, store, collected, run_id, report
+        ctx = run_context(project, store, now)
+        collected = collect_tables(ctx, found)
+    return ctx, collected  # the second run's, as of NOW
 
 
 def test_short_series_do_not_build_the_model(tmp_path, monkeypatch):
-    project, store, collected, run_id, report = _two_runs(tmp_path, tables=5)
+    ctx, collected = _two_runs(tmp_path, tables=5)
     built: list[str] = []
     real = detect.series_detector
 
@@ -48,17 +47,17 @@ def test_short_series_do_not_build_the_model(tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(detect, "series_detector", counting)
-    alerts = detect.detect_tables(project, store, collected, NOW, run_id, report)
+    alerts = detect.detect_tables(ctx, collected)
     assert built == []
     assert [a for a in alerts if a["kind"].value != "schema_change"] == []
-    assert not report.failed_tables
+    assert not ctx.report.failed_tables
     # with min_history lowered to one point, the same two-point series do reach the model
     monkeypatch.setattr(
         detect,
         "detector_settings",
         lambda *a, **k: real_settings(*a, **k).with_(min_history=1),
     )
-    detect.detect_tables(project, store, collected, NOW, run_id, report)
+    detect.detect_tables(ctx, collected)
     assert len(built) >= 5
 
 

@@ -18,7 +18,7 @@ from tidegauge.web import bands
 
 @pytest.mark.slow
 def test_alerts_explain_the_run_family_and_timestamps_get_no_distinct_count(tmp_path, monkeypatch):
-    project, store, collected, run_id, report = _collected(tmp_path, field_health=True)
+    ctx, collected = _collected(tmp_path, field_health=True)
     scored: list[tuple[str, str | None]] = []
     real = detect._fdr
 
@@ -27,7 +27,7 @@ def test_alerts_explain_the_run_family_and_timestamps_get_no_distinct_count(tmp_
         return real(cands)
 
     monkeypatch.setattr(detect, "_fdr", spy)
-    alerts = detect_tables(project, store, collected, END, run_id, report)
+    alerts = detect_tables(ctx, collected)
     assert ("distinct_count", "created_at") not in scored  # a timestamp's distinct count
     assert not any(m in ("mean", "distinct_count") and c == "id" for m, c in scored)
     assert ("bucket_row_count", None) in scored
@@ -39,12 +39,13 @@ def test_alerts_explain_the_run_family_and_timestamps_get_no_distinct_count(tmp_
         assert mt["tests_this_run"] >= len(scored) // 2  # learning points are not tests
         assert mt["adjusted_p"] <= mt["fdr"]
         assert f"of {mt['tests_this_run']:,} tests this run" in mt["text"]
-    store.close()
+    ctx.store.close()
 
 
 @pytest.mark.slow
 def test_chart_bands_are_the_live_detection_bands(tmp_path):
-    project, store, collected, _, _ = _collected(tmp_path, field_health=False)
+    ctx, collected = _collected(tmp_path, field_health=False)
+    project, store = ctx.project, ctx.store
     orders = next(c for c in collected if c.info.ref.fqn == "raw.orders")
     key = ("bucket_row_count", "", "")
     shown = bands.banded(store, orders.table_id, [key], END, project=project)[0]

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.run_context import run_context
 from tidegauge.config import load_project
 from tidegauge.core.incidents import Link
 from tidegauge.core.lineage import EdgeKind, LineageGraph, Node, NodeKind, Origin
 from tidegauge.core.model import Alert, AlertKind, Severity, TableInfo, TableRef
-from tidegauge.runner import RunReport
 from tidegauge.steps.group import Paths, group_alerts
 from tidegauge.store.store import Store
 
@@ -102,9 +102,9 @@ def test_a_downstream_column_joins_its_root_and_a_repeat_continues_and_raises_se
         alert(store, ids, "raw.payments", AlertKind.NULL_RATE, T0, "method", 0.41, 0.005),
         alert(store, ids, "fct.orders", AlertKind.NULL_RATE, T0, "payment_method", 0.4, 0.005),
     ]
-    report = RunReport(run_id=1, as_of=T0)
-    group_alerts(project, store, g, run1, T0, report)
-    assert len(report.incidents_opened) == 2
+    ctx = run_context(project, store, T0, run_id=1)
+    group_alerts(ctx, g, run1)
+    assert len(ctx.report.incidents_opened) == 2
     by_table = {i["table"]: i for i in store.incidents.list()}
     payments = by_table["raw.payments"]
     members = {a["table"] for a in store.alerts.list(incident_id=payments["id"])}
@@ -122,8 +122,9 @@ def test_a_downstream_column_joins_its_root_and_a_repeat_continues_and_raises_se
     # five hours later the null rate is still up: the repeat continues the incident
     later = T0 + timedelta(hours=5)
     repeat = alert(store, ids, "raw.payments", AlertKind.NULL_RATE, later, "method", 0.3, 0.005)
-    report = RunReport(run_id=2, as_of=later)
-    group_alerts(project, store, g, [repeat], later, report)
+    ctx = run_context(project, store, later, run_id=2)
+    group_alerts(ctx, g, [repeat])
+    report = ctx.report
     assert report.incidents_opened == [] and report.incidents_updated == [payments["id"]]
     updated = store.incidents.get(payments["id"])
     assert updated is not None

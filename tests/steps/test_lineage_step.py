@@ -58,6 +58,7 @@ def test_refresh_reuses_the_connection_discovery_kept(tmp_path, monkeypatch):
     import duckdb
 
     import tidegauge.steps.discover as discover_step
+    from tests.run_context import run_context
     from tidegauge.config import load_project
     from tidegauge.steps.lineage import refresh_lineage
     from tidegauge.store.store import Store
@@ -86,7 +87,7 @@ def test_refresh_reuses_the_connection_discovery_kept(tmp_path, monkeypatch):
         opened.clear()
         found = discover_step.discover(project, store, now, keep_open=keep_open)
         try:
-            graph = refresh_lineage(project, store, found, now)
+            graph = refresh_lineage(run_context(project, store, now), found)
         finally:
             found.close()
         assert opened == ["w"] * connects

@@ -3,9 +3,9 @@
 import time
 from datetime import UTC, datetime
 
+from tests.run_context import run_context
 from tidegauge.config import load_project
 from tidegauge.core.model import Alert, AlertKind, Incident, TableInfo, TableRef
-from tidegauge.runner import RunReport
 from tidegauge.steps.notify import notify_incidents
 from tidegauge.store.store import Store
 
@@ -47,8 +47,9 @@ def open_incident(store, name: str) -> int:
 def test_budget_turns_the_rest_into_one_digest(tmp_path, recorder):
     project, store = project_with(tmp_path, recorder, "    max_messages_per_hour: 1")
     ids = [open_incident(store, n) for n in ("orders", "payments", "shows")]
-    report = RunReport(run_id=1, as_of=NOW, incidents_opened=ids)
-    notify_incidents(project, store, NOW, report)
+    ctx = run_context(project, store, NOW, run_id=1)
+    ctx.report.incidents_opened = ids
+    notify_incidents(ctx)
     bodies = [r.json()["message"] for r in recorder.requests]
     assert len(bodies) == 2
     assert bodies[0]["incident_id"] == ids[0]
@@ -56,18 +57,20 @@ def test_budget_turns_the_rest_into_one_digest(tmp_path, recorder):
     assert digest["incident_id"] is None
     assert "raw.payments" in str(digest) and "raw.shows" in str(digest)
     # the same run again sends nothing more
-    notify_incidents(project, store, NOW, report)
+    notify_incidents(ctx)
     assert len(recorder.requests) == 2
 
 
 def test_open_incident_is_renotified_after_the_policy(tmp_path, recorder):
     project, store = project_with(tmp_path, recorder, "    renotify_after: 1s")
     iid = open_incident(store, "orders")
-    notify_incidents(project, store, NOW, RunReport(run_id=1, as_of=NOW, incidents_opened=[iid]))
+    first = run_context(project, store, NOW, run_id=1)
+    first.report.incidents_opened = [iid]
+    notify_incidents(first)
     assert len(recorder.requests) == 1
-    notify_incidents(project, store, NOW, RunReport(run_id=2, as_of=NOW))
+    notify_incidents(run_context(project, store, NOW, run_id=2))
     assert len(recorder.requests) == 1  # too soon
     time.sleep(1.2)
-    notify_incidents(project, store, NOW, RunReport(run_id=3, as_of=NOW))
+    notify_incidents(run_context(project, store, NOW, run_id=3))
     assert len(recorder.requests) == 2
     assert recorder.requests[1].json()["message"]["incident_id"] == iid

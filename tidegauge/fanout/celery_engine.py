@@ -32,7 +32,6 @@ from tidegauge.fanout.chunks import (
     require_shared_store,
     run_chunk,
 )
-from tidegauge.store.store import Store
 from tidegauge.yamlsource import ConfigError
 
 #: chunks run in other processes, so ``execution.detect: workers`` applies
@@ -42,7 +41,7 @@ if TYPE_CHECKING:
     from celery import Celery
 
     from tidegauge.steps.collect import CollectedTable
-    from tidegauge.steps.context import DiscoverResult, Progress, RunReport
+    from tidegauge.steps.context import DiscoverResult, RunContext
 
 log = logging.getLogger("tidegauge.fanout")
 
@@ -126,21 +125,9 @@ def _describe(result: Any) -> str:
 class _Chunks:
     """The run's chunks in flight: sent, answered, re-sent or given up on."""
 
-    def __init__(
-        self,
-        app: Celery,
-        project: Project,
-        store: Store,
-        chunks: list[list[Any]],
-        run_id: int,
-        now: datetime,
-        report: RunReport,
-        detect: bool,
-    ) -> None:
-        self.app, self.project, self.store = app, project, store
-        self.chunks, self.run_id, self.now, self.report = chunks, run_id, now, report
-        self.detect = detect
-        ex = project.execution
+    def __init__(self, app: Celery, ctx: RunContext, chunks: list[list[Any]], detect: bool) -> None:
+        self.app, self.ctx, self.chunks, self.detect = app, ctx, chunks, detect
+        ex = ctx.project.execution
         self.ex = ex
         self.deadline = datetime.now(UTC) + ex.timeout
         self.mono_deadline = time.monotonic() + ex.timeout.total_seconds()
@@ -160,11 +147,7 @@ class _Chunks:
         remaining = max(1.0, self.mono_deadline - time.monotonic())
         res = self.app.send_task(
             TASK,
-            args=[
-                payload(
-                    self.project, self.chunks[i], self.run_id, self.now, self.deadline, self.detect
-                )
-            ],
+            args=[payload(self.ctx, self.chunks[i], self.deadline, self.detect)],
             queue=self.ex.queue,
             expires=self.deadline,  # a task still queued at the deadline is dropped
             time_limit=remaining + 5.0,  # the worker kills a task running past it
@@ -173,19 +156,17 @@ class _Chunks:
 
     def fail(self, i: int, error: str) -> None:
         n = len(self.chunks)
-        record_failed(
-            self.store, self.run_id, self.chunks[i], f"chunk {i + 1}/{n}: {error}", self.report
-        )
+        record_failed(self.ctx, self.chunks[i], f"chunk {i + 1}/{n}: {error}")
         self.stats["failed"] += 1
         log.error("chunk %d/%d (%d tables) failed: %s", i + 1, n, len(self.chunks[i]), error)
 
-    def answered(self, i: int, res: Any, attempt: int, progress: Progress | None) -> None:
+    def answered(self, i: int, res: Any, attempt: int) -> None:
         if res.successful():
-            self.gathered.add(self.project, self.chunks[i], res.result, self.report, progress)
+            self.gathered.add(self.ctx, self.chunks[i], res.result)
             return
         error = _describe(res.result)
         if attempt < self.ex.retries and time.monotonic() < self.mono_deadline:
-            freed = release_dead_leases(self.store, self.chunks[i])
+            freed = release_dead_leases(self.ctx.store, self.chunks[i])
             log.warning(
                 "chunk %d/%d failed (%s); sending it again%s",
                 i + 1,
@@ -198,7 +179,7 @@ class _Chunks:
             return
         self.fail(i, error)
 
-    def wait(self, progress: Progress | None) -> None:
+    def wait(self) -> None:
         while self.pending and time.monotonic() < self.mono_deadline:
             ready = [(i, r, a) for i, (r, a) in self.pending.items() if r.ready()]
             if not ready:
@@ -206,7 +187,7 @@ class _Chunks:
                 continue
             for i, res, attempt in ready:
                 del self.pending[i]
-                self.answered(i, res, attempt, progress)
+                self.answered(i, res, attempt)
                 res.forget()
         if self.pending:
             ids = [r.id for r, _ in self.pending.values()]
@@ -224,44 +205,35 @@ class _Chunks:
 
 
 def fan_out(
-    project: Project,
-    store: Store,
-    found: DiscoverResult,
-    now: datetime,
-    run_id: int,
-    report: RunReport,
-    only: list[str] | None,
-    progress: Progress | None,
+    ctx: RunContext, found: DiscoverResult
 ) -> tuple[list[CollectedTable], list[int], dict[str, Any]]:
     """Collect (and with ``detect: workers``, detect) every table as Celery tasks.
 
     Returns the collected tables, the ids of alerts workers stored, and fan-out figures.
     """
-    require_shared_store(project)
-    ex = project.execution
-    chunks: list[list[PlannedTable]] = plan(found, only, ex.chunk_size)
+    require_shared_store(ctx.project)
+    ex = ctx.project.execution
+    chunks: list[list[PlannedTable]] = plan(found, ctx.only, ex.chunk_size)
     app = make_app(ex)
     try:
         check_broker(app, ex)  # a wrong broker shows on every run, even one with no tables
         if not chunks:
             return [], [], {"engine": "celery", "chunks": 0}
-        flight = _Chunks(
-            app, project, store, chunks, run_id, now, report, detect=ex.detect == "workers"
-        )
+        flight = _Chunks(app, ctx, chunks, detect=ex.detect == "workers")
         log.info(
             "run %d: %d tables in %d chunks on queue '%s'",
-            run_id,
+            ctx.run_id,
             sum(map(len, chunks)),
             len(chunks),
             ex.queue,
         )
         for i in range(len(chunks)):
             flight.send(i, 0)
-        flight.wait(progress)
+        flight.wait()
     finally:
         app.close()
     got = flight.gathered
-    report.tables = len(got.collected)
+    ctx.report.tables = len(got.collected)
     flight.stats["workers"] = sorted(got.workers)
     return got.collected, got.alert_ids, flight.stats
 

@@ -4,6 +4,11 @@ coordinator takes the answers back. Nothing here knows which engine carries the 
 A chunk runs ``collect_tables`` (and, with ``execution.detect: workers``,
 ``detect_tables``) on its tables as part of the coordinator's run: same run id, same
 ``now``, the same store. Table leases and idempotent upserts make a chunk safe to run again.
+
+The run's :class:`~tidegauge.steps.context.RunContext` holds a live store, so it never
+travels: :func:`payload` writes what a worker needs as plain JSON (the project file's path,
+the run id, ``now``) and :func:`worker_context` rebuilds a context from it on the worker,
+with the worker's own project file and store connection.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from tidegauge.yamlsource import ConfigError
 
 if TYPE_CHECKING:
     from tidegauge.steps.collect import CollectedTable
-    from tidegauge.steps.context import DiscoverResult, Progress, RunReport
+    from tidegauge.steps.context import DiscoverResult, RunContext, RunReport
 
 log = logging.getLogger("tidegauge.fanout")
 
@@ -64,18 +69,15 @@ def plan(found: DiscoverResult, only: list[str] | None, size: int) -> list[list[
 
 
 def payload(
-    project: Project,
-    chunk: list[PlannedTable],
-    run_id: int,
-    now: datetime,
-    deadline: datetime,
-    detect: bool,
+    ctx: RunContext, chunk: list[PlannedTable], deadline: datetime, detect: bool
 ) -> dict[str, Any]:
-    """One task's argument: plain JSON."""
+    """One task's argument: plain JSON, from which :func:`worker_context` rebuilds the run's
+    context on the worker."""
+    project = ctx.project
     return {
         "project": str(project.source) if project.source else None,
-        "run_id": run_id,
-        "now": now.isoformat(),
+        "run_id": ctx.run_id,
+        "now": ctx.now.isoformat(),
         "deadline": deadline.isoformat(),
         "detect": detect,
         "tables": [
@@ -154,11 +156,14 @@ def _check_run(store: Store, run_id: int, now: datetime) -> None:
         raise ChunkAbandoned(f"run {run_id} is already {state[0]}")
 
 
-def run_chunk(task: dict[str, Any]) -> dict[str, Any]:
-    """Collect (and maybe detect) one chunk; returns what the coordinator merges."""
-    from tidegauge.steps.collect import collect_tables
-    from tidegauge.steps.context import DiscoverResult, RunReport
-    from tidegauge.steps.detect import detect_tables
+def worker_context(task: dict[str, Any]) -> RunContext:
+    """The coordinator's run as a context on this worker, from a chunk's task (see
+    :func:`payload`): the worker's project file and store, the run's id and ``now``, an empty
+    report of its own (the coordinator merges the answer), and a progress callback that stops
+    the chunk between tables once the coordinator's wait has ended.
+
+    Raises :class:`ChunkAbandoned` when the run is over or its deadline has passed."""
+    from tidegauge.steps.context import RunContext
 
     project = worker_project(task["project"])
     store = worker_store(project)
@@ -173,17 +178,27 @@ def run_chunk(task: dict[str, Any]) -> dict[str, Any]:
             raise ChunkAbandoned(f"run {run_id}: the coordinator's wait ended")
 
     guard("", 0, 0)
+    return RunContext.create(project, store, now, run_id, progress=guard)
+
+
+def run_chunk(task: dict[str, Any]) -> dict[str, Any]:
+    """Collect (and maybe detect) one chunk; returns what the coordinator merges."""
+    from tidegauge.steps.collect import collect_tables
+    from tidegauge.steps.context import DiscoverResult
+    from tidegauge.steps.detect import detect_tables
+
+    ctx = worker_context(task)
     found = DiscoverResult()
     for t in task["tables"]:
         info = table_from_wire(t["info"])
         found.tables.setdefault(t["warehouse"], []).append(info)
         found.table_ids[info.ref.key] = int(t["table_id"])
-    report = RunReport(run_id=run_id, as_of=now)
-    collected = collect_tables(project, store, found, now, run_id, report, None, guard)
+    collected = collect_tables(ctx, found)
     alert_ids: list[int] = []
     if task.get("detect"):
-        alerts = detect_tables(project, store, collected, now, run_id, report)
+        alerts = detect_tables(ctx, collected)
         alert_ids = [int(a["id"]) for a in alerts]
+    report = ctx.report
     return {
         "entries": [entry_to_wire(e) for e in collected],
         "points": report.points,
@@ -234,24 +249,18 @@ class Gathered:
     alert_ids: list[int] = field(default_factory=list)
     workers: list[str] = field(default_factory=list)
 
-    def add(
-        self,
-        project: Project,
-        chunk: list[PlannedTable],
-        answer: dict[str, Any],
-        report: RunReport,
-        progress: Progress | None,
-    ) -> None:
-        """Merge one chunk's answer (see :func:`merge`) and move the progress bar."""
-        entries = merge(project, chunk, answer, report)
+    def add(self, ctx: RunContext, chunk: list[PlannedTable], answer: dict[str, Any]) -> None:
+        """Merge one chunk's answer into the run's report (see :func:`merge`) and move the
+        progress bar."""
+        entries = merge(ctx.project, chunk, answer, ctx.report)
         self.collected.extend(entries)
         self.alert_ids.extend(int(a) for a in answer.get("alert_ids", []))
         worker = str(answer.get("worker"))
         if worker not in self.workers:
             self.workers.append(worker)
-        if progress:
+        if ctx.progress:
             for k, e in enumerate(entries, len(self.collected) - len(entries) + 1):
-                progress(e.info.ref.fqn, k, self.total)
+                ctx.progress(e.info.ref.fqn, k, self.total)
 
 
 def require_shared_store(project: Project) -> None:
@@ -266,14 +275,12 @@ def require_shared_store(project: Project) -> None:
         )
 
 
-def record_failed(
-    store: Store, run_id: int, chunk: list[PlannedTable], error: str, report: RunReport
-) -> None:
+def record_failed(ctx: RunContext, chunk: list[PlannedTable], error: str) -> None:
     """A chunk whose task failed or never answered: its tables are failed in this run, so
     a run as of the same moment collects them again and a later run catches them up."""
     for t in chunk:
-        report.failed_tables[t.info.ref.fqn] = error
-        store.record_run_table(run_id, t.table_id, "failed", error=error)
+        ctx.report.failed_tables[t.info.ref.fqn] = error
+        ctx.store.record_run_table(ctx.run_id, t.table_id, "failed", error=error)
 
 
 def release_dead_leases(store: Store, chunk: list[PlannedTable]) -> int:

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tidegauge.config import Project
 from tidegauge.fanout.chunks import (
     Gathered,
     PlannedTable,
@@ -29,7 +28,6 @@ from tidegauge.fanout.chunks import (
     require_shared_store,
     run_chunk,
 )
-from tidegauge.store.store import Store
 from tidegauge.yamlsource import ConfigError
 
 #: chunks run in other processes, so ``execution.detect: workers`` applies
@@ -37,7 +35,7 @@ REMOTE = True
 
 if TYPE_CHECKING:
     from tidegauge.steps.collect import CollectedTable
-    from tidegauge.steps.context import DiscoverResult, Progress, RunReport
+    from tidegauge.steps.context import DiscoverResult, RunContext
 
 log = logging.getLogger("tidegauge.fanout")
 
@@ -105,26 +103,19 @@ def _instance(temp: "tempfile.TemporaryDirectory[str] | None") -> Any:
 
 
 def fan_out(
-    project: Project,
-    store: Store,
-    found: "DiscoverResult",
-    now: datetime,
-    run_id: int,
-    report: "RunReport",
-    only: list[str] | None,
-    progress: "Progress | None",
+    ctx: "RunContext", found: "DiscoverResult"
 ) -> "tuple[list[CollectedTable], list[int], dict[str, Any]]":
     """Collect (and maybe detect) every table as ops of one Dagster job; see the module."""
     _require_dagster()
-    require_shared_store(project)
-    ex = project.execution
-    chunks: list[list[PlannedTable]] = plan(found, only, ex.chunk_size)
+    require_shared_store(ctx.project)
+    ex = ctx.project.execution
+    chunks: list[list[PlannedTable]] = plan(found, ctx.only, ex.chunk_size)
     stats: dict[str, Any] = {"engine": "dagster", "chunks": len(chunks), "failed": 0, "workers": []}
     if not chunks:
         return [], [], stats
     deadline = datetime.now(UTC) + ex.timeout
     tasks = [
-        {**payload(project, c, run_id, now, deadline, ex.detect == "workers"), "index": i}
+        {**payload(ctx, c, deadline, ex.detect == "workers"), "index": i}
         for i, c in enumerate(chunks)
     ]
     run_config = {
@@ -143,7 +134,10 @@ def fan_out(
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
     log.info(
-        "run %d: %d tables in %d chunks as Dagster ops", run_id, sum(map(len, chunks)), len(chunks)
+        "run %d: %d tables in %d chunks as Dagster ops",
+        ctx.run_id,
+        sum(map(len, chunks)),
+        len(chunks),
     )
     temp = (
         None
@@ -177,9 +171,9 @@ def fan_out(
         if answer is None or "error" in answer:
             stats["failed"] += 1
             why = answer["error"] if answer else error
-            record_failed(store, run_id, chunk, f"chunk {i + 1}/{len(chunks)}: {why}", report)
+            record_failed(ctx, chunk, f"chunk {i + 1}/{len(chunks)}: {why}")
             continue
-        got.add(project, chunk, answer, report, progress)
-    report.tables = len(got.collected)
+        got.add(ctx, chunk, answer)
+    ctx.report.tables = len(got.collected)
     stats["workers"] = sorted(got.workers)
     return got.collected, got.alert_ids, stats

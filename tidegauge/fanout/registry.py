@@ -2,9 +2,10 @@
 
 Every engine module has the same two names (the :class:`FanOutEngine` protocol):
 
-- ``fan_out(project, store, found, now, run_id, report, only, progress)`` collects every
-  table (and, for remote engines with ``execution.detect: workers``, detects too) and returns
-  ``(collected tables, ids of alerts it stored, fan-out figures)``;
+- ``fan_out(ctx, found)`` collects every table discovery found (those ``ctx.only`` names)
+  (and, for remote engines with ``execution.detect: workers``, detects too) and returns
+  ``(collected tables, ids of alerts it stored, fan-out figures)``; a remote engine sends its
+  workers plain JSON, never the run's context, and each worker rebuilds its own;
 - ``REMOTE``: whether the work runs outside this process, so ``detect: workers`` applies.
 
 To add an engine: write ``tidegauge/fanout/<name>_engine.py`` and add one line to
@@ -14,14 +15,11 @@ To add an engine: write ``tidegauge/fanout/<name>_engine.py`` and add one line t
 from __future__ import annotations
 
 import importlib
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
-    from tidegauge.config import Project
     from tidegauge.steps.collect import CollectedTable
-    from tidegauge.steps.context import DiscoverResult, Progress, RunReport
-    from tidegauge.store.store import Store
+    from tidegauge.steps.context import DiscoverResult, RunContext
 
 #: engine name → module; the name is the config's ``execution.type``
 ENGINES: dict[str, str] = {
@@ -35,15 +33,7 @@ class FanOutEngine(Protocol):
     REMOTE: bool
 
     def fan_out(
-        self,
-        project: Project,
-        store: Store,
-        found: DiscoverResult,
-        now: datetime,
-        run_id: int,
-        report: RunReport,
-        only: list[str] | None,
-        progress: Progress | None,
+        self, ctx: RunContext, found: DiscoverResult
     ) -> tuple[list[CollectedTable], list[int], dict[str, Any]]: ...
 
 

@@ -40,11 +40,11 @@ from tidegauge.store.bulk import (
     tables_collected,
     write_collected,
 )
-from tidegauge.store.store import Store, schema_fingerprint
+from tidegauge.store.store import schema_fingerprint
 from tidegauge.warehouses.base import ConnectionFailed, QueryResult, Warehouse, WarehouseError
 
 if TYPE_CHECKING:
-    from tidegauge.steps.context import DiscoverResult, Progress, RunReport
+    from tidegauge.steps.context import DiscoverResult, RunContext
 
 log = logging.getLogger("tidegauge.collect")
 
@@ -102,13 +102,8 @@ def _matches_only(info: TableInfo, only: list[str] | None) -> bool:
 class _Pass:
     """What every chunk of one ``collect_tables`` call shares."""
 
-    project: Project
-    store: Store
+    ctx: RunContext
     found: DiscoverResult
-    now: datetime
-    run_id: int
-    report: RunReport
-    progress: Progress | None
     total: int
     holder: str
     schedules: dict[str, list[Any]]  # table fqn (lower case) → its enabled declared monitors
@@ -121,47 +116,32 @@ def _settings_for(run: _Pass, fqn: str) -> TableSettings:
     """``Project.settings_for``, merged once per set of matching ``tables:`` entries: at
     10,000 tables the per-table pydantic merge cost more than their metadata queries."""
     low = fqn.lower()
-    key = tuple(i for i, e in enumerate(run.project.tables) if fnmatchcase(low, e.match.lower()))
+    key = tuple(
+        i for i, e in enumerate(run.ctx.project.tables) if fnmatchcase(low, e.match.lower())
+    )
     base = run.merged.get(key)
     if base is None:
-        base = run.merged[key] = run.project.settings_for(fqn)
+        base = run.merged[key] = run.ctx.project.settings_for(fqn)
     return base if base.match == fqn else base.model_copy(update={"match": fqn})
 
 
-def collect_tables(
-    project: Project,
-    store: Store,
-    found: DiscoverResult,
-    now: datetime,
-    run_id: int,
-    report: RunReport,
-    only: list[str] | None,
-    progress: Progress | None,
-) -> list[CollectedTable]:
+def collect_tables(ctx: RunContext, found: DiscoverResult) -> list[CollectedTable]:
+    """Collect the tables discovery found (those ``ctx.only`` names, if it names any); a
+    warehouse that cannot connect is in the report's ``warehouse_errors``."""
     from tidegauge.steps.discover import connect
     from tidegauge.steps.leases import holder_name
 
+    project, report = ctx.project, ctx.report
     todo = [
         (name, info)
         for name, infos in found.tables.items()
         for info in infos
-        if _matches_only(info, only)
+        if _matches_only(info, ctx.only)
     ]
     by_warehouse: dict[str, list[TableInfo]] = {}
     for name, info in todo:
         by_warehouse.setdefault(name, []).append(info)
-    run = _Pass(
-        project,
-        store,
-        found,
-        now,
-        run_id,
-        report,
-        progress,
-        len(todo),
-        holder_name(),
-        _monitors_by_table(project),
-    )
+    run = _Pass(ctx, found, len(todo), holder_name(), _monitors_by_table(project))
     out: list[CollectedTable] = []
     with fewer_collections():
         for name, infos in by_warehouse.items():
@@ -184,7 +164,7 @@ def collect_tables(
 def _collect_chunk(
     run: _Pass, wh: Warehouse, warehouse: str, chunk: list[TableInfo]
 ) -> list[CollectedTable]:
-    store = run.store
+    store = run.ctx.store
     ids = {info.ref.key: run.found.table_ids[info.ref.key] for info in chunk}
     lease = {tid: f"collect:{tid}" for tid in ids.values()}
     held = acquire_leases(store, lease.values(), run.holder, TABLE_LEASE, datetime.now(UTC))
@@ -200,7 +180,7 @@ def _collect_chunk(
                 log.info("%s: collected by another process, skipped", info.ref.fqn)
         tids = [ids[info.ref.key] for info in mine]
         due = _due_tables(run, [(info, ids[info.ref.key]) for info in mine])
-        elsewhere = tables_collected(store, tids, run.now, other_than=run.run_id)
+        elsewhere = tables_collected(store, tids, run.ctx.now, other_than=run.ctx.run_id)
         lasts = last_buckets(store, tids)
         # a schema unchanged since its snapshot is not read back (nor diffed) at all
         current = {ids[info.ref.key]: schema_fingerprint(list(info.columns)) for info in mine}
@@ -231,7 +211,7 @@ def _collect_chunk(
                     log.info("%s: no declared monitor is due yet", info.ref.fqn)
                     continue
                 if tid in elsewhere:
-                    log.info("%s: already collected as of %s", info.ref.fqn, run.now)
+                    log.info("%s: already collected as of %s", info.ref.fqn, run.ctx.now)
                     continue
                 entry, write = _collect_one(
                     run,
@@ -250,13 +230,13 @@ def _collect_chunk(
                 if pending_seconds >= COMMIT_AFTER_SECONDS:
                     _store_pending(run, pending)
                     pending_seconds = 0.0
-                run.report.points += entry.points
+                run.ctx.report.points += entry.points
                 if entry.error:
-                    run.report.failed_tables[info.ref.fqn] = entry.error
+                    run.ctx.report.failed_tables[info.ref.fqn] = entry.error
                     log.warning("%s: %s", info.ref.fqn, entry.error)
                 run.done += 1
-                if run.progress:
-                    run.progress(info.ref.fqn, run.done, run.total)
+                if run.ctx.progress:
+                    run.ctx.progress(info.ref.fqn, run.done, run.total)
         finally:
             # what was collected is stored even when the caller stops the chunk early
             _store_pending(run, pending)
@@ -278,7 +258,7 @@ def _collect_one(
 ) -> tuple[CollectedTable, TableWrite]:
     from tidegauge.collector import collect_table
 
-    project = run.project
+    project = run.ctx.project
     entry = CollectedTable(tid, info, settings, first_run=last is None)
     write = TableWrite(tid, "ok")
     started = time.perf_counter()
@@ -291,7 +271,7 @@ def _collect_one(
             replace(info, row_count=counted.rows) if counted is not None else info,
             settings,
             project.defaults,
-            now=run.now,
+            now=run.ctx.now,
             last_bucket=last,
             custom_metrics=[
                 m
@@ -333,7 +313,7 @@ def _collect_one(
             if write.fingerprint != snapshot.fingerprint:
                 before = snapshot.columns
                 if snapshot.unread:  # the schema changed during the run: read the snapshot
-                    before = latest_snapshots(run.store, [tid])[tid].columns
+                    before = latest_snapshots(run.ctx.store, [tid])[tid].columns
                 entry.schema_changes = diff_schemas(before, write.schema)
                 write.schema_events = schema_events(entry.schema_changes)
     write.status = "failed" if entry.error and not entry.points else "ok"
@@ -352,10 +332,10 @@ def _ledger(
     scanned: int | None = None,
 ) -> dict[str, Any]:
     return {
-        "run_id": run.run_id,
+        "run_id": run.ctx.run_id,
         "table_id": tid,
         "monitor": monitor,
-        "at": run.now,
+        "at": run.ctx.now,
         "seconds": seconds,
         "rows": rows,
         "bytes": scanned,
@@ -373,7 +353,7 @@ def _store_pending(run: _Pass, pending: list[tuple[CollectedTable, TableWrite]])
 def _store_chunk(run: _Pass, entries: list[CollectedTable], writes: list[TableWrite]) -> None:
     """One transaction for the chunk; if the store refuses a row, table by table."""
     try:
-        write_collected(run.store, run.run_id, run.now, writes)
+        write_collected(run.ctx.store, run.ctx.run_id, run.ctx.now, writes)
         return
     except (DataError, IntegrityError) as e:
         refused = e
@@ -386,20 +366,20 @@ def _store_chunk(run: _Pass, entries: list[CollectedTable], writes: list[TableWr
     for entry, write in zip(entries, writes, strict=True):
         if len(writes) > 1:
             try:
-                write_collected(run.store, run.run_id, run.now, [write])
+                write_collected(run.ctx.store, run.ctx.run_id, run.ctx.now, [write])
                 continue
             except (DataError, IntegrityError) as e:
                 refused = e
         # this table's results cannot be stored: it fails, and the next run retries it
         msg = f"the store refused its results: {_first_line(refused)}"
         log.error("%s: %s", entry.info.ref.fqn, msg)
-        run.report.points -= entry.points
+        run.ctx.report.points -= entry.points
         entry.points, entry.error, entry.schema_changes = 0, msg, []
-        run.report.failed_tables[entry.info.ref.fqn] = msg
+        run.ctx.report.failed_tables[entry.info.ref.fqn] = msg
         write_collected(
-            run.store,
-            run.run_id,
-            run.now,
+            run.ctx.store,
+            run.ctx.run_id,
+            run.ctx.now,
             [TableWrite(write.table_id, "failed", msg, write.seconds)],
         )
 
@@ -432,11 +412,11 @@ def _due_tables(run: _Pass, tables: list[tuple[TableInfo, int]]) -> set[int]:
         else:
             scheduled[tid] = mine
     if scheduled:
-        last = previous_runs_as_of(run.store, scheduled, run.now)
+        last = previous_runs_as_of(run.ctx.store, scheduled, run.ctx.now)
         due.update(
             tid
             for tid, mine in scheduled.items()
-            if any(is_due(m.schedule, last.get(tid), run.now) for m in mine)
+            if any(is_due(m.schedule, last.get(tid), run.ctx.now) for m in mine)
         )
     return due
 

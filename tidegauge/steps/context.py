@@ -1,4 +1,5 @@
-"""What a run's steps share: the report they fill, what discovery found, progress.
+"""What a run's steps share: the :class:`RunContext` they take, the report they fill, what
+discovery found, progress.
 
 Steps import these from here, never from :mod:`tidegauge.runner`, so the pipeline's layers
 point one way: ``core`` ← ``store``/``warehouses`` ← ``steps``/``fanout`` ← ``runner`` ←
@@ -15,9 +16,13 @@ from typing import TYPE_CHECKING, Any
 from tidegauge.core.model import TableInfo
 
 if TYPE_CHECKING:
+    from tidegauge.config import Project
+    from tidegauge.core.clock import Clock
+    from tidegauge.core.model import Alert
+    from tidegauge.store.store import Store
     from tidegauge.warehouses.base import Warehouse
 
-__all__ = ["DiscoverResult", "Progress", "RunReport"]
+__all__ = ["DiscoverResult", "Progress", "RunContext", "RunReport"]
 
 #: ``progress(step, done, total)``: what the CLI's progress bar is told
 Progress = Callable[[str, int, int], None]
@@ -87,3 +92,57 @@ class RunReport:
             **({"fanout": self.fanout} if self.fanout else {}),
             **({"problems": self.problems} if self.problems else {}),
         }
+
+
+@dataclass
+class RunContext:
+    """What every step of one run shares: the project, the store, the run's moment and id,
+    the report the steps fill, and how the run was asked for.
+
+    A step takes the context first, then what an earlier step handed it (what discovery
+    found, the collected tables, the alerts, the lineage graph).
+
+    A context holds a live store and callbacks, so it never leaves its process: a fan-out
+    engine sends a chunk's plain-JSON task (``fanout.chunks.payload``) and the worker builds
+    its own context from it (``fanout.chunks.worker_context``).
+    """
+
+    project: Project
+    store: Store
+    #: the moment the run is as of (``--now``); every bucket and alert is computed for it
+    now: datetime
+    run_id: int
+    report: RunReport
+    #: ``tidegauge run --table``: the tables to run (``schema.table``, the bare name or
+    #: ``warehouse:schema.table``, any case); ``None`` runs every table
+    only: list[str] | None = None
+    progress: Progress | None = None
+    #: the real clock for delivery retry budgets (``None``: the system clock); tests inject
+    #: one to move time instead of sleeping
+    wall: Clock | None = None
+    #: alerts that come from outside the run's own detection (dbt test failures, as rule
+    #: alerts): ``refresh_lineage`` adds them, ``detect_tables`` stores them with its own
+    external: list[tuple[int, Alert]] = field(default_factory=list)
+
+    @classmethod
+    def create(
+        cls,
+        project: Project,
+        store: Store,
+        now: datetime,
+        run_id: int,
+        *,
+        only: list[str] | None = None,
+        progress: Progress | None = None,
+        wall: Clock | None = None,
+    ) -> RunContext:
+        """The context of run ``run_id`` as of ``now``, with an empty report."""
+        report = RunReport(run_id=run_id, as_of=now)
+        return cls(project, store, now, run_id, report, only, progress, wall)
+
+    def __getstate__(self) -> Any:
+        raise TypeError(
+            "a RunContext holds a live store and is never pickled: send a chunk's JSON task "
+            "(fanout.chunks.payload) and rebuild the context on the worker "
+            "(fanout.chunks.worker_context)"
+        )

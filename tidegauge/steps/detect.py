@@ -42,11 +42,10 @@ from tidegauge.steps.detect_other import (
 from tidegauge.steps.history import TableHistory, histories
 from tidegauge.store.alerts import series_key
 from tidegauge.store.bulk import PointFilter
-from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
     from tidegauge.steps.collect import CollectedTable
-    from tidegauge.steps.context import RunReport
+    from tidegauge.steps.context import RunContext
 
 log = logging.getLogger("tidegauge.detect")
 
@@ -103,20 +102,14 @@ def series_detector(
     )
 
 
-def detect_tables(
-    project: Project,
-    store: Store,
-    collected: Sequence[CollectedTable],
-    now: datetime,
-    run_id: int,
-    report: RunReport,
-    external: Sequence[tuple[int, Alert]] = (),
-) -> list[dict[str, Any]]:
-    """Run every detector over the collected tables; store and return the new alerts."""
+def detect_tables(ctx: RunContext, collected: Sequence[CollectedTable]) -> list[dict[str, Any]]:
+    """Run every detector over the collected tables; store and return the new alerts, with
+    the run's external ones (``ctx.external``)."""
+    project, now = ctx.project, ctx.now
     # per collected table, in its order: series candidates and alerts that need no FDR step
     found: list[tuple[list[Candidate], list[tuple[int, Alert]]]] = [([], []) for _ in collected]
     with one_blas_thread(), fewer_collections():
-        _detect_chunks(project, store, collected, now, report, found)
+        _detect_chunks(ctx, collected, found)
 
     survivors = _fdr([c for cands, _ in found for c in cands])
     to_store = [(_to_alert(c, now), c.table_id) for c in survivors]
@@ -124,13 +117,11 @@ def detect_tables(
     describe_duplicates(
         project, [a for a, _ in to_store], {e.info.ref.key: e.info for e in collected}
     )
-    direct = [*external, *(d for _, per_table in found for d in per_table)]
+    direct = [*ctx.external, *(d for _, per_table in found for d in per_table)]
     to_store += [(alert, tid) for tid, alert in direct]
     return [
         _summary(alert, tid)
-        for (alert, tid), aid in zip(
-            to_store, _add_alerts(store, to_store, run_id, report), strict=True
-        )
+        for (alert, tid), aid in zip(to_store, _add_alerts(ctx, to_store), strict=True)
         if aid is not None
     ]
 
@@ -151,14 +142,12 @@ def one_blas_thread() -> Iterator[None]:
 
 
 def _detect_chunks(
-    project: Project,
-    store: Store,
+    ctx: RunContext,
     collected: Sequence[CollectedTable],
-    now: datetime,
-    report: RunReport,
     found: list[tuple[list[Candidate], list[tuple[int, Alert]]]],
 ) -> None:
     """Series candidates and direct alerts of every collected table, into ``found``."""
+    project, store, now = ctx.project, ctx.store, ctx.now
     for lo in range(0, len(collected), CHUNK):
         chunk = collected[lo : lo + CHUNK]
         reads = [series_read(project, now), *history_reads(project, chunk, now)]
@@ -178,14 +167,13 @@ def _detect_chunks(
                     direct.append((entry.table_id, alert))
             except Exception as e:  # one table's detection failing never stops the others
                 log.exception("detection failed for %s", entry.info.ref.fqn)
-                report.failed_tables[entry.info.ref.fqn] = f"detection failed: {e}"
+                ctx.report.failed_tables[entry.info.ref.fqn] = f"detection failed: {e}"
 
 
-def _add_alerts(
-    store: Store, items: list[tuple[Alert, int]], run_id: int, report: RunReport
-) -> list[int | None]:
+def _add_alerts(ctx: RunContext, items: list[tuple[Alert, int]]) -> list[int | None]:
     """Store alerts in one transaction; if the store refuses one, one by one, so that a bad
     alert costs only itself (logged, and its table recorded as failed)."""
+    store, run_id = ctx.store, ctx.run_id
     try:
         return store.alerts.add_many(items, run_id)
     except (DataError, IntegrityError) as e:
@@ -200,7 +188,7 @@ def _add_alerts(
             ids.append(store.alerts.add(alert, tid, run_id))
         except (DataError, IntegrityError) as e:
             log.error("%s: alert %s not stored: %s", alert.table.fqn, alert.title, e.orig or e)
-            report.failed_tables[alert.table.fqn] = f"alert not stored: {e.orig or e}"
+            ctx.report.failed_tables[alert.table.fqn] = f"alert not stored: {e.orig or e}"
             ids.append(None)
     return ids
 

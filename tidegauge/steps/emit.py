@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tidegauge.config import Project
@@ -21,7 +20,7 @@ from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
     from tidegauge.steps.collect import CollectedTable
-    from tidegauge.steps.context import RunReport
+    from tidegauge.steps.context import RunContext
 
 log = logging.getLogger("tidegauge.emit")
 
@@ -96,14 +95,10 @@ def quality_datasets(
 
 
 def emit_run(
-    project: Project,
-    store: Store,
-    collected: Sequence[CollectedTable],
-    alerts: list[dict[str, Any]],
-    now: datetime,
-    report: RunReport,
+    ctx: RunContext, collected: Sequence[CollectedTable], alerts: list[dict[str, Any]]
 ) -> bool:
     """POST this run's RunEvent to ``openlineage.url``; False (logged) when it fails."""
+    project = ctx.project
     url = project.openlineage.url
     if not url or not collected:
         return False
@@ -112,10 +107,10 @@ def emit_run(
     from tidegauge.integrations.openlineage import OpenLineageEmitter, build_quality_event
 
     event = build_quality_event(
-        quality_datasets(project, store, collected, alerts),
+        quality_datasets(project, ctx.store, collected, alerts),
         job_namespace=project.openlineage.namespace,
         job_name=f"{project.name}.run",
-        event_time=now,
+        event_time=ctx.now,
     )
     try:
         with OpenLineageEmitter(url, api_key=project.openlineage.api_key) as emitter:

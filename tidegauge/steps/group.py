@@ -20,7 +20,7 @@ from tidegauge.core.severity import ChangeEvidence, Reach, SeverityAssessment, a
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.steps.context import RunReport
+    from tidegauge.steps.context import RunContext
 
 log = logging.getLogger("tidegauge.group")
 
@@ -95,16 +95,12 @@ class Paths:
         return Link.NONE
 
 
-def group_alerts(
-    project: Project,
-    store: Store,
-    graph: LineageGraph,
-    alerts: list[dict[str, Any]],
-    now: datetime,
-    report: RunReport,
-) -> None:
+def group_alerts(ctx: RunContext, graph: LineageGraph, alerts: list[dict[str, Any]]) -> None:
+    """Join ``alerts`` to the open incidents they explain along ``graph``, and open an
+    incident for each group that joins none; the report lists what was opened and updated."""
     if not alerts:
         return
+    project, store, now, report = ctx.project, ctx.store, ctx.now, ctx.report
     paths = Paths(graph)
     by_id: dict[int, dict[str, Any]] = {a["id"]: a for a in alerts}
     refs = [

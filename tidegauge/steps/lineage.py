@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tidegauge.config import Project
 from tidegauge.core.lineage import LineageGraph, Node, NodeColumn, NodeKind, Origin
 from tidegauge.core.model import Alert, AlertKind, Severity, TableInfo, TableKind, TableRef
 from tidegauge.core.sql_lineage import column_lineage, statements_lineage
@@ -22,7 +21,7 @@ from tidegauge.store.store import Store
 from tidegauge.warehouses.base import WarehouseError
 
 if TYPE_CHECKING:
-    from tidegauge.steps.context import DiscoverResult
+    from tidegauge.steps.context import DiscoverResult, RunContext
 
 log = logging.getLogger("tidegauge.lineage")
 
@@ -108,21 +107,16 @@ def warehouse_graph(
     return g
 
 
-def refresh_lineage(
-    project: Project,
-    store: Store,
-    found: DiscoverResult,
-    now: datetime,
-    dbt_alerts: list[tuple[int, Alert]] | None = None,
-) -> LineageGraph:
+def refresh_lineage(ctx: RunContext, found: DiscoverResult) -> LineageGraph:
     """Build the merged graph for this run and persist it.
 
     dbt test failures in ``run_results.json`` become ``rule`` alerts (added to
-    ``dbt_alerts``); models that failed to build become root-cause events.
+    ``ctx.external``, which detection stores); models that failed to build become
+    root-cause events.
     """
-    if dbt_alerts is None:
-        dbt_alerts = []
     from tidegauge.steps.discover import connect
+
+    project, store, now = ctx.project, ctx.store, ctx.now
 
     views: dict[str, dict[str, str]] = {}
     history: dict[str, list[str]] = {}
@@ -158,7 +152,7 @@ def refresh_lineage(
             log.error("%s", e)
         else:
             graph.merge(dbt.graph)
-            dbt_alerts.extend(_dbt_results(store, dbt, found, now))
+            ctx.external.extend(_dbt_results(store, dbt, found, now))
     stored = load_graph(store)
     if stored is not None:
         # events recorded from OpenLineage live in the stored graph's openlineage part

@@ -26,7 +26,7 @@ from tidegauge.store.outbox import OutboxRepo
 from tidegauge.store.store import Store
 
 if TYPE_CHECKING:
-    from tidegauge.steps.context import RunReport
+    from tidegauge.steps.context import RunContext
 
 log = logging.getLogger("tidegauge.notify")
 
@@ -323,15 +323,12 @@ def _span(d: timedelta) -> str:
     return f"{secs}s"
 
 
-def notify_incidents(
-    project: Project,
-    store: Store,
-    now: datetime,
-    report: RunReport,
-    clock: Clock | None = None,
-) -> None:
+def notify_incidents(ctx: RunContext) -> None:
+    """Route the incidents this run opened (digests included), re-notify those due, and
+    deliver the outbox; delivery retry budgets run on ``ctx.wall``."""
     from tidegauge.steps.leases import holder_name
 
+    project, store, now, report, clock = ctx.project, ctx.store, ctx.now, ctx.report, ctx.wall
     if not project.channels:
         return
     outbox = OutboxRepo(store)

@@ -29,7 +29,7 @@ log = logging.getLogger("tidegauge.watch")
 
 def stream_run(project: Project, store: Store, clock: Clock, *, notify: bool = True) -> RunReport:
     """One recorded pass over the streams only: poll, detect, group, notify."""
-    from tidegauge.runner import GROUP_WAIT, RunReport, exclusive, holder_name
+    from tidegauge.runner import GROUP_WAIT, RunContext, exclusive, holder_name
     from tidegauge.steps.group import group_alerts
     from tidegauge.steps.lineage import load_graph
     from tidegauge.steps.notify import notify_incidents
@@ -38,7 +38,8 @@ def stream_run(project: Project, store: Store, clock: Clock, *, notify: bool = T
     started = time.perf_counter()
     now = clock.now()
     run_id = store.start_run(as_of=now, now=now, holder=holder_name())
-    report = RunReport(run_id=run_id, as_of=now)
+    ctx = RunContext.create(project, store, now, run_id)
+    report = ctx.report
     status, error = "success", None
     try:
         graph = load_graph(store) or LineageGraph()
@@ -48,9 +49,9 @@ def stream_run(project: Project, store: Store, clock: Clock, *, notify: bool = T
         report.points = sum(r.points for r in reports)
         report.alerts = alerts
         with exclusive(store, "group", timeout=GROUP_WAIT):
-            group_alerts(project, store, graph, alerts, now, report)
+            group_alerts(ctx, graph, alerts)
         if notify:
-            notify_incidents(project, store, now, report)
+            notify_incidents(ctx)
         if report.warehouse_errors:
             status = "partial"
     except Exception as e:  # recorded as failed, then raised
