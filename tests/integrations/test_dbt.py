@@ -199,3 +199,11 @@ def test_manifest_without_compiled_code(built: BuiltProject, tmp_path: Path) -> 
         "model.livestream.stg_orders",
         "model.livestream.stg_users",
     }
+
+
+@pytest.mark.parametrize("value", [True, 3, ["duckdb"], {"name": "duckdb"}, None, ""])
+def test_an_adapter_type_that_is_not_a_name_reads_as_generic_sql(value):
+    from tidegauge.integrations.dbt_nodes import dialect_of
+
+    assert dialect_of(value) is None
+    assert dialect_of("DuckDB") == dialect_of("duckdb") is not None

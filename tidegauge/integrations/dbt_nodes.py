@@ -50,9 +50,10 @@ _DIALECTS = {
 }
 
 
-def dialect_of(adapter_type: str | None) -> str | None:
-    """The sqlglot dialect for a dbt ``adapter_type`` (None: sqlglot's generic SQL)."""
-    return _DIALECTS.get((adapter_type or "").lower())
+def dialect_of(adapter_type: object) -> str | None:
+    """The sqlglot dialect for a dbt ``adapter_type`` (None: sqlglot's generic SQL, also for
+    a value that is not a name at all: the models are still read, with generic SQL)."""
+    return _DIALECTS.get(adapter_type.lower()) if isinstance(adapter_type, str) else None
 
 
 RELATION_KINDS = {
