@@ -7,6 +7,11 @@ compiled SQL, qualified against what is known of its parents' columns (catalog, 
 parents' own lineage output, then declared columns), walking models in dependency order so
 lineage stitches across models.
 
+The manifest's nodes, owners and tests are read in :mod:`~tidegauge.integrations.dbt_nodes`,
+column lineage from the SQL in :mod:`~tidegauge.integrations.dbt_column_lineage` and the
+sibling artefacts in :mod:`~tidegauge.integrations.dbt_artifacts`; this module puts them
+together (:func:`load_dbt_project`).
+
 A manifest that is not valid JSON or lacks what dbt always writes raises
 :class:`DbtArtifactError` naming the file and the problem; nothing partial is returned.
 
@@ -20,22 +25,12 @@ of ``metadata.adapter_type``, so column lineage needs no warehouse connection.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from tidegauge.core.impact import COMPLETE_COLUMN_SOURCES
-from tidegauge.core.lineage import (
-    LineageGraph,
-    Node,
-    NodeColumn,
-    NodeKind,
-    Origin,
-)
-from tidegauge.core.sql_lineage import SqlLineage, column_lineage
+from tidegauge.core.lineage import LineageGraph
 from tidegauge.integrations.dbt_artifacts import (
     DbtArtifactError,
     DbtRunEvent,
@@ -48,9 +43,12 @@ from tidegauge.integrations.dbt_artifacts import (
     read_sources_json,
     schema_version_of,
 )
+from tidegauge.integrations.dbt_column_lineage import GraphBuilder
+from tidegauge.integrations.dbt_nodes import ColumnResolver, dialect_of
 
 __all__ = [
     "SUPPORTED_MANIFEST_VERSIONS",
+    "ColumnResolver",
     "DbtArtifactError",
     "DbtProject",
     "DbtRunEvent",
@@ -66,51 +64,6 @@ __all__ = [
 SUPPORTED_MANIFEST_VERSIONS = tuple(range(4, 13))
 # the dbt-core releases that wrote the schemas tidegauge no longer reads, for the error message
 _OLD_MANIFESTS = {1: "0.19", 2: "0.20", 3: "0.21"}
-
-# dbt adapter type -> sqlglot dialect
-_DIALECTS = {
-    "duckdb": "duckdb",
-    "postgres": "postgres",
-    "redshift": "redshift",
-    "snowflake": "snowflake",
-    "bigquery": "bigquery",
-    "databricks": "databricks",
-    "spark": "spark",
-    "trino": "trino",
-    "athena": "athena",
-    "sqlserver": "tsql",
-    "fabric": "tsql",
-    "synapse": "tsql",
-    "mysql": "mysql",
-    "clickhouse": "clickhouse",
-    "oracle": "oracle",
-    "sqlite": "sqlite",
-    "glue": "spark",
-    "hive": "hive",
-    "impala": "hive",
-    "presto": "presto",
-    "starburst": "trino",
-    "materialize": "materialize",
-    "risingwave": "risingwave",
-    "teradata": "teradata",
-    "doris": "doris",
-    "starrocks": "starrocks",
-    "dremio": "dremio",
-    "exasol": "exasol",
-    "singlestore": "singlestore",
-}
-
-
-def dialect_of(adapter_type: str | None) -> str | None:
-    """The sqlglot dialect for a dbt ``adapter_type`` (None: sqlglot's generic SQL)."""
-    return _DIALECTS.get((adapter_type or "").lower())
-
-
-_RELATION_KINDS = {
-    "model": NodeKind.MODEL,
-    "seed": NodeKind.SEED,
-    "snapshot": NodeKind.SNAPSHOT,
-}
 
 
 @dataclass(slots=True)
@@ -134,20 +87,6 @@ class DbtProject:
     @property
     def failed_tests(self) -> tuple[DbtTestResult, ...]:
         return tuple(r for r in self.test_results if r.failed)
-
-
-def _owners(*values: Any) -> tuple[str, ...]:
-    out: list[str] = []
-    for v in values:
-        if isinstance(v, str) and v.strip():
-            out.append(v.strip())
-        elif isinstance(v, list | tuple):
-            out.extend(str(x).strip() for x in v if str(x).strip())
-        elif isinstance(v, dict):
-            who = v.get("email") or v.get("name")
-            if who:
-                out.append(str(who))
-    return tuple(dict.fromkeys(out))
 
 
 # ------------------------------------------------------------------------------ the manifest
@@ -207,7 +146,7 @@ def load_dbt_project(
             schema_version_of(folder / "sources.json", sources_json, "sources")
             artefacts.append("sources.json")
 
-    builder = _GraphBuilder(path, manifest, catalog, resolve_columns)
+    builder = GraphBuilder(path, manifest, catalog, resolve_columns)
     try:
         builder.build_nodes()
         if column_level:
@@ -245,409 +184,6 @@ def load_dbt_project(
         lineage_errors=dict(builder.lineage_errors),
         artefacts=tuple(artefacts),
     )
-
-
-#: node -> (its columns, where they came from), or None when unknown
-ColumnResolver = Callable[[Node], tuple[tuple[NodeColumn, ...], str] | None]
-
-
-class _GraphBuilder:
-    def __init__(
-        self,
-        path: Path,
-        manifest: Mapping[str, Any],
-        catalog: Mapping[str, Any] | None,
-        resolve_columns: ColumnResolver | None = None,
-    ) -> None:
-        self.path = path
-        self.resolve_columns = resolve_columns
-        self.manifest = manifest
-        self.dialect = dialect_of(manifest["metadata"].get("adapter_type"))
-        self.graph = LineageGraph()
-        self.lineage_errors: dict[str, str] = {}
-        self.groups: dict[str, Mapping[str, Any]] = {}
-        for g in (manifest.get("groups") or {}).values():
-            self.groups[str(g["name"])] = g
-        cat: dict[str, dict[str, Any]] = {}
-        if catalog is not None:
-            cat.update(catalog.get("nodes") or {})
-            cat.update(catalog.get("sources") or {})
-        self.catalog = cat
-        self.relations: dict[str, str] = {}  # lowercase db.schema.table and schema.table -> id
-        self.ambiguous: set[str] = set()
-        self.dbt_nodes: dict[str, Mapping[str, Any]] = {}
-
-    # -- nodes
-
-    def _columns(self, uid: str, raw: Mapping[str, Any]) -> tuple[NodeColumn, ...]:
-        declared: dict[str, Mapping[str, Any]] = {
-            str(c.get("name") or k).lower(): c for k, c in (raw.get("columns") or {}).items()
-        }
-        cat = self.catalog.get(uid)
-        out: list[NodeColumn] = []
-        if cat is not None:
-            cols = sorted((cat.get("columns") or {}).values(), key=lambda c: c.get("index") or 0)
-            for c in cols:
-                d = declared.get(str(c["name"]).lower(), {})
-                out.append(
-                    NodeColumn(str(c["name"]), c.get("type"), str(d.get("description") or ""))
-                )
-            return tuple(out)
-        return tuple(
-            NodeColumn(str(c.get("name") or k), c.get("data_type"), str(c.get("description") or ""))
-            for k, c in (raw.get("columns") or {}).items()
-        )
-
-    def _columns_from(self, uid: str, raw: Mapping[str, Any]) -> str | None:
-        if uid in self.catalog:
-            return "catalog"
-        return "declared" if raw.get("columns") else None
-
-    def _register_relation(self, uid: str, database: str | None, schema: str, table: str) -> None:
-        keys = [f"{schema}.{table}".lower()]
-        if database:
-            keys.insert(0, f"{database}.{schema}.{table}".lower())
-        for k in keys:
-            if k in self.relations and self.relations[k] != uid:
-                self.ambiguous.add(k)
-            else:
-                self.relations[k] = uid
-
-    def build_nodes(self) -> None:
-        m = self.manifest
-        for uid, raw in m["nodes"].items():
-            rtype = raw.get("resource_type")
-            kind = _RELATION_KINDS.get(str(rtype))
-            if kind is None:
-                continue
-            config = raw.get("config") or {}
-            ephemeral = config.get("materialized") == "ephemeral"
-            table = raw.get("alias") or raw.get("name")
-            group = raw.get("group") or config.get("group")
-            group_owner = (self.groups.get(group) or {}).get("owner") if group else None
-            node = Node(
-                id=uid,
-                kind=kind,
-                name=str(raw["name"]),
-                schema=None if ephemeral else raw.get("schema"),
-                table=None if ephemeral else table,
-                database=raw.get("database"),
-                owners=_owners(
-                    (raw.get("meta") or {}).get("owner"),
-                    (config.get("meta") or {}).get("owner"),
-                    group_owner,
-                ),
-                tags=tuple(dict.fromkeys(raw.get("tags") or ())),
-                group=group,
-                meta={
-                    **(raw.get("meta") or {}),
-                    "resource_type": rtype,
-                    "materialized": config.get("materialized"),
-                    "package": raw.get("package_name"),
-                    "path": raw.get("original_file_path"),
-                    "columns_from": self._columns_from(uid, raw),
-                },
-                columns=self._columns(uid, raw),
-                checksum=(raw.get("checksum") or {}).get("checksum") or None,
-                description=str(raw.get("description") or ""),
-                origins=(Origin.DBT,),
-            )
-            self.graph.add_node(node)
-            self.dbt_nodes[uid] = raw
-            if not ephemeral and raw.get("schema") and table:
-                self._register_relation(uid, raw.get("database"), str(raw["schema"]), str(table))
-        for uid, raw in (m.get("sources") or {}).items():
-            table = raw.get("identifier") or raw.get("name")
-            node = Node(
-                id=uid,
-                kind=NodeKind.SOURCE,
-                name=str(raw["name"]),
-                schema=raw.get("schema"),
-                table=table,
-                database=raw.get("database"),
-                owners=_owners(
-                    (raw.get("meta") or {}).get("owner"),
-                    (raw.get("source_meta") or {}).get("owner"),
-                    ((raw.get("config") or {}).get("meta") or {}).get("owner"),
-                ),
-                tags=tuple(dict.fromkeys(raw.get("tags") or ())),
-                meta={
-                    **(raw.get("source_meta") or {}),
-                    **(raw.get("meta") or {}),
-                    "resource_type": "source",
-                    "source_name": raw.get("source_name"),
-                    "loaded_at_field": raw.get("loaded_at_field"),
-                    "package": raw.get("package_name"),
-                    "columns_from": self._columns_from(uid, raw),
-                },
-                columns=self._columns(uid, raw),
-                description=str(raw.get("description") or ""),
-                origins=(Origin.DBT,),
-            )
-            self.graph.add_node(node)
-            self.dbt_nodes[uid] = raw
-            if raw.get("schema") and table:
-                self._register_relation(uid, raw.get("database"), str(raw["schema"]), str(table))
-        for uid, raw in (m.get("exposures") or {}).items():
-            node = Node(
-                id=uid,
-                kind=NodeKind.EXPOSURE,
-                name=str(raw.get("label") or raw["name"]),
-                owners=_owners(raw.get("owner"), (raw.get("meta") or {}).get("owner")),
-                tags=tuple(raw.get("tags") or ()),
-                meta={
-                    **(raw.get("meta") or {}),
-                    "resource_type": "exposure",
-                    "type": raw.get("type"),
-                    "maturity": raw.get("maturity"),
-                    "dbt_name": raw.get("name"),
-                },
-                url=raw.get("url"),
-                description=str(raw.get("description") or ""),
-                origins=(Origin.DBT,),
-            )
-            self.graph.add_node(node)
-            self.dbt_nodes[uid] = raw
-        for uid, raw in self.dbt_nodes.items():
-            for dep in (raw.get("depends_on") or {}).get("nodes") or ():
-                if dep in self.graph and dep != uid:
-                    self.graph.add_edge(dep, uid, Origin.DBT)
-        if self.resolve_columns is not None:
-            self._resolve_leaf_columns(self.resolve_columns)
-
-    def _resolve_leaf_columns(self, resolve: ColumnResolver) -> None:
-        """Seeds and sources are where ``select *`` chains start; models get theirs from SQL."""
-        for uid, raw in self.dbt_nodes.items():
-            if uid in self.catalog or raw.get("resource_type") not in ("seed", "source"):
-                continue
-            got = resolve(self.graph.node(uid))
-            if got is not None and got[0]:
-                self.graph.set_columns(uid, got[0], got[1])
-
-    def table_of(self, uid: str | None) -> str | None:
-        node = self.graph.get(uid) if uid else None
-        return node.fqn if node else None
-
-    # -- column lineage
-
-    def _order(self) -> list[str]:
-        deps: dict[str, set[str]] = {}
-        for uid, raw in self.dbt_nodes.items():
-            if raw.get("resource_type") in ("model", "snapshot"):
-                deps[uid] = {
-                    d for d in (raw.get("depends_on") or {}).get("nodes") or () if d != uid
-                }
-        try:
-            order = list(TopologicalSorter(deps).static_order())
-        except CycleError as exc:
-            raise DbtArtifactError(self.path, f"dependency cycle: {exc.args[1]}") from exc
-        return [u for u in order if u in deps]
-
-    def build_column_lineage(self) -> None:
-        known: dict[str, list[str]] = {}  # node id -> columns, as downstream models see them
-        for node in self.graph.nodes:
-            if node.columns:
-                known[node.id] = [c.name for c in node.columns]
-        for uid in self._order():
-            raw = self.dbt_nodes[uid]
-            lineage, sql_origin = self._lineage_for(uid, raw, known)
-            if lineage is None:
-                continue
-            if lineage.column_level:
-                self._add_edges(uid, lineage)
-                if uid not in self.catalog and lineage.outputs_complete:
-                    known[uid] = list(lineage.output_columns)
-                    # a star expanded over a parent whose column list is only what the YAML
-                    # declares may hide columns: usable for lineage, not for "column removed"
-                    # checks. A parent with no columns known was not expanded at all, so the
-                    # outputs are complete only when the star never reached them (a CTE that
-                    # renames every column, as jaffle_shop's staging models do).
-                    code = _sql_of(raw, "compiled") or _sql_of(raw, "raw") or ""
-                    partial = "*" in code and any(
-                        d in known
-                        and self.graph.node(d).meta.get("columns_from")
-                        not in COMPLETE_COLUMN_SOURCES
-                        for d in (raw.get("depends_on") or {}).get("nodes") or ()
-                        if d in self.graph and d != uid
-                    )
-                    self.graph.set_columns(
-                        uid,
-                        (NodeColumn(c) for c in lineage.output_columns),
-                        "sql_partial" if partial else "sql",
-                    )
-            else:
-                for src in lineage.sources:
-                    sid = self._resolve_table(src, uid)
-                    if sid is not None:
-                        self.graph.add_edge(sid, uid, Origin.SQL)
-            if lineage.error:
-                self.lineage_errors[uid] = lineage.error
-                self.graph.set_lineage_error(uid, lineage.error)
-            if sql_origin != "compiled_code":
-                self.graph.update_meta(uid, lineage_sql=sql_origin)
-
-    def _lineage_for(
-        self, uid: str, raw: Mapping[str, Any], known: Mapping[str, list[str]]
-    ) -> tuple[SqlLineage | None, str]:
-        sql = _sql_of(raw, "compiled")
-        origin = "compiled_code"
-        if not sql:
-            sql = _render_raw(raw, self.dbt_nodes)
-            origin = "rendered raw_code"
-            if sql is None:
-                reason = (
-                    "no compiled_code in the manifest (run `dbt compile`) and raw_code uses "
-                    "jinja beyond ref/source/config; table-level lineage from depends_on only"
-                )
-                self.lineage_errors[uid] = reason
-                self.graph.set_lineage_error(uid, reason)
-                return None, "depends_on"
-        if (raw.get("language") or "sql") != "sql":
-            reason = f"{raw.get('language')} model: table-level lineage from depends_on only"
-            self.lineage_errors[uid] = reason
-            self.graph.set_lineage_error(uid, reason)
-            return None, "depends_on"
-        schema: dict[str, list[str]] = {}
-        for dep in (raw.get("depends_on") or {}).get("nodes") or ():
-            node = self.graph.get(dep)
-            cols = known.get(dep)
-            if node is None or cols is None or not node.schema or not node.table:
-                continue
-            key = ".".join(p for p in (node.database, node.schema, node.table) if p)
-            schema[key] = cols
-        lineage = column_lineage(
-            sql,
-            schema=schema,
-            dialect=self.dialect,
-            default_catalog=raw.get("database"),
-            default_schema=raw.get("schema"),
-        )
-        return lineage, origin
-
-    def _resolve_table(self, name: str, reader: str) -> str | None:
-        low = name.lower()
-        uid = self.relations.get(low)
-        if uid is None and low.count(".") == 2:
-            short = low.split(".", 1)[1]
-            if short not in self.ambiguous:
-                uid = self.relations.get(short)
-        if uid is None and low.count(".") >= 1:
-            # a table the project reads without declaring it as a source
-            parts = low.split(".")
-            node = Node(
-                id=f"table:{low}",
-                kind=NodeKind.TABLE,
-                name=parts[-1],
-                schema=parts[-2],
-                table=parts[-1],
-                database=parts[-3] if len(parts) >= 3 else None,
-                origins=(Origin.SQL,),
-            )
-            return self.graph.add_node(node).id
-        return uid
-
-    def _add_edges(self, uid: str, lineage: SqlLineage) -> None:
-        ids: dict[str, str | None] = {}
-        for src in lineage.sources:
-            sid = ids[src] = self._resolve_table(src, uid)
-            if sid is not None:
-                self.graph.add_edge(sid, uid, Origin.SQL)
-        for e in lineage.edges:
-            sid = ids.get(e.source_table) or self._resolve_table(e.source_table, uid)
-            if sid is None:
-                continue
-            self.graph.add_column_edge(
-                sid, e.source_column, uid, e.target_column, e.kind, Origin.DBT
-            )
-
-    # -- tests
-
-    def tests(self) -> list[DbtTest]:
-        out: list[DbtTest] = []
-        for uid, raw in self.manifest["nodes"].items():
-            if raw.get("resource_type") != "test":
-                continue
-            tm = raw.get("test_metadata") or {}
-            kwargs = dict(tm.get("kwargs") or {})
-            column = raw.get("column_name") or kwargs.get("column_name")
-            attached = raw.get("attached_node")
-            if attached is None:
-                deps = list((raw.get("depends_on") or {}).get("nodes") or ())
-                attached = deps[-1] if len(deps) == 1 else None
-            params = {k: v for k, v in kwargs.items() if k not in ("model", "column_name")}
-            out.append(
-                DbtTest(
-                    unique_id=uid,
-                    name=str(raw.get("name") or uid),
-                    test_type=str(tm.get("name") or "singular"),
-                    namespace=tm.get("namespace"),
-                    node_id=attached,
-                    column=str(column) if column else None,
-                    params=params,
-                    severity=str((raw.get("config") or {}).get("severity") or "error").lower(),
-                    tags=tuple(raw.get("tags") or ()),
-                )
-            )
-        return out
-
-
-def _sql_of(raw: Mapping[str, Any], stage: str) -> str | None:
-    """``raw``/``compiled`` SQL by either name: ``*_code`` from dbt-core 1.3, ``*_sql`` before."""
-    for key in (f"{stage}_code", f"{stage}_sql"):
-        value = raw.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _render_raw(raw: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """Render a model's raw SQL when its jinja is only ref/source/config/var/is_incremental.
-
-    Lets a ``dbt parse`` manifest (no compiled code, no warehouse connection) still give
-    column lineage. Anything else (macros, loops over the database) gives ``None``.
-    """
-    text = _sql_of(raw, "raw")
-    if text is None:
-        return None
-    if "{" not in text:
-        return text
-    import jinja2
-    import jinja2.sandbox
-
-    deps = [nodes[d] for d in (raw.get("depends_on") or {}).get("nodes") or () if d in nodes]
-
-    def rel(n: Mapping[str, Any]) -> str:
-        name = n.get("relation_name")
-        if not name:
-            raise LookupError(f"{n.get('unique_id')} has no relation")
-        return str(name)
-
-    def ref(*args: str, **kwargs: Any) -> str:
-        name = args[-1]
-        for n in deps:
-            if n.get("name") == name and n.get("resource_type") in _RELATION_KINDS:
-                return rel(n)
-        raise LookupError(f"ref({name!r}) not among depends_on")
-
-    def source(source_name: str, table_name: str) -> str:
-        for n in deps:
-            if n.get("source_name") == source_name and n.get("name") == table_name:
-                return rel(n)
-        raise LookupError(f"source({source_name!r}, {table_name!r}) not among depends_on")
-
-    def var(name: str, default: Any = None) -> Any:
-        if default is None:
-            raise LookupError(f"var({name!r}) has no default")
-        return default
-
-    env = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
-    env.globals.update(
-        ref=ref, source=source, var=var, config=lambda *a, **k: "", is_incremental=lambda: False
-    )
-    try:
-        return env.from_string(text).render()
-    except (jinja2.TemplateError, LookupError, TypeError):
-        return None
 
 
 def graph_from_manifest(manifest_path: Path | str) -> LineageGraph:

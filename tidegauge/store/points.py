@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tidegauge.store import schema as s
-from tidegauge.store.bulk import POINT_COLUMNS, POINT_KEY, executemany_raw
+from tidegauge.store.batches import executemany_raw
 from tidegauge.store.engine import upsert
+from tidegauge.store.writes import POINT_COLUMNS, POINT_KEY
 
 if TYPE_CHECKING:
     from tidegauge.store.store import Store

@@ -1,0 +1,227 @@
+"""The warehouse inventory as stored: the tables discovery found and their columns.
+
+Discovery records thousands of tables at once (:func:`upsert_tables`, a few statements per
+500 tables); a table as read back is a :class:`StoredTable`; a schema snapshot's columns
+travel as JSON (:func:`columns_to_json`) with a fingerprint that says whether it changed.
+:class:`~tidegauge.store.store.Store` offers these as its inventory methods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, bindparam, delete, insert, select, tuple_, update
+
+from tidegauge.core.model import ColumnInfo, TableInfo, TableRef, TypeFamily
+from tidegauge.store import schema as s
+from tidegauge.store.engine import upsert, utc
+
+if TYPE_CHECKING:
+    from tidegauge.store.store import Store
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    id: int
+    ref: TableRef
+    kind: str
+    row_count: int | None
+    bytes: int | None
+    last_modified: datetime | None
+    last_seen: datetime
+    dropped_at: datetime | None
+    owner: str | None
+    tags: list[str]
+    dbt_unique_id: str | None
+    timestamp_column: str | None
+
+    @classmethod
+    def from_row(cls, r: Any) -> StoredTable:
+        m = r._mapping
+        return cls(
+            id=m["id"],
+            ref=TableRef(m["warehouse"], m["schema"], m["name"], m["database"] or None),
+            kind=m["kind"],
+            row_count=m["row_count"],
+            bytes=m["bytes"],
+            last_modified=utc(m["last_modified"]),
+            last_seen=utc(m["last_seen"]),  # type: ignore[arg-type]
+            dropped_at=utc(m["dropped_at"]),
+            owner=m["owner"],
+            tags=list(m["tags"] or []),
+            dbt_unique_id=m["dbt_unique_id"],
+            timestamp_column=m["timestamp_column"],
+        )
+
+
+#: tables recorded per statement by ``upsert_tables``
+TABLES_PER_STATEMENT = 500
+
+
+def _identity(ref: TableRef) -> tuple[str, str, str, str]:
+    return (ref.warehouse, ref.database or "", ref.schema, ref.name)
+
+
+def schema_fingerprint(cols: Sequence[ColumnInfo]) -> str:
+    payload = json.dumps([(c.name, c.data_type, c.nullable) for c in cols])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def columns_to_json(cols: Sequence[ColumnInfo]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": c.name,
+            "data_type": c.data_type,
+            "family": c.family.value,
+            "nullable": c.nullable,
+            "ordinal": c.ordinal,
+        }
+        for c in cols
+    ]
+
+
+def columns_from_json(data: Iterable[dict[str, Any]]) -> list[ColumnInfo]:
+    return [
+        ColumnInfo(d["name"], d["data_type"], TypeFamily(d["family"]), d["nullable"], d["ordinal"])
+        for d in data
+    ]
+
+
+def upsert_tables(store: Store, infos: Sequence[TableInfo], now: datetime) -> list[int]:
+    """Record discovered tables and their columns in one transaction; their ids in order.
+
+    A few statements per 500 tables, not per table: a warehouse of 10,000 tables is
+    recorded in seconds. Tables whose catalog facts did not change since the last
+    discovery are not rewritten (one ``last_seen`` update per 500 of them), and
+    unchanged columns are not written either.
+    """
+    t = s.tables
+    stmt = upsert(
+        store.dialect,
+        t,
+        None,
+        ["warehouse", "database", "schema", "name"],
+        ["kind", "row_count", "bytes", "last_modified", "last_seen", "dropped_at"],
+    )
+    ids: dict[tuple[str, str, str, str], int] = {}
+    with store.engine.begin() as c:
+        for lo in range(0, len(infos), TABLES_PER_STATEMENT):
+            # one row per table identity (the last wins), as the per-table upsert did
+            part = {_identity(info.ref): info for info in infos[lo : lo + TABLES_PER_STATEMENT]}
+            stored = {
+                (r.warehouse, r.database, r.schema, r.name): r
+                for r in c.execute(
+                    select(
+                        t.c.id,
+                        t.c.warehouse,
+                        t.c.database,
+                        t.c.schema,
+                        t.c.name,
+                        t.c.kind,
+                        t.c.row_count,
+                        t.c.bytes,
+                        t.c.last_modified,
+                        t.c.dropped_at,
+                    ).where(
+                        tuple_(t.c.warehouse, t.c.database, t.c.schema, t.c.name).in_(list(part))
+                    )
+                )
+            }
+            same = [
+                key
+                for key, info in part.items()
+                if (row := stored.get(key)) is not None
+                and row.dropped_at is None
+                and (row.kind, row.row_count, row.bytes, utc(row.last_modified))
+                == (info.kind.value, info.row_count, info.bytes, utc(info.last_modified))
+            ]
+            for key in same:
+                ids[key] = int(stored[key].id)
+            for lo_ in range(0, len(same), TABLES_PER_STATEMENT):
+                c.execute(
+                    update(t)
+                    .where(t.c.id.in_([ids[k] for k in same[lo_ : lo_ + TABLES_PER_STATEMENT]]))
+                    .values(last_seen=now)
+                )
+            written = [info for key, info in part.items() if key not in ids]
+            if written:
+                c.execute(
+                    stmt,
+                    [
+                        {
+                            "warehouse": info.ref.warehouse,
+                            "database": info.ref.database or "",
+                            "schema": info.ref.schema,
+                            "name": info.ref.name,
+                            "kind": info.kind.value,
+                            "row_count": info.row_count,
+                            "bytes": info.bytes,
+                            "last_modified": info.last_modified,
+                            "first_seen": now,
+                            "last_seen": now,
+                            "dropped_at": None,
+                            "tags": [],
+                        }
+                        for info in written
+                    ],
+                )
+                keys = [_identity(info.ref) for info in written]
+                for r in c.execute(
+                    select(t.c.id, t.c.warehouse, t.c.database, t.c.schema, t.c.name).where(
+                        tuple_(t.c.warehouse, t.c.database, t.c.schema, t.c.name).in_(keys)
+                    )
+                ):
+                    ids[(r.warehouse, r.database, r.schema, r.name)] = int(r.id)
+            replace_columns(c, {ids[key]: info.columns for key, info in part.items()})
+    return [ids[_identity(info.ref)] for info in infos]
+
+
+def replace_columns(c: Any, wanted: dict[int, Sequence[ColumnInfo]]) -> None:
+    """Make the stored columns of each table id match; unchanged columns stay put."""
+    col = s.columns
+    existing: dict[int, dict[str, Any]] = {}
+    for r in c.execute(select(col).where(col.c.table_id.in_(list(wanted)))):
+        existing.setdefault(r.table_id, {})[r.name] = r
+    gone: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    new: list[dict[str, Any]] = []
+    for tid, cols in wanted.items():
+        have = existing.get(tid, {})
+        names = {c_.name for c_ in cols}
+        gone += [{"b_tid": tid, "b_name": n} for n in have if n not in names]
+        for c_ in cols:
+            vals = {
+                "data_type": c_.data_type,
+                "family": c_.family.value,
+                "nullable": c_.nullable,
+                "ordinal": c_.ordinal,
+            }
+            row = have.get(c_.name)
+            if row is None:
+                new.append({"table_id": tid, "name": c_.name, **vals})
+            elif (row.data_type, row.family, row.nullable, row.ordinal) != tuple(vals.values()):
+                changed.append(
+                    {"b_tid": tid, "b_name": c_.name, **{f"b_{k}": v for k, v in vals.items()}}
+                )
+    match = and_(col.c.table_id == bindparam("b_tid"), col.c.name == bindparam("b_name"))
+    if gone:
+        c.execute(delete(col).where(match), gone)
+    if changed:
+        c.execute(
+            update(col)
+            .where(match)
+            .values(
+                data_type=bindparam("b_data_type"),
+                family=bindparam("b_family"),
+                nullable=bindparam("b_nullable"),
+                ordinal=bindparam("b_ordinal"),
+            ),
+            changed,
+        )
+    if new:
+        c.execute(insert(col), new)
