@@ -93,7 +93,8 @@ def test_a_current_store_opens_without_alembic(tmp_path):
     )
     first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == "True"  # a new store is migrated by alembic
+    # a new store is created from the declared schema (tests/store/test_fresh_store.py)
+    assert first.stdout.strip() == "False"
     again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == "False"

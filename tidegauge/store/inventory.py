@@ -185,7 +185,11 @@ def replace_columns(c: Any, wanted: dict[int, Sequence[ColumnInfo]]) -> None:
     """Make the stored columns of each table id match; unchanged columns stay put."""
     col = s.columns
     existing: dict[int, dict[str, Any]] = {}
-    for r in c.execute(select(col).where(col.c.table_id.in_(list(wanted)))):
+    # only what is compared: the JSON tags would be decoded for every stored column
+    stored = select(
+        col.c.table_id, col.c.name, col.c.data_type, col.c.family, col.c.nullable, col.c.ordinal
+    ).where(col.c.table_id.in_(list(wanted)))
+    for r in c.execute(stored):
         existing.setdefault(r.table_id, {})[r.name] = r
     gone: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 
@@ -158,8 +159,12 @@ def _poisson_sf(k: float, lam: float) -> float:
     return min(1.0, max(0.0, 1.0 - cdf))
 
 
+@lru_cache(maxsize=256)
 def _z_for(alpha: float) -> float:
-    """Two-sided normal quantile for ``alpha`` (a bisection on the survival function)."""
+    """Two-sided normal quantile for ``alpha`` (a bisection on the survival function).
+
+    Cached: a run asks for the same few levels thousands of times (a first run over a wide
+    table spent more on this bisection than on the rest of its rate detection)."""
     lo, hi = 0.0, 40.0
     for _ in range(80):
         mid = (lo + hi) / 2
