@@ -14,6 +14,7 @@ from typing import Any
 
 from tidegauge.config import Project
 from tidegauge.core.clock import Clock
+from tidegauge.steps.collect_gc import fewer_collections
 from tidegauge.steps.context import DiscoverResult, Progress, RunContext, RunReport
 from tidegauge.steps.discover import connect, discover
 from tidegauge.steps.leases import exclusive, holder_name
@@ -71,37 +72,39 @@ def run(
     report.problems = list(project.monitor_warnings)
     status, error = "success", None
     found = DiscoverResult()
-    try:
-        # collection in this process takes the warehouses discovery opened
-        found = discover(project, store, now, keep_open=project.execution.type == "local")
-        recognise_segment(project, found.tables)  # Segment's layout: events as segments
-        report.warehouse_errors = dict(found.errors)
-        graph = refresh_lineage(ctx, found)  # dbt test failures go to ctx.external
-        collected, alerts = per_table(ctx, found)
-        alerts += poll_streams(
-            project, store, now, run_id, graph=graph, errors=report.warehouse_errors
-        )[1]
-        report.alerts = alerts
-        # grouping reads open incidents and writes new ones: one process at a time
-        with exclusive(store, "group", timeout=GROUP_WAIT):
-            seen = {a["id"] for a in alerts}
-            leftovers = [a for a in orphan_alerts(store, failed_runs) if a["id"] not in seen]
-            group_alerts(ctx, graph, alerts + leftovers)
-        emit_run(ctx, collected, alerts)
-        if notify:
-            outbox = OutboxRepo(store)
-            for iid in unqueued_incidents(store, failed_runs):
-                enqueue_incident(project, store, outbox, iid, now, clock=wall)
-            notify_incidents(ctx)
-        if report.partial:
-            status = "partial"
-    except BaseException as e:  # the run is recorded as failed, then the error propagates
-        status, error = "failed", f"{type(e).__name__}: {e}"
-        report.seconds = time.perf_counter() - started
-        _finish_failed(store, run_id, report, clock, error)
-        raise
-    finally:
-        found.close()
+    # the cycle collector walks what the whole run keeps alive less often (steps/collect_gc)
+    with fewer_collections():
+        try:
+            # collection in this process takes the warehouses discovery opened
+            found = discover(project, store, now, keep_open=project.execution.type == "local")
+            recognise_segment(project, found.tables)  # Segment's layout: events as segments
+            report.warehouse_errors = dict(found.errors)
+            graph = refresh_lineage(ctx, found)  # dbt test failures go to ctx.external
+            collected, alerts = per_table(ctx, found)
+            alerts += poll_streams(
+                project, store, now, run_id, graph=graph, errors=report.warehouse_errors
+            )[1]
+            report.alerts = alerts
+            # grouping reads open incidents and writes new ones: one process at a time
+            with exclusive(store, "group", timeout=GROUP_WAIT):
+                seen = {a["id"] for a in alerts}
+                leftovers = [a for a in orphan_alerts(store, failed_runs) if a["id"] not in seen]
+                group_alerts(ctx, graph, alerts + leftovers)
+            emit_run(ctx, collected, alerts)
+            if notify:
+                outbox = OutboxRepo(store)
+                for iid in unqueued_incidents(store, failed_runs):
+                    enqueue_incident(project, store, outbox, iid, now, clock=wall)
+                notify_incidents(ctx)
+            if report.partial:
+                status = "partial"
+        except BaseException as e:  # the run is recorded as failed, then the error propagates
+            status, error = "failed", f"{type(e).__name__}: {e}"
+            report.seconds = time.perf_counter() - started
+            _finish_failed(store, run_id, report, clock, error)
+            raise
+        finally:
+            found.close()
     report.seconds = time.perf_counter() - started
     stats = json.loads(json.dumps(report.as_dict(), default=str))
     store.finish_run(run_id, status, stats, clock.now(), error)

@@ -18,13 +18,28 @@ from contextlib import contextmanager
 THRESHOLD = 50_000
 
 
+#: how many ``fewer_collections`` blocks are open in this process (a run holds one around
+#: all its steps, and collection and detection their own inside it)
+_depth = 0
+
+
 @contextmanager
 def fewer_collections() -> Iterator[None]:
+    """Freeze what is alive and raise the first threshold until the block ends.
+
+    Blocks nest: an inner block freezes what is alive at its own start too, and only the
+    outermost one unfreezes, so a step inside a run never hands the run's frozen objects
+    back to the collector. Cyclic garbage made inside waits for the outermost block's end.
+    """
+    global _depth
     old = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(max(old[0], THRESHOLD), *old[1:])
+    _depth += 1
     try:
         yield
     finally:
+        _depth -= 1
         gc.set_threshold(*old)
-        gc.unfreeze()
+        if _depth == 0:
+            gc.unfreeze()
