@@ -122,3 +122,21 @@ def test_context_leaves_hourly_series_to_the_seasonal_detector() -> None:
     y = jitter(0)[: START + 60]
     seasonal, merged, _ = _seasonal_then_context(y, 60)
     assert merged == seasonal
+
+
+def test_forgetting_makes_a_shape_not_seen_for_weeks_new_again() -> None:
+    rng = np.random.default_rng(0)
+    per_day = 96
+
+    def wave(n: int) -> np.ndarray:
+        return 50 + 8 * np.sin(2 * np.pi * np.arange(n) / 12) + rng.normal(0, 1, n)
+
+    y = np.concatenate([wave(3 * per_day), 50 + rng.normal(0, 1, 18 * per_day), wave(per_day)])
+    back = slice(21 * per_day, 21 * per_day + 24)  # the wave returns after 18 days
+    keep = context_scores(y, float(per_day))
+    forget = context_scores(y, float(per_day), memory_days=7.0)
+    assert np.nanmean(forget.novelty[back]) > np.nanmean(keep.novelty[back]) + 0.1
+    assert forget.p_value[back].min() < keep.p_value[back].min() / 5
+    # two resolutions: still deterministic and aligned with the input
+    two = context_scores(y, float(per_day), bins=(20, 5), memory_days=7.0)
+    assert two.p_value.shape == y.shape and two.level.tolist() == forget.level.tolist()

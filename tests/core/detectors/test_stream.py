@@ -12,6 +12,7 @@ from tidegauge.core.detectors.stream import (
     StreamDetector,
     alerts_from,
     fit_tail,
+    poisson_lower,
     quiet_points,
     stream_scores,
 )
@@ -31,6 +32,21 @@ def test_tail_of_a_constant_statistic_is_never_surprising_at_its_value() -> None
     tail = fit_tail(np.zeros(500))
     assert tail.sf(0.0) == 1.0
     assert tail.sf(1.0) < 1e-6
+
+
+def test_a_value_the_history_shows_repeatedly_is_not_extrapolated_into_a_rare_one() -> None:
+    rng = np.random.default_rng(3)
+    h = rng.exponential(1.0, 3000)
+    h[::150] = 20.0  # a recurring spike: 20 earlier values at 20
+    tail = fit_tail(h)
+    assert tail.sf(20.0) >= poisson_lower(20) / h.size > 1e-3
+    assert tail.sf(25.0) < tail.sf(20.0)  # beyond all the history: extrapolated
+    once = h.copy()
+    once[::150] = 1.0
+    once[1000] = 20.0  # seen once: barely a floor (it may itself have been an incident)
+    assert fit_tail(once).sf(20.0) < 1e-5
+    assert poisson_lower(0) == 0.0
+    assert [round(poisson_lower(k), 1) for k in (5, 20)] == [1.3, 11.1]
 
 
 def test_spike_and_level_shift_alert_once_each() -> None:

@@ -10,11 +10,15 @@ point by how new its sequences are, using only earlier points:
    range of the history divided by ``bins``; bins are unbounded, so a value beyond every
    earlier one falls in a new bin. The width is re-learned each time the history doubles (the
    counts below are then recounted from the stored levels), so the resolution always follows
-   the range the series has shown.
+   the range the series has shown. With several resolutions (``bins``; the ensemble uses
+   :data:`ENSEMBLE_BINS`) the novelties below are averaged over them: on a noisy series nearly
+   every fine sequence is new, and a move into a new regime only shows at the coarse one.
 2. *contexts*: the level sequences ending at ``t`` of length 1 to ``order`` (the level itself,
    the step into it, the last three levels...). Each has a count of earlier occurrences ``c``;
    its novelty is ``1 / (1 + c)`` (1 for a sequence never seen, fading as it repeats). The raw
-   score of the point is the mean novelty over the lengths.
+   score of the point is the mean novelty over the lengths. With ``memory_days`` (the
+   ensemble: :data:`ENSEMBLE_MEMORY_DAYS`) counts are forgotten: each halves over that time
+   without its sequence, so a shape the series stopped producing weeks ago is new again.
 3. *likelihood*: the raw score is noisy on a noisy series, so as in Numenta's anomaly
    likelihood what is judged is its mean over the last ``short`` points, against the history
    of that mean: a generalised Pareto tail fitted to its own past (:func:`.stream.fit_tail`)
@@ -59,6 +63,12 @@ from tidegauge.core.detectors.stream import (
 
 #: levels across the central 99% of the history
 BINS = 20
+#: the ensemble's member (:func:`ensemble_scores`) also looks at a coarse resolution: the fine
+#: one sees a new shape, the coarse one a new regime that the noise of the fine levels hides
+ENSEMBLE_BINS = (20, 5)
+#: and forgets: a sequence's count halves over this many days without it (a week, the longest
+#: cycle the stream views know), so what the series has not done for weeks is new again
+ENSEMBLE_MEMORY_DAYS = 7.0
 #: longest level sequence remembered
 ORDER = 3
 #: the quantiser is first learned on this many points (or a day of points, if more)
@@ -89,13 +99,54 @@ def _contexts(levels: Sequence[int], t: int, order: int) -> list[tuple[int, ...]
     return [tuple(levels[t - k + 1 : t + 1]) for k in range(1, min(order, t + 1) + 1)]
 
 
+def _novelty(
+    y: FloatArray, bins: int, order: int, learn: int, half_life: float = math.inf
+) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+    """Raw novelty of every point at one resolution (NaN while learning), and its levels.
+
+    With a finite ``half_life`` (in points), a sequence's count halves over that many points
+    without it: what the series has not done for long becomes new again."""
+    n = y.size
+    novelty = np.full(n, np.nan)
+    levels = np.zeros(n, dtype=np.int64)
+    counts: dict[tuple[int, ...], tuple[float, int]] = {}
+    decay = math.log(2.0) / half_life if math.isfinite(half_life) else 0.0
+
+    def seen(c: tuple[int, ...], t: int) -> float:
+        k, at = counts.get(c, (0.0, t))
+        k = k * math.exp(-decay * (t - at)) if decay else k
+        counts[c] = (k + 1.0, t)
+        return k
+
+    next_refit = learn
+    origin, width = 0.0, 1.0
+    for t in range(n):
+        if t == next_refit:
+            # (re)learn the resolution from all history, recount every sequence at it
+            origin, width = _quantiser(y[:t], bins)
+            levels[:t] = np.floor((y[:t] - origin) / width).astype(np.int64)
+            counts.clear()
+            lv = levels.tolist()
+            for s in range(t):
+                for c in _contexts(lv, s, order):
+                    seen(c, s)
+            next_refit = 2 * t
+        if t < learn:
+            continue
+        levels[t] = math.floor((y[t] - origin) / width)
+        ctxs = _contexts(levels[max(0, t - order + 1) : t + 1].tolist(), min(t, order - 1), order)
+        novelty[t] = sum(1.0 / (1.0 + seen(c, t)) for c in ctxs) / len(ctxs)
+    return novelty, levels
+
+
 def context_scores(
     y: Sequence[float] | FloatArray,
     points_per_day: float,
     settings: DetectorSettings | None = None,
     *,
-    bins: int = BINS,
+    bins: int | Sequence[int] = BINS,
     order: int = ORDER,
+    memory_days: float | None = None,
     short: int | None = None,
     quiet: int | None = None,
     alpha: float | None = None,
@@ -119,32 +170,11 @@ def context_scores(
     w = short or int(min(12, max(4, round(per_day / 24))))
     gap = quiet or quiet_points(points_per_day, short)
     learn = max(MIN_LEARN, min(round(per_day), 750))
-    novelty = np.full(n, np.nan)
-    levels = np.zeros(n, dtype=np.int64)
-    counts: dict[tuple[int, ...], int] = {}
-    next_refit = learn
-    origin, width = 0.0, 1.0
-    for t in range(n):
-        if t == next_refit:
-            # (re)learn the resolution from all history, recount every sequence at it
-            origin, width = _quantiser(y[:t], bins)
-            levels[:t] = np.floor((y[:t] - origin) / width).astype(np.int64)
-            counts.clear()
-            lv = levels.tolist()
-            for s in range(t):
-                for c in _contexts(lv, s, order):
-                    counts[c] = counts.get(c, 0) + 1
-            next_refit = 2 * t
-        if t < learn:
-            continue
-        levels[t] = math.floor((y[t] - origin) / width)
-        ctxs = _contexts(levels[max(0, t - order + 1) : t + 1].tolist(), min(t, order - 1), order)
-        nov = 0.0
-        for c in ctxs:
-            k = counts.get(c, 0)
-            nov += 1.0 / (1.0 + k)
-            counts[c] = k + 1
-        novelty[t] = nov / len(ctxs)
+    resolutions = (bins,) if isinstance(bins, int) else tuple(bins)
+    life = memory_days * per_day if memory_days else math.inf
+    per_res = [_novelty(y, b, order, learn, life) for b in resolutions]
+    novelty = np.mean(np.stack([nv for nv, _ in per_res]), axis=0)
+    levels = per_res[0][1]
     # the likelihood of the recent novelty, from the history of that same mean
     kernel = np.ones(w) / w
     recent = np.convolve(np.where(np.isfinite(novelty), novelty, np.nan), kernel)[:n]
@@ -207,7 +237,14 @@ def ensemble_scores(
     cfg = settings or DetectorSettings()
     alpha = alpha or cfg.point_alpha(points_per_day)
     st = stream_scores(y, points_per_day, cfg, alpha=alpha)
-    cx = context_scores(y, points_per_day, cfg, alpha=alpha)
+    cx = context_scores(
+        y,
+        points_per_day,
+        cfg,
+        alpha=alpha,
+        bins=ENSEMBLE_BINS,
+        memory_days=ENSEMBLE_MEMORY_DAYS,
+    )
     p = combine(st.p_value, cx.p_value)
     return EnsembleScores(p, alerts_from(p, alpha, quiet_points(points_per_day)), st, cx, alpha)
 

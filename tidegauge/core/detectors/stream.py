@@ -47,6 +47,7 @@ in cascades, which was measured.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,6 +77,8 @@ MAX_TAIL_QUANTILE = 0.98
 MIN_CALIBRATION = 60
 #: tails are fitted on at most this many of the latest values of a statistic
 MAX_CALIBRATION = 10_000
+#: the range view needs this many points (or a day of points, if more) before its first range
+RANGE_LEARN = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +150,18 @@ def _rolling_scale(r: FloatArray, length: int) -> FloatArray:
     return out
 
 
-def _history_range(y: FloatArray, every: int) -> tuple[FloatArray, FloatArray]:
+def _history_range(y: FloatArray, every: int, start: int = 20) -> tuple[FloatArray, FloatArray]:
     """The central 99% of *all* earlier values (refreshed every ``every`` points), per t:
-    the long-memory view, in which a level never seen before stands out."""
+    the long-memory view, in which a level never seen before stands out.
+
+    NaN before ``start`` points: the range of the first few dozen values is little more than
+    their minimum and maximum, which the series keeps leaving while it shows its usual
+    behaviour for the first time. Those early "new levels" would enter the view's own history
+    and make a real new level later look like something seen before."""
     n = y.size
     lo = np.full(n, np.inf)
     hi = np.full(n, -np.inf)
-    for t in range(20, n, every):
+    for t in range(start, n, every):
         q = np.quantile(y[max(0, t - MAX_CALIBRATION) : t], (0.005, 0.995))
         lo[t : t + every], hi[t : t + every] = q[0], q[1]
     lo[np.isinf(lo)] = np.nan
@@ -218,6 +226,14 @@ class Tail:
     Below the threshold ``u`` (a high quantile) the probability is reported as ``P(X >= u)``
     (ties included, so a statistic that never moves is never surprising): that is far from any
     alert level and spares keeping the whole history sorted.
+
+    Above ``u`` the fitted tail only *extrapolates*: where the history already holds ``k``
+    values at least as extreme (``exceed``: the values above ``u``, in increasing order), the
+    probability is at least the lowest rate that ``k`` occurrences in ``n`` support with 99%
+    confidence (:func:`poisson_lower`). A daily spike the series has shown on twenty earlier
+    days is not a one-in-a-million event however light the fitted tail; one earlier occurrence
+    (which may itself have been an incident) barely counts, and a value beyond all the history
+    gets the extrapolated probability alone.
     """
 
     n: int
@@ -226,6 +242,7 @@ class Tail:
     xi: float
     pk: float  # P(X > u)
     p_at_u: float  # P(X >= u)
+    exceed: tuple[float, ...] = ()
 
     def sf(self, x: float) -> float:
         if not math.isfinite(self.u):
@@ -234,8 +251,19 @@ class Tail:
             return self.p_at_u
         e = (x - self.u) / self.sigma
         if self.xi < 1e-6:
-            return self.pk * math.exp(-e)
-        return float(self.pk * (1.0 + self.xi * e) ** (-1.0 / self.xi))
+            fitted = self.pk * math.exp(-e)
+        else:
+            fitted = float(self.pk * (1.0 + self.xi * e) ** (-1.0 / self.xi))
+        seen = len(self.exceed) - bisect_left(self.exceed, x)  # earlier values >= x
+        return max(fitted, poisson_lower(seen) / self.n)
+
+
+def poisson_lower(k: int, z: float = 2.326) -> float:
+    """One-sided 99% lower confidence bound of a Poisson mean from ``k`` observed events
+    (Wilson-Hilferty approximation; 0 for ``k = 0``)."""
+    if k <= 0:
+        return 0.0
+    return k * max(0.0, 1.0 - 1.0 / (9.0 * k) - z / (3.0 * math.sqrt(k))) ** 3
 
 
 def _gpd_shape(ratio: float) -> float:
@@ -281,7 +309,15 @@ def fit_tail(history: FloatArray, min_calibration: int = MIN_CALIBRATION) -> Tai
     else:  # a statistic that (almost) never exceeds its quantile: a tiny nominal scale
         xi, sigma = 0.0, float(np.mean(exc)) if exc.size else 0.0
     sigma = max(sigma, tiny)
-    return Tail(n, u, sigma, xi, max(exc.size, 1) / n, float(np.count_nonzero(h >= u)) / n)
+    return Tail(
+        n,
+        u,
+        sigma,
+        xi,
+        max(exc.size, 1) / n,
+        float(np.count_nonzero(h >= u)) / n,
+        tuple(np.sort(top[top > u]).tolist()),
+    )
 
 
 def _seasonal_level(y: FloatArray, period: int, kernel: FloatArray, length: int) -> FloatArray:
@@ -332,7 +368,7 @@ def stream_scores(
     gap = quiet or quiet_points(points_per_day, short)
     med, scale, step = _rolling_ref(y, length)
     knn = knn_surprise(y, w, 1.0)
-    lo_q, hi_q = _history_range(y, w)
+    lo_q, hi_q = _history_range(y, w, max(RANGE_LEARN, min(round(per_day), 750)))
     kernel = np.ones(w) / w
     absd = np.abs(np.diff(y, prepend=y[0]))
     mean_step = np.convolve(absd, kernel)[:n]
