@@ -47,6 +47,7 @@ MIN_HISTORY = DetectorSettings().min_history
 
 #: walks kept, by points: about 25 MB of arrays (a month of hourly points is 720)
 _cache = RunCache(max_entries=8192, max_weight=1_000_000)
+_keys_cache = RunCache(max_entries=1024)
 
 
 @dataclass
@@ -142,6 +143,13 @@ def banded(
                 s.expected[i] = a["expected"]
         out.append(s)
     return out
+
+
+def series_keys(store: Store, table_id: int) -> list[tuple[str, str, str, int]]:
+    """:func:`browse.series_keys`, kept until the next run (only a run writes points): a table
+    page and each of its column and range variants asked it again, a scan of the table's
+    points each time."""
+    return _keys_cache.get(store, (table_id,), lambda: browse.series_keys(store, table_id))
 
 
 def walk_start(store: Store, now: datetime) -> datetime:
