@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.web.conftest import NOW, Seeded
+from tidegauge.core.detectors.seasonal import evaluate_batch
 from tidegauge.web import bands
 
 Band = tuple[float | None, float | None, float | None]
@@ -75,14 +76,14 @@ def test_ranges_and_column_pages_walk_each_series_once(
     client: TestClient, seeded: Seeded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     walked: list[int] = []
-    real = bands.evaluate_batch
+    real = evaluate_batch
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         res = real(*args, **kwargs)
         walked.append(len(res.seasonality))  # one per series walked
         return res
 
-    monkeypatch.setattr(bands, "evaluate_batch", counting)
+    monkeypatch.setattr("tidegauge.web.bands.evaluate_batch", counting)
     url = f"/tables/{seeded.customers}"
     assert client.get(url, params={"days": 30}).status_code == 200
     # its rows per hour, and email's null rate (charted because it alerted)
