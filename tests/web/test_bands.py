@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from tests.web.conftest import NOW, Seeded
 from tidegauge.core.detectors.seasonal import evaluate_batch
 from tidegauge.web import bands
+from tidegauge.web.pages.tables import RANGE_DAYS
 
 Band = tuple[float | None, float | None, float | None]
 
@@ -70,6 +71,7 @@ def test_the_walk_starts_at_the_widest_range_before_the_latest_run(seeded: Seede
     assert start == NOW - bands.WIDEST  # the run's data time, not the clock
     # so every range a table page offers, at any later clock, starts after it
     assert later - timedelta(days=30) >= start
+    assert timedelta(days=max(RANGE_DAYS)) == bands.WIDEST  # the widest range a page offers
 
 
 def test_ranges_and_column_pages_walk_each_series_once(

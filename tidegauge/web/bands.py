@@ -45,7 +45,8 @@ WIDEST = timedelta(days=30)
 TRAINING = timedelta(days=28)
 MIN_HISTORY = DetectorSettings().min_history
 
-#: walks kept, by points: about 25 MB of arrays (a month of hourly points is 720)
+#: walks kept, weighed by points: at most about 90 MB with their times (a month of hourly
+#: points is 720; the demo charts about 1,100 series)
 _cache = RunCache(max_entries=8192, max_weight=1_000_000)
 _keys_cache = RunCache(max_entries=1024)
 
