@@ -18,7 +18,7 @@ from tidegauge.config import Project, WebConfig
 from tidegauge.core.model import IncidentStatus
 from tidegauge.store.engine import make_engine
 from tidegauge.store.store import Store
-from tidegauge.web.cache import Entry, ResponseCache
+from tidegauge.web.cache import Entry, ResponseCache, RunCache
 from tidegauge.web.generation import PostgresGeneration, SqliteGeneration, for_engine
 
 JSON = {"Content-Type": "application/json"}
@@ -230,3 +230,33 @@ def test_postgres_store_write_shows_next(pg_seeded: Seeded) -> None:
             assert c.get(url).json()["status"] == "open"
         pg_seeded.store.incidents.set_status(pg_seeded.incident, IncidentStatus.FIXED, NOW)
         assert c.get(url).json()["status"] == "fixed"
+
+
+def test_run_cache_computes_only_what_is_missing_and_drops_the_least_recently_used(
+    seeded: Seeded,
+) -> None:
+    cache = RunCache(max_entries=100, max_weight=10)
+    asked: list[list[tuple[str]]] = []
+
+    def compute(missing: list[tuple[str]]) -> dict[tuple[str], str]:
+        asked.append(missing)
+        return {k: k[0] * 4 for k in missing}  # each value weighs 4
+
+    store = seeded.store
+    assert cache.get_many(store, [("a",), ("b",)], compute, weight=len) == {
+        ("a",): "aaaa",
+        ("b",): "bbbb",
+    }
+    assert cache.get_many(store, [("a",)], compute, weight=len) == {("a",): "aaaa"}
+    assert asked == [[("a",), ("b",)]]  # kept, asked once, in one call
+    cache.get_many(store, [("c",)], compute, weight=len)  # 12 > 10: "b" goes, "a" was used
+    cache.get_many(store, [("a",), ("b",)], compute, weight=len)
+    assert asked[1:] == [[("c",)], [("b",)]]
+    # another store at the same run keeps its own values
+    other = Store.open("sqlite://")
+    try:
+        seed(other)
+        cache.get_many(other, [("a",)], compute, weight=len)
+        assert asked[-1] == [("a",)]
+    finally:
+        other.close()

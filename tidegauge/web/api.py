@@ -288,7 +288,7 @@ def metric_history(
     store = store_of(request)
     get_table(store, table_id)
     key = (metric, column or "", segment or "")
-    if key not in {(m, c, s) for m, c, s, _ in browse.series_keys(store, table_id)}:
+    if key not in {(m, c, s) for m, c, s, _ in bands.series_keys(store, table_id)}:
         raise HTTPException(
             404,
             f"table {table_id} has no series {metric!r}"

@@ -39,6 +39,7 @@ MAX_BODY = 4 * 1024 * 1024  # bigger answers are not worth keeping
 STATE_KEY = "tidegauge.generation"  # where a request finds the generation it was served at
 
 V = TypeVar("V")
+K = TypeVar("K", bound=tuple[Any, ...])
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,21 +237,58 @@ async def _replay(entry: Entry, send: Send) -> None:
 
 
 class RunCache:
-    """Memoises values that only change when a run writes: keyed by the latest run's state."""
+    """Memoises values that only change when a run writes: keyed by the latest run's state.
 
-    def __init__(self, max_entries: int = 256) -> None:
+    Least recently used entries go first beyond ``max_entries``, or beyond ``max_weight`` when
+    entries are given a weight (:meth:`get_many`: a band walk weighs its points)."""
+
+    def __init__(self, max_entries: int = 256, max_weight: int | None = None) -> None:
         self._lock = threading.Lock()
-        self._data: dict[tuple[Any, ...], Any] = {}
+        self._data: OrderedDict[tuple[Any, ...], tuple[Any, int]] = OrderedDict()
         self._max = max_entries
+        self._max_weight = max_weight
+        self._weight = 0
 
     def get(self, store: Store, key: tuple[Any, ...], compute: Callable[[], V]) -> V:
-        full = (run_marker(store), *key)
+        return self.get_many(store, [key], lambda missing: {key: compute()})[key]
+
+    def get_many(
+        self,
+        store: Store,
+        keys: list[K],
+        compute: Callable[[list[K]], dict[K, V]],
+        weight: Callable[[V], int] = lambda _: 1,
+    ) -> dict[K, V]:
+        """The value of every key in ``keys``: cached ones as kept, the rest from one call of
+        ``compute(missing keys)`` (which answers every one of them), then kept."""
+        # which store too: two stores can be at the same run (tests seed many alike)
+        marker = (id(store.engine), str(store.engine.url), run_marker(store))
+        out: dict[K, V] = {}
         with self._lock:
-            if full in self._data:
-                return self._data[full]  # type: ignore[no-any-return]
-        value = compute()
+            for k in keys:
+                full = (marker, *k)
+                if full in self._data:
+                    self._data.move_to_end(full)
+                    out[k] = self._data[full][0]
+        missing = [k for k in keys if k not in out]
+        if not missing:
+            return out
+        fresh = compute(missing)
         with self._lock:
-            if len(self._data) >= self._max:
-                self._data.pop(next(iter(self._data)))
-            self._data[full] = value
-        return value
+            for k in missing:
+                value = out[k] = fresh[k]
+                full = (marker, *k)
+                w = weight(value)
+                old = self._data.pop(full, None)
+                if old is not None:
+                    self._weight -= old[1]
+                self._data[full] = (value, w)
+                self._weight += w
+            while len(self._data) > self._max or (
+                self._max_weight is not None and self._weight > self._max_weight
+            ):
+                if len(self._data) <= len(missing):
+                    break  # never drop what this call is about to return
+                _, (_, w) = self._data.popitem(last=False)
+                self._weight -= w
+        return out

@@ -263,22 +263,22 @@ def poisson_tail(k: float, lam: float, *, upper: bool) -> float:
             z = 2.0 * (math.sqrt(lam + 0.375) - math.sqrt(k + 0.5 + 0.375))
         return float(normal_sf(z))
 
-    def logpmf(j: int) -> float:
-        return -lam + j * math.log(lam) - math.lgamma(j + 1)
+    log_lam = math.log(lam)  # hoisted: chart bands sum millions of terms (web/bands.py)
+    exp, lgamma = math.exp, math.lgamma
 
     def away(start: int, step: int) -> float:
         """Mass from ``start`` outward (away from the mode: the terms only shrink)."""
         if start < 0:
             return 0.0
-        peak = logpmf(start)
+        peak = -lam + start * log_lam - lgamma(start + 1)  # the log pmf at start
         total, j = 0.0, start
         while j >= 0:
-            term = math.exp(logpmf(j) - peak)
+            term = exp(-lam + j * log_lam - lgamma(j + 1) - peak)
             total += term
             if term < 1e-17 * total:
                 break
             j += step
-        return min(1.0, total * math.exp(peak))
+        return min(1.0, total * exp(peak))
 
     if upper:
         return away(k, 1) if k > lam else max(0.0, 1.0 - away(k - 1, -1))

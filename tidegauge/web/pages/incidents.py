@@ -134,7 +134,7 @@ def incident_page(request: Request, incident_id: PageId) -> Response:
         if root["kind"].startswith("category_") and root["segment"]:
             # a value's alert charts that value's rows per bucket (the series it came from)
             key = ("value_count", root["column"] or "", root["segment"])
-        have = {(m, c, s) for m, c, s, _ in browse.series_keys(store, inc["table_id"])}
+        have = {(m, c, s) for m, c, s, _ in bands.series_keys(store, inc["table_id"])}
         if key in have:
             # three days before the incident to now (or a day after it, if it is old)
             end = min(now, inc["data_time"] + timedelta(days=1))

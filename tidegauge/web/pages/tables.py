@@ -99,7 +99,7 @@ def table_page(
     if column is not None and column not in {c.name for c in columns}:
         raise HTTPException(404, f"{t.ref.fqn} has no column named {column!r}.")
     state = browse.health_states(store, now, [t.id]).get(t.id, ("ok", 0, 0))
-    keys = browse.series_keys(store, t.id)
+    keys = bands.series_keys(store, t.id)
     alerts, alerts_total = browse.list_alerts(store, browse.AlertFilter(table_id=t.id), limit=10)
     alerted = {(a["metric"], a["column"] or "") for a in alerts}
     wanted = chart_keys(keys, column, alerted)
