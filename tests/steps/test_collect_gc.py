@@ -78,3 +78,16 @@ def test_a_run_holds_the_collector_down_for_all_its_steps(tmp_path, monkeypatch)
         store.close()
     assert seen == [0]  # entered once, from outside any other block
     assert gc.get_freeze_count() == 0
+
+
+def test_blocks_that_overlap_restore_what_the_first_found():
+    """Two runs in threads: the first enters, the second enters, the first leaves first."""
+    before = gc.get_threshold()
+    first, second = fewer_collections(), fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_freeze_count() > 0  # the second still holds the collector down
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -19,8 +19,10 @@ THRESHOLD = 50_000
 
 
 #: how many ``fewer_collections`` blocks are open in this process (a run holds one around
-#: all its steps, and collection and detection their own inside it)
+#: all its steps, and collection and detection their own inside it), and the thresholds the
+#: outermost one found
 _depth = 0
+_outer: tuple[int, ...] = ()
 
 
 @contextmanager
@@ -28,18 +30,21 @@ def fewer_collections() -> Iterator[None]:
     """Freeze what is alive and raise the first threshold until the block ends.
 
     Blocks nest: an inner block freezes what is alive at its own start too, and only the
-    outermost one unfreezes, so a step inside a run never hands the run's frozen objects
-    back to the collector. Cyclic garbage made inside waits for the outermost block's end.
+    outermost one unfreezes and restores the thresholds it found, so a step inside a run
+    never hands the run's frozen objects back to the collector, and blocks that overlap in
+    threads leave the collector as the first found it. Cyclic garbage made inside waits
+    for the outermost block's end.
     """
-    global _depth
-    old = gc.get_threshold()
+    global _depth, _outer
+    if _depth == 0:
+        _outer = gc.get_threshold()
     gc.freeze()
-    gc.set_threshold(max(old[0], THRESHOLD), *old[1:])
+    gc.set_threshold(max(_outer[0], THRESHOLD), *_outer[1:])
     _depth += 1
     try:
         yield
     finally:
         _depth -= 1
-        gc.set_threshold(*old)
         if _depth == 0:
+            gc.set_threshold(*_outer)
             gc.unfreeze()
