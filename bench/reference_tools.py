@@ -118,10 +118,15 @@ def _ref_db(parquet: Path, tool: str) -> Path:
 
     db = parquet.with_suffix(f".{tool}.duckdb")
     if not db.exists():
-        con = duckdb.connect(str(db))
+        # built beside, then renamed: a build cut short never leaves a file without the table
+        part = db.with_suffix(".partial")
+        for stale in (part, Path(f"{part}.wal")):
+            stale.unlink(missing_ok=True)
+        con = duckdb.connect(str(part))
         con.execute("CREATE SCHEMA bench")
         con.execute(f"CREATE TABLE bench.events AS SELECT * FROM read_parquet('{parquet}')")
         con.close()
+        part.replace(db)
     return db
 
 
