@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -42,3 +45,27 @@ def require_server(kind: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason} (CI=true: unreachable servers fail the run)")
     pytest.skip(reason)
+
+
+@contextmanager
+def scratch_database(kind: str, prefix: str = "tg_test") -> Iterator[str]:
+    """A new, empty PostgreSQL (``postgres``) or MariaDB (``mysql``) database for one test:
+    its SQLAlchemy URL, dropped afterwards. Skips (fails under CI) when the server is away."""
+    from sqlalchemy import create_engine, text
+
+    require_server(kind)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    base = POSTGRES_URL if kind == "postgres" else MYSQL_URL
+    driver = "postgresql+psycopg://" if kind == "postgres" else "mysql+pymysql://"
+    admin_url = driver + base.split("://", 1)[1]
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    quote = '"' if kind == "postgres" else "`"
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {quote}{name}{quote}"))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        force = " WITH (FORCE)" if kind == "postgres" else ""
+        with admin.connect() as c:
+            c.execute(text(f"DROP DATABASE {quote}{name}{quote}{force}"))
+        admin.dispose()

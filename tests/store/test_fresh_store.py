@@ -5,37 +5,24 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 
-from tests.servers import MYSQL_URL, POSTGRES_URL, require_server
+from tests.servers import scratch_database
 from tidegauge.store.engine import head_revision, is_current, make_engine, migrate
 
 
+@contextmanager
 def _fresh_url(kind: str, tmp_path: Any, tag: str) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path}/{tag}.db"
         return
-    require_server(kind)
-    name = f"tg_fresh_{tag}_{uuid.uuid4().hex[:8]}"
-    base = POSTGRES_URL if kind == "postgres" else MYSQL_URL
-    driver = "postgresql+psycopg://" if kind == "postgres" else "mysql+pymysql://"
-    admin_url = driver + base.split("://", 1)[1]
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    quote = '"' if kind == "postgres" else "`"
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE {quote}{name}{quote}"))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as c:
-            force = " WITH (FORCE)" if kind == "postgres" else ""
-            c.execute(text(f"DROP DATABASE {quote}{name}{quote}{force}"))
-        admin.dispose()
+    with scratch_database(kind, f"tg_fresh_{tag}") as url:
+        yield url
 
 
 KINDS = [
@@ -47,12 +34,11 @@ KINDS = [
 
 @pytest.fixture(params=KINDS)
 def two_urls(request, tmp_path) -> Iterator[tuple[str, str]]:
-    created = _fresh_url(request.param, tmp_path, "created")
-    replayed = _fresh_url(request.param, tmp_path, "replayed")
-    yield next(created), next(replayed)
-    for gen in (created, replayed):
-        for _ in gen:
-            pass
+    with (
+        _fresh_url(request.param, tmp_path, "created") as created,
+        _fresh_url(request.param, tmp_path, "replayed") as replayed,
+    ):
+        yield created, replayed
 
 
 def shape(engine: Engine) -> dict[str, Any]:

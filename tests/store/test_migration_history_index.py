@@ -8,7 +8,6 @@ metric_points' plain ``ix_metric_points_table_bucket`` (table_id, bucket_start) 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -21,14 +20,13 @@ from sqlalchemy import (
     Engine,
     Index,
     MetaData,
-    create_engine,
     insert,
     inspect,
     select,
     text,
 )
 
-from tests.servers import MYSQL_URL, POSTGRES_URL, require_server
+from tests.servers import scratch_database
 from tidegauge.core.model import MetricPoint, TableRef
 from tidegauge.store import schema as s
 from tidegauge.store.engine import MIGRATIONS, make_engine, migrate
@@ -69,20 +67,8 @@ def empty_url(request, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/old.db"
         return
-    require_server(request.param)
-    name = f"tg_mig_{uuid.uuid4().hex[:10]}"
-    base = POSTGRES_URL if request.param == "postgres" else MYSQL_URL
-    driver = "postgresql+psycopg://" if request.param == "postgres" else "mysql+pymysql://"
-    admin_url = driver + base.split("://", 1)[1]
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    quote = '"' if request.param == "postgres" else "`"
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE {quote}{name}{quote}"))
-    yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    drop = f"DROP DATABASE {quote}{name}{quote}"
-    with admin.connect() as c:
-        c.execute(text(drop + (" WITH (FORCE)" if request.param == "postgres" else "")))
-    admin.dispose()
+    with scratch_database(request.param, "tg_mig") as url:
+        yield url
 
 
 def points_rows(engine: Engine) -> set[tuple[object, ...]]:
