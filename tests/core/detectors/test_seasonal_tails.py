@@ -67,3 +67,20 @@ def test_real_jumps_on_short_histories_still_alert() -> None:
             )
             hits[kind] += det[0].is_anomaly
     assert hits["normal"] >= 19 and hits["t4"] >= 17
+
+
+def test_a_band_past_the_float_range_stays_finite() -> None:
+    """A positive series spread over many orders of magnitude (a sparse money sum) is modelled
+    in logs; with heavy tails its band's upper edge in log units can pass exp's range. The
+    band stays finite, with no overflow (a demo chart page once answered 500 on it)."""
+    from tidegauge.core.detectors.seasonal.model import Transform
+
+    assert np.isfinite(Transform(lam=0.0, offset=1.0).inv(np.array([1e4, -1e4]))).all()
+    rng = np.random.default_rng(7)
+    times = [T0 + timedelta(days=i) for i in range(60)]
+    values = np.where(rng.random(60) < 0.3, 1e-6, 10 ** rng.uniform(-2, 9, 60))
+    values[-1] = 1e15
+    found = SeasonalDetector(DetectorSettings(), metric="sum").evaluate(
+        times, values, test_from=times[40]
+    )
+    assert found and all(d.upper is None or np.isfinite(d.upper) for d in found)

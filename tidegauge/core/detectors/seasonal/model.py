@@ -399,7 +399,13 @@ class Transform:
             return g
         if self.lam == 0.5:
             return np.maximum(g, 0.0) ** 2
-        return np.maximum(np.exp(g) - self.offset, 0.0)
+        # a band's far edge (a heavy-tailed quantile times a wide scale) can pass exp's range:
+        # capped at LOG_CAP, it stays a finite "no limit that matters" instead of overflowing
+        return np.maximum(np.exp(np.minimum(g, LOG_CAP)) - self.offset, 0.0)
+
+
+#: the largest log value :meth:`Transform.inv` takes: exp(700) ~ 1e304, below float's limit
+LOG_CAP = 700.0
 
 
 def choose_transform(y: FloatArray) -> Transform:
