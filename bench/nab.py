@@ -89,24 +89,30 @@ def _run_one(
     # same ensemble directly (reported apart: ``coarser_files``)
     hf = high_frequency_scores(ts, y, DetectorSettings())
     if hf is not None:
-        if hf.series.y.size != y.size:
-            raise ValueError(f"{rel}: duplicated or unsorted timestamps")
+        # the series as the product tests it: sorted, the last of a duplicated timestamp kept
+        # (8 files repeat a timestamp, one is out of order); each row gets its timestamp's
+        at = {x: i for i, x in enumerate(hf.series.stamps)}
+        rows = np.array([at[x] for x in ts])
         res = hf.scores
+        p, feature_p = res.p_value[rows], res.stream.feature_p[rows]
+        stream_p, context_p = res.stream.p_value[rows], res.context.p_value[rows]
     else:
         res = ensemble_scores(y, per_day, DetectorSettings())
+        p, feature_p = res.p_value, res.stream.feature_p
+        stream_p, context_p = res.stream.p_value, res.context.p_value
     if raw_dir is not None:
         raw_dir.mkdir(parents=True, exist_ok=True)
         np.savez(
             raw_dir / (rel.replace("/", "__") + ".npz"),
             t=t,
             y=y,
-            p=res.p_value,
-            feature_p=res.stream.feature_p,
-            stream_p=res.stream.p_value,
-            context_p=res.context.p_value,
+            p=p,
+            feature_p=feature_p,
+            stream_p=stream_p,
+            context_p=context_p,
             per_day=np.array([per_day]),
         )
-    return rel, ts, y, res.p_value, per_day, time.perf_counter() - t0
+    return rel, ts, y, p, per_day, time.perf_counter() - t0
 
 
 def write_file(
