@@ -86,3 +86,14 @@ def test_hourly_series_keep_the_seasonal_verdicts() -> None:
     assert high_frequency_scores(ts, y) is None
     fifteen = [T0 + timedelta(minutes=15 * i) for i in range(y.size)]
     assert high_frequency_scores(fifteen, y) is not None  # 96 a day: the ensemble's
+
+
+def test_a_stuck_value_alerts_within_the_hour() -> None:
+    """A sensor that repeats its last value stays inside the usual range; the spread view
+    sees its variability collapse (both sides of the usual texture count)."""
+    y = clean(4)[: START + 60]
+    y[START:] = y[START - 1]
+    _, merged, ts = _both(y)
+    flagged = [d for d in merged if d.is_anomaly]
+    assert len(flagged) == 1 and ts[START] <= flagged[0].timestamp < ts[START + 12]
+    assert flagged[0].details["member"] == "spread"
