@@ -5,8 +5,10 @@
     python -m bench.nab --out /tmp/nab_out --validate       # also check the scorer
     python -m bench.nab --out /tmp/nab_out --save-raw /tmp/nab_raw  # keep every view's p-values
 
-Streaming: every row gets a tail probability from ``ensemble_scores``
-(core/detectors/context.py) computed from earlier rows only: the change views of
+Streaming: every row gets a tail probability from ``high_frequency_scores``
+(core/detectors/highfreq.py: the function the product's detection step runs on series of 15-minute
+buckets or finer; the few coarser files get the same ``ensemble_scores`` directly, listed as
+``coarser_files``) computed from earlier rows only: the change views of
 ``stream_scores`` (core/detectors/stream.py) and the context novelty of ``context_scores``,
 combined by Bonferroni. A row alerts when ``p <= alpha`` and starts a new event (an event ends
 after a quarter of a day of unsurprising rows: one alert per event). The threshold ``alpha`` is
@@ -47,6 +49,7 @@ import numpy as np
 
 from tidegauge.core.detectors.base import DetectorSettings
 from tidegauge.core.detectors.context import ensemble_scores
+from tidegauge.core.detectors.highfreq import HIGH_FREQUENCY_POINTS_PER_DAY, high_frequency_scores
 from tidegauge.core.detectors.seasonal import infer_bucket
 from tidegauge.core.detectors.stream import alerts_from, quiet_points
 
@@ -81,20 +84,35 @@ def _run_one(
     ts, y = read_series(NAB / "data" / rel)
     t = np.array([x.timestamp() for x in ts])
     per_day = 86400.0 / infer_bucket(t)
-    res = ensemble_scores(y, per_day, DetectorSettings())
+    # the product's detector for 15-minute buckets or finer (steps/detect.py runs the same
+    # function); a coarser file, which the product tests with its seasonal detector, gets the
+    # same ensemble directly (reported apart: ``coarser_files``)
+    hf = high_frequency_scores(ts, y, DetectorSettings())
+    if hf is not None:
+        # the series as the product tests it: sorted, the last of a duplicated timestamp kept
+        # (8 files repeat a timestamp, one is out of order); each row gets its timestamp's
+        at = {x: i for i, x in enumerate(hf.series.stamps)}
+        rows = np.array([at[x] for x in ts])
+        res = hf.scores
+        p, feature_p = res.p_value[rows], res.stream.feature_p[rows]
+        stream_p, context_p = res.stream.p_value[rows], res.context.p_value[rows]
+    else:
+        res = ensemble_scores(y, per_day, DetectorSettings())
+        p, feature_p = res.p_value, res.stream.feature_p
+        stream_p, context_p = res.stream.p_value, res.context.p_value
     if raw_dir is not None:
         raw_dir.mkdir(parents=True, exist_ok=True)
         np.savez(
             raw_dir / (rel.replace("/", "__") + ".npz"),
             t=t,
             y=y,
-            p=res.p_value,
-            feature_p=res.stream.feature_p,
-            stream_p=res.stream.p_value,
-            context_p=res.context.p_value,
+            p=p,
+            feature_p=feature_p,
+            stream_p=stream_p,
+            context_p=context_p,
             per_day=np.array([per_day]),
         )
-    return rel, ts, y, res.p_value, per_day, time.perf_counter() - t0
+    return rel, ts, y, p, per_day, time.perf_counter() - t0
 
 
 def write_file(
@@ -283,6 +301,7 @@ def evaluate(
     base: dict[tuple[str, str], tuple[float, float]] = {}
     counts: dict[tuple[str, float], tuple[int, int, int]] = {}
     alerts_at: dict[tuple[str, float], np.ndarray] = {}
+    product: dict[str, float] = {}
     for rel in rels:
         ts, _, p, per_day = runs[rel]
         stamps = [x.strftime("%Y-%m-%d %H:%M:%S") for x in ts]
@@ -297,7 +316,8 @@ def evaluate(
                 score_file(stamps, [False] * len(stamps), w, c)["score"],
                 score_file(stamps, perf, w, c)["score"],
             )
-        for la in GRID:
+        product[rel] = math.log10(DetectorSettings().point_alpha(per_day))
+        for la in (*GRID, product[rel]):
             al = alerts_from(p, 10.0**la, quiet_points(per_day))
             alerts_at[(rel, la)] = al
             for prof in PROFILES:
@@ -345,6 +365,13 @@ def evaluate(
         "per_category_standard": per_category(fixed),
         "artificialNoAnomaly_false_alarms_per_1000": fa_per_1000(fixed),
     }
+    # what the product alerts on by default: the medium sensitivity's per-point level
+    result["product_default_sensitivity"] = {
+        **{prof: norm(rels, prof, product) for prof in PROFILES},
+        "per_category_standard": per_category(product),
+        "artificialNoAnomaly_false_alarms_per_1000": fa_per_1000(product),
+    }
+    result["coarser_files"] = sorted(r for r in rels if runs[r][3] < HIGH_FREQUENCY_POINTS_PER_DAY)
     loco: dict[str, object] = {}
     loco_std: dict[str, float] = {}
     for prof in PROFILES:

@@ -20,8 +20,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 from tidegauge.config import Project, TableSettings
 from tidegauge.core.catalogue import Scope, Unit, all_specs, rate_metrics
 from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction
-from tidegauge.core.detectors.context import with_context
 from tidegauge.core.detectors.fdr import RUN_Q, control_run
+from tidegauge.core.detectors.highfreq import high_frequency_detections
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.metrics import Metric
@@ -355,8 +355,9 @@ def _series_candidates(
                 exclude=sorted(flagged.get(key, ())),
                 feedback=feedback.get(key, ()),
             )
-            # minute-grain series: context novelty joins as a second ensemble member
-            detections = with_context(detections, stamps, values, det.settings, metric)
+            # 15-minute buckets or finer: the verdicts and p-values are the high-frequency
+            # ensemble's (the detector bench/nab.py scores), the band the seasonal one's
+            detections = high_frequency_detections(detections, stamps, values, det.settings, metric)
         except ValueError as e:
             log.warning("%s %s: %s", entry.info.ref.fqn, metric, e)
             continue

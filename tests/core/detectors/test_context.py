@@ -3,8 +3,6 @@ clean seasonal stream stays quiet, scoring is deterministic, bad input does not 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import numpy as np
 import pytest
 
@@ -13,13 +11,10 @@ from tidegauge.core.detectors.context import (
     combine,
     context_scores,
     ensemble_scores,
-    with_context,
 )
-from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.detectors.stream import alerts_from
 
 PER_DAY = 288  # 5-minute points
-T0 = datetime(2024, 1, 1)
 START = 9 * PER_DAY + 40  # where incidents are injected: day 10, mid-morning
 
 
@@ -95,33 +90,6 @@ def test_an_event_ends_when_the_series_calms_down() -> None:
     p[10:200:5] = 1e-9  # one long, flickering event: one alert
     p[260] = 1e-9  # a new one after 60 calm points
     assert np.flatnonzero(alerts_from(p, 1e-6, 50)).tolist() == [10, 260]
-
-
-def _seasonal_then_context(y: np.ndarray, minutes: int) -> tuple[list, list, list[datetime]]:
-    ts = [T0 + timedelta(minutes=minutes * i) for i in range(y.size)]
-    settings = DetectorSettings()
-    test_from = ts[START - 12]
-    seasonal = SeasonalDetector(settings).evaluate(ts, y, test_from=test_from)
-    return seasonal, with_context(seasonal, ts, y, settings, "latency"), ts
-
-
-def test_context_joins_the_seasonal_detector_on_minute_grain_series() -> None:
-    y = jitter(0)[: START + 60]
-    seasonal, merged, ts = _seasonal_then_context(y, 5)
-    assert len(merged) == len(seasonal)
-    added = [d for d, s in zip(merged, seasonal, strict=True) if d.is_anomaly and not s.is_anomaly]
-    flagged = [d for d in merged if d.is_anomaly]
-    assert flagged and ts[START] <= flagged[0].timestamp < ts[START + 12]
-    for d in added:
-        assert d.details["detector"] == "context" and "sequence" in d.reason
-    tested = [(d, s) for d, s in zip(merged, seasonal, strict=True) if s.expected is not None]
-    assert all(d.p_value <= 2 * s.p_value + 1e-12 for d, s in tested)
-
-
-def test_context_leaves_hourly_series_to_the_seasonal_detector() -> None:
-    y = jitter(0)[: START + 60]
-    seasonal, merged, _ = _seasonal_then_context(y, 60)
-    assert merged == seasonal
 
 
 def test_forgetting_makes_a_shape_not_seen_for_weeks_new_again() -> None:

@@ -34,20 +34,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from tidegauge.core.detectors.base import (
-    SECONDS_PER_DAY,
-    Detection,
     DetectorSettings,
     Direction,
     FloatArray,
-    fmt_number,
 )
-from tidegauge.core.detectors.seasonal.model import Timestamps, Values, prepare
 from tidegauge.core.detectors.stream import (
     MAX_CALIBRATION,
     MIN_CALIBRATION,
@@ -247,71 +243,3 @@ def ensemble_scores(
     )
     p = combine(st.p_value, cx.p_value)
     return EnsembleScores(p, alerts_from(p, alpha, quiet_points(points_per_day)), st, cx, alpha)
-
-
-#: the context member joins the seasonal detector on series of this many points a day or more
-#: (15-minute buckets or finer): a shape of a few points only means something at sub-hour
-#: grain, and hourly or daily series already compare each hour and weekday with its own past
-HIGH_FREQUENCY_POINTS_PER_DAY = 96
-
-
-def with_context(
-    detections: list[Detection],
-    timestamps: Timestamps,
-    values: Values,
-    settings: DetectorSettings,
-    metric: str,
-) -> list[Detection]:
-    """The seasonal detector's verdicts on a high-frequency series, with the context novelty
-    as a second ensemble member.
-
-    ``timestamps`` / ``values``: the whole series the detections were computed from. A point
-    the seasonal detector passed alerts when the novelty of its sequence is below the
-    per-point level after Bonferroni over the two members, and only at the start of a novelty
-    event. Every tested point's p-value becomes the ensemble's (``2 × min p``), so the run's
-    false-discovery control sees what was actually tested. A series coarser than
-    :data:`HIGH_FREQUENCY_POINTS_PER_DAY` is returned unchanged.
-    """
-    if not detections:
-        return detections
-    s = prepare(timestamps, values)  # the series exactly as the seasonal detector saw it
-    per_day = SECONDS_PER_DAY / max(s.bucket, 1.0)
-    if per_day < HIGH_FREQUENCY_POINTS_PER_DAY:
-        return detections
-    alpha = settings.point_alpha(per_day)
-    p_member = np.minimum(1.0, 2.0 * context_scores(s.y, per_day, settings).p_value)
-    starts = alerts_from(p_member, alpha, quiet_points(per_day))
-    at = {ts: i for i, ts in enumerate(s.stamps)}
-    out: list[Detection] = []
-    for d in detections:
-        i = at.get(d.timestamp)
-        if i is None or d.details.get("status") in ("missing", "learning"):
-            out.append(d)
-            continue
-        pc = float(p_member[i])
-        p = min(1.0, 2.0 * d.p_value, pc)
-        if d.is_anomaly or not starts[i] or not _big_enough(d, settings):
-            out.append(replace(d, p_value=p))
-            continue
-        out.append(
-            replace(
-                d,
-                is_anomaly=True,
-                p_value=p,
-                reason=(
-                    f"{metric} {fmt_number(d.observed or 0.0)}: the last values form a "
-                    "sequence this series has not produced before"
-                    f" (tail probability {p:.2g}, context novelty)"
-                ),
-                details={**d.details, "detector": "context", "context_p_value": pc / 2.0},
-            )
-        )
-    return out
-
-
-def _big_enough(d: Detection, settings: DetectorSettings) -> bool:
-    """The seasonal detector's minimum change still holds for a context alert."""
-    if d.observed is None or d.expected is None:
-        return False
-    diff = abs(d.observed - d.expected)
-    return diff >= settings.min_abs_change and diff >= settings.min_rel_change * abs(d.expected)

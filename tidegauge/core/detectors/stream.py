@@ -10,7 +10,10 @@ point, using only earlier points, with seven views of "the last few points again
 2. *level*: the mean of the last ``short`` point z's (a shift of one or two sigmas that no single
    point shows is plain in the mean of ten);
 3. *spread*: the mean absolute step ``|y_t - y_{t-1}|`` of the last ``short`` points against the
-   reference window's median step (a change of variance or of texture);
+   reference window's median step, on both sides (the ratio or its inverse, whichever is
+   larger): a change of variance or of texture, a noise that doubles as much as a value that
+   stops moving (a stuck sensor, a feed repeating its last value), which sits inside the usual
+   range and which no other view sees until the usual values move away from it;
 4. *pattern*: the distance from the last ``short`` values (as a vector) to their 3 nearest
    neighbours among all earlier such vectors (a shape never seen before);
 5. *range*: how far the value lies outside the central 99% of *all* earlier values, in units of
@@ -373,6 +376,10 @@ def stream_scores(
     absd = np.abs(np.diff(y, prepend=y[0]))
     mean_step = np.convolve(absd, kernel)[:n]
 
+    ratio = mean_step / step
+    # both sides: a calm never seen is a change of texture too (a window without any step
+    # counts as a hundred times calmer than usual, not infinitely)
+    spread = np.maximum(ratio, 1.0 / np.maximum(ratio, 0.01))
     z = (y - med) / scale
     level = np.convolve(np.where(np.isfinite(z), z, 0.0), kernel)[:n]
     novel = np.maximum(0.0, np.maximum(y - hi_q, lo_q - y)) / scale
@@ -380,7 +387,7 @@ def stream_scores(
     daily = _seasonal_level(y, round(per_day) if per_day >= 4 else 0, kernel, length)
     weekly = _seasonal_level(y, round(7 * per_day), kernel, length)
     feats = np.stack(
-        [np.abs(z), np.abs(level), mean_step / step, knn, novel, np.abs(daily), np.abs(weekly)],
+        [np.abs(z), np.abs(level), spread, knn, novel, np.abs(daily), np.abs(weekly)],
         axis=1,
     )
     feats[:w] = np.nan
@@ -500,6 +507,7 @@ class StreamDetector:
                 "pattern": "the recent pattern",
                 "range": "the value, outside its whole history,",
                 "daily": "the recent level against the same time on earlier days",
+                "weekly": "the recent level against the same time in earlier weeks",
             }[FEATURES[k]]
             reason = (
                 f"{self.metric} {fmt_number(obs)}: {what} is unusual against the "

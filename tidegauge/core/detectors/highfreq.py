@@ -1,0 +1,165 @@
+"""High-frequency series (15-minute buckets or finer): the one detector the product alerts with.
+
+On an hourly or daily series the seasonal detector compares each hour and weekday with its own
+past, and that is the whole test. On a series of :data:`HIGH_FREQUENCY_POINTS_PER_DAY` points a
+day or more, the incidents are mostly changes of *behaviour* a single band cannot see (a level
+that drifts off, a noise that doubles, a rhythm that breaks, a plateau never stayed at), and the
+test is the ensemble of :func:`.context.ensemble_scores`: the seven change views of
+:func:`.stream.stream_scores` and the context novelty at two resolutions with forgetting,
+combined by Bonferroni, with one alert per event.
+
+:func:`high_frequency_scores` is that test on a whole series; the product
+(``steps/detect.py``, through :func:`high_frequency_detections`) and the NAB benchmark
+(``bench/nab.py``) both call it, so the benchmark's figure describes what the product alerts on.
+
+:func:`high_frequency_detections` keeps the seasonal detector's shape of a verdict (expected
+value and band, for charts and severity) and replaces its verdict and p-value by the
+ensemble's on every tested point:
+
+- a point alerts when the ensemble starts an event there (``p <= alpha``, the sensitivity's
+  per-point level, after ``quiet`` calm points) and the change is at least the series' minimum
+  effect (``min_abs_change`` / ``min_rel_change`` against the seasonal expectation);
+- every tested point carries the ensemble's p-value, so the run's false-discovery control
+  sees every test that was made, not only the alerts;
+- the explanation says which member fired (a change view, or the novelty of the sequence) in
+  plain words, with the tail probabilities of both members in ``details``.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from tidegauge.core.detectors.base import (
+    SECONDS_PER_DAY,
+    Detection,
+    DetectorSettings,
+    fmt_number,
+)
+from tidegauge.core.detectors.context import EnsembleScores, ensemble_scores
+from tidegauge.core.detectors.seasonal.model import Series, Timestamps, Values, prepare
+from tidegauge.core.detectors.stream import FEATURES
+
+#: the ensemble replaces the seasonal verdict on series of this many points a day or more
+#: (15-minute buckets or finer): a shape of a few points only means something at sub-hour
+#: grain, and hourly or daily series already compare each hour and weekday with its own past
+HIGH_FREQUENCY_POINTS_PER_DAY = 96
+
+#: what each change view looks at, in words
+VIEW_WORDS = {
+    "point": "the value is far from the recent values",
+    "level": "the recent level moved away from the usual one",
+    "spread": "the recent variability is unlike the usual one",
+    "pattern": "the recent pattern is unlike any earlier one",
+    "range": "the value is outside the whole history of the series",
+    "daily": "the recent level is unlike the same time on earlier days",
+    "weekly": "the recent level is unlike the same time in earlier weeks",
+}
+CONTEXT_WORDS = "the last values form a sequence this series has not produced before"
+
+
+@dataclass(frozen=True, slots=True)
+class HighFrequencyScores:
+    """:func:`high_frequency_scores`: the series as tested and the ensemble's scores."""
+
+    series: Series
+    points_per_day: float
+    scores: EnsembleScores
+
+    def member(self, i: int) -> str:
+        """Which member carries point ``i``'s p-value: ``context`` or a change view's name."""
+        st, cx = self.scores.stream, self.scores.context
+        if float(cx.p_value[i]) < float(st.p_value[i]):
+            return "context"
+        return FEATURES[int(np.argmin(st.feature_p[i]))]
+
+
+def points_per_day(series: Series) -> float:
+    return SECONDS_PER_DAY / max(series.bucket, 1.0)
+
+
+def high_frequency_scores(
+    timestamps: Timestamps,
+    values: Values,
+    settings: DetectorSettings | None = None,
+    *,
+    alpha: float | None = None,
+) -> HighFrequencyScores | None:
+    """The ensemble over a whole series (sorted, deduplicated as the seasonal detector sees
+    it); None for a series coarser than :data:`HIGH_FREQUENCY_POINTS_PER_DAY`."""
+    s = prepare(timestamps, values)
+    per_day = points_per_day(s)
+    if s.y.size == 0 or per_day < HIGH_FREQUENCY_POINTS_PER_DAY:
+        return None
+    return HighFrequencyScores(s, per_day, ensemble_scores(s.y, per_day, settings, alpha=alpha))
+
+
+def high_frequency_detections(
+    detections: list[Detection],
+    timestamps: Timestamps,
+    values: Values,
+    settings: DetectorSettings,
+    metric: str,
+) -> list[Detection]:
+    """The seasonal detector's ``detections`` of a high-frequency series, judged by the
+    ensemble instead (see the module docstring). ``timestamps`` / ``values``: the whole series
+    the detections were computed from. A series coarser than
+    :data:`HIGH_FREQUENCY_POINTS_PER_DAY` is returned unchanged."""
+    if not detections:
+        return detections
+    hf = high_frequency_scores(timestamps, values, settings)
+    if hf is None:
+        return detections
+    res = hf.scores
+    at = {ts: i for i, ts in enumerate(hf.series.stamps)}
+    out: list[Detection] = []
+    for d in detections:
+        i = at.get(d.timestamp)
+        if i is None or d.expected is None or d.details.get("status") in ("missing", "learning"):
+            out.append(d)  # not a test: no value, or no baseline yet
+            continue
+        p = float(res.p_value[i])
+        member = hf.member(i)
+        alert = bool(res.alert[i]) and _big_enough(d, settings)
+        words = CONTEXT_WORDS if member == "context" else VIEW_WORDS[member]
+        obs = fmt_number(d.observed or 0.0)
+        reason = (
+            f"{metric} {obs}: {words} (tail probability {p:.2g}, expected about "
+            f"{fmt_number(d.expected)})"
+            if alert
+            else f"{metric} {obs}: nothing this series has not done before "
+            f"(tail probability {p:.2g})"
+        )
+        out.append(
+            replace(
+                d,
+                is_anomaly=alert,
+                p_value=p,
+                reason=reason,
+                details={
+                    **d.details,
+                    "detector": "high_frequency_ensemble",
+                    "member": member,
+                    "stream_p_value": float(res.stream.p_value[i]),
+                    "context_p_value": float(res.context.p_value[i]),
+                    "alpha": res.alpha,
+                    "points_per_day": round(hf.points_per_day, 3),
+                },
+            )
+        )
+    return out
+
+
+def _big_enough(d: Detection, settings: DetectorSettings) -> bool:
+    """The series' minimum change (``min_abs_change`` / ``min_rel_change``) holds for an
+    ensemble alert as for a seasonal one: a change too small to matter does not alert."""
+    if d.observed is None or d.expected is None:
+        return False
+    diff = abs(d.observed - d.expected)
+    if not math.isfinite(diff):
+        return True
+    return diff >= settings.min_abs_change and diff >= settings.min_rel_change * abs(d.expected)
