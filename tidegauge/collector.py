@@ -56,7 +56,7 @@ from tidegauge.core.metrics import (
     naive_timestamp,
     to_utc,
 )
-from tidegauge.core.model import ColumnInfo, MetricPoint, TableInfo, TableRef
+from tidegauge.core.model import ColumnInfo, MetricPoint, TableInfo, TableRef, new_point
 from tidegauge.core.timestamps import TimestampChoice, choose_timestamps
 from tidegauge.warehouses.base import (
     ObjectMissing,
@@ -152,14 +152,14 @@ class _Run:
         segment: str | None = None,
     ) -> None:
         self.result.points.append(
-            MetricPoint(
-                table=self.table.ref,
-                metric=str(metric),
-                bucket_start=bucket or self.now,
-                value=float(value),
-                column=column,
-                segment=segment,
-                bucket_seconds=seconds if bucket else 0,
+            new_point(
+                self.table.ref,
+                metric if type(metric) is str else str(metric),
+                bucket or self.now,
+                float(value),
+                column,
+                segment,
+                seconds if bucket else 0,
             )
         )
 

@@ -59,7 +59,6 @@ def run(
     from tidegauge.steps.notify import enqueue_incident, notify_incidents
     from tidegauge.steps.recover import orphan_alerts, reclaim, unqueued_incidents
     from tidegauge.store.outbox import OutboxRepo
-    from tidegauge.streams.run import poll_streams
     from tidegauge.streams.segment import recognise as recognise_segment
 
     started = time.perf_counter()
@@ -81,9 +80,12 @@ def run(
             report.warehouse_errors = dict(found.errors)
             graph = refresh_lineage(ctx, found)  # dbt test failures go to ctx.external
             collected, alerts = per_table(ctx, found)
-            alerts += poll_streams(
-                project, store, now, run_id, graph=graph, errors=report.warehouse_errors
-            )[1]
+            if project.streams:  # their modules load only for a project that has streams
+                from tidegauge.streams.run import poll_streams
+
+                alerts += poll_streams(
+                    project, store, now, run_id, graph=graph, errors=report.warehouse_errors
+                )[1]
             report.alerts = alerts
             # grouping reads open incidents and writes new ones: one process at a time
             with exclusive(store, "group", timeout=GROUP_WAIT):

@@ -118,6 +118,11 @@ def register(app: typer.Typer) -> None:
 def _run(
     state: CliState, clock: Clock, table: list[str], no_notify: bool, as_json: bool
 ) -> RunReport:
+    from tidegauge.runner import run as run_once
+
+    project = state.project
+    if as_json or not console.is_terminal:
+        return run_once(project, state.store, clock, only=table or None, notify=not no_notify)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -126,11 +131,6 @@ def _run(
         TimeElapsedColumn,
     )
 
-    from tidegauge.runner import run as run_once
-
-    project = state.project
-    if as_json or not console.is_terminal:
-        return run_once(project, state.store, clock, only=table or None, notify=not no_notify)
     with Progress(
         TextColumn("[bold]collect[/]"),
         BarColumn(),

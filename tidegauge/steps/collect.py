@@ -71,13 +71,13 @@ class _RetryOnConnectionLoss:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._wh, name)
 
-    def execute(self, query: Any, *, comment: str | None = None) -> QueryResult:
+    def execute(self, query: Any, *, comment: str | None = None, copy: bool = True) -> QueryResult:
         try:
-            return self._wh.execute(query, comment=comment)
+            return self._wh.execute(query, comment=comment, copy=copy)
         except ConnectionFailed as e:
             log.warning("%s; reconnecting and retrying once", e)
             self._wh.close()
-            return self._wh.execute(query, comment=comment)
+            return self._wh.execute(query, comment=comment, copy=copy)
 
 
 @dataclass

@@ -64,7 +64,8 @@ def count_rows(wh: Warehouse, infos: Sequence[TableInfo]) -> dict[str, Counted]:
         part = infos[lo : lo + PER_QUERY]
         query = count_query([wh.table_expression(info.ref) for info in part])
         try:
-            res = wh.execute(query, comment=f"freshness {len(part)} tables")
+            # built for this statement alone: rendered in place, not deep-copied first
+            res = wh.execute(query, comment=f"freshness {len(part)} tables", copy=False)
         except WarehouseError as e:
             log.info(
                 "counting %d tables at once failed (%s); counting them one by one", len(part), e
@@ -92,7 +93,7 @@ def count_query(tables: Sequence[exp.Table]) -> exp.Select:
                         expressions=[exp.Count(this=exp.Star())], from_=exp.From(this=table)
                     )
                 ),
-                alias=exp.to_identifier(f"c{i}"),
+                alias=exp.Identifier(this=f"c{i}", quoted=False),
             )
             for i, table in enumerate(tables)
         ]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import ColumnElement, String, and_, false, func, or_, select, type_coerce
 from sqlalchemy.engine import CursorResult
 
-from tidegauge.core.model import ColumnInfo, MetricPoint, TableRef
+from tidegauge.core.model import ColumnInfo, MetricPoint, TableRef, new_point
 from tidegauge.store import schema as s
 from tidegauge.store.batches import as_tuples, id_lists
 from tidegauge.store.engine import utc
@@ -202,7 +202,9 @@ def stream_points(
             )
             current: int | None = None
             ref: TableRef | None = None
-            batch: list[MetricPoint] = []
+            # a table's points grouped by series as they arrive (in time order within each):
+            # joined in series order at the table's end, instead of sorting its points
+            groups: dict[tuple[str, str, str], list[MetricPoint]] = {}
             times: dict[Any, datetime] = {}
             result = streaming.execute(q)
             rows = cast(
@@ -212,25 +214,29 @@ def stream_points(
             for tid, metric, column, segment, bucket, value, seconds in rows:
                 if tid != current:
                     if current is not None:
-                        yield current, _series_order(batch)
-                    current, batch = int(tid), []
+                        yield current, _series_order(groups)
+                    current, groups = int(tid), {}
                     ref = refs[current]
                 when = times.get(bucket)
                 if when is None:
                     when = times[bucket] = _stored_time(bucket)
-                batch.append(
-                    MetricPoint(
-                        table=ref,  # type: ignore[arg-type]  # set with current
-                        metric=metric,
-                        bucket_start=when,
-                        value=value,
-                        column=column or None,
-                        segment=segment or None,
-                        bucket_seconds=seconds,
+                key = (metric, column or "", segment or "")
+                group = groups.get(key)
+                if group is None:
+                    group = groups[key] = []
+                group.append(
+                    new_point(
+                        ref,  # type: ignore[arg-type]  # set with current
+                        metric,
+                        when,
+                        value,
+                        column or None,
+                        segment or None,
+                        seconds,
                     )
                 )
             if current is not None:
-                yield current, _series_order(batch)
+                yield current, _series_order(groups)
 
 
 def _driver_rows(result: CursorResult[Any]) -> Iterator[tuple[Any, ...]]:
@@ -257,8 +263,12 @@ def _stored_time(value: Any) -> datetime:
     return when
 
 
-def _series_order(points: list[MetricPoint]) -> list[MetricPoint]:
-    """Points in :meth:`Store.points` order: by metric, column, segment, then time (stable,
-    so equal keys keep the time order they arrived in)."""
-    points.sort(key=lambda p: (p.metric, p.column or "", p.segment or ""))
-    return points
+def _series_order(groups: dict[tuple[str, str, str], list[MetricPoint]]) -> list[MetricPoint]:
+    """A table's points in :meth:`Store.points` order: by metric, column, segment, then time.
+
+    ``groups`` holds each series' points in the order they arrived (by time): joining the
+    series in key order is what a stable sort of the points by key would give."""
+    out: list[MetricPoint] = []
+    for key in sorted(groups):
+        out.extend(groups[key])
+    return out

@@ -109,29 +109,45 @@ def upsert_tables(store: Store, infos: Sequence[TableInfo], now: datetime) -> li
         ["kind", "row_count", "bytes", "last_modified", "last_seen", "dropped_at"],
     )
     ids: dict[tuple[str, str, str, str], int] = {}
+    facts = select(
+        t.c.id,
+        t.c.warehouse,
+        t.c.database,
+        t.c.schema,
+        t.c.name,
+        t.c.kind,
+        t.c.row_count,
+        t.c.bytes,
+        t.c.last_modified,
+        t.c.dropped_at,
+    )
     with store.engine.begin() as c:
+        # more tables than one statement takes: every stored table of their warehouses is read
+        # at once (one statement; a whole discovery is most of them), not 500 four-part keys
+        # bound and matched per statement
+        known: dict[tuple[str, str, str, str], Any] | None = None
+        if len(infos) > TABLES_PER_STATEMENT:
+            warehouses = sorted({info.ref.warehouse for info in infos})
+            known = {
+                (r.warehouse, r.database, r.schema, r.name): r
+                for r in c.execute(facts.where(t.c.warehouse.in_(warehouses)))
+            }
         for lo in range(0, len(infos), TABLES_PER_STATEMENT):
             # one row per table identity (the last wins), as the per-table upsert did
             part = {_identity(info.ref): info for info in infos[lo : lo + TABLES_PER_STATEMENT]}
-            stored = {
-                (r.warehouse, r.database, r.schema, r.name): r
-                for r in c.execute(
-                    select(
-                        t.c.id,
-                        t.c.warehouse,
-                        t.c.database,
-                        t.c.schema,
-                        t.c.name,
-                        t.c.kind,
-                        t.c.row_count,
-                        t.c.bytes,
-                        t.c.last_modified,
-                        t.c.dropped_at,
-                    ).where(
-                        tuple_(t.c.warehouse, t.c.database, t.c.schema, t.c.name).in_(list(part))
+            if known is not None:
+                stored = {key: known[key] for key in part if key in known}
+            else:
+                stored = {
+                    (r.warehouse, r.database, r.schema, r.name): r
+                    for r in c.execute(
+                        facts.where(
+                            tuple_(t.c.warehouse, t.c.database, t.c.schema, t.c.name).in_(
+                                list(part)
+                            )
+                        )
                     )
-                )
-            }
+                }
             same = [
                 key
                 for key, info in part.items()

@@ -320,6 +320,8 @@ def _number(v: Any) -> float | None:
     """Driver values to float: Decimal, int, bool, datetime/date (epoch seconds). NaN is None."""
     if v is None:
         return None
+    if type(v) is float:  # most of a profile's values: no isinstance chain
+        return None if math.isnan(v) else v
     if isinstance(v, datetime | date):
         return to_utc(v).timestamp()
     if isinstance(v, str):
