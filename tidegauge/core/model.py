@@ -6,7 +6,7 @@ the web layer and notifiers can all speak about the same things.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -179,11 +179,10 @@ class MetricPoint:
     bucket_seconds: int = 0
 
 
-#: the slot setters of :class:`MetricPoint`, in field order (see :func:`new_point`)
-_POINT_SLOTS = tuple(
-    MetricPoint.__dict__[name].__set__
-    for name in ("table", "metric", "bucket_start", "value", "column", "segment", "bucket_seconds")
-)
+#: the slot setters of :class:`MetricPoint`, in field order (see :func:`new_point`); read from
+#: the class, so a field added to it makes :func:`new_point` fail loudly instead of leaving
+#: the new slot unset
+_POINT_SLOTS = tuple(MetricPoint.__dict__[f.name].__set__ for f in fields(MetricPoint))
 
 
 def new_point(
