@@ -8,6 +8,8 @@ import pytest
 
 from tidegauge.core.detectors.base import DetectorSettings, Direction
 from tidegauge.core.detectors.context import (
+    ENSEMBLE_BINS,
+    ENSEMBLE_MEMORY_DAYS,
     combine,
     context_scores,
     ensemble_scores,
@@ -53,6 +55,17 @@ def test_the_ensemble_flags_a_level_shift_at_once_and_only_once(seed: int) -> No
     y[START:] += 15
     hits = np.flatnonzero(ensemble_scores(y, float(PER_DAY)).alert)
     assert hits.size == 1 and START <= hits[0] <= START + 3
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_most_novel_stretch_is_rare_not_merely_uncommon(seed: int) -> None:
+    """The recent novelty is at most 1, so its tail ends there: a stretch of sequences never
+    seen (±5 around a ±1 noise, inside the usual range) gets a tail probability well below
+    what an unbounded tail allows it (2e-4..3e-4 on seeds 0 and 1)."""
+    y = clean(seed)
+    y[START : START + 24] += np.where(np.arange(24) % 2 == 0, 5.0, -5.0)
+    res = context_scores(y, float(PER_DAY), bins=ENSEMBLE_BINS, memory_days=ENSEMBLE_MEMORY_DAYS)
+    assert res.p_value[START : START + 24].min() < 1e-4
 
 
 def test_scoring_is_deterministic() -> None:

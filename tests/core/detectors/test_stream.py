@@ -49,6 +49,18 @@ def test_a_value_the_history_shows_repeatedly_is_not_extrapolated_into_a_rare_on
     assert [round(poisson_lower(k), 1) for k in (5, 20)] == [1.3, 11.1]
 
 
+def test_a_statistic_bounded_by_construction_gets_a_tail_that_ends_at_its_bound() -> None:
+    rng = np.random.default_rng(0)
+    h = rng.beta(1.0, 3.0, 20_000)  # P(X >= x) = (1 - x)^3: a GPD tail of shape -1/3 ending at 1
+    bounded, unbounded = fit_tail(h, upper=1.0), fit_tail(h)
+    assert -0.5 < bounded.xi < -0.2
+    for x in (0.9, 0.95, 0.99):  # right within a factor 1.5
+        assert abs(math.log(bounded.sf(x) / (1.0 - x) ** 3)) < math.log(1.5)
+    # the unbounded fit puts probability past the end point: ten times too much at 0.95
+    assert unbounded.sf(0.95) > 5 * (1.0 - 0.95) ** 3
+    assert bounded.sf(1.0) == 0.0 and bounded.sf(0.1) == unbounded.sf(0.1)
+
+
 def test_spike_and_level_shift_alert_once_each() -> None:
     rng = np.random.default_rng(1)
     y = 50 + rng.normal(0, 1, 3000)

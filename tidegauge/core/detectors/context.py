@@ -22,9 +22,11 @@ point by how new its sequences are, using only earlier points:
 3. *likelihood*: the raw score is noisy on a noisy series, so as in Numenta's anomaly
    likelihood what is judged is its mean over the last ``short`` points, against the history
    of that mean: a generalised Pareto tail fitted to its own past (:func:`.stream.fit_tail`)
-   turns it into a tail probability. A series whose every few points bring a new sequence
-   (pure noise) learns that this is normal; a series that repeats itself alerts on the first
-   sequence it has not produced before.
+   turns it into a tail probability. The mean is at most 1 by construction, so the tail is
+   fitted as a bounded one that ends there (``upper=1``); an unbounded fit puts probability
+   past 1 and so overstates how often the most novel stretches occur. A series whose every
+   few points bring a new sequence (pure noise) learns that this is normal; a series that
+   repeats itself alerts on the first sequence it has not produced before.
 
 The result is a per-point tail probability like :func:`.stream.stream_scores` gives, and the
 same one-alert-per-event rule (:func:`.stream.alerts_from`). Pure: no I/O.
@@ -183,7 +185,10 @@ def context_scores(
             continue
         hist_end = max(0, t - w)  # the history of the mean: windows ending before this one's
         if tail is None or hist_end - fitted_at >= w:
-            tail = fit_tail(recent[max(0, hist_end - MAX_CALIBRATION) : hist_end], min_cal)
+            # novelty is at most 1 (a point whose every sequence is new): a bounded tail
+            tail = fit_tail(
+                recent[max(0, hist_end - MAX_CALIBRATION) : hist_end], min_cal, upper=1.0
+            )
             fitted_at = hist_end
         pval[t] = tail.sf(float(recent[t]))
     if cfg.direction is not Direction.BOTH:

@@ -253,8 +253,10 @@ class Tail:
         if x <= self.u:
             return self.p_at_u
         e = (x - self.u) / self.sigma
-        if self.xi < 1e-6:
+        if abs(self.xi) < 1e-6:
             fitted = self.pk * math.exp(-e)
+        elif 1.0 + self.xi * e <= 0.0:  # at or past a bounded tail's end point
+            fitted = 0.0
         else:
             fitted = float(self.pk * (1.0 + self.xi * e) ** (-1.0 / self.xi))
         seen = len(self.exceed) - bisect_left(self.exceed, x)  # earlier values >= x
@@ -287,13 +289,21 @@ def _gpd_shape(ratio: float) -> float:
     return 0.5 * (lo + hi)
 
 
-def fit_tail(history: FloatArray, min_calibration: int = MIN_CALIBRATION) -> Tail:
+def fit_tail(
+    history: FloatArray, min_calibration: int = MIN_CALIBRATION, upper: float | None = None
+) -> Tail:
     """Generalised Pareto tail over a high quantile of ``history``, fitted robustly.
 
     The shape comes from two quantiles of the excesses (for a GPD,
     ``Q90 / Q50 = (10**xi - 1) / (2**xi - 1)``) and the scale from their median, so one huge
     past value (an old incident) does not make the tail heavy for ever after, as the method of
     moments would.
+
+    ``upper``: the statistic's end point, when it is bounded by construction (a proportion, a
+    mean of values in [0, 1]). Its tail then has a negative shape and ends there (sigma =
+    -xi (upper - u)), and the median excess alone fixes the shape. The unbounded fit (shape >= 0)
+    puts probability past the end point, so near it, where the surprising values of such a
+    statistic lie, it says "seen before now and then" of what is in fact rare.
     """
     h = history[np.isfinite(history)]
     n = h.size
@@ -311,6 +321,11 @@ def fit_tail(history: FloatArray, min_calibration: int = MIN_CALIBRATION) -> Tai
         sigma = q50 * xi / (2.0**xi - 1.0) if xi > 1e-6 else q50 / math.log(2.0)
     else:  # a statistic that (almost) never exceeds its quantile: a tiny nominal scale
         xi, sigma = 0.0, float(np.mean(exc)) if exc.size else 0.0
+    if upper is not None and exc.size and upper > u:
+        room = upper - u
+        frac = min(float(np.median(exc)) / room, 0.999)
+        xi = math.log(1.0 - frac) / math.log(2.0)  # the median excess of the bounded GPD
+        sigma = -xi * room
     sigma = max(sigma, tiny)
     return Tail(
         n,
