@@ -115,3 +115,29 @@ def test_titles_come_from_the_catalogue():
         "Mean length · email"
     )
     assert headline(alert(metric="bucket_row_count")) == "Rows per time bucket"
+
+
+def test_a_behaviour_alert_says_what_changed_when_the_value_looks_usual():
+    """The minute-series ensemble alerts on behaviour (a sensor that stops moving stays inside
+    its usual range): the sentence says what changed, in the detector's words."""
+    stuck = alert(
+        kind="custom",
+        metric="custom:boiler_temp",
+        table="raw.sensors",
+        observed=71.2,
+        expected=70.0,
+        lower=60.0,
+        upper=80.0,
+        explanation={
+            "detector": "high_frequency_ensemble",
+            "change": "the recent variability is unlike the usual one",
+        },
+    )
+    assert explain(stuck) == (
+        "raw.sensors: boiler_temp 71.2 at 16:00 UTC on Mon 2 Mar (usually 60–80): "
+        "the recent variability is unlike the usual one"
+    )
+    plain = {**stuck, "explanation": {}}
+    assert (
+        explain(plain) == "raw.sensors: boiler_temp 71.2 at 16:00 UTC on Mon 2 Mar (usually 60–80)"
+    )

@@ -14,6 +14,7 @@ import pytest
 
 from tidegauge.config import load_project
 from tidegauge.core.clock import Clock
+from tidegauge.core.explain import explain
 from tidegauge.runner import run
 from tidegauge.store.store import Store
 
@@ -84,5 +85,7 @@ def test_a_shifted_minute_sensor_alerts_once_and_a_clean_one_not_at_all(tmp_path
     why = hit["explanation"]
     assert why["detector"] == "high_frequency_ensemble" and why["points_per_day"] == 288
     assert "tail probability" in why["text"]
+    # the sentence a person reads says what changed, not only the value
+    assert why["change"] and explain(hit).endswith(f": {why['change']}")
     assert why["multiple_testing"]["method"] == "Benjamini-Hochberg"
     store.close()

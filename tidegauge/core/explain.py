@@ -143,10 +143,17 @@ def explain(alert: Any) -> str:
     if kind in ("schema_change", "rule") or observed is None:
         return fallback
     s = _spec_or_none(metric)
+    # a detector that judges behaviour, not one value (the minute-series ensemble), says what
+    # changed: the value itself may sit inside its usual range
+    change = f": {why['change']}" if isinstance(why.get("change"), str) else ""
     if s is None:  # custom metrics and anything the catalogue does not know
         usual = _usual(lower, upper, number)
         name = metric.split(":", 1)[-1]
-        return f"{table}: {name} is {number(observed)}" + (f" (usually {usual})" if usual else "")
+        return (
+            f"{table}: {name} is {number(observed)}"
+            + (f" (usually {usual})" if usual else "")
+            + change
+        )
     if metric == "bucket_row_count" and at is not None:
         bucket = why.get("bucket_seconds")
         end = at + timedelta(seconds=float(bucket)) if bucket else None
@@ -164,8 +171,8 @@ def explain(alert: Any) -> str:
     when = f" at {_clock(at)} UTC on {_day(at)}" if at is not None else ""
     subject = f"{table}.{column}" if column else str(table)
     if s.unit is Unit.RATIO:
-        return f"{subject}: {s.title.lower()} {percent(observed)}{when}{tail}"
-    return f"{subject}: {s.title.lower()} {fmt(observed)}{when}{tail}"
+        return f"{subject}: {s.title.lower()} {percent(observed)}{when}{tail}{change}"
+    return f"{subject}: {s.title.lower()} {fmt(observed)}{when}{tail}{change}"
 
 
 def _freshness(

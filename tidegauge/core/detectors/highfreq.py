@@ -144,6 +144,9 @@ def high_frequency_detections(
                     **d.details,
                     "detector": "high_frequency_ensemble",
                     "member": member,
+                    # what changed, in words: the alert's sentence says it (core/explain.py),
+                    # since the value alone may sit inside its usual range (a stuck sensor)
+                    "change": words,
                     "stream_p_value": float(res.stream.p_value[i]),
                     "context_p_value": float(res.context.p_value[i]),
                     "alpha": res.alpha,
