@@ -69,3 +69,39 @@ def test_five_of_47_rows_cannot_page_anyone_but_most_of_them_can():
     assert small.p_value < 1e-3 and not small.is_anomaly  # rare, but 5 rows is no incident
     [broken] = evaluate_rates(hist, [RatePoint(t, 40 / 47, 47)], DetectorSettings())
     assert broken.is_anomaly
+
+
+def test_a_sustained_spike_in_quiet_hours_alerts_though_no_hour_reaches_the_row_minimum():
+    # 40% nulls for six night hours of ~25 rows: 8-12 rows an hour, ~60 over the six
+    hist = history(rate=0.005, n=60)
+    night = [
+        RatePoint(T0 + timedelta(hours=600 + i), k / n, n)
+        for i, (k, n) in enumerate([(12, 34), (11, 27), (8, 19), (10, 24), (15, 27), (12, 36)])
+    ]
+    alone = [evaluate_rates(hist, [p], DetectorSettings())[0] for p in night]
+    assert all(d.p_value < 1e-9 and not d.is_anomaly for d in alone)  # each hour: too few rows
+    together = evaluate_rates(hist, night, DetectorSettings(), "null_rate")
+    assert [d.timestamp for d in together] == [p.timestamp for p in night]
+    assert all(d.is_anomaly for d in together)
+    assert "over 6 adjacent buckets" in together[0].reason
+    assert together[0].details["sustained"]["buckets"] == 6
+
+
+def test_only_adjacent_buckets_moving_the_same_way_add_up():
+    hist = history(rate=0.2, n=60)
+    t = T0 + timedelta(hours=600)
+    s = DetectorSettings()
+    # every row of a 20-row bucket: 16 rows above the usual 20%, rare, but short of 20 alone
+    [one] = evaluate_rates(hist, [RatePoint(t, 1.0, 20)], s)
+    assert one.p_value < s.point_alpha(24) and not one.is_anomaly
+    # two such buckets three hours apart: no run
+    apart = [RatePoint(t, 1.0, 20), RatePoint(t + timedelta(hours=3), 1.0, 20)]
+    assert not any(d.is_anomaly for d in evaluate_rates(hist, apart, s))
+    # adjacent, but the second one moved down (0 of 60, 12 rows under): no run either
+    opposite = [RatePoint(t, 1.0, 20), RatePoint(t + timedelta(hours=1), 0.0, 60)]
+    scored = evaluate_rates(hist, opposite, s)
+    assert scored[1].p_value < s.point_alpha(24)
+    assert not any(d.is_anomaly for d in scored)
+    # adjacent and both up: 32 rows together
+    both = [RatePoint(t, 1.0, 20), RatePoint(t + timedelta(hours=1), 1.0, 20)]
+    assert all(d.is_anomaly for d in evaluate_rates(hist, both, s))

@@ -28,6 +28,8 @@ MIN_REL_EFFECT = 1.0
 #: bucket of 47 rows with 5 nulls (p ~ 1e-4 against a usual 0.5%) turns up by chance every
 #: few runs, and 5 rows is not worth paging anyone about however small the p-value
 MIN_ROWS_EFFECT = 20
+#: ... counted over the run of adjacent buckets that all moved the same way: 8 nulls in each
+#: of six quiet night hours is 48 rows of a real problem, though no one hour reaches 20
 MIN_HISTORY_BUCKETS = 24
 #: below this many expected events per bucket the Poisson tail replaces the normal one
 SMALL_EXPECTED = 30.0
@@ -66,7 +68,6 @@ def evaluate_rates(
     only: earlier buckets, alerted points removed).
     """
     hist = [h for h in history if h.rows > 0 and math.isfinite(h.rate)]
-    out: list[Detection] = []
     if len(hist) < MIN_HISTORY_BUCKETS:
         return [
             Detection(
@@ -84,9 +85,13 @@ def evaluate_rates(
     p0 = float((k_h.sum() + 0.5) / (n_h.sum() + 1.0))
     phi = _dispersion(k_h, n_h, p0)
     alpha = settings.point_alpha(points_per_day)
+    step = 86400.0 / points_per_day
+    scored: list[tuple[RatePoint, float, float, float, bool]] = []
+    slots: list[Detection | None] = []  # the tested order; None: filled once runs are known
+    where: list[int] = []  # scored[i] fills slots[where[i]]
     for t in tested:
         if t.rows <= 0 or not math.isfinite(t.rate):
-            out.append(
+            slots.append(
                 Detection(
                     False,
                     t.timestamp,
@@ -112,37 +117,82 @@ def evaluate_rates(
             p_up = float(normal_sf(z)[()]) if up else 1.0
             p_down = float(normal_sf(-z)[()]) if down else 1.0
         p_value = min(1.0, 2 * min(p_up, p_down)) if up and down else min(p_up, p_down)
+        effect = abs(t.rate - p0)
+        moved = (
+            p_value < alpha
+            and effect >= max(MIN_ABS_EFFECT, settings.min_abs_change)
+            and effect >= MIN_REL_EFFECT * p0
+        )
+        scored.append((t, z, p_value, k - n * p0, moved))
+        where.append(len(slots))
+        slots.append(None)
+    sustained = _sustained_excess(scored, step)
+    for i, (t, z, p_value, excess, moved) in enumerate(scored):
+        n = t.rows
+        run_buckets, run_excess = sustained[i]
+        bad = moved and max(abs(excess), run_excess) >= MIN_ROWS_EFFECT
         half = float(_z_for(alpha)) * math.sqrt(phi * p0 * (1 - p0) / n)
         lower, upper = max(0.0, p0 - half), min(1.0, p0 + half)
-        effect = abs(t.rate - p0)
-        big = (
-            effect >= max(MIN_ABS_EFFECT, settings.min_abs_change)
-            and effect >= MIN_REL_EFFECT * p0
-            and abs(k - n * p0) >= MIN_ROWS_EFFECT
-        )
-        bad = p_value < alpha and big
         word = metric.replace("_", " ")
         reason = (
-            f"{word} {t.rate:.1%} ({k:,.0f} of {n:,.0f} rows) against a usual {p0:.2%} "
-            f"(band {lower:.1%}–{upper:.1%}), learned from {int(n_h.sum()):,} rows in "
-            f"{len(hist)} buckets"
+            f"{word} {t.rate:.1%} ({t.rate * n:,.0f} of {n:,.0f} rows) against a usual "
+            f"{p0:.2%} (band {lower:.1%}–{upper:.1%}), learned from {int(n_h.sum()):,} rows "
+            f"in {len(hist)} buckets"
         )
-        out.append(
-            Detection(
-                bad,
-                t.timestamp,
-                observed=t.rate,
-                expected=p0,
-                lower=lower,
-                upper=upper,
-                score=z,
-                p_value=p_value,
-                training_points=len(hist),
-                direction=Direction.UP if z > 0 else Direction.DOWN,
-                reason=reason,
-                details={"rows": n, "dispersion": round(phi, 3), "model": "binomial"},
+        details: dict[str, object] = {
+            "rows": n,
+            "dispersion": round(phi, 3),
+            "model": "binomial",
+        }
+        if bad and abs(excess) < MIN_ROWS_EFFECT:
+            reason += (
+                f"; {run_excess:,.0f} rows off the usual rate over {run_buckets} adjacent "
+                "buckets that all moved this way"
             )
+            details["sustained"] = {"buckets": run_buckets, "rows": round(run_excess, 1)}
+        made = Detection(
+            bad,
+            t.timestamp,
+            observed=t.rate,
+            expected=p0,
+            lower=lower,
+            upper=upper,
+            score=z,
+            p_value=p_value,
+            training_points=len(hist),
+            direction=Direction.UP if z > 0 else Direction.DOWN,
+            reason=reason,
+            details=details,
         )
+        slots[where[i]] = made
+    return [d for d in slots if d is not None]
+
+
+def _sustained_excess(
+    scored: Sequence[tuple[RatePoint, float, float, float, bool]], step: float
+) -> list[tuple[int, float]]:
+    """Per scored bucket: the length and the summed excess rows (absolute) of the run of
+    adjacent buckets around it that all moved significantly in the same direction (its own
+    when it did not move: 1 bucket, its own excess)."""
+    out: list[tuple[int, float]] = [(1, abs(s[3])) for s in scored]
+    i = 0
+    while i < len(scored):
+        if not scored[i][4]:
+            i += 1
+            continue
+        j = i
+        while (
+            j + 1 < len(scored)
+            and scored[j + 1][4]
+            and (scored[j + 1][3] > 0) == (scored[i][3] > 0)
+            and abs((scored[j + 1][0].timestamp - scored[j][0].timestamp).total_seconds() - step)
+            < 1.0
+        ):
+            j += 1
+        total = abs(sum(s[3] for s in scored[i : j + 1]))
+        for m in range(i, j + 1):
+            out[m] = (j - i + 1, total)
+        i = j + 1
     return out
 
 
