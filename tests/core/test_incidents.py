@@ -371,3 +371,33 @@ def test_a_symptom_does_not_come_before_its_cause():
     inc = OpenIncident(1, "raw.shows", AlertKind.FRESHNESS, T0, {"raw.shows"}, last_time=T0)
     early = AlertRef(5, "stg.shows", AlertKind.VOLUME, T0 - timedelta(hours=5))
     assert [g.incident_id for g in group_alerts([early], [inc], market_path)] == [None]
+
+
+def test_a_symptom_dated_with_an_earlier_repeat_on_the_root_table_joins_it():
+    # raw.payments.method went NULL at T0 (the open incident). The next run finds the share
+    # of `card` shifted, in the root table and below it, each dated at the start of the
+    # window it pooled (T0 - 2h), and more nulls. The root table's own shift shows the
+    # problem was there from T0 - 2h: the shifts below are its symptoms, not a new incident.
+    payments = OpenIncident(
+        3, "raw.payments", AlertKind.NULL_RATE, T0, {"raw.payments"}, "method", last_time=T0
+    )
+    early = T0 - timedelta(hours=2)
+    alerts = [
+        AlertRef(10, "raw.payments", AlertKind.CATEGORY_SHIFT, early, column="method"),
+        AlertRef(11, "stg.payments", AlertKind.CATEGORY_SHIFT, early, column="method"),
+        AlertRef(12, "fct.orders", AlertKind.CATEGORY_SHIFT, early, column="payment_method"),
+        AlertRef(13, "stg.payments", AlertKind.NULL_RATE, T0 + timedelta(hours=1), column="method"),
+    ]
+    groups = group_alerts(alerts, [payments], market_path, link=market_link)
+    assert [(g.incident_id, sorted(m.id for m in g.members)) for g in groups] == [
+        (3, [10, 11, 12, 13])
+    ]
+    assert groups[0].roles[10] == CONTINUING and groups[0].roles[11] == DOWNSTREAM
+    # the same, with the root table's early repeat already stored from an earlier run
+    stored = replace(payments, first_time=early)
+    groups = group_alerts(alerts[1:], [stored], market_path, link=market_link)
+    assert [g.incident_id for g in groups] == [3]
+    # without any repeat that early on the root table, a symptom two hours before its
+    # cause is still no symptom of it
+    groups = group_alerts(alerts[1:2], [payments], market_path, link=market_link)
+    assert [g.incident_id for g in groups] == [None]

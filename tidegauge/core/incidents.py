@@ -95,12 +95,20 @@ class OpenIncident:
     #: the data time of the latest alert on its root table: a condition that lasts (a new
     #: value keeps coming) keeps its incident reachable for as long as it keeps alerting
     last_time: datetime | None = None
+    #: the data time of the earliest alert on its root table: a repeat on the root's table
+    #: may be dated before the root (a share shift is dated at the start of the window it
+    #: pooled), and the problem is then known to have begun there
+    first_time: datetime | None = None
+
+    @property
+    def start(self) -> datetime:
+        return min(self.first_time or self.data_time, self.data_time)
 
     def gap(self, t: datetime) -> timedelta:
         """How far ``t`` is from the incident's span of data times (zero inside it)."""
         last = max(self.last_time or self.data_time, self.data_time)
-        if t < self.data_time:
-            return self.data_time - t
+        if t < self.start:
+            return self.start - t
         return max(t - last, timedelta(0))
 
 
@@ -198,7 +206,7 @@ def _same_table_fits(inc: OpenIncident, a: AlertRef, policy: GroupingPolicy) -> 
 
 
 def _downstream_fits(inc: OpenIncident, a: AlertRef, strength: int, policy: GroupingPolicy) -> bool:
-    if a.data_time < inc.data_time - policy.tight_window:
+    if a.data_time < inc.start - policy.tight_window:
         return False  # a symptom does not come before its cause
     limit = policy.tight_window if strength == _TABLE_ONLY else policy.window
     return inc.gap(a.data_time) <= limit
@@ -325,6 +333,7 @@ def _join(
     joined.reasons[alert.id] = prefix + reason
     if direction == 0:
         inc.last_time = max(inc.last_time or inc.data_time, alert.data_time)
+        inc.first_time = min(inc.first_time or inc.data_time, alert.data_time)
     if direction < 0:
         # upstream-first order: a later such alert is on the same table or further up
         joined.reroot = alert
@@ -332,7 +341,7 @@ def _join(
         joined.root = alert
         inc.root_table, inc.kind = alert.table, alert.kind
         inc.data_time, inc.column = alert.data_time, alert.column
-        inc.last_time = alert.data_time
+        inc.last_time = inc.first_time = alert.data_time
 
 
 def _upstream_first(alerts: list[AlertRef], path: PathFinder) -> list[AlertRef]:

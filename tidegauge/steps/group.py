@@ -115,10 +115,8 @@ def group_alerts(ctx: RunContext, graph: LineageGraph, alerts: list[dict[str, An
         root_table = str(inc["table"]).lower()
         tables = {str(a["table"]).lower() for a in stored if a["table"]}
         # the root's own table says how long the problem has lasted
-        last = max(
-            (a["data_time"] for a in stored if str(a["table"]).lower() == root_table),
-            default=None,
-        )
+        on_root = [a["data_time"] for a in stored if str(a["table"]).lower() == root_table]
+        last, first = (max(on_root), min(on_root)) if on_root else (None, None)
         open_incs.append(
             OpenIncident(
                 inc["id"],
@@ -128,6 +126,7 @@ def group_alerts(ctx: RunContext, graph: LineageGraph, alerts: list[dict[str, An
                 tables,
                 inc["column"],
                 last_time=last,
+                first_time=first,
             )
         )
     for group in group_refs(refs, open_incs, paths, link=paths.link):
