@@ -60,3 +60,12 @@ def test_a_move_at_the_busy_peak_alerts_once_its_rows_are_known(seed):
     night[i] += 6 * 25 / np.sqrt(rows.max())
     told = det.evaluate(ts, night.tolist(), test_from=start, sizes=rows.tolist())
     assert not any(d.is_anomaly for d in told)
+
+
+def test_the_explanation_says_the_band_follows_the_rows():
+    ts, y, rows = quiet_nights(0)
+    det = SeasonalDetector(DetectorSettings(), metric="mean")
+    out = det.evaluate(ts, y.tolist(), test_from=ts[-24], sizes=rows.tolist())
+    night = next(d for d in out if d.details.get("rows") == rows.min())
+    assert night.details["size_factor"] > 2
+    assert f"computed from {rows.min():,.0f} rows, so its band is" in night.reason

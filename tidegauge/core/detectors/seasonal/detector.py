@@ -263,7 +263,19 @@ class SeasonalDetector:
             self.settings.direction,
             sizes=s.size[i : i + 1] if s.size is not None else None,
         )[0]
-        return ps, decide(self.settings, self.metric, ps, fit, s.stamps[i], alpha)
+        det = decide(self.settings, self.metric, ps, fit, s.stamps[i], alpha)
+        size = s.size[i : i + 1] if s.size is not None else None
+        rows = float(size[0]) if size is not None else math.nan
+        if fit.size_noise[1] > 0 and math.isfinite(rows) and rows > 0:
+            # say when the band is wider or narrower than usual because of the bucket's rows
+            factor = float(np.atleast_1d(fit.size_factor(size))[0])
+            det.details.update(rows=rows, size_factor=round(factor, 3))
+            if abs(factor - 1.0) >= 0.2:
+                det.reason += (
+                    f"; computed from {rows:,.0f} rows, so its band is {factor:.1f}× "
+                    "the width at the usual bucket size"
+                )
+        return ps, det
 
     def _special_day(
         self,
