@@ -90,3 +90,48 @@ def test_a_day_of_duplicated_keys_alerts_and_a_clean_key_does_not():
     found = evaluate_rates(hist, dup, settings, "duplicate_rate")
     assert all(d.is_anomaly for d in found)
     assert not any(d.is_anomaly for d in evaluate_rates(hist, clean, settings, "duplicate_rate"))
+
+
+@pytest.mark.slow
+def test_chart_bands_of_a_statistic_follow_the_rows_as_live_detection_does(tmp_path):
+    ctx, collected = _collected(tmp_path, field_health=True)
+    project, store = ctx.project, ctx.store
+    orders = next(c for c in collected if c.info.ref.fqn == "raw.orders")
+    start = bands.walk_start(store, END)
+    since = start - bands.TRAINING
+    stats = sorted(
+        {
+            (p.metric, p.column or "")
+            for p in store.points(orders.table_id, since=since)
+            if p.metric in detect.SAMPLE_STATISTICS and p.column
+        }
+    )
+    assert stats, "raw.orders has statistics of its columns"
+    metric, column = stats[0]
+    rows = {
+        p.bucket_start: p.value
+        for p in store.points(orders.table_id, metric="bucket_row_count", since=since)
+    }
+    pts = [
+        p
+        for p in store.points(orders.table_id, metric=metric, since=since)
+        if p.column == column and not p.segment and p.value is not None
+    ]
+    stamps = [p.bucket_start for p in pts]
+    det = series_detector(project, orders.settings, metric, column, stamps[0], END)
+    sizes = detect.statistic_sizes(metric, stamps, {t: v or 0.0 for t, v in rows.items()})
+    assert sizes is not None
+    live = {
+        d.timestamp: d
+        for d in det.evaluate(stamps, [p.value for p in pts], test_from=start, sizes=sizes)
+    }
+    shown = bands.banded(store, orders.table_id, [(metric, column, "")], END, project=project)[0]
+    compared = 0
+    for t, lo, hi in zip(shown.times, shown.lower, shown.upper, strict=True):
+        d = live.get(t)
+        if d is None or d.lower is None or lo is None:
+            continue
+        assert (lo, hi) == pytest.approx((d.lower, d.upper), rel=1e-9)
+        compared += 1
+    assert compared >= 100
+    store.close()
