@@ -97,3 +97,10 @@ def test_a_stuck_value_alerts_within_the_hour() -> None:
     flagged = [d for d in merged if d.is_anomaly]
     assert len(flagged) == 1 and ts[START] <= flagged[0].timestamp < ts[START + 12]
     assert flagged[0].details["member"] == "spread"
+
+
+def test_a_tail_probability_past_the_end_of_a_bounded_tail_is_not_called_zero():
+    from tidegauge.core.detectors.highfreq import _probability
+
+    assert _probability(0.0) == "below 1e-16"
+    assert _probability(3.1e-5) == "3.1e-05"

@@ -128,11 +128,11 @@ def high_frequency_detections(
         words = CONTEXT_WORDS if member == "context" else VIEW_WORDS[member]
         obs = fmt_number(d.observed or 0.0)
         reason = (
-            f"{metric} {obs}: {words} (tail probability {p:.2g}, expected about "
+            f"{metric} {obs}: {words} (tail probability {_probability(p)}, expected about "
             f"{fmt_number(d.expected)})"
             if alert
             else f"{metric} {obs}: nothing this series has not done before "
-            f"(tail probability {p:.2g})"
+            f"(tail probability {_probability(p)})"
         )
         out.append(
             replace(
@@ -166,3 +166,9 @@ def _big_enough(d: Detection, settings: DetectorSettings) -> bool:
     if not math.isfinite(diff):
         return True
     return diff >= settings.min_abs_change and diff >= settings.min_rel_change * abs(d.expected)
+
+
+def _probability(p: float) -> str:
+    """A tail probability as a person reads it: a bounded tail can end before the value,
+    and "0" would claim an impossibility the model cannot know."""
+    return f"{p:.2g}" if p >= 1e-16 else "below 1e-16"
