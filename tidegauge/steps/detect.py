@@ -358,7 +358,9 @@ def _series_candidates(
             )
             # 15-minute buckets or finer: the verdicts and p-values are the high-frequency
             # ensemble's (the detector bench/nab.py scores), the band the seasonal one's
-            detections = high_frequency_detections(detections, stamps, values, det.settings, metric)
+            detections = high_frequency_detections(
+                detections, stamps, values, det.settings, metric, feedback.get(key, ())
+            )
         except ValueError as e:
             log.warning("%s %s: %s", entry.info.ref.fqn, metric, e)
             continue

@@ -104,3 +104,28 @@ def test_a_tail_probability_past_the_end_of_a_bounded_tail_is_not_called_zero():
 
     assert _probability(0.0) == "below 1e-16"
     assert _probability(3.1e-5) == "3.1e-05"
+
+
+def test_feedback_on_a_minute_series_is_heard() -> None:
+    from tidegauge.core.detectors.highfreq import quieter
+
+    y = clean(0)[: START + 60]
+    y[START:] += 15.0  # a level shift
+    seasonal, merged, ts = _both(y)
+    hits = [d for d in merged if d.is_anomaly]
+    assert hits, "the shift alerts without feedback"
+    at = hits[0].timestamp
+    cfg = DetectorSettings()
+    # "expected": the shift is the new normal; the ensemble learns from it afresh and the
+    # points after it are no alerts (the too-short new history is learning, and says so)
+    heard = high_frequency_detections(seasonal, ts, y, cfg, "latency", [(at, "expected")])
+    assert not any(d.is_anomaly for d in heard if d.timestamp >= at)
+    assert any("new normal" in d.reason for d in heard if d.timestamp >= at)
+    # "false positive": quieter, by the level of a normal band widened by the same factor
+    assert quieter(1e-4, 1.0) == 1e-4
+    assert quieter(1e-4, 1.25) < 1e-5
+    fp = [(at, "false_positive")] * 1
+    quiet = high_frequency_detections(seasonal, ts, y, cfg, "latency", fp)
+    ps = {d.timestamp: d.p_value for d in quiet}
+    assert all(ps[d.timestamp] == d.p_value for d in merged)  # same tests, stricter level
+    assert all(d.details["alpha"] < hits[0].details["alpha"] for d in quiet if d.is_anomaly)

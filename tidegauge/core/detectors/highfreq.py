@@ -30,7 +30,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 import numpy as np
 
@@ -39,10 +41,14 @@ from tidegauge.core.detectors.base import (
     Detection,
     DetectorSettings,
     fmt_number,
+    normal_isf,
+    normal_sf,
 )
 from tidegauge.core.detectors.context import EnsembleScores, ensemble_scores
+from tidegauge.core.detectors.feedback import FeedbackEffect, compile_feedback
 from tidegauge.core.detectors.seasonal.model import Series, Timestamps, Values, prepare
-from tidegauge.core.detectors.stream import FEATURES
+from tidegauge.core.detectors.stream import FEATURES, MIN_CALIBRATION
+from tidegauge.core.model import Feedback
 
 #: the ensemble replaces the seasonal verdict on series of this many points a day or more
 #: (15-minute buckets or finer): a shape of a few points only means something at sub-hour
@@ -104,21 +110,40 @@ def high_frequency_detections(
     values: Values,
     settings: DetectorSettings,
     metric: str,
+    feedback: Sequence[tuple[datetime, Feedback | str]] | FeedbackEffect = (),
 ) -> list[Detection]:
     """The seasonal detector's ``detections`` of a high-frequency series, judged by the
     ensemble instead (see the module docstring). ``timestamps`` / ``values``: the whole series
     the detections were computed from. A series coarser than
-    :data:`HIGH_FREQUENCY_POINTS_PER_DAY` is returned unchanged."""
+    :data:`HIGH_FREQUENCY_POINTS_PER_DAY` is returned unchanged.
+
+    ``feedback`` on the series' alerts acts as it does on the seasonal detector: the latest
+    ``expected`` change starts the ensemble's history afresh there (the level after it is the
+    new normal), and ``false_positive`` marks make it quieter, its per-point level lowered as a
+    normal band widened by the same factor would lower it."""
     if not detections:
         return detections
-    hf = high_frequency_scores(timestamps, values, settings)
+    eff = feedback if isinstance(feedback, FeedbackEffect) else compile_feedback(feedback)
+    alpha = quieter(settings.point_alpha(_per_day(timestamps)), eff.band_factor)
+    start = eff.changepoints[-1] if eff.changepoints else None
+    stamps, ys = list(timestamps), list(values)
+    if start is not None:
+        keep = [k for k, ts in enumerate(stamps) if ts >= start]
+        stamps, ys = [stamps[k] for k in keep], [ys[k] for k in keep]
+    hf = high_frequency_scores(stamps, ys, settings, alpha=alpha) if stamps else None
     if hf is None:
+        if start is not None and _per_day(timestamps) >= HIGH_FREQUENCY_POINTS_PER_DAY:
+            # a new normal too short to judge yet: nothing after it alerts
+            return [_learning_since(d, start) if d.timestamp >= start else d for d in detections]
         return detections
     res = hf.scores
     at = {ts: i for i, ts in enumerate(hf.series.stamps)}
     out: list[Detection] = []
     for d in detections:
         i = at.get(d.timestamp)
+        if start is not None and i is not None and i < MIN_CALIBRATION:
+            out.append(_learning_since(d, start))  # too little of the new normal yet
+            continue
         if i is None or d.expected is None or d.details.get("status") in ("missing", "learning"):
             out.append(d)  # not a test: no value, or no baseline yet
             continue
@@ -155,6 +180,33 @@ def high_frequency_detections(
             )
         )
     return out
+
+
+def quieter(alpha: float, band_factor: float) -> float:
+    """The per-point level of a band widened by ``band_factor`` (1: unchanged): the normal
+    quantile of ``alpha`` moved out by that factor."""
+    if band_factor <= 1.0:
+        return alpha
+    return float(2.0 * normal_sf(band_factor * normal_isf(alpha / 2.0))[()])
+
+
+def _per_day(timestamps: Timestamps) -> float:
+    return points_per_day(prepare(timestamps, [0.0] * len(timestamps)))
+
+
+def _learning_since(d: Detection, start: datetime) -> Detection:
+    # not a test (no baseline of the new normal yet): no expectation, so the run's
+    # false-discovery control does not count it
+    return replace(
+        d,
+        is_anomaly=False,
+        expected=None,
+        lower=None,
+        upper=None,
+        p_value=1.0,
+        reason=f"learning the new normal marked expected at {start:%Y-%m-%d %H:%M}",
+        details={**d.details, "status": "learning", "detector": "high_frequency_ensemble"},
+    )
 
 
 def _big_enough(d: Detection, settings: DetectorSettings) -> bool:
