@@ -90,18 +90,23 @@ def executemany_raw(
     """
     dialect = c.dialect
     compiled, procs = _prepared(stmt, dialect, table, tuple(columns))
-    if procs and rows:
-        # converted column by column (transposing is C work): a chunk's rows share a few
-        # hundred bucket starts and one collection time, so each distinct timestamp is
-        # converted once
-        cols: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        for i, proc, repeats in procs:
-            if repeats:
-                memo = {v: proc(v) for v in set(cols[i])}
-                cols[i] = list(map(memo.__getitem__, cols[i]))
-            else:
-                cols[i] = list(map(proc, cols[i]))
-        rows = list(zip(*cols, strict=True))
+    if procs:
+        # a chunk's rows share a few hundred bucket starts and one collection time: each
+        # distinct timestamp is converted once
+        memo: dict[Any, Any] = {}
+        converted = []
+        for row in rows:
+            values = list(row)
+            for i, proc, repeats in procs:
+                if repeats:
+                    done = memo.get(values[i], memo)
+                    if done is memo:
+                        done = memo[values[i]] = proc(values[i])
+                    values[i] = done
+                else:
+                    values[i] = proc(values[i])
+            converted.append(tuple(values))
+        rows = converted
     params: Any
     if compiled.positiontup is not None:  # qmark / format: values in the statement's order
         order = [columns.index(name) for name in compiled.positiontup]
