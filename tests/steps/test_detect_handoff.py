@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from tests.run_context import run_context
 from tests.servers import scratch_database
@@ -27,7 +28,12 @@ from tidegauge.store.store import Store
 
 
 def _first_run(root, url):
+    import duckdb
+
     build_warehouse(root / "w.duckdb")
+    con = duckdb.connect(str(root / "w.duckdb"))  # and a table with no time column: no buckets
+    con.execute("CREATE TABLE raw.lookup AS SELECT range AS id FROM range(5)")
+    con.close()
     (root / "tidegauge.yml").write_text(
         f"""
 warehouses: [{{type: duckdb, path: w.duckdb}}]
@@ -87,9 +93,20 @@ def test_a_table_with_stored_points_is_read_from_the_store(tmp_path):
     its first bucketed run (a point from elsewhere) nor on its next run."""
     ctx, found, collected = _first_run(tmp_path, f"sqlite:///{tmp_path}/state.db")
     ctx.store.finish_run(ctx.run_id, "success", {}, END)
-    # a later run: every table has its points stored already
+    # a later run: every table has its points stored already, and nobody asks the store
+    # whether it has (their buckets and snapshots say so)
     later = run_context(ctx.project, ctx.store, END + timedelta(hours=1))
-    assert not any(e.fresh_points for e in collect_tables(later, found))
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    event.listen(ctx.store.engine, "before_cursor_execute", record)
+    try:
+        assert not any(e.fresh_points for e in collect_tables(later, found))
+    finally:
+        event.remove(ctx.store.engine, "before_cursor_execute", record)
+    assert sent and not [q for q in sent if "EXISTS" in q.upper()]
     # a new store where one table has a single older point and no buckets
     other = tmp_path / "other"
     other.mkdir()

@@ -196,14 +196,15 @@ def _collect_chunk(
         due = _due_tables(run, [(info, ids[info.ref.key]) for info in mine])
         elsewhere = tables_collected(store, tids, run.ctx.now, other_than=run.ctx.run_id)
         lasts = last_buckets(store, tids)
-        if store.dialect in EXACT_ROUND_TRIP:
-            # a first run's points are detection's whole history when nothing else is stored
-            new = [tid for tid in tids if tid not in lasts]
-            if new:
-                run.unstored.update(set(new) - tables_with_points(store, new))
         # a schema unchanged since its snapshot is not read back (nor diffed) at all
         current = {ids[info.ref.key]: schema_fingerprint(list(info.columns)) for info in mine}
         snapshots = latest_snapshots(store, tids, unless=current)
+        if store.dialect in EXACT_ROUND_TRIP:
+            # a first run's points are detection's whole history when nothing else is stored;
+            # a table with buckets or a schema snapshot was collected before (no query for it)
+            new = [tid for tid in tids if tid not in lasts and tid not in snapshots]
+            if new:
+                run.unstored.update(set(new) - tables_with_points(store, new))
         settings = {info.ref.key: _settings_for(run, info.ref.fqn) for info in mine}
         counts = count_rows(
             wh,
