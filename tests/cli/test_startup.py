@@ -81,3 +81,26 @@ def test_status_reads_the_store_without_the_project_models_or_alembic(tmp_path):
     for heavy in ("tidegauge.config", "tidegauge.monitors", "alembic", "numpy", "duckdb"):
         assert heavy not in modules, heavy
     assert "sqlglot" not in modules and "fastapi" not in modules
+
+
+def test_init_tests_the_connection_without_loading_the_store(tmp_path):
+    """``init`` connects and lists the warehouse's tables (issue 17: the first run's cost
+    includes it) without the metadata store's stack: no SQLAlchemy, no alembic."""
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("CREATE TABLE t AS SELECT 1 AS id")
+    con.close()
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(["init", "-w", f"duckdb:///{tmp_path}/w.duckdb"])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=tmp_path,
+    )
+    head, _, tail = proc.stdout.rpartition("\nMODULES=")
+    modules = set(json.loads(tail))
+    assert "connected: 1 tables" in head  # the probe listed the table
+    assert "duckdb" in modules
+    assert not modules & {"sqlalchemy", "alembic", "fastapi"}, sorted(modules)

@@ -283,3 +283,41 @@ def test_raw_executemany_stores_what_the_orm_path_stores(store):  # noqa: F811
         pts, key=lambda p: (p.metric, p.bucket_start)
     )
     assert all(p.bucket_start.tzinfo is not None for p in back)
+
+
+def test_raw_executemany_stores_the_orm_paths_rows_byte_for_byte(store):  # noqa: F811
+    """The chunk writer (timestamps converted column by column, each distinct one once) and
+    SQLAlchemy's own executemany (``Store.upsert_points``) store the same raw rows: the
+    same text for every timestamp on SQLite, the same values on PostgreSQL."""
+    from sqlalchemy import text
+
+    infos, (raw_tid, orm_tid) = _tables(store, 2)
+    run_id = store.start_run(as_of=NOW, now=NOW, holder="x")
+    now = NOW + timedelta(microseconds=123457)  # the wall clock, not a whole second
+
+    def points(ref):
+        return [
+            MetricPoint(ref, m, NOW - timedelta(hours=h, microseconds=h), h / 3, c, None, 3600)
+            for h in range(1, 30)
+            for m, c in (("null_rate", "c0"), ("mean", "c1"))
+        ] + [
+            MetricPoint(ref, "row_count", now, 12.0),
+            MetricPoint(ref, "value_count", NOW, 2.0, "c0", "x"),
+        ]
+
+    pts = points(infos[0].ref)
+    bulk.write_collected(store, run_id, now, [bulk.TableWrite(raw_tid, "ok", points=pts)])
+    store.upsert_points(orm_tid, points(infos[1].ref), run_id=run_id, now=now)
+    cols = "column_name, segment, metric, bucket_start, bucket_seconds, value, collected_at, run_id"
+    with store.engine.connect() as c:
+        rows = {
+            tid: sorted(
+                tuple(r)
+                for r in c.execute(
+                    text(f"SELECT {cols} FROM metric_points WHERE table_id = :t"), {"t": tid}
+                )
+            )
+            for tid in (raw_tid, orm_tid)
+        }
+    assert len(rows[raw_tid]) == len(pts)
+    assert rows[raw_tid] == rows[orm_tid]

@@ -59,8 +59,8 @@ def probe(
 ) -> tuple[list[tuple[str, str]], str | None]:
     """Connect with the real password and list the tables: (schema, table) pairs, or why not."""
     from tidegauge.config import Project
-    from tidegauge.runner import connect
     from tidegauge.warehouses.base import WarehouseError
+    from tidegauge.warehouses.registry import connect  # not the runner's: no store to load
     from tidegauge.yamlsource import ConfigError
 
     resolved = dict(entry)

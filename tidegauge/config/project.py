@@ -88,7 +88,7 @@ class Project(Strict):
 
     @model_validator(mode="after")
     def _retention_keeps_detection_history(self) -> Project:
-        from tidegauge.store.retention import Retention
+        from tidegauge.store.retention_policy import Retention  # no store stack
 
         r = self.store.retention
         try:

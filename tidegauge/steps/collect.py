@@ -24,10 +24,11 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from tidegauge.config import Project, TableSettings
 from tidegauge.core.detectors.schema import diff_schemas
-from tidegauge.core.model import TableInfo
+from tidegauge.core.model import MetricPoint, TableInfo
 from tidegauge.steps.collect_gc import fewer_collections
 from tidegauge.steps.counts import Counted, KnownCount, count_rows, countable
 from tidegauge.store.bulk import (
+    EXACT_ROUND_TRIP,
     Replaced,
     Snapshot,
     TableWrite,
@@ -37,7 +38,9 @@ from tidegauge.store.bulk import (
     latest_snapshots,
     previous_runs_as_of,
     release_leases,
+    round_trips,
     tables_collected,
+    tables_with_points,
     write_collected,
 )
 from tidegauge.store.store import schema_fingerprint
@@ -58,6 +61,9 @@ CHUNK = 200
 COMMIT_AFTER_SECONDS = 0.5
 #: a chunk still collecting after this long renews the leases of the tables it has left
 RENEW_AFTER = TABLE_LEASE / 3
+#: points a run keeps in memory for detection (see :attr:`CollectedTable.fresh_points`):
+#: a few hundred MB at most; the tables past it are read back from the store, one at a time
+HANDOFF_POINTS = 1_000_000
 
 
 class _RetryOnConnectionLoss:
@@ -89,6 +95,10 @@ class CollectedTable:
     points: int = 0
     first_run: bool = False
     error: str | None = None
+    #: this run's points of a table that had none stored before, kept after their commit so
+    #: that detection need not read them back (``store.history.points_as_stored`` gives what
+    #: the read would); None: detection reads the store (remote workers never send them)
+    fresh_points: list[MetricPoint] | None = field(default=None, repr=False, compare=False)
 
 
 def _matches_only(info: TableInfo, only: list[str] | None) -> bool:
@@ -108,6 +118,10 @@ class _Pass:
     holder: str
     schedules: dict[str, list[Any]]  # table fqn (lower case) → its enabled declared monitors
     done: int = 0
+    #: tables with no point stored before this run, whose points go to detection in memory
+    unstored: set[int] = field(default_factory=set)
+    #: points still allowed in memory (:data:`HANDOFF_POINTS`)
+    handoff_left: int = HANDOFF_POINTS
     #: merged settings by the ``tables:`` entries that match (see :func:`_settings_for`)
     merged: dict[tuple[int, ...], TableSettings] = field(default_factory=dict)
 
@@ -185,6 +199,12 @@ def _collect_chunk(
         # a schema unchanged since its snapshot is not read back (nor diffed) at all
         current = {ids[info.ref.key]: schema_fingerprint(list(info.columns)) for info in mine}
         snapshots = latest_snapshots(store, tids, unless=current)
+        if store.dialect in EXACT_ROUND_TRIP:
+            # a first run's points are detection's whole history when nothing else is stored;
+            # a table with buckets or a schema snapshot was collected before (no query for it)
+            new = [tid for tid in tids if tid not in lasts and tid not in snapshots]
+            if new:
+                run.unstored.update(set(new) - tables_with_points(store, new))
         settings = {info.ref.key: _settings_for(run, info.ref.fqn) for info in mine}
         counts = count_rows(
             wh,
@@ -354,6 +374,7 @@ def _store_chunk(run: _Pass, entries: list[CollectedTable], writes: list[TableWr
     """One transaction for the chunk; if the store refuses a row, table by table."""
     try:
         write_collected(run.ctx.store, run.ctx.run_id, run.ctx.now, writes)
+        _hand_off(run, entries, writes)
         return
     except (DataError, IntegrityError) as e:
         refused = e
@@ -367,6 +388,7 @@ def _store_chunk(run: _Pass, entries: list[CollectedTable], writes: list[TableWr
         if len(writes) > 1:
             try:
                 write_collected(run.ctx.store, run.ctx.run_id, run.ctx.now, [write])
+                _hand_off(run, [entry], [write])
                 continue
             except (DataError, IntegrityError) as e:
                 refused = e
@@ -382,6 +404,20 @@ def _store_chunk(run: _Pass, entries: list[CollectedTable], writes: list[TableWr
             run.ctx.now,
             [TableWrite(write.table_id, "failed", msg, write.seconds)],
         )
+
+
+def _hand_off(run: _Pass, entries: list[CollectedTable], writes: list[TableWrite]) -> None:
+    """Keep the committed points of tables that had none stored before for detection, while
+    they fit in :data:`HANDOFF_POINTS` and read back as written."""
+    for entry, write in zip(entries, writes, strict=True):
+        if (
+            entry.table_id in run.unstored
+            and write.points
+            and len(write.points) <= run.handoff_left
+            and round_trips(write.points)
+        ):
+            entry.fresh_points = write.points
+            run.handoff_left -= len(write.points)
 
 
 def _first_line(e: Exception) -> str:

@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from tidegauge.config import Project
 from tidegauge.steps.context import DiscoverResult
 from tidegauge.store.store import Store
-from tidegauge.warehouses.base import Warehouse, WarehouseError
-from tidegauge.warehouses.registry import driver_hint, open_warehouse
+from tidegauge.warehouses.base import WarehouseError
+
+# here for the steps and the runner; it lives with the adapters, so that ``tidegauge init``
+# can test a connection without loading the store (SQLAlchemy)
+from tidegauge.warehouses.registry import connect
+
+__all__ = ["connect", "discover"]
 
 log = logging.getLogger("tidegauge.run")
-
-
-def connect(config: Any) -> Warehouse:
-    """Open a warehouse with a clear message when its driver is missing."""
-    wh = open_warehouse(config)
-    try:
-        wh.connect()
-    except ImportError as e:
-        hint = driver_hint(config.type)
-        raise WarehouseError(
-            f"warehouse '{config.name}': driver for {config.type} is not installed "
-            f"({e.name}); {hint}"
-        ) from None
-    return wh
 
 
 def discover(

@@ -18,6 +18,7 @@ from tidegauge.steps.window import first_tested
 from tidegauge.store.bulk import (
     PointFilter,
     categorical_columns,
+    points_as_stored,
     previous_runs_as_of,
     stream_points,
 )
@@ -91,15 +92,34 @@ def histories(
     (the points are streamed over an open connection).
     """
     ids = [e.table_id for e in entries]
+    # a table whose whole stored history is this run's points has them in hand
+    # (``CollectedTable.fresh_points``): they are not read back
+    kept = {e.table_id: e for e in entries if e.fresh_points is not None}
     previous = previous_runs_as_of(store, ids, now)
-    categorical = categorical_columns(store, ids)
+    categorical = categorical_columns(store, [i for i in ids if i not in kept])
     flagged = store.alerts.flagged_times_many(ids)
     feedback = store.alerts.feedback_for_many(ids)
-    refs = {e.table_id: e.info.ref for e in entries}
+    refs = {e.table_id: e.info.ref for e in entries if e.table_id not in kept}
     stream = stream_points(store, refs, filters)
     pending = next(stream, None)
     for index in sorted(range(len(entries)), key=lambda i: entries[i].table_id):
-        tid = entries[index].table_id
+        entry = entries[index]
+        tid = entry.table_id
+        if tid in kept and entry.fresh_points is not None:
+            fresh, entry.fresh_points = entry.fresh_points, None  # used once: memory goes
+            points = points_as_stored(fresh, filters)
+            yield (
+                index,
+                TableHistory(
+                    table_id=tid,
+                    points=points,
+                    previous_run=previous.get(tid),
+                    categorical={p.column for p in fresh if p.metric == "value_count" and p.column},
+                    flagged=flagged.get(tid, {}),
+                    feedback=feedback.get(tid, {}),
+                ),
+            )
+            continue
         while pending is not None and pending[0] < tid:
             pending = next(stream, None)
         yield (

@@ -34,12 +34,16 @@ from tidegauge.store.batches import (
 )
 from tidegauge.store.engine import upsert, utc
 from tidegauge.store.history import (
+    EXACT_ROUND_TRIP,
     PointFilter,
     Snapshot,
     categorical_columns,
     last_buckets,
     latest_snapshots,
+    points_as_stored,
+    round_trips,
     stream_points,
+    tables_with_points,
 )
 from tidegauge.store.store import Store
 from tidegauge.store.writes import (
@@ -54,6 +58,7 @@ from tidegauge.store.writes import (
 )
 
 __all__ = [
+    "EXACT_ROUND_TRIP",
     "IDS_PER_STATEMENT",
     "LEDGER_COLUMNS",
     "POINT_COLUMNS",
@@ -71,10 +76,13 @@ __all__ = [
     "last_buckets",
     "latest_snapshots",
     "point_rows",
+    "points_as_stored",
     "previous_runs_as_of",
     "release_leases",
+    "round_trips",
     "stream_points",
     "tables_collected",
+    "tables_with_points",
     "write_collected",
 ]
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from math import copysign, isfinite
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, String, and_, false, func, or_, select, type_coerce
@@ -95,6 +96,23 @@ def latest_snapshots(
                     continue
                 parsed = json.loads(cols) if isinstance(cols, str | bytes) else cols
                 out[int(tid)] = Snapshot(str(fp), columns_from_json(parsed))
+    return out
+
+
+def tables_with_points(store: Store, table_ids: Iterable[int]) -> set[int]:
+    """The tables among ``table_ids`` that have any stored point (one index probe each)."""
+    t = s.metric_points
+    out: set[int] = set()
+    with store.engine.connect() as c:
+        for part in id_lists(table_ids):
+            # EXISTS per id: one probe of the (table_id, bucket_start) index each
+            rows = c.execute(
+                select(s.tables.c.id).where(
+                    s.tables.c.id.in_(part),
+                    select(t.c.id).where(t.c.table_id == s.tables.c.id).exists(),
+                )
+            )
+            out.update(int(r[0]) for r in rows)
     return out
 
 
@@ -237,6 +255,59 @@ def stream_points(
                 )
             if current is not None:
                 yield current, _series_order(groups)
+
+
+#: store dialects whose metric points read back exactly as written: timestamps to the
+#: microsecond and every finite float (MySQL's DATETIME drops fractions of a second)
+EXACT_ROUND_TRIP = frozenset({"sqlite", "postgresql"})
+
+
+def round_trips(points: Iterable[MetricPoint]) -> bool:
+    """Whether ``points`` read back from an :data:`EXACT_ROUND_TRIP` store as written: every
+    value missing, or finite and not a negative zero (SQLite stores NaN as NULL and -0.0 as
+    0.0; PostgreSQL keeps both)."""
+    return all(
+        v is None or (isfinite(v) and (v != 0.0 or copysign(1.0, v) > 0))
+        for v in (p.value for p in points)
+    )
+
+
+def points_as_stored(
+    points: Sequence[MetricPoint], filters: Sequence[PointFilter]
+) -> list[MetricPoint]:
+    """What :func:`stream_points` yields for a table whose stored points are exactly
+    ``points`` (written by :func:`~tidegauge.store.writes.write_collected` to an
+    :data:`EXACT_ROUND_TRIP` store, values checked by :func:`round_trips`), without
+    reading them back: the same filters, one point per series and bucket (the last
+    written wins, as the upsert keeps it), an empty column or segment read as none, and
+    the same order (series by metric, column and segment, then time)."""
+    if not filters:
+        return []
+    groups: dict[tuple[str, str, str], dict[datetime, MetricPoint]] = {}
+    for p in points:
+        key = (p.metric, p.column or "", p.segment or "")
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = {}
+        group[p.bucket_start] = p
+    out: list[MetricPoint] = []
+    for metric, column, segment in sorted(groups):
+        group = groups[metric, column, segment]
+        # the filters this series can match: its metric, and its segment if unsegmented only
+        sinces = [
+            f.since for f in filters if f.wants_metric(metric) and not (f.unsegmented and segment)
+        ]
+        if not sinces:
+            continue
+        since = min(sinces)
+        for when in sorted(group):
+            if when < since:
+                continue
+            p = group[when]
+            if (p.column is not None and not p.column) or (p.segment is not None and not p.segment):
+                p = replace(p, column=p.column or None, segment=p.segment or None)
+            out.append(p)
+    return out
 
 
 def _driver_rows(result: CursorResult[Any]) -> Iterator[tuple[Any, ...]]:

@@ -30,35 +30,13 @@ from sqlalchemy.sql import ColumnElement
 from tidegauge.core.catalogue import Rollup, spec
 from tidegauge.store import schema as s
 from tidegauge.store.engine import upsert, utc
+
+# the policy is its own module: a project's validation checks it without loading the store
+# (SQLAlchemy), which ``tidegauge init`` never opens
+from tidegauge.store.retention_policy import DAY, MIN_FINE_DAYS, Retention
 from tidegauge.store.store import Store
-from tidegauge.yamlsource import ConfigError
 
-DAY = 86400
-#: detection's shortest history window (``steps/detect.py``: max(history_days, 42) + 1)
-MIN_FINE_DAYS = 43
-
-
-@dataclass(frozen=True)
-class Retention:
-    """How long fine points, then daily roll-ups, are kept (``keep_days=None``: forever)."""
-
-    fine_days: int = 120
-    keep_days: int | None = 730
-
-    def validate(self, history_days: int = 30) -> None:
-        """A clear error when the policy would cut into what detection reads."""
-        floor = max(history_days, MIN_FINE_DAYS - 1) + 1
-        if self.fine_days < floor:
-            raise ConfigError(
-                f"retention keeps fine points {self.fine_days} days, but detection reads "
-                f"{floor} days of history (defaults.history_days = {history_days}): "
-                f"keep them at least {floor} days"
-            )
-        if self.keep_days is not None and self.keep_days < self.fine_days:
-            raise ConfigError(
-                f"retention keeps points {self.keep_days} days in all, less than the "
-                f"{self.fine_days} days of fine points: make keep_days at least fine_days"
-            )
+__all__ = ["DAY", "MIN_FINE_DAYS", "PruneReport", "Retention", "prune", "rollup_value"]
 
 
 @dataclass

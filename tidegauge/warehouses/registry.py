@@ -113,6 +113,20 @@ def open_warehouse(config: Any) -> Warehouse:
     return cls(config)
 
 
+def connect(config: Any) -> Warehouse:
+    """Open a warehouse with a clear message when its driver is missing."""
+    wh = open_warehouse(config)
+    try:
+        wh.connect()
+    except ImportError as e:
+        hint = driver_hint(config.type)
+        raise WarehouseError(
+            f"warehouse '{config.name}': driver for {config.type} is not installed "
+            f"({e.name}); {hint}"
+        ) from None
+    return wh
+
+
 def driver_module(kind: str) -> str | None:
     """The driver module of warehouse type ``kind`` (None: unknown type or no driver)."""
     try:
