@@ -354,7 +354,6 @@ def _series_candidates(
                 test_from=start,
                 exclude=sorted(flagged.get(key, ())),
                 feedback=feedback.get(key, ()),
-                sizes=statistic_sizes(metric, stamps, rows_by_bucket),
             )
             # 15-minute buckets or finer: the verdicts and p-values are the high-frequency
             # ensemble's (the detector bench/nab.py scores), the band the seasonal one's
@@ -369,17 +368,6 @@ def _series_candidates(
         for d in detections:  # every tested point: FDR needs all p-values, not just the hits
             out.append(Candidate(tid, entry.info.ref, metric, column, segment, kind, d, bseconds))
     return out
-
-
-def statistic_sizes(
-    metric: str, stamps: Sequence[datetime], rows_by_bucket: dict[datetime, float]
-) -> list[float | None] | None:
-    """The rows behind each value of a statistic of rows (a mean, a median): a bucket of
-    few rows gives a noisier statistic, and the detector learns by how much. None for other
-    metrics, or when the table has no bucketed row counts."""
-    if metric not in SAMPLE_STATISTICS or not rows_by_bucket:
-        return None
-    return [rows_by_bucket.get(t) for t in stamps]
 
 
 def _complete(

@@ -30,7 +30,7 @@ import numpy as np
 from tidegauge.config import Project
 from tidegauge.core.detectors.base import DetectorSettings, FloatArray
 from tidegauge.core.detectors.seasonal import SeasonalDetector, evaluate_batch
-from tidegauge.steps.detect import SAMPLE_STATISTICS, series_detector
+from tidegauge.steps.detect import series_detector
 from tidegauge.store import browse
 from tidegauge.store.alerts import series_key
 from tidegauge.store.store import Store
@@ -231,12 +231,7 @@ def _walk(
 ) -> list[Walk]:
     """Each series of ``keys`` walked by its live detector from ``start`` on, with
     :data:`TRAINING` of history before it."""
-    rows_key: SeriesKey = ("bucket_row_count", "", "")
-    statistics = any(k[0] in SAMPLE_STATISTICS for k in keys)
-    wanted = [*keys, rows_key] if statistics and rows_key not in keys else keys
-    raw = browse.series_points(store, table_id, wanted, since=start - TRAINING)
-    # a mean or median of few rows is noisier: the live detector is told the rows behind it
-    rows = {t: v for t, v in raw.get(rows_key, []) if v is not None} if statistics else {}
+    raw = browse.series_points(store, table_id, keys, since=start - TRAINING)
     table = store.table(table_id) if project is not None else None
     settings = project.settings_for(table.ref.fqn) if project and table else None
     feedback = store.alerts.feedback_for(table_id)
@@ -271,12 +266,6 @@ def _walk(
                 detectors=[detector(k, grid[0]) for k in members],
                 feedback=[feedback.get(sk, []) for sk in skeys],
                 exclude=[sorted(flagged.get(sk, ())) for sk in skeys],
-                sizes=[
-                    [rows.get(t, math.nan) for t in grid]
-                    if k[0] in SAMPLE_STATISTICS and rows
-                    else None
-                    for k in members
-                ],
             )
         except (ValueError, np.linalg.LinAlgError, FloatingPointError):
             continue

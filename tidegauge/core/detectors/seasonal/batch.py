@@ -56,15 +56,13 @@ def evaluate_batch(
     detectors: SeasonalDetector | Sequence[SeasonalDetector] | None = None,
     feedback: Sequence[FeedbackInput] | None = None,
     exclude: Sequence[Sequence[datetime]] | None = None,
-    sizes: Sequence[npt.ArrayLike | None] | None = None,
 ) -> BatchResult:
     """Score every row of ``values`` (series on the shared grid ``timestamps``) from
     ``test_from`` on, exactly as live detection scores it.
 
     ``detectors``: one detector for all rows or one per row (settings, metric, calendar);
     default ``SeasonalDetector(settings)``. ``feedback`` and ``exclude``: per row, what
-    :meth:`SeasonalDetector.evaluate` takes (user feedback; earlier alerted points; the rows
-    behind each value of a statistic, on the shared grid, or None).
+    :meth:`SeasonalDetector.evaluate` takes (user feedback; earlier alerted points).
     """
     y_all = np.asarray(values, dtype=np.float64)
     if y_all.ndim == 1:
@@ -74,12 +72,7 @@ def evaluate_batch(
         dets = [detectors or SeasonalDetector(settings or DetectorSettings())] * n_rows
     else:
         dets = list(detectors)
-    for name, per_row in (
-        ("detectors", dets),
-        ("feedback", feedback),
-        ("exclude", exclude),
-        ("sizes", sizes),
-    ):
+    for name, per_row in (("detectors", dets), ("feedback", feedback), ("exclude", exclude)):
         if per_row is not None and len(per_row) != n_rows:
             raise ValueError(f"{name}: {len(per_row)} given for {n_rows} series")
     grid = prepare(timestamps, np.zeros(len(y_all[0])))
@@ -97,7 +90,6 @@ def evaluate_batch(
             test_from=test_from,
             exclude=exclude[r] if exclude is not None else None,
             feedback=feedback[r] if feedback is not None else None,
-            sizes=_row_sizes(sizes[r]) if sizes is not None else None,
         )
         names = [str(d.details["seasonality"]) for d in found if "seasonality" in d.details]
         seasonality.append(names[-1] if names else "none")
@@ -128,7 +120,3 @@ def evaluate_batch(
         seasonality=seasonality,
         training_points=trained,
     )
-
-
-def _row_sizes(row: npt.ArrayLike | None) -> list[float] | None:
-    return None if row is None else [float(v) for v in np.asarray(row, dtype=np.float64)]

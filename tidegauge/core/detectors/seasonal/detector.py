@@ -87,7 +87,6 @@ class SeasonalDetector:
         test_from: datetime,
         exclude: Sequence[datetime] | npt.NDArray[np.bool_] | None = None,
         feedback: Sequence[tuple[datetime, Feedback | str]] | FeedbackEffect | None = None,
-        sizes: Values | None = None,
     ) -> list[Detection]:
         """Test every point at or after ``test_from`` against the points strictly before it.
 
@@ -95,11 +94,8 @@ class SeasonalDetector:
         ``shift_accept_points`` same-side alerts shows a level shift, which is then learned.
         Points on the calendar's special days never train a baseline and never start a level
         shift; they are tested by the special-day rules (:mod:`.special`).
-
-        ``sizes``: per value, the rows a statistic (a mean, a median) was computed from; the
-        noise of a bucket of few rows is then learned to be larger (see ``Fit.size_noise``).
         """
-        s = prepare(timestamps, values, sizes)
+        s = prepare(timestamps, values)
         cfg = self.settings
         eff = feedback if isinstance(feedback, FeedbackEffect) else compile_feedback(feedback or ())
         n = s.y.size
@@ -183,7 +179,6 @@ class SeasonalDetector:
                     spec=tr_cache[2] if tr_cache else None,
                     previous=fit if tr_cache else None,
                     count_noise=self.counts_things,
-                    sizes=s.size[train] if s.size is not None else None,
                 )
                 if tr_cache is None:
                     tr_cache = (fit.transform, n_train, fit.spec)
@@ -219,7 +214,6 @@ class SeasonalDetector:
                         transform=tr_cache[0] if tr_cache else None,
                         spec=tr_cache[2] if tr_cache else None,
                         count_noise=self.counts_things,
-                        sizes=s.size[alt_train] if s.size is not None else None,
                     )
                     alt_ps, alt_det = self._test_point(alt_fit, s, i, alpha, band_factor)
                     if not alt_det.is_anomaly:
@@ -261,21 +255,8 @@ class SeasonalDetector:
             alpha,
             band_factor,
             self.settings.direction,
-            sizes=s.size[i : i + 1] if s.size is not None else None,
         )[0]
-        det = decide(self.settings, self.metric, ps, fit, s.stamps[i], alpha)
-        size = s.size[i : i + 1] if s.size is not None else None
-        rows = float(size[0]) if size is not None else math.nan
-        if fit.size_noise[1] > 0 and math.isfinite(rows) and rows > 0:
-            # say when the band is wider or narrower than usual because of the bucket's rows
-            factor = float(np.atleast_1d(fit.size_factor(size))[0])
-            det.details.update(rows=rows, size_factor=round(factor, 3))
-            if abs(factor - 1.0) >= 0.2:
-                det.reason += (
-                    f"; computed from {rows:,.0f} rows, so its band is {factor:.1f}× "
-                    "the width at the usual bucket size"
-                )
-        return ps, det
+        return ps, decide(self.settings, self.metric, ps, fit, s.stamps[i], alpha)
 
     def _special_day(
         self,
@@ -299,7 +280,6 @@ class SeasonalDetector:
             [day_of[j] for j in past], tr.fwd(s.y[past]) - g_past, s.y[past], tr.inv(g_past)
         )
         pt = (fit, s.t[i : i + 1], s.sow[i : i + 1], s.y[i : i + 1], alpha, band_factor)
-        at = s.size[i : i + 1] if s.size is not None else None
         diff = ps.observed - ps.expected
         info = {
             "special_day": today.isoformat(),
@@ -314,7 +294,7 @@ class SeasonalDetector:
         if diff != 0 and cal.allows(diff) and math.isfinite(share) and ps.expected > 0:
             g_e = tr.fwd(np.array([ps.expected]))
             shift = float((tr.fwd(np.array([share * ps.expected])) - g_e)[0])
-            floor_ps = score_points(*pt, side, shift=shift, sizes=at)[0]
+            floor_ps = score_points(*pt, side, shift=shift)[0]
             floor_hit = decide(self.settings, self.metric, floor_ps, fit, ts, alpha).is_anomaly
         base = explain(self.metric, ps, fit, ts, True)
         if floor_hit and floor_ps is not None:
@@ -337,7 +317,6 @@ class SeasonalDetector:
                 shift=effect,
                 extra_sd=spread * math.sqrt(1.0 + 1.0 / ex.n),
                 df=max(2.0, min(fit.df, ex.n - 1.0)),
-                sizes=at,
             )[0]
             hdet = decide(self.settings, self.metric, hp, fit, ts, alpha)
             hdet.reason = sp.holiday_level(

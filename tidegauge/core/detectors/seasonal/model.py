@@ -45,11 +45,6 @@ REL_SCALE_FLOOR = 0.005  # below half a percent of the level, wiggles are not ne
 #: runs of rejected points are episodes (left out of the noise's tails) while they cover at most
 #: this share of the history (a holiday is 2.4% of six weeks); more, and they are normal
 MAX_EPISODE_SHARE = 0.05
-#: a statistic of a bucket's rows (a mean, a median) varies more when the bucket holds few
-#: rows; its noise is modelled as ``a + b / rows`` once the training buckets' sizes span at
-#: least this ratio, from this many buckets per size band (4 bands)
-SIZE_SPAN_MIN = 1.5
-SIZE_BAND_POINTS = 12
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # ---------------------------------------------------------------------------------------------
@@ -65,9 +60,6 @@ class Series:
     sow: FloatArray  # wall-clock seconds since Monday 00:00 (local time when tz-aware)
     y: FloatArray
     bucket: float  # seconds
-    #: per point, how many rows its statistic was computed from (None: not a statistic of
-    #: rows, or unknown); NaN where unknown
-    size: FloatArray | None = None
 
     @property
     def points_per_day(self) -> float:
@@ -105,15 +97,11 @@ def infer_bucket(t: FloatArray) -> float:
     return max(med, 1.0)
 
 
-def prepare(timestamps: Timestamps, values: Values, sizes: Values | None = None) -> Series:
-    """Sort by time, keep the last value of duplicated timestamps, make non-finite NaN.
-
-    ``sizes``: per value, the rows its statistic was computed from (kept aligned)."""
+def prepare(timestamps: Timestamps, values: Values) -> Series:
+    """Sort by time, keep the last value of duplicated timestamps, make non-finite NaN."""
     stamps = to_datetimes(timestamps)
     if len(stamps) != len(values):
         raise ValueError("timestamps and values differ in length")
-    if sizes is not None and len(sizes) != len(values):
-        raise ValueError("sizes and values differ in length")
     yv = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     yv[~np.isfinite(yv)] = np.nan
     pairs = [_epoch_sow(s) for s in stamps]
@@ -121,16 +109,12 @@ def prepare(timestamps: Timestamps, values: Values, sizes: Values | None = None)
     sow = np.array([p[1] for p in pairs], dtype=np.float64)
     order = np.argsort(t, kind="stable")
     t, sow, yv = t[order], sow[order], yv[order]
-    nv = None
-    if sizes is not None:
-        nv = np.array([np.nan if v is None else v for v in sizes], dtype=np.float64)[order]
     stamps = [stamps[i] for i in order]
     if t.size > 1:
         keep = np.append(t[1:] != t[:-1], True)  # the last of equal timestamps wins
         t, sow, yv = t[keep], sow[keep], yv[keep]
-        nv = nv[keep] if nv is not None else None
         stamps = [s for s, k in zip(stamps, keep, strict=True) if k]
-    return Series(stamps=stamps, t=t, sow=sow, y=yv, bucket=infer_bucket(t), size=nv)
+    return Series(stamps=stamps, t=t, sow=sow, y=yv, bucket=infer_bucket(t))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,20 +453,6 @@ class Fit:
     #: the noise's tails as ``(df, weight)`` pairs (:func:`tail_mixture`); ``df`` is the
     #: likeliest of them
     tails: tuple[tuple[float, float], ...] = ()
-    #: ``(a, b)``: a point computed from ``n`` rows has noise variance ``scale² · (a + b/n)``
-    #: (a statistic of few rows varies more; ``a + b/n`` is 1 at the training's median size).
-    #: ``(1, 0)``: no dependence on size, or none learned
-    size_noise: tuple[float, float] = (1.0, 0.0)
-
-    def size_factor(self, sizes: FloatArray | None) -> FloatArray | float:
-        """The noise's standard deviation at these sizes, relative to ``scale`` (1 where a
-        size is unknown)."""
-        a, b = self.size_noise
-        if b == 0.0 or sizes is None:
-            return 1.0
-        n = np.asarray(sizes, dtype=np.float64)
-        m = np.where(np.isfinite(n) & (n > 0), a + b / np.maximum(n, 1.0), 1.0)
-        return np.asarray(np.sqrt(np.maximum(m, 1e-6)))
 
     def predict(self, t: FloatArray, sow: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Expected value, seasonal term (both in transformed units) and leverage."""
@@ -505,7 +475,6 @@ def fit_baseline(
     spec: Spec | None = None,
     previous: Fit | None = None,
     count_noise: bool = False,
-    sizes: FloatArray | None = None,
 ) -> Fit:
     """Fit the robust seasonal baseline on training points (all finite, any order).
 
@@ -577,16 +546,11 @@ def fit_baseline(
     n_used = float(np.count_nonzero(w > 0))
     if n_used > p + 1:  # residuals of a p-parameter fit understate the noise
         s *= math.sqrt(n_used / (n_used - p))
-    size_noise = (1.0, 0.0) if poisson or sizes is None else _size_noise(g - x @ beta, sizes)
     xtwx = (x * w[:, None]).T @ x
     xtwx_inv = _inv_small(xtwx)
     n_eff = float(np.count_nonzero(w > 0))
     df_small = max(2.0, MAD_EFFICIENCY * (n_eff - p))
     resid = (g - x @ beta) / (s if v_pois is None else np.sqrt(s * s + v_pois))
-    if size_noise[1] > 0 and sizes is not None:
-        a, b = size_noise
-        n_ok = np.where(np.isfinite(sizes) & (sizes > 0), np.maximum(sizes, 1.0), np.nan)
-        resid = resid / np.sqrt(np.maximum(np.where(np.isnan(n_ok), 1.0, a + b / n_ok), 1e-6))
     # the tails of the *noise*: a run of points the bisquare rejected (a holiday, an old
     # incident) is an anomaly, not noise, and counting it would widen every band for weeks;
     # isolated rejected points are the noise's own tails and count
@@ -618,39 +582,7 @@ def fit_baseline(
         seasonal_mean=seas_mean,
         counts=counts,
         poisson=poisson,
-        size_noise=size_noise,
     )
-
-
-def _size_noise(resid: FloatArray, sizes: FloatArray) -> tuple[float, float]:
-    """``(a, b)`` with noise variance ∝ ``a + b / rows``, normalised to 1 at the median
-    size; ``(1, 0)`` when the sizes barely vary or the variance does not fall with size.
-
-    Robust by construction: the training points are cut into 4 bands of size, each band's
-    variance is its MAD's, and the line through (mean 1/rows, variance) is fitted with both
-    terms kept non-negative. Clustered rows (the bids of a few shows in a quiet hour) make a
-    quiet bucket's statistic vary even more than 1/rows says; the line learns that too."""
-    ok = np.isfinite(sizes) & (sizes > 0) & np.isfinite(resid)
-    if np.count_nonzero(ok) < 4 * SIZE_BAND_POINTS:
-        return (1.0, 0.0)
-    n, r = np.maximum(sizes[ok], 1.0), resid[ok]
-    order = np.argsort(n, kind="stable")
-    bands = np.array_split(order, 4)
-    u = np.array([float(np.mean(1.0 / n[b])) for b in bands])
-    if u.min() <= 0 or u.max() / u.min() < SIZE_SPAN_MIN:
-        return (1.0, 0.0)
-    v = np.array([(1.4826 * float(np.median(np.abs(r[b] - np.median(r[b]))))) ** 2 for b in bands])
-    du = u - u.mean()
-    b_ = float(np.sum(du * (v - v.mean())) / max(float(np.sum(du * du)), 1e-300))
-    if not math.isfinite(b_) or b_ <= 0:
-        return (1.0, 0.0)
-    a_ = float(v.mean() - b_ * u.mean())
-    if a_ < 0:
-        a_, b_ = 0.0, float(np.sum(v * u) / np.sum(u * u))
-    m_med = a_ + b_ / float(np.median(n))
-    if not (m_med > 0 and math.isfinite(m_med)):
-        return (1.0, 0.0)
-    return (a_ / m_med, b_ / m_med)
 
 
 def _anscombe(y: FloatArray) -> FloatArray:

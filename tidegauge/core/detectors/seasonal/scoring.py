@@ -58,14 +58,12 @@ def score_points(
     shift: FloatArray | float = 0.0,
     extra_sd: float = 0.0,
     df: float | None = None,
-    sizes: FloatArray | None = None,
 ) -> list[PointScore]:
     """Score points against a fit: robust z, p-value and the band at level ``alpha``.
 
     ``shift`` moves the expectation (in transformed units: a special day's level),
     ``extra_sd`` widens the noise by an independent term (the uncertainty of that level) and
-    ``df`` replaces the fit's degrees of freedom. ``sizes``: the rows each point's statistic
-    was computed from, when the fit learned how its noise depends on them.
+    ``df`` replaces the fit's degrees of freedom.
     """
     g_exp, g_seas, lev = fit.predict(t, sow)
     g_exp = g_exp + shift
@@ -87,7 +85,7 @@ def score_points(
         lo = _anscombe_inv(a_exp - q * sd)
         hi = _anscombe_inv(a_exp + q * sd)
     else:
-        sd = fit.scale * np.sqrt(1.0 + lev) * band_factor * fit.size_factor(sizes)
+        sd = fit.scale * np.sqrt(1.0 + lev) * band_factor
         if extra_sd > 0:
             sd = np.sqrt(sd**2 + extra_sd**2)
         lo = tr.inv(g_exp - q * sd)
