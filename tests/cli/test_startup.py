@@ -7,6 +7,7 @@ the CLI, or prints ``--help`` / ``--version``, and we look at ``sys.modules``.
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,13 +27,15 @@ print("\\nMODULES=" + json.dumps(sorted({k.split(".")[0] for k in sys.modules}))
 """
 
 
-def loaded(*argv: str) -> tuple[set[str], str]:
+def loaded(*argv: str, cwd: Path | None = None, probe: str = PROBE) -> tuple[set[str], str]:
+    """The modules a fresh interpreter holds after ``tidegauge *argv``, and what it printed."""
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(list(argv))],
+        [sys.executable, "-c", probe, json.dumps(list(argv))],
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
+        cwd=cwd,
     )
     head, _, tail = proc.stdout.rpartition("\nMODULES=")
     return set(json.loads(tail)), head
@@ -67,16 +70,7 @@ def test_status_reads_the_store_without_the_project_models_or_alembic(tmp_path):
     )
     Store.open(f"sqlite:///{tmp_path / 's' / 'state.db'}").close()  # created and migrated
     probe = PROBE.replace('k.split(".")[0] for k in sys.modules', "k for k in sys.modules")
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, json.dumps(["status", "--json"])],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        cwd=tmp_path,
-    )
-    head, _, tail = proc.stdout.rpartition("\nMODULES=")
-    modules = set(json.loads(tail))
+    modules, head = loaded("status", "--json", cwd=tmp_path, probe=probe)
     assert json.loads(head)["tables"] == 0
     for heavy in ("tidegauge.config", "tidegauge.monitors", "alembic", "numpy", "duckdb"):
         assert heavy not in modules, heavy
@@ -91,16 +85,7 @@ def test_init_tests_the_connection_without_loading_the_store(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     con.execute("CREATE TABLE t AS SELECT 1 AS id")
     con.close()
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(["init", "-w", f"duckdb:///{tmp_path}/w.duckdb"])],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        cwd=tmp_path,
-    )
-    head, _, tail = proc.stdout.rpartition("\nMODULES=")
-    modules = set(json.loads(tail))
+    modules, head = loaded("init", "-w", f"duckdb:///{tmp_path}/w.duckdb", cwd=tmp_path)
     assert "connected: 1 tables" in head  # the probe listed the table
     assert "duckdb" in modules
     assert not modules & {"sqlalchemy", "alembic", "fastapi"}, sorted(modules)
