@@ -123,19 +123,19 @@ def high_frequency_detections(
     normal band widened by the same factor would lower it."""
     if not detections:
         return detections
-    eff = feedback if isinstance(feedback, FeedbackEffect) else compile_feedback(feedback)
-    alpha = quieter(settings.point_alpha(_per_day(timestamps)), eff.band_factor)
-    start = eff.changepoints[-1] if eff.changepoints else None
-    stamps, ys = list(timestamps), list(values)
-    if start is not None:
-        keep = [k for k, ts in enumerate(stamps) if ts >= start]
-        stamps, ys = [stamps[k] for k in keep], [ys[k] for k in keep]
-    hf = high_frequency_scores(stamps, ys, settings, alpha=alpha) if stamps else None
-    if hf is None:
-        if start is not None and _per_day(timestamps) >= HIGH_FREQUENCY_POINTS_PER_DAY:
-            # a new normal too short to judge yet: nothing after it alerts
-            return [_learning_since(d, start) if d.timestamp >= start else d for d in detections]
+    full = prepare(timestamps, values)
+    per_day = points_per_day(full)
+    if full.y.size == 0 or per_day < HIGH_FREQUENCY_POINTS_PER_DAY:
         return detections
+    eff = feedback if isinstance(feedback, FeedbackEffect) else compile_feedback(feedback)
+    alpha = quieter(settings.point_alpha(per_day), eff.band_factor)
+    start = eff.changepoints[-1] if eff.changepoints else None
+    series = full if start is None else _since(full, start)
+    if start is not None and series.y.size == 0:  # a new normal with no point yet
+        return [_learning_since(d, start) if d.timestamp >= start else d for d in detections]
+    hf = HighFrequencyScores(
+        series, per_day, ensemble_scores(series.y, per_day, settings, alpha=alpha)
+    )
     res = hf.scores
     at = {ts: i for i, ts in enumerate(hf.series.stamps)}
     out: list[Detection] = []
@@ -190,8 +190,16 @@ def quieter(alpha: float, band_factor: float) -> float:
     return float(2.0 * normal_sf(band_factor * normal_isf(alpha / 2.0))[()])
 
 
-def _per_day(timestamps: Timestamps) -> float:
-    return points_per_day(prepare(timestamps, [0.0] * len(timestamps)))
+def _since(s: Series, start: datetime) -> Series:
+    """The points of ``s`` from ``start`` on (the history after an ``expected`` change)."""
+    keep = np.asarray([ts >= start for ts in s.stamps], dtype=bool)
+    return Series(
+        stamps=[ts for ts, k in zip(s.stamps, keep, strict=True) if k],
+        t=s.t[keep],
+        sow=s.sow[keep],
+        y=s.y[keep],
+        bucket=s.bucket,
+    )
 
 
 def _learning_since(d: Detection, start: datetime) -> Detection:
