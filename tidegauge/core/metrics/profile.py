@@ -297,7 +297,7 @@ def _derive(
     out: list[FieldValue] = []
 
     def put(metric: Metric, value: Any) -> None:
-        v = value if type(value) is float and value == value else _number(value)  # NaN: None
+        v = _number(value)
         if v is not None:
             out.append(_field_value(column, metric, v))
 
