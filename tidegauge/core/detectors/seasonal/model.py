@@ -15,10 +15,13 @@ left out of training altogether. Whether the series is seasonal is decided per f
 The band is a prediction interval: robust scale (MAD) × Student-t quantile × sqrt(1 + leverage),
 with degrees of freedom reduced both for a short history (the MAD's efficiency is about 37%) and
 for heavy tails seen in the training residuals (of the points the bisquare kept: a holiday or an
-old incident is an anomaly, not noise). Counts (non-negative integers) are never judged more
-surprising than Poisson noise at their expected value allows (3 against an expected 1 happens 8%
-of the time). Each tested point is scored against a baseline fitted only on points strictly
-before it (:mod:`.detector`); scoring a point against a fit is :mod:`.scoring`.
+old incident is an anomaly, not noise). Where sub-daily noise is louder at some hours than
+others (quiet hours: fewer rows behind a median), a second noise model scales it by time of
+day (:func:`daily_spread`), and a point must be unusual under both. Counts (non-negative
+integers) are never judged more surprising than Poisson noise at their expected value allows
+(3 against an expected 1 happens 8% of the time). Each tested point is scored against a
+baseline fitted only on points strictly before it (:mod:`.detector`); scoring a point against
+a fit is :mod:`.scoring`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tidegauge.core.detectors.base import SECONDS_PER_DAY, FloatArray, t_isf
+from tidegauge.core.detectors.seasonal.spread import SPREAD_FLOOR, daily_spread, daily_terms
 
 BoolArray = npt.NDArray[np.bool_]
 Timestamps = Sequence[datetime] | npt.NDArray[Any]
@@ -453,6 +457,19 @@ class Fit:
     #: the noise's tails as ``(df, weight)`` pairs (:func:`tail_mixture`); ``df`` is the
     #: likeliest of them
     tails: tuple[tuple[float, float], ...] = ()
+    #: a second noise model, the spread by time of day (:func:`daily_spread`): harmonic
+    #: coefficients of the factor on ``scale``, and that model's own tails; None when the
+    #: history cannot tell or the buckets are a day or longer
+    spread: FloatArray | None = None
+    spread_tails: tuple[tuple[float, float], ...] = ()
+
+    def spread_factor(self, sow: FloatArray) -> FloatArray | None:
+        """The noise's scale at these times of day relative to the whole day's (None: no
+        second model)."""
+        if self.spread is None:
+            return None
+        k = (self.spread.size - 1) // 2
+        return np.maximum(daily_terms(sow, k) @ self.spread, SPREAD_FLOOR)
 
     def predict(self, t: FloatArray, sow: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Expected value, seasonal term (both in transformed units) and leverage."""
@@ -564,6 +581,19 @@ def fit_baseline(
     tails = tuple((min(df_small, d), w) for d, w in mix)
     df = max(tails, key=lambda dw: dw[1])[0]
     seas_mean = float(np.mean(x[:, smask] @ beta[smask])) if smask.any() else 0.0
+    # counts already carry Poisson noise at their expected count, which is the quiet hours'
+    # loudness; a second model by hour would count it twice, and widen the hours where the
+    # daily shape turns (the shape fits them worst), which is where a shifted day shows
+    spread_fit = None if poisson else daily_spread(sow[~episode], tail, bucket, span + bucket)
+    spread: FloatArray | None = None
+    spread_tails: tuple[tuple[float, float], ...] = ()
+    if spread_fit is not None:
+        # the second model's tails, from residuals each divided by a spread fitted without
+        # it: divided by one fitted to them, the values that made an hour loud would shrink
+        # and the tails look lighter than new points will find them
+        spread, loo = spread_fit
+        own = tail_mixture(tail / loo)
+        spread_tails = tuple((min(df_small, d), w) for d, w in own)
     return Fit(
         spec=chosen,
         transform=tr,
@@ -582,6 +612,8 @@ def fit_baseline(
         seasonal_mean=seas_mean,
         counts=counts,
         poisson=poisson,
+        spread=spread,
+        spread_tails=spread_tails,
     )
 
 

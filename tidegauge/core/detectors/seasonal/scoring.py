@@ -44,6 +44,8 @@ class PointScore:
     p_value: float
     seasonal: float
     trend: float
+    #: the noise at this time of day relative to the whole day's (None: no such model)
+    hour_noise: float | None = None
 
 
 def score_points(
@@ -66,6 +68,7 @@ def score_points(
     ``df`` replaces the fit's degrees of freedom.
     """
     g_exp, g_seas, lev = fit.predict(t, sow)
+    spread = fit.spread_factor(sow)
     g_exp = g_exp + shift
     dof = fit.df if df is None else df
     mix = fit.tails if df is None and len(fit.tails) > 1 else ((dof, 1.0),)
@@ -84,6 +87,10 @@ def score_points(
         z = (_anscombe(y) - a_exp) / sd
         lo = _anscombe_inv(a_exp - q * sd)
         hi = _anscombe_inv(a_exp + q * sd)
+        if spread is not None:
+            q_h = _mixture_isf(alpha / 2.0, fit.spread_tails)
+            lo = np.minimum(lo, _anscombe_inv(a_exp - q_h * sd * spread))
+            hi = np.maximum(hi, _anscombe_inv(a_exp + q_h * sd * spread))
     else:
         sd = fit.scale * np.sqrt(1.0 + lev) * band_factor
         if extra_sd > 0:
@@ -91,15 +98,17 @@ def score_points(
         lo = tr.inv(g_exp - q * sd)
         hi = tr.inv(g_exp + q * sd)
         z = (tr.fwd(y) - g_exp) / sd
+        if spread is not None:
+            q_h = _mixture_isf(alpha / 2.0, fit.spread_tails)
+            lo = np.minimum(lo, tr.inv(g_exp - q_h * sd * spread))
+            hi = np.maximum(hi, tr.inv(g_exp + q_h * sd * spread))
     out: list[PointScore] = []
     for i in range(y.size):
         zi = float(z[i])
-        if direction is Direction.UP:
-            p = 2.0 * _mixture_sf(zi, mix) if zi > 0 else 1.0
-        elif direction is Direction.DOWN:
-            p = 2.0 * _mixture_sf(-zi, mix) if zi < 0 else 1.0
-        else:
-            p = 2.0 * _mixture_sf(abs(zi), mix)
+        p = _two_sided(zi, mix, direction)
+        if spread is not None:
+            # unusual against the noise of its hour too: the larger p (intersection-union)
+            p = max(p, _two_sided(zi / float(spread[i]), fit.spread_tails, direction))
         lo_i, hi_i = float(lo[i]), float(hi[i])
         if fit.counts and math.isfinite(float(exp[i])) and float(exp[i]) < 1e7:
             # a count is never more surprising than Poisson noise at its expected value says:
@@ -126,9 +135,19 @@ def score_points(
                 p_value=min(1.0, p),
                 seasonal=float(seas_raw[i]),
                 trend=float(exp[i] - seas_raw[i]),
+                hour_noise=None if spread is None else float(spread[i]),
             )
         )
     return out
+
+
+def _two_sided(z: float, mix: tuple[tuple[float, float], ...], direction: Direction) -> float:
+    """Twice the tail beyond ``z`` on the watched side (1 on the other side)."""
+    if direction is Direction.UP:
+        return 2.0 * _mixture_sf(z, mix) if z > 0 else 1.0
+    if direction is Direction.DOWN:
+        return 2.0 * _mixture_sf(-z, mix) if z < 0 else 1.0
+    return 2.0 * _mixture_sf(abs(z), mix)
 
 
 def _season_phrase(fit: Fit, ts: datetime) -> str:
@@ -139,6 +158,17 @@ def _season_phrase(fit: Fit, ts: datetime) -> str:
     if fit.spec.daily:
         return f" at {ts:%H:%M}"
     return ""
+
+
+#: from this factor on, a sentence says its hour is louder than the day
+LOUD_HOUR_WORDS = 1.25
+
+
+def _loud_phrase(ps: PointScore, ts: datetime) -> str:
+    f = ps.hour_noise
+    if f is None or f < LOUD_HOUR_WORDS:
+        return ""
+    return f"; at {ts:%H:%M} the noise is usually {f:.1f}× the day's"
 
 
 def _history_phrase(fit: Fit) -> str:
@@ -159,7 +189,7 @@ def explain(metric: str, ps: PointScore, fit: Fit, ts: datetime, anomalous: bool
     return (
         f"{metric} {fmt_number(ps.observed)} {verb} {rel} the expected "
         f"{fmt_number(ps.expected)} ({band}){_season_phrase(fit, ts)}, learned from "
-        f"{_history_phrase(fit)}"
+        f"{_history_phrase(fit)}{_loud_phrase(ps, ts)}"
     )
 
 
@@ -206,6 +236,7 @@ def decide(
             "alpha": alpha,
             "training_days": round(fit.span_days, 2),
             "changepoints": len(fit.steps),
+            **({} if ps.hour_noise is None else {"hour_noise": round(ps.hour_noise, 3)}),
         },
     )
 
