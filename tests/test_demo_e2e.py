@@ -78,3 +78,18 @@ def test_demo_injected_problems_become_that_many_incidents(tmp_path, recorder):
     # one message per incident
     ids = [r.json()["message"]["incident_id"] for r in recorder.requests]
     assert sorted(ids) == sorted(i["id"] for i in incidents)
+
+
+#: the end at which the bids' median at 07:00, a quiet hour, once opened a sixth incident:
+#: its noise is louder than the day's, and one scale for all hours called it unusual
+QUIET_HOUR_END = datetime(2026, 11, 26, 1, tzinfo=UTC)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_a_quiet_hours_noise_opens_no_incident(tmp_path):
+    summary = run_demo(tmp_path, quiet=True, days=45, end=QUIET_HOUR_END)
+    found = {f["incident"] for f in summary["injected"]}
+    assert None not in found and len(found) == len(summary["injected"])
+    titles = {i["id"]: i["title"] for i in summary["incidents"]}
+    assert set(titles) == found, sorted(titles.values())
