@@ -243,6 +243,7 @@ def _collect_chunk(
                     lasts.get(tid),
                     snapshots.get(tid),
                     counts.get(info.ref.key),
+                    current[tid],
                 )
                 entries.append(entry)
                 pending.append((entry, write))
@@ -275,7 +276,9 @@ def _collect_one(
     last: datetime | None,
     snapshot: Snapshot | None,
     counted: Counted | None,
+    fingerprint: str,
 ) -> tuple[CollectedTable, TableWrite]:
+    """Collect one table; ``fingerprint`` is that of the columns discovery saw."""
     from tidegauge.collector import collect_table
 
     project = run.ctx.project
@@ -327,7 +330,9 @@ def _collect_one(
         if result.errors:
             entry.error = "; ".join(result.errors)
         write.schema = list(result.schema) or list(info.columns)
-        write.fingerprint = schema_fingerprint(write.schema)
+        # the chunk fingerprinted discovery's columns already: again only if they changed
+        same = write.schema == list(info.columns)
+        write.fingerprint = fingerprint if same else schema_fingerprint(write.schema)
         if snapshot is not None:  # no changes on first sight
             write.previous_fingerprint = snapshot.fingerprint
             if write.fingerprint != snapshot.fingerprint:
