@@ -151,17 +151,8 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
         {"table_id": w.table_id, "detected_at": now, **e} for w in writes for e in w.schema_events
     ]
     ledger = [e for w in writes for e in w.ledger]
-    run_rows = [
-        {
-            "run_id": run_id,
-            "table_id": w.table_id,
-            "status": w.status,
-            "error": w.error,
-            "seconds": w.seconds,
-            "points": len(w.points),
-        }
-        for w in writes
-    ]
+    # in RUN_TABLE_COLUMNS order
+    run_rows = [(run_id, w.table_id, w.status, w.error, w.seconds, len(w.points)) for w in writes]
     t = s.metric_points
     with store.engine.begin() as c:
         for w in writes:
@@ -191,12 +182,12 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
                 _write_statements(store.dialect)[1],
                 s.cost_ledger,
                 LEDGER_COLUMNS,
-                [tuple(e.get(k) for k in LEDGER_COLUMNS) for e in ledger],
+                [tuple(map(e.get, LEDGER_COLUMNS)) for e in ledger],
             )
         executemany_raw(
             c,
             _write_statements(store.dialect)[2],
             s.run_tables,
             RUN_TABLE_COLUMNS,
-            [tuple(r[k] for k in RUN_TABLE_COLUMNS) for r in run_rows],
+            run_rows,
         )
