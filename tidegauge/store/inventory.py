@@ -95,6 +95,36 @@ def columns_from_json(data: Iterable[dict[str, Any]]) -> list[ColumnInfo]:
     ]
 
 
+#: the ``tables`` columns a discovered table fills, in the order its row is built
+TABLE_COLUMNS = (
+    "warehouse",
+    "database",
+    "schema",
+    "name",
+    "kind",
+    "row_count",
+    "bytes",
+    "last_modified",
+    "first_seen",
+    "last_seen",
+    "dropped_at",
+    "tags",
+)
+
+
+@cache
+def _upsert_tables(dialect: str) -> Insert:
+    """The table upsert (a table seen again keeps its id, ``first_seen`` and tags), built
+    once per dialect so that its compiled form is reused."""
+    return upsert(
+        dialect,
+        s.tables,
+        None,
+        ["warehouse", "database", "schema", "name"],
+        ["kind", "row_count", "bytes", "last_modified", "last_seen", "dropped_at"],
+    )
+
+
 def upsert_tables(store: Store, infos: Sequence[TableInfo], now: datetime) -> list[int]:
     """Record discovered tables and their columns in one transaction; their ids in order.
 
@@ -104,13 +134,6 @@ def upsert_tables(store: Store, infos: Sequence[TableInfo], now: datetime) -> li
     unchanged columns are not written either.
     """
     t = s.tables
-    stmt = upsert(
-        store.dialect,
-        t,
-        None,
-        ["warehouse", "database", "schema", "name"],
-        ["kind", "row_count", "bytes", "last_modified", "last_seen", "dropped_at"],
-    )
     ids: dict[tuple[str, str, str, str], int] = {}
     facts = select(
         t.c.id,
@@ -169,23 +192,27 @@ def upsert_tables(store: Store, infos: Sequence[TableInfo], now: datetime) -> li
                 )
             written = [info for key, info in part.items() if key not in ids]
             if written:
-                c.execute(
-                    stmt,
+                # the driver's own executemany (a first discovery writes every table)
+                executemany_raw(
+                    c,
+                    _upsert_tables(store.dialect),
+                    t,
+                    TABLE_COLUMNS,
                     [
-                        {
-                            "warehouse": info.ref.warehouse,
-                            "database": info.ref.database or "",
-                            "schema": info.ref.schema,
-                            "name": info.ref.name,
-                            "kind": info.kind.value,
-                            "row_count": info.row_count,
-                            "bytes": info.bytes,
-                            "last_modified": info.last_modified,
-                            "first_seen": now,
-                            "last_seen": now,
-                            "dropped_at": None,
-                            "tags": [],
-                        }
+                        (
+                            info.ref.warehouse,
+                            info.ref.database or "",
+                            info.ref.schema,
+                            info.ref.name,
+                            info.kind.value,
+                            info.row_count,
+                            info.bytes,
+                            info.last_modified,
+                            now,
+                            now,
+                            None,
+                            [],
+                        )
                         for info in written
                     ],
                 )

@@ -42,6 +42,7 @@ POINT_COLUMNS = (
 )
 POINT_KEY = ["table_id", "column_name", "segment", "metric", "bucket_start"]
 LEDGER_COLUMNS = ("run_id", "table_id", "monitor", "at", "seconds", "rows", "bytes", "sql")
+SNAPSHOT_COLUMNS = ("table_id", "taken_at", "fingerprint", "columns")
 RUN_TABLE_COLUMNS = ("run_id", "table_id", "status", "error", "seconds", "points")
 
 
@@ -81,8 +82,9 @@ class TableWrite:
 
 
 @cache
-def _write_statements(dialect: str) -> tuple[Insert, Insert, Insert]:
-    """The point upsert, ledger insert and run-table upsert :func:`write_collected` runs, built
+def _write_statements(dialect: str) -> tuple[Insert, Insert, Insert, Insert]:
+    """The point upsert, ledger insert, run-table upsert and snapshot insert
+    :func:`write_collected` runs, built
     once per store dialect so their compiled form is reused
     (:func:`~tidegauge.store.batches.executemany_raw`)."""
     points = upsert(
@@ -99,7 +101,7 @@ def _write_statements(dialect: str) -> tuple[Insert, Insert, Insert]:
         ["run_id", "table_id"],
         ["status", "error", "seconds", "points"],
     )
-    return points, insert(s.cost_ledger), run_tables
+    return points, insert(s.cost_ledger), run_tables, insert(s.schema_snapshots)
 
 
 def point_rows(
@@ -136,13 +138,8 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
     if not writes:
         return
     points = point_rows(((w.table_id, p) for w in writes for p in w.points), now, run_id)
-    snapshots = [
-        {
-            "table_id": w.table_id,
-            "taken_at": now,
-            "fingerprint": fp,
-            "columns": columns_to_json(w.schema),
-        }
+    snapshots = [  # in SNAPSHOT_COLUMNS order
+        (w.table_id, now, fp, columns_to_json(w.schema))
         for w in writes
         if w.schema is not None
         and (fp := w.fingerprint or schema_fingerprint(w.schema)) != w.previous_fingerprint
@@ -173,7 +170,13 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
         if points:
             executemany_raw(c, _write_statements(store.dialect)[0], t, POINT_COLUMNS, points)
         if snapshots:
-            c.execute(insert(s.schema_snapshots), snapshots)
+            executemany_raw(
+                c,
+                _write_statements(store.dialect)[3],
+                s.schema_snapshots,
+                SNAPSHOT_COLUMNS,
+                snapshots,
+            )
         if events:
             c.execute(insert(s.schema_events), events)
         if ledger:
