@@ -341,9 +341,8 @@ def _freshness_and_volume(r: _Run, choice: TimestampChoice) -> None:
         r.point(Metric.FRESHNESS_LAG_SECONDS, (r.now - last_modified).total_seconds())
     ts = choice.freshness if last_modified is None else None
     zone = r.caps.zone
-    q = build_max_query(r.source, ts, count=row_count is None, now=r.now, caps=r.caps)
-    if q is None:
-        return
+    if ts is None and row_count is not None:
+        return  # metadata said it all: no query (and no table expression) to build
 
     def step() -> None:
         # Re-plan from the current schema (the timestamp column may have been dropped).

@@ -93,3 +93,75 @@ def test_refresh_reuses_the_connection_discovery_kept(tmp_path, monkeypatch):
         assert opened == ["w"] * connects
         up = {h.node.display.lower() for h in graph.upstream("main.big_orders").nodes}
         assert any(u.endswith("orders") and "big" not in u for u in up)
+
+
+def test_an_unchanged_graph_is_not_rewritten_and_a_changed_one_is(tmp_path, monkeypatch):
+    """A refresh that finds the graph it saved last time writes nothing; a changed view, a
+    new table or a changed owner is saved; the OpenLineage part survives either way."""
+    from datetime import UTC, datetime, timedelta
+
+    import duckdb
+
+    import tidegauge.store.lineage as stored_lineage
+    from tests.run_context import run_context
+    from tidegauge.config import load_project
+    from tidegauge.core.lineage import LineageGraph, Node, NodeKind
+    from tidegauge.steps.discover import discover
+    from tidegauge.steps.lineage import load_graph, refresh_lineage, save_graph
+    from tidegauge.store.store import Store
+
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE orders AS SELECT range AS id, range * 2 AS amount FROM range(5)")
+    con.execute("CREATE VIEW big_orders AS SELECT id FROM orders")
+    con.close()
+    config = tmp_path / "tidegauge.yml"
+
+    def write_config(owner: str) -> None:
+        config.write_text(
+            f'warehouses: [{{type: duckdb, name: w, path: "{db}"}}]\n'
+            'store: {url: "sqlite:///state.db"}\n'
+            f'tables: [{{match: "main.*", owner: {owner}}}]\n'
+        )
+
+    write_config("ana")
+    store = Store.open(load_project(config).store_url())
+    ol = LineageGraph()
+    ol.add_node(Node(id="job:etl", kind=NodeKind.JOB, name="etl", origins=(Origin.OPENLINEAGE,)))
+    save_graph(store, ol, datetime(2026, 3, 1, tzinfo=UTC))
+    saves: list[bool] = []
+    real = stored_lineage.save_graph
+
+    def counting(*a, **k):
+        saves.append(real(*a, **k))
+        return saves[-1]
+
+    monkeypatch.setattr("tidegauge.steps.lineage.save_graph", counting)
+
+    def refresh(hour: int) -> LineageGraph:
+        project = load_project(config)
+        now = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=hour)
+        found = discover(project, store, now)
+        refresh_lineage(run_context(project, store, now), found)
+        graph = load_graph(store)
+        assert graph is not None and "job:etl" in graph  # the OpenLineage part is kept
+        return graph
+
+    refresh(1)
+    refresh(2)
+    assert saves == [True, False]
+    con = duckdb.connect(str(db))
+    con.execute("CREATE OR REPLACE VIEW big_orders AS SELECT id, amount FROM orders")
+    con.close()
+    graph = refresh(3)
+    assert saves[-1] is True
+    assert {c.name for c in graph.resolve("main.big_orders").columns} == {"id", "amount"}
+    write_config("bo")
+    graph = refresh(4)
+    assert saves[-1] is True and graph.resolve("main.orders").owners == ("bo",)
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE refunds (id INTEGER)")
+    con.close()
+    assert refresh(5).resolve("main.refunds") and saves[-1] is True
+    refresh(6)
+    assert saves[-1] is False

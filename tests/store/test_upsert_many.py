@@ -73,3 +73,49 @@ def test_many_tables_match_one_by_one(store):  # noqa: F811
     assert tables[("big", "t00100")][1] == 99 and ("big", f"t{n + 1:05d}") in tables
     assert tables[("big", "t00007")][4] is None  # dropped, seen again
     assert [c for t, c in columns if by_id[t] == ("big", "t00005")] == ["id"]
+
+
+def test_rediscovered_columns_follow_every_change_and_keep_their_tags(store):  # noqa: F811
+    """Only the columns of changed tables are rewritten, and every stored fact of a column
+    (type, family, nullability, position) follows the warehouse; an unchanged column keeps
+    the tags a user gave it."""
+    from sqlalchemy import update
+
+    def cols(*spec):
+        return tuple(ColumnInfo(n, t, f, nullable, i) for i, (n, t, f, nullable) in enumerate(spec))
+
+    base = cols(
+        ("id", "INTEGER", TypeFamily.INTEGER, False),
+        ("name", "TEXT", TypeFamily.STRING, True),
+        ("amount", "INTEGER", TypeFamily.INTEGER, True),
+        ("note", "TEXT", TypeFamily.STRING, True),
+    )
+    infos = [replace(_info("w", i), columns=base) for i in range(TABLES_PER_STATEMENT + 5)]
+    ids = store.upsert_tables(infos, NOW)
+    with store.engine.begin() as c:
+        c.execute(update(s.columns).where(s.columns.c.table_id == ids[1]).values(tags=["pii"]))
+    changed = cols(
+        ("id", "INTEGER", TypeFamily.INTEGER, True),  # nullability
+        ("amount", "DOUBLE", TypeFamily.FLOAT, True),  # type and family, and position
+        ("name", "TEXT", TypeFamily.STRING, True),  # position
+        ("added", "DATE", TypeFamily.DATE, True),  # new; ``note`` is gone
+    )
+    later = [replace(info, columns=changed) if i == 0 else info for i, info in enumerate(infos)]
+    store.upsert_tables(later, NOW + timedelta(hours=1))
+    col = s.columns
+    with store.engine.connect() as c:
+        rows = c.execute(
+            select(col.c.table_id, col.c.name, col.c.data_type, col.c.family, col.c.nullable)
+            .add_columns(col.c.ordinal, col.c.tags)
+            .where(col.c.table_id.in_([ids[0], ids[1]]))
+        ).all()
+    stored = {
+        (r.table_id, r.name): (r.data_type, r.family, bool(r.nullable), r.ordinal, r.tags)
+        for r in rows
+    }
+    assert {k[1]: v[:4] for k, v in stored.items() if k[0] == ids[0]} == {
+        c.name: (c.data_type, c.family.value, c.nullable, c.ordinal) for c in changed
+    }
+    assert {k[1]: v for k, v in stored.items() if k[0] == ids[1]} == {
+        c.name: (c.data_type, c.family.value, c.nullable, c.ordinal, ["pii"]) for c in base
+    }

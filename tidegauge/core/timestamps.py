@@ -104,9 +104,13 @@ def _norm(name: str) -> str:
     return name.lower().lstrip("_")
 
 
+#: the column families :func:`_score` considers at all
+_TIME_FAMILIES = (TypeFamily.TIMESTAMP, TypeFamily.DATE)
+
+
 def _score(column: ColumnInfo, names: Sequence[str]) -> float:
     """Higher is better; 0 means not a candidate. TIMESTAMP beats DATE at equal names."""
-    if column.family not in (TypeFamily.TIMESTAMP, TypeFamily.DATE):
+    if column.family not in _TIME_FAMILIES:
         return 0.0
     n = _norm(column.name)
     type_bonus = 1.0 if column.family is TypeFamily.TIMESTAMP else 0.0
@@ -149,6 +153,9 @@ def choose_timestamps(
             both purposes. When it names no column, nothing is chosen and ``reason`` says why
             (a typo must be visible, not silently replaced by a guess).
     """
+    if not override and not any(c.family in _TIME_FAMILIES for c in columns):
+        # no candidate at all (most tables of a wide warehouse): nothing to rank or score
+        return TimestampChoice(None, None, (), "no timestamp or date column")
     ranked = tuple(rank_candidates(columns))
     if override:
         for c in columns:

@@ -179,25 +179,26 @@ def _collect_chunk(
     run: _Pass, wh: Warehouse, warehouse: str, chunk: list[TableInfo]
 ) -> list[CollectedTable]:
     store = run.ctx.store
-    ids = {info.ref.key: run.found.table_ids[info.ref.key] for info in chunk}
-    lease = {tid: f"collect:{tid}" for tid in ids.values()}
+    # (table, its key, its store id): a key is formatted once per table, not per lookup
+    keyed = [(info, key, run.found.table_ids[key]) for info in chunk for key in (info.ref.key,)]
+    lease = {tid: f"collect:{tid}" for _, _, tid in keyed}
     held = acquire_leases(store, lease.values(), run.holder, TABLE_LEASE, datetime.now(UTC))
     leased_at = time.monotonic()
     entries: list[CollectedTable] = []
     pending: list[tuple[CollectedTable, TableWrite]] = []  # collected, not yet committed
     try:
         mine = []
-        for info in chunk:
-            if lease[ids[info.ref.key]] in held:
-                mine.append(info)
+        for item in keyed:
+            if lease[item[2]] in held:
+                mine.append(item)
             else:  # another process is collecting this table right now: never twice
-                log.info("%s: collected by another process, skipped", info.ref.fqn)
-        tids = [ids[info.ref.key] for info in mine]
-        due = _due_tables(run, [(info, ids[info.ref.key]) for info in mine])
+                log.info("%s: collected by another process, skipped", item[0].ref.fqn)
+        tids = [tid for _, _, tid in mine]
+        due = _due_tables(run, [(info, tid) for info, _, tid in mine])
         elsewhere = tables_collected(store, tids, run.ctx.now, other_than=run.ctx.run_id)
         lasts = last_buckets(store, tids)
         # a schema unchanged since its snapshot is not read back (nor diffed) at all
-        current = {ids[info.ref.key]: schema_fingerprint(list(info.columns)) for info in mine}
+        current = {tid: schema_fingerprint(list(info.columns)) for info, _, tid in mine}
         snapshots = latest_snapshots(store, tids, unless=current)
         if store.dialect in EXACT_ROUND_TRIP:
             # a first run's points are detection's whole history when nothing else is stored;
@@ -205,23 +206,20 @@ def _collect_chunk(
             new = [tid for tid in tids if tid not in lasts and tid not in snapshots]
             if new:
                 run.unstored.update(set(new) - tables_with_points(store, new))
-        settings = {info.ref.key: _settings_for(run, info.ref.fqn) for info in mine}
+        settings = {key: _settings_for(run, info.ref.fqn) for info, key, _ in mine}
         counts = count_rows(
             wh,
             [
                 info
-                for info in mine
-                if ids[info.ref.key] in due
-                and ids[info.ref.key] not in elsewhere
-                and countable(wh, info, settings[info.ref.key])
+                for info, key, tid in mine
+                if tid in due and tid not in elsewhere and countable(wh, info, settings[key])
             ],
         )
         pending_seconds = 0.0
         try:
-            for i, info in enumerate(mine):
-                tid = ids[info.ref.key]
+            for i, (info, key, tid) in enumerate(mine):
                 if time.monotonic() - leased_at > RENEW_AFTER.total_seconds():
-                    rest = [lease[ids[x.ref.key]] for x in mine[i:]]
+                    rest = [lease[t] for _, _, t in mine[i:]]
                     held = acquire_leases(store, rest, run.holder, TABLE_LEASE, datetime.now(UTC))
                     leased_at = time.monotonic()
                 if lease[tid] not in held:
@@ -238,11 +236,12 @@ def _collect_chunk(
                     wh,
                     warehouse,
                     info,
-                    settings[info.ref.key],
+                    settings[key],
                     tid,
                     lasts.get(tid),
                     snapshots.get(tid),
-                    counts.get(info.ref.key),
+                    counts.get(key),
+                    current[tid],
                 )
                 entries.append(entry)
                 pending.append((entry, write))
@@ -275,7 +274,9 @@ def _collect_one(
     last: datetime | None,
     snapshot: Snapshot | None,
     counted: Counted | None,
+    fingerprint: str,
 ) -> tuple[CollectedTable, TableWrite]:
+    """Collect one table; ``fingerprint`` is that of the columns discovery saw."""
     from tidegauge.collector import collect_table
 
     project = run.ctx.project
@@ -327,7 +328,9 @@ def _collect_one(
         if result.errors:
             entry.error = "; ".join(result.errors)
         write.schema = list(result.schema) or list(info.columns)
-        write.fingerprint = schema_fingerprint(write.schema)
+        # the chunk fingerprinted discovery's columns already: again only if they changed
+        same = write.schema == list(info.columns)
+        write.fingerprint = fingerprint if same else schema_fingerprint(write.schema)
         if snapshot is not None:  # no changes on first sight
             write.previous_fingerprint = snapshot.fingerprint
             if write.fingerprint != snapshot.fingerprint:

@@ -155,7 +155,7 @@ def _detect_chunks(
             entry = chunk[i]
             candidates, direct = found[lo + i]
             try:
-                candidates.extend(_series_candidates(project, history, entry, now))
+                candidates.extend(_series_candidates(project, history, entry, now, reads[0]))
                 for alert in schema_alerts(entry, now):
                     direct.append((entry.table_id, alert))
                 for alert in categorical_alerts(project, history, entry, now):
@@ -213,13 +213,18 @@ def _summary(alert: Alert, table_id: int) -> dict[str, Any]:
 
 
 def _series_candidates(
-    project: Project, history: TableHistory, entry: CollectedTable, now: datetime
+    project: Project,
+    history: TableHistory,
+    entry: CollectedTable,
+    now: datetime,
+    read: PointFilter | None = None,
 ) -> list[Candidate]:
+    """``read``: :func:`series_read` as of ``now``, made once for many tables."""
     tid = entry.table_id
     settings = entry.settings
     bucket = (settings.bucket or project.defaults.bucket).seconds
     start = history.test_from(now, bucket, project.defaults.recheck_buckets, entry.first_run)
-    points = history.select(series_read(project, now))
+    points = history.select(read or series_read(project, now))
     by_series: dict[tuple[str, str | None, str | None], list[MetricPoint]] = {}
     for p in points:
         if p.metric not in SERIES_KINDS and not p.metric.startswith("custom:"):

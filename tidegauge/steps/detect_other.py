@@ -88,6 +88,8 @@ def _bucket(project: Project, entry: CollectedTable) -> int:
 def categorical_alerts(
     project: Project, history: TableHistory, entry: CollectedTable, now: datetime
 ) -> list[Alert]:
+    if not history.holds("value_count"):  # what categories_read reads
+        return []
     bucket = _bucket(project, entry)
     start = history.test_from(now, bucket, project.defaults.recheck_buckets, entry.first_run)
     points = history.select(categories_read(now))
@@ -176,6 +178,8 @@ def _plain(details: dict[str, object]) -> dict[str, object]:
 def freshness_alert(
     project: Project, history: TableHistory, entry: CollectedTable, now: datetime
 ) -> Alert | None:
+    if not history.holds("bucket_row_count", "last_modified"):  # what updates_read reads
+        return None
     times = times_of_updates(history.select(*updates_read(now)), now)
     if not times:
         return None

@@ -47,12 +47,7 @@ class TableHistory:
     #: ``points`` by metric, in stored order (built on the first :meth:`select`)
     _by_metric: dict[str, list[MetricPoint]] | None = field(default=None, repr=False, compare=False)
 
-    def select(self, *wanted: PointFilter) -> list[MetricPoint]:
-        """The points matching any of ``wanted``, in stored order.
-
-        Points are stored in metric order, so a metric's points are picked as a group: each
-        reader's filter names a few metrics out of a table's hundreds of thousands of points.
-        """
+    def _grouped(self) -> dict[str, list[MetricPoint]]:
         if self._by_metric is None:
             self._by_metric = {}
             for p in self.points:
@@ -60,6 +55,21 @@ class TableHistory:
                 if group is None:
                     group = self._by_metric[p.metric] = []
                 group.append(p)
+        return self._by_metric
+
+    def holds(self, *metrics: str) -> bool:
+        """Whether any point of one of ``metrics`` was read: a detector whose metrics a table
+        has none of (no categorical series, no update times) has nothing to look at."""
+        grouped = self._grouped()
+        return any(m in grouped for m in metrics)
+
+    def select(self, *wanted: PointFilter) -> list[MetricPoint]:
+        """The points matching any of ``wanted``, in stored order.
+
+        Points are stored in metric order, so a metric's points are picked as a group: each
+        reader's filter names a few metrics out of a table's hundreds of thousands of points.
+        """
+        self._by_metric = self._grouped()
         out: list[MetricPoint] = []
         for metric in sorted(self._by_metric):
             filters = [w for w in wanted if w.wants_metric(metric)]

@@ -7,14 +7,15 @@ where the CLI, the API and incident grouping read it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from tidegauge.core.lineage import LineageGraph, Node, NodeColumn, NodeKind, Origin
 from tidegauge.core.model import Alert, AlertKind, Severity, TableInfo, TableKind, TableRef
 from tidegauge.core.sql_lineage import column_lineage, statements_lineage
-from tidegauge.store.lineage import add_root_cause_event
+from tidegauge.store.lineage import add_root_cause_event, load_records
 from tidegauge.store.lineage import load_graph as load_graph  # saved by the store; re-exported
 from tidegauge.store.lineage import save_graph as save_graph
 from tidegauge.store.store import Store
@@ -138,9 +139,18 @@ def refresh_lineage(ctx: RunContext, found: DiscoverResult) -> LineageGraph:
         except WarehouseError as e:
             log.warning("view definitions of %s: %s", cfg.name, e)
 
+    # owners and tags come from the ``tables:`` entries that match: merged once per set of
+    # them, not per table (at 10,000 tables the per-table merge cost more than the graph)
+    merged: dict[tuple[int, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
     def owners(fqn: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        st = project.settings_for(fqn)
-        return ((st.owner,) if st.owner else ()), tuple(st.tags)
+        low = fqn.lower()
+        key = tuple(i for i, e in enumerate(project.tables) if fnmatchcase(low, e.match.lower()))
+        hit = merged.get(key)
+        if hit is None:
+            st = project.settings_for(fqn)
+            hit = merged[key] = ((st.owner,) if st.owner else ()), tuple(st.tags)
+        return hit
 
     graph = warehouse_graph(found.tables, views, dialects, history, owners)
     if project.dbt is not None:
@@ -153,11 +163,12 @@ def refresh_lineage(ctx: RunContext, found: DiscoverResult) -> LineageGraph:
         else:
             graph.merge(dbt.graph)
             ctx.external.extend(_dbt_results(store, dbt, found, now))
-    stored = load_graph(store)
+    stored = load_records(store)
     if stored is not None:
-        # events recorded from OpenLineage live in the stored graph's openlineage part
-        graph.merge(_only_origin(stored, Origin.OPENLINEAGE))
-    save_graph(store, graph, now)
+        # events recorded from OpenLineage live in the stored graph's openlineage part: only
+        # that part is rebuilt as a graph
+        graph.merge(LineageGraph.from_records(_only_origin(stored, Origin.OPENLINEAGE)))
+    save_graph(store, graph, now, stored=stored)
     return graph
 
 
@@ -217,24 +228,21 @@ def _dbt_results(
     return out
 
 
-def _only_origin(graph: LineageGraph, origin: Origin) -> LineageGraph:
-    records = graph.to_records()
+def _only_origin(records: Mapping[str, Any], origin: Origin) -> dict[str, Any]:
+    """The part of a graph's records (:meth:`LineageGraph.to_records`) that ``origin``
+    contributed: its nodes, and the edges and aliases among them."""
     keep_nodes = [n for n in records.get("nodes", []) if origin.value in n.get("origins", [])]
     ids = {n["id"] for n in keep_nodes}
-    return LineageGraph.from_records(
-        {
-            **records,
-            "nodes": keep_nodes,
-            "edges": [
-                e
-                for e in records.get("edges", [])
-                if e.get("source") in ids and e.get("target") in ids
-            ],
-            "column_edges": [
-                e
-                for e in records.get("column_edges", [])
-                if e.get("source") in ids and e.get("target") in ids
-            ],
-            "aliases": {k: v for k, v in records.get("aliases", {}).items() if v in ids},
-        }
-    )
+    return {
+        **records,
+        "nodes": keep_nodes,
+        "edges": [
+            e for e in records.get("edges", []) if e.get("source") in ids and e.get("target") in ids
+        ],
+        "column_edges": [
+            e
+            for e in records.get("column_edges", [])
+            if e.get("source") in ids and e.get("target") in ids
+        ],
+        "aliases": {k: v for k, v in (records.get("aliases") or {}).items() if v in ids},
+    }

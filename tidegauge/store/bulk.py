@@ -20,8 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.sql import Insert
 
 from tidegauge.store import schema as s
 from tidegauge.store.batches import (
@@ -118,15 +120,25 @@ def acquire_leases(
                 .where(t.c.name.in_(part), or_(t.c.holder == holder, t.c.expires_at < now))
                 .values(holder=holder, expires_at=expires)
             )
-            c.execute(
-                upsert(store.dialect, t, None, ["name"], None),
-                [{"name": n, "holder": holder, "expires_at": expires} for n in part],
+            executemany_raw(
+                c,
+                _lease_insert(store.dialect),
+                t,
+                ("name", "holder", "expires_at"),
+                [(n, holder, expires) for n in part],
             )
             held.update(
                 r[0]
                 for r in c.execute(select(t.c.name).where(t.c.name.in_(part), t.c.holder == holder))
             )
     return held
+
+
+@cache
+def _lease_insert(dialect: str) -> Insert:
+    """Insert a lease unless its name is taken, built once per dialect so that its compiled
+    form is reused (:func:`~tidegauge.store.batches.executemany_raw`)."""
+    return upsert(dialect, s.leases, None, ["name"], None)
 
 
 def release_leases(store: Store, names: Iterable[str], holder: str) -> None:

@@ -13,12 +13,15 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy.sql import Insert
 
 from tidegauge.core.model import ColumnInfo, TableInfo, TableRef, TypeFamily
 from tidegauge.store import schema as s
+from tidegauge.store.batches import executemany_raw
 from tidegauge.store.engine import upsert, utc
 
 if TYPE_CHECKING:
@@ -92,6 +95,36 @@ def columns_from_json(data: Iterable[dict[str, Any]]) -> list[ColumnInfo]:
     ]
 
 
+#: the ``tables`` columns a discovered table fills, in the order its row is built
+TABLE_COLUMNS = (
+    "warehouse",
+    "database",
+    "schema",
+    "name",
+    "kind",
+    "row_count",
+    "bytes",
+    "last_modified",
+    "first_seen",
+    "last_seen",
+    "dropped_at",
+    "tags",
+)
+
+
+@cache
+def _upsert_tables(dialect: str) -> Insert:
+    """The table upsert (a table seen again keeps its id, ``first_seen`` and tags), built
+    once per dialect so that its compiled form is reused."""
+    return upsert(
+        dialect,
+        s.tables,
+        None,
+        ["warehouse", "database", "schema", "name"],
+        ["kind", "row_count", "bytes", "last_modified", "last_seen", "dropped_at"],
+    )
+
+
 def upsert_tables(store: Store, infos: Sequence[TableInfo], now: datetime) -> list[int]:
     """Record discovered tables and their columns in one transaction; their ids in order.
 
@@ -101,13 +134,6 @@ def upsert_tables(store: Store, infos: Sequence[TableInfo], now: datetime) -> li
     unchanged columns are not written either.
     """
     t = s.tables
-    stmt = upsert(
-        store.dialect,
-        t,
-        None,
-        ["warehouse", "database", "schema", "name"],
-        ["kind", "row_count", "bytes", "last_modified", "last_seen", "dropped_at"],
-    )
     ids: dict[tuple[str, str, str, str], int] = {}
     facts = select(
         t.c.id,
@@ -166,23 +192,27 @@ def upsert_tables(store: Store, infos: Sequence[TableInfo], now: datetime) -> li
                 )
             written = [info for key, info in part.items() if key not in ids]
             if written:
-                c.execute(
-                    stmt,
+                # the driver's own executemany (a first discovery writes every table)
+                executemany_raw(
+                    c,
+                    _upsert_tables(store.dialect),
+                    t,
+                    TABLE_COLUMNS,
                     [
-                        {
-                            "warehouse": info.ref.warehouse,
-                            "database": info.ref.database or "",
-                            "schema": info.ref.schema,
-                            "name": info.ref.name,
-                            "kind": info.kind.value,
-                            "row_count": info.row_count,
-                            "bytes": info.bytes,
-                            "last_modified": info.last_modified,
-                            "first_seen": now,
-                            "last_seen": now,
-                            "dropped_at": None,
-                            "tags": [],
-                        }
+                        (
+                            info.ref.warehouse,
+                            info.ref.database or "",
+                            info.ref.schema,
+                            info.ref.name,
+                            info.kind.value,
+                            info.row_count,
+                            info.bytes,
+                            info.last_modified,
+                            now,
+                            now,
+                            None,
+                            [],
+                        )
                         for info in written
                     ],
                 )
@@ -197,51 +227,55 @@ def upsert_tables(store: Store, infos: Sequence[TableInfo], now: datetime) -> li
     return [ids[_identity(info.ref)] for info in infos]
 
 
+#: the ``columns`` columns a discovered column fills, in the order rows are built
+COLUMN_COLUMNS = ("table_id", "name", "data_type", "family", "nullable", "ordinal", "tags")
+
+
 def replace_columns(c: Any, wanted: dict[int, Sequence[ColumnInfo]]) -> None:
     """Make the stored columns of each table id match; unchanged columns stay put."""
     col = s.columns
-    existing: dict[int, dict[str, Any]] = {}
+    existing: dict[int, dict[str, tuple[Any, ...]]] = {}
     # only what is compared: the JSON tags would be decoded for every stored column
     stored = select(
         col.c.table_id, col.c.name, col.c.data_type, col.c.family, col.c.nullable, col.c.ordinal
     ).where(col.c.table_id.in_(list(wanted)))
-    for r in c.execute(stored):
-        existing.setdefault(r.table_id, {})[r.name] = r
+    for tid, name, data_type, family, nullable, ordinal in c.execute(stored).tuples():
+        existing.setdefault(tid, {})[name] = (data_type, family, nullable, ordinal)
     gone: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
-    new: list[dict[str, Any]] = []
+    new: list[tuple[Any, ...]] = []
     for tid, cols in wanted.items():
         have = existing.get(tid, {})
-        names = {c_.name for c_ in cols}
-        gone += [{"b_tid": tid, "b_name": n} for n in have if n not in names]
+        want = {c_.name: (c_.data_type, c_.family.value, c_.nullable, c_.ordinal) for c_ in cols}
+        if want == have and len(want) == len(cols):
+            continue  # the table's columns as stored (most tables, most runs): one comparison
+        gone += [{"b_tid": tid, "b_name": n} for n in have if n not in want]
         for c_ in cols:
-            vals = {
-                "data_type": c_.data_type,
-                "family": c_.family.value,
-                "nullable": c_.nullable,
-                "ordinal": c_.ordinal,
-            }
+            vals = (c_.data_type, c_.family.value, c_.nullable, c_.ordinal)
             row = have.get(c_.name)
             if row is None:
-                new.append({"table_id": tid, "name": c_.name, **vals})
-            elif (row.data_type, row.family, row.nullable, row.ordinal) != tuple(vals.values()):
+                new.append((tid, c_.name, *vals, []))
+            elif row != vals:
                 changed.append(
-                    {"b_tid": tid, "b_name": c_.name, **{f"b_{k}": v for k, v in vals.items()}}
+                    {"b_tid": tid, "b_name": c_.name, **dict(zip(_COMPARED, vals, strict=True))}
                 )
     match = and_(col.c.table_id == bindparam("b_tid"), col.c.name == bindparam("b_name"))
     if gone:
         c.execute(delete(col).where(match), gone)
     if changed:
         c.execute(
-            update(col)
-            .where(match)
-            .values(
-                data_type=bindparam("b_data_type"),
-                family=bindparam("b_family"),
-                nullable=bindparam("b_nullable"),
-                ordinal=bindparam("b_ordinal"),
-            ),
+            update(col).where(match).values(**{k[2:]: bindparam(k) for k in _COMPARED}),
             changed,
         )
-    if new:
-        c.execute(insert(col), new)
+    if new:  # the driver's own executemany: a first discovery writes every column
+        executemany_raw(c, _insert_columns(), col, COLUMN_COLUMNS, new)
+
+
+#: bind names of the compared column facts, in the order :func:`replace_columns` compares them
+_COMPARED = ("b_data_type", "b_family", "b_nullable", "b_ordinal")
+
+
+@cache
+def _insert_columns() -> Insert:
+    """The column insert, built once so that its compiled form is reused."""
+    return insert(s.columns)

@@ -17,24 +17,37 @@ from tidegauge.store.store import Store
 GRAPH_ROW = "__graph__"
 
 
-def save_graph(store: Store, graph: LineageGraph, now: datetime) -> None:
+def save_graph(store: Store, graph: LineageGraph, now: datetime, *, stored: Any = None) -> bool:
+    """Save the merged graph; False when ``stored`` (its records as :func:`load_records`
+    read them before) are already what it is, and nothing was written: an unchanged
+    warehouse of 10,000 tables costs a comparison, not a rewrite of its graph."""
+    records = graph.to_records()
+    if stored is not None and records == stored:
+        return False
     with store.engine.begin() as c:
         c.execute(delete(s.lineage_nodes).where(s.lineage_nodes.c.id == GRAPH_ROW))
         c.execute(
             insert(s.lineage_nodes).values(
-                id=GRAPH_ROW, data=graph.to_records(), origin="merged", updated_at=now
+                id=GRAPH_ROW, data=records, origin="merged", updated_at=now
             )
         )
+    return True
 
 
-def load_graph(store: Store) -> LineageGraph | None:
+def load_records(store: Store) -> Any:
+    """The saved graph as the records :meth:`LineageGraph.to_records` made (None if none):
+    for a reader that needs only part of it, or only to compare."""
     with store.engine.connect() as c:
         row = c.execute(
             select(s.lineage_nodes.c.data).where(s.lineage_nodes.c.id == GRAPH_ROW)
         ).first()
-    if row is None:
+    return None if row is None else row.data
+
+
+def load_graph(store: Store) -> LineageGraph | None:
+    data = load_records(store)
+    if data is None:
         return None
-    data: Any = row.data
     return LineageGraph.from_records(data)
 
 

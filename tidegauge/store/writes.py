@@ -42,6 +42,7 @@ POINT_COLUMNS = (
 )
 POINT_KEY = ["table_id", "column_name", "segment", "metric", "bucket_start"]
 LEDGER_COLUMNS = ("run_id", "table_id", "monitor", "at", "seconds", "rows", "bytes", "sql")
+SNAPSHOT_COLUMNS = ("table_id", "taken_at", "fingerprint", "columns")
 RUN_TABLE_COLUMNS = ("run_id", "table_id", "status", "error", "seconds", "points")
 
 
@@ -81,8 +82,9 @@ class TableWrite:
 
 
 @cache
-def _write_statements(dialect: str) -> tuple[Insert, Insert, Insert]:
-    """The point upsert, ledger insert and run-table upsert :func:`write_collected` runs, built
+def _write_statements(dialect: str) -> tuple[Insert, Insert, Insert, Insert]:
+    """The point upsert, ledger insert, run-table upsert and snapshot insert
+    :func:`write_collected` runs, built
     once per store dialect so their compiled form is reused
     (:func:`~tidegauge.store.batches.executemany_raw`)."""
     points = upsert(
@@ -99,7 +101,7 @@ def _write_statements(dialect: str) -> tuple[Insert, Insert, Insert]:
         ["run_id", "table_id"],
         ["status", "error", "seconds", "points"],
     )
-    return points, insert(s.cost_ledger), run_tables
+    return points, insert(s.cost_ledger), run_tables, insert(s.schema_snapshots)
 
 
 def point_rows(
@@ -136,13 +138,8 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
     if not writes:
         return
     points = point_rows(((w.table_id, p) for w in writes for p in w.points), now, run_id)
-    snapshots = [
-        {
-            "table_id": w.table_id,
-            "taken_at": now,
-            "fingerprint": fp,
-            "columns": columns_to_json(w.schema),
-        }
+    snapshots = [  # in SNAPSHOT_COLUMNS order
+        (w.table_id, now, fp, columns_to_json(w.schema))
         for w in writes
         if w.schema is not None
         and (fp := w.fingerprint or schema_fingerprint(w.schema)) != w.previous_fingerprint
@@ -151,17 +148,8 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
         {"table_id": w.table_id, "detected_at": now, **e} for w in writes for e in w.schema_events
     ]
     ledger = [e for w in writes for e in w.ledger]
-    run_rows = [
-        {
-            "run_id": run_id,
-            "table_id": w.table_id,
-            "status": w.status,
-            "error": w.error,
-            "seconds": w.seconds,
-            "points": len(w.points),
-        }
-        for w in writes
-    ]
+    # in RUN_TABLE_COLUMNS order
+    run_rows = [(run_id, w.table_id, w.status, w.error, w.seconds, len(w.points)) for w in writes]
     t = s.metric_points
     with store.engine.begin() as c:
         for w in writes:
@@ -182,7 +170,13 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
         if points:
             executemany_raw(c, _write_statements(store.dialect)[0], t, POINT_COLUMNS, points)
         if snapshots:
-            c.execute(insert(s.schema_snapshots), snapshots)
+            executemany_raw(
+                c,
+                _write_statements(store.dialect)[3],
+                s.schema_snapshots,
+                SNAPSHOT_COLUMNS,
+                snapshots,
+            )
         if events:
             c.execute(insert(s.schema_events), events)
         if ledger:
@@ -191,12 +185,12 @@ def write_collected(store: Store, run_id: int, now: datetime, writes: Sequence[T
                 _write_statements(store.dialect)[1],
                 s.cost_ledger,
                 LEDGER_COLUMNS,
-                [tuple(e.get(k) for k in LEDGER_COLUMNS) for e in ledger],
+                [tuple(map(e.get, LEDGER_COLUMNS)) for e in ledger],
             )
         executemany_raw(
             c,
             _write_statements(store.dialect)[2],
             s.run_tables,
             RUN_TABLE_COLUMNS,
-            [tuple(r[k] for k in RUN_TABLE_COLUMNS) for r in run_rows],
+            run_rows,
         )

@@ -225,8 +225,14 @@ class Warehouse(ABC):
         return entry
 
     def capabilities(self) -> Capabilities:
-        """This warehouse's :attr:`CAPABILITIES` in the zone of its naive timestamps."""
-        return replace(self.CAPABILITIES, zone=self.config.timezone)
+        """This warehouse's :attr:`CAPABILITIES` in the zone of its naive timestamps (made
+        once per warehouse: the collector asks for them for every table)."""
+        base, zone = self.CAPABILITIES, self.config.timezone
+        made = self.__dict__.get("_capabilities")
+        if made is None or made[0] is not base or made[1] != zone:
+            made = self.__dict__["_capabilities"] = (base, zone, replace(base, zone=zone))
+        caps: Capabilities = made[2]
+        return caps
 
     # --- connection -------------------------------------------------------------
     @abstractmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -121,8 +122,12 @@ def _lenient_text(con: Any) -> None:
         con.adapters.register_loader(name, LenientText)
 
 
+#: a byte that is not UTF-8, as the driver's ``surrogateescape`` decoding leaves it
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
 def _undecodable(*values: Any) -> bool:
-    return any(isinstance(v, str) and any("\udc80" <= ch <= "\udcff" for ch in v) for v in values)
+    return any(isinstance(v, str) and _NOT_UTF8.search(v) is not None for v in values)
 
 
 def _shown(value: Any) -> str:
