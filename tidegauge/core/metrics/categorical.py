@@ -3,7 +3,7 @@ one more query; the rest of the values are folded into ``__other__``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from tidegauge.core.metrics.timeframe import (
 )
 from tidegauge.core.model import ColumnInfo
 
-__all__ = ["CategoricalPlan", "build_categorical_plan"]
+__all__ = ["CategoricalPlan", "build_categorical_plan", "fold_top_k"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,36 @@ class CategoricalPlan:
                 (b, self.columns[int(r[index["col"]])], str(r[index["value"]]), int(r[index["n"]]))
             )
         return out
+
+
+def fold_top_k(
+    counts: Mapping[str, Mapping[datetime | None, Mapping[str, int]]], top_k: int
+) -> tuple[list[tuple[datetime | None, str, str, int]], dict[str, int]]:
+    """What the categorical query makes of value counts it did not have to group itself
+    (:meth:`ProfilePlan.boolean_value_counts`): each column's values ranked by their count
+    over the window (ties by value), the top ``top_k`` kept by name and the rest summed
+    into ``__other__`` per bucket, as :meth:`CategoricalPlan.read` rows; and each column's
+    number of distinct values over the window, as :meth:`CategoricalPlan.distinct_counts`.
+    """
+    rows: list[tuple[datetime | None, str, str, int]] = []
+    distinct: dict[str, int] = {}
+    for column, by_bucket in counts.items():
+        totals: dict[str, int] = {}
+        for values in by_bucket.values():
+            for value, n in values.items():
+                totals[value] = totals.get(value, 0) + n
+        if not totals:
+            continue
+        ranked = sorted(totals, key=lambda v: (-totals[v], v))
+        kept = set(ranked[:top_k])
+        distinct[column] = len(ranked)
+        for bucket, values in by_bucket.items():
+            folded: dict[str, int] = {}
+            for value, n in values.items():
+                name = value if value in kept else OTHER
+                folded[name] = folded.get(name, 0) + n
+            rows.extend((bucket, column, name, n) for name, n in folded.items())
+    return rows, distinct
 
 
 def build_categorical_plan(
