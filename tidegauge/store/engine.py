@@ -43,6 +43,11 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # a first run upserts ~170,000 points of a wide table in one transaction: with
+            # the default 2 MiB page cache their two indexes' pages are evicted and re-read
+            # all along (~20% of the write's CPU, bench/collect.py); up to 32 MiB, only
+            # while a connection holds that many pages
+            cur.execute("PRAGMA cache_size=-32768")
             cur.close()
 
         return engine
