@@ -220,11 +220,12 @@ def categorical(
         r.result.skipped.append(
             (name, f"categorical: {n} distinct values > {limit}: values not stored")
         )
+    # what ``r.point`` does per value, with the table and the metric name taken once
+    ref, append, name = r.table.ref, r.result.points.append, str(Metric.VALUE_COUNT)
     for bucket, column, value, n in rows:
         if column not in high:
-            r.point(
-                Metric.VALUE_COUNT, n, bucket=bucket, seconds=secs, column=column, segment=value
-            )
+            when, seconds = (bucket, secs) if bucket else (r.now, 0)
+            append(new_point(ref, name, when, float(n), column, value, seconds))
 
 
 def segments(r: _Run, by: list[str], spec: BucketSpec | None, window: Window | None) -> None:

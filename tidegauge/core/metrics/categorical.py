@@ -54,12 +54,18 @@ class CategoricalPlan:
         self, names: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> list[tuple[datetime | None, str, str, int]]:
         index = {n.lower(): i for i, n in enumerate(names)}
+        at_bucket = index.get("bucket")
+        at_col, at_value, at_n = index["col"], index["value"], index["n"]
+        columns = self.columns
+        times: dict[Any, datetime] = {}  # each bucket's driver value converted once
         out: list[tuple[datetime | None, str, str, int]] = []
         for r in rows:
-            b = to_utc(r[index["bucket"]]) if "bucket" in index else None
-            out.append(
-                (b, self.columns[int(r[index["col"]])], str(r[index["value"]]), int(r[index["n"]]))
-            )
+            b = None
+            if at_bucket is not None:
+                b = times.get(r[at_bucket])
+                if b is None:
+                    b = times[r[at_bucket]] = to_utc(r[at_bucket])
+            out.append((b, columns[int(r[at_col])], str(r[at_value]), int(r[at_n])))
         return out
 
 
