@@ -1,17 +1,19 @@
 """Boolean value counts read off the profile scan (``Capabilities.boolean_text``) store the
 same points as the categorical query that grouped them before: compared, point for point,
 with the old path on a real DuckDB table (nulls, empty strings, high- and low-cardinality
-text, booleans true-only, all-null and partly null)."""
+text, booleans true-only, all-null and partly null), and on every engine that declares its
+booleans' text (PostgreSQL, Snowflake via fakesnow)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
 import pytest
 
+from tests.engines import Engine, engine  # noqa: F401  (fixture)
 from tidegauge.collector import CollectionResult, collect_table
 from tidegauge.config import Defaults, TableSettings
 from tidegauge.core.metrics import OTHER, Metric, fold_top_k
@@ -153,3 +155,50 @@ def test_fold_top_k_ranks_by_window_total_then_value() -> None:
     rows, _ = fold_top_k(counts, 3)
     assert (b2, "c", "w", 1) in rows and (b2, "c", OTHER, 1) in rows
     assert fold_top_k({"c": {}}, 5) == ([], {})
+
+
+# --- every engine: the declared boolean text is what the engine's cast gives ----------------
+
+
+def _rows() -> list[tuple[Any, ...]]:
+    start = datetime(2024, 1, 1)
+    rows = []
+    for r in range(400):
+        flag = None if r % 7 == 0 else r % 3 == 0
+        late = None if r < 150 else r % 2 == 0
+        kind = ["a", "b", None, ""][r % 4]
+        rows.append((r, start + timedelta(minutes=9 * r), flag, True, None, late, kind))
+    return rows
+
+
+def test_same_points_on_every_engine(engine: Engine, monkeypatch: Any) -> None:  # noqa: F811
+    ref = engine.seed(
+        "events",
+        {
+            "id": "int",
+            "created_at": "timestamp",
+            "flag": "bool",
+            "always": "bool",
+            "unknown": "bool",
+            "late_flag": "bool",
+            "kind": "text",
+        },
+        _rows(),
+    )
+    wh = engine.warehouse
+    (info,) = [t for t in wh.list_tables() if t.ref.name == ref.name]
+    settings = TableSettings(match="*", field_health=True, categorical=True)
+    defaults = Defaults(history_days=5, categorical_top_k=2)
+    when = datetime(2024, 1, 4, 0, 30, tzinfo=UTC)
+    got = collect_table(wh, info, settings, defaults, now=when, last_bucket=None)
+    declared = wh.CAPABILITIES.boolean_text
+    # this instance only: the old path, every categorical column grouped by the query
+    monkeypatch.setattr(wh, "CAPABILITIES", replace(wh.CAPABILITIES, boolean_text=None))
+    want = collect_table(wh, info, settings, defaults, now=when, last_bucket=None)
+    assert got.errors == want.errors == []
+    assert sorted(map(_key, got.points)) == sorted(map(_key, want.points))
+    assert sorted(got.skipped) == sorted(want.skipped)
+    if declared is not None:
+        assert all('"flag"' not in sql.lower() for sql in _categorical_sql(got))
+        values = {p.segment for p in got.points if p.column == "late_flag"} - {None}
+        assert OTHER in values and len(values) == 3  # top 2 of true, false and null
