@@ -16,7 +16,7 @@ import pytest
 from tests.engines import Engine, engine  # noqa: F401  (fixture)
 from tidegauge.collector import CollectionResult, collect_table
 from tidegauge.config import Defaults, TableSettings
-from tidegauge.core.metrics import OTHER, Metric, fold_top_k
+from tidegauge.core.metrics import OTHER, Metric, ProfilePlan, fold_top_k
 from tidegauge.core.model import TableInfo, TableRef
 from tidegauge.warehouses.duckdb import DuckDBWarehouse, DuckDBWarehouseConfig
 
@@ -130,6 +130,25 @@ def test_only_booleans_need_no_categorical_query(pair: Any) -> None:
     assert sorted(map(_key, got.points)) == sorted(map(_key, want.points))
     counts = [p for p in got.points if p.metric == Metric.VALUE_COUNT]
     assert {p.segment for p in counts if p.column == "late_flag"} == {"true", "false", "__null__"}
+
+
+def test_counts_of_a_column_no_longer_boolean_are_not_used(pair: Any, monkeypatch: Any) -> None:
+    """Counts the profile read for a column that is not boolean now (its type changed between
+    the two steps) are ignored: the query groups it."""
+    new, old = pair
+    read = ProfilePlan.boolean_value_counts
+
+    def stale(self: ProfilePlan, *a: Any) -> Any:
+        out = read(self, *a)
+        out["kind"] = {None: {"true": 1}}  # as if "kind" had been a boolean
+        return out
+
+    monkeypatch.setattr(ProfilePlan, "boolean_value_counts", stale)
+    defaults = Defaults(history_days=5)
+    got, want = _collect(new, defaults), _collect(old, defaults)
+    assert sorted(map(_key, got.points)) == sorted(map(_key, want.points))
+    (sql,) = _categorical_sql(got)
+    assert '"kind"' in sql
 
 
 def test_a_sampled_profile_leaves_booleans_to_the_query(pair: Any) -> None:

@@ -195,8 +195,11 @@ def categorical(
             low.append(c)
     if not low:
         return
+    # (still boolean: a column whose type changed since the profile is grouped by the query)
     counted = booleans or {}
-    derived = {c.name: counted[c.name] for c in low if c.name in counted}
+    derived = {
+        c.name: counted[c.name] for c in low if c.family is TypeFamily.BOOLEAN and c.name in counted
+    }
     queried = [c for c in low if c.name not in derived]
     rows: list[tuple[datetime | None, str, str, int]] = []
     distinct: dict[str, int] = {}
