@@ -402,6 +402,15 @@ def ensure_duckdb(rows: int) -> tuple[Path, Path]:
     return db, parquet
 
 
+def working_copy(rows: int, work: Path) -> Path:
+    """A copy of the ``rows``-row table's file in ``work`` (built first if needed), for runs
+    that may write to it."""
+    db, _ = ensure_duckdb(rows)
+    copy = work / "events.duckdb"
+    shutil.copy(db, copy)
+    return copy
+
+
 def postgres_profile(rows: int, runs: int) -> dict[str, Any]:
     sys.path.insert(0, str(HERE.parent))
     from tests.servers import POSTGRES_URL, reachable

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -78,12 +77,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     trees = {"old": args.old.resolve(), "new": args.new.resolve()}
-    db, _ = collect.ensure_duckdb(args.rows)
+    collect.ensure_duckdb(args.rows)
     out: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
     with tempfile.TemporaryDirectory(dir=collect.DATA) as d:
         work = Path(d)
-        copy = work / "events.duckdb"
-        shutil.copy(db, copy)
+        copy = collect.working_copy(args.rows, work)
         for name, root in trees.items():  # each tree's modules compiled once, untimed
             collect.ROOT = root
             warm = work / f"warm-{name}"

@@ -7,7 +7,8 @@ One call to :func:`collect_table` per table per run. In order, cheapest first:
    ``SELECT COUNT(*), MAX(ts)``;
 3. **field health** — every field metric of every bucket in one scan (a volume-only
    ``COUNT(*) GROUP BY bucket`` when field health is off);
-4. **categorical values** — one more query for low-cardinality columns;
+4. **categorical values** — one more query for low-cardinality columns (boolean ones are
+   read off the field-health scan where the engine names its booleans' text);
 5. **segments** and **custom SQL** metrics, one query each.
 
 Every query carries a comment naming the monitor and lands in the ledger. Nothing raises
@@ -294,14 +295,15 @@ def collect_table(
         _freshness_and_volume(r, choice)
         window, spec = _window(r, choice, last_bucket)
         distincts: dict[str, float] = {}
+        booleans: dict[str, dict[datetime | None, dict[str, int]]] = {}
         fh = _field_health_on(r)
         if spec is not None and window is None:
             res.skipped.append(("*", "no complete bucket since the last run"))
         else:
             step = "field_health" if fh else "volume"
-            r.guarded(step, partial(profile, r, spec, window, fh, last_bucket, distincts))
+            r.guarded(step, partial(profile, r, spec, window, fh, last_bucket, distincts, booleans))
         if _categorical_on(r, fh) and not (spec is not None and window is None):
-            r.guarded("categorical", partial(categorical, r, spec, window, distincts))
+            r.guarded("categorical", partial(categorical, r, spec, window, distincts, booleans))
         errors = len(res.errors)
         for by in settings.segments:
             if spec is not None and window is None:

@@ -24,6 +24,7 @@ from tidegauge.core.metrics import (
     build_categorical_plan,
     build_profile_plan,
     build_segment_plan,
+    fold_top_k,
     parse_custom_sql,
     to_utc,
 )
@@ -59,7 +60,12 @@ def profile(
     field_health: bool,
     last_bucket: datetime | None,
     distincts: dict[str, float],
+    booleans: dict[str, dict[datetime | None, dict[str, int]]] | None = None,
 ) -> None:
+    """Field health (or the volume alone) per bucket; fills ``distincts`` with each column's
+    largest per-bucket distinct count and, where the engine names its booleans' text,
+    ``booleans`` with their value counts (:meth:`ProfilePlan.boolean_value_counts`), both
+    for :func:`categorical`."""
     if spec is not None and spec.column.name not in {c.name for c in r.columns}:
         raise WarehouseError(f"timestamp column {spec.column.name} no longer exists")
     sample = r.settings.sample_percent
@@ -83,6 +89,9 @@ def profile(
         for pq in plan.queries:
             res = r.run("field_health", pq.query)
             results.append((res.columns, res.rows))
+        if booleans is not None and r.caps.boolean_text is not None:
+            booleans.clear()
+            booleans.update(plan.boolean_value_counts(results, r.caps.boolean_text))
         # what ``r.point`` does per value, with the table, the metric names and each bucket's
         # time taken once: a month of hours of a wide table is 130,000 values
         ref, append, names = r.table.ref, r.result.points.append, {m: str(m) for m in Metric}
@@ -140,8 +149,15 @@ def _add_skipped(r: _Run, plan: ProfilePlan) -> None:
 
 
 def categorical(
-    r: _Run, spec: BucketSpec | None, window: Window | None, distincts: dict[str, float]
+    r: _Run,
+    spec: BucketSpec | None,
+    window: Window | None,
+    distincts: dict[str, float],
+    booleans: dict[str, dict[datetime | None, dict[str, int]]] | None = None,
 ) -> None:
+    """Top-k value counts of the low-cardinality columns per bucket: grouped by one query,
+    except the boolean columns whose counts the profile scan gave (``booleans``), which are
+    ranked and folded here the way the query would (:func:`fold_top_k`)."""
     s, d = r.settings, r.defaults
     blocked = {c.lower() for c in (*s.pii_columns, *s.exclude_columns)}
     by_name = {c.name.lower(): c for c in r.columns}
@@ -179,25 +195,40 @@ def categorical(
             low.append(c)
     if not low:
         return
-    # Never sampled: a new value in 0.1% of the rows must not be sampled away.
-    plan = build_categorical_plan(
-        r.source, low, r.caps, top_k=d.categorical_top_k, bucket=spec, window=window
-    )
-    res = r.run("categorical", plan.query)
+    # (still boolean: a column whose type changed since the profile is grouped by the query)
+    counted = booleans or {}
+    derived = {
+        c.name: counted[c.name] for c in low if c.family is TypeFamily.BOOLEAN and c.name in counted
+    }
+    queried = [c for c in low if c.name not in derived]
+    rows: list[tuple[datetime | None, str, str, int]] = []
+    distinct: dict[str, int] = {}
+    if queried:
+        # Never sampled: a new value in 0.1% of the rows must not be sampled away.
+        plan = build_categorical_plan(
+            r.source, queried, r.caps, top_k=d.categorical_top_k, bucket=spec, window=window
+        )
+        res = r.run("categorical", plan.query)
+        distinct.update(plan.distinct_counts(res.columns, res.rows))
+        rows.extend(plan.read(res.columns, res.rows))
+    if derived:
+        folded, folded_distinct = fold_top_k(derived, d.categorical_top_k)
+        distinct.update(folded_distinct)
+        rows.extend(folded)
     secs = spec.seconds if spec else 0
     if window is not None and window.since is not None and window.until is not None:
         r.result.replaced.append(("value_count", window.since, window.until))
-    distinct = plan.distinct_counts(res.columns, res.rows)
     high = {name: n for name, n in distinct.items() if n > limit}
     for name, n in high.items():
         r.result.skipped.append(
             (name, f"categorical: {n} distinct values > {limit}: values not stored")
         )
-    for bucket, column, value, n in plan.read(res.columns, res.rows):
+    # what ``r.point`` does per value, with the table and the metric name taken once
+    ref, append, name = r.table.ref, r.result.points.append, str(Metric.VALUE_COUNT)
+    for bucket, column, value, n in rows:
         if column not in high:
-            r.point(
-                Metric.VALUE_COUNT, n, bucket=bucket, seconds=secs, column=column, segment=value
-            )
+            when, seconds = (bucket, secs) if bucket else (r.now, 0)
+            append(new_point(ref, name, when, float(n), column, value, seconds))
 
 
 def segments(r: _Run, by: list[str], spec: BucketSpec | None, window: Window | None) -> None:

@@ -19,13 +19,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
-import numpy.typing as npt
+from tidegauge.core.direction import Direction
 
-from tidegauge.core.detectors.base import Direction
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 #: a special day may go this low (a share of a normal day's expected value) before it alerts
 DEFAULT_FLOOR = 0.1
@@ -78,6 +79,8 @@ class SpecialDays:
 
     def mask(self, stamps: Sequence[datetime], bucket_seconds: float) -> npt.NDArray[np.bool_]:
         """Which buckets fall on a special day."""
+        import numpy as np  # here: loading a configuration's calendar needs no numpy
+
         if not self.dates:
             return np.zeros(len(stamps), dtype=bool)
         return np.array(

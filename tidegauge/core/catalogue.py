@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tidegauge.core.detectors.base import Direction
+from tidegauge.core.direction import Direction
 from tidegauge.core.metrics import CUSTOM_PREFIX, Metric
 from tidegauge.core.model import AlertKind
 

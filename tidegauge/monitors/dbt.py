@@ -122,10 +122,10 @@ def _resolve_ref(text: str, by_name: dict[tuple[str, str], str]) -> str | None:
 def load_dbt_monitors(project: Project) -> DbtMonitors:
     """Read the project's dbt manifest for monitors; a missing manifest is a problem, not a
     crash (dbt may not have compiled yet)."""
+    if project.dbt is None:
+        return DbtMonitors()  # (and no import of the dbt integration: every run asks)
     from tidegauge.integrations.dbt import DbtArtifactError, load_dbt_project
 
-    if project.dbt is None:
-        return DbtMonitors()
     path = project.resolve(project.dbt.manifest)
     if not path.exists():
         return DbtMonitors(problems=[f"{path}: dbt manifest not found; dbt monitors skipped"])

@@ -47,6 +47,7 @@ class DuckDBWarehouse(Warehouse):
         quantile_style=QuantileStyle.LIST,
         max_approx_distinct=200,
         count_if=True,
+        boolean_text=("true", "false"),
     )
     # not read_text/read_csv/read_parquet/read_json/glob/… (files), not getenv/current_setting
     SQL_FUNCTIONS = frozenset(

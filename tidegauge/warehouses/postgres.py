@@ -166,6 +166,7 @@ class PostgresWarehouse(Warehouse):
         tablesample=True,
         max_select_items=1600,
         quantile_style=QuantileStyle.ARRAY_WITHIN_GROUP,
+        boolean_text=("true", "false"),
     )
     # not set_config/current_setting (session settings), pg_read_file/pg_ls_dir/lo_import
     # (server files), dblink (other servers), pg_sleep, nextval/setval (writes)

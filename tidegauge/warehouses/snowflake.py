@@ -156,6 +156,7 @@ class SnowflakeWarehouse(Warehouse):
         quantile_style=QuantileStyle.EACH,
         count_if=True,
         truncate_in_utc=False,
+        boolean_text=("true", "false"),
     )
     # not system$… functions, external functions or stage readers
     SQL_FUNCTIONS = frozenset(

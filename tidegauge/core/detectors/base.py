@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+# re-exported: the detectors import it from here
+from tidegauge.core.direction import Direction as Direction
+
 FloatArray = npt.NDArray[np.float64]
 
 SECONDS_PER_DAY = 86_400.0
@@ -38,14 +41,6 @@ class Sensitivity(StrEnum):
     @property
     def daily_alpha(self) -> float:
         return {"low": 0.0005, "medium": 0.002, "high": 0.01}[self.value]
-
-
-class Direction(StrEnum):
-    """Which deviations count: above the band, below it, or both."""
-
-    UP = "up"
-    DOWN = "down"
-    BOTH = "both"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ SELECT COUNT(*) AS row_count, COUNT("amount") AS c0_nonnull, ... FROM orders
 """
 
 from tidegauge.core.metrics.capabilities import Capabilities, QuantileStyle
-from tidegauge.core.metrics.categorical import CategoricalPlan, build_categorical_plan
+from tidegauge.core.metrics.categorical import CategoricalPlan, build_categorical_plan, fold_top_k
 from tidegauge.core.metrics.custom_sql import CustomSQLError, parse_custom_sql
 from tidegauge.core.metrics.names import (
     CUSTOM_PREFIX,
@@ -90,6 +90,7 @@ __all__ = [
     "build_profile_plan",
     "build_segment_plan",
     "floor_time",
+    "fold_top_k",
     "metrics_for",
     "naive_timestamp",
     "parse_custom_sql",

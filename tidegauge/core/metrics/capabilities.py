@@ -58,6 +58,10 @@ class Capabilities:
     #: when set, only types starting with one of these hold naive wall times (MariaDB:
     #: ``DATETIME``; its ``TIMESTAMP`` is an instant read back in the UTC session zone)
     naive_type_prefixes: tuple[str, ...] = ()
+    #: what ``CAST(boolean AS TEXT)`` gives for true and false; when set, the categorical
+    #: value counts of a boolean column are read off the profile's true and non-null counts
+    #: (same values, same counts) instead of being grouped again in the categorical query
+    boolean_text: tuple[str, str] | None = None
 
     @property
     def select_limit(self) -> int:

@@ -3,7 +3,7 @@ one more query; the rest of the values are folded into ``__other__``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from tidegauge.core.metrics.timeframe import (
 )
 from tidegauge.core.model import ColumnInfo
 
-__all__ = ["CategoricalPlan", "build_categorical_plan"]
+__all__ = ["CategoricalPlan", "build_categorical_plan", "fold_top_k"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +54,49 @@ class CategoricalPlan:
         self, names: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> list[tuple[datetime | None, str, str, int]]:
         index = {n.lower(): i for i, n in enumerate(names)}
+        at_bucket = index.get("bucket")
+        at_col, at_value, at_n = index["col"], index["value"], index["n"]
+        columns = self.columns
+        times: dict[Any, datetime] = {}  # each bucket's driver value converted once
         out: list[tuple[datetime | None, str, str, int]] = []
         for r in rows:
-            b = to_utc(r[index["bucket"]]) if "bucket" in index else None
-            out.append(
-                (b, self.columns[int(r[index["col"]])], str(r[index["value"]]), int(r[index["n"]]))
-            )
+            b = None
+            if at_bucket is not None:
+                b = times.get(r[at_bucket])
+                if b is None:
+                    b = times[r[at_bucket]] = to_utc(r[at_bucket])
+            out.append((b, columns[int(r[at_col])], str(r[at_value]), int(r[at_n])))
         return out
+
+
+def fold_top_k(
+    counts: Mapping[str, Mapping[datetime | None, Mapping[str, int]]], top_k: int
+) -> tuple[list[tuple[datetime | None, str, str, int]], dict[str, int]]:
+    """What the categorical query makes of value counts it did not have to group itself
+    (:meth:`ProfilePlan.boolean_value_counts`): each column's values ranked by their count
+    over the window (ties by value), the top ``top_k`` kept by name and the rest summed
+    into ``__other__`` per bucket, as :meth:`CategoricalPlan.read` rows; and each column's
+    number of distinct values over the window, as :meth:`CategoricalPlan.distinct_counts`.
+    """
+    rows: list[tuple[datetime | None, str, str, int]] = []
+    distinct: dict[str, int] = {}
+    for column, by_bucket in counts.items():
+        totals: dict[str, int] = {}
+        for values in by_bucket.values():
+            for value, n in values.items():
+                totals[value] = totals.get(value, 0) + n
+        if not totals:
+            continue
+        ranked = sorted(totals, key=lambda v: (-totals[v], v))
+        kept = set(ranked[:top_k])
+        distinct[column] = len(ranked)
+        for bucket, values in by_bucket.items():
+            folded: dict[str, int] = {}
+            for value, n in values.items():
+                name = value if value in kept else OTHER
+                folded[name] = folded.get(name, 0) + n
+            rows.extend((bucket, column, name, n) for name, n in folded.items())
+    return rows, distinct
 
 
 def build_categorical_plan(

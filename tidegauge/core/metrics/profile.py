@@ -25,7 +25,7 @@ from sqlglot import exp
 from tidegauge.core.clock import wall_to_utc
 from tidegauge.core.metrics.capabilities import Capabilities, QuantileStyle
 from tidegauge.core.metrics.expressions import _as_text, _col, _count_if, _source
-from tidegauge.core.metrics.names import QUANTILE_METRICS, Metric
+from tidegauge.core.metrics.names import NULL_VALUE, QUANTILE_METRICS, Metric
 from tidegauge.core.metrics.timeframe import (
     BucketSpec,
     Window,
@@ -288,6 +288,64 @@ class ProfilePlan:
             merged.values(),
             key=lambda r: (r.bucket or datetime.min.replace(tzinfo=UTC), r.segment or ""),
         )
+
+    def boolean_value_counts(
+        self,
+        results: Sequence[tuple[Sequence[str], Sequence[Sequence[Any]]]],
+        texts: tuple[str, str],
+    ) -> dict[str, dict[datetime | None, dict[str, int]]]:
+        """The rows of each boolean column per bucket and value, read off the counts the
+        scan already made: ``true`` is the true count, ``false`` the non-null count less it,
+        the null value the row count less the non-null count. ``texts`` are the engine's
+        text of true and false (:attr:`Capabilities.boolean_text`); a value no row holds is
+        left out, as a ``GROUP BY`` would. Only columns with both counts, and nothing from a
+        sample or a segmented plan (those counts describe something else)."""
+        if self.sampled:
+            return {}
+        located: dict[str, dict[Agg, int]] = {}  # column -> agg -> query index
+        for qi, pq in enumerate(self.queries):
+            for o in pq.outputs:
+                if o.family is TypeFamily.BOOLEAN and o.agg in (Agg.NONNULL, Agg.TRUE):
+                    located.setdefault(o.column, {})[o.agg] = qi
+        wanted = [c for c, at in located.items() if len(at) == 2]
+        if not wanted:
+            return {}
+        true_text, false_text = texts
+        rows_by_key: dict[datetime | None, dict[tuple[str, Agg], Any]] = {}
+        totals: dict[datetime | None, int] = {}
+        for pq, (names, rows) in zip(self.queries, results, strict=True):
+            index = {n.lower(): i for i, n in enumerate(names)}
+            if "segment" in index:
+                return {}
+            at_bucket, at_count = index.get("bucket"), index["row_count"]
+            places = [
+                (o.column, o.agg, index[o.name.lower()])
+                for o in pq.outputs
+                if o.column in wanted and o.agg in (Agg.NONNULL, Agg.TRUE)
+            ]
+            for row in rows:
+                bucket = to_utc(row[at_bucket]) if at_bucket is not None else None
+                totals[bucket] = int(row[at_count] or 0)
+                got = rows_by_key.setdefault(bucket, {})
+                for column, agg, i in places:
+                    got[(column, agg)] = row[i]
+        out: dict[str, dict[datetime | None, dict[str, int]]] = {c: {} for c in wanted}
+        unread: set[str] = set()
+        for bucket, got in rows_by_key.items():
+            n = totals[bucket]
+            for column in wanted:
+                nonnull = _int(got.get((column, Agg.NONNULL)))
+                true = _int(got.get((column, Agg.TRUE)))
+                if true is None and nonnull == 0:
+                    true = 0  # COUNT_IF of nothing but NULLs is NULL on DuckDB
+                if nonnull is None or true is None or not 0 <= true <= nonnull <= n:
+                    unread.add(column)  # counts that do not add up: the query groups it
+                    continue
+                counts = {true_text: true, false_text: nonnull - true, NULL_VALUE: n - nonnull}
+                kept = {v: k for v, k in counts.items() if k > 0}
+                if kept:
+                    out[column][bucket] = kept
+        return {c: v for c, v in out.items() if c not in unread}
 
 
 def _derive(
