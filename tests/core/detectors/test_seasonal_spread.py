@@ -103,3 +103,15 @@ def test_the_verdict_says_how_loud_its_hour_usually_is() -> None:
     assert "at 06:00 the noise is usually" in loud.reason
     calm = det.evaluate(ts[: DAYS * 24 + 15], y[: DAYS * 24 + 15], test_from=ts[DAYS * 24 + 14])
     assert "noise is usually" not in calm[0].reason
+
+
+def test_poisson_counts_keep_their_own_quiet_hour_noise() -> None:
+    """Row counts carry Poisson noise at their expected count, which already is the quiet
+    hours' loudness: no second model (with one, bench.detect missed a one-hour shift)."""
+    rng = np.random.default_rng(5)
+    ts = [T0 + timedelta(hours=i) for i in range(24 * DAYS)]
+    mu = np.array([20.0 if t.hour < 6 else 400.0 for t in ts])
+    s = prepare(ts, rng.poisson(mu).astype(float))
+    counted = fit_baseline(s.t, s.sow, s.y, s.bucket, count_noise=True)
+    assert counted.poisson and counted.spread is None
+    assert fit_baseline(s.t, s.sow, s.y, s.bucket).spread is not None  # not read as counts

@@ -87,10 +87,7 @@ def score_points(
         z = (_anscombe(y) - a_exp) / sd
         lo = _anscombe_inv(a_exp - q * sd)
         hi = _anscombe_inv(a_exp + q * sd)
-        if spread is not None:
-            q_h = _mixture_isf(alpha / 2.0, fit.spread_tails)
-            lo = np.minimum(lo, _anscombe_inv(a_exp - q_h * sd * spread))
-            hi = np.maximum(hi, _anscombe_inv(a_exp + q_h * sd * spread))
+        # (no second noise model here: a count's Poisson term is its quiet hours' loudness)
     else:
         sd = fit.scale * np.sqrt(1.0 + lev) * band_factor
         if extra_sd > 0:
