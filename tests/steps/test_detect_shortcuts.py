@@ -57,7 +57,7 @@ tables:
 """
     )
     if look_everywhere:
-        monkeypatch.setattr(TableHistory, "holds", lambda self, *metrics: True)
+        monkeypatch.setattr(TableHistory, "holds", lambda self, *wanted: True)
     else:
         monkeypatch.undo()
     project = load_project(root / "tidegauge.yml")

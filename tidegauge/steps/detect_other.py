@@ -88,11 +88,12 @@ def _bucket(project: Project, entry: CollectedTable) -> int:
 def categorical_alerts(
     project: Project, history: TableHistory, entry: CollectedTable, now: datetime
 ) -> list[Alert]:
-    if not history.holds("value_count"):  # what categories_read reads
+    read = categories_read(now)
+    if not history.holds(read):
         return []
     bucket = _bucket(project, entry)
     start = history.test_from(now, bucket, project.defaults.recheck_buckets, entry.first_run)
-    points = history.select(categories_read(now))
+    points = history.select(read)
     by_col: dict[str, dict[datetime, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for p in points:
         if p.column is None or p.segment is None or p.value is None:
@@ -178,9 +179,10 @@ def _plain(details: dict[str, object]) -> dict[str, object]:
 def freshness_alert(
     project: Project, history: TableHistory, entry: CollectedTable, now: datetime
 ) -> Alert | None:
-    if not history.holds("bucket_row_count", "last_modified"):  # what updates_read reads
+    reads = updates_read(now)
+    if not history.holds(*reads):
         return None
-    times = times_of_updates(history.select(*updates_read(now)), now)
+    times = times_of_updates(history.select(*reads), now)
     if not times:
         return None
     sla = entry.settings.freshness_sla

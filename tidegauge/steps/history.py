@@ -57,11 +57,11 @@ class TableHistory:
                 group.append(p)
         return self._by_metric
 
-    def holds(self, *metrics: str) -> bool:
-        """Whether any point of one of ``metrics`` was read: a detector whose metrics a table
-        has none of (no categorical series, no update times) has nothing to look at."""
-        grouped = self._grouped()
-        return any(m in grouped for m in metrics)
+    def holds(self, *wanted: PointFilter) -> bool:
+        """Whether any metric read holds points one of ``wanted`` would select by name: a
+        detector whose reads a table has nothing for (no categorical series, no update
+        times) has nothing to look at."""
+        return any(w.wants_metric(m) for m in self._grouped() for w in wanted)
 
     def select(self, *wanted: PointFilter) -> list[MetricPoint]:
         """The points matching any of ``wanted``, in stored order.
@@ -69,19 +69,19 @@ class TableHistory:
         Points are stored in metric order, so a metric's points are picked as a group: each
         reader's filter names a few metrics out of a table's hundreds of thousands of points.
         """
-        self._by_metric = self._grouped()
+        grouped = self._grouped()
         out: list[MetricPoint] = []
-        for metric in sorted(self._by_metric):
+        for metric in sorted(grouped):
             filters = [w for w in wanted if w.wants_metric(metric)]
             if len(filters) == 1:
                 since, unsegmented = filters[0].since, filters[0].unsegmented
                 out.extend(
                     p
-                    for p in self._by_metric[metric]
+                    for p in grouped[metric]
                     if p.bucket_start >= since and not (unsegmented and p.segment is not None)
                 )
             elif filters:
-                out.extend(p for p in self._by_metric[metric] if any(w.match(p) for w in filters))
+                out.extend(p for p in grouped[metric] if any(w.match(p) for w in filters))
         return out
 
     def test_from(self, now: datetime, bucket: int, recheck: int, first_run: bool) -> datetime:
