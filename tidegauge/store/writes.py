@@ -84,9 +84,8 @@ class TableWrite:
 @cache
 def _write_statements(dialect: str) -> tuple[Insert, Insert, Insert, Insert]:
     """The point upsert, ledger insert, run-table upsert and snapshot insert
-    :func:`write_collected` runs, built
-    once per store dialect so their compiled form is reused
-    (:func:`~tidegauge.store.batches.executemany_raw`)."""
+    :func:`write_collected` runs, built once per store dialect so their compiled form is
+    reused (:func:`~tidegauge.store.batches.executemany_raw`)."""
     points = upsert(
         dialect,
         s.metric_points,
