@@ -25,6 +25,7 @@ from tidegauge.core.metrics import (
     CustomSQLError,
     Metric,
     Window,
+    aggregates_for,
     bucket_starts,
     build_categorical_plan,
     build_profile_plan,
@@ -195,6 +196,34 @@ def test_a_key_column_gets_exact_duplicates_and_no_distribution_statistics() -> 
     # a sample cannot say whether keys repeat: no duplicate count at all
     sampled = build_profile_plan(TABLE, cols, CAPS["duckdb"], sample_percent=10, keys=["order_id"])
     assert Agg.KEY_DISTINCT not in {o.agg for o in sampled.queries[0].outputs}
+
+
+@pytest.mark.parametrize("dialect", sorted(CAPS))
+def test_identifier_like_columns_get_no_distribution_statistics(dialect: str) -> None:
+    """A user id's mean or median describes nothing (detection never scores them) and an
+    exact quantile is a sort per bucket: names like ``id``/``user_id`` skip them, amounts
+    keep them, and a table whose ``metrics`` ask for them gets them."""
+    caps = CAPS[dialect]
+    cols = [
+        ColumnInfo("id", "BIGINT", F.INTEGER),
+        ColumnInfo("User_ID", "BIGINT", F.INTEGER),
+        ColumnInfo("paid_amount", "DOUBLE", F.FLOAT),
+        COLUMNS[5],
+    ]
+    plan = build_profile_plan(TABLE, cols, caps, bucket=BucketSpec(COLUMNS[5]), window=WINDOW)
+    by_column: dict[str, set[Agg]] = defaultdict(set)
+    for q in plan.queries:
+        for o in q.outputs:
+            by_column[o.column].add(o.agg)
+    distribution = {Agg.MEAN, Agg.STDDEV, Agg.QUANTILES, Agg.P50}
+    for name in ("id", "User_ID"):
+        assert not by_column[name] & distribution, name
+        assert {Agg.NONNULL, Agg.MIN, Agg.MAX, Agg.ZERO} <= by_column[name]
+    assert {Agg.MEAN, Agg.STDDEV} <= by_column["paid_amount"]
+    if caps.quantiles:
+        assert by_column["paid_amount"] & {Agg.QUANTILES, Agg.P50}
+    asked = build_profile_plan(TABLE, cols, caps, only=aggregates_for(["mean", "null_rate"]))
+    assert Agg.MEAN in {o.agg for o in asked.queries[0].outputs if o.column == "id"}
 
 
 def test_duplicates_of_a_key_with_nulls_and_no_timestamp_on_duckdb() -> None:

@@ -25,6 +25,7 @@ from tidegauge.core.detectors.highfreq import high_frequency_detections
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.metrics import Metric
+from tidegauge.core.metrics.names import identifier_like
 from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableRef, TypeFamily
 from tidegauge.monitors.keys import describe_duplicates
 from tidegauge.monitors.tuning import (
@@ -416,12 +417,6 @@ def _time_columns(entry: CollectedTable) -> set[str]:
     if entry.settings.timestamp_column:
         out.add(entry.settings.timestamp_column)
     return out
-
-
-def identifier_like(column: str) -> bool:
-    """``id``, ``order_id``, ``user_key``, ``uuid``: numbers that name things, not amounts."""
-    low = column.lower()
-    return low in ("id", "uuid", "key", "pk") or low.endswith(("_id", "_key", "_uuid", "_pk"))
 
 
 def _near_unique(series: list[MetricPoint], rows: dict[datetime, float]) -> bool:

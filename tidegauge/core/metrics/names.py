@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["CUSTOM_PREFIX", "NULL_VALUE", "OTHER", "QUANTILE_METRICS", "Metric"]
+__all__ = [
+    "CUSTOM_PREFIX",
+    "NULL_VALUE",
+    "OTHER",
+    "QUANTILE_METRICS",
+    "Metric",
+    "identifier_like",
+]
 
 #: the segment that collects every value outside the top-k (categorical) or top segments
 OTHER = "__other__"
@@ -62,3 +69,12 @@ QUANTILE_METRICS: tuple[tuple[Metric, float], ...] = (
     (Metric.P75, 0.75),
     (Metric.P99, 0.99),
 )
+
+
+def identifier_like(column: str) -> bool:
+    """``id``, ``order_id``, ``user_key``, ``uuid``: numbers that name things, not amounts.
+
+    Their mean, spread and quantiles describe nothing: detection never scores them, and the
+    profile does not compute them (an exact quantile is a sort per bucket)."""
+    low = column.lower()
+    return low in ("id", "uuid", "key", "pk") or low.endswith(("_id", "_key", "_uuid", "_pk"))

@@ -25,7 +25,7 @@ from sqlglot import exp
 from tidegauge.core.clock import wall_to_utc
 from tidegauge.core.metrics.capabilities import Capabilities, QuantileStyle
 from tidegauge.core.metrics.expressions import _as_text, _col, _count_if, _source
-from tidegauge.core.metrics.names import NULL_VALUE, QUANTILE_METRICS, Metric
+from tidegauge.core.metrics.names import NULL_VALUE, QUANTILE_METRICS, Metric, identifier_like
 from tidegauge.core.metrics.timeframe import (
     BucketSpec,
     Window,
@@ -134,6 +134,12 @@ _METRICS_OF_AGG: dict[Agg, tuple[Metric, ...]] = {
 _KEY_AGGS = frozenset({Agg.NONNULL, Agg.MIN, Agg.MAX, Agg.LEN_MIN, Agg.LEN_MAX})
 for _m, _ in QUANTILE_METRICS:
     _METRICS_OF_AGG[Agg(_m.value)] = (_m,)
+#: what an identifier-like column (``order_id``, :func:`identifier_like`) goes without unless
+#: the table's ``metrics`` ask for it: the distribution of names, which detection never
+#: scores; its range, zeros, negatives and approximate distinct count stay
+_DISTRIBUTION_AGGS = frozenset(
+    {Agg.MEAN, Agg.STDDEV, Agg.QUANTILES, *(Agg(m.value) for m, _ in QUANTILE_METRICS)}
+)
 
 
 def aggregates_for(metrics: Collection[str]) -> frozenset[Agg]:
@@ -549,6 +555,8 @@ def build_profile_plan(
         keys: columns that behave as keys: their exact duplicates per bucket are counted
             (``duplicate_count``, ``duplicate_rate``) in the same scan, and they get no
             distribution statistics. Not on a sample: duplicates of a sample mean nothing.
+            Identifier-like columns get no mean, spread or quantiles either, unless ``only``
+            names them.
     """
     spec = bucket.effective() if bucket else None
     keep, skipped = profile_columns(columns, exclude)
@@ -561,6 +569,8 @@ def build_profile_plan(
         aggs = _aggs_for(c.family, caps, only)
         if c.name.lower() in key_names:
             aggs = (*(a for a in aggs if a in _KEY_AGGS), *(() if sampled else (Agg.KEY_DISTINCT,)))
+        elif only is None and identifier_like(c.name):
+            aggs = tuple(a for a in aggs if a not in _DISTRIBUTION_AGGS)
         for agg in aggs:
             e = _aggregate(agg, c, caps, now)
             if e is not None:
