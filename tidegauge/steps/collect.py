@@ -193,13 +193,10 @@ def _count_ahead(
             Warehouse, _RetryOnConnectionLoss(connect(run.ctx.project.warehouse(warehouse)))
         )
 
-    return CountAhead(
-        wh,
-        chunks,
-        lambda info: countable(wh, info, _settings_for(run, info.ref.fqn)),
-        lambda info: _due_anyway(run, info),
-        second,
-    )
+    def small(info: TableInfo) -> bool:  # settings only where rows are counted at all
+        return not wh.METADATA_ROW_COUNT and countable(wh, info, _settings_for(run, info.ref.fqn))
+
+    return CountAhead(wh, chunks, small, lambda info: _due_anyway(run, info), second)
 
 
 def _collect_chunk(
