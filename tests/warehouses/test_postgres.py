@@ -108,6 +108,8 @@ def test_row_estimate_after_analyze_and_partitions_listed_once(pg: Engine) -> No
     assert tables["mv"].kind is TableKind.TABLE  # materialized: it has rows and a size
     definitions = pg.warehouse.view_definitions()
     assert "events" in definitions[pg.ref("mv")]
+    # the system's own views (pg_catalog, information_schema) are not lineage
+    assert {r.schema for r in definitions} & {"pg_catalog", "information_schema"} == set()
 
 
 @pytest.mark.postgres
