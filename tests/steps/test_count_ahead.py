@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -94,6 +95,7 @@ def test_without_a_second_connection_the_collector_counts_on_its_own() -> None:
 
     def refused() -> Warehouse:
         tries.append(1)
+        time.sleep(0.2)  # chunk 1 is submitted before this attempt fails
         raise WarehouseError("too many connections")
 
     with CountAhead(first, CHUNKS, lambda i: True, lambda i: True, refused) as ahead:

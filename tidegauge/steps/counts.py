@@ -222,6 +222,8 @@ class CountAhead:
 
     def _count(self, infos: list[TableInfo]) -> dict[str, Counted]:  # on the thread
         if self._second is None:
+            if self._failed:  # a chunk submitted before the first try failed
+                raise WarehouseError("no second connection")
             try:
                 self._second = self._open()
             except Exception:
