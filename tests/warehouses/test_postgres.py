@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlglot import exp
 
 from tests.engines import Engine, open_engine
+from tests.servers import POSTGRES_URL
 from tidegauge.core.model import TableKind, TypeFamily
 from tidegauge.warehouses.base import ConnectionFailed, PermissionDenied
 from tidegauge.warehouses.postgres import PostgresWarehouseConfig
@@ -107,6 +108,8 @@ def test_row_estimate_after_analyze_and_partitions_listed_once(pg: Engine) -> No
     assert tables["mv"].kind is TableKind.TABLE  # materialized: it has rows and a size
     definitions = pg.warehouse.view_definitions()
     assert "events" in definitions[pg.ref("mv")]
+    # the system's own views (pg_catalog, information_schema) are not lineage
+    assert {r.schema for r in definitions} & {"pg_catalog", "information_schema"} == set()
 
 
 @pytest.mark.postgres
@@ -130,3 +133,61 @@ def test_unknown_role_is_a_connection_failure_without_the_password(pg: Engine) -
         wh.connect()
     assert "no_such_role_tg" in str(err.value)
     assert "hunter2-secret" not in str(err.value)
+
+
+@pytest.mark.postgres
+def test_sizes_come_from_page_counts_only_while_those_are_current(pg: Engine) -> None:
+    """An analyzed table unchanged since (and its TOAST table unchanged since its VACUUM)
+    is sized from pg_class page counts, without opening it; its free space and visibility
+    maps are then not counted. Every other table is measured on disk: never analyzed,
+    changed since, truncated, or with TOAST data ANALYZE does not measure."""
+    import psycopg
+
+    s = exp.to_identifier(pg.schema, quoted=True).sql("postgres")
+    big = "(SELECT string_agg(md5(random()::text || i::text), '') FROM generate_series(1, 100) i)"
+
+    def table(name: str) -> str:
+        # the statistics see the rows before the table is analyzed (a session's counts
+        # reach them later otherwise, and then count as changes since the ANALYZE)
+        return (
+            f"CREATE TABLE {s}.{name} (id int PRIMARY KEY, t text); "
+            f"INSERT INTO {s}.{name} SELECT g, 'x' || g FROM generate_series(1, 3000) g; "
+            "SELECT pg_stat_force_next_flush()"
+        )
+
+    pg.admin_run(
+        table("kept"),
+        f"VACUUM (ANALYZE) {s}.kept",  # free space and visibility maps
+        table("fresh"),  # never analyzed
+        table("changed"),
+        f"ANALYZE {s}.changed",
+        f"INSERT INTO {s}.changed SELECT g, 'y' FROM generate_series(3001, 6000) g",
+        table("emptied"),
+        f"ANALYZE {s}.emptied",
+        f"TRUNCATE {s}.emptied",
+        table("toasted"),
+        f"UPDATE {s}.toasted SET t = {big} WHERE id <= 50",
+        "SELECT pg_stat_force_next_flush()",
+        f"ANALYZE {s}.toasted",
+        "SELECT pg_stat_force_next_flush()",  # the statistics see those writes now
+    )
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
+        rows = con.execute(
+            "SELECT c.relname, pg_total_relation_size(c.oid), "
+            "pg_total_relation_size(c.oid) - pg_relation_size(c.oid, 'fsm') "
+            "- pg_relation_size(c.oid, 'vm') "
+            "- coalesce(pg_relation_size(t.oid, 'fsm') + pg_relation_size(t.oid, 'vm'), 0), "
+            "pg_relation_size(c.oid, 'fsm') "
+            "FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid "
+            "WHERE c.relnamespace = %s::regnamespace AND c.relkind = 'r'",
+            [pg.schema],
+        ).fetchall()
+    on_disk = {r[0]: r[1] for r in rows}
+    without_maps = {r[0]: r[2] for r in rows}
+    got = {t.ref.name: t.bytes for t in pg.warehouse.list_tables()}
+    assert rows[0][3] >= 0 and on_disk["kept"] > without_maps["kept"]  # the maps exist
+    assert got["kept"] == without_maps["kept"]
+    for name in ("fresh", "changed", "emptied", "toasted"):
+        assert got[name] == on_disk[name], name
+    assert on_disk["toasted"] > on_disk["fresh"] + 50 * 3000  # the TOAST data is counted
+    assert on_disk["changed"] > on_disk["fresh"] > on_disk["emptied"]

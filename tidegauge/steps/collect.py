@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy.exc import DataError, IntegrityError
@@ -26,7 +28,7 @@ from tidegauge.config import Project, TableSettings
 from tidegauge.core.detectors.schema import diff_schemas
 from tidegauge.core.model import MetricPoint, TableInfo
 from tidegauge.steps.collect_gc import fewer_collections
-from tidegauge.steps.counts import Counted, KnownCount, count_rows, countable
+from tidegauge.steps.counts import CountAhead, Counted, KnownCount, countable
 from tidegauge.store.bulk import (
     EXACT_ROUND_TRIP,
     Replaced,
@@ -167,16 +169,42 @@ def collect_tables(ctx: RunContext, found: DiscoverResult) -> list[CollectedTabl
                 continue
             try:
                 retrying = cast(Warehouse, _RetryOnConnectionLoss(wh))
-                for chunk in chunked(infos, CHUNK):
-                    out.extend(_collect_chunk(run, retrying, name, chunk))
+                chunks = list(chunked(infos, CHUNK))
+                with _count_ahead(run, retrying, name, chunks) as ahead:
+                    for i, chunk in enumerate(chunks):
+                        out.extend(
+                            _collect_chunk(run, retrying, name, chunk, partial(ahead.counts, i))
+                        )
             finally:
                 wh.close()
     report.tables = len(out)
     return out
 
 
+def _count_ahead(
+    run: _Pass, wh: Warehouse, warehouse: str, chunks: list[list[TableInfo]]
+) -> CountAhead:
+    """Small tables' counts for each chunk, the next chunk's on a second connection while
+    this one is collected (see :class:`~tidegauge.steps.counts.CountAhead`)."""
+    from tidegauge.steps.discover import connect
+
+    def second() -> Warehouse:
+        return cast(
+            Warehouse, _RetryOnConnectionLoss(connect(run.ctx.project.warehouse(warehouse)))
+        )
+
+    def small(info: TableInfo) -> bool:  # settings only where rows are counted at all
+        return not wh.METADATA_ROW_COUNT and countable(wh, info, _settings_for(run, info.ref.fqn))
+
+    return CountAhead(wh, chunks, small, lambda info: _due_anyway(run, info), second)
+
+
 def _collect_chunk(
-    run: _Pass, wh: Warehouse, warehouse: str, chunk: list[TableInfo]
+    run: _Pass,
+    wh: Warehouse,
+    warehouse: str,
+    chunk: list[TableInfo],
+    count: Callable[[list[TableInfo]], dict[str, Counted]],
 ) -> list[CollectedTable]:
     store = run.ctx.store
     # (table, its key, its store id): a key is formatted once per table, not per lookup
@@ -207,14 +235,7 @@ def _collect_chunk(
             if new:
                 run.unstored.update(set(new) - tables_with_points(store, new))
         settings = {key: _settings_for(run, info.ref.fqn) for info, key, _ in mine}
-        counts = count_rows(
-            wh,
-            [
-                info
-                for info, key, tid in mine
-                if tid in due and tid not in elsewhere and countable(wh, info, settings[key])
-            ],
-        )
+        counts = count([info for info, _, tid in mine if tid in due and tid not in elsewhere])
         pending_seconds = 0.0
         try:
             for i, (info, key, tid) in enumerate(mine):
@@ -445,11 +466,10 @@ def _due_tables(run: _Pass, tables: list[tuple[TableInfo, int]]) -> set[int]:
     due: set[int] = set()
     scheduled: dict[int, list[Any]] = {}
     for info, tid in tables:
-        mine = run.schedules.get(info.ref.fqn.lower(), [])
-        if not mine or any(m.schedule is None for m in mine):
+        if _due_anyway(run, info):
             due.add(tid)
         else:
-            scheduled[tid] = mine
+            scheduled[tid] = run.schedules[info.ref.fqn.lower()]
     if scheduled:
         last = previous_runs_as_of(run.ctx.store, scheduled, run.ctx.now)
         due.update(
@@ -458,6 +478,12 @@ def _due_tables(run: _Pass, tables: list[tuple[TableInfo, int]]) -> set[int]:
             if any(is_due(m.schedule, last.get(tid), run.ctx.now) for m in mine)
         )
     return due
+
+
+def _due_anyway(run: _Pass, info: TableInfo) -> bool:
+    """Due whatever the store says: no declared monitor, or one without a schedule."""
+    mine = run.schedules.get(info.ref.fqn.lower(), [])
+    return not mine or any(m.schedule is None for m in mine)
 
 
 def schema_events(changes: list[Any]) -> list[dict[str, Any]]:

@@ -376,11 +376,14 @@ class PostgresWarehouse(Warehouse):
             .when(reltuples.copy() >= exp.Literal.number(0), exp.cast(reltuples, "bigint"))
             .else_(exp.null())
         )
+        self.connect()
         size = (
             exp.case()
             .when(relkind.copy().isin(*_lit(*_VIEW_KINDS)), exp.null())
             .else_(exp.func("pg_total_relation_size", _col("oid", c)))
         )
+        if self._con.info.server_version >= 140000:  # reltuples is -1 until the first ANALYZE
+            size = size.when(_pages_current(c, "t"), _pages_bytes(c, "t", "ih", "it"))
         kind = (
             exp.case()
             .when(relkind.copy().isin(*_lit(*_VIEW_KINDS)), exp.Literal.string("view"))
@@ -404,7 +407,16 @@ class PostgresWarehouse(Warehouse):
                 on=_col("relid", s).eq(_col("oid", c)),
                 join_type="left",
             )
-            .where(relkind.copy().isin(*_lit(*_TABLE_KINDS, *_VIEW_KINDS)))
+            .join(
+                exp.table_("pg_class", db="pg_catalog", alias="t"),
+                on=_col("oid", "t").eq(_col("reltoastrelid", c)),
+                join_type="left",
+            )
+        )
+        for alias, on in (("ih", _col("oid", c)), ("it", _col("reltoastrelid", c))):
+            q = q.join(*_index_pages(alias, on), join_type="left")  # the table's, its TOAST's
+        q = (
+            q.where(relkind.copy().isin(*_lit(*_TABLE_KINDS, *_VIEW_KINDS)))
             # partitions are listed through their parent
             .where(exp.not_(_col("relispartition", c)))
             .where(_user_schemas(_col("nspname", n)))
@@ -513,24 +525,22 @@ class PostgresWarehouse(Warehouse):
         )
 
     def view_definitions(self) -> dict[TableRef, str]:
-        views = exp.select(
-            _alias(exp.column("schemaname"), "schema"),
-            _alias(exp.column("viewname"), "name"),
-            _alias(exp.column("definition"), "definition"),
-        ).from_(exp.table_("pg_views", db="pg_catalog"))
-        matviews = exp.select(
-            _alias(exp.column("schemaname"), "schema"),
-            _alias(exp.column("matviewname"), "name"),
-            _alias(exp.column("definition"), "definition"),
-        ).from_(exp.table_("pg_matviews", db="pg_catalog"))
+        # filtered in the statement: the system's ~100 views are not decompiled every run
+        views, matviews = (
+            exp.select(
+                _alias(exp.column("schemaname"), "schema"),
+                _alias(exp.column(name), "name"),
+                _alias(exp.column("definition"), "definition"),
+            )
+            .from_(exp.table_(table, db="pg_catalog"))
+            .where(_user_schemas(exp.column("schemaname")))
+            for table, name in (("pg_views", "viewname"), ("pg_matviews", "matviewname"))
+        )
         q = exp.union(views, matviews, distinct=False)
-        out: dict[TableRef, str] = {}
-        for r in self.execute(q, comment="view definitions").dicts():
-            schema = str(r["schema"])
-            if schema.startswith("pg_") or schema == "information_schema":
-                continue
-            out[TableRef(self.name, schema, str(r["name"]))] = str(r["definition"]).strip()
-        return out
+        return {
+            TableRef(self.name, str(r["schema"]), str(r["name"])): str(r["definition"]).strip()
+            for r in self.execute(q, comment="view definitions").dicts()
+        }
 
     def query_history(self, limit: int = 5000) -> list[str]:
         """Statements that write tables, from ``pg_stat_statements`` when it is installed.
@@ -568,6 +578,62 @@ class PostgresWarehouse(Warehouse):
         except WarehouseError:
             # installed but not preloaded, or not readable by this role
             return []
+
+
+def _stat(name: str, oid: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=f"pg_stat_get_{name}", expressions=[oid.copy()])
+
+
+def _pages_current(c: str, t: str) -> exp.Expr:
+    """Whether ``pg_class`` page counts still give an ordinary table's size (PostgreSQL 14+,
+    where ``reltuples`` is -1 until the first VACUUM/ANALYZE and again after TRUNCATE).
+
+    The table was analyzed (which set its and its indexes' relpages, as VACUUM and CREATE
+    INDEX do) and the statistics have seen no row inserted, updated or deleted since; its
+    TOAST table, which ANALYZE does not measure, has had nothing inserted since its last
+    VACUUM, or was never vacuumed and never had anything inserted. Anything else (never
+    analyzed, changed since, statistics reset; partitioned, foreign and materialized
+    relations) is measured by ``pg_total_relation_size``, which opens all (~50 µs a table)."""
+    oid, toast, zero = _col("oid", c), _col("oid", t), exp.Literal.number(0)
+    toast_current = (
+        exp.case()
+        .when(_col("reltuples", t) >= zero, _stat("ins_since_vacuum", toast).eq(zero))
+        .else_(exp.and_(_col("relpages", t).eq(zero), _stat("tuples_inserted", toast).eq(zero)))
+    )
+    analyzed = [
+        exp.Is(this=_stat(f"last_{a}_time", oid), expression=exp.null())
+        for a in ("analyze", "autoanalyze")
+    ]
+    return exp.and_(
+        _col("relkind", c).eq(exp.Literal.string("r")),
+        _col("reltuples", c) >= zero,
+        _stat("mod_since_analyze", oid).eq(zero),
+        exp.not_(exp.and_(*analyzed)),
+        exp.or_(_col("reltoastrelid", c).eq(zero), exp.paren(toast_current)),
+    )
+
+
+def _pages_bytes(c: str, t: str, ih: str, it: str) -> exp.Expression:
+    """The table's, its TOAST table's and their indexes' pages in bytes (not free space maps)."""
+    total: exp.Expression = exp.cast(_col("relpages", c), "bigint")
+    for col in (_col("relpages", t), _col("pages", ih), _col("pages", it)):
+        total = exp.Add(
+            this=total, expression=exp.Coalesce(this=col, expressions=[exp.Literal.number(0)])
+        )
+    block = exp.cast(exp.func("current_setting", exp.Literal.string("block_size")), "bigint")
+    return exp.Mul(this=exp.paren(total), expression=block)
+
+
+def _index_pages(alias: str, on: exp.Column) -> tuple[exp.Expression, exp.Expr]:
+    """Pages of each relation's indexes by the relation's oid, joined on ``on``."""
+    pages = exp.func("sum", exp.cast(_col("relpages", "i"), "bigint"))
+    q = (
+        exp.select(_col("indrelid", "x"), exp.alias_(pages, "pages"))
+        .from_(exp.table_("pg_index", db="pg_catalog", alias="x"))
+        .join(exp.table_("pg_class", db="pg_catalog", alias="i"), on="i.oid = x.indexrelid")
+        .group_by(_col("indrelid", "x"))
+    )
+    return q.subquery(alias), _col("indrelid", alias).eq(on)
 
 
 def _with_string_enums(table: TableInfo, enums: set[tuple[str, str, str]]) -> TableInfo:
