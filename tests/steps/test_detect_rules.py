@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from tidegauge.steps.detect import identifier_like
+from tidegauge.core.metrics.names import identifier_like
 from tidegauge.steps.detect_other import _stable_value_set
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
