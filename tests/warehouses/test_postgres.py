@@ -113,6 +113,34 @@ def test_row_estimate_after_analyze_and_partitions_listed_once(pg: Engine) -> No
 
 
 @pytest.mark.postgres
+def test_a_partitioned_table_is_as_big_as_its_partitions(pg: Engine) -> None:
+    """The parent stores nothing itself: its own size is 0, which made a partitioned table of
+    any size look small (counted together with 99 small tables, shown as 0 bytes)."""
+    s = exp.to_identifier(pg.schema, quoted=True).sql("postgres")
+    pg.admin_run(
+        f"CREATE TABLE {s}.big (id int, day date, pad text) PARTITION BY RANGE (day)",
+        f"CREATE TABLE {s}.big_a PARTITION OF {s}.big FOR VALUES FROM ('2024-01-01') "
+        "TO ('2024-07-01') PARTITION BY RANGE (id)",  # a partition partitioned again
+        f"CREATE TABLE {s}.big_a1 PARTITION OF {s}.big_a FOR VALUES FROM (0) TO (1000000)",
+        f"CREATE TABLE {s}.big_b PARTITION OF {s}.big FOR VALUES FROM ('2024-07-01') "
+        "TO ('2025-01-01')",
+        f"CREATE TABLE {s}.empty (id int) PARTITION BY LIST (id)",
+        f"INSERT INTO {s}.big SELECT g, DATE '2024-01-01' + g % 360, repeat('x', 200) "
+        "FROM generate_series(1, 20000) g",
+    )
+    leaves = pg.warehouse.execute(
+        pg.warehouse.parse(
+            f"SELECT pg_total_relation_size('{s}.big_a1'::regclass) "
+            f"+ pg_total_relation_size('{s}.big_b'::regclass)"
+        )
+    ).rows[0][0]
+    tables = {t.ref.name: t for t in pg.warehouse.list_tables()}
+    assert set(tables) == {"big", "empty"}  # partitions are listed through their parent
+    assert tables["big"].bytes == leaves > 4_000_000
+    assert tables["empty"].bytes == 0
+
+
+@pytest.mark.postgres
 def test_permission_denied_names_the_warehouse(pg: Engine) -> None:
     role = f"tgtest_{uuid.uuid4().hex[:8]}"
     pg.seed("secret", {"id": "int"}, [(1,)])

@@ -148,11 +148,9 @@ class PostgresWarehouse(Warehouse):
       * ``METADATA_ROW_COUNT``: no; ``n_live_tup`` / ``reltuples`` are estimates that lag
         behind loads (reltuples only moves on VACUUM/ANALYZE), good for sizing a scan
         but not for volume monitoring. ``TableInfo.row_count`` still carries the estimate.
-      * ``METADATA_FRESHNESS``: no. PostgreSQL keeps no last-modified time per table:
-        ``pg_stat_user_tables`` has last (auto)vacuum/analyze times, which are maintenance
-        times, not writes; ``track_commit_timestamp`` (off by default) only timestamps
-        transactions, and finding a table's latest one means reading every row's xmin,
-        which is a scan. Freshness therefore comes from a timestamp column.
+      * ``METADATA_FRESHNESS``: no. PostgreSQL keeps no last-modified time per table (its
+        vacuum/analyze times are maintenance; ``track_commit_timestamp`` is off by default
+        and a table's latest commit means reading every row's xmin): a timestamp column.
     """
 
     DIALECT = "postgres"
@@ -384,6 +382,12 @@ class PostgresWarehouse(Warehouse):
         )
         if self._con.info.server_version >= 140000:  # reltuples is -1 until the first ANALYZE
             size = size.when(_pages_current(c, "t"), _pages_bytes(c, "t", "ih", "it"))
+        # a partitioned table stores nothing itself: its size is its partitions'
+        total = exp.func("sum", exp.func("pg_total_relation_size", exp.column("relid")))
+        parts = exp.select(exp.func("coalesce", total, exp.Literal.number(0))).from_(
+            exp.Table(this=exp.func("pg_partition_tree", _col("oid", c)))
+        )
+        size = size.when(relkind.copy().eq(exp.Literal.string("p")), exp.Subquery(this=parts))
         kind = (
             exp.case()
             .when(relkind.copy().isin(*_lit(*_VIEW_KINDS)), exp.Literal.string("view"))
@@ -586,14 +590,11 @@ def _stat(name: str, oid: exp.Expression) -> exp.Expression:
 
 def _pages_current(c: str, t: str) -> exp.Expr:
     """Whether ``pg_class`` page counts still give an ordinary table's size (PostgreSQL 14+,
-    where ``reltuples`` is -1 until the first VACUUM/ANALYZE and again after TRUNCATE).
-
-    The table was analyzed (which set its and its indexes' relpages, as VACUUM and CREATE
-    INDEX do) and the statistics have seen no row inserted, updated or deleted since; its
-    TOAST table, which ANALYZE does not measure, has had nothing inserted since its last
-    VACUUM, or was never vacuumed and never had anything inserted. Anything else (never
-    analyzed, changed since, statistics reset; partitioned, foreign and materialized
-    relations) is measured by ``pg_total_relation_size``, which opens all (~50 µs a table)."""
+    where ``reltuples`` is -1 until the first VACUUM/ANALYZE and again after TRUNCATE): it
+    was analyzed (which sets its and its indexes' relpages) and no row changed since, and its
+    TOAST table (which ANALYZE does not measure) had nothing inserted since its last VACUUM,
+    or ever if never vacuumed. Anything else is measured by ``pg_total_relation_size``, which
+    opens every relation (~50 µs a table); a partitioned table by its partitions'."""
     oid, toast, zero = _col("oid", c), _col("oid", t), exp.Literal.number(0)
     toast_current = (
         exp.case()
