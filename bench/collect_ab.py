@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -29,33 +28,28 @@ sys.path.insert(0, str(HERE))
 import collect  # noqa: E402  (bench/collect.py: the table, the hand-written scan, the runs)
 
 
-def _children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def one_round(db: Path, work: Path, name: str, tag: str) -> dict[str, Any]:
     """The hand-written scan, init and the first run of the tree ``collect.ROOT`` points at."""
     rec: dict[str, Any] = {"tree": name, "load1": os.getloadavg()[0]}
-    c0, t0 = _children_cpu(), time.perf_counter()
+    c0, t0 = collect.children_cpu(), time.perf_counter()
     proc = subprocess.run(
         [sys.executable, collect.__file__, "--hand-worker", str(db)],
         env=collect.child_env(), capture_output=True, text=True, check=True,
     )  # fmt: skip
-    rec["hand_wall"], rec["hand_cpu"] = time.perf_counter() - t0, _children_cpu() - c0
+    rec["hand_wall"], rec["hand_cpu"] = time.perf_counter() - t0, collect.children_cpu() - c0
     hand = json.loads(proc.stdout.strip().splitlines()[-1])
     rec["hand_query"], rec["hand_rss"] = hand["query_seconds"], hand["peak_rss_mb"]
     project = work / f"project-{tag}"
     project.mkdir()
-    c0 = _children_cpu()
+    c0 = collect.children_cpu()
     rec["init_wall"], _, _ = collect._tidegauge(project, "init", "-w", f"duckdb:///{db}")
-    rec["init_cpu"] = _children_cpu() - c0
-    c0 = _children_cpu()
+    rec["init_cpu"] = collect.children_cpu() - c0
+    c0 = collect.children_cpu()
     now = collect.NOW.isoformat()
     rec["run_wall"], rec["run_rss"], out = collect._tidegauge(
         project, "run", "--now", now, "--json", "--no-notify"
     )
-    rec["run_cpu"] = _children_cpu() - c0
+    rec["run_cpu"] = collect.children_cpu() - c0
     report = collect._report(out)
     ledger = collect._ledger(project, report["run_id"])
     rec["field_health_scan"] = ledger["by_monitor"]["field_health"]["seconds"]
