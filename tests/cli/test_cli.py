@@ -104,6 +104,8 @@ def test_unreachable_warehouse_is_reported_not_raised(tmp_path):
     ("url", "expected"),
     [
         ("duckdb:///abs/w.duckdb", {"type": "duckdb", "path": "/abs/w.duckdb"}),
+        ("duckdb:////abs/w.duckdb", {"type": "duckdb", "path": "/abs/w.duckdb"}),
+        ("duckdb://rel/w.duckdb", {"type": "duckdb", "path": "rel/w.duckdb"}),
         ("postgresql://u@h:5432/db", {"type": "postgres", "url": "postgresql://u@h:5432/db"}),
         ("mysql://root@127.0.0.1:3306/test", {"type": "mysql"}),
         ("postgresql://u:pw@h:5432/db", {"url": "postgresql://u:${PGPASSWORD}@h:5432/db"}),

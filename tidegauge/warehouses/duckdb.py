@@ -108,9 +108,14 @@ class DuckDBWarehouse(Warehouse):
 
     @classmethod
     def entry_from_url(cls, url: str) -> dict[str, object]:
-        """``duckdb:///abs/path.duckdb`` (or ``duckdb://relative.duckdb``) as a path."""
+        """``duckdb:///abs/path.duckdb`` (or ``duckdb://relative.duckdb``) as a path.
+
+        SQLAlchemy's spelling of an absolute path, ``duckdb:////abs/path.duckdb``, means the
+        same file: it is written ``/abs/path.duckdb``, not ``//abs/path.duckdb``."""
         parsed = urlparse(url)
         path = unquote(parsed.path) if not parsed.netloc else unquote(parsed.netloc + parsed.path)
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
         if not path:
             raise ValueError("a DuckDB URL needs a path: duckdb:///abs/path.duckdb")
         return {"name": "main", "type": cls.CONFIG.model_fields["type"].default, "path": path}
