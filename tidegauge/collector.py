@@ -99,6 +99,10 @@ class CollectionResult:
     #: collection recomputed in full; stored points of that family there not produced
     #: again are stale (a shorter window ranks the top-k values differently)
     replaced: list[tuple[str, datetime, datetime]] = field(default_factory=list)
+    #: columns whose ``value_count`` points are here although this window could not tell
+    #: their values are categories (:func:`~tidegauge.core.metrics.categorical.undecided`):
+    #: the caller stores them only for a column whose values the store tracks already
+    undecided: set[str] = field(default_factory=set)
 
 
 class _TableGone(Exception):

@@ -28,6 +28,7 @@ from tidegauge.core.metrics import (
     parse_custom_sql,
     to_utc,
 )
+from tidegauge.core.metrics.categorical import undecided
 from tidegauge.core.metrics.keys import build_orphan_query, read_orphans
 from tidegauge.core.model import TableRef, TypeFamily, new_point
 
@@ -211,6 +212,8 @@ def categorical(
         res = r.run("categorical", plan.query)
         distinct.update(plan.distinct_counts(res.columns, res.rows))
         rows.extend(plan.read(res.columns, res.rows))
+        if s.categorical_columns is None:  # columns named in the settings are categorical
+            _mark_undecided(r, queried, rows, distinct, limit)
     if derived:
         folded, folded_distinct = fold_top_k(derived, d.categorical_top_k)
         distinct.update(folded_distinct)
@@ -229,6 +232,35 @@ def categorical(
         if column not in high:
             when, seconds = (bucket, secs) if bucket else (r.now, 0)
             append(new_point(ref, name, when, float(n), column, value, seconds))
+
+
+def _mark_undecided(
+    r: _Run,
+    queried: list[Any],
+    rows: list[tuple[datetime | None, str, str, int]],
+    distinct: dict[str, int],
+    limit: int,
+) -> None:
+    """Mark the columns whose window could not tell categories from identifiers
+    (:func:`undecided`): the caller keeps their values only where the store tracks them
+    already. A boolean or an enum is categorical by its type, whatever the window."""
+    typed = {
+        c.name
+        for c in queried
+        if c.family is TypeFamily.BOOLEAN or c.data_type.lower().startswith("enum")
+    }
+    for name, (values, nonnull) in undecided(rows, distinct, limit).items():
+        if name in typed:
+            continue
+        r.result.undecided.add(name)
+        r.result.skipped.append(
+            (
+                name,
+                f"categorical: {values} distinct values in {nonnull} non-null rows repeat too "
+                "little to tell categories from identifiers: values kept only if already "
+                "tracked",
+            )
+        )
 
 
 def segments(r: _Run, by: list[str], spec: BucketSpec | None, window: Window | None) -> None:

@@ -49,6 +49,7 @@ from tidegauge.store.store import schema_fingerprint
 from tidegauge.warehouses.base import ConnectionFailed, QueryResult, Warehouse, WarehouseError
 
 if TYPE_CHECKING:
+    from tidegauge.collector import CollectionResult
     from tidegauge.steps.context import DiscoverResult, RunContext
 
 log = logging.getLogger("tidegauge.collect")
@@ -329,7 +330,7 @@ def _collect_one(
         log.exception("collection failed for %s", info.ref.fqn)
         result, entry.error = None, f"collection failed: {type(e).__name__}: {e}"
     if result is not None:
-        write.points = list(result.points)
+        write.points = _tracked_values_only(run, tid, result)
         write.replaced = [Replaced(*r) for r in result.replaced]
         entry.points = len(write.points)
         write.ledger += [
@@ -364,6 +365,20 @@ def _collect_one(
     write.error = entry.error
     write.seconds = time.perf_counter() - started
     return entry, write
+
+
+def _tracked_values_only(run: _Pass, tid: int, result: CollectionResult) -> list[MetricPoint]:
+    """The collected points, less the value counts of undecided columns the store does not
+    track yet (:attr:`~tidegauge.collector.CollectionResult.undecided`): eight new rows of
+    a UUID or e-mail column are eight distinct values, not eight categories, and must not
+    become tracked values (stored raw, with their distinct count no longer scored)."""
+    points = list(result.points)
+    if not result.undecided:
+        return points
+    untracked = result.undecided - run.ctx.store.categorical_columns(tid, among=result.undecided)
+    if not untracked:
+        return points
+    return [p for p in points if p.metric != "value_count" or p.column not in untracked]
 
 
 def _ledger(

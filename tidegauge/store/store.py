@@ -230,15 +230,15 @@ class Store:
             ).all()
         return sorted((r[0], r[1], r[2]) for r in rows)
 
-    def categorical_columns(self, table_id: int) -> set[str]:
-        """Columns whose values are tracked one by one (``value_count`` series)."""
+    def categorical_columns(self, table_id: int, among: Iterable[str] | None = None) -> set[str]:
+        """Columns whose values are tracked one by one (``value_count`` series); ``among``:
+        only these (each then reads its own points alone, by the series index)."""
         t = s.metric_points
+        where = [t.c.table_id == table_id, t.c.metric == "value_count"]
+        if among is not None:
+            where.append(t.c.column_name.in_(sorted(among)))
         with self.engine.connect() as c:
-            rows = c.execute(
-                select(t.c.column_name)
-                .where(t.c.table_id == table_id, t.c.metric == "value_count")
-                .distinct()
-            ).all()
+            rows = c.execute(select(t.c.column_name).where(*where).distinct()).all()
         return {r[0] for r in rows if r[0]}
 
     def points(

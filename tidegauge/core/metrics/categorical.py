@@ -22,7 +22,7 @@ from tidegauge.core.metrics.timeframe import (
 )
 from tidegauge.core.model import ColumnInfo
 
-__all__ = ["CategoricalPlan", "build_categorical_plan", "fold_top_k"]
+__all__ = ["CategoricalPlan", "build_categorical_plan", "fold_top_k", "undecided"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,3 +227,36 @@ def build_categorical_plan(
         .group_by(*[c.copy() for c in bcol], exp.column("col"), folded.copy())
     )
     return CategoricalPlan(final, tuple(c.name for c in columns), spec, strategy)
+
+
+def undecided(
+    rows: Sequence[tuple[datetime | None, str, str, int]],
+    distinct: Mapping[str, int],
+    limit: int,
+) -> dict[str, tuple[int, int]]:
+    """Columns whose window cannot tell categories from identifiers: ``{column: (distinct
+    non-null values, non-null rows)}``.
+
+    A window of few rows has few distinct values whatever the column holds: eight new rows
+    give eight distinct UUIDs, under any limit. What tells categories apart is that their
+    values repeat: a column is judged categorical from a window only when its non-null rows
+    outnumber ``limit`` or each of its values appears twice on average. An all-null window
+    says nothing either. ``rows`` and ``distinct`` are a categorical query's, as read by
+    :meth:`CategoricalPlan.read` and :meth:`CategoricalPlan.distinct_counts` (which counts
+    ``NULL_VALUE`` as a value); columns over ``limit`` are not categorical and not listed.
+    """
+    total: dict[str, int] = {}
+    nulls: dict[str, int] = {}
+    for _bucket, column, value, n in rows:
+        total[column] = total.get(column, 0) + n
+        if value == NULL_VALUE:
+            nulls[column] = nulls.get(column, 0) + n
+    out: dict[str, tuple[int, int]] = {}
+    for column, count in distinct.items():
+        if count > limit:
+            continue
+        nonnull = total.get(column, 0) - nulls.get(column, 0)
+        values = count - (1 if nulls.get(column) else 0)
+        if nonnull <= 0 or (nonnull <= limit and 2 * values > nonnull):
+            out[column] = (values, max(nonnull, 0))
+    return out
