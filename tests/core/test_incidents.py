@@ -12,7 +12,7 @@ from tidegauge.core.incidents import (
     OpenIncident,
     group_alerts,
 )
-from tidegauge.core.model import AlertKind
+from tidegauge.core.model import AlertKind, Severity
 
 T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 # raw.orders → stg.orders → mart.revenue ; raw.users unrelated
@@ -55,6 +55,22 @@ def test_order_of_input_does_not_change_grouping():
     assert [(g.root.id, sorted(m.id for m in g.members)) for g in a] == [
         (g.root.id, sorted(m.id for m in g.members)) for g in b
     ]
+
+
+def test_the_most_severe_of_simultaneous_alerts_on_a_table_roots_and_names_the_incident():
+    # a migration adds 40 columns and removes one: the removal breaks readers, the rest not
+    added = [
+        AlertRef(i, "raw.orders", AlertKind.SCHEMA_CHANGE, T0, Severity.LOW, f"extra_{i}")
+        for i in range(1, 41)
+    ]
+    removed = AlertRef(41, "raw.orders", AlertKind.SCHEMA_CHANGE, T0, Severity.HIGH, "user")
+    (group,) = group_alerts([*added, removed], [], path)
+    assert group.root.id == 41 and len(group.members) == 41
+    # the most upstream still comes first, whatever its severity
+    symptom = AlertRef(50, "stg.orders", AlertKind.VOLUME, T0, Severity.CRITICAL)
+    cause = AlertRef(51, "raw.orders", AlertKind.VOLUME, T0, Severity.LOW)
+    (chain,) = group_alerts([symptom, cause], [], path)
+    assert chain.root.id == 51
 
 
 def test_far_apart_in_time_stay_separate():
