@@ -14,7 +14,7 @@ from tests.engines import Engine, open_engine
 from tests.servers import POSTGRES_URL
 from tidegauge.core.model import TableKind, TypeFamily
 from tidegauge.warehouses.base import ConnectionFailed, PermissionDenied
-from tidegauge.warehouses.postgres import PostgresWarehouseConfig
+from tidegauge.warehouses.postgres import PostgresWarehouseConfig, size_expression
 
 
 def test_url_wins_over_fields_and_is_percent_decoded() -> None:
@@ -138,6 +138,17 @@ def test_a_partitioned_table_is_as_big_as_its_partitions(pg: Engine) -> None:
     assert set(tables) == {"big", "empty"}  # partitions are listed through their parent
     assert tables["big"].bytes == leaves > 4_000_000
     assert tables["empty"].bytes == 0
+
+
+def test_sizes_ask_only_for_what_the_server_version_has() -> None:
+    """pg_partition_tree is PostgreSQL 12+, and page counts are trusted from 14: discovery's
+    query on an older server must not name what it lacks (a missing function fails the
+    whole warehouse's discovery, not one table)."""
+    sql = {v: size_expression("c", v).sql("postgres").lower() for v in (110000, 120000, 140000)}
+    assert "pg_partition_tree" not in sql[110000] and "relpages" not in sql[110000]
+    assert "pg_partition_tree" in sql[120000] and "relpages" not in sql[120000]
+    assert "pg_partition_tree" in sql[140000] and "relpages" in sql[140000]
+    assert all("pg_total_relation_size(c.oid)" in q for q in sql.values())
 
 
 @pytest.mark.postgres

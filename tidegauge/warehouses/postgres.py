@@ -355,9 +355,7 @@ class PostgresWarehouse(Warehouse):
     # --- metadata ---------------------------------------------------------------
     def list_tables(self) -> list[TableInfo]:
         c, n, s = "c", "n", "s"
-        relkind = _col("relkind", c)
-        reltuples = _col("reltuples", c)
-        live = _col("n_live_tup", s)
+        relkind, reltuples, live = _col("relkind", c), _col("reltuples", c), _col("n_live_tup", s)
         has_stats = exp.or_(
             live.copy() > exp.Literal.number(0),
             *[
@@ -375,23 +373,10 @@ class PostgresWarehouse(Warehouse):
             .else_(exp.null())
         )
         self.connect()
-        size = (
-            exp.case()
-            .when(relkind.copy().isin(*_lit(*_VIEW_KINDS)), exp.null())
-            .else_(exp.func("pg_total_relation_size", _col("oid", c)))
-        )
-        if self._con.info.server_version >= 140000:  # reltuples is -1 until the first ANALYZE
-            size = size.when(_pages_current(c, "t"), _pages_bytes(c, "t", "ih", "it"))
-        # a partitioned table stores nothing itself: its size is its partitions'
-        total = exp.func("sum", exp.func("pg_total_relation_size", exp.column("relid")))
-        parts = exp.select(exp.func("coalesce", total, exp.Literal.number(0))).from_(
-            exp.Table(this=exp.func("pg_partition_tree", _col("oid", c)))
-        )
-        size = size.when(relkind.copy().eq(exp.Literal.string("p")), exp.Subquery(this=parts))
+        size = size_expression(c, self._con.info.server_version)
+        is_view = relkind.copy().isin(*_lit(*_VIEW_KINDS))
         kind = (
-            exp.case()
-            .when(relkind.copy().isin(*_lit(*_VIEW_KINDS)), exp.Literal.string("view"))
-            .else_(exp.Literal.string("table"))
+            exp.case().when(is_view, exp.Literal.string("view")).else_(exp.Literal.string("table"))
         )
         q = (
             exp.select(
@@ -588,13 +573,28 @@ def _stat(name: str, oid: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this=f"pg_stat_get_{name}", expressions=[oid.copy()])
 
 
+def size_expression(c: str, version: int) -> exp.Expression:
+    """A relation's bytes in discovery's query (``c``: its pg_class alias; ``t``, ``ih`` and
+    ``it`` joined there) on a server of ``version``. A partitioned table stores nothing
+    itself: its size is its partitions' (``pg_partition_tree``, 12+; before, it reads 0)."""
+    kind, oid = _col("relkind", c), _col("oid", c)
+    size = exp.case().when(kind.copy().isin(*_lit(*_VIEW_KINDS)), exp.null())
+    if version >= 140000:  # reltuples is -1 until the first ANALYZE
+        size = size.when(_pages_current(c, "t"), _pages_bytes(c, "t", "ih", "it"))
+    if version >= 120000:
+        total = exp.func("sum", exp.func("pg_total_relation_size", exp.column("relid")))
+        tree = exp.Table(this=exp.func("pg_partition_tree", oid.copy()))
+        parts = exp.select(exp.func("coalesce", total, exp.Literal.number(0))).from_(tree)
+        size = size.when(kind.eq(exp.Literal.string("p")), exp.Subquery(this=parts))
+    return size.else_(exp.func("pg_total_relation_size", oid))
+
+
 def _pages_current(c: str, t: str) -> exp.Expr:
-    """Whether ``pg_class`` page counts still give an ordinary table's size (PostgreSQL 14+,
-    where ``reltuples`` is -1 until the first VACUUM/ANALYZE and again after TRUNCATE): it
-    was analyzed (which sets its and its indexes' relpages) and no row changed since, and its
-    TOAST table (which ANALYZE does not measure) had nothing inserted since its last VACUUM,
-    or ever if never vacuumed. Anything else is measured by ``pg_total_relation_size``, which
-    opens every relation (~50 µs a table); a partitioned table by its partitions'."""
+    """Whether ``pg_class`` page counts still give an ordinary table's size (14+: reltuples
+    is -1 until the first VACUUM/ANALYZE and after TRUNCATE): analyzed (which sets its and
+    its indexes' relpages), no row changed since, and its TOAST table (which ANALYZE does
+    not measure) has had no insert since its last VACUUM (or ever). Else
+    ``pg_total_relation_size``, which opens every relation (~50 µs a table)."""
     oid, toast, zero = _col("oid", c), _col("oid", t), exp.Literal.number(0)
     toast_current = (
         exp.case()
