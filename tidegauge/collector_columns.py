@@ -30,7 +30,7 @@ from tidegauge.core.metrics import (
 )
 from tidegauge.core.metrics.categorical import undecided
 from tidegauge.core.metrics.keys import build_orphan_query, read_orphans
-from tidegauge.core.model import TableRef, TypeFamily, new_point
+from tidegauge.core.model import ColumnInfo, TableRef, TypeFamily, new_point
 
 if TYPE_CHECKING:
     from tidegauge.collector import _Run
@@ -236,7 +236,7 @@ def categorical(
 
 def _mark_undecided(
     r: _Run,
-    queried: list[Any],
+    queried: list[ColumnInfo],
     rows: list[tuple[datetime | None, str, str, int]],
     distinct: dict[str, int],
     limit: int,
