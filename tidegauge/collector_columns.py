@@ -113,15 +113,22 @@ def profile(
         counts = _bucket_counts(r, spec, window)
     if spec is None or window is None:
         return
-    # Empty buckets are real zeros (the query succeeded); on a first run, start at the
-    # first bucket with data so that a table born last week gets no month of zeros.
+    # Empty buckets between buckets with rows are real zeros (the query succeeded); on a
+    # first run, start at the first bucket with data so that a table born last week gets no
+    # month of zeros. Empty buckets after the newest one with rows are not known to be
+    # empty: a table loaded in batches (last night's load of yesterday's events) has none
+    # of the hours since its last load yet. Stored as zeros they alerted on every run and,
+    # once older than the recheck window, stayed zero after the rows came. They are left
+    # out: the next run's window starts at the newest bucket stored and collects them
+    # again, and updates that stop coming are freshness's to report.
     since, until = window.since, window.until
     assert since is not None and until is not None  # _window always sets both
     if last_bucket is None:
         since = min(counts) if counts else until
-    for b in bucket_starts(since, until, secs):
+    end = max(counts) + timedelta(seconds=secs) if counts else since
+    for b in bucket_starts(since, end, secs):
         r.point(Metric.BUCKET_ROW_COUNT, counts.get(b, 0), bucket=b, seconds=secs)
-    r.result.last_bucket = until - timedelta(seconds=secs)
+    r.result.last_bucket = end - timedelta(seconds=secs) if end > since else last_bucket
 
 
 def _bucket_counts(r: _Run, spec: BucketSpec, window: Window | None) -> dict[datetime, int]:

@@ -230,6 +230,10 @@ def merge(
                 schema_changes=[change_from_wire(ch) for ch in e["schema_changes"]],
                 points=int(e["points"]),
                 first_run=bool(e["first_run"]),
+                # absent from a worker of an older version: tests from the previous run only
+                resumed_after=(
+                    datetime.fromisoformat(e["resumed_after"]) if e.get("resumed_after") else None
+                ),
                 error=e["error"],
             )
         )

@@ -97,5 +97,6 @@ def entry_to_wire(entry: Any) -> dict[str, Any]:
         "schema_changes": [change_to_wire(ch) for ch in entry.schema_changes],
         "points": entry.points,
         "first_run": entry.first_run,
+        "resumed_after": _time(entry.resumed_after),
         "error": entry.error,
     }

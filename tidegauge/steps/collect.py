@@ -97,6 +97,9 @@ class CollectedTable:
     schema_changes: list[Any] = field(default_factory=list)
     points: int = 0
     first_run: bool = False
+    #: start of the newest volume bucket stored before this run (None: none): buckets after
+    #: it were still empty then, so this run tests them even when older than its window
+    resumed_after: datetime | None = None
     error: str | None = None
     #: this run's points of a table that had none stored before, kept after their commit so
     #: that detection need not read them back (``store.history.points_as_stored`` gives what
@@ -302,7 +305,7 @@ def _collect_one(
     from tidegauge.collector import collect_table
 
     project = run.ctx.project
-    entry = CollectedTable(tid, info, settings, first_run=last is None)
+    entry = CollectedTable(tid, info, settings, first_run=last is None, resumed_after=last)
     write = TableWrite(tid, "ok")
     started = time.perf_counter()
     if counted is not None:  # counted with its chunk: the collector takes the count as known

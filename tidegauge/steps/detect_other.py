@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING
 from tidegauge.config import Project
 from tidegauge.core.detectors.base import Detection, DetectorSettings, Sensitivity
 from tidegauge.core.detectors.categorical import CategoricalDetector
-from tidegauge.core.detectors.freshness import FreshnessDetector, times_of_updates
+from tidegauge.core.detectors.freshness import (
+    FreshnessDetector,
+    late_by_looks,
+    times_of_updates,
+)
 from tidegauge.core.detectors.rules import RuleInput, RuleSpec, RuleType, evaluate_rules
 from tidegauge.core.model import Alert, AlertKind, Severity
 from tidegauge.store.bulk import PointFilter
@@ -32,7 +36,7 @@ def categories_read(now: datetime) -> PointFilter:
 def updates_read(now: datetime) -> list[PointFilter]:
     return [
         PointFilter(now - HISTORY, frozenset({"bucket_row_count"}), unsegmented=True),
-        PointFilter(now - HISTORY, frozenset({"last_modified"})),
+        PointFilter(now - HISTORY, frozenset({"last_modified", "freshness_lag_seconds"})),
     ]
 
 
@@ -92,7 +96,9 @@ def categorical_alerts(
     if not history.holds(read):
         return []
     bucket = _bucket(project, entry)
-    start = history.test_from(now, bucket, project.defaults.recheck_buckets, entry.first_run)
+    start = history.test_from(
+        now, bucket, project.defaults.recheck_buckets, entry.first_run, entry.resumed_after
+    )
     points = history.select(read)
     by_col: dict[str, dict[datetime, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for p in points:
@@ -195,6 +201,18 @@ def freshness_alert(
         # it has had in its history is not news
         gaps = sorted((b - a).total_seconds() for a, b in pairwise(times))
         if (now - last).total_seconds() <= gaps[-1]:
+            return None
+    if sla is None:
+        # rows say when the data happened, not when it landed: what earlier runs saw of the
+        # newest row tells the table's load schedule from a late load
+        looks = [
+            (p.bucket_start, p.value)
+            for p in history.select(*reads)
+            if p.metric == "freshness_lag_seconds" and p.value is not None
+        ]
+        now_look = [v for t, v in looks if t == now]
+        staleness = now_look[-1] if now_look else (now - last).total_seconds()
+        if not late_by_looks(staleness, looks, now):
             return None
     return Alert(
         kind=AlertKind.FRESHNESS,

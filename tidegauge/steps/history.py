@@ -84,9 +84,17 @@ class TableHistory:
                 out.extend(p for p in grouped[metric] if any(w.match(p) for w in filters))
         return out
 
-    def test_from(self, now: datetime, bucket: int, recheck: int, first_run: bool) -> datetime:
+    def test_from(
+        self,
+        now: datetime,
+        bucket: int,
+        recheck: int,
+        first_run: bool,
+        resumed_after: datetime | None = None,
+    ) -> datetime:
         """Start of the first bucket this run tests (see :mod:`tidegauge.steps.window`)."""
-        return first_tested(None if first_run else self.previous_run, now, bucket, recheck)
+        previous = None if first_run else self.previous_run
+        return first_tested(previous, now, bucket, recheck, resumed_after)
 
 
 def histories(

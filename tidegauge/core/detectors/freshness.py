@@ -281,3 +281,92 @@ def times_of_updates(points: Sequence[MetricPoint], now: datetime) -> list[datet
         elif p.metric == Metric.LAST_MODIFIED and p.value:
             out.add(datetime.fromtimestamp(p.value, UTC))
     return sorted(t for t in out if t <= now)
+
+
+#: how much staler than usual a table must be before an overdue update is news
+USUAL_MARGIN = 1 + TOLERANCE_FRACTION
+
+
+def usual_staleness(observed: Sequence[tuple[datetime, float]], now: datetime) -> float | None:
+    """How stale a table usually is when a run looks at it, in seconds; None before a whole
+    (UTC) day of looks.
+
+    ``observed`` holds, per run, its time and the seconds since the table's newest row (or
+    its last modification) then. Update times taken from rows say when the data happened,
+    not when it landed: a table loaded nightly with yesterday's events has rows in every
+    hour yet is up to a day old when an hourly run looks. What earlier runs saw says how
+    old it usually gets: the median over the days before today of each day's stalest look,
+    or, when larger and at least two earlier weeks were seen, the least over those weeks of
+    the stalest look within an hour of this time of the week (no loads at weekends). Today
+    is left out, and a median and a least are taken, so that an outage, going on or past,
+    does not teach that outages are normal.
+    """
+    now_s = _secs(now)
+    today = int(now_s // 86400)
+    daily: dict[int, float] = {}
+    weekly: dict[int, float] = {}
+    week = 7 * 86400.0
+    for when, value in observed:
+        t, v = _secs(when), max(float(value), 0.0)
+        day = int(t // 86400)
+        if day >= today:
+            continue
+        daily[day] = max(daily.get(day, 0.0), v)
+        ago = now_s - t
+        weeks = round(ago / week)
+        if weeks >= 1 and abs(ago - weeks * week) <= 3600:
+            weekly[weeks] = max(weekly.get(weeks, 0.0), v)
+    if not daily:
+        return None
+    usual = float(np.median(list(daily.values())))
+    if len(weekly) >= 2:
+        usual = max(usual, min(weekly.values()))
+    return usual
+
+
+def last_arrival(
+    observed: Sequence[tuple[datetime, float]], now: datetime
+) -> tuple[float, float] | None:
+    """When the table's current newest row landed, and how far the newest row usually
+    moves when it moves (the median of its advances: a nightly batch moves it a day), both
+    in seconds; None when no run has seen it move yet. ``observed`` as in
+    :func:`usual_staleness`, this run's look (at ``now``) included.
+
+    A landing is only known to fall between the run that first saw it and the run before:
+    the midpoint stands for it, so that runs a day apart over a nightly batch still find a
+    missed night at the first run after it."""
+    now_s = _secs(now)
+    seen = sorted((_secs(t), _secs(t) - float(v)) for t, v in observed if _secs(t) <= now_s)
+    advances: list[float] = []
+    landed: float | None = None
+    newest: float | None = None
+    before: float | None = None
+    for t, row in seen:
+        if newest is not None and before is not None and row > newest + 1.0:
+            advances.append(row - newest)
+            landed = (before + t) / 2
+        newest = row if newest is None else max(newest, row)
+        before = t
+    if landed is None:
+        return None
+    return landed, float(np.median(advances[-30:]))
+
+
+def late_by_looks(
+    staleness: float, observed: Sequence[tuple[datetime, float]], now: datetime
+) -> bool:
+    """Whether what runs saw agrees that a table ``staleness`` seconds old is late.
+
+    Not when it is no staler than usual when a run looks (:func:`usual_staleness`, with a
+    margin), nor when its newest row last moved less than its usual move ago
+    (:func:`last_arrival`): a nightly batch is due about a day after the last one landed.
+    Before a whole day of looks, or before any move was seen, the looks cannot say: the
+    update times' cadence alone decides."""
+    usual = usual_staleness(observed, now)
+    if usual is None or staleness <= usual * USUAL_MARGIN + MIN_TOLERANCE:
+        return usual is None
+    arrival = last_arrival(observed, now)
+    if arrival is None:
+        return True
+    landed, move = arrival
+    return _secs(now) - landed > move * USUAL_MARGIN + MIN_TOLERANCE
