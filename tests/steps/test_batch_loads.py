@@ -5,8 +5,9 @@ yet at 04:00 the newest is from before midnight, and the hours since have no row
 Before: every run stored those hours as zeros and alerted on them ("0 rows from 00:00 to
 01:00"), the zeros older than the recheck window stayed stored after the rows came, the
 freshness detector, which learns from row times, found the table "hourly, 4 h overdue"
-every morning, and an hourly schedule never tested yesterday's hours at all. Real DuckDB,
-real runs."""
+every morning, and an hourly schedule never tested yesterday's hours at all. A night
+loaded twice went unseen too: the duplicate rate of a key nobody declared was held to the
+distinct count's floor of one (a rate up by 100%). Real DuckDB, real runs."""
 
 from __future__ import annotations
 
@@ -126,6 +127,22 @@ def test_nightly_loads_read_as_a_schedule_not_as_outages(project, tmp_path: Path
     nulls = [a for a in _alerts(store, now) if a[0] == "null_rate"]
     assert {a[2].hour for a in nulls} >= {2, 3, 4}, nulls
     assert {a[1] for a in nulls} == {"amount"}
+
+    # a night loaded partly twice: a third of its payments again, same ids. ``id`` is no
+    # declared key; its distinct count, near its row count every hour so far, says so
+    day += 1
+    _load_day(db, day)
+    con = duckdb.connect(str(db))
+    con.execute(
+        "INSERT INTO shop.payments SELECT * FROM shop.payments "
+        f"WHERE id >= {day * 24 * PER_HOUR} AND id % 3 = 0"
+    )
+    con.close()
+    now += timedelta(days=1)
+    run(project, store, Clock.fixed(now))
+    dups = [a for a in _alerts(store, now) if a[0] == "duplicates"]
+    assert {a[1] for a in dups} == {"id"}
+    assert len({a[2] for a in dups}) >= 20, dups  # the night's hours, one alert each
 
     # the next night's load never comes: by midday the table is late
     noon = now + timedelta(days=1, hours=8)

@@ -306,7 +306,11 @@ def _series_candidates(
                 {},
                 start,
                 flagged.get(key, set()),
-                dsettings.with_(direction=Direction.UP),
+                # the rate's own settings: the distinct count's floor of one (a count) would
+                # ask a rate to move by 100% before alerting
+                detector_settings("duplicate_rate", settings, project, column=column).with_(
+                    direction=Direction.UP
+                ),
                 bucket,
             ):
                 out.append(
