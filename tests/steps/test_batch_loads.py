@@ -151,3 +151,39 @@ def test_nightly_loads_read_as_a_schedule_not_as_outages(project, tmp_path: Path
     kinds = {a[0] for a in _alerts(store, now + timedelta(days=1))}
     assert "freshness" in kinds
     assert "volume" not in kinds  # hours without rows yet are not "0 rows" hours
+
+
+def _rebuild(path: Path, day: int) -> None:
+    """The nightly full refresh of a small table: every row stamped with the load time."""
+    at = START + timedelta(days=day, hours=3)
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE OR REPLACE TABLE shop.rates AS SELECT r AS id, 1.0 + r / 100 AS rate, "
+        f"TIMESTAMP '{at:%Y-%m-%d %H:%M}' + r * INTERVAL 1 SECOND AS loaded_at "
+        "FROM range(50) AS g(r)"
+    )
+    con.close()
+
+
+def test_a_table_rebuilt_every_night_is_late_when_a_rebuild_is_missed(
+    project, tmp_path: Path
+) -> None:
+    # its rows' times all fall in one hour, the newest: they tell no cadence. What runs saw
+    # land does: a rebuild a day, so a night without one is late by the next morning
+    db = tmp_path / "w.duckdb"
+    store = Store.open(project.store_url())
+    four = timedelta(hours=4)
+    for day in range(DAYS, DAYS + 8):
+        _rebuild(db, day)
+        now = START + day * timedelta(days=1) + four
+        report = run(project, store, Clock.fixed(now))
+        assert report.failed_tables == {}
+        if day > DAYS:  # the first look cannot tell a nightly batch from a stopped feed
+            assert _alerts(store, now) == [], f"clean night {day}"
+        _load_day(db, day)  # the payments of the day, for the next morning
+    # the payments come, the rates do not
+    now = START + (DAYS + 8) * timedelta(days=1) + four
+    run(project, store, Clock.fixed(now))
+    late = [a["title"] for a in store.alerts.list(since=now, limit=100) if a["kind"] == "freshness"]
+    newest = START + (DAYS + 7) * timedelta(days=1) + timedelta(hours=3, seconds=49)
+    assert late == [f"shop.rates is late: no new data since {newest:%Y-%m-%d %H:%M} UTC"]

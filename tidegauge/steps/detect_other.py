@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -12,7 +12,9 @@ from tidegauge.config import Project
 from tidegauge.core.detectors.base import Detection, DetectorSettings, Sensitivity
 from tidegauge.core.detectors.categorical import CategoricalDetector
 from tidegauge.core.detectors.freshness import (
+    MIN_UPDATES,
     FreshnessDetector,
+    landings,
     late_by_looks,
     times_of_updates,
 )
@@ -188,8 +190,23 @@ def freshness_alert(
     reads = updates_read(now)
     if not history.holds(*reads):
         return None
-    times = times_of_updates(history.select(*reads), now)
-    if not times:
+    points = history.select(*reads)
+    # what runs saw of the newest row: (run time, seconds since it)
+    looks = [
+        (p.bucket_start, p.value)
+        for p in points
+        if p.metric == "freshness_lag_seconds" and p.value is not None
+    ]
+    now_look = [v for t, v in looks if t == now]
+    times = times_of_updates(points, now)
+    newest = times[-1] if times else None  # of the rows, as the title says
+    landed = sorted({datetime.fromtimestamp(t, UTC) for t, _ in landings(looks, now)})
+    if len(times) < MIN_UPDATES <= len(landed):
+        # a table rebuilt in full keeps its rows' times in one bucket, the newest: the rows
+        # tell no cadence, the landings runs saw do
+        times = landed
+        newest = now - timedelta(seconds=now_look[-1]) if now_look else times[-1]
+    if not times or newest is None:
         return None
     sla = entry.settings.freshness_sla
     d = FreshnessDetector(table=entry.info.ref.fqn).evaluate(times, now, sla)
@@ -205,12 +222,6 @@ def freshness_alert(
     if sla is None:
         # rows say when the data happened, not when it landed: what earlier runs saw of the
         # newest row tells the table's load schedule from a late load
-        looks = [
-            (p.bucket_start, p.value)
-            for p in history.select(*reads)
-            if p.metric == "freshness_lag_seconds" and p.value is not None
-        ]
-        now_look = [v for t, v in looks if t == now]
         staleness = now_look[-1] if now_look else (now - last).total_seconds()
         if not late_by_looks(staleness, looks, now):
             return None
@@ -226,7 +237,7 @@ def freshness_alert(
         lower=d.lower,
         upper=d.upper,
         severity=Severity.HIGH,
-        title=f"{entry.info.ref.fqn} is late: no new data since {last:%Y-%m-%d %H:%M} UTC",
+        title=f"{entry.info.ref.fqn} is late: no new data since {newest:%Y-%m-%d %H:%M} UTC",
         explanation={"text": d.reason, "training_points": d.training_points, **_plain(d.details)},
     )
 

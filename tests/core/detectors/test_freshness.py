@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from tidegauge.core.detectors.freshness import (
     FreshnessDetector,
+    landings,
     last_arrival,
     late_by_looks,
     learn_cadence,
@@ -132,3 +133,12 @@ def test_a_table_never_seen_moving_is_late_once_staler_than_usual() -> None:
     assert late_by_looks(26 * 3600.0, [*looks, (later, 26 * 3600.0)], later)
     sooner = T0 + timedelta(days=1)
     assert not late_by_looks(24 * 3600.0, [*looks, (sooner, 24 * 3600.0)], sooner)
+
+
+def test_landings_are_placed_between_the_runs_that_saw_them() -> None:
+    runs = [T0 + i * DAY + timedelta(hours=h) for i in range(1, 4) for h in (2, 4)]
+    moves = landings(_looks(runs, _nightly(4)), runs[-1])
+    # each night's batch lands at 03:00, between the 02:00 run and the 04:00 run
+    day = 86400.0
+    assert [(t - T0.timestamp()) % day for t, _ in moves] == [3 * 3600.0, 3 * 3600.0]
+    assert [m for _, m in moves] == [day, day]

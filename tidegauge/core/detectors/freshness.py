@@ -324,12 +324,11 @@ def usual_staleness(observed: Sequence[tuple[datetime, float]], now: datetime) -
     return usual
 
 
-def last_arrival(
+def landings(
     observed: Sequence[tuple[datetime, float]], now: datetime
-) -> tuple[float, float] | None:
-    """When the table's current newest row landed, and how far the newest row usually
-    moves when it moves (the median of its advances: a nightly batch moves it a day), both
-    in seconds; None when no run has seen it move yet. ``observed`` as in
+) -> list[tuple[float, float]]:
+    """When data landed, as runs saw it: per move of the table's newest row, the time it
+    landed (seconds) and how far the newest row moved (seconds). ``observed`` as in
     :func:`usual_staleness`, this run's look (at ``now``) included.
 
     A landing is only known to fall between the run that first saw it and the run before:
@@ -337,19 +336,27 @@ def last_arrival(
     missed night at the first run after it."""
     now_s = _secs(now)
     seen = sorted((_secs(t), _secs(t) - float(v)) for t, v in observed if _secs(t) <= now_s)
-    advances: list[float] = []
-    landed: float | None = None
+    out: list[tuple[float, float]] = []
     newest: float | None = None
     before: float | None = None
     for t, row in seen:
         if newest is not None and before is not None and row > newest + 1.0:
-            advances.append(row - newest)
-            landed = (before + t) / 2
+            out.append(((before + t) / 2, row - newest))
         newest = row if newest is None else max(newest, row)
         before = t
-    if landed is None:
+    return out
+
+
+def last_arrival(
+    observed: Sequence[tuple[datetime, float]], now: datetime
+) -> tuple[float, float] | None:
+    """When the table's current newest row landed, and how far the newest row usually
+    moves when it moves (the median of its last moves: a nightly batch moves it a day), in
+    seconds; None when no run has seen it move yet (:func:`landings`)."""
+    moves = landings(observed, now)
+    if not moves:
         return None
-    return landed, float(np.median(advances[-30:]))
+    return moves[-1][0], float(np.median([m for _, m in moves[-30:]]))
 
 
 def late_by_looks(
