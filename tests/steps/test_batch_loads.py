@@ -39,11 +39,15 @@ def _load_day(path: Path, day: int, null_hours: range = range(0)) -> None:
         SELECT {first} + r AS id,
                TIMESTAMP '{start:%Y-%m-%d}' + r * INTERVAL 90 SECOND
                  + INTERVAL 5 MINUTE AS paid_at,
-               CASE WHEN hour(TIMESTAMP '{start:%Y-%m-%d}' + r * INTERVAL 90 SECOND)
-                         IN ({",".join(str(h) for h in null_hours) or "-1"})
-                    THEN NULL ELSE 10 + r % 7 END AS amount,
-               ['card', 'bank', 'card', 'cash'][r % 4 + 1] AS method
-        FROM range({24 * PER_HOUR}) AS g(r)
+               CASE WHEN broken THEN NULL ELSE 10 + r % 7 END AS amount,
+               ['card', 'bank', 'card', 'cash'][r % 4 + 1] AS method,
+               CASE WHEN broken THEN NULL ELSE 'pay-' || ({first} + r)::VARCHAR END AS ref,
+               ({first} + r) * 0.37 AS fee
+        FROM (
+          SELECT r, hour(TIMESTAMP '{start:%Y-%m-%d}' + r * INTERVAL 90 SECOND)
+                      IN ({",".join(str(h) for h in null_hours) or "-1"}) AS broken
+          FROM range({24 * PER_HOUR}) AS g(r)
+        )
         """
     )
     con.close()
@@ -54,7 +58,8 @@ def project(tmp_path: Path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     con.execute("CREATE SCHEMA shop")
     con.execute(
-        "CREATE TABLE shop.payments (id BIGINT, paid_at TIMESTAMP, amount INTEGER, method TEXT)"
+        "CREATE TABLE shop.payments "
+        "(id BIGINT, paid_at TIMESTAMP, amount INTEGER, method TEXT, ref TEXT, fee DOUBLE)"
     )
     con.close()
     for day in range(DAYS):
@@ -126,10 +131,13 @@ def test_nightly_loads_read_as_a_schedule_not_as_outages(project, tmp_path: Path
     run(project, store, Clock.fixed(now))
     nulls = [a for a in _alerts(store, now) if a[0] == "null_rate"]
     assert {a[2].hour for a in nulls} >= {2, 3, 4}, nulls
-    assert {a[1] for a in nulls} == {"amount"}
+    assert {a[1] for a in nulls} == {"amount", "ref"}
+    # fewer distinct references, as many rows: nulls, not repeats
+    assert not [a for a in _alerts(store, now) if a[0] == "duplicates"]
 
-    # a night loaded partly twice: a third of its payments again, same ids. ``id`` is no
-    # declared key; its distinct count, near its row count every hour so far, says so
+    # a night loaded partly twice: a third of its payments again, same ids. ``id`` and
+    # ``ref`` are no declared keys; their distinct counts, near the row count every hour so
+    # far, say so
     day += 1
     _load_day(db, day)
     con = duckdb.connect(str(db))
@@ -141,7 +149,7 @@ def test_nightly_loads_read_as_a_schedule_not_as_outages(project, tmp_path: Path
     now += timedelta(days=1)
     run(project, store, Clock.fixed(now))
     dups = [a for a in _alerts(store, now) if a[0] == "duplicates"]
-    assert {a[1] for a in dups} == {"id"}
+    assert {a[1] for a in dups} == {"id", "ref"}  # not the fee: amounts are no keys
     assert len({a[2] for a in dups}) >= 20, dups  # the night's hours, one alert each
 
     # the next night's load never comes: by midday the table is late

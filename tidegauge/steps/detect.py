@@ -240,6 +240,7 @@ def _series_candidates(
     categorical = history.categorical
     watched = _watched_columns(project, entry.info.ref.fqn)
     when_columns = _time_columns(entry)
+    measures = {c.name for c in entry.info.columns if c.family in MEASURES}
     flagged = history.flagged
     feedback = history.feedback
     # bucket seconds → latest start of a complete bucket
@@ -283,26 +284,36 @@ def _series_candidates(
         if metric == "distinct_count" and (Metric.DUPLICATE_RATE, column, None) in by_series:
             continue  # a declared key: its exact duplicate rate is stored and scored itself
         if metric == "distinct_count" and _near_unique(complete, rows_by_bucket):
+            if column in measures:
+                continue  # amounts rarely repeat by chance: repeats say nothing of keys
             # a key-like column: its distinct count only echoes volume; what matters is
-            # whether values start repeating, i.e. duplicates
+            # whether values start repeating, i.e. duplicates, among its non-null values
+            # (nulls are the null rate's to report, not repeats)
+            nulls = {
+                p.bucket_start: p.value or 0.0
+                for p in by_series.get(("null_rate", column, None), [])
+            }
+            nonnull = {
+                b: n * (1.0 - min(nulls.get(b, 0.0), 1.0)) for b, n in rows_by_bucket.items()
+            }
             dup = [
                 MetricPoint(
                     p.table,
                     "duplicate_rate",
                     p.bucket_start,
-                    max(0.0, 1.0 - (p.value or 0.0) / rows_by_bucket[p.bucket_start]),
+                    max(0.0, 1.0 - (p.value or 0.0) / nonnull[p.bucket_start]),
                     column,
                     None,
                     p.bucket_seconds,
                 )
                 for p in complete
-                if rows_by_bucket.get(p.bucket_start)
+                if nonnull.get(p.bucket_start)
             ]
             for d in _rate_detections(
                 "duplicate_rate",
                 column,
                 dup,
-                rows_by_bucket,
+                nonnull,
                 {},
                 start,
                 flagged.get(key, set()),
@@ -446,6 +457,10 @@ def _watched_columns(project: Project, fqn: str) -> set[str] | None:
             return None
         named |= watched
     return named or None
+
+
+#: column families whose values measure rather than name: their repeats are no duplicates
+MEASURES = frozenset({TypeFamily.FLOAT, TypeFamily.DECIMAL})
 
 
 def _time_columns(entry: CollectedTable) -> set[str]:
