@@ -8,7 +8,7 @@ NAB_OUT ?= bench/out/nab
 .DEFAULT_GOAL := help
 .PHONY: help install browser demo test check lint types audit format format-check bench-collect bench-detect \
         bench-nab bench-detect-family bench-detect-speed bench-lineage bench-metadata bench-web \
-        bench-scale bench-store bench-fanout bench-demo-hours dbt-matrix bench-cli bench-streams clean
+        bench-scale bench-store bench-fanout bench-demo-hours bench-batch-replay dbt-matrix bench-cli bench-streams clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -101,6 +101,9 @@ bench-cli: $(STAMP) ## start-up of the CLI: --help/--version vs importing typer,
 
 bench-demo-hours: $(STAMP) ## the demo with its data ending at each hour of a day: found, missed, extra (JSON)
 	$(BIN)/python -m bench.demo_hours $(BENCH_ARGS)
+
+bench-batch-replay: $(STAMP) ## nightly-batch shop replayed day by day: injected problems found, extra incidents (JSON)
+	$(BIN)/python -m bench.batch_replay $(BENCH_ARGS)
 
 bench-streams: $(STAMP) ## one stream poll over 1,000 topics x 12 partitions, 200 groups on Tansu; probe overhead; sampling (JSON)
 	$(BIN)/python -m bench.streams $(BENCH_ARGS)

@@ -492,3 +492,14 @@ def test_nan_is_no_value() -> None:
     assert _number(float("nan")) is None
     assert _number(math.inf) == math.inf
     assert Agg.NONNULL.value == "nonnull"
+
+
+def test_a_tables_own_key_is_told_from_other_tables_ids() -> None:
+    from tidegauge.core.metrics.names import own_key_like
+
+    assert own_key_like("id", "bids") and own_key_like("bid_id", "bids")
+    assert own_key_like("order_key", "fct_orders") and own_key_like("category_id", "categories")
+    assert own_key_like("box_id", "boxes") and own_key_like("address_id", "address")
+    assert not own_key_like("bidder_id", "bids")
+    assert not own_key_like("order_id", "payments")
+    assert not own_key_like("viewer_peak", "shows")

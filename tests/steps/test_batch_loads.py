@@ -135,9 +135,9 @@ def test_nightly_loads_read_as_a_schedule_not_as_outages(project, tmp_path: Path
     # fewer distinct references, as many rows: nulls, not repeats
     assert not [a for a in _alerts(store, now) if a[0] == "duplicates"]
 
-    # a night loaded partly twice: a third of its payments again, same ids. ``id`` and
-    # ``ref`` are no declared keys; their distinct counts, near the row count every hour so
-    # far, say so
+    # a night loaded partly twice: a third of its payments again, same ids. ``id`` is no
+    # declared key; its name and its distinct count, near the row count every hour so far,
+    # say it is one
     day += 1
     _load_day(db, day)
     con = duckdb.connect(str(db))
@@ -149,7 +149,9 @@ def test_nightly_loads_read_as_a_schedule_not_as_outages(project, tmp_path: Path
     now += timedelta(days=1)
     run(project, store, Clock.fixed(now))
     dups = [a for a in _alerts(store, now) if a[0] == "duplicates"]
-    assert {a[1] for a in dups} == {"id", "ref"}  # not the fee: amounts are no keys
+    # the table's own key; not the fee (an amount), nor the reference (unique, but named as
+    # no key: declared under ``keys:`` it would count exactly)
+    assert {a[1] for a in dups} == {"id"}
     assert len({a[2] for a in dups}) >= 20, dups  # the night's hours, one alert each
 
     # the next night's load never comes: by midday the table is late

@@ -25,7 +25,7 @@ from tidegauge.core.detectors.highfreq import high_frequency_detections
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
 from tidegauge.core.metrics import Metric
-from tidegauge.core.metrics.names import identifier_like
+from tidegauge.core.metrics.names import identifier_like, own_key_like
 from tidegauge.core.model import Alert, AlertKind, MetricPoint, Severity, TableRef, TypeFamily
 from tidegauge.monitors.keys import describe_duplicates
 from tidegauge.monitors.tuning import (
@@ -284,9 +284,11 @@ def _series_candidates(
         if metric == "distinct_count" and (Metric.DUPLICATE_RATE, column, None) in by_series:
             continue  # a declared key: its exact duplicate rate is stored and scored itself
         if metric == "distinct_count" and _near_unique(complete, rows_by_bucket):
-            if column in measures:
-                continue  # amounts rarely repeat by chance: repeats say nothing of keys
-            # a key-like column: its distinct count only echoes volume; what matters is
+            if column in measures or not own_key_like(column or "", entry.info.ref.name):
+                # amounts, counts and other tables' ids repeat by chance or by design (a
+                # bidder bids twice in an hour): only the table's own key has duplicates
+                continue
+            # the table's own key: its distinct count only echoes volume; what matters is
             # whether values start repeating, i.e. duplicates, among its non-null values
             # (nulls are the null rate's to report, not repeats)
             nulls = {

@@ -78,3 +78,34 @@ def identifier_like(column: str) -> bool:
     profile does not compute them (an exact quantile is a sort per bucket)."""
     low = column.lower()
     return low in ("id", "uuid", "key", "pk") or low.endswith(("_id", "_key", "_uuid", "_pk"))
+
+
+#: prefixes of layered models (dbt staging, facts, dimensions): ``fct_orders`` holds orders
+_LAYER_PREFIXES = ("stg_", "fct_", "fact_", "dim_", "int_", "raw_", "src_", "base_")
+
+
+def _singular(word: str) -> str:
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("ses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def own_key_like(column: str, table: str) -> bool:
+    """Whether ``column`` is named as the table's own key: ``id``, ``uuid``, or the table's
+    entity with ``_id``, ``_key``, ``_uuid`` or ``_pk`` (``bid_id`` in ``bids``,
+    ``order_key`` in ``fct_orders``). ``bidder_id`` in ``bids`` names another table's rows:
+    its values repeat by design."""
+    low = column.lower()
+    if low in ("id", "uuid", "pk", "key"):
+        return True
+    name = table.lower()
+    for prefix in _LAYER_PREFIXES:
+        if name.startswith(prefix) and len(name) > len(prefix):
+            name = name[len(prefix) :]
+            break
+    entities = {name, _singular(name)}
+    return any(low in (f"{e}_id", f"{e}id", f"{e}_key", f"{e}_uuid", f"{e}_pk") for e in entities)
