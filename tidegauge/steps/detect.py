@@ -118,6 +118,9 @@ def detect_tables(ctx: RunContext, collected: Sequence[CollectedTable]) -> list[
     describe_duplicates(
         project, [a for a, _ in to_store], {e.info.ref.key: e.info for e in collected}
     )
+    # a duplicate rate read off an approximate distinct count can fall a few percent short
+    # of the truth: when the warehouse finds no key repeated in that bucket, nothing is
+    to_store = [(a, t) for a, t in to_store if not _disproved(a)]
     direct = [*ctx.external, *(d for _, per_table in found for d in per_table)]
     to_store += [(alert, tid) for tid, alert in direct]
     return [
@@ -125,6 +128,14 @@ def detect_tables(ctx: RunContext, collected: Sequence[CollectedTable]) -> list[
         for (alert, tid), aid in zip(to_store, _add_alerts(ctx, to_store), strict=True)
         if aid is not None
     ]
+
+
+def _disproved(alert: Alert) -> bool:
+    """A duplicates alert whose bucket the warehouse holds no repeated key in."""
+    found = alert.explanation.get("duplicates")
+    return (
+        alert.metric == Metric.DUPLICATE_RATE and isinstance(found, dict) and found.get("keys") == 0
+    )
 
 
 @contextmanager
