@@ -119,7 +119,7 @@ def detect_tables(ctx: RunContext, collected: Sequence[CollectedTable]) -> list[
         project, [a for a, _ in to_store], {e.info.ref.key: e.info for e in collected}
     )
     # a duplicate rate read off an approximate distinct count can fall a few percent short
-    # of the truth: when the warehouse finds no key repeated in that bucket, nothing is
+    # of the truth: when the warehouse finds no key repeated in that bucket, no key is
     to_store = [(a, t) for a, t in to_store if not _disproved(a)]
     direct = [*ctx.external, *(d for _, per_table in found for d in per_table)]
     to_store += [(alert, tid) for tid, alert in direct]
