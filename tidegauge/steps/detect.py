@@ -21,6 +21,7 @@ from tidegauge.config import Project, TableSettings
 from tidegauge.core.catalogue import Scope, Unit, all_specs, rate_metrics
 from tidegauge.core.detectors.base import Detection, DetectorSettings, Direction
 from tidegauge.core.detectors.fdr import RUN_Q, control_run
+from tidegauge.core.detectors.freshness import late_by_looks, usual_staleness
 from tidegauge.core.detectors.highfreq import high_frequency_detections
 from tidegauge.core.detectors.proportion import RatePoint, evaluate_rates
 from tidegauge.core.detectors.seasonal import SeasonalDetector
@@ -426,12 +427,18 @@ def _complete(
     return out
 
 
+#: how far back detection reads the runs' looks at a table's staleness (freshness's reach)
+LOOKS = timedelta(days=29)
+#: a first look's limit: a nightly batch is up to a day old when a run looks
+FIRST_LOOK = 86400.0
+
+
 def _filling(
     history: TableHistory,
     by_series: dict[tuple[str, str | None, str | None], list[MetricPoint]],
     now: datetime,
 ) -> dict[int, datetime]:
-    """The newest bucket with rows, when this run saw no row newer than its end, as
+    """The newest bucket with rows, when this run saw no row past its middle, as
     :func:`_complete`'s bound: the bucket before it is the newest complete one.
 
     A load may still be adding to it: a nightly batch of yesterday's payments holds the
@@ -448,11 +455,23 @@ def _filling(
     newest = max(with_rows, key=lambda p: p.bucket_start)
     step = timedelta(seconds=newest.bucket_seconds)
     looks = [
-        p.value
-        for p in history.select(PointFilter(now, frozenset({"freshness_lag_seconds"})))
-        if p.bucket_start == now and p.value is not None
+        (p.bucket_start, p.value)
+        for p in history.select(PointFilter(now - LOOKS, frozenset({"freshness_lag_seconds"})))
+        if p.value is not None
     ]
-    if not looks or now - timedelta(seconds=looks[-1]) >= newest.bucket_start + step:
+    staleness = [v for t, v in looks if t == now]
+    if not staleness:
+        return {}
+    # rows past its middle: it was filled as far as it goes (a day's bucket looked at just
+    # after midnight, an outage that began within it), and is tested as it is
+    if now - timedelta(seconds=staleness[-1]) >= newest.bucket_start + step / 2:
+        return {}
+    # late, by what runs saw land (by a day's silence, at the first looks): no load is on
+    # its way, the bucket is what it will be
+    if usual_staleness(looks, now) is None:
+        if staleness[-1] > FIRST_LOOK:
+            return {}
+    elif late_by_looks(staleness[-1], looks, now):
         return {}
     return {newest.bucket_seconds: newest.bucket_start - step}
 

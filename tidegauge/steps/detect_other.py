@@ -223,7 +223,7 @@ def freshness_alert(
         # rows say when the data happened, not when it landed: what earlier runs saw of the
         # newest row tells the table's load schedule from a late load
         staleness = now_look[-1] if now_look else (now - last).total_seconds()
-        if not late_by_looks(staleness, looks, now):
+        if not late_by_looks(staleness, looks, now, d.upper):
             return None
     return Alert(
         kind=AlertKind.FRESHNESS,

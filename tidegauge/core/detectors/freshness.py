@@ -360,18 +360,26 @@ def last_arrival(
 
 
 def late_by_looks(
-    staleness: float, observed: Sequence[tuple[datetime, float]], now: datetime
+    staleness: float,
+    observed: Sequence[tuple[datetime, float]],
+    now: datetime,
+    overdue_after: float | None = None,
 ) -> bool:
     """Whether what runs saw agrees that a table ``staleness`` seconds old is late.
 
     Not when it is no staler than usual when a run looks (:func:`usual_staleness`, with a
-    margin), nor when its newest row last moved less than its usual move ago
-    (:func:`last_arrival`): a nightly batch is due about a day after the last one landed.
-    Before a whole day of looks, or before any move was seen, the looks cannot say: the
-    update times' cadence alone decides."""
+    margin). Nor, for a table loaded in batches, when its newest row last moved less than
+    its usual move ago (:func:`last_arrival`): a nightly batch is due about a day after the
+    last one landed. A table is taken as loaded in batches when it is usually staler, when
+    runs look, than ``overdue_after`` (the age at which its rows' cadence calls it late);
+    a table fresher than that when looked at is fed continuously, and runs far apart would
+    mistake their own spacing for its moves. Before a whole day of looks, or before any
+    move was seen, the looks cannot say: the update times' cadence alone decides."""
     usual = usual_staleness(observed, now)
     if usual is None or staleness <= usual * USUAL_MARGIN + MIN_TOLERANCE:
         return usual is None
+    if overdue_after is not None and usual <= overdue_after:
+        return True
     arrival = last_arrival(observed, now)
     if arrival is None:
         return True
