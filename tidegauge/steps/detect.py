@@ -429,8 +429,6 @@ def _complete(
 
 #: how far back detection reads the runs' looks at a table's staleness (freshness's reach)
 LOOKS = timedelta(days=29)
-#: a first look's limit: a nightly batch is up to a day old when a run looks
-FIRST_LOOK = 86400.0
 
 
 def _filling(
@@ -438,7 +436,7 @@ def _filling(
     by_series: dict[tuple[str, str | None, str | None], list[MetricPoint]],
     now: datetime,
 ) -> dict[int, datetime]:
-    """The newest bucket with rows, when this run saw no row past its middle, as
+    """The newest bucket with rows, when this run saw no row past its end, as
     :func:`_complete`'s bound: the bucket before it is the newest complete one.
 
     A load may still be adding to it: a nightly batch of yesterday's payments holds the
@@ -460,18 +458,14 @@ def _filling(
         if p.value is not None
     ]
     staleness = [v for t, v in looks if t == now]
-    if not staleness:
+    # at the first looks nothing says a load is on its way: the bucket is tested as it is
+    # (a complete last day looked at after midnight); later, it waits unless what runs saw
+    # land calls the table late (no load is coming, the bucket is what it will be)
+    if not staleness or usual_staleness(looks, now) is None:
         return {}
-    # rows past its middle: it was filled as far as it goes (a day's bucket looked at just
-    # after midnight, an outage that began within it), and is tested as it is
-    if now - timedelta(seconds=staleness[-1]) >= newest.bucket_start + step / 2:
+    if now - timedelta(seconds=staleness[-1]) >= newest.bucket_start + step:
         return {}
-    # late, by what runs saw land (by a day's silence, at the first looks): no load is on
-    # its way, the bucket is what it will be
-    if usual_staleness(looks, now) is None:
-        if staleness[-1] > FIRST_LOOK:
-            return {}
-    elif late_by_looks(staleness[-1], looks, now):
+    if late_by_looks(staleness[-1], looks, now):
         return {}
     return {newest.bucket_seconds: newest.bucket_start - step}
 
